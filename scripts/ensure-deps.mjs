@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// Installs what Brook needs before `npm start` / `npm test`, doing slow steps once and caching them.
+// Runs on whatever Node the machine has (it is plain JavaScript); npm scripts after it run on the
+// Node 24 that the `node` devDependency puts in node_modules/.bin.
+//
+//   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed)
+//   node scripts/ensure-deps.mjs --test   also kcat (Debian) and the Apache Kafka jars (Maven Central)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, mkdirSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const wantTest = process.argv.includes('--test');
+
+function log(msg) { process.stderr.write(`[ensure-deps] ${msg}\n`); }
+
+function run(cmd, args, opts = {}) {
+  log(`$ ${cmd} ${args.join(' ')}`);
+  const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (r.error) throw new Error(`${cmd} could not start: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited with ${r.status}`);
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureNpm() {
+  const lock = join(root, 'package-lock.json');
+  const installed = join(root, 'node_modules', '.package-lock.json');
+  const stale = !existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs;
+  if (stale) run('npm', ['ci', '--no-audit', '--no-fund']);
+}
+
+let aptUpdated = false;
+function aptInstall(pkgs) {
+  if (!has('apt-get')) throw new Error(`install ${pkgs.join(', ')} (Debian packages) and re-run`);
+  if (!aptUpdated) { run('apt-get', ['update', '-qq']); aptUpdated = true; }
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
+function ensureKcat() {
+  if (!has('kcat')) aptInstall(['kcat']);
+}
+
+/** Copies Apache Kafka's jars (broker, tools, Java client) from Maven Central into .cache once. */
+export function kafkaVersion() {
+  const pom = readFileSync(join(root, 'test/tools/kafka/pom.xml'), 'utf8');
+  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)[1];
+}
+
+function ensureKafkaJars() {
+  const libs = join(root, '.cache', `kafka-${kafkaVersion()}`, 'libs');
+  if (existsSync(libs) && readdirSync(libs).some((f) => f.startsWith('kafka-tools-'))) return;
+  if (!has('java')) aptInstall(['openjdk-17-jre-headless']);
+  if (!has('mvn')) aptInstall(['maven']);
+  mkdirSync(libs, { recursive: true });
+  run('mvn', ['-q', '-B', '-f', 'test/tools/kafka/pom.xml', 'dependency:copy-dependencies',
+    `-DoutputDirectory=${libs}`]);
+}
+
+try {
+  ensureNpm();
+  if (wantTest) {
+    ensureKcat();
+    ensureKafkaJars();
+  }
+} catch (err) {
+  log(`failed: ${err.message}`);
+  process.exit(1);
+}
