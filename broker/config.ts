@@ -1,0 +1,187 @@
+/**
+ * Broker and topic configuration: one catalogue of the Kafka config names Brook understands,
+ * their defaults, types and documentation. Broker settings come from a properties file and
+ * `--set key=value`; a topic's effective config is its own overrides over the broker's
+ * `log.*` defaults, exactly as Kafka resolves them (and as DescribeConfigs reports them).
+ */
+import { readFileSync } from 'node:fs';
+import { KafkaError } from './errors.ts';
+
+export type ConfigType = 'boolean' | 'int' | 'long' | 'string' | 'list';
+
+export interface BrokerSetting {
+  readonly name: string;
+  readonly type: ConfigType;
+  readonly default: string | null;
+  readonly doc: string;
+}
+
+export interface TopicSetting {
+  readonly name: string;
+  readonly type: ConfigType;
+  /** The broker setting that supplies the default (Kafka's "synonym"). */
+  readonly brokerSynonym: string;
+  readonly doc: string;
+  readonly validValues?: readonly string[];
+}
+
+const LONG_MAX = '9223372036854775807';
+
+export const brokerSettings: readonly BrokerSetting[] = [
+  { name: 'auto.create.topics.enable', type: 'boolean', default: 'false', doc: 'Create a topic when a client asks for metadata of, or produces to, a topic that does not exist. Off by default: topics are declared (Topic resources or CreateTopics).' },
+  { name: 'num.partitions', type: 'int', default: '1', doc: 'Partitions of auto-created topics and of CreateTopics requests that leave the count to the broker (-1).' },
+  { name: 'default.replication.factor', type: 'int', default: '1', doc: 'Replication factor of auto-created topics and of CreateTopics requests that leave it to the broker (-1).' },
+  { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },
+  { name: 'message.max.bytes', type: 'int', default: '1048588', doc: 'Largest record batch the broker accepts (topic: max.message.bytes).' },
+  { name: 'log.segment.bytes', type: 'int', default: '1073741824', doc: 'Segment size at which a new segment is rolled (topic: segment.bytes).' },
+  { name: 'log.roll.ms', type: 'long', default: '604800000', doc: 'Age at which the active segment is rolled even if not full (topic: segment.ms).' },
+  { name: 'log.retention.ms', type: 'long', default: '604800000', doc: 'Delete segments whose newest record is older than this; -1 keeps them forever (topic: retention.ms).' },
+  { name: 'log.retention.bytes', type: 'long', default: '-1', doc: 'Delete old segments while a partition is larger than this; -1 means no size limit (topic: retention.bytes).' },
+  { name: 'log.retention.check.interval.ms', type: 'long', default: '300000', doc: 'How often retention is enforced.' },
+  { name: 'log.flush.interval.messages', type: 'long', default: LONG_MAX, doc: 'fsync after this many messages; 1 makes every acknowledged batch durable before the response (topic: flush.messages).' },
+  { name: 'log.flush.interval.ms', type: 'long', default: LONG_MAX, doc: 'fsync data older than this (topic: flush.ms).' },
+  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', doc: 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s clock (topic: message.timestamp.type).' },
+  { name: 'log.index.interval.bytes', type: 'int', default: '4096', doc: 'Bytes of log between offset-index entries (topic: index.interval.bytes).' },
+  { name: 'log.index.size.max.bytes', type: 'int', default: '10485760', doc: 'Maximum size of an offset index file (topic: segment.index.bytes).' },
+  { name: 'log.cleanup.policy', type: 'list', default: 'delete', doc: 'delete (retention) or compact (topic: cleanup.policy).' },
+  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', doc: 'How long tombstones are kept on compacted topics (topic: delete.retention.ms).' },
+  { name: 'min.insync.replicas', type: 'int', default: '1', doc: 'Replicas that must be in sync for acks=all writes (topic: min.insync.replicas).' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', doc: 'Allow an out-of-sync replica to become leader, losing data (topic: unclean.leader.election.enable).' },
+  { name: 'compression.type', type: 'string', default: 'producer', doc: 'Batches are stored as the producer compressed them (topic: compression.type).' },
+  { name: 'socket.request.max.bytes', type: 'int', default: '104857600', doc: 'Largest request frame; larger frames close the connection.' },
+  { name: 'fetch.max.bytes', type: 'int', default: '57671680', doc: 'Upper bound on the bytes one Fetch response returns.' },
+  { name: 'broker.rack', type: 'string', default: null, doc: 'Rack (zone) of this broker, reported in metadata.' },
+  { name: 'cluster.id', type: 'string', default: null, doc: 'Cluster id; taken from the metadata store when unset.' },
+];
+
+export const topicSettings: readonly TopicSetting[] = [
+  { name: 'cleanup.policy', type: 'list', brokerSynonym: 'log.cleanup.policy', doc: 'delete or compact (or both).', validValues: ['delete', 'compact', 'compact,delete', 'delete,compact'] },
+  { name: 'compression.type', type: 'string', brokerSynonym: 'compression.type', doc: 'producer: store batches as the producer compressed them.', validValues: ['producer'] },
+  { name: 'delete.retention.ms', type: 'long', brokerSynonym: 'log.cleaner.delete.retention.ms', doc: 'How long tombstones are kept on compacted topics.' },
+  { name: 'flush.messages', type: 'long', brokerSynonym: 'log.flush.interval.messages', doc: 'fsync after this many messages.' },
+  { name: 'flush.ms', type: 'long', brokerSynonym: 'log.flush.interval.ms', doc: 'fsync data older than this.' },
+  { name: 'index.interval.bytes', type: 'int', brokerSynonym: 'log.index.interval.bytes', doc: 'Bytes of log between offset-index entries.' },
+  { name: 'max.message.bytes', type: 'int', brokerSynonym: 'message.max.bytes', doc: 'Largest record batch accepted.' },
+  { name: 'message.timestamp.type', type: 'string', brokerSynonym: 'log.message.timestamp.type', doc: 'CreateTime or LogAppendTime.', validValues: ['CreateTime', 'LogAppendTime'] },
+  { name: 'min.insync.replicas', type: 'int', brokerSynonym: 'min.insync.replicas', doc: 'Replicas that must be in sync for acks=all writes.' },
+  { name: 'retention.bytes', type: 'long', brokerSynonym: 'log.retention.bytes', doc: 'Delete old segments while the partition is larger than this; -1: no limit.' },
+  { name: 'retention.ms', type: 'long', brokerSynonym: 'log.retention.ms', doc: 'Delete segments older than this; -1: keep forever.' },
+  { name: 'segment.bytes', type: 'int', brokerSynonym: 'log.segment.bytes', doc: 'Segment size.' },
+  { name: 'segment.index.bytes', type: 'int', brokerSynonym: 'log.index.size.max.bytes', doc: 'Maximum offset index size.' },
+  { name: 'segment.ms', type: 'long', brokerSynonym: 'log.roll.ms', doc: 'Roll the active segment after this long.' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', brokerSynonym: 'unclean.leader.election.enable', doc: 'Allow out-of-sync replicas to lead.' },
+];
+
+const brokerByName = new Map(brokerSettings.map((s) => [s.name, s]));
+const topicByName = new Map(topicSettings.map((s) => [s.name, s]));
+
+/** Kafka's hour/minute spellings that Brook accepts and folds into the `.ms` name. */
+const durationAliases: Record<string, [string, number]> = {
+  'log.retention.hours': ['log.retention.ms', 3_600_000],
+  'log.retention.minutes': ['log.retention.ms', 60_000],
+  'log.roll.hours': ['log.roll.ms', 3_600_000],
+};
+
+export class ConfigError extends Error {
+  readonly code = 'BROOK_ERR_CONFIG';
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+function checkType(name: string, type: ConfigType, value: string): string | null {
+  switch (type) {
+    case 'boolean':
+      return value === 'true' || value === 'false' ? null : `${name} must be true or false, got '${value}'`;
+    case 'int': {
+      const n = Number(value);
+      return /^-?\d+$/.test(value) && n >= -(2 ** 31) && n < 2 ** 31 ? null : `${name} must be a 32-bit integer, got '${value}'`;
+    }
+    case 'long':
+      return /^-?\d+$/.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n
+        ? null : `${name} must be a 64-bit integer, got '${value}'`;
+    default:
+      return null;
+  }
+}
+
+/** Resolved broker settings; `get` returns the effective value (explicit or default). */
+export class BrokerSettings {
+  private readonly values = new Map<string, string>();
+
+  constructor(explicit: Record<string, string> = {}) {
+    for (const [rawName, value] of Object.entries(explicit)) {
+      const alias = durationAliases[rawName];
+      if (alias) {
+        if (!/^\d+$/.test(value)) throw new ConfigError(`${rawName} must be a whole number, got '${value}'`);
+        this.set(alias[0], String(BigInt(value) * BigInt(alias[1])));
+      } else {
+        this.set(rawName, value);
+      }
+    }
+  }
+
+  private set(name: string, value: string): void {
+    const setting = brokerByName.get(name);
+    if (!setting) {
+      throw new ConfigError(`unknown broker setting '${name}' (known: ${[...brokerByName.keys()].join(', ')})`);
+    }
+    const problem = checkType(name, setting.type, value);
+    if (problem) throw new ConfigError(problem);
+    this.values.set(name, value);
+  }
+
+  get(name: string): string | null {
+    if (this.values.has(name)) return this.values.get(name)!;
+    const setting = brokerByName.get(name);
+    if (!setting) throw new ConfigError(`unknown broker setting '${name}'`);
+    return setting.default;
+  }
+
+  isExplicit(name: string): boolean { return this.values.has(name); }
+
+  int(name: string): number { return Number(this.get(name)); }
+  bool(name: string): boolean { return this.get(name) === 'true'; }
+
+  /** A topic's effective configs: its overrides over these broker defaults. */
+  topicConfigs(overrides: Readonly<Record<string, string>>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const s of topicSettings) out[s.name] = overrides[s.name] ?? this.get(s.brokerSynonym) ?? '';
+    return out;
+  }
+}
+
+/** Validates topic config overrides from CreateTopics / AlterConfigs / Topic resources. */
+export function validateTopicConfigs(configs: Readonly<Record<string, string | null>>): void {
+  for (const [name, value] of Object.entries(configs)) {
+    const setting = topicByName.get(name);
+    if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown topic config name: ${name}`);
+    if (value === null) continue;
+    const problem = checkType(name, setting.type, value);
+    if (problem) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${problem}`);
+    if (setting.validValues && !setting.validValues.includes(value)) {
+      throw new KafkaError('INVALID_CONFIG',
+        `Invalid value ${value} for configuration ${name}: must be one of ${setting.validValues.join(', ')}`);
+    }
+  }
+}
+
+export function topicSetting(name: string): TopicSetting | undefined { return topicByName.get(name); }
+export function brokerSetting(name: string): BrokerSetting | undefined { return brokerByName.get(name); }
+
+/** Reads a Java-style properties file (key=value, # and ! comments). */
+export function readPropertiesFile(path: string): Record<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  const out: Record<string, string> = {};
+  text.split(/\r?\n/).forEach((line, i) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#') || trimmed.startsWith('!')) return;
+    const eq = trimmed.search(/[=:]/);
+    if (eq <= 0) throw new ConfigError(`${path}:${i + 1}: expected key=value, got '${trimmed}'`);
+    out[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
+  });
+  return out;
+}
