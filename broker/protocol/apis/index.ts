@@ -1,0 +1,43 @@
+/** Every API schema Brook knows. Having a schema does not mean the server advertises the API. */
+import type { ApiSpec } from '../schema.ts';
+import { alterConfigs } from './alterConfigs.ts';
+import { apiVersions } from './apiVersions.ts';
+import { createPartitions } from './createPartitions.ts';
+import { createTopics } from './createTopics.ts';
+import { deleteGroups } from './deleteGroups.ts';
+import { deleteRecords } from './deleteRecords.ts';
+import { deleteTopics } from './deleteTopics.ts';
+import { describeCluster } from './describeCluster.ts';
+import { describeConfigs } from './describeConfigs.ts';
+import { describeGroups } from './describeGroups.ts';
+import { electLeaders } from './electLeaders.ts';
+import { fetch } from './fetch.ts';
+import { findCoordinator } from './findCoordinator.ts';
+import { heartbeat } from './heartbeat.ts';
+import { incrementalAlterConfigs } from './incrementalAlterConfigs.ts';
+import { initProducerId } from './initProducerId.ts';
+import { joinGroup } from './joinGroup.ts';
+import { leaveGroup } from './leaveGroup.ts';
+import { listGroups } from './listGroups.ts';
+import { listOffsets } from './listOffsets.ts';
+import { metadata } from './metadata.ts';
+import { offsetCommit } from './offsetCommit.ts';
+import { offsetDelete } from './offsetDelete.ts';
+import { offsetFetch } from './offsetFetch.ts';
+import { offsetForLeaderEpoch } from './offsetForLeaderEpoch.ts';
+import { produce } from './produce.ts';
+import { syncGroup } from './syncGroup.ts';
+
+export {
+  alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics,
+  describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
+  incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
+  offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, syncGroup,
+};
+
+export const ALL_APIS: readonly ApiSpec[] = [
+  produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup,
+  heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics,
+  deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs,
+  createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster,
+];

@@ -1,0 +1,21 @@
+/** ListGroups (key 16). */
+import type { ApiSpec } from '../schema.ts';
+
+export const listGroups = {
+  apiKey: 16,
+  name: 'ListGroups',
+  validVersions: '0-4',
+  flexibleVersions: '3+',
+  request: [
+    { name: 'statesFilter', type: '[]string', versions: '4+' },
+  ],
+  response: [
+    { name: 'throttleTimeMs', type: 'int32', versions: '1+' },
+    { name: 'errorCode', type: 'int16', versions: '0+' },
+    { name: 'groups', type: '[]ListedGroup', versions: '0+', fields: [
+      { name: 'groupId', type: 'string', versions: '0+' },
+      { name: 'protocolType', type: 'string', versions: '0+' },
+      { name: 'groupState', type: 'string', versions: '4+' },
+    ] },
+  ],
+} as const satisfies ApiSpec;

@@ -1,0 +1,28 @@
+/**
+ * Errors of the protocol layer, each with a stable `code`. Decoding untrusted bytes only ever
+ * throws ProtocolDecodeError; the server answers it by closing the connection (or, for an
+ * unsupported version, with UNSUPPORTED_VERSION — see index.ts). Encoding errors are bugs in
+ * the caller (a value of the wrong type or range) and throw ProtocolEncodeError.
+ */
+
+export type ProtocolDecodeErrorCode =
+  | 'BROOK_ERR_MALFORMED_FRAME'
+  | 'BROOK_ERR_UNSUPPORTED_VERSION'
+  | 'BROOK_ERR_UNKNOWN_API';
+
+export class ProtocolDecodeError extends Error {
+  readonly code: ProtocolDecodeErrorCode;
+  constructor(code: ProtocolDecodeErrorCode, message: string) {
+    super(message);
+    this.name = 'ProtocolDecodeError';
+    this.code = code;
+  }
+}
+
+export class ProtocolEncodeError extends Error {
+  readonly code = 'BROOK_ERR_ENCODE' as const;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ProtocolEncodeError';
+  }
+}
