@@ -2,3 +2,5 @@ export type { MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec 
 export { StaleVersionError } from './types.ts';
 export { MemoryStore, randomClusterId } from './memory-store.ts';
 export { FileStore } from './file-store.ts';
+export { placeReplicas, validateTopicName } from './placement.ts';
+export type { BrokerInfo } from './placement.ts';

@@ -1,0 +1,298 @@
+/**
+ * Broker: one Kafka-compatible broker. It owns the partition replicas assigned to it (their logs
+ * under `dataDir/<topic>-<partition>`), follows the metadata store's topic watch to open, update
+ * and delete them, serves the Kafka protocol on its listener, and exposes /metrics, /healthz and
+ * /readyz. Everything runs on one event loop; changes from the store are applied one at a time,
+ * in order, through a single promise chain.
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server as HttpServer } from 'node:http';
+import express from 'express';
+import { BrokerSettings } from './config.ts';
+import { DelayedFetchQueue } from './delayed-fetch.ts';
+import { createLogger } from './logger.ts';
+import type { Logger } from './logger.ts';
+import { logConfigFromTopicConfigs, PartitionLog } from './log/index.ts';
+import type { MetadataStore, TopicEvent, TopicRecord, BrokerInfo } from './metadata/index.ts';
+import { BrokerMetrics } from './metrics.ts';
+import { Partition } from './partition.ts';
+import { KafkaServer } from './server/kafka-server.ts';
+import { TopicAdmin } from './topic-admin.ts';
+import { ProducerIdAllocator } from './producer-ids.ts';
+
+export interface Endpoint { host: string; port: number }
+
+export interface BrokerOptions {
+  nodeId: number;
+  listen: Endpoint;
+  /** What clients are told to connect to; defaults to the listen address (with the real port). */
+  advertised?: Endpoint;
+  dataDir: string;
+  store: MetadataStore;
+  settings?: BrokerSettings;
+  /** null: no metrics HTTP server. 0: any free port. */
+  metricsPort?: number | null;
+  metricsHost?: string;
+  logger?: Logger;
+  clock?: () => number;
+}
+
+const PARTITION_METADATA = 'partition.metadata';
+
+export class Broker {
+  readonly nodeId: number;
+  readonly settings: BrokerSettings;
+  readonly store: MetadataStore;
+  readonly metrics: BrokerMetrics;
+  readonly admin: TopicAdmin;
+  readonly delayedFetches = new DelayedFetchQueue();
+  readonly producerIds: ProducerIdAllocator;
+  readonly log: Logger;
+  readonly clock: () => number;
+  clusterId = '';
+  delayedProduces = 0;
+
+  private readonly opts: BrokerOptions;
+  private readonly partitions = new Map<string, Partition>();
+  private readonly topics = new Map<string, TopicRecord>();
+  private readonly topicNamesById = new Map<string, string>();
+  private server: KafkaServer | null = null;
+  private httpServer: HttpServer | null = null;
+  private unwatch: (() => void) | null = null;
+  private applying: Promise<void> = Promise.resolve();
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private advertisedEndpoint: Endpoint;
+  private metricsEndpoint: Endpoint | null = null;
+  private ready = false;
+  private stopping: Promise<void> | null = null;
+
+  private constructor(opts: BrokerOptions) {
+    this.opts = opts;
+    this.nodeId = opts.nodeId;
+    this.settings = opts.settings ?? new BrokerSettings();
+    this.store = opts.store;
+    this.log = opts.logger ?? createLogger(`broker-${opts.nodeId}`);
+    this.clock = opts.clock ?? Date.now;
+    this.advertisedEndpoint = opts.advertised ?? opts.listen;
+    this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
+    this.producerIds = new ProducerIdAllocator(this.store);
+    const self = this;
+    this.metrics = new BrokerMetrics(opts.nodeId, {
+      partitions: () => [...self.partitions.values()].map((p) => ({
+        topic: p.topic, partition: p.index, isLeader: p.isLeader, underReplicated: p.underReplicated,
+        underMinIsr: p.underMinIsr, offline: p.state.leader < 0, sizeBytes: p.log.sizeInBytes,
+        segments: p.log.segmentCount, logStartOffset: p.log.logStartOffset, logEndOffset: p.log.logEndOffset,
+        highWatermark: p.highWatermark,
+      })),
+      delayedFetches: () => self.delayedFetches.size,
+      delayedProduces: () => self.delayedProduces,
+      connections: () => self.server?.connectionCount ?? 0,
+    });
+  }
+
+  /** Opens the logs this broker hosts, then starts serving. Resolves once ready. */
+  static async start(opts: BrokerOptions): Promise<Broker> {
+    const broker = new Broker(opts);
+    try {
+      await broker.startup();
+    } catch (err) {
+      await broker.stop().catch(() => undefined);
+      throw err;
+    }
+    return broker;
+  }
+
+  private async startup(): Promise<void> {
+    await mkdir(this.opts.dataDir, { recursive: true });
+    this.clusterId = this.settings.get('cluster.id') ?? await this.store.clusterId();
+    if (this.opts.metricsPort !== null && this.opts.metricsPort !== undefined) await this.startHttp(this.opts.metricsPort);
+    this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
+    await this.applying;
+    await this.removeStrayLogDirs();
+    this.server = new KafkaServer(this);
+    const port = await this.server.listen(this.opts.listen.host, this.opts.listen.port);
+    if (!this.opts.advertised || this.opts.advertised.port === 0) {
+      this.advertisedEndpoint = { host: this.opts.advertised?.host ?? this.opts.listen.host, port };
+    }
+    const interval = this.settings.int('log.retention.check.interval.ms');
+    this.retentionTimer = setInterval(() => { void this.enforceRetention(); }, interval);
+    this.retentionTimer.unref();
+    this.ready = true;
+  }
+
+  get advertised(): Endpoint { return this.advertisedEndpoint; }
+  get listenPort(): number { return this.server?.port ?? 0; }
+  get metricsAddress(): Endpoint | null { return this.metricsEndpoint; }
+  get rack(): string | null { return this.settings.get('broker.rack'); }
+
+  /** The brokers clients can use. Only this broker until the cluster-membership layer exists. */
+  liveBrokers(): BrokerInfo[] {
+    return [{ id: this.nodeId, rack: this.rack }];
+  }
+
+  brokerEndpoints(): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
+    return [{ nodeId: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack }];
+  }
+
+  /** The broker acting as controller (the Lease holder once leases exist). */
+  controllerId(): number { return this.nodeId; }
+
+  topic(name: string): TopicRecord | undefined { return this.topics.get(name); }
+  topicNameById(id: string): string | undefined { return this.topicNamesById.get(id); }
+  allTopics(): IterableIterator<TopicRecord> { return this.topics.values(); }
+  partition(topic: string, index: number): Partition | undefined { return this.partitions.get(key(topic, index)); }
+  hostedPartitions(): IterableIterator<Partition> { return this.partitions.values(); }
+
+  /** Resolves once every store change seen so far has been applied locally. */
+  async settled(): Promise<void> { await this.applying; }
+
+  private enqueue(event: TopicEvent): void {
+    this.applying = this.applying.then(() => this.apply(event)).catch((err: Error) => {
+      this.log.error(`applying ${event.type} of topic ${event.topic.spec.name} failed: ${err.stack ?? err.message}`);
+    });
+  }
+
+  private async apply(event: TopicEvent): Promise<void> {
+    const topic = event.topic;
+    const name = topic.spec.name;
+    const previous = this.topics.get(name);
+    if (event.type === 'deleted' || (previous && previous.topicId !== topic.topicId)) {
+      this.topics.delete(name);
+      if (previous) this.topicNamesById.delete(previous.topicId);
+      await this.dropPartitions(name);
+      if (event.type === 'deleted') return;
+    }
+    this.topics.set(name, topic);
+    this.topicNamesById.set(topic.topicId, name);
+    const effective = this.settings.topicConfigs(topic.spec.configs);
+    const logConfig = logConfigFromTopicConfigs(effective);
+    const minIsr = Number(effective['min.insync.replicas']);
+    for (const state of topic.partitions) {
+      const existing = this.partitions.get(key(name, state.partition));
+      const hosted = state.replicas.includes(this.nodeId);
+      if (existing && !hosted) {
+        await this.dropPartition(existing);
+      } else if (existing) {
+        existing.updateState(state, minIsr);
+        existing.updateConfig(logConfig, minIsr);
+      } else if (hosted) {
+        const dir = join(this.opts.dataDir, `${name}-${state.partition}`);
+        await this.claimDir(dir, topic.topicId);
+        const log = await PartitionLog.open(dir, logConfig, { name: `${name}-${state.partition}`, clock: this.clock });
+        this.partitions.set(key(name, state.partition), new Partition({
+          topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr,
+        }));
+      }
+    }
+  }
+
+  /**
+   * A partition directory records the topic id it belongs to; a directory left by an earlier
+   * topic of the same name is removed before the new topic uses the name.
+   */
+  private async claimDir(dir: string, topicId: string): Promise<void> {
+    const file = join(dir, PARTITION_METADATA);
+    const existing = await readFile(file, 'utf8').catch(() => null);
+    if (existing !== null && !existing.includes(`topic_id: ${topicId}`)) {
+      this.log.warn(`removing ${dir}: it belongs to an earlier topic (${existing.trim().replace(/\n/g, ', ')})`);
+      await rm(dir, { recursive: true, force: true });
+    }
+    await mkdir(dir, { recursive: true });
+    if (existing === null || !existing.includes(topicId)) await writeFile(file, `version: 0\ntopic_id: ${topicId}\n`);
+  }
+
+  /** Directories of topics the store no longer has (deleted while this broker was down). */
+  private async removeStrayLogDirs(): Promise<void> {
+    const entries = await readdir(this.opts.dataDir, { withFileTypes: true });
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const meta = await readFile(join(this.opts.dataDir, e.name, PARTITION_METADATA), 'utf8').catch(() => null);
+      if (meta === null) continue;
+      const id = /topic_id: (\S+)/.exec(meta)?.[1];
+      const hosted = [...this.partitions.values()].some((p) => `${p.topic}-${p.index}` === e.name && p.topicId === id);
+      if (!hosted) {
+        this.log.info(`removing ${e.name}: its topic no longer exists or no longer has a replica here`);
+        await rm(join(this.opts.dataDir, e.name), { recursive: true, force: true });
+      }
+    }
+  }
+
+  private async dropPartitions(topic: string): Promise<void> {
+    for (const p of [...this.partitions.values()]) if (p.topic === topic) await this.dropPartition(p);
+  }
+
+  private async dropPartition(p: Partition): Promise<void> {
+    this.partitions.delete(key(p.topic, p.index));
+    await p.log.delete();
+    this.log.info(`deleted partition ${p.name}`);
+  }
+
+  private async enforceRetention(): Promise<void> {
+    for (const p of this.partitions.values()) {
+      try {
+        await p.log.enforceRetention(this.clock());
+      } catch (err) {
+        this.log.error(`retention on ${p.name} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async startHttp(port: number): Promise<void> {
+    const app = express();
+    app.get('/metrics', async (_req, res) => {
+      try {
+        res.set('Content-Type', this.metrics.registry.contentType);
+        res.send(await this.metrics.registry.metrics());
+      } catch (err) {
+        res.status(500).send(String(err));
+      }
+    });
+    app.get('/healthz', (_req, res) => { res.send('ok\n'); });
+    app.get('/readyz', (_req, res) => {
+      if (this.ready && !this.stopping) res.send('ready\n');
+      else res.status(503).send(this.stopping ? 'stopping\n' : 'starting\n');
+    });
+    const host = this.opts.metricsHost ?? this.opts.listen.host;
+    await new Promise<void>((resolve, reject) => {
+      const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve()));
+      server.on('error', reject);
+      this.httpServer = server;
+    });
+    const address = this.httpServer!.address();
+    this.metricsEndpoint = { host, port: typeof address === 'object' && address ? address.port : port };
+  }
+
+  /**
+   * Graceful stop: stop accepting, answer parked fetches, let in-flight requests finish, then
+   * flush and close every log and the store's watch.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.ready = false;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    this.unwatch?.();
+    this.delayedFetches.wakeAll();
+    await this.server?.close();
+    await this.applying;
+    for (const p of this.partitions.values()) {
+      try {
+        await p.log.close();
+      } catch (err) {
+        this.log.error(`closing ${p.name} failed: ${(err as Error).message}`);
+      }
+    }
+    this.partitions.clear();
+    if (this.httpServer) {
+      const http = this.httpServer;
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+  }
+}
+
+function key(topic: string, index: number): string { return `${topic}\u0000${index}`; }

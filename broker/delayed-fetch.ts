@@ -1,0 +1,34 @@
+/**
+ * DelayedFetchQueue: long-polling fetches park here instead of spinning. A parked fetch wakes
+ * when any partition it reads gets an append, when its max wait runs out, or when the broker
+ * shuts down; the fetch handler then re-reads and decides whether to answer or park again with
+ * the time it has left.
+ */
+import type { Partition } from './partition.ts';
+
+export class DelayedFetchQueue {
+  private readonly parked = new Set<() => void>();
+
+  get size(): number { return this.parked.size; }
+
+  /** Resolves after an append to one of `partitions`, after `maxWaitMs`, or on `wakeAll()`. */
+  wait(partitions: readonly Partition[], maxWaitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const unsubscribes: Array<() => void> = [];
+      const done = (): void => {
+        clearTimeout(timer);
+        for (const u of unsubscribes) u();
+        this.parked.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, maxWaitMs));
+      for (const p of partitions) unsubscribes.push(p.onAppend(done));
+      this.parked.add(done);
+    });
+  }
+
+  /** Answers every parked fetch now (shutdown). */
+  wakeAll(): void {
+    for (const done of [...this.parked]) done();
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Fetch (1): reads whole batches below the high watermark, partition by partition, within the
+ * request's byte limits. When less than minBytes is available the request parks in the
+ * broker's DelayedFetchQueue until an append to one of its partitions or until maxWaitMs.
+ * Fetch sessions (KIP-227) are not kept: every response carries session id 0, so clients send
+ * full fetch requests.
+ */
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import type { Broker } from '../broker.ts';
+import type { Partition } from '../partition.ts';
+import { ZERO_UUID } from '../protocol/index.ts';
+import type { ApiHandler } from './index.ts';
+
+interface FetchPartitionRequest {
+  partition: number;
+  currentLeaderEpoch: number;
+  fetchOffset: bigint;
+  lastFetchedEpoch: number;
+  logStartOffset: bigint;
+  partitionMaxBytes: number;
+}
+
+interface FetchRequest {
+  replicaId: number;
+  replicaState?: { replicaId: number };
+  maxWaitMs: number;
+  minBytes: number;
+  maxBytes: number;
+  isolationLevel: number;
+  sessionId: number;
+  sessionEpoch: number;
+  topics: Array<{ topic: string; topicId: string; partitions: FetchPartitionRequest[] }>;
+}
+
+interface Target {
+  topicIndex: number;
+  request: FetchPartitionRequest;
+  partition: Partition | null;
+  error: number;
+}
+
+const READ_UNCOMMITTED = 0;
+
+export const fetchHandler: ApiHandler = {
+  apiKey: 1,
+  minVersion: 4,
+  maxVersion: 16,
+  async handle(req: FetchRequest, { broker, apiVersion }) {
+    const replicaId = apiVersion >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId;
+    if (replicaId >= 0) return topLevelError(ErrorCode.NOT_LEADER_OR_FOLLOWER, req);
+    if (req.sessionId !== 0) return topLevelError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, req);
+    const byId = apiVersion >= 13;
+    const names = req.topics.map((t) => (byId ? broker.topicNameById(t.topicId) ?? null : t.topic));
+    const targets: Target[] = [];
+    req.topics.forEach((t, topicIndex) => {
+      for (const p of t.partitions) targets.push(resolve(broker, names[topicIndex] ?? null, byId, topicIndex, p));
+    });
+    const deadline = Date.now() + Math.max(0, req.maxWaitMs);
+    const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, broker.settings.int('fetch.max.bytes')) : broker.settings.int('fetch.max.bytes');
+    for (;;) {
+      const { results, bytes, errors } = await readAll(broker, targets, maxBytes);
+      const remaining = deadline - Date.now();
+      if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
+        return respond(broker, req, names, byId, results);
+      }
+      const live = targets.flatMap((t) => (t.partition ? [t.partition] : []));
+      if (live.length === 0) return respond(broker, req, names, byId, results);
+      await broker.delayedFetches.wait(live, remaining);
+    }
+  },
+};
+
+function resolve(broker: Broker, name: string | null, byId: boolean, topicIndex: number, request: FetchPartitionRequest): Target {
+  if (name === null) return { topicIndex, request, partition: null, error: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+  const partition = broker.partition(name, request.partition);
+  if (!partition) {
+    const known = broker.topic(name) && request.partition < broker.topic(name)!.partitions.length;
+    return { topicIndex, request, partition: null, error: known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+  }
+  return { topicIndex, request, partition, error: ErrorCode.NONE };
+}
+
+interface PartitionResult {
+  target: Target;
+  errorCode: number;
+  records: Buffer | null;
+}
+
+async function readAll(broker: Broker, targets: Target[], maxBytes: number) {
+  let bytes = 0;
+  let errors = false;
+  const results: PartitionResult[] = [];
+  for (const target of targets) {
+    if (!target.partition) {
+      errors = true;
+      results.push({ target, errorCode: target.error, records: null });
+      continue;
+    }
+    const p = target.partition;
+    try {
+      p.requireLeader();
+      p.checkLeaderEpoch(target.request.currentLeaderEpoch);
+      const offset = target.request.fetchOffset;
+      if (offset < p.log.logStartOffset || offset > p.log.logEndOffset) {
+        throw new KafkaError('OFFSET_OUT_OF_RANGE',
+          `${p.name}: fetch offset ${offset} outside [${p.log.logStartOffset}, ${p.log.logEndOffset}]`);
+      }
+      const budget = Math.min(target.request.partitionMaxBytes, maxBytes - bytes);
+      let records: Buffer | null = null;
+      if (offset < p.highWatermark && (budget > 0 || bytes === 0)) {
+        const read = await p.log.read(offset, Math.max(0, budget), { maxOffset: p.highWatermark, minOneBatch: bytes === 0 });
+        records = read.records;
+        bytes += read.records.length;
+      }
+      results.push({ target, errorCode: ErrorCode.NONE, records });
+    } catch (err) {
+      errors = true;
+      results.push({ target, errorCode: errorCodeOf(err), records: null });
+    }
+  }
+  return { results, bytes, errors };
+}
+
+function respond(broker: Broker, req: FetchRequest, names: Array<string | null>, byId: boolean, results: PartitionResult[]) {
+  const readCommitted = req.isolationLevel !== READ_UNCOMMITTED;
+  const responses = req.topics.map((t, i) => ({
+    topic: byId ? '' : t.topic,
+    topicId: byId ? t.topicId : (names[i] ? broker.topic(names[i]!)?.topicId ?? ZERO_UUID : ZERO_UUID),
+    partitions: [] as unknown[],
+  }));
+  for (const r of results) {
+    const p = r.target.partition;
+    const hw = p && r.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER ? p.highWatermark : -1n;
+    if (r.records && p) broker.metrics.bytesOut.inc({ topic: p.topic }, r.records.length);
+    responses[r.target.topicIndex]!.partitions.push({
+      partitionIndex: r.target.request.partition,
+      errorCode: r.errorCode,
+      highWatermark: hw,
+      lastStableOffset: hw,
+      logStartOffset: p ? p.log.logStartOffset : -1n,
+      abortedTransactions: readCommitted ? [] : null,
+      preferredReadReplica: -1,
+      records: r.records ?? (r.errorCode === ErrorCode.NONE ? Buffer.alloc(0) : null),
+    });
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+}
+
+function topLevelError(errorCode: number, req: FetchRequest) {
+  return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: req.topics.map((t) => ({ topic: t.topic, topicId: t.topicId, partitions: [] })) };
+}

@@ -1,0 +1,111 @@
+/** Metadata (3) and DescribeCluster (60): brokers, controller, topics and their partition state. */
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import type { Broker } from '../broker.ts';
+import { validateTopicName } from '../metadata/index.ts';
+import type { TopicRecord } from '../metadata/index.ts';
+import { ZERO_UUID } from '../protocol/index.ts';
+import type { ApiHandler } from './index.ts';
+
+const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
+interface MetadataRequest {
+  topics: Array<{ topicId: string; name: string | null }> | null;
+  allowAutoTopicCreation: boolean;
+}
+
+export const metadataHandler: ApiHandler = {
+  apiKey: 3,
+  minVersion: 0,
+  maxVersion: 12,
+  async handle(req: MetadataRequest, { broker, apiVersion }) {
+    // v0: an empty list means all topics; v1+: null means all topics.
+    const all = req.topics === null || (apiVersion === 0 && req.topics.length === 0);
+    const topics = all
+      ? [...broker.allTopics()].map((t) => describeTopic(broker, t))
+      : await Promise.all(req.topics!.map((t) => lookup(broker, t, req.allowAutoTopicCreation || apiVersion < 4)));
+    return {
+      throttleTimeMs: 0,
+      brokers: broker.brokerEndpoints(),
+      clusterId: broker.clusterId,
+      controllerId: broker.controllerId(),
+      topics,
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+};
+
+async function lookup(broker: Broker, wanted: { topicId: string; name: string | null }, allowAutoCreate: boolean) {
+  let name = wanted.name;
+  if (name === null) {
+    name = wanted.topicId && wanted.topicId !== ZERO_UUID ? broker.topicNameById(wanted.topicId) ?? null : null;
+    if (name === null) return topicError(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID);
+  }
+  const existing = broker.topic(name);
+  if (existing) return describeTopic(broker, existing);
+  try {
+    validateTopicName(name);
+  } catch (err) {
+    return topicError(name, ZERO_UUID, errorCodeOf(err));
+  }
+  if (!allowAutoCreate || !broker.settings.bool('auto.create.topics.enable')) {
+    return topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }
+  try {
+    await broker.admin.create({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: {} });
+    await broker.settled();
+    broker.log.info(`auto-created topic ${name}`);
+  } catch (err) {
+    if (!(err instanceof KafkaError && err.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS)) {
+      return topicError(name, ZERO_UUID, errorCodeOf(err));
+    }
+  }
+  const created = broker.topic(name);
+  return created ? describeTopic(broker, created) : topicError(name, ZERO_UUID, ErrorCode.LEADER_NOT_AVAILABLE);
+}
+
+function topicError(name: string | null, topicId: string, errorCode: number) {
+  return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+}
+
+function describeTopic(broker: Broker, topic: TopicRecord) {
+  const live = new Set(broker.liveBrokers().map((b) => b.id));
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.spec.name,
+    topicId: topic.topicId,
+    isInternal: topic.spec.name.startsWith('__'),
+    partitions: topic.partitions.map((p) => ({
+      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
+      offlineReplicas: p.replicas.filter((r) => !live.has(r)),
+    })),
+    topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+  };
+}
+
+export const describeClusterHandler: ApiHandler = {
+  apiKey: 60,
+  minVersion: 0,
+  maxVersion: 1,
+  handle(req: { endpointType?: number }, { broker }) {
+    const endpointType = req.endpointType ?? 1;
+    if (endpointType !== 1) {
+      return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Brook serves broker endpoints only (endpointType 1).',
+        endpointType, clusterId: broker.clusterId, controllerId: -1, brokers: [], clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+    }
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      endpointType,
+      clusterId: broker.clusterId,
+      controllerId: broker.controllerId(),
+      brokers: broker.brokerEndpoints().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
+    };
+  },
+};

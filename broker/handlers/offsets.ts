@@ -1,0 +1,116 @@
+/** ListOffsets (2), OffsetForLeaderEpoch (23) and DeleteRecords (21). */
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import type { Broker } from '../broker.ts';
+import type { Partition } from '../partition.ts';
+import type { ApiHandler } from './index.ts';
+
+const LATEST = -1n;
+const EARLIEST = -2n;
+
+/** Finds the partition this broker leads, or throws the error Kafka would return. */
+function leaderPartition(broker: Broker, topic: string, index: number): Partition {
+  const p = broker.partition(topic, index);
+  if (!p) {
+    const t = broker.topic(topic);
+    if (t && index < t.partitions.length) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} does not host ${topic}-${index}`);
+    throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${topic}-${index}`);
+  }
+  p.requireLeader();
+  return p;
+}
+
+interface ListOffsetsRequest {
+  replicaId: number;
+  isolationLevel: number;
+  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; currentLeaderEpoch: number; timestamp: bigint }> }>;
+}
+
+export const listOffsetsHandler: ApiHandler = {
+  apiKey: 2,
+  minVersion: 1,
+  maxVersion: 6,
+  async handle(req: ListOffsetsRequest, { broker }) {
+    const topics = await Promise.all(req.topics.map(async (t) => ({
+      name: t.name,
+      partitions: await Promise.all(t.partitions.map(async (q) => {
+        try {
+          const p = leaderPartition(broker, t.name, q.partitionIndex);
+          p.checkLeaderEpoch(q.currentLeaderEpoch);
+          let found: { offset: bigint; timestamp: bigint } | null;
+          if (q.timestamp === LATEST) found = { offset: p.highWatermark, timestamp: -1n };
+          else if (q.timestamp === EARLIEST) found = { offset: p.log.logStartOffset, timestamp: -1n };
+          else if (q.timestamp < 0n) throw new KafkaError('INVALID_REQUEST', `unsupported ListOffsets timestamp ${q.timestamp}`);
+          else found = await p.log.offsetForTimestamp(q.timestamp);
+          if (found && found.offset > p.highWatermark) found = null;
+          return {
+            partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE,
+            timestamp: found ? found.timestamp : -1n, offset: found ? found.offset : -1n,
+            leaderEpoch: found ? p.leaderEpoch : -1,
+          };
+        } catch (err) {
+          return { partitionIndex: q.partitionIndex, errorCode: errorCodeOf(err), timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+        }
+      })),
+    })));
+    return { throttleTimeMs: 0, topics };
+  },
+};
+
+interface OffsetForLeaderEpochRequest {
+  replicaId: number;
+  topics: Array<{ topic: string; partitions: Array<{ partition: number; currentLeaderEpoch: number; leaderEpoch: number }> }>;
+}
+
+export const offsetForLeaderEpochHandler: ApiHandler = {
+  apiKey: 23,
+  minVersion: 2,
+  maxVersion: 4,
+  handle(req: OffsetForLeaderEpochRequest, { broker }) {
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        topic: t.topic,
+        partitions: t.partitions.map((q) => {
+          try {
+            const p = leaderPartition(broker, t.topic, q.partition);
+            p.checkLeaderEpoch(q.currentLeaderEpoch);
+            const { leaderEpoch, endOffset } = p.log.endOffsetForEpoch(q.leaderEpoch);
+            return { errorCode: ErrorCode.NONE, partition: q.partition, leaderEpoch, endOffset };
+          } catch (err) {
+            return { errorCode: errorCodeOf(err), partition: q.partition, leaderEpoch: -1, endOffset: -1n };
+          }
+        }),
+      })),
+    };
+  },
+};
+
+interface DeleteRecordsRequest {
+  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; offset: bigint }> }>;
+  timeoutMs: number;
+}
+
+export const deleteRecordsHandler: ApiHandler = {
+  apiKey: 21,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(req: DeleteRecordsRequest, { broker }) {
+    const topics = await Promise.all(req.topics.map(async (t) => ({
+      name: t.name,
+      partitions: await Promise.all(t.partitions.map(async (q) => {
+        try {
+          const p = leaderPartition(broker, t.name, q.partitionIndex);
+          const offset = q.offset === -1n ? p.highWatermark : q.offset;
+          if (offset < 0n || offset > p.highWatermark) {
+            throw new KafkaError('OFFSET_OUT_OF_RANGE', `${p.name}: cannot delete before ${offset}; high watermark is ${p.highWatermark}`);
+          }
+          await p.log.deleteRecordsBefore(offset);
+          return { partitionIndex: q.partitionIndex, lowWatermark: p.log.logStartOffset, errorCode: ErrorCode.NONE };
+        } catch (err) {
+          return { partitionIndex: q.partitionIndex, lowWatermark: -1n, errorCode: errorCodeOf(err) };
+        }
+      })),
+    })));
+    return { throttleTimeMs: 0, topics };
+  },
+};

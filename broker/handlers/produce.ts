@@ -1,0 +1,113 @@
+/** Produce (0) and InitProducerId (22). */
+import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
+import type { Broker } from '../broker.ts';
+import type { ApiHandler } from './index.ts';
+
+interface ProduceRequest {
+  transactionalId: string | null;
+  acks: number;
+  timeoutMs: number;
+  topicData: Array<{ name: string; partitionData: Array<{ index: number; records: Buffer | null }> }>;
+}
+
+interface PartitionResponse {
+  index: number;
+  errorCode: number;
+  baseOffset: bigint;
+  logAppendTimeMs: bigint;
+  logStartOffset: bigint;
+  recordErrors: never[];
+  errorMessage: string | null;
+}
+
+/** Kafka 4 advertises Produce from v0 (librdkafka needs that to enable compression) but rejects v0-2. */
+const MIN_SERVED_VERSION = 3;
+
+export const produceHandler: ApiHandler = {
+  apiKey: 0,
+  minVersion: 0,
+  maxVersion: 11,
+  handle(req: ProduceRequest, { broker, apiVersion }) {
+    const fail = (code: number, message: string | null = null): ((p: { index: number }) => PartitionResponse) =>
+      (p) => partitionResponse(p.index, code, -1n, -1n, -1n, message);
+    let reject: ((p: { index: number }) => PartitionResponse) | null = null;
+    if (apiVersion < MIN_SERVED_VERSION) reject = fail(ErrorCode.UNSUPPORTED_VERSION, 'Produce v0-2 (message format v0/v1) is not supported; use v3+.');
+    else if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) reject = fail(ErrorCode.INVALID_REQUIRED_ACKS);
+    else if (req.transactionalId !== null) reject = fail(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker.');
+
+    const durable: Array<Promise<void>> = [];
+    const responses = req.topicData.map((topic) => ({
+      name: topic.name,
+      partitionResponses: topic.partitionData.map((p) => reject ? reject(p) : append(broker, topic.name, p, req.acks, durable)),
+    }));
+    if (req.acks === 0) return null;
+    const body = { responses, throttleTimeMs: 0 };
+    if (durable.length === 0) return body;
+    broker.delayedProduces++;
+    return Promise.all(durable).then(() => body, (err: unknown) => {
+      const code = errorCodeOf(err);
+      for (const t of responses) for (const p of t.partitionResponses) if (p.errorCode === ErrorCode.NONE) {
+        p.errorCode = code;
+        p.errorMessage = `flush failed: ${(err as Error).message}`;
+      }
+      return body;
+    }).finally(() => { broker.delayedProduces--; });
+  },
+};
+
+function append(broker: Broker, topic: string, p: { index: number; records: Buffer | null }, acks: number,
+  durable: Array<Promise<void>>): PartitionResponse {
+  const partition = broker.partition(topic, p.index);
+  try {
+    if (!partition) {
+      throw broker.topic(topic)
+        ? new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} hosts no replica of ${topic}-${p.index}`)
+        : new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${topic}-${p.index}`);
+    }
+    if (!p.records || p.records.length === 0) throw new KafkaError('CORRUPT_MESSAGE', 'produce request without record batches');
+    const result = partition.appendAsLeader(p.records, acks);
+    if (!result.duplicate) {
+      broker.metrics.bytesIn.inc({ topic }, p.records.length);
+      broker.metrics.recordsIn.inc({ topic }, result.recordCount);
+    }
+    const flushed = partition.log.flushed(result.lastOffset);
+    if (flushed) durable.push(flushed);
+    return partitionResponse(p.index, ErrorCode.NONE, result.baseOffset, result.logAppendTime, partition.log.logStartOffset, null);
+  } catch (err) {
+    const code = errorCodeOf(err);
+    broker.metrics.produceErrors.inc({ topic, error: errorInfo(code).name });
+    if (code === ErrorCode.UNKNOWN_SERVER_ERROR || code === ErrorCode.KAFKA_STORAGE_ERROR) {
+      broker.log.error(`produce to ${topic}-${p.index} failed: ${(err as Error).stack}`);
+    }
+    return partitionResponse(p.index, code, -1n, -1n, -1n, (err as Error).message);
+  }
+}
+
+function partitionResponse(index: number, errorCode: number, baseOffset: bigint, logAppendTimeMs: bigint,
+  logStartOffset: bigint, errorMessage: string | null): PartitionResponse {
+  return { index, errorCode, baseOffset, logAppendTimeMs, logStartOffset, recordErrors: [], errorMessage };
+}
+
+interface InitProducerIdRequest {
+  transactionalId: string | null;
+  transactionTimeoutMs: number;
+  producerId: bigint;
+  producerEpoch: number;
+}
+
+const MAX_EPOCH = 32767;
+
+export const initProducerIdHandler: ApiHandler = {
+  apiKey: 22,
+  minVersion: 0,
+  maxVersion: 5,
+  async handle(req: InitProducerIdRequest, { broker }) {
+    const reply = (errorCode: number, producerId = -1n, producerEpoch = -1) => ({ throttleTimeMs: 0, errorCode, producerId, producerEpoch });
+    if (req.transactionalId !== null) return reply(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    // KIP-360: an idempotent producer may ask to bump its own epoch after an error.
+    if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < MAX_EPOCH) {
+      return reply(ErrorCode.NONE, req.producerId, req.producerEpoch + 1);
+    }
+    return reply(ErrorCode.NONE, await broker.producerIds.allocate(), 0);
+  },
+};

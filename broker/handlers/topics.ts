@@ -1,0 +1,124 @@
+/** CreateTopics (19), DeleteTopics (20) and CreatePartitions (37). */
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import { ZERO_UUID } from '../protocol/index.ts';
+import type { ApiHandler } from './index.ts';
+import { describeTopicConfigs } from './configs.ts';
+
+interface CreateTopicsRequest {
+  topics: Array<{
+    name: string;
+    numPartitions: number;
+    replicationFactor: number;
+    assignments: Array<{ partitionIndex: number; brokerIds: number[] }>;
+    configs: Array<{ name: string; value: string | null }>;
+  }>;
+  timeoutMs: number;
+  validateOnly: boolean;
+}
+
+/** Names that appear more than once in one request are all rejected, as Kafka does. */
+function duplicates(names: string[]): Set<string> {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const n of names) (seen.has(n) ? dup : seen).add(n);
+  return dup;
+}
+
+export const createTopicsHandler: ApiHandler = {
+  apiKey: 19,
+  minVersion: 2,
+  maxVersion: 7,
+  async handle(req: CreateTopicsRequest, { broker }) {
+    const dup = duplicates(req.topics.map((t) => t.name));
+    const topics = [];
+    for (const t of req.topics) {
+      const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null as unknown };
+      try {
+        if (dup.has(t.name)) throw new KafkaError('INVALID_REQUEST', `Create topics request from client contains duplicate topic name ${t.name}.`);
+        const configs: Record<string, string> = {};
+        for (const c of t.configs) {
+          if (c.value === null) throw new KafkaError('INVALID_CONFIG', `Null value not supported for topic config ${c.name}`);
+          configs[c.name] = c.value;
+        }
+        const request = { name: t.name, numPartitions: t.numPartitions, replicationFactor: t.replicationFactor, assignments: t.assignments, configs };
+        const plan = broker.admin.plan(request);
+        if (broker.topic(t.name)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${t.name}' already exists.`);
+        let topicId = ZERO_UUID;
+        if (!req.validateOnly) {
+          topicId = (await broker.admin.create(request)).topicId;
+          await broker.settled();
+          broker.log.info(`created topic ${t.name} (${plan.spec.partitions} partitions, RF ${plan.spec.replicationFactor})`);
+        }
+        topics.push({
+          ...base, topicId, errorCode: ErrorCode.NONE, errorMessage: null,
+          numPartitions: plan.spec.partitions, replicationFactor: plan.spec.replicationFactor,
+          configs: describeTopicConfigs(broker, plan.spec.configs, null, false, false).map((c) => ({
+            name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.configSource, isSensitive: c.isSensitive,
+          })),
+        });
+      } catch (err) {
+        topics.push({ ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message });
+      }
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+};
+
+interface DeleteTopicsRequest {
+  topicNames: string[];
+  topics: Array<{ name: string | null; topicId: string }>;
+  timeoutMs: number;
+}
+
+export const deleteTopicsHandler: ApiHandler = {
+  apiKey: 20,
+  minVersion: 1,
+  maxVersion: 6,
+  async handle(req: DeleteTopicsRequest, { broker, apiVersion }) {
+    const wanted = apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+    const responses = [];
+    for (const w of wanted) {
+      const byId = w.name === null || w.name === '';
+      const name = byId ? broker.topicNameById(w.topicId) ?? null : w.name;
+      try {
+        if (name === null) throw new KafkaError('UNKNOWN_TOPIC_ID', `unknown topic id ${w.topicId}`);
+        const topic = broker.topic(name);
+        if (!topic) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist.`);
+        await broker.admin.delete(name);
+        await broker.settled();
+        broker.log.info(`deleted topic ${name}`);
+        responses.push({ name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
+      } catch (err) {
+        responses.push({ name, topicId: w.topicId, errorCode: errorCodeOf(err), errorMessage: (err as Error).message });
+      }
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+};
+
+interface CreatePartitionsRequest {
+  topics: Array<{ name: string; count: number; assignments: Array<{ brokerIds: number[] }> | null }>;
+  timeoutMs: number;
+  validateOnly: boolean;
+}
+
+export const createPartitionsHandler: ApiHandler = {
+  apiKey: 37,
+  minVersion: 0,
+  maxVersion: 3,
+  async handle(req: CreatePartitionsRequest, { broker }) {
+    const dup = duplicates(req.topics.map((t) => t.name));
+    const results = [];
+    for (const t of req.topics) {
+      try {
+        if (dup.has(t.name)) throw new KafkaError('INVALID_REQUEST', `Duplicate topic in request: ${t.name}`);
+        await broker.admin.createPartitions(t.name, t.count, t.assignments?.map((a) => a.brokerIds) ?? null, req.validateOnly);
+        await broker.settled();
+        results.push({ name: t.name, errorCode: ErrorCode.NONE, errorMessage: null });
+      } catch (err) {
+        results.push({ name: t.name, errorCode: errorCodeOf(err), errorMessage: (err as Error).message });
+      }
+    }
+    return { throttleTimeMs: 0, results };
+  },
+};

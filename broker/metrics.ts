@@ -1,0 +1,88 @@
+/**
+ * Broker metrics (prom-client): one Registry per broker, so several brokers can live in one
+ * process (`brook local`). Counters are bumped on the request path; gauges that describe state
+ * (partitions, log sizes, queue depths) are computed from the broker when Prometheus scrapes.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface PartitionView {
+  readonly topic: string;
+  readonly partition: number;
+  readonly isLeader: boolean;
+  readonly underReplicated: boolean;
+  readonly underMinIsr: boolean;
+  readonly offline: boolean;
+  readonly sizeBytes: number;
+  readonly segments: number;
+  readonly logStartOffset: bigint;
+  readonly logEndOffset: bigint;
+  readonly highWatermark: bigint;
+}
+
+export interface BrokerStateView {
+  partitions(): Iterable<PartitionView>;
+  delayedFetches(): number;
+  delayedProduces(): number;
+  connections(): number;
+}
+
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly bytesIn: Counter<'topic'>;
+  readonly bytesOut: Counter<'topic'>;
+  readonly recordsIn: Counter<'topic'>;
+  readonly produceErrors: Counter<'topic' | 'error'>;
+  readonly requests: Counter<'api'>;
+  readonly requestErrors: Counter<'api' | 'error'>;
+  readonly requestSeconds: Histogram<'api'>;
+  readonly connectionsOpened: Counter;
+  readonly connectionsClosedMalformed: Counter<'reason'>;
+  readonly isrShrinks: Counter;
+  readonly isrExpands: Counter;
+
+  constructor(nodeId: number, state: BrokerStateView, opts: { defaultMetrics?: boolean } = {}) {
+    const r = this.registry;
+    r.setDefaultLabels({ broker: String(nodeId) });
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 10 });
+    this.bytesIn = new Counter({ name: 'brook_topic_bytes_in_total', help: 'Record-batch bytes appended by producers, per topic.', labelNames: ['topic'], registers: [r] });
+    this.bytesOut = new Counter({ name: 'brook_topic_bytes_out_total', help: 'Record-batch bytes returned to fetchers, per topic.', labelNames: ['topic'], registers: [r] });
+    this.recordsIn = new Counter({ name: 'brook_topic_records_in_total', help: 'Records appended by producers, per topic.', labelNames: ['topic'], registers: [r] });
+    this.produceErrors = new Counter({ name: 'brook_produce_errors_total', help: 'Partitions rejected in produce requests, by Kafka error name.', labelNames: ['topic', 'error'], registers: [r] });
+    this.requests = new Counter({ name: 'brook_requests_total', help: 'Requests handled, per API.', labelNames: ['api'], registers: [r] });
+    this.requestErrors = new Counter({ name: 'brook_request_errors_total', help: 'Requests that failed as a whole, per API and error.', labelNames: ['api', 'error'], registers: [r] });
+    this.requestSeconds = new Histogram({
+      name: 'brook_request_duration_seconds', help: 'Time from a request fully read to its response queued, per API (includes long-poll waits).',
+      labelNames: ['api'], buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [r],
+    });
+    this.connectionsOpened = new Counter({ name: 'brook_connections_opened_total', help: 'Client connections accepted.', registers: [r] });
+    this.connectionsClosedMalformed = new Counter({ name: 'brook_connections_closed_malformed_total', help: 'Connections closed because of a malformed or oversized frame.', labelNames: ['reason'], registers: [r] });
+    this.isrShrinks = new Counter({ name: 'brook_isr_shrinks_total', help: 'ISR shrinks on partitions this broker leads.', registers: [r] });
+    this.isrExpands = new Counter({ name: 'brook_isr_expands_total', help: 'ISR expansions on partitions this broker leads.', registers: [r] });
+
+    new Gauge({ name: 'brook_connections', help: 'Open client connections.', registers: [r], collect() { this.set(state.connections()); } });
+    new Gauge({ name: 'brook_delayed_operations', help: 'Requests parked in delayed-operation queues.', labelNames: ['queue'], registers: [r],
+      collect() { this.set({ queue: 'fetch' }, state.delayedFetches()); this.set({ queue: 'produce' }, state.delayedProduces()); } });
+
+    const countBy = (pick: (p: PartitionView) => boolean) => function (this: Gauge) {
+      let n = 0;
+      for (const p of state.partitions()) if (pick(p)) n++;
+      this.set(n);
+    };
+    new Gauge({ name: 'brook_partitions', help: 'Partition replicas hosted by this broker.', registers: [r], collect: countBy(() => true) });
+    new Gauge({ name: 'brook_leader_partitions', help: 'Partitions this broker leads.', registers: [r], collect: countBy((p) => p.isLeader) });
+    new Gauge({ name: 'brook_under_replicated_partitions', help: 'Led partitions whose ISR is smaller than their replica set.', registers: [r], collect: countBy((p) => p.isLeader && p.underReplicated) });
+    new Gauge({ name: 'brook_under_min_isr_partitions', help: 'Led partitions whose ISR is below min.insync.replicas.', registers: [r], collect: countBy((p) => p.isLeader && p.underMinIsr) });
+    new Gauge({ name: 'brook_offline_partitions', help: 'Hosted partitions that have no leader.', registers: [r], collect: countBy((p) => p.offline) });
+
+    const perPartition = (value: (p: PartitionView) => number) => function (this: Gauge<string>) {
+      this.reset();
+      for (const p of state.partitions()) this.set({ topic: p.topic, partition: String(p.partition) }, value(p));
+    };
+    const pl = ['topic', 'partition'];
+    new Gauge({ name: 'brook_log_size_bytes', help: 'Bytes on disk of a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => p.sizeBytes) });
+    new Gauge({ name: 'brook_log_segments', help: 'Segments of a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => p.segments) });
+    new Gauge({ name: 'brook_log_start_offset', help: 'First offset of a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.logStartOffset)) });
+    new Gauge({ name: 'brook_log_end_offset', help: 'Next offset to be written to a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.logEndOffset)) });
+    new Gauge({ name: 'brook_high_watermark', help: 'High watermark (last committed offset + 1) of a partition.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.highWatermark)) });
+  }
+}
