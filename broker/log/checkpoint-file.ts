@@ -1,0 +1,48 @@
+/**
+ * Small text checkpoint files, in Kafka's CheckpointFile format:
+ *   line 1: version (0) | line 2: entry count | then one entry per line, fields separated by a space.
+ * Written atomically: tmp file, fsync, rename, fsync of the directory. A file that does not
+ * parse is reported as such (callers fall back to a safe default and say so). One writer.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { TMP_SUFFIX } from './log-files.ts';
+
+export function writeCheckpoint(file: string, entries: readonly (readonly (string | number | bigint)[])[]): void {
+  const text = ['0', String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n';
+  const tmp = file + TMP_SUFFIX;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+/** Entries of a checkpoint file; null if the file is absent; throws if it is malformed. */
+export function readCheckpoint(file: string): string[][] | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const lines = text.split('\n').filter((l) => l.length > 0);
+  if (lines[0] !== '0') throw new Error(`${file}: unknown checkpoint version ${lines[0]}`);
+  const count = Number(lines[1]);
+  if (!Number.isInteger(count) || lines.length !== count + 2) throw new Error(`${file}: expected ${lines[1]} entries, found ${lines.length - 2}`);
+  return lines.slice(2).map((l) => l.split(' '));
+}
+
+export function fsyncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, 'r');
+    try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  } catch {
+    // Some file systems do not support fsync on directories; the rename is still atomic.
+  }
+}

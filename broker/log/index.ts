@@ -1,0 +1,12 @@
+/** Partition log storage: the public surface. */
+export { PartitionLog } from './partition-log.ts';
+export type {
+  AppendOptions, AppendResult, ReadOptions, ReadResult, RetentionResult, PartitionLogOptions,
+} from './partition-log.ts';
+export { defaultLogConfig, logConfigFromTopicConfigs } from './log-config.ts';
+export type { LogConfig, TimestampType, CleanupPolicy } from './log-config.ts';
+export {
+  readBatchHeader, validateClientBatches, lastOffsetOf, BATCH_HEADER_SIZE, LOG_OVERHEAD,
+} from './record-batch.ts';
+export type { BatchHeader } from './record-batch.ts';
+export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.ts';

@@ -1,0 +1,104 @@
+/**
+ * Per-topic log configuration, named after Kafka's topic configs. Values in milliseconds and
+ * bytes are plain numbers (all fit in a double exactly below 2^53); `Infinity` stands for Kafka's
+ * Long.MAX_VALUE ("never") and -1 keeps Kafka's "unlimited" meaning where Kafka uses it.
+ */
+import { KafkaError } from '../errors.ts';
+
+export type TimestampType = 'CreateTime' | 'LogAppendTime';
+export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+
+export interface LogConfig {
+  /** retention.ms; -1 keeps data forever. */
+  readonly retentionMs: number;
+  /** retention.bytes; -1 means no size limit. */
+  readonly retentionBytes: number;
+  /** segment.bytes: roll when the active segment would exceed this. */
+  readonly segmentBytes: number;
+  /** segment.ms: roll when the active segment's first timestamp is this old. */
+  readonly segmentMs: number;
+  /** max.message.bytes: largest record batch accepted. */
+  readonly maxMessageBytes: number;
+  readonly messageTimestampType: TimestampType;
+  readonly cleanupPolicy: CleanupPolicy;
+  /** flush.messages: fsync once this many messages are unflushed (1 = every append). Infinity = never. */
+  readonly flushMessages: number;
+  /** flush.ms: fsync data older than this. Infinity = never. */
+  readonly flushMs: number;
+  /** index.interval.bytes: bytes between offset/time index entries. */
+  readonly indexIntervalBytes: number;
+  /** segment.index.bytes: roll when an offset index reaches this size. */
+  readonly segmentIndexBytes: number;
+}
+
+export const defaultLogConfig: LogConfig = Object.freeze({
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  retentionBytes: -1,
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 60 * 60 * 1000,
+  maxMessageBytes: 1048588,
+  messageTimestampType: 'CreateTime',
+  cleanupPolicy: 'delete',
+  flushMessages: Infinity,
+  flushMs: Infinity,
+  indexIntervalBytes: 4096,
+  segmentIndexBytes: 10 * 1024 * 1024,
+});
+
+const INT32_MAX = 0x7fffffff;
+const LONG_MAX = 9223372036854775807n;
+
+function parseLong(name: string, value: string, min: number): number {
+  const trimmed = value.trim();
+  if (!/^-?\d+$/.test(trimmed)) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: not an integer`);
+  const big = BigInt(trimmed);
+  if (big < BigInt(min)) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: must be >= ${min}`);
+  if (big > LONG_MAX) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: larger than a long`);
+  // Long.MAX_VALUE (and anything not exactly representable) means "no limit".
+  return big >= LONG_MAX || big > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(big);
+}
+
+function parseInt32(name: string, value: string, min: number): number {
+  const n = parseLong(name, value, min);
+  if (n > INT32_MAX) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: larger than an int (${INT32_MAX})`);
+  return n;
+}
+
+/**
+ * Translates Kafka topic configs (`retention.ms`, `segment.bytes`, ...) into a LogConfig on top
+ * of `base`. Unknown keys are ignored (they belong to other layers, e.g. min.insync.replicas);
+ * invalid values throw KafkaError('INVALID_CONFIG') naming the key and value.
+ */
+export function logConfigFromTopicConfigs(map: Readonly<Record<string, string>>, base: LogConfig = defaultLogConfig): LogConfig {
+  const c: { -readonly [K in keyof LogConfig]: LogConfig[K] } = { ...base };
+  for (const [key, value] of Object.entries(map)) {
+    switch (key) {
+      case 'retention.ms': c.retentionMs = parseLong(key, value, -1); break;
+      case 'retention.bytes': c.retentionBytes = parseLong(key, value, -1); break;
+      case 'segment.bytes': c.segmentBytes = parseInt32(key, value, 14); break;
+      case 'segment.ms': c.segmentMs = parseLong(key, value, 1); break;
+      case 'max.message.bytes': c.maxMessageBytes = parseInt32(key, value, 0); break;
+      case 'flush.messages': c.flushMessages = parseLong(key, value, 1); break;
+      case 'flush.ms': c.flushMs = parseLong(key, value, 0); break;
+      case 'index.interval.bytes': c.indexIntervalBytes = parseInt32(key, value, 0); break;
+      case 'segment.index.bytes': c.segmentIndexBytes = parseInt32(key, value, 4); break;
+      case 'message.timestamp.type':
+        if (value !== 'CreateTime' && value !== 'LogAppendTime') {
+          throw new KafkaError('INVALID_CONFIG', `${key}=${value}: must be CreateTime or LogAppendTime`);
+        }
+        c.messageTimestampType = value;
+        break;
+      case 'cleanup.policy': {
+        const parts = [...new Set(value.split(',').map((s) => s.trim()))].sort();
+        const joined = parts.join(',');
+        if (joined !== 'delete' && joined !== 'compact' && joined !== 'compact,delete') {
+          throw new KafkaError('INVALID_CONFIG', `${key}=${value}: must be delete, compact or compact,delete`);
+        }
+        c.cleanupPolicy = joined;
+        break;
+      }
+      default: break;
+    }
+  }
+  return Object.freeze(c);
+}

@@ -1,0 +1,59 @@
+/**
+ * Every file name in a partition directory, in one place (Kafka's LogFileUtils).
+ *
+ * Layout of a partition directory:
+ *   00000000000000000000.log        segment data: record batches exactly as stored
+ *   00000000000000000000.index      sparse offset index of that segment
+ *   00000000000000000000.timeindex  sparse time index of that segment
+ *   00000000000000001234.snapshot   producer-state snapshot taken at offset 1234
+ *   *.deleted                       a segment file being removed (ignored and finished on open)
+ *   *.tmp                           a checkpoint being written (ignored and removed on open)
+ *   leader-epoch-checkpoint         leader epoch cache
+ *   log-start-offset-checkpoint     log start offset (advanced by DeleteRecords / retention)
+ *   recovery-point-checkpoint       offset below which all data is known to be fsynced
+ *
+ * Offsets are zero-padded to 20 digits so that `ls` sorts files by offset.
+ */
+import path from 'node:path';
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+export const SNAPSHOT_SUFFIX = '.snapshot';
+export const DELETED_SUFFIX = '.deleted';
+export const TMP_SUFFIX = '.tmp';
+export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
+export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
+export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-checkpoint';
+
+/** `1234n` → `"00000000000000001234"`. */
+export function filenamePrefixFromOffset(offset: bigint): string {
+  if (offset < 0n) throw new RangeError(`negative offset ${offset}`);
+  return offset.toString().padStart(20, '0');
+}
+
+export function logFile(dir: string, baseOffset: bigint): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_SUFFIX);
+}
+export function offsetIndexFile(dir: string, baseOffset: bigint): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + INDEX_SUFFIX);
+}
+export function timeIndexFile(dir: string, baseOffset: bigint): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + TIME_INDEX_SUFFIX);
+}
+export function producerSnapshotFile(dir: string, offset: bigint): string {
+  return path.join(dir, filenamePrefixFromOffset(offset) + SNAPSHOT_SUFFIX);
+}
+
+const OFFSET_FILE = /^(\d{20})\.(log|index|timeindex|snapshot)$/;
+
+/** Parses `00000000000000001234.log` etc.; null for any other name. */
+export function parseOffsetFileName(name: string): { offset: bigint; kind: 'log' | 'index' | 'timeindex' | 'snapshot' } | null {
+  const m = OFFSET_FILE.exec(name);
+  if (!m) return null;
+  return { offset: BigInt(m[1]!), kind: m[2] as 'log' | 'index' | 'timeindex' | 'snapshot' };
+}
+
+export function isTransientFile(name: string): boolean {
+  return name.endsWith(DELETED_SUFFIX) || name.endsWith(TMP_SUFFIX);
+}

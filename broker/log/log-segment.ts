@@ -1,0 +1,451 @@
+/**
+ * One segment of a partition log (Kafka's LogSegment): `<base>.log` holding record batches
+ * exactly as stored, plus its offset index and time index (see offset-index.ts, time-index.ts).
+ *
+ * .log byte format: record batches v2 back to back (record-batch.ts), no framing of our own.
+ * Batch base offsets strictly increase. Index entries are added every index.interval.bytes:
+ * before appending a batch, if more than that many bytes were appended since the last entry,
+ * the batch gets an offset-index entry (baseOffset → position) and the time index gets
+ * (largest timestamp so far, offset where it was first reached) if that timestamp grew.
+ *
+ * Concurrency contract: one writer (the PartitionLog, synchronously: appends use fs.writeSync
+ * into the page cache at the segment's end, so any later read sees them); any number of async
+ * readers, which use positional reads bounded by the size they observed when they started and
+ * hold a reference (retain/release) so that a deleted segment's fd stays open until the last
+ * reader is done. Truncation while a read is in flight may let that read return the removed
+ * bytes (as in Kafka); callers bound reads by the high watermark.
+ */
+import fs from 'node:fs';
+import { KafkaError } from '../errors.ts';
+import {
+  type BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD, LENGTH_OFFSET, readBatchHeader, storedBatchProblem, lastOffsetOf,
+} from './record-batch.ts';
+import { OffsetIndex, OFFSET_INDEX_ENTRY_SIZE, writeFileAtomically } from './offset-index.ts';
+import { TimeIndex } from './time-index.ts';
+import { logFile, offsetIndexFile, timeIndexFile, DELETED_SUFFIX, TMP_SUFFIX } from './log-files.ts';
+
+const SCAN_CHUNK = 1 << 20;
+const READ_HEADER_CHUNK = 64 * 1024;
+
+function readAsync(fd: number, buf: Buffer, offset: number, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.read(fd, buf, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+function fdatasyncAsync(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Reads exactly `length` bytes at `position` (fewer only at end of file). */
+async function readFully(fd: number, position: number, length: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const n = await readAsync(fd, buf, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done === length ? buf : buf.subarray(0, done);
+}
+
+function readFullySync(fd: number, buf: Buffer, length: number, position: number): number {
+  let done = 0;
+  while (done < length) {
+    const n = fs.readSync(fd, buf, done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
+
+export interface ScanResult {
+  /** Position after the last whole (and, if verified, valid) batch. */
+  readonly validEnd: number;
+  /** Why scanning stopped before `end`, or null. */
+  readonly problem: string | null;
+}
+
+/**
+ * Walks the batches of a .log file from `start` to `end` synchronously (open/recovery path),
+ * calling `visit` with each header. With `verify`, each batch's length, magic and CRC are
+ * checked, and base offsets must increase; the walk stops at the first bad batch.
+ */
+export function scanBatchesSync(
+  fd: number, start: number, end: number, verify: boolean, minBaseOffset: bigint,
+  visit: (h: BatchHeader, position: number) => void,
+): ScanResult {
+  let buf = Buffer.allocUnsafe(Math.min(SCAN_CHUNK, Math.max(end - start, BATCH_HEADER_SIZE)));
+  let bufStart = start;
+  let bufLen = 0;
+  let pos = start;
+  let nextOffset = minBaseOffset;
+  const fill = (need: number): void => {
+    if (buf.length < need) buf = Buffer.allocUnsafe(need);
+    bufStart = pos;
+    bufLen = readFullySync(fd, buf, Math.min(buf.length, end - pos), pos);
+  };
+  while (pos < end) {
+    const left = end - pos;
+    if (left < BATCH_HEADER_SIZE) return { validEnd: pos, problem: `${left} trailing bytes, less than a batch header` };
+    if (pos + BATCH_HEADER_SIZE > bufStart + bufLen) fill(BATCH_HEADER_SIZE);
+    if (pos + BATCH_HEADER_SIZE > bufStart + bufLen) return { validEnd: pos, problem: 'short read' };
+    const size = buf.readInt32BE(pos - bufStart + LENGTH_OFFSET) + LOG_OVERHEAD;
+    if (size < BATCH_HEADER_SIZE) return { validEnd: pos, problem: `batch size ${size} smaller than its header` };
+    if (size > left) return { validEnd: pos, problem: `batch of ${size} bytes but only ${left} bytes left (torn write)` };
+    if (verify) {
+      if (pos + size > bufStart + bufLen) fill(size);
+      const problem = storedBatchProblem(buf, pos - bufStart, bufStart + bufLen - pos);
+      if (problem) return { validEnd: pos, problem };
+    }
+    const h = readBatchHeader(buf, pos - bufStart);
+    if (h.baseOffset < nextOffset) {
+      return { validEnd: pos, problem: `batch base offset ${h.baseOffset} below expected ${nextOffset}` };
+    }
+    if (h.lastOffsetDelta < 0) return { validEnd: pos, problem: `negative lastOffsetDelta ${h.lastOffsetDelta}` };
+    nextOffset = lastOffsetOf(h) + 1n;
+    visit({ ...h, position: pos }, pos);
+    pos += size;
+  }
+  return { validEnd: pos, problem: null };
+}
+
+export interface SegmentLoadOptions {
+  readonly indexIntervalBytes: number;
+  /** Verify every batch (length, CRC) and truncate at the first bad one; rebuild the indexes. */
+  readonly recover: boolean;
+  readonly now: number;
+}
+
+export interface ReadSlice {
+  readonly records: Buffer;
+  readonly firstOffset: bigint;
+  /** Offset after the last batch returned (== firstOffset when empty). */
+  readonly nextOffset: bigint;
+}
+
+export class LogSegment {
+  readonly dir: string;
+  readonly baseOffset: bigint;
+  /** Clock time when this segment object was created or loaded (fallback for segment.ms). */
+  readonly created: number;
+  private readonly fd: number;
+  private sizeBytes = 0;
+  private next: bigint;
+  private offsetIdx: OffsetIndex;
+  private timeIdx: TimeIndex;
+  private maxTs = -1n;
+  private offsetOfMaxTs: bigint;
+  private bytesSinceLastIndexEntry = 0;
+  private firstBatchMaxTimestamp: bigint | null = null;
+  private refs = 1;
+  private deletedFile: string | null = null;
+
+  private constructor(dir: string, baseOffset: bigint, fd: number, now: number) {
+    this.dir = dir;
+    this.baseOffset = baseOffset;
+    this.fd = fd;
+    this.created = now;
+    this.next = baseOffset;
+    this.offsetOfMaxTs = baseOffset;
+    this.offsetIdx = new OffsetIndex(baseOffset);
+    this.timeIdx = new TimeIndex(baseOffset);
+  }
+
+  get size(): number { return this.sizeBytes; }
+  /** Offset after the last batch of this segment (its base offset when empty). */
+  get nextOffset(): bigint { return this.next; }
+  /** Largest batch maxTimestamp in the segment, -1 when unknown/empty. */
+  get maxTimestamp(): bigint { return this.maxTs; }
+  get offsetIndex(): OffsetIndex { return this.offsetIdx; }
+  get timeIndex(): TimeIndex { return this.timeIdx; }
+  get isEmpty(): boolean { return this.sizeBytes === 0; }
+  /** Kafka's rollingBasedTimestamp: the first batch's maxTimestamp, if any. */
+  get rollingBaseTimestamp(): bigint | null { return this.firstBatchMaxTimestamp; }
+  get logPath(): string { return logFile(this.dir, this.baseOffset); }
+
+  static create(dir: string, baseOffset: bigint, now: number): LogSegment {
+    const file = logFile(dir, baseOffset);
+    const fd = fs.openSync(file, 'w+');
+    for (const f of [offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
+    return new LogSegment(dir, baseOffset, fd, now);
+  }
+
+  /**
+   * Opens an existing segment. With `recover`, verifies every batch, truncates an invalid tail
+   * and rebuilds both indexes; otherwise loads the index files, rebuilding any that is missing
+   * or fails its checks. Returns the number of bytes truncated and why.
+   */
+  static load(dir: string, baseOffset: bigint, opts: SegmentLoadOptions): { segment: LogSegment; truncated: number; problem: string | null } {
+    const fd = fs.openSync(logFile(dir, baseOffset), 'r+');
+    const seg = new LogSegment(dir, baseOffset, fd, opts.now);
+    const fileSize = fs.fstatSync(fd).size;
+    if (opts.recover) {
+      const r = seg.rebuild(fileSize, true, opts.indexIntervalBytes);
+      const truncated = fileSize - r.validEnd;
+      if (truncated > 0) fs.ftruncateSync(fd, r.validEnd);
+      return { segment: seg, truncated, problem: r.problem };
+    }
+    seg.sizeBytes = fileSize;
+    if (!seg.loadIndexes(opts.indexIntervalBytes)) {
+      const r = seg.rebuild(fileSize, false, opts.indexIntervalBytes);
+      if (r.validEnd < fileSize) {
+        fs.ftruncateSync(fd, r.validEnd);
+        return { segment: seg, truncated: fileSize - r.validEnd, problem: r.problem };
+      }
+    }
+    return { segment: seg, truncated: 0, problem: null };
+  }
+
+  /** Loads and checks index files; false if they must be rebuilt. */
+  private loadIndexes(indexIntervalBytes: number): boolean {
+    let offsetBytes: Buffer;
+    let timeBytes: Buffer;
+    try {
+      offsetBytes = fs.readFileSync(offsetIndexFile(this.dir, this.baseOffset));
+      timeBytes = fs.readFileSync(timeIndexFile(this.dir, this.baseOffset));
+    } catch {
+      return false;
+    }
+    const offsetIdx = OffsetIndex.decode(this.baseOffset, offsetBytes, this.sizeBytes);
+    if (!offsetIdx) return false;
+    // Walk the headers after the last indexed batch to find the end offset; the entry must
+    // point at a batch with exactly that base offset.
+    const last = offsetIdx.lastEntry() ?? { offset: this.baseOffset, position: 0 };
+    let next = this.baseOffset;
+    let firstHeaderOk = offsetIdx.entries === 0;
+    let bytesSince = 0;
+    const r = scanBatchesSync(this.fd, last.position, this.sizeBytes, false, this.baseOffset, (h, pos) => {
+      if (pos === last.position && h.baseOffset === last.offset) firstHeaderOk = true;
+      next = lastOffsetOf(h) + 1n;
+      bytesSince += h.size;
+    });
+    if (r.problem || !firstHeaderOk) return false;
+    const timeIdx = TimeIndex.decode(this.baseOffset, timeBytes, next === this.baseOffset ? this.baseOffset + 1n : next);
+    if (!timeIdx) return false;
+    if (this.sizeBytes > 0 && timeIdx.entries === 0) return false; // rolled segments always end with their max
+    this.offsetIdx = offsetIdx;
+    this.timeIdx = timeIdx;
+    this.next = next;
+    const lastTime = timeIdx.lastEntry();
+    if (lastTime) {
+      this.maxTs = lastTime.timestamp;
+      this.offsetOfMaxTs = lastTime.offset;
+    }
+    this.bytesSinceLastIndexEntry = offsetIdx.entries === 0 ? this.sizeBytes : bytesSince;
+    if (this.sizeBytes >= BATCH_HEADER_SIZE) {
+      const head = Buffer.allocUnsafe(BATCH_HEADER_SIZE);
+      readFullySync(this.fd, head, BATCH_HEADER_SIZE, 0);
+      this.firstBatchMaxTimestamp = readBatchHeader(head, 0).maxTimestamp;
+    }
+    void indexIntervalBytes;
+    return true;
+  }
+
+  /** Rebuilds the indexes (and size, end offset, timestamps) by scanning the .log. */
+  private rebuild(fileSize: number, verify: boolean, indexIntervalBytes: number): ScanResult {
+    this.offsetIdx = new OffsetIndex(this.baseOffset);
+    this.timeIdx = new TimeIndex(this.baseOffset);
+    this.sizeBytes = 0;
+    this.next = this.baseOffset;
+    this.maxTs = -1n;
+    this.offsetOfMaxTs = this.baseOffset;
+    this.bytesSinceLastIndexEntry = 0;
+    this.firstBatchMaxTimestamp = null;
+    const r = scanBatchesSync(this.fd, 0, fileSize, verify, this.baseOffset, (h, pos) => {
+      this.onBatchAppended(h.baseOffset, lastOffsetOf(h), h.maxTimestamp, pos, h.size, indexIntervalBytes);
+    });
+    this.sizeBytes = r.validEnd;
+    return r;
+  }
+
+  /** Index bookkeeping for a batch just written at `position`. */
+  private onBatchAppended(baseOffset: bigint, lastOffset: bigint, maxTimestamp: bigint, position: number, size: number, indexIntervalBytes: number): void {
+    if (this.firstBatchMaxTimestamp === null) this.firstBatchMaxTimestamp = maxTimestamp;
+    if (maxTimestamp > this.maxTs) {
+      this.maxTs = maxTimestamp;
+      this.offsetOfMaxTs = baseOffset;
+    }
+    if (this.bytesSinceLastIndexEntry > indexIntervalBytes) {
+      this.offsetIdx.append(baseOffset, position);
+      this.timeIdx.maybeAppend(this.maxTs, this.offsetOfMaxTs);
+      this.bytesSinceLastIndexEntry = 0;
+    }
+    this.bytesSinceLastIndexEntry += size;
+    this.next = lastOffset + 1n;
+    this.sizeBytes = position + size;
+  }
+
+  /** True if the offset index cannot take another entry under segment.index.bytes. */
+  isIndexFull(segmentIndexBytes: number): boolean {
+    return this.offsetIdx.sizeInBytes + OFFSET_INDEX_ENTRY_SIZE > segmentIndexBytes;
+  }
+
+  /**
+   * Appends already-validated, stamped batches (`bytes` holds them back to back, described by
+   * `headers` with their final base offsets). Synchronous: the data is in the page cache when
+   * this returns.
+   */
+  append(bytes: Buffer, headers: readonly { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number }[], indexIntervalBytes: number): void {
+    const start = this.sizeBytes;
+    let written = 0;
+    try {
+      while (written < bytes.length) written += fs.writeSync(this.fd, bytes, written, bytes.length - written, start + written);
+    } catch (err) {
+      try { fs.ftruncateSync(this.fd, start); } catch { /* the directory will be recovered on restart */ }
+      throw err;
+    }
+    let pos = start;
+    for (const h of headers) {
+      this.onBatchAppended(h.baseOffset, h.baseOffset + BigInt(h.lastOffsetDelta), h.maxTimestamp, pos, h.size, indexIntervalBytes);
+      pos += h.size;
+    }
+  }
+
+  /** Position of the first batch with lastOffset >= `offset`, and its header; null if none. */
+  async findBatch(offset: bigint, sizeLimit: number): Promise<{ position: number; header: BatchHeader } | null> {
+    let pos = this.offsetIdx.lookup(offset).position;
+    while (pos < sizeLimit) {
+      const chunk = await readFully(this.fd, pos, Math.min(READ_HEADER_CHUNK, sizeLimit - pos));
+      let p = 0;
+      while (p + BATCH_HEADER_SIZE <= chunk.length) {
+        const h = readBatchHeader(chunk, p);
+        if (h.size < BATCH_HEADER_SIZE) throw new KafkaError('CORRUPT_MESSAGE', `bad batch size ${h.size} at ${pos + p} in ${this.logPath}`);
+        if (lastOffsetOf(h) >= offset) return { position: pos + p, header: { ...h, position: pos + p } };
+        p += h.size;
+      }
+      if (p === 0) return null;
+      pos += p;
+    }
+    return null;
+  }
+
+  /**
+   * Whole batches starting at the batch containing `offset`: at most `maxBytes` (at least one
+   * batch if `minOneBatch`), only batches whose last offset is below `maxOffset`.
+   */
+  async read(offset: bigint, maxBytes: number, maxOffset: bigint, minOneBatch: boolean): Promise<ReadSlice | null> {
+    const sizeLimit = this.sizeBytes;
+    const found = await this.findBatch(offset, sizeLimit);
+    if (!found) return null;
+    const { position, header } = found;
+    const empty = { records: Buffer.alloc(0), firstOffset: header.baseOffset, nextOffset: header.baseOffset };
+    if (lastOffsetOf(header) >= maxOffset) return empty;
+    const want = Math.min(sizeLimit - position, Math.max(maxBytes, minOneBatch ? header.size : 0));
+    if (want < header.size) return empty;
+    const buf = await readFully(this.fd, position, want);
+    let end = 0;
+    let nextOffset = header.baseOffset;
+    while (end + BATCH_HEADER_SIZE <= buf.length) {
+      const h = readBatchHeader(buf, end);
+      if (end + h.size > buf.length || h.size < BATCH_HEADER_SIZE) break;
+      if (lastOffsetOf(h) >= maxOffset) break;
+      end += h.size;
+      nextOffset = lastOffsetOf(h) + 1n;
+    }
+    return { records: buf.subarray(0, end), firstOffset: header.baseOffset, nextOffset };
+  }
+
+  /** First record/batch at or after `timestamp` in this segment (batch granularity header). */
+  async findByTimestamp(timestamp: bigint): Promise<{ header: BatchHeader; bytes: Buffer } | null> {
+    const sizeLimit = this.sizeBytes;
+    const from = this.timeIdx.lookup(timestamp);
+    let pos = this.offsetIdx.lookup(from).position;
+    while (pos < sizeLimit) {
+      const chunk = await readFully(this.fd, pos, Math.min(READ_HEADER_CHUNK, sizeLimit - pos));
+      let p = 0;
+      while (p + BATCH_HEADER_SIZE <= chunk.length) {
+        const h = readBatchHeader(chunk, p);
+        if (h.size < BATCH_HEADER_SIZE) return null;
+        if (h.maxTimestamp >= timestamp) {
+          const bytes = p + h.size <= chunk.length ? chunk.subarray(p, p + h.size) : await readFully(this.fd, pos + p, h.size);
+          return { header: { ...h, position: pos + p }, bytes };
+        }
+        p += h.size;
+      }
+      if (p === 0) return null;
+      pos += p;
+    }
+    return null;
+  }
+
+  /** Visits every batch header with lastOffset >= `fromOffset` (sync; open/truncate paths). */
+  forEachBatchFrom(fromOffset: bigint, visit: (h: BatchHeader) => void): void {
+    const start = this.offsetIdx.lookup(fromOffset).position;
+    scanBatchesSync(this.fd, start, this.sizeBytes, false, this.baseOffset, (h) => {
+      if (lastOffsetOf(h) >= fromOffset) visit(h);
+    });
+  }
+
+  /**
+   * Removes every batch with lastOffset >= `offset` (the batch containing `offset` goes too),
+   * then rebuilds the indexes. Returns the bytes removed.
+   */
+  truncateTo(offset: bigint, indexIntervalBytes: number): number {
+    if (offset >= this.next) return 0;
+    let cut = this.sizeBytes;
+    const start = this.offsetIdx.lookup(offset).position;
+    let found = false;
+    scanBatchesSync(this.fd, start, this.sizeBytes, false, this.baseOffset, (h, pos) => {
+      if (!found && lastOffsetOf(h) >= offset) { cut = pos; found = true; }
+    });
+    const before = this.sizeBytes;
+    fs.ftruncateSync(this.fd, cut);
+    this.rebuild(cut, false, indexIntervalBytes);
+    return before - cut;
+  }
+
+  /** Kafka's onBecomeInactiveSegment: make the time index end with the segment's max. */
+  seal(): void {
+    if (this.sizeBytes > 0) this.timeIdx.maybeAppend(this.maxTs, this.offsetOfMaxTs);
+  }
+
+  /** Writes both index files atomically (tmp + fsync + rename). */
+  writeIndexes(): void {
+    writeFileAtomically(offsetIndexFile(this.dir, this.baseOffset), this.offsetIdx.encode());
+    writeFileAtomically(timeIndexFile(this.dir, this.baseOffset), this.timeIdx.encode());
+  }
+
+  /** fdatasync of the .log (async, on the thread pool). */
+  flush(): Promise<void> {
+    return fdatasyncAsync(this.fd);
+  }
+
+  flushSync(): void {
+    fs.fdatasyncSync(this.fd);
+  }
+
+  /** Takes a reader reference; false if the segment is already deleted. */
+  retain(): boolean {
+    if (this.deletedFile !== null) return false;
+    this.refs++;
+    return true;
+  }
+
+  release(): void {
+    if (--this.refs === 0) {
+      fs.closeSync(this.fd);
+      if (this.deletedFile) fs.rmSync(this.deletedFile, { force: true });
+    }
+  }
+
+  /** Closes the segment (the owner's reference). */
+  close(): void {
+    this.release();
+  }
+
+  /**
+   * Deletes the segment: its indexes at once, its .log renamed to `.log.deleted` (never loaded
+   * again) and unlinked when the last reader releases it.
+   */
+  delete(): void {
+    for (const f of [offsetIndexFile(this.dir, this.baseOffset), timeIndexFile(this.dir, this.baseOffset)]) {
+      fs.rmSync(f, { force: true });
+      fs.rmSync(f + TMP_SUFFIX, { force: true });
+    }
+    const deleted = this.logPath + DELETED_SUFFIX;
+    fs.renameSync(this.logPath, deleted);
+    this.deletedFile = deleted;
+    this.release();
+  }
+}

@@ -1,0 +1,237 @@
+/**
+ * Idempotent-producer state of one partition (Kafka's ProducerStateManager): per producerId the
+ * current epoch and the metadata of the last 5 batches appended, used to de-duplicate retries
+ * and to reject gaps and zombie producers.
+ *
+ * Rules (Kafka 3.x, ProducerAppendInfo / UnifiedLog.analyzeAndValidateProducerState):
+ *   - a batch equal (same epoch, same first and last sequence) to one of the last 5 batches is a
+ *     duplicate: the append succeeds with the ORIGINAL offsets and nothing is written;
+ *   - epoch older than the current one → INVALID_PRODUCER_EPOCH;
+ *   - a newer epoch must start at sequence 0 → else OUT_OF_ORDER_SEQUENCE_NUMBER;
+ *   - same epoch: firstSeq must be lastSeq + 1 (wrapping to 0 after int32 max) → else
+ *     OUT_OF_ORDER_SEQUENCE_NUMBER;
+ *   - a producerId with no state at all (new, or its batches were removed by retention /
+ *     DeleteRecords) is accepted at any sequence, as Kafka does since KIP-360 (2.5+);
+ *     UNKNOWN_PRODUCER_ID is never returned.
+ * Producer-id expiry (producer.id.expiration.ms) and transactions are not implemented yet.
+ *
+ * Snapshot file `<offset>.snapshot` holds the state after every batch below `offset`.
+ * Byte format (big-endian):
+ *   version i16 (=1) | crc u32 (CRC-32C of every byte after it) | producerCount i32 |
+ *   per producer: producerId i64 | epoch i16 | lastTimestamp i64 | batchCount i8 |
+ *     per batch: firstSeq i32 | lastSeq i32 | baseOffset i64 | lastOffsetDelta i32 | timestamp i64
+ * Written to a .tmp file, fsynced and renamed, so a snapshot is either whole or absent; a
+ * snapshot with a bad CRC is ignored (the log is replayed from an older one instead).
+ *
+ * Concurrency: one owner (the PartitionLog), used synchronously; `stage()` works on copies so a
+ * rejected produce request leaves the state untouched until `commit()`.
+ */
+import fs from 'node:fs';
+import { crc32c } from '@node-rs/crc32';
+import { KafkaError } from '../errors.ts';
+import { type BatchHeader, lastSequenceOf, incrementSequence, NO_PRODUCER_EPOCH } from './record-batch.ts';
+import { producerSnapshotFile, TMP_SUFFIX } from './log-files.ts';
+
+export const NUM_BATCHES_TO_RETAIN = 5;
+const SNAPSHOT_VERSION = 1;
+
+export interface ProducerBatchMetadata {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly baseOffset: bigint;
+  readonly lastOffset: bigint;
+  /** The batch's maxTimestamp as stored (the append time under LogAppendTime). */
+  readonly timestamp: bigint;
+}
+
+export interface ProducerStateEntry {
+  readonly producerId: bigint;
+  epoch: number;
+  lastTimestamp: bigint;
+  /** Oldest first, at most NUM_BATCHES_TO_RETAIN. */
+  batches: ProducerBatchMetadata[];
+}
+
+function cloneEntry(e: ProducerStateEntry): ProducerStateEntry {
+  return { producerId: e.producerId, epoch: e.epoch, lastTimestamp: e.lastTimestamp, batches: e.batches.slice() };
+}
+
+function inSequence(lastSeq: number, nextSeq: number): boolean {
+  return nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === 0x7fffffff);
+}
+
+/** Pending changes of one append; applied by ProducerStateManager.commit(). */
+export class ProducerAppendBatch {
+  readonly updates = new Map<bigint, ProducerStateEntry>();
+}
+
+export class ProducerStateManager {
+  readonly dir: string;
+  private readonly producers = new Map<bigint, ProducerStateEntry>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  get producerCount(): number { return this.producers.size; }
+
+  entry(producerId: bigint): Readonly<ProducerStateEntry> | undefined {
+    return this.producers.get(producerId);
+  }
+
+  private current(pending: ProducerAppendBatch, producerId: bigint): ProducerStateEntry | undefined {
+    return pending.updates.get(producerId) ?? this.producers.get(producerId);
+  }
+
+  /**
+   * The original batch if `h` (from a client) repeats one of the producer's last 5 batches.
+   * Looks at committed state and at earlier batches of the same request.
+   */
+  findDuplicate(pending: ProducerAppendBatch, h: BatchHeader): ProducerBatchMetadata | null {
+    if (h.producerId < 0n) return null;
+    const e = this.current(pending, h.producerId);
+    if (!e || e.epoch !== h.producerEpoch) return null;
+    const lastSeq = lastSequenceOf(h);
+    for (const b of e.batches) if (b.firstSeq === h.baseSequence && b.lastSeq === lastSeq) return b;
+    return null;
+  }
+
+  /** Checks a client batch against the producer's state (see the rules above); throws KafkaError. */
+  check(pending: ProducerAppendBatch, h: BatchHeader): void {
+    if (h.producerId < 0n) return;
+    const e = this.current(pending, h.producerId);
+    if (!e) return; // unknown producer: any sequence (KIP-360)
+    if (h.producerEpoch < e.epoch) {
+      throw new KafkaError('INVALID_PRODUCER_EPOCH',
+        `producer ${h.producerId}: epoch ${h.producerEpoch} is older than current epoch ${e.epoch}`);
+    }
+    if (h.producerEpoch !== e.epoch) {
+      if (h.baseSequence !== 0 && e.epoch !== NO_PRODUCER_EPOCH) {
+        throw new KafkaError('OUT_OF_ORDER_SEQUENCE_NUMBER',
+          `producer ${h.producerId}: new epoch ${h.producerEpoch} must start at sequence 0, got ${h.baseSequence}`);
+      }
+      return;
+    }
+    const last = e.batches.at(-1);
+    if (last && !inSequence(last.lastSeq, h.baseSequence)) {
+      throw new KafkaError('OUT_OF_ORDER_SEQUENCE_NUMBER',
+        `producer ${h.producerId} epoch ${h.producerEpoch}: expected sequence ${incrementSequence(last.lastSeq, 1)}, got ${h.baseSequence}`);
+    }
+  }
+
+  /** Records a batch (with its final offsets) in `pending`. Used for client appends and replay. */
+  stage(pending: ProducerAppendBatch, h: BatchHeader, baseOffset: bigint, timestamp: bigint): void {
+    if (h.producerId < 0n) return;
+    let e = pending.updates.get(h.producerId);
+    if (!e) {
+      const committed = this.producers.get(h.producerId);
+      e = committed ? cloneEntry(committed) : { producerId: h.producerId, epoch: h.producerEpoch, lastTimestamp: -1n, batches: [] };
+      pending.updates.set(h.producerId, e);
+    }
+    if (e.epoch !== h.producerEpoch) {
+      e.epoch = h.producerEpoch;
+      e.batches = [];
+    }
+    e.lastTimestamp = timestamp;
+    if (h.baseSequence < 0) return;
+    e.batches.push({
+      firstSeq: h.baseSequence, lastSeq: lastSequenceOf(h),
+      baseOffset, lastOffset: baseOffset + BigInt(h.lastOffsetDelta), timestamp,
+    });
+    if (e.batches.length > NUM_BATCHES_TO_RETAIN) e.batches.shift();
+  }
+
+  commit(pending: ProducerAppendBatch): void {
+    for (const [id, e] of pending.updates) this.producers.set(id, e);
+  }
+
+  /** Replays one stored batch (recovery, replication): no checks, just state. */
+  replay(h: BatchHeader): void {
+    if (h.producerId < 0n) return;
+    const pending = new ProducerAppendBatch();
+    this.stage(pending, h, h.baseOffset, h.maxTimestamp);
+    this.commit(pending);
+  }
+
+  clear(): void {
+    this.producers.clear();
+  }
+
+  /** Drops batch metadata for offsets below `logStartOffset`, and producers left with none. */
+  truncateHead(logStartOffset: bigint): void {
+    for (const [id, e] of this.producers) {
+      e.batches = e.batches.filter((b) => b.lastOffset >= logStartOffset);
+      if (e.batches.length === 0) this.producers.delete(id);
+    }
+  }
+
+  // ---- snapshots ----
+
+  encodeSnapshot(): Buffer {
+    let size = 2 + 4 + 4;
+    for (const e of this.producers.values()) size += 8 + 2 + 8 + 1 + e.batches.length * 28;
+    const buf = Buffer.alloc(size);
+    let p = 0;
+    buf.writeInt16BE(SNAPSHOT_VERSION, p); p += 2;
+    p += 4; // crc
+    buf.writeInt32BE(this.producers.size, p); p += 4;
+    for (const e of this.producers.values()) {
+      buf.writeBigInt64BE(e.producerId, p); p += 8;
+      buf.writeInt16BE(e.epoch, p); p += 2;
+      buf.writeBigInt64BE(e.lastTimestamp, p); p += 8;
+      buf.writeInt8(e.batches.length, p); p += 1;
+      for (const b of e.batches) {
+        buf.writeInt32BE(b.firstSeq, p); p += 4;
+        buf.writeInt32BE(b.lastSeq, p); p += 4;
+        buf.writeBigInt64BE(b.baseOffset, p); p += 8;
+        buf.writeInt32BE(Number(b.lastOffset - b.baseOffset), p); p += 4;
+        buf.writeBigInt64BE(b.timestamp, p); p += 8;
+      }
+    }
+    buf.writeUInt32BE(crc32c(buf.subarray(6)) >>> 0, 2);
+    return buf;
+  }
+
+  /** Replaces the state with a decoded snapshot; throws if it is not a valid snapshot. */
+  loadSnapshot(buf: Buffer): void {
+    if (buf.length < 10) throw new Error('snapshot too short');
+    if (buf.readInt16BE(0) !== SNAPSHOT_VERSION) throw new Error(`unknown snapshot version ${buf.readInt16BE(0)}`);
+    if ((crc32c(buf.subarray(6)) >>> 0) !== buf.readUInt32BE(2)) throw new Error('snapshot CRC mismatch');
+    const producers = new Map<bigint, ProducerStateEntry>();
+    let p = 6;
+    const count = buf.readInt32BE(p); p += 4;
+    for (let i = 0; i < count; i++) {
+      const producerId = buf.readBigInt64BE(p); p += 8;
+      const epoch = buf.readInt16BE(p); p += 2;
+      const lastTimestamp = buf.readBigInt64BE(p); p += 8;
+      const n = buf.readInt8(p); p += 1;
+      const batches: ProducerBatchMetadata[] = [];
+      for (let j = 0; j < n; j++) {
+        const firstSeq = buf.readInt32BE(p); p += 4;
+        const lastSeq = buf.readInt32BE(p); p += 4;
+        const baseOffset = buf.readBigInt64BE(p); p += 8;
+        const delta = buf.readInt32BE(p); p += 4;
+        const timestamp = buf.readBigInt64BE(p); p += 8;
+        batches.push({ firstSeq, lastSeq, baseOffset, lastOffset: baseOffset + BigInt(delta), timestamp });
+      }
+      producers.set(producerId, { producerId, epoch, lastTimestamp, batches });
+    }
+    if (p !== buf.length) throw new Error('snapshot has trailing bytes');
+    this.producers.clear();
+    for (const [k, v] of producers) this.producers.set(k, v);
+  }
+
+  /** Writes `<offset>.snapshot` atomically (tmp + fsync + rename). */
+  writeSnapshot(offset: bigint): void {
+    const file = producerSnapshotFile(this.dir, offset);
+    const tmp = file + TMP_SUFFIX;
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      fs.writeSync(fd, this.encodeSnapshot());
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  }
+}
