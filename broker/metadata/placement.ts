@@ -7,8 +7,9 @@
  * distinct brokers.
  * ALGORITHM: striped round robin, like Kafka's placer: brokers are ordered rack-interleaved
  * (one broker of each rack in turn), a random start position is drawn once per call, partition
- * p's leader is the broker at (start + p), and its followers follow at increasing distance
- * (shifted once per full round so followers do not always pair with the same leader).
+ * p's leader is the broker at (start + p); its followers are the next brokers from a shifted
+ * position (the shift changes every full round so followers do not always pair with the same
+ * leader), taking a broker of a rack not used yet by the partition whenever there is one.
  * Pure: the randomness is passed in.
  */
 import { KafkaError } from '../errors.ts';
@@ -41,13 +42,15 @@ export function placeReplicas(opts: {
   for (let p = first; p < first + partitions; p++) {
     const leaderPos = (start + p) % n;
     const shift = 1 + (Math.floor(p / n) % Math.max(1, n - 1));
-    const replicas = [ordered[leaderPos]!.id];
-    for (let r = 1; r < replicationFactor; r++) {
-      const pos = (leaderPos + shift + r - 1) % n;
-      let candidate = ordered[pos === leaderPos ? (pos + 1) % n : pos]!.id;
-      for (let k = 1; replicas.includes(candidate); k++) candidate = ordered[(pos + k) % n]!.id;
-      replicas.push(candidate);
+    const chosen = [ordered[leaderPos]!];
+    while (chosen.length < replicationFactor) {
+      // walk from the shifted position; take the first broker in a rack not used yet, else any unused broker
+      const walk = Array.from({ length: n }, (_, k) => ordered[(leaderPos + shift + k) % n]!)
+        .filter((b) => !chosen.includes(b));
+      const racks = new Set(chosen.map((b) => b.rack));
+      chosen.push(walk.find((b) => b.rack === null || !racks.has(b.rack)) ?? walk[0]!);
     }
+    const replicas = chosen.map((b) => b.id);
     out.push(replicas);
   }
   return out;

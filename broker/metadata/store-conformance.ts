@@ -1,0 +1,101 @@
+/**
+ * The MetadataStore conformance suite: one set of behaviours every backend must show. Each
+ * backend's test file calls `describeStoreConformance` with a factory; the Kubernetes store will
+ * run the same suite against a real API server.
+ */
+import { ErrorCode, KafkaError } from '../errors.ts';
+import { StaleVersionError } from './types.ts';
+import type { MetadataStore, PartitionState, TopicEvent, TopicSpec } from './types.ts';
+
+export interface StoreFactory {
+  /** A fresh, empty store. */
+  create(): Promise<MetadataStore>;
+  /** The same store reopened (a restart), for backends that persist; omitted for memory. */
+  reopen?(store: MetadataStore): Promise<MetadataStore>;
+}
+
+export const specOf = (name: string, partitions = 1): TopicSpec => ({ name, partitions, replicationFactor: 1, configs: {} });
+export const partitionsOf = (n: number): PartitionState[] => Array.from({ length: n }, (_, partition) => ({
+  partition, replicas: [0], leader: 0, isr: [0], leaderEpoch: 0, partitionEpoch: 0,
+}));
+
+function kafkaCode(err: unknown): number | undefined {
+  return err instanceof KafkaError ? err.errorCode : undefined;
+}
+
+export function describeStoreConformance(name: string, factory: StoreFactory): void {
+  describe(`MetadataStore conformance: ${name}`, () => {
+    let store: MetadataStore;
+    beforeEach(async () => { store = await factory.create(); });
+    afterEach(async () => { await store.close(); });
+
+    test('creates, lists, gets and deletes topics', async () => {
+      const created = await store.createTopic(specOf('orders', 3), partitionsOf(3));
+      expect(created.topicId).toMatch(/^[0-9a-f-]{36}$/);
+      expect((await store.listTopics()).map((t) => t.spec.name)).toEqual(['orders']);
+      expect((await store.getTopic('orders'))?.partitions).toHaveLength(3);
+      await store.deleteTopic('orders');
+      expect(await store.getTopic('orders')).toBeUndefined();
+    });
+
+    test('rejects a second topic of the same name with TOPIC_ALREADY_EXISTS', async () => {
+      await store.createTopic(specOf('dup'), partitionsOf(1));
+      const err = await store.createTopic(specOf('dup'), partitionsOf(1)).catch((e: unknown) => e);
+      expect(kafkaCode(err)).toBe(ErrorCode.TOPIC_ALREADY_EXISTS);
+    });
+
+    test('deleting a missing topic is UNKNOWN_TOPIC_OR_PARTITION', async () => {
+      const err = await store.deleteTopic('nope').catch((e: unknown) => e);
+      expect(kafkaCode(err)).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    });
+
+    test('a recreated topic gets a new topic id', async () => {
+      const first = await store.createTopic(specOf('again'), partitionsOf(1));
+      await store.deleteTopic('again');
+      const second = await store.createTopic(specOf('again'), partitionsOf(1));
+      expect(second.topicId).not.toBe(first.topicId);
+    });
+
+    test('concurrent writers are resolved by compare-and-swap: exactly one wins', async () => {
+      const t = await store.createTopic(specOf('cas', 1), partitionsOf(1));
+      const results = await Promise.allSettled([2, 3, 4].map((n) =>
+        store.updateTopic('cas', t.version, { spec: { ...t.spec, partitions: n }, partitions: partitionsOf(n) })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(StaleVersionError);
+      const now = await store.getTopic('cas');
+      expect(now!.version).not.toBe(t.version);
+    });
+
+    test('watch replays existing topics, then reports changes in order', async () => {
+      await store.createTopic(specOf('before'), partitionsOf(1));
+      const events: string[] = [];
+      const stop = store.watchTopics((e: TopicEvent) => events.push(`${e.type}:${e.topic.spec.name}:${e.topic.spec.partitions}`));
+      const t = await store.createTopic(specOf('after'), partitionsOf(1));
+      await store.updateTopic('after', t.version, { spec: { ...t.spec, partitions: 2 }, partitions: partitionsOf(2) });
+      await store.deleteTopic('before');
+      stop();
+      await store.createTopic(specOf('unseen'), partitionsOf(1));
+      expect(events).toEqual(['put:before:1', 'put:after:1', 'put:after:2', 'deleted:before:1']);
+    });
+
+    test('producer id blocks never overlap', async () => {
+      const a = await store.allocateProducerIds(1000);
+      const b = await store.allocateProducerIds(1000);
+      expect(b >= a + 1000n).toBe(true);
+    });
+
+    if (factory.reopen) {
+      test('topics, versions and producer ids survive a restart', async () => {
+        const t = await store.createTopic(specOf('durable', 2), partitionsOf(2));
+        const ids = await store.allocateProducerIds(10);
+        const clusterId = await store.clusterId();
+        store = await factory.reopen!(store);
+        const again = await store.getTopic('durable');
+        expect(again).toEqual(t);
+        expect(await store.clusterId()).toBe(clusterId);
+        expect(await store.allocateProducerIds(10)).toBeGreaterThanOrEqual(ids + 10n);
+        await store.updateTopic('durable', t.version, { spec: { ...t.spec, configs: { 'retention.ms': '1000' } } });
+      });
+    }
+  });
+}
