@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { BrokerSettings, ConfigError, validateTopicConfigs } from './config.ts';
 import { ErrorCode } from './errors.ts';
 
@@ -28,7 +29,7 @@ describe('BrokerSettings', () => {
 
 describe('validateTopicConfigs', () => {
   test('rejects unknown names and invalid values with INVALID_CONFIG', () => {
-    for (const bad of [{ 'bogus': '1' }, { 'retention.ms': 'soon' }, { 'message.timestamp.type': 'Now' }]) {
+    for (const bad of [{ 'bogus': '1' }, { 'retention.ms': 'soon' }, { 'message.timestamp.type': 'Now' }] as Array<Record<string, string>>) {
       expect(() => validateTopicConfigs(bad)).toThrow(expect.objectContaining({ errorCode: ErrorCode.INVALID_CONFIG }));
     }
     expect(() => validateTopicConfigs({ 'retention.ms': '-1', 'cleanup.policy': 'compact,delete' })).not.toThrow();

@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { ErrorCode, KafkaError } from '../errors.ts';
 import { placeReplicas, validateTopicName } from './placement.ts';
@@ -34,10 +35,10 @@ describe('placeReplicas', () => {
 });
 
 describe('validateTopicName', () => {
-  test.each(['', '.', '..', 'a'.repeat(250), 'with space', 'slash/name', 'ümlaut'])('rejects %j', (name) => {
+  test.each(['', '.', '..', 'a'.repeat(250), 'with space', 'slash/name', 'ümlaut'])('rejects %j', (name: string) => {
     expect(() => validateTopicName(name)).toThrow(KafkaError);
   });
-  test.each(['orders', 'a.b_c-d', 'X'.repeat(249)])('accepts %j', (name) => {
+  test.each(['orders', 'a.b_c-d', 'X'.repeat(249)])('accepts %j', (name: string) => {
     expect(() => validateTopicName(name)).not.toThrow();
   });
 });

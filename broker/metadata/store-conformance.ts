@@ -1,3 +1,4 @@
+import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 /**
  * The MetadataStore conformance suite: one set of behaviours every backend must show. Each
  * backend's test file calls `describeStoreConformance` with a factory; the Kubernetes store will
