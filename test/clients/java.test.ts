@@ -1,0 +1,209 @@
+/**
+ * The Apache Kafka Java client and CLI tools (version from test/tools/kafka/pom.xml) against a
+ * real Brook broker: TopicCommand, ConfigCommand, ProducerPerformance (idempotent by default),
+ * GetOffsetShell, and the programs in test/java (an idempotent acks=all keyed producer and a
+ * consumer that reads by assignment), checked byte-exact against what was produced.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import kafkajs from 'kafkajs';
+import type { Message } from 'kafkajs';
+import { startBroker, stopAllBrokers } from '../harness/brook.ts';
+import type { BrokerHandle } from '../harness/brook.ts';
+import { registerCodecs } from '../harness/codecs.ts';
+import { compileJavaPrograms, expectSuccess, javaProgram, kafkaTool } from '../harness/tools.ts';
+
+const { Kafka, CompressionTypes, logLevel } = kafkajs;
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+registerCodecs();
+
+let broker: BrokerHandle;
+
+beforeAll(async () => {
+  compileJavaPrograms();
+  broker = await startBroker({ set: { 'auto.create.topics.enable': 'false' } });
+}, 120_000);
+
+afterAll(async () => {
+  await stopAllBrokers();
+});
+
+let seq = 0;
+const topicName = (what: string) => `java-${what}-${process.pid}-${seq++}`;
+
+const topicCommand = (...args: string[]) => kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', broker.bootstrap, ...args]);
+const configCommand = (...args: string[]) => kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', broker.bootstrap, ...args]);
+
+/** One line of AssignConsumer's output. */
+interface JavaRecord { partition: number; offset: number; timestamp: number; key: string; value: string; headers: string }
+
+function parseAssignConsumer(stdout: Buffer): JavaRecord[] {
+  return stdout.toString().split('\n').filter((l) => l.length > 0).map((l) => {
+    const [partition, offset, timestamp, key, value, headers] = l.split(' ');
+    return { partition: Number(partition), offset: Number(offset), timestamp: Number(timestamp), key, value, headers };
+  }).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+async function readByAssignment(topic: string): Promise<JavaRecord[]> {
+  return parseAssignConsumer(expectSuccess(await javaProgram('AssignConsumer', [broker.bootstrap, topic, '60000'])).stdout);
+}
+
+const hex = (b: Buffer | string | null | undefined) => (b === null || b === undefined ? 'null' : `0x${Buffer.from(b).toString('hex')}`);
+
+/** Parses `--describe` output of TopicCommand into the summary line's fields and the partition lines. */
+function parseDescribe(out: string, topic: string) {
+  const summary = out.split('\n').find((l) => l.startsWith(`Topic: ${topic}\t`) && l.includes('PartitionCount'));
+  const fields = Object.fromEntries((summary ?? '').split('\t').map((f) => f.split(': ')).map(([k, ...v]) => [k.trim(), v.join(': ').trim()]));
+  const partitions = out.split('\n').filter((l) => /^\s*Topic: .*\tPartition: \d+/.test(l)).map((l) => {
+    const f = Object.fromEntries(l.trim().split('\t').map((x) => x.split(': ')).map(([k, v]) => [k.trim(), (v ?? '').trim()]));
+    return { partition: Number(f.Partition), leader: f.Leader, replicas: f.Replicas, isr: f.Isr };
+  }).sort((a, b) => a.partition - b.partition);
+  return { fields, partitions };
+}
+
+describe('Kafka CLI tools', () => {
+  test('TopicCommand create / describe / list / alter partitions / delete', async () => {
+    const topic = topicName('topiccmd');
+    const created = expectSuccess(await topicCommand('--create', '--topic', topic, '--partitions', '3', '--replication-factor', '1',
+      '--config', 'retention.ms=123456', '--config', 'cleanup.policy=delete'));
+    expect(created.stdout.toString()).toContain(`Created topic ${topic}.`);
+
+    const dup = await topicCommand('--create', '--topic', topic, '--partitions', '3', '--replication-factor', '1');
+    expect(dup.code).not.toBe(0);
+    expect(dup.stdout.toString() + dup.stderr).toMatch(/already exists/);
+
+    const described = parseDescribe(expectSuccess(await topicCommand('--describe', '--topic', topic)).stdout.toString(), topic);
+    expect(described.fields).toMatchObject({ Topic: topic, PartitionCount: '3', ReplicationFactor: '1' });
+    expect(described.fields.Configs).toContain('retention.ms=123456');
+    expect(described.fields.Configs).toContain('cleanup.policy=delete');
+    expect(described.partitions).toEqual([0, 1, 2].map((partition) => ({ partition, leader: '0', replicas: '0', isr: '0' })));
+
+    expect(expectSuccess(await topicCommand('--list')).stdout.toString().split('\n')).toContain(topic);
+
+    expectSuccess(await topicCommand('--alter', '--topic', topic, '--partitions', '5'));
+    const grown = parseDescribe(expectSuccess(await topicCommand('--describe', '--topic', topic)).stdout.toString(), topic);
+    expect(grown.fields.PartitionCount).toBe('5');
+    expect(grown.partitions.map((p) => p.partition)).toEqual([0, 1, 2, 3, 4]);
+
+    const shrink = await topicCommand('--alter', '--topic', topic, '--partitions', '2');
+    expect(shrink.code).not.toBe(0);
+    expect(shrink.stdout.toString() + shrink.stderr).toMatch(/InvalidPartitionsException|would not be an increase/i);
+
+    expectSuccess(await topicCommand('--delete', '--topic', topic));
+    let listed: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      listed = expectSuccess(await topicCommand('--list')).stdout.toString().split('\n');
+      if (!listed.includes(topic)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(listed).not.toContain(topic);
+  });
+
+  test('ConfigCommand describe and alter topic configs', async () => {
+    const topic = topicName('configcmd');
+    expectSuccess(await topicCommand('--create', '--topic', topic, '--partitions', '1', '--replication-factor', '1', '--config', 'retention.ms=600000'));
+    const describeConfigs = async () => expectSuccess(await configCommand('--entity-type', 'topics', '--entity-name', topic, '--describe')).stdout.toString();
+
+    const before = await describeConfigs();
+    expect(before).toContain(`Dynamic configs for topic ${topic} are:`);
+    expect(before).toMatch(/retention\.ms=600000 sensitive=false/);
+
+    const altered = expectSuccess(await configCommand('--entity-type', 'topics', '--entity-name', topic, '--alter',
+      '--add-config', 'retention.ms=1000,max.message.bytes=200000'));
+    expect(altered.stdout.toString()).toContain(`Completed updating config for topic ${topic}.`);
+    const after = await describeConfigs();
+    expect(after).toMatch(/retention\.ms=1000 sensitive=false/);
+    expect(after).toMatch(/max\.message\.bytes=200000 sensitive=false/);
+
+    expectSuccess(await configCommand('--entity-type', 'topics', '--entity-name', topic, '--alter', '--delete-config', 'retention.ms'));
+    const deleted = await describeConfigs();
+    expect(deleted).not.toMatch(/^\s*retention\.ms=/m);
+    expect(deleted).toMatch(/max\.message\.bytes=200000 sensitive=false/);
+
+    // --all includes defaults
+    const all = expectSuccess(await configCommand('--entity-type', 'topics', '--entity-name', topic, '--describe', '--all')).stdout.toString();
+    expect(all).toMatch(/segment\.bytes=\d+/);
+  });
+
+  test('ProducerPerformance with default settings (idempotent, acks=all) sends 20000 x 1 KiB', async () => {
+    const topic = topicName('perf');
+    expectSuccess(await topicCommand('--create', '--topic', topic, '--partitions', '2', '--replication-factor', '1'));
+    const perf = expectSuccess(await kafkaTool('org.apache.kafka.tools.ProducerPerformance', ['--topic', topic,
+      '--num-records', '20000', '--record-size', '1024', '--throughput', '-1',
+      '--producer-props', `bootstrap.servers=${broker.bootstrap}`], { timeoutMs: 180_000 }));
+    expect(perf.stdout.toString()).toMatch(/^20000 records sent, [\d.]+ records\/sec/m);
+
+    const offsets = expectSuccess(await kafkaTool('org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', broker.bootstrap, '--topic', topic]));
+    const ends = offsets.stdout.toString().trim().split('\n').map((l) => l.split(':')).map(([t, p, o]) => ({ t, p: Number(p), o: Number(o) }));
+    expect(ends.map((e) => e.p).sort()).toEqual([0, 1]);
+    expect(ends.reduce((n, e) => n + e.o, 0)).toBe(20_000);
+  }, 240_000);
+});
+
+describe('Java client programs', () => {
+  test('idempotent acks=all keyed producer, read back by assignment byte-exact', async () => {
+    const topic = topicName('keyed');
+    expectSuccess(await topicCommand('--create', '--topic', topic, '--partitions', '4', '--replication-factor', '1'));
+    const count = 3000;
+    const produced = expectSuccess(await javaProgram('KeyedProducer', [broker.bootstrap, topic, String(count)]));
+    const acks = produced.stdout.toString().trim().split('\n').map((l) => l.split(' ').map(Number)).map(([i, partition, offset]) => ({ i, partition, offset }));
+    expect(acks).toHaveLength(count);
+
+    // offsets per partition are exactly 0..n-1 in send order, and a key always maps to one partition
+    const perPartition = new Map<number, number[]>();
+    const keyPartition = new Map<number, number>();
+    for (const a of acks) {
+      perPartition.set(a.partition, [...(perPartition.get(a.partition) ?? []), a.offset]);
+      const key = a.i % 37;
+      expect(keyPartition.get(key) ?? a.partition).toBe(a.partition);
+      keyPartition.set(key, a.partition);
+    }
+    for (const offsets of perPartition.values()) expect(offsets).toEqual(offsets.map((_, i) => i));
+
+    const records = await readByAssignment(topic);
+    const expected = acks.map((a) => ({
+      partition: a.partition,
+      offset: a.offset,
+      key: hex(`key-${a.i % 37}`),
+      value: hex(`value-${a.i}`),
+      headers: `seq=${hex(String(a.i))}`,
+    })).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    expect(records.map(({ timestamp: _t, ...r }) => r)).toEqual(expected);
+  }, 120_000);
+
+  test('records produced by kafkajs (every codec, binary/null/headers/timestamps) read by the Java consumer byte-exact', async () => {
+    const topic = topicName('cross');
+    expectSuccess(await topicCommand('--create', '--topic', topic, '--partitions', '5', '--replication-factor', '1'));
+    const kafka = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    const codecs = [CompressionTypes.None, CompressionTypes.GZIP, CompressionTypes.Snappy, CompressionTypes.LZ4, CompressionTypes.ZSTD];
+    const sent: Array<Omit<JavaRecord, 'timestamp'> & { timestamp: number }> = [];
+    try {
+      for (const [partition, compression] of codecs.entries()) {
+        for (let round = 0; round < 2; round++) {
+          const messages: Message[] = Array.from({ length: 30 }, (_, i) => ({
+            partition,
+            key: i % 5 === 0 ? null : Buffer.from(`k-${round}-${i}`),
+            value: i % 7 === 3 ? null : i % 2 ? randomBytes(64 + i) : Buffer.from(`text ${i} `.repeat(20)),
+            headers: i % 3 === 0 ? { a: Buffer.from([i]), b: 'β' } : undefined,
+            timestamp: String(1_600_000_000_000 + round * 1000 + i),
+          }));
+          const result = await producer.send({ topic, compression, acks: -1, messages });
+          expect(result.map((r) => [r.partition, r.baseOffset])).toEqual([[partition, String(round * 30)]]);
+          messages.forEach((m, i) => sent.push({
+            partition,
+            offset: round * 30 + i,
+            timestamp: Number(m.timestamp),
+            key: hex(m.key as Buffer | null),
+            value: hex(m.value as Buffer | null),
+            headers: m.headers ? `a=${hex(m.headers.a as Buffer)},b=${hex('β')}` : '-',
+          }));
+        }
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    expect(await readByAssignment(topic)).toEqual(sent);
+  }, 120_000);
+});
