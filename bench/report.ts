@@ -1,0 +1,120 @@
+/**
+ * Turns the per-broker results into the comparison: one row per metric with both numbers,
+ * the Brook/Kafka ratio and the target from the issue, rendered as a Markdown table (printed
+ * and pasted into docs/benchmarks.md) and kept in the results JSON.
+ */
+import type { LoadResult, ProduceRun } from './scenarios.ts';
+import type { Acks, BenchOptions } from './options.ts';
+
+const MIB = 1024 ** 2;
+
+export type BrokerReport = {
+  name: 'kafka' | 'brook';
+  command: string;
+  /** Set when the broker could not be started or measured at all. */
+  error: string | undefined;
+  startupMs: number | undefined;
+  startupNotes: Record<string, number>;
+  peakRssBytes: number | undefined;
+  hwmBytes: number | undefined;
+  load: LoadResult | undefined;
+  stop: { code: number | null; signal: string | null; stopMs: number; killed: boolean } | undefined;
+};
+
+export type Target = { op: '>=' | '<='; ratio: number };
+
+export type ComparisonRow = {
+  metric: string;
+  unit: string;
+  kafka: number | undefined;
+  brook: number | undefined;
+  /** brook / kafka */
+  ratio: number | undefined;
+  target: Target | undefined;
+  met: boolean | undefined;
+};
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Median over the repetitions of one produce case; undefined when none succeeded. */
+type ProduceCase = { median: (f: (r: ProduceRun) => number) => number | undefined };
+
+function produceCase(report: BrokerReport | undefined, acks: Acks, mode: ProduceRun['mode']): ProduceCase {
+  const runs = report?.load?.produce.filter((r) => r.acks === acks && r.mode === mode) ?? [];
+  return { median: (f) => median(runs.map(f)) };
+}
+
+function row(metric: string, unit: string, kafka: number | undefined, brook: number | undefined, target?: Target): ComparisonRow {
+  const ratio = kafka !== undefined && brook !== undefined && kafka > 0 && Number.isFinite(brook) ? brook / kafka : undefined;
+  const met = ratio === undefined || target === undefined ? undefined
+    : target.op === '>=' ? ratio >= target.ratio : ratio <= target.ratio;
+  return { metric, unit, kafka, brook, ratio, target, met };
+}
+
+export function compare(options: BenchOptions, kafka: BrokerReport | undefined, brook: BrokerReport | undefined): ComparisonRow[] {
+  const rows: ComparisonRow[] = [];
+  for (const acks of options.acks) {
+    const kMax = produceCase(kafka, acks, 'throughput');
+    const bMax = produceCase(brook, acks, 'throughput');
+    const kLat = produceCase(kafka, acks, 'latency');
+    const bLat = produceCase(brook, acks, 'latency');
+    const both = (c1: ProduceCase, c2: ProduceCase, f: (r: ProduceRun) => number): [number | undefined, number | undefined] =>
+      [c1.median(f), c2.median(f)];
+    rows.push(
+      row(`acks=${acks} produce throughput`, 'records/s', ...both(kMax, bMax, (r) => r.summary.recordsPerSec), { op: '>=', ratio: 1 }),
+      row(`acks=${acks} produce throughput`, 'MiB/s', ...both(kMax, bMax, (r) => r.summary.mibPerSec), { op: '>=', ratio: 1 }),
+    );
+    if (options.latencyRecords > 0) {
+      rows.push(
+        row(`acks=${acks} p50 latency @ ${options.latencyRate} rec/s`, 'ms', ...both(kLat, bLat, (r) => r.summary.p50Ms)),
+        row(`acks=${acks} p99 latency @ ${options.latencyRate} rec/s`, 'ms', ...both(kLat, bLat, (r) => r.summary.p99Ms), { op: '<=', ratio: 1 }),
+      );
+    }
+    rows.push(
+      row(`acks=${acks} p50 latency at max throughput`, 'ms', ...both(kMax, bMax, (r) => r.summary.p50Ms)),
+      row(`acks=${acks} p99 latency at max throughput`, 'ms', ...both(kMax, bMax, (r) => r.summary.p99Ms)),
+      row(`acks=${acks} broker CPU per GiB produced`, 'CPU s/GiB', ...both(kMax, bMax, (r) => r.cpuSecondsPerGiB), { op: '<=', ratio: 1 }),
+    );
+  }
+  if (options.consumer !== 'none') {
+    const kc = kafka?.load?.consume;
+    const bc = brook?.load?.consume;
+    rows.push(
+      row('consume throughput (fetch phase)', 'records/s', kc?.summary.fetchRecordsPerSec, bc?.summary.fetchRecordsPerSec),
+      row('consume throughput (fetch phase)', 'MiB/s', kc?.summary.fetchMibPerSec, bc?.summary.fetchMibPerSec),
+      row('broker CPU per GiB consumed', 'CPU s/GiB', kc?.cpuSecondsPerGiB, bc?.cpuSecondsPerGiB),
+    );
+  }
+  const mib = (b: number | undefined): number | undefined => (b === undefined ? undefined : b / MIB);
+  rows.push(
+    row('broker peak RSS', 'MiB', mib(kafka?.peakRssBytes), mib(brook?.peakRssBytes), { op: '<=', ratio: 0.25 }),
+    row('broker start-up (spawn -> Metadata answered)', 'ms', kafka?.startupMs, brook?.startupMs, { op: '<=', ratio: 0.2 }),
+  );
+  return rows;
+}
+
+function num(n: number | undefined, unit: string): string {
+  if (n === undefined || !Number.isFinite(n)) return 'n/a';
+  if (unit === 'records/s') return Math.round(n).toLocaleString('en-US');
+  if (unit === 'ms' && (Number.isInteger(n) || n >= 100)) return n.toFixed(0);
+  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}
+
+export function renderTable(rows: ComparisonRow[]): string {
+  const header = ['metric', 'unit', 'Kafka', 'Brook', 'Brook/Kafka', 'target', 'met'];
+  const body = rows.map((r) => [
+    r.metric, r.unit, num(r.kafka, r.unit), num(r.brook, r.unit),
+    r.ratio === undefined ? 'n/a' : `${r.ratio.toFixed(2)}x`,
+    r.target === undefined ? '' : `${r.target.op} ${r.target.ratio}x`,
+    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i >= 2 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i >= 2 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [line(header), rule, ...body.map(line)].join('\n');
+}

@@ -1,0 +1,150 @@
+/**
+ * Brook vs Apache Kafka on this machine: `npm run bench -- --help`.
+ *
+ * Starts each broker in turn (never both at once), puts the same load on it with Kafka's own
+ * perf tools (scenarios.ts), records start-up time, broker CPU and peak RSS, stops it, and at
+ * the end prints the Brook/Kafka comparison and writes it with all raw numbers as JSON.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import {
+  brookCommand, KAFKA_JVM_PERFORMANCE_OPTS, removeWorkDir, startBrook, startKafka,
+  type BrokerName, type RunningBroker,
+} from './brokers.ts';
+import { kafkaVersion, repoRoot } from './kafka-tools.ts';
+import { HELP, parseOptions, type BenchOptions } from './options.ts';
+import { RssSampler } from './proc-stats.ts';
+import { compare, renderTable, type BrokerReport } from './report.ts';
+import { runLoad } from './scenarios.ts';
+
+const benchStart = performance.now();
+function log(line: string): void {
+  const t = ((performance.now() - benchStart) / 1000).toFixed(1).padStart(6);
+  process.stdout.write(`[${t}s] ${line}\n`);
+}
+
+function machine(): Record<string, string | number> {
+  const javaVersion = spawnSync('java', ['-version'], { encoding: 'utf8' }).stderr.split('\n')[0] ?? 'unknown';
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+  } catch { /* not a git checkout */ }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    kernel: release(),
+    node: process.version,
+    java: javaVersion,
+    kafka: kafkaVersion(),
+    brookCommit: commit,
+  };
+}
+
+function commandOf(name: BrokerName, options: BenchOptions): string {
+  if (name === 'kafka') {
+    return `java ${[...options.kafkaHeap, ...KAFKA_JVM_PERFORMANCE_OPTS].join(' ')} -cp '.cache/kafka-${kafkaVersion()}/libs/*' kafka.Kafka server.properties`;
+  }
+  const { command, args } = brookCommand('DIR', { settings: options.brookSettings, cpuProfileDir: options.brookCpuProfileDir });
+  return [command, ...args].map((a) => a.replace(`${repoRoot}/`, '')).join(' ');
+}
+
+let current: RunningBroker | undefined;
+process.on('SIGINT', () => {
+  log('interrupted: stopping the broker');
+  void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+});
+
+async function benchBroker(name: BrokerName, options: BenchOptions): Promise<BrokerReport> {
+  const report: BrokerReport = {
+    name, command: commandOf(name, options), error: undefined, startupMs: undefined, startupNotes: {},
+    peakRssBytes: undefined, hwmBytes: undefined, load: undefined, stop: undefined,
+  };
+  log(`== ${name}: starting (${report.command})`);
+  let broker: RunningBroker;
+  try {
+    broker = name === 'kafka'
+      ? await startKafka({ heapOpts: options.kafkaHeap })
+      : await startBrook({
+        settings: options.brookSettings,
+        cpuProfileDir: options.brookCpuProfileDir === undefined ? undefined : resolve(options.brookCpuProfileDir),
+      });
+  } catch (err) {
+    report.error = `start-up failed: ${(err as Error).message}`;
+    log(`[${name}] ${report.error}`);
+    return report;
+  }
+  current = broker;
+  const sampler = new RssSampler(broker.pid, 200);
+  report.startupMs = broker.startupMs;
+  report.startupNotes = broker.startupNotes;
+  const notes = Object.entries(broker.startupNotes).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ');
+  log(`[${name}] ready on ${broker.bootstrap} (pid ${broker.pid}) after ${broker.startupMs.toFixed(0)} ms${notes === '' ? '' : ` (${notes})`}; logs in ${broker.logFile}`);
+
+  const consume = options.consumer === 'both' || (options.consumer === 'kafka' && name === 'kafka');
+  try {
+    report.load = await runLoad(broker, options, consume, log);
+  } finally {
+    const rss = sampler.stop();
+    report.peakRssBytes = rss.peakRssBytes;
+    report.hwmBytes = rss.hwmBytes;
+    report.stop = await broker.stop();
+    current = undefined;
+    log(`[${name}] stopped (code ${report.stop.code}, signal ${report.stop.signal}) in ${report.stop.stopMs.toFixed(0)} ms` +
+      `${report.stop.killed ? ' — did not exit on SIGTERM, killed' : ''}; peak RSS ${(rss.peakRssBytes / 1024 ** 2).toFixed(0)} MiB`);
+    const failed = report.load === undefined || report.load.failures.length > 0;
+    removeWorkDir(broker, options.keepLogs || failed);
+    if (failed) log(`[${name}] kept ${broker.workDir} for inspection`);
+  }
+  return report;
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | 'help';
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+
+  const reports = new Map<BrokerName, BrokerReport>();
+  for (const name of options.brokers) reports.set(name, await benchBroker(name, options));
+
+  const rows = compare(options, reports.get('kafka'), reports.get('brook'));
+  const table = renderTable(rows);
+  process.stdout.write(`\n${table}\n`);
+  for (const r of reports.values()) {
+    if (r.error !== undefined) process.stdout.write(`\n${r.name}: ${r.error}\n`);
+    for (const f of r.load?.failures ?? []) {
+      process.stdout.write(`\n${r.name}: ${f.stage} failed (broker ${f.brokerAlive ? 'still running' : 'exited'}):\n${f.message}\n` +
+        `--- ${r.name} output (last lines) ---\n${f.brokerOutput.split('\n').slice(-30).join('\n')}\n`);
+    }
+  }
+
+  if (options.out !== undefined) {
+    const out = resolve(options.out);
+    mkdirSync(dirname(out), { recursive: true });
+    const { out: _out, ...settings } = options;
+    writeFileSync(out, `${JSON.stringify({
+      generatedAt: new Date().toISOString(),
+      command: ['npm run bench --', ...process.argv.slice(2)].join(' ').replace(/ --$/, ''),
+      machine: machine(),
+      settings,
+      comparison: rows,
+      table,
+      brokers: Object.fromEntries(reports),
+    }, null, 2)}\n`);
+    log(`results written to ${out}`);
+  }
+  const failed = [...reports.values()].some((r) => r.error !== undefined || (r.load?.failures.length ?? 0) > 0);
+  return failed ? 1 : 0;
+}
+
+process.exitCode = await main();

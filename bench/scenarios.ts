@@ -1,0 +1,198 @@
+/**
+ * The load one broker gets, identical for every broker: create the topics with TopicCommand,
+ * an unmeasured warm-up produce, then per acks setting a max-throughput produce run and a
+ * fixed-rate latency run, then (optionally) a ConsumerPerformance run over the acks=1 topic.
+ *
+ * Every measured run is bracketed by reads of the broker's CPU time, so each result carries
+ * the broker CPU seconds it cost. A run that fails is recorded with the tool's and the broker's
+ * last output and the remaining runs still go ahead while the broker lives.
+ */
+import type { RunningBroker } from './brokers.ts';
+import {
+  parseConsumerSummary, parseProducerSummary, runToolOrThrow, toolClasses,
+  type ConsumerSummary, type ProducerSummary,
+} from './kafka-tools.ts';
+import type { Acks, BenchOptions } from './options.ts';
+import { spawnSync } from 'node:child_process';
+import { cpuSeconds, machineBusyCores, machineCpu } from './proc-stats.ts';
+
+const GIB = 1024 ** 3;
+
+export type RunCost = {
+  /** Broker utime+stime spent during the run. */
+  cpuSeconds: number;
+  wallSeconds: number;
+  /** Record payload moved: records x record size. */
+  payloadBytes: number;
+  cpuSecondsPerGiB: number;
+  /** CPU seconds used by everything else on the machine meanwhile (the load tool's JVM included). */
+  otherCpuSeconds: number;
+  /** Cores busy on the machine just before the run (after sync and the quiet wait). */
+  busyCoresBefore: number;
+};
+
+export type ProduceRun = RunCost & {
+  acks: Acks;
+  mode: 'throughput' | 'latency';
+  /** 1-based repetition number (--repeat). */
+  round: number;
+  /** --throughput given to ProducerPerformance (-1 = unthrottled). */
+  targetRate: number;
+  summary: ProducerSummary;
+};
+
+export type ConsumeRun = RunCost & { summary: ConsumerSummary };
+
+export type RunFailure = { stage: string; message: string; brokerAlive: boolean; brokerOutput: string };
+
+export type LoadResult = {
+  topicCreateSeconds: number | undefined;
+  produce: ProduceRun[];
+  consume: ConsumeRun | undefined;
+  failures: RunFailure[];
+};
+
+export function topicName(acks: Acks): string {
+  return acks === '1' ? 'bench-acks-1' : 'bench-acks-all';
+}
+const WARMUP_TOPIC = 'bench-warmup';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function runLoad(broker: RunningBroker, options: BenchOptions, consume: boolean,
+  log: (line: string) => void): Promise<LoadResult> {
+  const result: LoadResult = { topicCreateSeconds: undefined, produce: [], consume: undefined, failures: [] };
+  const tag = `[${broker.name}]`;
+
+  /** Runs a stage; on error records it and reports false. */
+  const stage = async (name: string, body: () => Promise<void>): Promise<boolean> => {
+    if (!broker.alive()) {
+      result.failures.push({ stage: name, message: 'skipped: broker process has exited', brokerAlive: false, brokerOutput: broker.recentOutput() });
+      return false;
+    }
+    try {
+      await body();
+      return true;
+    } catch (err) {
+      const message = (err as Error).message;
+      log(`${tag} ${name} FAILED: ${message.split('\n')[0]}`);
+      await sleep(500); // let the broker's last words reach its log
+      result.failures.push({ stage: name, message, brokerAlive: broker.alive(), brokerOutput: broker.recentOutput() });
+      return false;
+    }
+  };
+
+  /**
+   * Wraps a tool run with CPU and wall-clock accounting. Before it: `sync` (so the previous
+   * run's dirty pages are not written back during this one) and a wait until the machine is
+   * quiet (other work on a 2-core machine skews every number).
+   */
+  const measured = async <T>(payloadBytes: number, run: () => Promise<T>): Promise<RunCost & { value: T }> => {
+    spawnSync('sync');
+    const busyCoresBefore = await waitQuiet(options, (line) => log(`${tag} ${line}`));
+    const cpu0 = cpuSeconds(broker.pid);
+    const machine0 = machineCpu().busySeconds;
+    const t0 = performance.now();
+    const value = await run();
+    const wallSeconds = (performance.now() - t0) / 1000;
+    const cpu = cpuSeconds(broker.pid) - cpu0;
+    const otherCpuSeconds = Math.max(0, machineCpu().busySeconds - machine0 - cpu);
+    return { value, cpuSeconds: cpu, wallSeconds, payloadBytes, cpuSecondsPerGiB: cpu / (payloadBytes / GIB), otherCpuSeconds, busyCoresBefore };
+  };
+
+  const topics = [...(options.warmupRecords > 0 ? [WARMUP_TOPIC] : []), ...options.acks.map(topicName)];
+  const topicsOk = await stage('create topics', async () => {
+    const t0 = performance.now();
+    for (const topic of topics) {
+      await runToolOrThrow(toolClasses.topics, ['--bootstrap-server', broker.bootstrap, '--create',
+        '--topic', topic, '--partitions', String(options.partitions), '--replication-factor', '1'], undefined, 120_000);
+    }
+    result.topicCreateSeconds = (performance.now() - t0) / 1000;
+    log(`${tag} created ${topics.join(', ')} (${options.partitions} partitions, RF 1) in ${result.topicCreateSeconds.toFixed(1)} s`);
+  });
+  if (!topicsOk) return result;
+
+  const produce = (topic: string, records: number, rate: number, acks: Acks, label: string): Promise<ProducerSummary> =>
+    runToolOrThrow(toolClasses.producerPerf, ['--topic', topic, '--num-records', String(records),
+      '--record-size', String(options.recordSize), '--throughput', String(rate),
+      '--producer-props', `bootstrap.servers=${broker.bootstrap}`, `acks=${acks}`],
+    (line) => log(`${tag} ${label}: ${line}`),
+    // generous: 10x the time at 5k records/s, at least 3 minutes
+    Math.max(180_000, (records / 5000) * 10_000),
+    ).then((run) => parseProducerSummary(run.stdout));
+
+  if (options.warmupRecords > 0) {
+    await stage('warm-up', async () => {
+      await produce(WARMUP_TOPIC, options.warmupRecords, -1, '1', 'warm-up');
+    });
+  }
+
+  for (const acks of options.acks) {
+    for (let round = 1; round <= options.repeat; round++) {
+      const of = options.repeat > 1 ? ` (${round}/${options.repeat})` : '';
+      await stage(`produce acks=${acks} max throughput${of}`, async () => {
+        const m = await measured(options.records * options.recordSize,
+          () => produce(topicName(acks), options.records, -1, acks, `acks=${acks} max${of}`));
+        result.produce.push({ acks, mode: 'throughput', round, targetRate: -1, summary: m.value, ...costOf(m) });
+        log(`${tag} acks=${acks} max${of}: ${fmt(m.value.recordsPerSec)} rec/s, broker CPU ${m.cpuSeconds.toFixed(1)} s ` +
+          `(${m.cpuSecondsPerGiB.toFixed(2)} s/GiB), rest of machine ${m.otherCpuSeconds.toFixed(1)} s`);
+      });
+    }
+    for (let round = 1; options.latencyRecords > 0 && round <= options.repeat; round++) {
+      const of = options.repeat > 1 ? ` (${round}/${options.repeat})` : '';
+      await stage(`produce acks=${acks} at ${options.latencyRate} rec/s${of}`, async () => {
+        const m = await measured(options.latencyRecords * options.recordSize,
+          () => produce(topicName(acks), options.latencyRecords, options.latencyRate, acks, `acks=${acks} @${options.latencyRate}/s${of}`));
+        result.produce.push({ acks, mode: 'latency', round, targetRate: options.latencyRate, summary: m.value, ...costOf(m) });
+        log(`${tag} acks=${acks} @${options.latencyRate}/s${of}: p50 ${m.value.p50Ms} ms, p99 ${m.value.p99Ms} ms`);
+      });
+    }
+  }
+
+  if (consume) {
+    const acks = options.acks.includes('1') ? '1' : options.acks[0];
+    await stage(`consume ${topicName(acks)}`, async () => {
+      const m = await measured(options.records * options.recordSize, async () => {
+        const run = await runToolOrThrow(toolClasses.consumerPerf, ['--bootstrap-server', broker.bootstrap,
+          '--topic', topicName(acks), '--messages', String(options.records), '--group', `bench-consumer-${Date.now()}`,
+          '--timeout', '30000'], (line) => log(`${tag} consume: ${line}`), Math.max(180_000, (options.records / 5000) * 10_000));
+        return parseConsumerSummary(run.stdout);
+      });
+      if (m.value.records < options.records) throw new Error(`consumed ${m.value.records} of ${options.records} records`);
+      result.consume = { summary: m.value, ...costOf(m) };
+      log(`${tag} consume: ${fmt(m.value.fetchRecordsPerSec)} rec/s (fetch phase), broker CPU ${m.cpuSeconds.toFixed(1)} s`);
+    });
+  }
+  return result;
+}
+
+function costOf(m: RunCost): RunCost {
+  return {
+    cpuSeconds: m.cpuSeconds, wallSeconds: m.wallSeconds, payloadBytes: m.payloadBytes,
+    cpuSecondsPerGiB: m.cpuSecondsPerGiB, otherCpuSeconds: m.otherCpuSeconds, busyCoresBefore: m.busyCoresBefore,
+  };
+}
+
+/** Samples machine load each second until it is at most --quiet-cores, for up to --quiet-wait seconds. */
+async function waitQuiet(options: BenchOptions, log: (line: string) => void): Promise<number> {
+  const t0 = performance.now();
+  let warned = false;
+  for (;;) {
+    const busy = await machineBusyCores(1000);
+    if (busy <= options.quietCores) return busy;
+    if ((performance.now() - t0) / 1000 >= options.quietWaitSeconds) {
+      log(`machine still busy (${busy.toFixed(2)} cores in use by other processes); measuring anyway`);
+      return busy;
+    }
+    if (!warned) {
+      log(`waiting for the machine to quiet down (${busy.toFixed(2)} cores busy, want <= ${options.quietCores})`);
+      warned = true;
+    }
+  }
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
