@@ -32,7 +32,7 @@ Options:
   --data-dir DIR               Where partition logs (and the file metadata store) live.
                                Default ./data/broker-<id>.
   --metrics-port N             Port of the HTTP server with /metrics, /healthz and /readyz.
-                               Default ${DEFAULT_METRICS_PORT}; 0 picks a free port; -1 disables it.
+                               Default ${DEFAULT_METRICS_PORT}; 0 picks a free port; 'none' disables it.
   --metrics-host HOST          Address the metrics server binds. Default: the listen host.
   --store file|memory          Metadata store. file (default) keeps topics in DATA_DIR/metadata
                                across restarts; memory forgets them on exit.
@@ -53,7 +53,7 @@ restarts. No Kubernetes needed. Stop it with Ctrl-C.
 Options:
   --port N            Kafka port. Default 9092.
   --data-dir DIR      Default ./data.
-  --metrics-port N    Default ${DEFAULT_METRICS_PORT}; -1 disables metrics.
+  --metrics-port N    Default ${DEFAULT_METRICS_PORT}; 'none' disables metrics.
   --set KEY=VALUE     A broker setting; repeatable (see 'brook settings').
   -h, --help          This help.
 `;
@@ -81,6 +81,13 @@ function parseInteger(flag: string, value: string | undefined, fallback: number)
   if (value === undefined) return fallback;
   if (!/^-?\d+$/.test(value)) throw new UsageError(`${flag} expects a whole number, got '${value}'`);
   return Number(value);
+}
+
+function parseMetricsPort(value: string | undefined): number | null {
+  if (value === 'none') return null;
+  const port = parseInteger('--metrics-port', value, DEFAULT_METRICS_PORT);
+  if (port < 0 || port > 65535) throw new UsageError(`--metrics-port expects 0-65535 or 'none', got '${value}'`);
+  return port;
 }
 
 function parseSets(values: string[] | undefined): Record<string, string> {
@@ -157,13 +164,13 @@ function brokerCommand(args: string[]): RunOptions | null {
   if (nodeId < 0) throw new UsageError('--id must be 0 or more');
   const store = values.store ?? 'file';
   if (store !== 'file' && store !== 'memory') throw new UsageError(`--store must be file or memory, got '${store}'`);
-  const metricsPort = parseInteger('--metrics-port', values['metrics-port'], DEFAULT_METRICS_PORT);
+  const metricsPort = parseMetricsPort(values['metrics-port']);
   return {
     nodeId,
     listen: parseEndpoint('--listen', values.listen ?? '0.0.0.0:9092'),
     advertised: values['advertised-listener'] ? parseEndpoint('--advertised-listener', values['advertised-listener']) : undefined,
     dataDir: resolve(values['data-dir'] ?? `./data/broker-${nodeId}`),
-    metricsPort: metricsPort < 0 ? null : metricsPort,
+    metricsPort,
     metricsHost: values['metrics-host'],
     store,
     settings: { ...(values.config ? readPropertiesFile(values.config) : {}), ...parseSets(values.set) },
@@ -182,13 +189,13 @@ function localCommand(args: string[]): RunOptions | null {
     return null;
   }
   const port = parseInteger('--port', values.port, 9092);
-  const metricsPort = parseInteger('--metrics-port', values['metrics-port'], DEFAULT_METRICS_PORT);
+  const metricsPort = parseMetricsPort(values['metrics-port']);
   return {
     nodeId: 0,
     listen: { host: '127.0.0.1', port },
     advertised: { host: 'localhost', port },
     dataDir: resolve(values['data-dir'] ?? './data'),
-    metricsPort: metricsPort < 0 ? null : metricsPort,
+    metricsPort,
     store: 'file',
     settings: parseSets(values.set),
   };
