@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import produceV3 from 'kafkajs/src/protocol/requests/produce/v3/request.js';
-import { startBroker, stopAllBrokers } from '../harness/brook.ts';
+import { startBroker, stopAllBrokers, target } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
 import { WireConnection, fetchV4Request, frameKafkajsRequest, frameRequest, parseApiVersionsV0, parseFetchV4 } from '../harness/wire.ts';
 
@@ -238,5 +238,12 @@ describe('protocol errors', () => {
     await expectStillServing();
     hostile.forEach((c) => c.close());
     await expectStillServing();
+  });
+
+  test('the metrics endpoint still answers after all of the above', async () => {
+    if (target === 'kafka') return; // Apache Kafka has no /metrics endpoint of its own
+    const res = await fetch(broker.metricsUrl);
+    expect(res.status).toBe(200);
+    expect((await res.text()).length).toBeGreaterThan(0);
   });
 });

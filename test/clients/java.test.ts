@@ -87,7 +87,7 @@ describe('Kafka CLI tools', () => {
 
     const shrink = await topicCommand('--alter', '--topic', topic, '--partitions', '2');
     expect(shrink.code).not.toBe(0);
-    expect(shrink.stdout.toString() + shrink.stderr).toMatch(/InvalidPartitionsException|would not be an increase/i);
+    expect(shrink.stdout.toString() + shrink.stderr).toMatch(/INVALID_PARTITIONS|InvalidPartitionsException|would not be an increase/i);
 
     expectSuccess(await topicCommand('--delete', '--topic', topic));
     let listed: string[] = [];
