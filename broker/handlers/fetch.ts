@@ -43,6 +43,7 @@ const READ_UNCOMMITTED = 0;
 
 export const fetchHandler: ApiHandler = {
   apiKey: 1,
+  advertisedMinVersion: 0,
   minVersion: 4,
   maxVersion: 16,
   async handle(req: FetchRequest, { broker, apiVersion }) {

@@ -10,6 +10,13 @@ interface ProduceRequest {
   topicData: Array<{ name: string; partitionData: Array<{ index: number; records: Buffer | null }> }>;
 }
 
+/**
+ * Produce v0-2 is advertised (librdkafka enables gzip/snappy only when it sees Produce v0, as
+ * with Kafka 4) but answered with UNSUPPORTED_VERSION per partition: those versions carry the
+ * old message formats.
+ */
+const MIN_SERVED_VERSION = 3;
+
 interface PartitionResponse {
   index: number;
   errorCode: number;
@@ -20,8 +27,6 @@ interface PartitionResponse {
   errorMessage: string | null;
 }
 
-/** Kafka 4 advertises Produce from v0 (librdkafka needs that to enable compression) but rejects v0-2. */
-const MIN_SERVED_VERSION = 3;
 
 export const produceHandler: ApiHandler = {
   apiKey: 0,
