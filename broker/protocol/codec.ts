@@ -46,7 +46,15 @@ function need(r: Reader, n: number, what: string): number {
 export function readInt8(r: Reader): number { return r.buf.readInt8(need(r, 1, 'int8')); }
 export function readInt16(r: Reader): number { return r.buf.readInt16BE(need(r, 2, 'int16')); }
 export function readInt32(r: Reader): number { return r.buf.readInt32BE(need(r, 4, 'int32')); }
-function readInt64(r: Reader): bigint { return r.buf.readBigInt64BE(need(r, 8, 'int64')); }
+const TWO32 = 0x1_0000_0000;
+function readInt64(r: Reader): bigint {
+  const p = need(r, 8, 'int64');
+  const buf = r.buf;
+  const hi = buf.readInt32BE(p);
+  // Fast path for |v| < 2^53 (offsets, timestamps): one Number -> BigInt conversion.
+  if (hi >= -0x200000 && hi < 0x200000) return BigInt(hi * TWO32 + buf.readUInt32BE(p + 4));
+  return buf.readBigInt64BE(p);
+}
 function readUint16(r: Reader): number { return r.buf.readUInt16BE(need(r, 2, 'uint16')); }
 function readUint32(r: Reader): number { return r.buf.readUInt32BE(need(r, 4, 'uint32')); }
 function readFloat64(r: Reader): number { return r.buf.readDoubleBE(need(r, 8, 'float64')); }
@@ -176,10 +184,10 @@ export class Writer {
   passThrough(bufs: readonly Buffer[] | Buffer): void {
     if (this.pos > this.start) this.chunks.push(this.buf.subarray(this.start, this.pos));
     this.start = this.pos;
-    if (Buffer.isBuffer(bufs)) {
-      if (bufs.length > 0) this.chunks.push(bufs);
-    } else {
-      for (const b of bufs) if (b.length > 0) this.chunks.push(b);
+    if (Array.isArray(bufs)) {
+      for (let i = 0; i < bufs.length; i++) if (bufs[i]!.length > 0) this.chunks.push(bufs[i]!);
+    } else if ((bufs as Buffer).length > 0) {
+      this.chunks.push(bufs as Buffer);
     }
   }
 
@@ -196,10 +204,50 @@ export class Writer {
   }
 }
 
-function writeInt8(w: Writer, v: number): void { w.ensure(1); w.buf.writeInt8(v, w.pos); w.pos += 1; }
-function writeInt16(w: Writer, v: number): void { w.ensure(2); w.buf.writeInt16BE(v, w.pos); w.pos += 2; }
-function writeInt32(w: Writer, v: number): void { w.ensure(4); w.buf.writeInt32BE(v, w.pos); w.pos += 4; }
-function writeInt64(w: Writer, v: bigint): void { w.ensure(8); w.buf.writeBigInt64BE(v, w.pos); w.pos += 8; }
+function badInt(v: unknown, type: string): never {
+  throw new ProtocolEncodeError(`${String(v)} is not a valid ${type}`);
+}
+function writeInt8(w: Writer, v: number): void {
+  if ((v << 24) >> 24 !== v) badInt(v, 'int8');
+  w.ensure(1);
+  w.buf[w.pos++] = v & 0xff;
+}
+function writeInt16(w: Writer, v: number): void {
+  if ((v << 16) >> 16 !== v) badInt(v, 'int16');
+  w.ensure(2);
+  const buf = w.buf;
+  const p = w.pos;
+  buf[p] = (v >>> 8) & 0xff;
+  buf[p + 1] = v & 0xff;
+  w.pos = p + 2;
+}
+function writeInt32(w: Writer, v: number): void {
+  if ((v | 0) !== v) badInt(v, 'int32');
+  w.ensure(4);
+  const buf = w.buf;
+  const p = w.pos;
+  buf[p] = v >>> 24;
+  buf[p + 1] = (v >>> 16) & 0xff;
+  buf[p + 2] = (v >>> 8) & 0xff;
+  buf[p + 3] = v & 0xff;
+  w.pos = p + 4;
+}
+function writeInt64(w: Writer, v: bigint): void {
+  if (typeof v !== 'bigint') badInt(v, 'int64 (a bigint)');
+  w.ensure(8);
+  const n = Number(v);
+  if (Number.isSafeInteger(n)) {
+    // Fast path for |v| < 2^53: two 32-bit halves without BigInt arithmetic.
+    const hi = Math.floor(n / TWO32);
+    const lo = n - hi * TWO32;
+    w.buf.writeInt32BE(hi, w.pos);
+    w.buf.writeUInt32BE(lo, w.pos + 4);
+  } else {
+    if (v < -(2n ** 63n) || v >= 2n ** 63n) badInt(v, 'int64');
+    w.buf.writeBigInt64BE(v, w.pos);
+  }
+  w.pos += 8;
+}
 function writeUint16(w: Writer, v: number): void { w.ensure(2); w.buf.writeUInt16BE(v, w.pos); w.pos += 2; }
 function writeUint32(w: Writer, v: number): void { w.ensure(4); w.buf.writeUInt32BE(v, w.pos); w.pos += 4; }
 function writeFloat64(w: Writer, v: number): void { w.ensure(8); w.buf.writeDoubleBE(v, w.pos); w.pos += 8; }
@@ -267,8 +315,13 @@ function recordsWriter(flexible: boolean, name: string) {
       return;
     }
     let len = 0;
-    if (Buffer.isBuffer(v)) len = v.length;
-    else if (Array.isArray(v)) for (const b of v) len += b.length;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const b = v[i];
+        if (!(b instanceof Uint8Array)) throw new ProtocolEncodeError(`${name}: expected Buffer | Buffer[] | null`);
+        len += b.length;
+      }
+    } else if (v instanceof Uint8Array) len = v.length;
     else throw new ProtocolEncodeError(`${name}: expected Buffer | Buffer[] | null`);
     writeLen(w, flexible, true, len);
     w.passThrough(v);
@@ -347,56 +400,60 @@ function defaultFactory(f: FieldSpec, version: number, flexible: boolean): () =>
   return fixed.zero;
 }
 
-function compileValue(f: FieldSpec, type: string, version: number, flexible: boolean, nullable: boolean, path: string): { decode: Decode; encode: Encode } {
-  if (isArrayType(type)) {
-    const elemType = type.slice(2);
-    let elem: { decode: Decode; encode: Encode };
-    let unit: number;
-    if (f.fields) {
-      const s = compileStruct(f.fields, version, flexible, path);
-      elem = s;
-      unit = 1;
-    } else {
-      elem = compileValue(f, elemType, version, flexible, false, path);
-      unit = FIXED[elemType]?.fixed ?? (flexible ? 1 : 2);
-    }
-    const readLen = flexible ? readLenCompact : readLen32;
-    const ed = elem.decode;
-    const ee = elem.encode;
+/**
+ * Each struct and array codec is generated as its own function (new Function, from the schema
+ * only: field names are checked identifiers, values reach the code as parameters), so V8 keeps
+ * monomorphic inline caches per struct shape instead of one megamorphic interpreter loop.
+ */
+function generate<T>(what: string, deps: readonly unknown[], body: string): T {
+  const names = deps.map((_, i) => `$${i}`);
+  const fn = new Function(...names, `"use strict"; // generated ${what}\n${body}`) as (...a: unknown[]) => T;
+  return fn(...deps);
+}
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function arrayCodec(elem: { decode: Decode; encode: Encode }, unit: number, flexible: boolean, nullable: boolean, path: string): { decode: Decode; encode: Encode } {
+  const deps = [flexible ? readLenCompact : readLen32, lengthCheck, elem.decode, elem.encode, malformed, ProtocolEncodeError, writeLen, path];
+  return generate('array', deps, `
+    const readLen = $0, lengthCheck = $1, ed = $2, ee = $3, malformed = $4, EncodeError = $5, writeLen = $6, path = $7;
     return {
-      decode: (r) => {
+      decode(r) {
         const n = readLen(r);
         if (n < 0) {
-          if (n === -1 && nullable) return null;
-          return malformed(`${path}: invalid array length ${n}`);
+          ${nullable ? 'if (n === -1) return null;' : ''}
+          return malformed(path + ': invalid array length ' + n);
         }
-        lengthCheck(r, n, unit, path);
-        const out: unknown[] = [];
+        lengthCheck(r, n, ${unit}, path);
+        const out = [];
         for (let i = 0; i < n; i++) out.push(ed(r));
         return out;
       },
-      encode: (w, v: readonly unknown[] | null) => {
+      encode(w, v) {
         if (v === null) {
-          if (!nullable) throw new ProtocolEncodeError(`${path}: null is not allowed in this version`);
-          writeLen(w, flexible, true, -1);
-          return;
+          ${nullable ? `writeLen(w, ${flexible}, true, -1); return;` : `throw new EncodeError(path + ': null is not allowed in this version');`}
         }
-        if (!Array.isArray(v)) throw new ProtocolEncodeError(`${path}: expected an array`);
-        writeLen(w, flexible, true, v.length);
-        for (let i = 0; i < v.length; i++) ee(w, v[i]);
+        if (!Array.isArray(v)) throw new EncodeError(path + ': expected an array');
+        const n = v.length;
+        writeLen(w, ${flexible}, true, n);
+        for (let i = 0; i < n; i++) ee(w, v[i]);
       },
-    };
+    };`);
+}
+
+function compileValue(f: FieldSpec, type: string, version: number, flexible: boolean, nullable: boolean, path: string): { decode: Decode; encode: Encode } {
+  if (isArrayType(type)) {
+    const elemType = type.slice(2);
+    if (f.fields) return arrayCodec(compileStruct(f.fields, version, flexible, path), 1, flexible, nullable, path);
+    const elem = compileValue(f, elemType, version, flexible, false, path);
+    return arrayCodec(elem, FIXED[elemType]?.fixed ?? (flexible ? 1 : 2), flexible, nullable, path);
   }
   if (f.fields) {
     const s = compileStruct(f.fields, version, flexible, path);
     if (!nullable) return s;
     // Nullable struct: int8 presence marker (-1 null, 1 present).
     return {
-      decode: (r) => {
-        const m = readInt8(r);
-        if (m < 0) return null;
-        return s.decode(r);
-      },
+      decode: (r) => (readInt8(r) < 0 ? null : s.decode(r)),
       encode: (w, v) => {
         if (v === null) { writeInt8(w, -1); return; }
         writeInt8(w, 1);
@@ -416,6 +473,13 @@ function compileValue(f: FieldSpec, type: string, version: number, flexible: boo
   }
 }
 
+/** A JS literal for a constant default, or null when it must be made per use (arrays, structs). */
+function literal(v: unknown): string | null {
+  if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  return null;
+}
+
 const cache = new WeakMap<readonly FieldSpec[], Map<string, CompiledStruct>>();
 
 /** Compile a struct (a list of fields) for one version. Cached per (fields, version, flexible). */
@@ -426,14 +490,14 @@ export function compileStruct(fields: readonly FieldSpec[], version: number, fle
   const hit = byVersion.get(key);
   if (hit) return hit;
 
+  const all: CompiledField[] = [];
   const regular: CompiledField[] = [];
   const tagged: CompiledField[] = [];
-  const absent: CompiledField[] = [];
-  const all: CompiledField[] = [];
   for (const f of fields) {
+    if (!IDENT.test(f.name)) throw new Error(`schema: field name ${JSON.stringify(f.name)} is not an identifier`);
     const fpath = `${path}.${f.name}`;
     const present = inRange(parseVersions(f.versions), version);
-    const isTagged = flexible && f.taggedVersions !== undefined && inRange(parseVersions(f.taggedVersions), version);
+    const isTagged = present && flexible && f.taggedVersions !== undefined && inRange(parseVersions(f.taggedVersions), version);
     const nullable = inRange(parseVersions(f.nullableVersions), version);
     const makeDefault = defaultFactory(f, version, flexible);
     const codec = present ? compileValue(f, f.type, version, flexible, nullable, fpath) : { decode: () => undefined, encode: () => {} };
@@ -443,9 +507,8 @@ export function compileStruct(fields: readonly FieldSpec[], version: number, fle
       tag: isTagged ? f.tag! : -1, defaultBytes: null,
     };
     all.push(cf);
-    if (!present) absent.push(cf);
-    else if (isTagged) tagged.push(cf);
-    else regular.push(cf);
+    if (isTagged) tagged.push(cf);
+    else if (present) regular.push(cf);
   }
   tagged.sort((a, b) => a.tag - b.tag);
   for (const t of tagged) {
@@ -454,68 +517,26 @@ export function compileStruct(fields: readonly FieldSpec[], version: number, fle
     t.defaultBytes = Buffer.from(w.bytes());
   }
   const tagIndex = new Map<number, CompiledField>(tagged.map((t) => [t.tag, t]));
-  const hasNonRegular = tagged.length > 0 || absent.length > 0;
-  // For structs with absent or tagged fields: the initial value of every field in schema order
-  // (null = filled by a regular field's decoder), so each (struct, version) has one object shape.
-  const initial = all.map((f) => (regular.includes(f) ? null : f.makeDefault));
 
-  const defaults = (): Record<string, unknown> => {
-    const o: Record<string, unknown> = {};
-    for (const f of all) o[f.name] = f.makeDefault();
-    return o;
+  const readTags = (r: Reader, o: Record<string, unknown>): void => {
+    const n = readUVarint(r);
+    let lastTag = -1;
+    for (let i = 0; i < n; i++) {
+      const tag = readUVarint(r);
+      if (tag <= lastTag) malformed(`${path}: tagged fields out of order (${tag} after ${lastTag})`);
+      lastTag = tag;
+      const size = readUVarint(r);
+      const start = need(r, size, `${path} tagged field ${tag}`);
+      const t = tagIndex.get(tag);
+      if (t) {
+        const sub = new Reader(r.buf, start, start + size);
+        o[t.name] = t.decode(sub);
+        if (sub.pos !== sub.end) malformed(`${path}: tagged field ${t.name} has ${sub.end - sub.pos} trailing bytes`);
+      }
+    }
   };
 
-  const decode = (r: Reader): Record<string, unknown> => {
-    const o: Record<string, unknown> = {};
-    if (hasNonRegular) {
-      // Keep one object shape per (struct, version): every field, in schema order.
-      for (let i = 0; i < all.length; i++) {
-        const init = initial[i];
-        o[all[i]!.name] = init === null ? undefined : init!();
-      }
-      for (const f of regular) o[f.name] = f.decode(r);
-    } else {
-      for (let i = 0; i < regular.length; i++) {
-        const f = regular[i]!;
-        o[f.name] = f.decode(r);
-      }
-    }
-    if (flexible) {
-      const n = readUVarint(r);
-      let lastTag = -1;
-      for (let i = 0; i < n; i++) {
-        const tag = readUVarint(r);
-        if (tag <= lastTag) malformed(`${path}: tagged fields out of order (${tag} after ${lastTag})`);
-        lastTag = tag;
-        const size = readUVarint(r);
-        const start = need(r, size, `${path} tagged field ${tag}`);
-        const t = tagIndex.get(tag);
-        if (t) {
-          const sub = new Reader(r.buf, start, start + size);
-          o[t.name] = t.decode(sub);
-          if (sub.pos !== sub.end) malformed(`${path}: tagged field ${t.name} has ${sub.end - sub.pos} trailing bytes`);
-        }
-      }
-    }
-    return o;
-  };
-
-  const encode = (w: Writer, v: Record<string, unknown> | undefined): void => {
-    if (v === null || typeof v !== 'object') {
-      if (v === undefined) v = {};
-      else throw new ProtocolEncodeError(`${path}: expected an object`);
-    }
-    for (let i = 0; i < regular.length; i++) {
-      const f = regular[i]!;
-      const x = v[f.name];
-      f.encode(w, x === undefined ? f.makeDefault() : x);
-    }
-    if (!flexible) return;
-    if (tagged.length === 0) {
-      w.ensure(1);
-      w.buf[w.pos++] = 0;
-      return;
-    }
+  const writeTags = (w: Writer, v: Record<string, unknown>): void => {
     let toWrite: { tag: number; bytes: Buffer }[] | null = null;
     for (const t of tagged) {
       const x = v[t.name];
@@ -540,6 +561,52 @@ export function compileStruct(fields: readonly FieldSpec[], version: number, fle
       w.buf.set(bytes, w.pos);
       w.pos += bytes.length;
     }
+  };
+
+  // ---- generated decode: read regular fields in wire order, then build one object literal
+  // holding every field in schema order (absent/tagged ones at their default).
+  const deps: unknown[] = [readTags, skipTaggedFields, writeTags, ProtocolEncodeError, path];
+  const dep = (x: unknown): string => `$${deps.push(x) - 1}`;
+  const defaultExpr = (f: CompiledField): string => {
+    const lit = f.plainDefault === undefined ? null : literal(f.plainDefault);
+    return lit ?? `${dep(f.makeDefault)}()`;
+  };
+  const reads: string[] = [];
+  const props: string[] = [];
+  const regularIdx = new Map(regular.map((f, i) => [f, i]));
+  for (const f of regular) reads.push(`const x${regularIdx.get(f)} = ${dep(f.decode)}(r);`);
+  for (const f of all) {
+    const i = regularIdx.get(f);
+    props.push(`${f.name}: ${i === undefined ? defaultExpr(f) : `x${i}`}`);
+  }
+  const tagsRead = !flexible ? '' : tagged.length > 0 ? '$0(r, o);' : '$1(r);';
+  const decodeSrc = `return function decode(r) {
+    ${reads.join('\n    ')}
+    const o = { ${props.join(', ')} };
+    ${tagsRead}
+    return o;
+  };`;
+
+  // ---- generated encode
+  const writes: string[] = [];
+  for (const f of regular) writes.push(`x = v.${f.name}; ${dep(f.encode)}(w, x === undefined ? ${defaultExpr(f)} : x);`);
+  const noTags = 'w.ensure(1); w.buf[w.pos++] = 0;';
+  const allUndefined = tagged.map((t) => `v.${t.name} === undefined`).join(' && ');
+  const tagsWrite = !flexible ? '' : tagged.length > 0 ? `if (${allUndefined}) { ${noTags} } else $2(w, v);` : noTags;
+  const encodeSrc = `return function encode(w, v) {
+    if (v === undefined) v = {};
+    else if (v === null || typeof v !== 'object') throw new $3($4 + ': expected an object');
+    let x;
+    ${writes.join('\n    ')}
+    ${tagsWrite}
+  };`;
+
+  const decode = generate<Decode>(`${path} decode`, deps, decodeSrc);
+  const encode = generate<Encode>(`${path} encode`, deps, encodeSrc);
+  const defaults = (): Record<string, unknown> => {
+    const o: Record<string, unknown> = {};
+    for (const f of all) o[f.name] = f.makeDefault();
+    return o;
   };
 
   const compiled: CompiledStruct = { decode, encode, defaults };
