@@ -8,6 +8,7 @@
 import { afterAll, expect, test } from '@jest/globals';
 import kafkajs from 'kafkajs';
 import { startBroker, stopAllBrokers } from '../harness/brook.ts';
+import { createTopicAndWait } from '../harness/topics.ts';
 import { compileJavaPrograms, describeRun, javaProgram } from '../harness/tools.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -31,10 +32,7 @@ test('kill -9 during acks=all produce with flush.messages=1 loses no acknowledge
   const kafka = new Kafka({ brokers: [first.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 2000, requestTimeout: 5000 });
   const admin = kafka.admin();
   await admin.connect();
-  expect(await admin.createTopics({
-    topics: [{ topic, numPartitions: PARTITIONS, configEntries: [{ name: 'flush.messages', value: '1' }] }],
-    waitForLeaders: true,
-  })).toBe(true);
+  expect(await createTopicAndWait(admin, { topic, numPartitions: PARTITIONS, configEntries: [{ name: 'flush.messages', value: '1' }] })).toBe(true);
   await admin.disconnect();
 
   const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });

@@ -10,6 +10,7 @@ import type { Admin, IHeaders, Kafka as KafkaClient, Message, RecordMetadata } f
 import { startBroker, stopAllBrokers } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
 import { registerCodecs } from '../harness/codecs.ts';
+import { createTopicAndWait } from '../harness/topics.ts';
 import { batchHeaders, fetchPartition } from '../harness/wire.ts';
 
 const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel } = kafkajs;
@@ -27,7 +28,7 @@ beforeAll(async () => {
     clientId: 'brook-kafkajs-test',
     brokers: [broker.bootstrap],
     logLevel: logLevel.NOTHING,
-    retry: { retries: 3, initialRetryTime: 100 },
+    retry: { retries: 8, initialRetryTime: 200 },
   });
   admin = kafka.admin();
   await admin.connect();
@@ -44,11 +45,7 @@ function topicName(what: string): string {
 }
 
 async function createTopic(topic: string, numPartitions: number, configEntries: Array<{ name: string; value: string }> = []): Promise<void> {
-  const created = await admin.createTopics({
-    topics: [{ topic, numPartitions, replicationFactor: 1, configEntries }],
-    waitForLeaders: true,
-  });
-  expect(created).toBe(true);
+  expect(await createTopicAndWait(admin, { topic, numPartitions, replicationFactor: 1, configEntries })).toBe(true);
 }
 
 /** What a consumed record must equal: everything the producer sent, normalised to Buffers. */
@@ -77,7 +74,7 @@ function normaliseHeaders(h: IHeaders | undefined): Record<string, string | stri
 
 /** Reads `count` records of `topic` from the beginning with a kafkajs consumer in a fresh group. */
 async function consumeAll(topic: string, count: number, timeoutMs = 30_000): Promise<Seen[]> {
-  const consumer = kafka.consumer({ groupId: `g-${topic}`, maxWaitTimeInMs: 200, retry: { retries: 3 } });
+  const consumer = kafka.consumer({ groupId: `g-${topic}`, maxWaitTimeInMs: 200 });
   const seen: Seen[] = [];
   try {
     await consumer.connect();

@@ -11,6 +11,7 @@ import kafkajs from 'kafkajs';
 import type { Admin } from 'kafkajs';
 import { startBroker, stopAllBrokers, tempDir } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
+import { createTopicAndWait } from '../harness/topics.ts';
 import { describeRun, expectSuccess, kcat, requireKcat } from '../harness/tools.ts';
 import type { RunResult } from '../harness/tools.ts';
 import { batchHeaders, fetchPartition } from '../harness/wire.ts';
@@ -35,7 +36,7 @@ afterAll(async () => {
 let seq = 0;
 async function createTopic(what: string, numPartitions: number): Promise<string> {
   const topic = `kcat-${what}-${process.pid}-${seq++}`;
-  expect(await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true })).toBe(true);
+  expect(await createTopicAndWait(admin, { topic, numPartitions })).toBe(true);
   return topic;
 }
 
