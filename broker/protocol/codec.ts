@@ -235,18 +235,26 @@ function writeInt32(w: Writer, v: number): void {
 function writeInt64(w: Writer, v: bigint): void {
   if (typeof v !== 'bigint') badInt(v, 'int64 (a bigint)');
   w.ensure(8);
+  const buf = w.buf;
+  const p = w.pos;
   const n = Number(v);
-  if (Number.isSafeInteger(n)) {
+  if (n >= -0x1fffffffffffff && n <= 0x1fffffffffffff) {
     // Fast path for |v| < 2^53: two 32-bit halves without BigInt arithmetic.
     const hi = Math.floor(n / TWO32);
     const lo = n - hi * TWO32;
-    w.buf.writeInt32BE(hi, w.pos);
-    w.buf.writeUInt32BE(lo, w.pos + 4);
+    buf[p] = hi >>> 24;
+    buf[p + 1] = (hi >>> 16) & 0xff;
+    buf[p + 2] = (hi >>> 8) & 0xff;
+    buf[p + 3] = hi & 0xff;
+    buf[p + 4] = lo >>> 24;
+    buf[p + 5] = (lo >>> 16) & 0xff;
+    buf[p + 6] = (lo >>> 8) & 0xff;
+    buf[p + 7] = lo & 0xff;
   } else {
     if (v < -(2n ** 63n) || v >= 2n ** 63n) badInt(v, 'int64');
-    w.buf.writeBigInt64BE(v, w.pos);
+    buf.writeBigInt64BE(v, p);
   }
-  w.pos += 8;
+  w.pos = p + 8;
 }
 function writeUint16(w: Writer, v: number): void { w.ensure(2); w.buf.writeUInt16BE(v, w.pos); w.pos += 2; }
 function writeUint32(w: Writer, v: number): void { w.ensure(4); w.buf.writeUInt32BE(v, w.pos); w.pos += 4; }
