@@ -20,6 +20,8 @@ import { Partition } from './partition.ts';
 import { KafkaServer } from './server/kafka-server.ts';
 import { TopicAdmin } from './topic-admin.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
+import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.ts';
+import { KafkaError } from './errors.ts';
 
 export interface Endpoint { host: string; port: number }
 
@@ -48,6 +50,7 @@ export class Broker {
   readonly admin: TopicAdmin;
   readonly delayedFetches = new DelayedFetchQueue();
   readonly producerIds: ProducerIdAllocator;
+  readonly groups: GroupCoordinator;
   readonly log: Logger;
   readonly clock: () => number;
   clusterId = '';
@@ -77,6 +80,20 @@ export class Broker {
     this.advertisedEndpoint = opts.advertised ?? opts.listen;
     this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
     this.producerIds = new ProducerIdAllocator(this.store);
+    this.groups = new GroupCoordinator({
+      logger: this.log.child('groups'),
+      clock: this.clock,
+      config: {
+        offsetsTopicPartitions: this.settings.int('offsets.topic.num.partitions'),
+        minSessionTimeoutMs: this.settings.int('group.min.session.timeout.ms'),
+        maxSessionTimeoutMs: this.settings.int('group.max.session.timeout.ms'),
+        initialRebalanceDelayMs: this.settings.int('group.initial.rebalance.delay.ms'),
+        maxGroupSize: this.settings.int('group.max.size'),
+        offsetMetadataMaxBytes: this.settings.int('offset.metadata.max.bytes'),
+        offsetsRetentionMs: this.settings.int('offsets.retention.minutes') * 60_000,
+        offsetsRetentionCheckIntervalMs: this.settings.int('offsets.retention.check.interval.ms'),
+      },
+    });
     const self = this;
     this.metrics = new BrokerMetrics(opts.nodeId, {
       partitions: () => [...self.partitions.values()].map((p) => ({
@@ -174,15 +191,19 @@ export class Broker {
       if (existing && !hosted) {
         await this.dropPartition(existing);
       } else if (existing) {
+        const wasLeader = existing.isLeader;
         existing.updateState(state, minIsr);
         existing.updateConfig(logConfig, minIsr);
+        if (wasLeader !== existing.isLeader) this.leadershipChanged(existing);
       } else if (hosted) {
         const dir = join(this.opts.dataDir, `${name}-${state.partition}`);
         await this.claimDir(dir, topic.topicId);
         const log = await PartitionLog.open(dir, logConfig, { name: `${name}-${state.partition}`, clock: this.clock });
-        this.partitions.set(key(name, state.partition), new Partition({
+        const partition = new Partition({
           topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr,
-        }));
+        });
+        this.partitions.set(key(name, state.partition), partition);
+        if (partition.isLeader) this.leadershipChanged(partition);
       }
     }
   }
@@ -222,7 +243,39 @@ export class Broker {
     for (const p of [...this.partitions.values()]) if (p.topic === topic) await this.dropPartition(p);
   }
 
+  /** Internal topics whose leaders have duties: the group coordinator follows __consumer_offsets. */
+  private leadershipChanged(p: Partition): void {
+    if (p.topic !== OFFSETS_TOPIC) return;
+    if (p.isLeader) this.groups.becameLeader(p);
+    else this.groups.resigned(p.index);
+  }
+
+  /**
+   * The broker that coordinates `groupId`: the leader of its __consumer_offsets partition. The
+   * offsets topic is created on first use, as Kafka does.
+   */
+  async groupCoordinatorNode(groupId: string): Promise<{ nodeId: number; host: string; port: number } | null> {
+    if (!this.topics.has(OFFSETS_TOPIC)) {
+      const rf = Math.min(this.settings.int('offsets.topic.replication.factor'), this.liveBrokers().length);
+      try {
+        await this.admin.create({
+          name: OFFSETS_TOPIC, numPartitions: this.settings.int('offsets.topic.num.partitions'), replicationFactor: rf, assignments: [],
+          configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(this.settings.int('offsets.topic.segment.bytes')) },
+        });
+        this.log.info(`created ${OFFSETS_TOPIC} (${this.settings.int('offsets.topic.num.partitions')} partitions, RF ${rf})`);
+      } catch (err) {
+        if (!(err instanceof KafkaError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
+      }
+      await this.settled();
+    }
+    const state = this.topics.get(OFFSETS_TOPIC)?.partitions[this.groups.partitionFor(groupId)];
+    if (!state || state.leader < 0) return null;
+    const endpoint = this.brokerEndpoints().find((b) => b.nodeId === state.leader);
+    return endpoint ? { nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port } : null;
+  }
+
   private async dropPartition(p: Partition): Promise<void> {
+    if (p.topic === OFFSETS_TOPIC && p.isLeader) this.groups.resigned(p.index);
     this.partitions.delete(key(p.topic, p.index));
     await p.log.delete();
     this.log.info(`deleted partition ${p.name}`);
@@ -277,6 +330,7 @@ export class Broker {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     this.unwatch?.();
     this.delayedFetches.wakeAll();
+    this.groups.close();
     await this.server?.close();
     await this.applying;
     for (const p of this.partitions.values()) {

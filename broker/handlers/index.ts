@@ -10,6 +10,10 @@ import { describeClusterHandler, metadataHandler } from './metadata.ts';
 import { deleteRecordsHandler, listOffsetsHandler, offsetForLeaderEpochHandler } from './offsets.ts';
 import { fetchHandler } from './fetch.ts';
 import { initProducerIdHandler, produceHandler } from './produce.ts';
+import {
+  deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
+  listGroupsHandler, offsetCommitHandler, offsetDeleteHandler, offsetFetchHandler, syncGroupHandler,
+} from './groups.ts';
 
 export interface RequestContext {
   readonly broker: Broker;
@@ -40,6 +44,15 @@ export const handlers: readonly ApiHandler[] = [
   fetchHandler,
   listOffsetsHandler,
   metadataHandler,
+  offsetCommitHandler,
+  offsetFetchHandler,
+  findCoordinatorHandler,
+  joinGroupHandler,
+  heartbeatHandler,
+  leaveGroupHandler,
+  syncGroupHandler,
+  describeGroupsHandler,
+  listGroupsHandler,
   offsetForLeaderEpochHandler,
   apiVersionsHandler,
   createTopicsHandler,
@@ -49,7 +62,9 @@ export const handlers: readonly ApiHandler[] = [
   describeConfigsHandler,
   alterConfigsHandler,
   createPartitionsHandler,
+  deleteGroupsHandler,
   incrementalAlterConfigsHandler,
+  offsetDeleteHandler,
   describeClusterHandler,
 ];
 

@@ -1,0 +1,127 @@
+/**
+ * The records Brook writes to `__consumer_offsets`, in Kafka's own layout so the topic reads
+ * the same to Kafka's tools: the key starts with an int16 version that says what the record is,
+ * the value with an int16 version of its own schema. A null value is a tombstone (the offset or
+ * group was deleted); compaction keeps the latest record per key.
+ *
+ *   key v1  OffsetCommitKey   group string, topic string, partition int32
+ *   key v2  GroupMetadataKey  group string
+ *   value (offset) v3         offset int64, leaderEpoch int32, metadata string, commitTimestamp int64
+ *   value (group)  v3         protocolType string, generation int32, protocol string?, leader string?,
+ *                             currentStateTimestamp int64, members [memberId, groupInstanceId?,
+ *                             clientId, clientHost, rebalanceTimeout int32, sessionTimeout int32,
+ *                             subscription bytes, assignment bytes]
+ *
+ * The schemas are data, encoded by the protocol codec like any message.
+ */
+import { Reader, Writer, compileStruct } from '../protocol/codec.ts';
+import type { CompiledStruct } from '../protocol/codec.ts';
+import type { FieldSpec } from '../protocol/index.ts';
+
+const offsetCommitKey: readonly FieldSpec[] = [
+  { name: 'group', type: 'string', versions: '0+' },
+  { name: 'topic', type: 'string', versions: '0+' },
+  { name: 'partition', type: 'int32', versions: '0+' },
+];
+const groupMetadataKey: readonly FieldSpec[] = [{ name: 'group', type: 'string', versions: '0+' }];
+const offsetCommitValue: readonly FieldSpec[] = [
+  { name: 'offset', type: 'int64', versions: '0+' },
+  { name: 'leaderEpoch', type: 'int32', versions: '3+', default: -1 },
+  { name: 'metadata', type: 'string', versions: '0+' },
+  { name: 'commitTimestamp', type: 'int64', versions: '0+' },
+  { name: 'expireTimestamp', type: 'int64', versions: '1', default: -1n },
+];
+const groupMetadataValue: readonly FieldSpec[] = [
+  { name: 'protocolType', type: 'string', versions: '0+' },
+  { name: 'generation', type: 'int32', versions: '0+' },
+  { name: 'protocol', type: 'string', versions: '0+', nullableVersions: '0+' },
+  { name: 'leader', type: 'string', versions: '0+', nullableVersions: '0+' },
+  { name: 'currentStateTimestamp', type: 'int64', versions: '2+', default: -1n },
+  { name: 'members', type: '[]MemberMetadata', versions: '0+', fields: [
+    { name: 'memberId', type: 'string', versions: '0+' },
+    { name: 'groupInstanceId', type: 'string', versions: '3+', nullableVersions: '3+', default: null },
+    { name: 'clientId', type: 'string', versions: '0+' },
+    { name: 'clientHost', type: 'string', versions: '0+' },
+    { name: 'rebalanceTimeout', type: 'int32', versions: '1+' },
+    { name: 'sessionTimeout', type: 'int32', versions: '0+' },
+    { name: 'subscription', type: 'bytes', versions: '0+' },
+    { name: 'assignment', type: 'bytes', versions: '0+' },
+  ] },
+];
+
+const OFFSET_KEY_VERSION = 1;
+const GROUP_KEY_VERSION = 2;
+const OFFSET_VALUE_VERSION = 3;
+const GROUP_VALUE_VERSION = 3;
+
+const compiled = new Map<string, CompiledStruct>();
+function struct(fields: readonly FieldSpec[], version: number, name: string): CompiledStruct {
+  const k = `${name}v${version}`;
+  let s = compiled.get(k);
+  if (!s) {
+    s = compileStruct(fields, version, false, k);
+    compiled.set(k, s);
+  }
+  return s;
+}
+
+function encode(version: number, s: CompiledStruct, value: unknown): Buffer {
+  const w = new Writer(false);
+  w.ensure(2);
+  w.buf.writeInt16BE(version, w.pos);
+  w.pos += 2;
+  s.encode(w, value);
+  return Buffer.concat(w.finish());
+}
+
+export interface OffsetValue { offset: bigint; leaderEpoch: number; metadata: string; commitTimestamp: bigint }
+export interface GroupMemberValue {
+  memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string;
+  rebalanceTimeout: number; sessionTimeout: number; subscription: Buffer; assignment: Buffer;
+}
+export interface GroupValue {
+  protocolType: string; generation: number; protocol: string | null; leader: string | null;
+  currentStateTimestamp: bigint; members: GroupMemberValue[];
+}
+
+export function offsetKey(group: string, topic: string, partition: number): Buffer {
+  return encode(OFFSET_KEY_VERSION, struct(offsetCommitKey, OFFSET_KEY_VERSION, 'OffsetCommitKey'), { group, topic, partition });
+}
+export function groupKey(group: string): Buffer {
+  return encode(GROUP_KEY_VERSION, struct(groupMetadataKey, GROUP_KEY_VERSION, 'GroupMetadataKey'), { group });
+}
+export function offsetValue(v: OffsetValue): Buffer {
+  return encode(OFFSET_VALUE_VERSION, struct(offsetCommitValue, OFFSET_VALUE_VERSION, 'OffsetCommitValue'), v);
+}
+export function groupValue(v: GroupValue): Buffer {
+  return encode(GROUP_VALUE_VERSION, struct(groupMetadataValue, GROUP_VALUE_VERSION, 'GroupMetadataValue'), v);
+}
+
+export type DecodedKey =
+  | { kind: 'offset'; group: string; topic: string; partition: number }
+  | { kind: 'group'; group: string };
+
+/** Decodes a record key; null for record kinds Brook does not write (e.g. Kafka's newer ones). */
+export function decodeKey(key: Buffer): DecodedKey | null {
+  const version = key.readInt16BE(0);
+  const r = new Reader(key, 2, key.length);
+  if (version === 0 || version === 1) {
+    const k = struct(offsetCommitKey, version, 'OffsetCommitKey').decode(r) as { group: string; topic: string; partition: number };
+    return { kind: 'offset', ...k };
+  }
+  if (version === 2) {
+    const k = struct(groupMetadataKey, version, 'GroupMetadataKey').decode(r) as { group: string };
+    return { kind: 'group', group: k.group };
+  }
+  return null;
+}
+
+export function decodeOffsetValue(value: Buffer): OffsetValue {
+  const version = value.readInt16BE(0);
+  return struct(offsetCommitValue, version, 'OffsetCommitValue').decode(new Reader(value, 2, value.length)) as OffsetValue;
+}
+
+export function decodeGroupValue(value: Buffer): GroupValue {
+  const version = value.readInt16BE(0);
+  return struct(groupMetadataValue, version, 'GroupMetadataValue').decode(new Reader(value, 2, value.length)) as GroupValue;
+}

@@ -1,0 +1,264 @@
+/**
+ * The classic consumer-group APIs: FindCoordinator (10), JoinGroup (11), Heartbeat (12),
+ * LeaveGroup (13), SyncGroup (14), DescribeGroups (15), ListGroups (16), OffsetCommit (8),
+ * OffsetFetch (9), DeleteGroups (42), OffsetDelete (47). The group logic lives in
+ * broker/groups; these handlers translate requests and responses.
+ */
+import { ErrorCode, errorCodeOf } from '../errors.ts';
+import type { Broker } from '../broker.ts';
+import type { ApiHandler } from './index.ts';
+
+const KEY_TYPE_GROUP = 0;
+const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
+/** FindCoordinator: the coordinator of a group is the leader of its __consumer_offsets partition. */
+async function coordinatorFor(broker: Broker, key: string, keyType: number) {
+  const none = { nodeId: -1, host: '', port: -1 };
+  if (keyType !== KEY_TYPE_GROUP) {
+    return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported by this broker.' };
+  }
+  if (!key) return { ...none, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is empty.' };
+  try {
+    const leader = await broker.groupCoordinatorNode(key);
+    if (!leader) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The offsets topic has no leader for this group yet.' };
+    return { ...leader, errorCode: ErrorCode.NONE, errorMessage: null };
+  } catch (err) {
+    return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: (err as Error).message };
+  }
+}
+
+export const findCoordinatorHandler: ApiHandler = {
+  apiKey: 10,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle(req: { key: string; keyType: number; coordinatorKeys: string[] }, { apiVersion, broker }) {
+    if (apiVersion >= 4) {
+      const coordinators = await Promise.all(req.coordinatorKeys.map(async (key) => ({ key, ...await coordinatorFor(broker, key, req.keyType) })));
+      return { throttleTimeMs: 0, coordinators };
+    }
+    return { throttleTimeMs: 0, ...await coordinatorFor(broker, req.key, req.keyType) };
+  },
+};
+
+interface JoinGroupRequest {
+  groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs: number; memberId: string; groupInstanceId: string | null;
+  protocolType: string; protocols: Array<{ name: string; metadata: Buffer }>;
+}
+
+export const joinGroupHandler: ApiHandler = {
+  apiKey: 11,
+  minVersion: 0,
+  maxVersion: 9,
+  async handle(req: JoinGroupRequest, { broker, apiVersion, clientId, remote }) {
+    const result = await broker.groups.join({
+      groupId: req.groupId, memberId: req.memberId, groupInstanceId: req.groupInstanceId, protocolType: req.protocolType,
+      protocols: req.protocols, sessionTimeoutMs: req.sessionTimeoutMs,
+      rebalanceTimeoutMs: apiVersion >= 1 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
+      clientId: clientId ?? '', clientHost: `/${remote.replace(/:\d+$/, '')}`, requireKnownMemberId: apiVersion >= 4,
+    });
+    return { throttleTimeMs: 0, skipAssignment: false, ...result, protocolName: result.protocolName ?? (apiVersion >= 7 ? null : '') };
+  },
+};
+
+export const syncGroupHandler: ApiHandler = {
+  apiKey: 14,
+  minVersion: 0,
+  maxVersion: 5,
+  async handle(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null; protocolType: string | null;
+    protocolName: string | null; assignments: Array<{ memberId: string; assignment: Buffer }> }, { broker }) {
+    const result = await broker.groups.sync(req);
+    return { throttleTimeMs: 0, ...result };
+  },
+};
+
+export const heartbeatHandler: ApiHandler = {
+  apiKey: 12,
+  minVersion: 0,
+  maxVersion: 4,
+  handle(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null }, { broker }) {
+    return { throttleTimeMs: 0, errorCode: broker.groups.heartbeat(req) };
+  },
+};
+
+export const leaveGroupHandler: ApiHandler = {
+  apiKey: 13,
+  minVersion: 0,
+  maxVersion: 5,
+  handle(req: { groupId: string; memberId: string; members: Array<{ memberId: string; groupInstanceId: string | null }> }, { broker, apiVersion }) {
+    const members = apiVersion >= 3 ? req.members : [{ memberId: req.memberId, groupInstanceId: null }];
+    const result = broker.groups.leave(req.groupId, members);
+    // v0-2 carry one member and report its error at the top level.
+    const errorCode = apiVersion >= 3 || result.errorCode !== ErrorCode.NONE ? result.errorCode : result.members[0]!.errorCode;
+    return { throttleTimeMs: 0, errorCode, members: result.members };
+  },
+};
+
+interface OffsetCommitRequest {
+  groupId: string; generationIdOrMemberEpoch: number; memberId: string; groupInstanceId: string | null;
+  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }> }>;
+}
+
+export const offsetCommitHandler: ApiHandler = {
+  apiKey: 8,
+  minVersion: 2,
+  maxVersion: 8,
+  async handle(req: OffsetCommitRequest, { broker }) {
+    const exists = (topic: string, partition: number) => partition >= 0 && partition < (broker.topic(topic)?.partitions.length ?? 0);
+    const errors = await broker.groups.commitOffsets({
+      groupId: req.groupId, generationId: req.generationIdOrMemberEpoch, memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId,
+      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => exists(t.name, p.partitionIndex)) })),
+    });
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: exists(t.name, p.partitionIndex) ? errors.get(`${t.name}\u0000${p.partitionIndex}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR
+            : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        })),
+      })),
+    };
+  },
+};
+
+interface OffsetFetchRequest {
+  groupId: string;
+  topics: Array<{ name: string; partitionIndexes: number[] }> | null;
+  groups: Array<{ groupId: string; topics: Array<{ name: string; partitionIndexes: number[] }> | null }>;
+}
+
+function fetchGroupOffsets(broker: Broker, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null) {
+  const r = broker.groups.fetchOffsets(groupId, topics);
+  return {
+    errorCode: r.errorCode,
+    topics: r.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partitionIndex,
+        committedOffset: p.offset?.offset ?? -1n,
+        committedLeaderEpoch: p.offset?.leaderEpoch ?? -1,
+        metadata: p.offset?.metadata ?? '',
+        errorCode: ErrorCode.NONE,
+      })),
+    })),
+  };
+}
+
+export const offsetFetchHandler: ApiHandler = {
+  apiKey: 9,
+  minVersion: 1,
+  maxVersion: 8,
+  handle(req: OffsetFetchRequest, { broker, apiVersion }) {
+    if (apiVersion >= 8) {
+      return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(broker, g.groupId, g.topics) })) };
+    }
+    const r = fetchGroupOffsets(broker, req.groupId, req.topics);
+    if (apiVersion < 2 && r.errorCode !== ErrorCode.NONE) {
+      // v1 has no top-level error: report it on every requested partition.
+      for (const t of r.topics) for (const p of t.partitions) p.errorCode = r.errorCode;
+    }
+    return { throttleTimeMs: 0, ...r };
+  },
+};
+
+export const listGroupsHandler: ApiHandler = {
+  apiKey: 16,
+  minVersion: 0,
+  maxVersion: 4,
+  handle(req: { statesFilter: string[] }, { broker }) {
+    const groups = broker.groups.listGroups(req.statesFilter ?? []).map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state }));
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
+  },
+};
+
+export const describeGroupsHandler: ApiHandler = {
+  apiKey: 15,
+  minVersion: 0,
+  maxVersion: 5,
+  handle(req: { groups: string[] }, { broker }) {
+    return {
+      throttleTimeMs: 0,
+      groups: req.groups.map((groupId) => {
+        const { errorCode, group } = broker.groups.describe(groupId);
+        const base = { errorCode, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] as unknown[], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+        if (!group) return base;
+        const stable = group.is('Stable');
+        return {
+          ...base,
+          groupState: group.state,
+          protocolType: group.protocolType ?? '',
+          protocolData: stable ? group.protocolName ?? '' : '',
+          members: [...group.members.values()].map((m) => ({
+            memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
+            memberMetadata: stable ? group.metadataOf(m) : Buffer.alloc(0), memberAssignment: stable ? m.assignment : Buffer.alloc(0),
+          })),
+        };
+      }),
+    };
+  },
+};
+
+export const deleteGroupsHandler: ApiHandler = {
+  apiKey: 42,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(req: { groupsNames: string[] }, { broker }) {
+    const results = [];
+    for (const groupId of req.groupsNames) {
+      let errorCode: number;
+      try {
+        errorCode = await broker.groups.deleteGroup(groupId);
+      } catch (err) {
+        errorCode = errorCodeOf(err);
+      }
+      results.push({ groupId, errorCode });
+    }
+    return { throttleTimeMs: 0, results };
+  },
+};
+
+export const offsetDeleteHandler: ApiHandler = {
+  apiKey: 47,
+  minVersion: 0,
+  maxVersion: 0,
+  async handle(req: { groupId: string; topics: Array<{ name: string; partitions: Array<{ partitionIndex: number }> }> }, { broker }) {
+    const { errorCode, results } = await broker.groups.deleteOffsets(req.groupId,
+      req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),
+      (group, topic) => subscribedTopics(group.metadataOf.bind(group), [...group.members.values()]).has(topic));
+    return {
+      errorCode,
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: results.get(`${t.name}\u0000${p.partitionIndex}`) ?? errorCode })),
+      })),
+    };
+  },
+};
+
+/**
+ * Topics in consumer-protocol subscriptions (ConsumerProtocolSubscription: int16 version,
+ * int32 topic count, int16-length topic names, ...). Unparseable metadata subscribes to nothing.
+ */
+export function subscribedTopics<M>(metadataOf: (m: M) => Buffer, members: M[]): Set<string> {
+  const topics = new Set<string>();
+  for (const m of members) {
+    const buf = metadataOf(m);
+    try {
+      let pos = 2;
+      const n = buf.readInt32BE(pos);
+      pos += 4;
+      for (let i = 0; i < n; i++) {
+        const len = buf.readInt16BE(pos);
+        pos += 2;
+        topics.add(buf.toString('utf8', pos, pos + len));
+        pos += len;
+      }
+    } catch {
+      // not the consumer protocol's layout
+    }
+  }
+  return topics;
+}
