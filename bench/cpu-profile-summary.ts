@@ -26,7 +26,8 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-export function summarise(profile: CpuProfile): { totalMs: number; byFunction: SelfTime[]; byFile: SelfTime[] } {
+/** Shares are of busy time: samples on V8's "(idle)" node (event loop waiting) are counted apart. */
+export function summarise(profile: CpuProfile): { totalMs: number; idleMs: number; byFunction: SelfTime[]; byFile: SelfTime[] } {
   const nodeById = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
@@ -36,9 +37,14 @@ export function summarise(profile: CpuProfile): { totalMs: number; byFunction: S
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
   let totalUs = 0;
+  let idleUs = 0;
   for (const [id, us] of selfUs) {
     const frame = nodeById.get(id)?.callFrame;
     if (frame === undefined) continue;
+    if (frame.functionName === '(idle)' && frame.url === '') {
+      idleUs += us;
+      continue;
+    }
     totalUs += us;
     const file = shortUrl(frame.url);
     const fn = `${frame.functionName === '' ? '(anonymous)' : frame.functionName} ${file}${frame.url === '' ? '' : `:${frame.lineNumber + 1}`}`;
@@ -48,7 +54,7 @@ export function summarise(profile: CpuProfile): { totalMs: number; byFunction: S
   const sorted = (m: Map<string, number>): SelfTime[] => [...m]
     .map(([name, us]) => ({ name, ms: us / 1000, share: totalUs === 0 ? 0 : us / totalUs }))
     .sort((a, b) => b.ms - a.ms);
-  return { totalMs: totalUs / 1000, byFunction: sorted(byFunction), byFile: sorted(byFile) };
+  return { totalMs: totalUs / 1000, idleMs: idleUs / 1000, byFunction: sorted(byFunction), byFile: sorted(byFile) };
 }
 
 function render(title: string, rows: SelfTime[], top: number): string {
@@ -64,6 +70,6 @@ if (import.meta.main) {
   }
   const summary = summarise(JSON.parse(readFileSync(positionals[0], 'utf8')) as CpuProfile);
   const top = Number(values.top);
-  process.stdout.write(`sampled ${summary.totalMs.toFixed(0)} ms of main-thread time\n` +
+  process.stdout.write(`main thread: ${summary.totalMs.toFixed(0)} ms busy, ${summary.idleMs.toFixed(0)} ms idle (shares below are of busy time)\n` +
     `${render('self time by function', summary.byFunction, top)}\n${render('self time by file', summary.byFile, top)}\n`);
 }

@@ -17,7 +17,7 @@ import { kafkaVersion, repoRoot } from './kafka-tools.ts';
 import { HELP, parseOptions, type BenchOptions } from './options.ts';
 import { RssSampler } from './proc-stats.ts';
 import { compare, renderTable, type BrokerReport } from './report.ts';
-import { runLoad } from './scenarios.ts';
+import { runLoad, waitQuiet } from './scenarios.ts';
 
 const benchStart = performance.now();
 function log(line: string): void {
@@ -54,7 +54,11 @@ function commandOf(name: BrokerName, options: BenchOptions): string {
 let current: RunningBroker | undefined;
 process.on('SIGINT', () => {
   log('interrupted: stopping the broker');
-  void (current?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  const broker = current;
+  void (broker?.stop() ?? Promise.resolve()).finally(() => {
+    if (broker !== undefined) removeWorkDir(broker, false);
+    process.exit(130);
+  });
 });
 
 async function benchBroker(name: BrokerName, options: BenchOptions): Promise<BrokerReport> {
@@ -63,6 +67,8 @@ async function benchBroker(name: BrokerName, options: BenchOptions): Promise<Bro
     peakRssBytes: undefined, hwmBytes: undefined, load: undefined, stop: undefined,
   };
   log(`== ${name}: starting (${report.command})`);
+  spawnSync('sync');
+  await waitQuiet(options, (line) => log(`[${name}] ${line}`));
   let broker: RunningBroker;
   try {
     broker = name === 'kafka'

@@ -176,7 +176,7 @@ function costOf(m: RunCost): RunCost {
 }
 
 /** Samples machine load each second until it is at most --quiet-cores, for up to --quiet-wait seconds. */
-async function waitQuiet(options: BenchOptions, log: (line: string) => void): Promise<number> {
+export async function waitQuiet(options: BenchOptions, log: (line: string) => void): Promise<number> {
   const t0 = performance.now();
   let warned = false;
   for (;;) {
