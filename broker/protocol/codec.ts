@@ -381,6 +381,8 @@ interface CompiledField {
   defaultBytes: Buffer | null;
 }
 
+const EMPTY: Buffer = Buffer.alloc(0);
+
 function isArrayType(type: string): boolean { return type.startsWith('[]'); }
 
 /** The schema default of a field, in JS terms, for one version. */
@@ -401,8 +403,9 @@ function defaultFactory(f: FieldSpec, version: number, flexible: boolean): () =>
     return () => d;
   }
   if (type === 'string') return () => '';
-  if (type === 'bytes') return () => Buffer.alloc(0);
-  if (type === 'records') return () => null;
+  // Missing records encode as empty (length 0), not null: Java's consumer rejects null records
+  // in a fetch response (FetchResponse.recordsOrFail), and Kafka itself sends empty ones.
+  if (type === 'bytes' || type === 'records') return () => EMPTY;
   const fixed = FIXED[type];
   if (!fixed) throw new Error(`schema: unknown type ${type} for field ${f.name}`);
   return fixed.zero;

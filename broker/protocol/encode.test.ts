@@ -19,6 +19,13 @@ describe('encoding', () => {
     expect(res.body).toEqual({ responses: [], throttleTimeMs: 0, nodeEndpoints: [] });
   });
 
+  test('omitted records encode as empty, explicit null as null', () => {
+    const enc = (records?: Buffer | null) => decodeResponse(1, 11, Buffer.concat(encodeResponse(1, 11, 1,
+      { responses: [{ topic: 't', partitions: [records === undefined ? { partitionIndex: 0 } : { partitionIndex: 0, records }] }] })).subarray(4));
+    expect(enc().body.responses[0]!.partitions[0]!.records).toEqual(Buffer.alloc(0));
+    expect(enc(null).body.responses[0]!.partitions[0]!.records).toBeNull();
+  });
+
   test('tagged fields equal to their default are not written', () => {
     const a = Buffer.concat(encodeResponse(1, 12, 1, { responses: [{ topic: 't', partitions: [{ currentLeader: { leaderId: -1, leaderEpoch: -1 } }] }] }));
     const b = Buffer.concat(encodeResponse(1, 12, 1, { responses: [{ topic: 't', partitions: [{}] }] }));

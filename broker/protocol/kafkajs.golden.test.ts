@@ -98,6 +98,37 @@ describe('golden: kafkajs request encoders', () => {
   });
 });
 
+describe('golden: more kafkajs request encoders (byte-identical re-encode)', () => {
+  const meta = Buffer.from('0001000000010006746f7069633100000000', 'hex');
+  const cases: [string, number, number[], unknown, Record<string, unknown>][] = [
+    ['createTopics', 19, [2, 3], { topics: [{ topic: 'new', numPartitions: 3, replicationFactor: 1, replicaAssignment: [{ partition: 0, replicas: [1, 2] }], configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], validateOnly: true, timeout: 5000 },
+      { timeoutMs: 5000, validateOnly: true }],
+    ['deleteTopics', 20, [1], { topics: ['a', 'b'], timeout: 5000 }, { topicNames: ['a', 'b'] }],
+    ['initProducerId', 22, [0, 1], { transactionalId: 'tx', transactionTimeout: 60000 }, { transactionalId: 'tx', transactionTimeoutMs: 60000 }],
+    ['joinGroup', 11, [0, 1, 2, 3, 4, 5], { groupId: 'g', sessionTimeout: 30000, rebalanceTimeout: 60000, memberId: '', groupInstanceId: null, protocolType: 'consumer', groupProtocols: [{ name: 'range', metadata: meta }] },
+      { groupId: 'g', sessionTimeoutMs: 30000, protocolType: 'consumer' }],
+    ['syncGroup', 14, [0, 1, 2, 3], { groupId: 'g', generationId: 4, memberId: 'm-1', groupAssignment: [{ memberId: 'm-1', memberAssignment: meta }] }, { generationId: 4, memberId: 'm-1' }],
+    ['heartbeat', 12, [0, 1, 2, 3], { groupId: 'g', groupGenerationId: 4, memberId: 'm-1', groupInstanceId: null }, { generationId: 4 }],
+    ['offsetCommit', 8, [2, 3, 4, 5], { groupId: 'g', groupGenerationId: 4, memberId: 'm-1', retentionTime: -1, topics: [{ topic: 'orders', partitions: [{ partition: 0, offset: '42', metadata: null }] }] },
+      { groupId: 'g', generationIdOrMemberEpoch: 4 }],
+    ['offsetFetch', 9, [1, 2, 3, 4], { groupId: 'g', topics: [{ topic: 'orders', partitions: [{ partition: 0 }, { partition: 1 }] }] }, { groupId: 'g' }],
+    ['findCoordinator', 10, [0, 1, 2], { groupId: 'g', coordinatorKey: 'g', coordinatorType: 0 }, { key: 'g' }],
+    ['describeConfigs', 32, [1, 2], { resources: [{ type: 2, name: 'orders', configNames: ['retention.ms'] }], includeSynonyms: true }, {}],
+    ['alterConfigs', 33, [0, 1], { resources: [{ type: 2, name: 'orders', configEntries: [{ name: 'retention.ms', value: '1000' }] }], validateOnly: false }, {}],
+    ['createPartitions', 37, [0, 1], { topicPartitions: [{ topic: 'orders', count: 6, assignments: [[1], [2]] }], validateOnly: false, timeout: 5000 }, { timeoutMs: 5000 }],
+    ['deleteRecords', 21, [0, 1], { topics: [{ topic: 'orders', partitions: [{ partition: 0, offset: '7' }] }], timeout: 5000 }, { timeoutMs: 5000 }],
+    ['listGroups', 16, [0, 1, 2], {}, {}],
+    ['describeGroups', 15, [0, 1, 2], { groupIds: ['g1', 'g2'] }, { groups: ['g1', 'g2'] }],
+    ['deleteGroups', 42, [0, 1], ['g1'], { groupsNames: ['g1'] }],
+  ];
+  for (const [api, apiKey, versions, args, expected] of cases) {
+    test.each(versions)(`${api} v%d`, async (v) => {
+      const wire = await kafkajsBytes(api, v, args);
+      expect(roundTripAgainst(apiKey, v, wire)).toMatchObject(expected);
+    });
+  }
+});
+
 describe('golden: kafkajs response decoders read what Brook encodes', () => {
   const payload = (bufs: Buffer[]) => Buffer.concat(bufs).subarray(8); // size + correlation id
 

@@ -18,7 +18,10 @@ function primitive(type: string): Arbitrary<unknown> {
     case 'int8': return fc.integer({ min: -128, max: 127 });
     case 'int16': return fc.integer({ min: -32768, max: 32767 });
     case 'int32': return fc.integer({ min: -2147483648, max: 2147483647 });
-    case 'int64': return fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
+    case 'int64': return fc.oneof(
+      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+      fc.constantFrom(-1n, 0n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n), -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n)),
+    );
     case 'uint16': return fc.integer({ min: 0, max: 65535 });
     case 'uint32': return fc.integer({ min: 0, max: 0xffffffff });
     case 'float64': return fc.double({ noNaN: true }).map((d) => (Object.is(d, -0) ? 0 : d));
