@@ -3,6 +3,7 @@
  * we SIGKILL it mid-stream, reopen the log, and check that every acknowledged batch is there,
  * byte-identical, and that the log ends on a whole valid batch.
  */
+import { expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
