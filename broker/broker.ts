@@ -102,6 +102,13 @@ export class Broker {
         segments: p.log.segmentCount, logStartOffset: p.log.logStartOffset, logEndOffset: p.log.logEndOffset,
         highWatermark: p.highWatermark,
       })),
+      groupOffsets: function* () {
+        for (const o of self.groups.committedOffsets()) {
+          const p = self.partitions.get(key(o.topic, o.partition));
+          yield { ...o, committed: o.offset, highWatermark: p?.isLeader ? p.highWatermark : null };
+        }
+      },
+      groupStates: () => self.groups.groupCounts(),
       delayedFetches: () => self.delayedFetches.size,
       delayedProduces: () => self.delayedProduces,
       connections: () => self.server?.connectionCount ?? 0,

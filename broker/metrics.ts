@@ -19,8 +19,19 @@ export interface PartitionView {
   readonly highWatermark: bigint;
 }
 
+export interface GroupOffsetView {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly committed: bigint;
+  /** High watermark of the partition when this broker leads it, else null (lag unknown here). */
+  readonly highWatermark: bigint | null;
+}
+
 export interface BrokerStateView {
   partitions(): Iterable<PartitionView>;
+  groupOffsets(): Iterable<GroupOffsetView>;
+  groupStates(): Map<string, number>;
   delayedFetches(): number;
   delayedProduces(): number;
   connections(): number;
@@ -83,6 +94,36 @@ export class BrokerMetrics {
     new Gauge({ name: 'brook_log_segments', help: 'Segments of a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => p.segments) });
     new Gauge({ name: 'brook_log_start_offset', help: 'First offset of a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.logStartOffset)) });
     new Gauge({ name: 'brook_log_end_offset', help: 'Next offset to be written to a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.logEndOffset)) });
+    const groupLabels = ['group', 'topic', 'partition'];
+    new Gauge({ name: 'brook_consumer_group_committed_offset', help: 'Committed offset of a consumer group on a partition (groups this broker coordinates).', labelNames: groupLabels, registers: [r],
+      collect() {
+        this.reset();
+        for (const o of state.groupOffsets()) this.set({ group: o.group, topic: o.topic, partition: String(o.partition) }, Number(o.committed));
+      } });
+    new Gauge({ name: 'brook_consumer_group_lag', help: 'Records between a group\'s committed offset and the high watermark of a partition this broker leads.', labelNames: groupLabels, registers: [r],
+      collect() {
+        this.reset();
+        for (const o of state.groupOffsets()) {
+          if (o.highWatermark !== null) this.set({ group: o.group, topic: o.topic, partition: String(o.partition) }, lagOf(o));
+        }
+      } });
+    new Gauge({ name: 'brook_consumer_group_lag_sum', help: 'Total lag of a consumer group over the partitions this broker leads.', labelNames: ['group'], registers: [r],
+      collect() {
+        this.reset();
+        const sums = new Map<string, number>();
+        for (const o of state.groupOffsets()) if (o.highWatermark !== null) sums.set(o.group, (sums.get(o.group) ?? 0) + lagOf(o));
+        for (const [group, lag] of sums) this.set({ group }, lag);
+      } });
+    new Gauge({ name: 'brook_consumer_groups', help: 'Consumer groups this broker coordinates, by state.', labelNames: ['state'], registers: [r],
+      collect() {
+        this.reset();
+        for (const [st, n] of state.groupStates()) this.set({ state: st }, n);
+      } });
     new Gauge({ name: 'brook_high_watermark', help: 'High watermark (last committed offset + 1) of a partition.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.highWatermark)) });
   }
+}
+
+function lagOf(o: GroupOffsetView): number {
+  const lag = o.highWatermark! - o.committed;
+  return lag > 0n ? Number(lag) : 0;
 }
