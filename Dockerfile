@@ -1,0 +1,24 @@
+# Brook: one image for the broker (and, later, the operator). Node 24 runs the TypeScript sources
+# directly (type stripping), so there is no build stage beyond installing production packages.
+ARG BASE_IMAGE=node:24-slim
+
+FROM ${BASE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${BASE_IMAGE}
+LABEL org.opencontainers.image.title="brook" \
+      org.opencontainers.image.description="Kafka-compatible event-streaming broker fleet for Kubernetes" \
+      org.opencontainers.image.licenses="Apache-2.0"
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY broker ./broker
+RUN useradd --system --uid 10001 --home-dir /var/lib/brook brook \
+ && mkdir -p /var/lib/brook && chown brook /var/lib/brook
+USER 10001
+EXPOSE 9092 9464
+VOLUME /var/lib/brook
+ENTRYPOINT ["node", "broker/cli.ts"]
+CMD ["broker", "--listen", "0.0.0.0:9092", "--data-dir", "/var/lib/brook", "--metrics-host", "0.0.0.0"]
