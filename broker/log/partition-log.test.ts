@@ -513,3 +513,31 @@ describe('flush policy', () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 });
+
+describe('replication', () => {
+  test('appendAsFollower stores the leader bytes as they are, follows epochs and producer state', async () => {
+    const leader = await PartitionLog.open(tmpDir(), config({ segmentBytes: 3000 }));
+    const follower = await PartitionLog.open(tmpDir(), config({ segmentBytes: 3000 }));
+    for (let i = 0; i < 6; i++) leader.append(sizedBatch(i, 2, 300, { producerId: 5n, producerEpoch: 0, baseSequence: i * 2 }), { leaderEpoch: 1 });
+    leader.assignEpochStartOffset(3, leader.logEndOffset);
+    for (let i = 6; i < 12; i++) leader.append(sizedBatch(i, 2, 300, { producerId: 5n, producerEpoch: 0, baseSequence: i * 2 }), { leaderEpoch: 3 });
+    let offset = 0n;
+    while (offset < leader.logEndOffset) {
+      const r = await leader.read(offset, 2000);
+      follower.appendAsFollower(Buffer.from(r.records));
+      offset = r.nextOffset;
+    }
+    expect(follower.logEndOffset).toBe(leader.logEndOffset);
+    expect(Buffer.concat(await readAll(follower))).toEqual(Buffer.concat(await readAll(leader)));
+    expect(follower.endOffsetForEpoch(1)).toEqual(leader.endOffsetForEpoch(1));
+    expect(follower.endOffsetForEpoch(1)).toEqual({ leaderEpoch: 1, endOffset: 12n });
+    // Re-sending what the follower has is rejected; a corrupt batch is rejected.
+    const again = (await leader.read(0n, 100)).records;
+    expectKafkaError(() => follower.appendAsFollower(Buffer.from(again)), 'CORRUPT_MESSAGE');
+    // The follower, once leader, de-duplicates the producer's retry of its last batch.
+    expect(follower.append(sizedBatch(11, 2, 300, { producerId: 5n, producerEpoch: 0, baseSequence: 22 }), { leaderEpoch: 4 }))
+      .toMatchObject({ duplicate: true, baseOffset: 22n });
+    await leader.close();
+    await follower.close();
+  });
+});

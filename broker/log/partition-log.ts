@@ -41,7 +41,7 @@ import { KafkaError } from '../errors.ts';
 import type { LogConfig } from './log-config.ts';
 import { LogSegment } from './log-segment.ts';
 import {
-  validateClientBatches, stampOffsetAndEpoch, stampLogAppendTime, firstRecordAtOrAfter, lastOffsetOf,
+  validateClientBatches, validateReplicatedBatches, stampOffsetAndEpoch, stampLogAppendTime, firstRecordAtOrAfter, lastOffsetOf,
 } from './record-batch.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
@@ -128,6 +128,8 @@ export class PartitionLog {
   private readonly producers: ProducerStateManager;
   private readonly epochs: LeaderEpochCache;
   private closed = false;
+  /** A segment file was created since the directory was last fsynced. */
+  private dirDirty = false;
 
   private constructor(dir: string, config: LogConfig, opts: PartitionLogOptions) {
     this.dir = dir;
@@ -337,29 +339,69 @@ export class PartitionLog {
       stampOffsetAndEpoch(records, p.position, p.baseOffset, opts.leaderEpoch);
       if (logAppendTime >= 0n) stampLogAppendTime(records, p.position, p.size, logAppendTime);
     }
+    this.write(records, planned);
+    this.producers.commit(pending);
+    if (opts.leaderEpoch >= 0 && opts.leaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(opts.leaderEpoch, first);
+    const recordCount = Number(next - first);
+    const flushRequired = this.applyFlushPolicy(recordCount, next);
+    return { baseOffset: first, lastOffset, logAppendTime, duplicate: false, recordCount, flushRequired };
+  }
+
+  /**
+   * Appends batches replicated from the leader, as they are: offsets, leader epochs and
+   * timestamps are the leader's. Checks each batch's length, magic and CRC (CORRUPT_MESSAGE) and
+   * that base offsets increase from the log end (gaps are allowed: compacted leaders have them).
+   * Producer state and the leader epoch cache follow the batches; no idempotence checks.
+   */
+  appendAsFollower(records: Buffer, opts: { now?: number } = {}): { firstOffset: bigint; lastOffset: bigint; recordCount: number; flushRequired: boolean } {
+    this.ensureOpen();
+    const now = opts.now ?? this.clock();
+    const headers = validateReplicatedBatches(records, this.logEndOffset, this.name);
+    if (records.length > this.config.segmentBytes) {
+      throw new KafkaError('RECORD_LIST_TOO_LARGE', `${this.name}: ${records.length} bytes exceed segment.bytes ${this.config.segmentBytes}`);
+    }
+    let maxTimestamp = -1n;
+    let recordCount = 0;
+    for (const h of headers) {
+      if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp;
+      recordCount += h.lastOffsetDelta + 1;
+    }
+    const first = headers[0]!.baseOffset;
+    const lastOffset = lastOffsetOf(headers.at(-1)!);
+    this.maybeRoll(records.length, maxTimestamp, lastOffset, now);
+    this.write(records, headers);
+    for (const h of headers) {
+      this.producers.replay(h);
+      if (h.partitionLeaderEpoch >= 0 && h.partitionLeaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(h.partitionLeaderEpoch, h.baseOffset);
+    }
+    const flushRequired = this.applyFlushPolicy(recordCount, lastOffset + 1n);
+    return { firstOffset: first, lastOffset, recordCount, flushRequired };
+  }
+
+  private write(records: Buffer, batches: readonly { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number }[]): void {
     try {
-      this.active.append(records, planned, this.config.indexIntervalBytes);
+      this.active.append(records, batches, this.config.indexIntervalBytes);
     } catch (err) {
       throw this.storageError('append', err);
     }
-    this.producers.commit(pending);
-    if (opts.leaderEpoch >= 0 && opts.leaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(opts.leaderEpoch, first);
+  }
 
-    const recordCount = Number(next - first);
+  /** Counts unflushed messages; starts the flush flush.messages asks for, or arms flush.ms. */
+  private applyFlushPolicy(recordCount: number, end: bigint): boolean {
     this.unflushedMessages += recordCount;
-    let flushRequired = false;
     if (this.unflushedMessages >= this.config.flushMessages) {
-      flushRequired = true;
-      this.durableRequiredUpTo = next;
-      this.startFlush(next);
-    } else if (this.config.flushMs !== Infinity && this.flushTimer === null) {
+      this.durableRequiredUpTo = end;
+      this.startFlush(end);
+      return true;
+    }
+    if (this.config.flushMs !== Infinity && this.flushTimer === null) {
       this.flushTimer = setTimeout(() => {
         this.flushTimer = null;
         this.flushUpTo(this.logEndOffset).catch(() => { /* surfaced to the next flush caller */ });
       }, this.config.flushMs);
       this.flushTimer.unref();
     }
-    return { baseOffset: first, lastOffset, logAppendTime, duplicate: false, recordCount, flushRequired };
+    return false;
   }
 
   /** Kafka's LogSegment.shouldRoll, then roll. */
@@ -382,6 +424,7 @@ export class PartitionLog {
     old.seal();
     const snapshot = this.producers.encodeSnapshot();
     this.segments.push(LogSegment.create(this.dir, base, now));
+    this.dirDirty = true;
     old.retain();
     this.runInBackground(async () => {
       try {
@@ -451,8 +494,16 @@ export class PartitionLog {
   private async flushLoop(): Promise<void> {
     try {
       for (;;) {
+        // Let the event loop run first, so that appends already on their way (callers resumed
+        // by the previous flush, requests just read from sockets) join this fdatasync.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         const target = this.logEndOffset;
         if (target > this.recoveryPoint) {
+          if (this.dirDirty) {
+            // New segment files must survive a power loss too: fsync the directory entry.
+            this.dirDirty = false;
+            await fsyncDirAsync(this.dir);
+          }
           const dirty = this.segments.filter((s) => s.nextOffset > this.recoveryPoint && s.retain());
           try {
             await Promise.all(dirty.map((s) => s.flush()));
@@ -646,6 +697,7 @@ export class PartitionLog {
       if (offset < this.segments[0]!.baseOffset) {
         for (const s of this.segments) s.delete();
         this.segments = [LogSegment.create(this.dir, offset, this.clock())];
+        this.dirDirty = true;
         this.startOffset = offset;
         this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, offset);
       } else {
@@ -727,6 +779,18 @@ export class PartitionLog {
     const e = new KafkaError('KAFKA_STORAGE_ERROR', `${this.name} (${this.dir}): ${what} failed: ${(err as Error).message}`);
     (e as Error & { cause?: unknown }).cause = err;
     return e;
+  }
+}
+
+async function fsyncDirAsync(dir: string): Promise<void> {
+  let fh: fs.promises.FileHandle | null = null;
+  try {
+    fh = await fs.promises.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some file systems cannot fsync a directory; the data files are still synced.
+  } finally {
+    await fh?.close();
   }
 }
 

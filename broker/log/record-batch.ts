@@ -184,6 +184,31 @@ export function validateClientBatches(records: Buffer, opts: ValidateOptions): B
   return batches;
 }
 
+/**
+ * Splits and checks batches replicated from a leader (offsets already assigned): whole batches,
+ * magic 2, valid CRC, lastOffsetDelta >= 0, base offsets >= `logEndOffset` and increasing.
+ * Throws KafkaError('CORRUPT_MESSAGE') on any problem; never modifies `records`.
+ */
+export function validateReplicatedBatches(records: Buffer, logEndOffset: bigint, name: string): BatchHeader[] {
+  const batches: BatchHeader[] = [];
+  let position = 0;
+  let next = logEndOffset;
+  if (records.length === 0) throw new KafkaError('CORRUPT_MESSAGE', `${name}: empty replicated record set`);
+  while (position < records.length) {
+    const problem = storedBatchProblem(records, position, records.length - position);
+    if (problem) throw new KafkaError('CORRUPT_MESSAGE', `${name}: replicated batch at position ${position}: ${problem}`);
+    const h = readBatchHeader(records, position);
+    if (h.lastOffsetDelta < 0) throw new KafkaError('CORRUPT_MESSAGE', `${name}: negative lastOffsetDelta at position ${position}`);
+    if (h.baseOffset < next) {
+      throw new KafkaError('CORRUPT_MESSAGE', `${name}: replicated batch base offset ${h.baseOffset} is below the expected ${next}`);
+    }
+    next = lastOffsetOf(h) + 1n;
+    batches.push(h);
+    position += h.size;
+  }
+  return batches;
+}
+
 /** Writes baseOffset and partitionLeaderEpoch into the batch at `position` (outside the CRC). */
 export function stampOffsetAndEpoch(buf: Buffer, position: number, baseOffset: bigint, leaderEpoch: number): void {
   buf.writeBigInt64BE(baseOffset, position + BASE_OFFSET_OFFSET);
