@@ -46,7 +46,7 @@ describe('fuzz: decoding never throws anything but ProtocolDecodeError', () => {
         decodeOrTypedError(() => decodeResponse(apiKey, version, Buffer.from(tail)));
       }), { numRuns: 40 });
     }
-    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(Date.now() - started).toBeLessThan(45_000); // ~3 s when the machine is idle
   });
 
   test('completely random frames', () => {
@@ -79,9 +79,12 @@ describe('malformed frames', () => {
   test('an array length of 2^31-1 with 10 bytes left fails fast without allocating', () => {
     // Produce v3 body: transactionalId null, acks, timeout, then topicData with a huge count.
     const body = Buffer.from('ffff' + 'ffff' + '00007530' + '7fffffff' + '00'.repeat(10), 'hex');
+    expectMalformed(() => decodeRequest(0, 3, body, 0)); // also compiles Produce v3
+    // Allocating or looping 2^31 times would take seconds; the check must be immediate. The
+    // bound is loose because the test machine is shared.
     const started = process.hrtime.bigint();
-    expectMalformed(() => decodeRequest(0, 3, body, 0));
-    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(50);
+    for (let i = 0; i < 100; i++) expectMalformed(() => decodeRequest(0, 3, body, 0));
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(500);
   });
 
   test('a compact array length of 2^32-2 fails fast', () => {

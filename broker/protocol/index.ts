@@ -21,7 +21,7 @@ import type {
   alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics,
   describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
-  offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, syncGroup,
+  offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 } from './apis/index.ts';
 import type { CompiledStruct } from './codec.ts';
 import {
@@ -44,7 +44,7 @@ export const ApiKey = {
   DescribeGroups: 15, ListGroups: 16, ApiVersions: 18, CreateTopics: 19, DeleteTopics: 20,
   DeleteRecords: 21, InitProducerId: 22, OffsetForLeaderEpoch: 23, DescribeConfigs: 32,
   AlterConfigs: 33, CreatePartitions: 37, DeleteGroups: 42, ElectLeaders: 43,
-  IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60,
+  IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, SaslHandshake: 17, SaslAuthenticate: 36,
 } as const;
 
 /** Schema by API key, for typing: `RequestOf<ApiByKey[0]>`. */
@@ -56,7 +56,7 @@ export interface ApiByKey {
   21: typeof deleteRecords; 22: typeof initProducerId; 23: typeof offsetForLeaderEpoch;
   32: typeof describeConfigs; 33: typeof alterConfigs; 37: typeof createPartitions;
   42: typeof deleteGroups; 43: typeof electLeaders; 44: typeof incrementalAlterConfigs;
-  47: typeof offsetDelete; 60: typeof describeCluster;
+  47: typeof offsetDelete; 60: typeof describeCluster; 17: typeof saslHandshake; 36: typeof saslAuthenticate;
 }
 
 type Req<K extends number> = K extends keyof ApiByKey ? RequestOf<ApiByKey[K]> : Record<string, unknown>;

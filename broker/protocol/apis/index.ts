@@ -26,13 +26,15 @@ import { offsetDelete } from './offsetDelete.ts';
 import { offsetFetch } from './offsetFetch.ts';
 import { offsetForLeaderEpoch } from './offsetForLeaderEpoch.ts';
 import { produce } from './produce.ts';
+import { saslAuthenticate } from './saslAuthenticate.ts';
+import { saslHandshake } from './saslHandshake.ts';
 import { syncGroup } from './syncGroup.ts';
 
 export {
   alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics,
   describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
-  offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, syncGroup,
+  offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 };
 
 export const ALL_APIS: readonly ApiSpec[] = [
@@ -40,4 +42,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics,
   deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs,
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster,
+  saslHandshake, saslAuthenticate,
 ];
