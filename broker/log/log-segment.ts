@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import { KafkaError } from '../errors.ts';
 import {
-  type BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD, LENGTH_OFFSET, readBatchHeader, storedBatchProblem, lastOffsetOf,
+  type BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD, LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, readBatchHeader, storedBatchProblem, lastOffsetOf,
 } from './record-batch.ts';
 import { OffsetIndex, OFFSET_INDEX_ENTRY_SIZE, writeFileAtomically } from './offset-index.ts';
 import { TimeIndex } from './time-index.ts';
@@ -333,16 +333,21 @@ export class LogSegment {
     if (lastOffsetOf(header) >= maxOffset) return empty;
     const want = Math.min(sizeLimit - position, Math.max(maxBytes, minOneBatch ? header.size : 0));
     if (want < header.size) return empty;
+    const segmentEnd = this.next;
     const buf = await readFully(this.fd, position, want);
+    // Walk the batch lengths only; offsets matter when the bound falls inside this segment.
+    const checkOffsets = maxOffset < segmentEnd;
     let end = 0;
-    let nextOffset = header.baseOffset;
+    let lastStart = -1;
     while (end + BATCH_HEADER_SIZE <= buf.length) {
-      const h = readBatchHeader(buf, end);
-      if (end + h.size > buf.length || h.size < BATCH_HEADER_SIZE) break;
-      if (lastOffsetOf(h) >= maxOffset) break;
-      end += h.size;
-      nextOffset = lastOffsetOf(h) + 1n;
+      const size = buf.readInt32BE(end + LENGTH_OFFSET) + LOG_OVERHEAD;
+      if (size < BATCH_HEADER_SIZE || end + size > buf.length) break;
+      if (checkOffsets && buf.readBigInt64BE(end) + BigInt(buf.readInt32BE(end + LAST_OFFSET_DELTA_OFFSET)) >= maxOffset) break;
+      lastStart = end;
+      end += size;
     }
+    const nextOffset = lastStart < 0 ? header.baseOffset
+      : buf.readBigInt64BE(lastStart) + BigInt(buf.readInt32BE(lastStart + LAST_OFFSET_DELTA_OFFSET)) + 1n;
     return { records: buf.subarray(0, end), firstOffset: header.baseOffset, nextOffset };
   }
 

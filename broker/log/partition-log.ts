@@ -128,6 +128,8 @@ export class PartitionLog {
   private readonly producers: ProducerStateManager;
   private readonly epochs: LeaderEpochCache;
   private closed = false;
+  /** close() or delete() has started: no more appends. */
+  private closing = false;
   /** A segment file was created since the directory was last fsynced. */
   private dirDirty = false;
 
@@ -302,7 +304,7 @@ export class PartitionLog {
    * at the top of this file.
    */
   append(records: Buffer, opts: AppendOptions): AppendResult {
-    this.ensureOpen();
+    this.ensureWritable();
     const now = opts.now ?? this.clock();
     const headers = validateClientBatches(records, { maxBatchBytes: this.config.maxMessageBytes });
     if (records.length > this.config.segmentBytes) {
@@ -354,7 +356,7 @@ export class PartitionLog {
    * Producer state and the leader epoch cache follow the batches; no idempotence checks.
    */
   appendAsFollower(records: Buffer, opts: { now?: number } = {}): { firstOffset: bigint; lastOffset: bigint; recordCount: number; flushRequired: boolean } {
-    this.ensureOpen();
+    this.ensureWritable();
     const now = opts.now ?? this.clock();
     const headers = validateReplicatedBatches(records, this.logEndOffset, this.name);
     if (records.length > this.config.segmentBytes) {
@@ -621,7 +623,7 @@ export class PartitionLog {
    * segments wholly below it (never the active one). OFFSET_OUT_OF_RANGE past the log end.
    */
   deleteRecordsBefore(offset: bigint): RetentionResult {
-    this.ensureOpen();
+    this.ensureWritable();
     if (offset > this.logEndOffset || offset < 0n) {
       throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: cannot delete records before ${offset}; log ends at ${this.logEndOffset}`);
     }
@@ -631,6 +633,7 @@ export class PartitionLog {
 
   /** Applies retention.ms / retention.bytes and the log start offset. Never deletes the active segment. */
   enforceRetention(now: number): RetentionResult {
+    if (this.closing) return { deletedSegments: [], deletedBytes: 0, logStartOffset: this.startOffset };
     this.ensureOpen();
     const deleteAllowed = this.config.cleanupPolicy.includes('delete');
     const retentionMs = this.config.retentionMs;
@@ -690,7 +693,7 @@ export class PartitionLog {
    * followers on leader change. A no-op at or past the log end.
    */
   truncateTo(offset: bigint): void {
-    this.ensureOpen();
+    this.ensureWritable();
     if (offset < 0n) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: cannot truncate to ${offset}`);
     if (offset >= this.logEndOffset) return;
     try {
@@ -723,7 +726,7 @@ export class PartitionLog {
 
   /** Records that `epoch` starts at `offset` (new leader: offset = log end). */
   assignEpochStartOffset(epoch: number, offset: bigint): void {
-    this.ensureOpen();
+    this.ensureWritable();
     this.epochs.assign(epoch, offset);
   }
 
@@ -738,7 +741,8 @@ export class PartitionLog {
 
   /** Flushes, writes indexes, a producer snapshot and the checkpoints, and closes the files. */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.closing) return;
+    this.closing = true;
     await this.flush();
     await this.background;
     this.closed = true;
@@ -758,6 +762,7 @@ export class PartitionLog {
 
   /** Closes the files without flushing and removes the directory. */
   async delete(): Promise<void> {
+    this.closing = true;
     if (!this.closed) {
       this.closed = true;
       if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -766,6 +771,11 @@ export class PartitionLog {
       for (const w of this.flushWaiters.splice(0)) w.reject(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log deleted`));
     }
     await fs.promises.rm(this.dir, { recursive: true, force: true });
+  }
+
+  private ensureWritable(): void {
+    if (this.closing) throw new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log ${this.dir} is closing`);
+    this.ensureOpen();
   }
 
   private ensureOpen(): void {

@@ -1,0 +1,38 @@
+import { describe, expect, test } from '@jest/globals';
+import { KafkaError } from '../errors.ts';
+import { defaultLogConfig, logConfigFromTopicConfigs } from './log-config.ts';
+
+describe('logConfigFromTopicConfigs', () => {
+  test('defaults match Kafka', () => {
+    expect(defaultLogConfig).toMatchObject({
+      retentionMs: 604800000, retentionBytes: -1, segmentBytes: 1073741824, segmentMs: 604800000, maxMessageBytes: 1048588,
+      messageTimestampType: 'CreateTime', cleanupPolicy: 'delete', flushMessages: Infinity, flushMs: Infinity,
+      indexIntervalBytes: 4096, segmentIndexBytes: 10485760,
+    });
+  });
+
+  test('translates Kafka topic config names; Long.MAX means never; unknown keys are ignored', () => {
+    const c = logConfigFromTopicConfigs({
+      'retention.ms': '-1', 'retention.bytes': '1000000', 'segment.bytes': '1048576', 'segment.ms': '3600000',
+      'max.message.bytes': '2000000', 'message.timestamp.type': 'LogAppendTime', 'cleanup.policy': 'delete,compact',
+      'flush.messages': '1', 'flush.ms': '9223372036854775807', 'index.interval.bytes': '100', 'segment.index.bytes': '4096',
+      'min.insync.replicas': '2',
+    });
+    expect(c).toEqual({
+      retentionMs: -1, retentionBytes: 1000000, segmentBytes: 1048576, segmentMs: 3600000, maxMessageBytes: 2000000,
+      messageTimestampType: 'LogAppendTime', cleanupPolicy: 'compact,delete', flushMessages: 1, flushMs: Infinity,
+      indexIntervalBytes: 100, segmentIndexBytes: 4096,
+    });
+  });
+
+  test.each([
+    ['retention.ms', 'abc'], ['retention.ms', '-2'], ['segment.bytes', '10'], ['segment.bytes', '3000000000'],
+    ['flush.messages', '0'], ['message.timestamp.type', 'Now'], ['cleanup.policy', 'forever'], ['max.message.bytes', '1.5'],
+  ])('%s=%s is INVALID_CONFIG naming the key', (key, value) => {
+    let error: unknown;
+    try { logConfigFromTopicConfigs({ [key]: value }); } catch (err) { error = err; }
+    expect(error).toBeInstanceOf(KafkaError);
+    expect((error as KafkaError).errorName).toBe('INVALID_CONFIG');
+    expect((error as KafkaError).message).toContain(key);
+  });
+});
