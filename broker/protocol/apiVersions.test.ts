@@ -13,6 +13,11 @@ describe('ApiVersions', () => {
     ].join(''));
   });
 
+  test('a client reads the error-35 answer to any ApiVersions version as v0 (Kafka fallback)', () => {
+    const frame = Buffer.concat(encodeApiVersionsError(3, { minVersion: 0, maxVersion: 2 })).subarray(4);
+    expect(decodeResponse(18, 3, frame)).toEqual({ correlationId: 3, body: expect.objectContaining({ errorCode: 35, apiKeys: [{ apiKey: 18, minVersion: 0, maxVersion: 2 }] }) });
+  });
+
   test('flexible ApiVersions responses still use response header v0', () => {
     const frame = Buffer.concat(encodeResponse(18, 4, 9, { errorCode: 0, apiKeys: [] })).subarray(4);
     // correlationId, then directly errorCode (no header tagged-field byte).

@@ -1,12 +1,13 @@
 /**
- * The one generic codec: compiles a schema (schema.ts) for one version into closures.
+ * The one generic codec: compiles a schema (schema.ts) for one version into a decoder and an
+ * encoder (generated functions, see compileStruct).
  *
  * Wire format (https://kafka.apache.org/protocol, KIP-482):
  *  - classic: int16-length strings (-1 = null), int32-length bytes/records/arrays (-1 = null).
  *  - flexible: unsigned-varint length+1 (0 = null) for strings, bytes, records and arrays; every
  *    struct ends with tagged fields: uvarint count, then (uvarint tag, uvarint size, value) in
- *    ascending tag order. Unknown tags are skipped on decode; on encode a tagged field is written
- *    only when it differs from its default.
+ *    ascending tag order. Unknown tags are skipped on decode (in any order; the last of a
+ *    repeated tag wins); on encode a tagged field is written only when it differs from its default.
  *
  * Decoding is bounds-checked against the bytes remaining before anything is allocated; any
  * problem throws ProtocolDecodeError('BROOK_ERR_MALFORMED_FRAME'). Decoded bytes/records are
@@ -531,11 +532,8 @@ export function compileStruct(fields: readonly FieldSpec[], version: number, fle
 
   const readTags = (r: Reader, o: Record<string, unknown>): void => {
     const n = readUVarint(r);
-    let lastTag = -1;
     for (let i = 0; i < n; i++) {
       const tag = readUVarint(r);
-      if (tag <= lastTag) malformed(`${path}: tagged fields out of order (${tag} after ${lastTag})`);
-      lastTag = tag;
       const size = readUVarint(r);
       const start = need(r, size, `${path} tagged field ${tag}`);
       const t = tagIndex.get(tag);

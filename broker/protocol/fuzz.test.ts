@@ -114,6 +114,12 @@ describe('malformed frames', () => {
     expect(decodeRequest(18, 3, body, 0)).toEqual({ clientSoftwareName: '', clientSoftwareVersion: '' });
   });
 
+  test('tagged fields out of ascending order are still read', () => {
+    // ApiVersions v3 response body: errorCode, empty apiKeys, throttle, tags 3 then 1.
+    const frame = Buffer.from('00000001' + '0000' + '01' + '00000000' + '02' + '030101' + '01080000000000000009', 'hex');
+    expect(decodeResponse(18, 3, frame).body).toMatchObject({ zkMigrationReady: true, finalizedFeaturesEpoch: 9n });
+  });
+
   test('a known tagged field whose size disagrees with its content is rejected', () => {
     // Fetch v12 request with tag 0 (clusterId) of size 3 holding a 1-byte compact null string.
     const body = Buffer.concat([Buffer.alloc(4 * 3 + 1 + 8), Buffer.from('01' + '01' + '01' + '01' + '000300ffff', 'hex')]);

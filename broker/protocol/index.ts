@@ -262,8 +262,12 @@ export function encodeRequest<K extends number>(apiKey: K, version: number, corr
   }, `${e.name} v${version} request`);
 }
 
-/** Decode a response frame (bytes after the size prefix). */
+/**
+ * Decode a response frame (bytes after the size prefix). An ApiVersions response carrying
+ * UNSUPPORTED_VERSION is read as v0, whatever version was asked (Kafka's fallback).
+ */
 export function decodeResponse<K extends number>(apiKey: K, version: number, frame: Buffer): { correlationId: number; body: Res<K> } {
+  if (apiKey === 18 && version > 0 && frame.length >= 6 && frame.readInt16BE(4) === ErrorCode.UNSUPPORTED_VERSION) version = 0;
   const e = entry(apiKey, version);
   const s = body(e, version, 'response');
   try {

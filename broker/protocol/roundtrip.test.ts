@@ -36,7 +36,9 @@ describe('round trip: every API, every version', () => {
 
   test.each(cases)('%s (key %d) v%d response', (_name, apiKey, version, flexible) => {
     const spec = ALL_APIS.find((a) => a.apiKey === apiKey)!;
-    fc.assert(fc.property(structArbitrary(spec.response, version, flexible), fc.integer({ min: -2147483648, max: 2147483647 }), (body, correlationId) => {
+    // An ApiVersions response with error 35 is read as v0 by design (see apiVersions.test.ts).
+    const bodies = structArbitrary(spec.response, version, flexible).filter((b) => apiKey !== 18 || b.errorCode !== 35);
+    fc.assert(fc.property(bodies, fc.integer({ min: -2147483648, max: 2147483647 }), (body, correlationId) => {
       const wire = Buffer.concat(encodeResponse(apiKey, version, correlationId, body));
       expect(wire.readInt32BE(0)).toBe(wire.length - 4);
       const decoded = decodeResponse(apiKey, version, wire.subarray(4));
