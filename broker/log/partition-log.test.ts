@@ -541,3 +541,71 @@ describe('replication', () => {
     await follower.close();
   });
 });
+
+describe('more recovery and lifecycle', () => {
+  test('after an unclean stop a corrupt batch in an older segment truncates there and drops later segments', async () => {
+    const dir = tmpDir();
+    const cfg = config({ segmentBytes: 3000 });
+    const log = await PartitionLog.open(dir, cfg);
+    for (let i = 0; i < 20; i++) log.append(sizedBatch(i, 1, 900), { leaderEpoch: 0 });
+    await log.close();
+    // Unclean: the recovery point is unknown, so every segment is verified.
+    fs.rmSync(path.join(dir, 'recovery-point-checkpoint'));
+    const logs = fs.readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+    expect(logs.length).toBeGreaterThan(3);
+    const victim = path.join(dir, logs[1]!);
+    const bytes = fs.readFileSync(victim);
+    const second = splitBatches(bytes)[0]!.length + 80;
+    bytes[second]! ^= 0xff;
+    fs.writeFileSync(victim, bytes);
+    const reopened = await PartitionLog.open(dir, cfg);
+    const firstOfVictim = BigInt(logs[1]!.slice(0, 20));
+    expect(reopened.logEndOffset).toBe(firstOfVictim + 1n);
+    expect(reopened.segmentCount).toBe(2);
+    expect((await readAll(reopened)).length).toBe(Number(firstOfVictim) + 1);
+    await reopened.close();
+  });
+
+  test('a read in flight keeps a segment readable while retention deletes it', async () => {
+    const dir = tmpDir();
+    const log = await PartitionLog.open(dir, config({ segmentBytes: 3000 }));
+    const originals: Buffer[] = [];
+    for (let i = 0; i < 10; i++) {
+      const b = sizedBatch(i, 1, 900);
+      originals.push(Buffer.from(b));
+      log.append(b, { leaderEpoch: 0 });
+    }
+    const reading = log.read(0n, 1500, { minOneBatch: true });
+    log.deleteRecordsBefore(8n);
+    expect(log.segmentBaseOffsets[0]).toBeGreaterThan(0n);
+    const r = await reading;
+    expect(splitBatches(r.records)[0]).toEqual(stamped(originals[0]!, 0n, 0));
+    await log.flush(); // background roll work also holds segment references
+    expect(fs.readdirSync(dir).some((f) => f.endsWith('.deleted'))).toBe(false);
+    await expectKafkaRejection(log.read(0n, 100), 'OFFSET_OUT_OF_RANGE');
+    await log.close();
+  });
+
+  test('flush.ms flushes in the background', async () => {
+    const log = await PartitionLog.open(tmpDir(), config({ flushMs: 10 }));
+    const r = log.append(sizedBatch(1, 1, 10), { leaderEpoch: 0 });
+    expect(r.flushRequired).toBe(false);
+    for (let i = 0; i < 200 && log.flushedOffset < 1n; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(log.flushedOffset).toBe(1n);
+    await log.close();
+  });
+
+  test('truncateFullyAndStartAt restarts an empty log at an offset, across restart', async () => {
+    const dir = tmpDir();
+    const log = await PartitionLog.open(dir, config());
+    for (let i = 0; i < 3; i++) log.append(sizedBatch(i, 2, 10, { producerId: 3n, producerEpoch: 0, baseSequence: i * 2 }), { leaderEpoch: 1 });
+    log.truncateFullyAndStartAt(1000n);
+    expect([log.logStartOffset, log.logEndOffset, log.segmentCount]).toEqual([1000n, 1000n, 1]);
+    expect(log.append(sizedBatch(9, 1, 10), { leaderEpoch: 2 }).baseOffset).toBe(1000n);
+    await log.close();
+    const again = await PartitionLog.open(dir, config());
+    expect([again.logStartOffset, again.logEndOffset]).toEqual([1000n, 1001n]);
+    expect(again.endOffsetForEpoch(2)).toEqual({ leaderEpoch: 2, endOffset: 1001n });
+    await again.close();
+  });
+});

@@ -698,11 +698,7 @@ export class PartitionLog {
     if (offset >= this.logEndOffset) return;
     try {
       if (offset < this.segments[0]!.baseOffset) {
-        for (const s of this.segments) s.delete();
-        this.segments = [LogSegment.create(this.dir, offset, this.clock())];
-        this.dirDirty = true;
-        this.startOffset = offset;
-        this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, offset);
+        this.replaceAllSegmentsAt(offset);
       } else {
         while (this.segments.length > 1 && this.active.baseOffset > offset) this.segments.pop()!.delete();
         this.active.truncateTo(offset, this.config.indexIntervalBytes);
@@ -720,6 +716,35 @@ export class PartitionLog {
     } catch (err) {
       throw this.storageError('truncate', err);
     }
+  }
+
+  /**
+   * Deletes everything and restarts the log empty at `offset` (log start = log end = offset);
+   * for a follower whose fetch offset fell outside the leader's log (Kafka's
+   * truncateFullyAndStartAt).
+   */
+  truncateFullyAndStartAt(offset: bigint): void {
+    this.ensureWritable();
+    if (offset < 0n) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: cannot start at ${offset}`);
+    try {
+      this.replaceAllSegmentsAt(offset);
+      this.recoveryPoint = offset;
+      this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, offset);
+      this.epochs.truncateFromEnd(offset);
+      this.epochs.truncateFromStart(offset);
+      for (const s of this.snapshotOffsets()) fs.rmSync(producerSnapshotFile(this.dir, s), { force: true });
+      this.producers.clear();
+    } catch (err) {
+      throw this.storageError('truncate fully', err);
+    }
+  }
+
+  private replaceAllSegmentsAt(offset: bigint): void {
+    for (const s of this.segments) s.delete();
+    this.segments = [LogSegment.create(this.dir, offset, this.clock())];
+    this.dirDirty = true;
+    this.startOffset = offset;
+    this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, offset);
   }
 
   // ---------------------------------------------------------------- leader epochs
