@@ -203,6 +203,9 @@ export async function startKafka(options: KafkaOptions): Promise<RunningBroker> 
 
 export type BrookOptions = { settings: string[]; cpuProfileDir?: string };
 
+/** Settings every benchmarked Brook gets, to match the Kafka config above; --brook-set comes after. */
+export const BROOK_BASE_SETTINGS = ['group.initial.rebalance.delay.ms=0'];
+
 export const BROOK_LISTENING = /^brook broker 0 listening on 127\.0\.0\.1:(\d+)\s*$/;
 
 export function brookCommand(dataDir: string, options: BrookOptions): { command: string; args: string[] } {
@@ -211,7 +214,7 @@ export function brookCommand(dataDir: string, options: BrookOptions): { command:
     command: join(repoRoot, 'node_modules/.bin/node'),
     args: [...nodeArgs, join(repoRoot, 'broker/cli.ts'), 'broker', '--id', '0',
       '--listen', `${HOST}:0`, '--advertised-listener', `${HOST}:0`, '--data-dir', dataDir,
-      '--metrics-port', '0', ...options.settings.flatMap((s) => ['--set', s])],
+      '--metrics-port', '0', ...[...BROOK_BASE_SETTINGS, ...options.settings].flatMap((s) => ['--set', s])],
   };
 }
 

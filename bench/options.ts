@@ -16,6 +16,7 @@ export type BenchOptions = {
   latencyRecords: number;
   consumer: ConsumerMode;
   repeat: number;
+  aggregate: 'best' | 'median';
   quietCores: number;
   quietWaitSeconds: number;
   kafkaHeap: string[];
@@ -23,6 +24,8 @@ export type BenchOptions = {
   brookCpuProfileDir: string | undefined;
   out: string | undefined;
   keepLogs: boolean;
+  /** Re-render the comparison from a results JSON instead of running brokers. */
+  fromJson: string | undefined;
 };
 
 export const HELP = `Usage: npm run bench -- [flags]
@@ -40,7 +43,10 @@ Flags:
   --warmup-records N      unmeasured produce run first, to warm JIT and page cache (default: 200000; 0 = none)
   --latency-rate R        records/s of the fixed-rate latency run (default: 10000)
   --latency-records N     records in the fixed-rate latency run (default: 150000; 0 = skip it)
-  --repeat N              runs of each measured produce case; the table shows the median (default: 2)
+  --repeat N              runs of each measured produce case (default: 2)
+  --aggregate HOW         which of the repeats the table shows: best (highest throughput, lowest
+                          latency and CPU: the least disturbed run on a shared machine) or median
+                          (default: best); the JSON has every run
   --quiet-cores C         before each measured run, wait until other processes use at most C cores
                           (default: 0.3) ...
   --quiet-wait SECONDS    ... for at most this long, then measure anyway with a warning (default: 120)
@@ -50,6 +56,8 @@ Flags:
   --brook-set KEY=VALUE   passed to the Brook broker as --set KEY=VALUE (repeatable)
   --brook-cpu-prof DIR    run Brook under node --cpu-prof, profiles written to DIR on shutdown
   --out FILE              results JSON (default: bench/results/latest.json; "-" = do not write)
+  --from-json FILE        run nothing: rebuild the table from FILE's raw results (with this
+                          --aggregate) and write it to --out
   --keep-logs             keep each broker's temp dir (config, broker.log); data is always removed
   -h, --help              this text
 
@@ -63,6 +71,11 @@ function positiveInt(name: string, value: string, allowZero = false): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new Error(`--${name} wants ${allowZero ? 'a non-negative' : 'a positive'} integer, got ${value}`);
   return n;
+}
+
+function aggregateOf(value: string): 'best' | 'median' {
+  if (value !== 'best' && value !== 'median') throw new Error(`--aggregate: want best or median, got ${value}`);
+  return value;
 }
 
 function nonNegative(name: string, value: string): number {
@@ -86,6 +99,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'latency-records': { type: 'string', default: '150000' },
       consumer: { type: 'string', default: 'kafka' },
       repeat: { type: 'string', default: '2' },
+      aggregate: { type: 'string', default: 'best' },
       'quiet-cores': { type: 'string', default: '0.3' },
       'quiet-wait': { type: 'string', default: '120' },
       'kafka-heap': { type: 'string', default: '-Xmx1G -Xms1G' },
@@ -93,6 +107,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'brook-cpu-prof': { type: 'string' },
       out: { type: 'string', default: 'bench/results/latest.json' },
       'keep-logs': { type: 'boolean', default: false },
+      'from-json': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -117,6 +132,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     latencyRecords: positiveInt('latency-records', values['latency-records'], true),
     consumer,
     repeat: positiveInt('repeat', values.repeat),
+    aggregate: aggregateOf(values.aggregate),
     quietCores: nonNegative('quiet-cores', values['quiet-cores']),
     quietWaitSeconds: nonNegative('quiet-wait', values['quiet-wait']),
     kafkaHeap: values['kafka-heap'].split(/\s+/).filter((s) => s !== ''),
@@ -124,5 +140,6 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     brookCpuProfileDir: values['brook-cpu-prof'],
     out: values.out === '-' ? undefined : values.out,
     keepLogs: values['keep-logs'],
+    fromJson: values['from-json'],
   };
 }

@@ -41,12 +41,24 @@ function median(values: number[]): number | undefined {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** Median over the repetitions of one produce case; undefined when none succeeded. */
-type ProduceCase = { median: (f: (r: ProduceRun) => number) => number | undefined };
+/**
+ * One value over the repetitions of a produce case: the best one (highest throughput, lowest
+ * latency or CPU; on a shared machine the least disturbed run) or the median, per --aggregate.
+ * Undefined when no repetition succeeded.
+ */
+type Better = 'higher' | 'lower';
+type ProduceCase = { pick: (f: (r: ProduceRun) => number, better: Better) => number | undefined };
 
-function produceCase(report: BrokerReport | undefined, acks: Acks, mode: ProduceRun['mode']): ProduceCase {
+function produceCase(report: BrokerReport | undefined, acks: Acks, mode: ProduceRun['mode'], aggregate: BenchOptions['aggregate']): ProduceCase {
   const runs = report?.load?.produce.filter((r) => r.acks === acks && r.mode === mode) ?? [];
-  return { median: (f) => median(runs.map(f)) };
+  return {
+    pick: (f, better) => {
+      const values = runs.map(f);
+      if (values.length === 0) return undefined;
+      if (aggregate === 'median') return median(values);
+      return better === 'higher' ? Math.max(...values) : Math.min(...values);
+    },
+  };
 }
 
 function row(metric: string, unit: string, kafka: number | undefined, brook: number | undefined, target?: Target): ComparisonRow {
@@ -59,15 +71,15 @@ function row(metric: string, unit: string, kafka: number | undefined, brook: num
 export function compare(options: BenchOptions, kafka: BrokerReport | undefined, brook: BrokerReport | undefined): ComparisonRow[] {
   const rows: ComparisonRow[] = [];
   for (const acks of options.acks) {
-    const kMax = produceCase(kafka, acks, 'throughput');
-    const bMax = produceCase(brook, acks, 'throughput');
-    const kLat = produceCase(kafka, acks, 'latency');
-    const bLat = produceCase(brook, acks, 'latency');
-    const both = (c1: ProduceCase, c2: ProduceCase, f: (r: ProduceRun) => number): [number | undefined, number | undefined] =>
-      [c1.median(f), c2.median(f)];
+    const kMax = produceCase(kafka, acks, 'throughput', options.aggregate);
+    const bMax = produceCase(brook, acks, 'throughput', options.aggregate);
+    const kLat = produceCase(kafka, acks, 'latency', options.aggregate);
+    const bLat = produceCase(brook, acks, 'latency', options.aggregate);
+    const both = (c1: ProduceCase, c2: ProduceCase, f: (r: ProduceRun) => number, better: Better = 'lower'): [number | undefined, number | undefined] =>
+      [c1.pick(f, better), c2.pick(f, better)];
     rows.push(
-      row(`acks=${acks} produce throughput`, 'records/s', ...both(kMax, bMax, (r) => r.summary.recordsPerSec), { op: '>=', ratio: 1 }),
-      row(`acks=${acks} produce throughput`, 'MiB/s', ...both(kMax, bMax, (r) => r.summary.mibPerSec), { op: '>=', ratio: 1 }),
+      row(`acks=${acks} produce throughput`, 'records/s', ...both(kMax, bMax, (r) => r.summary.recordsPerSec, 'higher'), { op: '>=', ratio: 1 }),
+      row(`acks=${acks} produce throughput`, 'MiB/s', ...both(kMax, bMax, (r) => r.summary.mibPerSec, 'higher'), { op: '>=', ratio: 1 }),
     );
     if (options.latencyRecords > 0) {
       rows.push(

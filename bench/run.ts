@@ -6,7 +6,7 @@
  * the end prints the Brook/Kafka comparison and writes it with all raw numbers as JSON.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import {
@@ -120,6 +120,8 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  if (options.fromJson !== undefined) return rerender(options, options.fromJson);
+
   const reports = new Map<BrokerName, BrokerReport>();
   for (const name of options.brokers) reports.set(name, await benchBroker(name, options));
 
@@ -137,7 +139,7 @@ async function main(): Promise<number> {
   if (options.out !== undefined) {
     const out = resolve(options.out);
     mkdirSync(dirname(out), { recursive: true });
-    const { out: _out, ...settings } = options;
+    const { out: _out, fromJson: _from, ...settings } = options;
     writeFileSync(out, `${JSON.stringify({
       generatedAt: new Date().toISOString(),
       command: ['npm run bench --', ...process.argv.slice(2)].join(' ').replace(/ --$/, ''),
@@ -151,6 +153,30 @@ async function main(): Promise<number> {
   }
   const failed = [...reports.values()].some((r) => r.error !== undefined || (r.load?.failures.length ?? 0) > 0);
   return failed ? 1 : 0;
+}
+
+type ResultsFile = {
+  settings: Omit<BenchOptions, 'out'>;
+  comparison: unknown;
+  table: string;
+  brokers: Partial<Record<BrokerName, BrokerReport>>;
+};
+
+/** --from-json: the comparison again from stored raw results, e.g. with another --aggregate. */
+function rerender(cli: BenchOptions, file: string): number {
+  const results = JSON.parse(readFileSync(file, 'utf8')) as ResultsFile;
+  const settings: BenchOptions = { ...results.settings, aggregate: cli.aggregate, out: cli.out, fromJson: undefined };
+  const rows = compare(settings, results.brokers.kafka, results.brokers.brook);
+  const table = renderTable(rows);
+  process.stdout.write(`${table}\n`);
+  if (cli.out !== undefined) {
+    const out = resolve(cli.out);
+    mkdirSync(dirname(out), { recursive: true });
+    const { out: _out, fromJson: _from, ...kept } = settings;
+    writeFileSync(out, `${JSON.stringify({ ...results, settings: kept, comparison: rows, table }, null, 2)}\n`);
+    log(`results written to ${out}`);
+  }
+  return 0;
 }
 
 process.exitCode = await main();
