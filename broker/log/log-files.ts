@@ -54,6 +54,13 @@ export function parseOffsetFileName(name: string): { offset: bigint; kind: 'log'
   return { offset: BigInt(m[1]!), kind: m[2] as 'log' | 'index' | 'timeindex' | 'snapshot' };
 }
 
+/** A leftover `.deleted` / `.tmp` file of ours (not someone else's file in the directory). */
 export function isTransientFile(name: string): boolean {
-  return name.endsWith(DELETED_SUFFIX) || name.endsWith(TMP_SUFFIX);
+  for (const suffix of [DELETED_SUFFIX, TMP_SUFFIX]) {
+    if (!name.endsWith(suffix)) continue;
+    const stem = name.slice(0, -suffix.length);
+    if (parseOffsetFileName(stem) || stem === LEADER_EPOCH_CHECKPOINT || stem === LOG_START_OFFSET_CHECKPOINT
+      || stem === RECOVERY_POINT_CHECKPOINT) return true;
+  }
+  return false;
 }

@@ -47,7 +47,8 @@ import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { readCheckpoint, writeCheckpoint, fsyncDir } from './checkpoint-file.ts';
 import {
-  parseOffsetFileName, isTransientFile, producerSnapshotFile, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT,
+  parseOffsetFileName, isTransientFile, producerSnapshotFile, logFile, offsetIndexFile, timeIndexFile,
+  LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, TMP_SUFFIX,
 } from './log-files.ts';
 
 export interface AppendOptions {
@@ -221,8 +222,8 @@ export class PartitionLog {
   }
 
   private deleteSegmentFiles(base: bigint): void {
-    for (const kind of ['.log', '.index', '.timeindex']) {
-      fs.rmSync(path.join(this.dir, base.toString().padStart(20, '0') + kind), { force: true });
+    for (const file of [logFile(this.dir, base), offsetIndexFile(this.dir, base), timeIndexFile(this.dir, base)]) {
+      fs.rmSync(file, { force: true });
     }
   }
 
@@ -830,7 +831,7 @@ async function fsyncDirAsync(dir: string): Promise<void> {
 }
 
 async function writeFileAtomicallyAsync(file: string, bytes: Buffer): Promise<void> {
-  const tmp = file + '.tmp';
+  const tmp = file + TMP_SUFFIX;
   const fh = await fs.promises.open(tmp, 'w');
   try {
     await fh.writeFile(bytes);
