@@ -1,29 +1,9 @@
 /** Hand-made flexible-version frames (fixtures/flexible.hex) decode and encode byte for byte. */
 import { describe, expect, test } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { loadHexFixtures } from './fixture-file.ts';
 import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, parseRequestHeader } from './index.ts';
 
-function loadFixtures(): Map<string, Buffer> {
-  const text = readFileSync(new URL('./fixtures/flexible.hex', import.meta.url), 'utf8');
-  const out = new Map<string, Buffer>();
-  let name: string | null = null;
-  let hex = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*/, '').trim();
-    const m = /^(\w+):$/.exec(line);
-    if (m) {
-      if (name) out.set(name, Buffer.from(hex, 'hex'));
-      name = m[1]!;
-      hex = '';
-    } else {
-      hex += line.replace(/\s+/g, '');
-    }
-  }
-  if (name) out.set(name, Buffer.from(hex, 'hex'));
-  return out;
-}
-
-const fixtures = loadFixtures();
+const fixtures = loadHexFixtures('flexible.hex');
 const fx = (name: string) => fixtures.get(name)!;
 const withSize = (frame: Buffer) => {
   const size = Buffer.alloc(4);
