@@ -1,6 +1,7 @@
 /**
  * Golden bytes from a second real client: request frames librdkafka 2.0.2 sent (captured once
- * into fixtures/librdkafka.hex), including flexible ApiVersions v3 and InitProducerId v4. Each
+ * into fixtures/librdkafka.hex), including flexible ApiVersions v3, InitProducerId v4 and
+ * OffsetFetch v7, and a consumer-group session. Each
  * must decode to what the client meant and re-encode byte for byte.
  */
 import { describe, expect, test } from '@jest/globals';
@@ -16,6 +17,14 @@ const expected: Record<string, Record<string, unknown>> = {
   produceV7Request: { transactionalId: null, acks: -1, timeoutMs: 30000, topicData: [{ name: 'golden', partitionData: [{ index: 0 }] }] },
   listOffsetsV2Request: { replicaId: -1, topics: [{ name: 'golden', partitions: [{ partitionIndex: 0, timestamp: -2n }] }] },
   fetchV11Request: { replicaId: -1, topics: [{ topic: 'golden', partitions: [{ partition: 0, fetchOffset: 0n }] }] },
+  findCoordinatorV2Request: { key: 'golden-group', keyType: 0 },
+  findCoordinatorV2RequestAgain: { key: 'golden-group', keyType: 0 },
+  joinGroupV5Request: { groupId: 'golden-group', memberId: '', groupInstanceId: null, protocolType: 'consumer' },
+  joinGroupV5RequestRejoin: { groupId: 'golden-group', memberId: 'm-1', protocolType: 'consumer' },
+  syncGroupV3Request: { groupId: 'golden-group', generationId: 1, memberId: 'm-1' },
+  heartbeatV3Request: { groupId: 'golden-group', generationId: 1, memberId: 'm-1', groupInstanceId: null },
+  offsetFetchV7Request: { groupId: 'golden-group', topics: [{ name: 'golden', partitionIndexes: [0] }], requireStable: true },
+  leaveGroupV1Request: { groupId: 'golden-group', memberId: 'm-1' },
 };
 
 describe('golden: librdkafka 2.0.2 requests', () => {
