@@ -68,6 +68,16 @@ describe('encoding', () => {
     }
   });
 
+  test('large bodies outgrow the slab and still round-trip', () => {
+    const topics = Array.from({ length: 5000 }, (_, i) => ({ errorCode: 0, name: `topic-${i}`, topicId: ZERO_UUID, isInternal: false,
+      partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: 1, leaderEpoch: 3, replicaNodes: [1, 2, 3], isrNodes: [1, 2], offlineReplicas: [] }], topicAuthorizedOperations: -2147483648 }));
+    const bufs = encodeResponse(3, 12, 9, { topics, brokers: [{ nodeId: 1, host: 'h', port: 1, rack: null }] });
+    const frame = Buffer.concat(bufs);
+    expect(frame.readInt32BE(0)).toBe(frame.length - 4);
+    expect(frame.length).toBeGreaterThan(256 * 1024);
+    expect(decodeResponse(3, 12, frame.subarray(4)).body.topics).toEqual(topics);
+  });
+
   test('encoded buffers stay valid after later encodes (slab is never reused under a live buffer)', () => {
     const first = encodeResponse(3, 1, 1, { brokers: [{ nodeId: 1, host: 'a', port: 1 }] });
     const copy = Buffer.concat(first);
