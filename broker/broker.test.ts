@@ -100,6 +100,31 @@ describe('Broker in process', () => {
   });
 });
 
+describe('auto.create.topics.enable', () => {
+  test('when on, a Metadata request that allows auto-creation creates the topic with num.partitions', async () => {
+    const broker = await Broker.start({
+      nodeId: 0, listen: { host: '127.0.0.1', port: 0 }, dataDir: tempDir(), store: new MemoryStore(),
+      settings: new BrokerSettings({ 'auto.create.topics.enable': 'true', 'num.partitions': '3' }), logger: createLogger('test', 'warn'),
+    });
+    try {
+      const kafka = new Kafka({ brokers: [`127.0.0.1:${broker.listenPort}`], logLevel: logLevel.NOTHING });
+      const producer = kafka.producer({ allowAutoTopicCreation: true });
+      await producer.connect();
+      await producer.send({ topic: 'made-on-demand', messages: [{ value: 'x' }] });
+      await producer.disconnect();
+      expect(broker.topic('made-on-demand')?.partitions).toHaveLength(3);
+      const admin = kafka.admin();
+      await admin.connect();
+      // names that are not legal topic names are refused, not created
+      await expect(admin.fetchTopicMetadata({ topics: ['bad name'] })).rejects.toThrow();
+      await admin.disconnect();
+      expect(broker.topic('bad name')).toBeUndefined();
+    } finally {
+      await broker.stop();
+    }
+  });
+});
+
 describe('brook broker process', () => {
   test('SIGTERM stops it gracefully (exit 0) and the data is there after a restart', async () => {
     const dataDir = tempDir();
