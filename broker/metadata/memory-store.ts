@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { KafkaError } from '../errors.ts';
 import { StaleVersionError } from './types.ts';
-import type { MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec } from './types.ts';
+import type {
+  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec,
+} from './types.ts';
 
 export interface MemoryStoreState {
   clusterId: string;
@@ -22,9 +24,95 @@ export class MemoryStore implements MetadataStore {
   protected nextProducerId = 0n;
   protected id: string;
   private closed = false;
+  private readonly clock: () => number;
+  private readonly brokers = new Map<number, { reg: BrokerRegistration; timer: NodeJS.Timeout }>();
+  private readonly brokerListeners = new Set<(brokers: readonly BrokerRegistration[]) => void>();
+  private controller: { lease: ControllerLease; expiresAt: number; timer: NodeJS.Timeout } | null = null;
+  private controllerEpoch = 0;
+  private readonly controllerListeners = new Set<(lease: ControllerLease | null) => void>();
 
-  constructor(opts: { clusterId?: string } = {}) {
+  constructor(opts: { clusterId?: string; clock?: () => number } = {}) {
     this.id = opts.clusterId ?? randomClusterId();
+    this.clock = opts.clock ?? Date.now;
+  }
+
+  // ---------------------------------------------------------------- broker leases
+
+  async heartbeatBroker(reg: BrokerRegistration, leaseMs: number): Promise<void> {
+    this.checkOpen();
+    const existing = this.brokers.get(reg.id);
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      if (this.brokers.get(reg.id)?.timer !== timer) return;
+      this.brokers.delete(reg.id);
+      this.emitBrokers();
+    }, leaseMs);
+    timer.unref();
+    this.brokers.set(reg.id, { reg, timer });
+    const changed = !existing || JSON.stringify(existing.reg) !== JSON.stringify(reg);
+    if (changed) this.emitBrokers();
+  }
+
+  async unregisterBroker(id: number): Promise<void> {
+    const existing = this.brokers.get(id);
+    if (!existing) return;
+    clearTimeout(existing.timer);
+    this.brokers.delete(id);
+    this.emitBrokers();
+  }
+
+  watchBrokers(listener: (brokers: readonly BrokerRegistration[]) => void): () => void {
+    listener(this.liveBrokers());
+    this.brokerListeners.add(listener);
+    return () => { this.brokerListeners.delete(listener); };
+  }
+
+  private liveBrokers(): BrokerRegistration[] {
+    return [...this.brokers.values()].map((b) => b.reg).sort((a, b) => a.id - b.id);
+  }
+
+  private emitBrokers(): void {
+    const live = this.liveBrokers();
+    for (const l of this.brokerListeners) l(live);
+  }
+
+  // ---------------------------------------------------------------- controller lease
+
+  async claimController(id: number, leaseMs: number): Promise<ControllerLease> {
+    this.checkOpen();
+    const now = this.clock();
+    const current = this.controller;
+    if (current && current.lease.holder !== id && current.expiresAt > now) return current.lease;
+    const changed = !current || current.lease.holder !== id;
+    const lease = changed ? { holder: id, epoch: ++this.controllerEpoch } : current.lease;
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(() => {
+      if (this.controller?.timer !== timer) return;
+      this.controller = null;
+      this.emitController();
+    }, leaseMs);
+    timer.unref();
+    this.controller = { lease, expiresAt: now + leaseMs, timer };
+    if (changed) this.emitController();
+    return lease;
+  }
+
+  async releaseController(id: number): Promise<void> {
+    if (this.controller?.lease.holder !== id) return;
+    clearTimeout(this.controller.timer);
+    this.controller = null;
+    this.emitController();
+  }
+
+  watchController(listener: (lease: ControllerLease | null) => void): () => void {
+    listener(this.controller?.lease ?? null);
+    this.controllerListeners.add(listener);
+    return () => { this.controllerListeners.delete(listener); };
+  }
+
+  private emitController(): void {
+    const lease = this.controller?.lease ?? null;
+    for (const l of this.controllerListeners) l(lease);
   }
 
   async clusterId(): Promise<string> { return this.id; }
@@ -84,6 +172,10 @@ export class MemoryStore implements MetadataStore {
   async close(): Promise<void> {
     this.closed = true;
     this.listeners.clear();
+    this.brokerListeners.clear();
+    this.controllerListeners.clear();
+    for (const b of this.brokers.values()) clearTimeout(b.timer);
+    if (this.controller) clearTimeout(this.controller.timer);
   }
 
   /** Applies a mutation; subclasses make it durable. */

@@ -24,6 +24,14 @@ function kafkaCode(err: unknown): number | undefined {
   return err instanceof KafkaError ? err.errorCode : undefined;
 }
 
+async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export function describeStoreConformance(name: string, factory: StoreFactory): void {
   describe(`MetadataStore conformance: ${name}`, () => {
     let store: MetadataStore;
@@ -83,6 +91,36 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       const a = await store.allocateProducerIds(1000);
       const b = await store.allocateProducerIds(1000);
       expect(b >= a + 1000n).toBe(true);
+    });
+
+    test('broker leases: registration is seen live, expiry and unregistration are seen gone', async () => {
+      const seen: number[][] = [];
+      const stop = store.watchBrokers((b) => seen.push(b.map((x) => x.id)));
+      await store.heartbeatBroker({ id: 1, host: 'h1', port: 1, rack: null }, 60_000);
+      await store.heartbeatBroker({ id: 2, host: 'h2', port: 2, rack: 'r' }, 150);
+      await store.heartbeatBroker({ id: 1, host: 'h1', port: 1, rack: null }, 60_000); // a renewal changes nothing
+      await waitFor(() => seen.at(-1)!.length === 1);
+      await store.unregisterBroker(1);
+      stop();
+      expect(seen).toEqual([[], [1], [1, 2], [1], []]);
+    });
+
+    test('controller lease: one holder at a time, taken over only after expiry, epoch grows', async () => {
+      const leases: Array<string> = [];
+      const stop = store.watchController((l) => leases.push(l ? `${l.holder}@${l.epoch}` : 'none'));
+      const a = await store.claimController(1, 200);
+      expect(a.holder).toBe(1);
+      expect((await store.claimController(2, 200)).holder).toBe(1);
+      expect((await store.claimController(1, 200)).epoch).toBe(a.epoch);
+      await waitFor(() => leases.at(-1) === 'none');
+      const b = await store.claimController(2, 60_000);
+      expect(b.holder).toBe(2);
+      expect(b.epoch).toBeGreaterThan(a.epoch);
+      await store.releaseController(1); // not the holder: no effect
+      expect((await store.claimController(1, 60_000)).holder).toBe(2);
+      await store.releaseController(2);
+      stop();
+      expect(leases).toEqual(['none', `1@${a.epoch}`, 'none', `2@${b.epoch}`, 'none']);
     });
 
     if (factory.reopen) {

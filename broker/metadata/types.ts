@@ -34,6 +34,20 @@ export interface TopicRecord {
   readonly version: string;
 }
 
+/** A broker as the cluster sees it while its liveness lease holds. */
+export interface BrokerRegistration {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+  readonly rack: string | null;
+}
+
+/** The controller lease: who holds it, and an epoch that grows with every change of holder. */
+export interface ControllerLease {
+  readonly holder: number;
+  readonly epoch: number;
+}
+
 export type TopicEvent =
   | { readonly type: 'put'; readonly topic: TopicRecord }
   | { readonly type: 'deleted'; readonly topic: TopicRecord };
@@ -55,6 +69,24 @@ export interface MetadataStore {
    * Returns a function that stops the watch.
    */
   watchTopics(listener: (event: TopicEvent) => void): () => void;
+  /**
+   * Creates or renews `reg.id`'s liveness lease, which expires `leaseMs` after this call unless
+   * renewed again. A broker whose lease expired is no longer live.
+   */
+  heartbeatBroker(reg: BrokerRegistration, leaseMs: number): Promise<void>;
+  /** Ends a broker's lease now (controlled shutdown). */
+  unregisterBroker(id: number): Promise<void>;
+  /** Calls `listener` with the live brokers now and after every change. Returns the unsubscribe. */
+  watchBrokers(listener: (brokers: readonly BrokerRegistration[]) => void): () => void;
+  /**
+   * Takes the controller lease for `id` if it is free or expired, or renews it if `id` holds
+   * it; returns the lease as it stands after the call. The epoch grows with each new holder.
+   */
+  claimController(id: number, leaseMs: number): Promise<ControllerLease>;
+  /** Gives the controller lease up if `id` holds it. */
+  releaseController(id: number): Promise<void>;
+  /** Calls `listener` with the controller lease now (null when nobody holds it) and after every change. */
+  watchController(listener: (lease: ControllerLease | null) => void): () => void;
   /** Reserves `count` producer ids and returns the first; never hands out an id twice. */
   allocateProducerIds(count: number): Promise<bigint>;
   close(): Promise<void>;
