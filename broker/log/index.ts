@@ -10,3 +10,7 @@ export {
 } from './record-batch.ts';
 export type { BatchHeader } from './record-batch.ts';
 export { UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET } from './leader-epoch-cache.ts';
+export { LogCleaner, planClean } from './log-cleaner.ts';
+export type {
+  LogCleanerOptions, RegisterOptions, CleanResult, CleanablePlan, CleanerLogger,
+} from './log-cleaner.ts';

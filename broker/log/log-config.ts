@@ -29,6 +29,14 @@ export interface LogConfig {
   readonly indexIntervalBytes: number;
   /** segment.index.bytes: roll when an offset index reaches this size. */
   readonly segmentIndexBytes: number;
+  /** delete.retention.ms: how long a tombstone survives after the clean that first kept it. */
+  readonly deleteRetentionMs: number;
+  /** min.cleanable.dirty.ratio: clean once dirty bytes / cleanable bytes reach this (0..1). */
+  readonly minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: a record stays uncompacted at least this long. */
+  readonly minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a record is compacted (and its segment rolled) within this long. Infinity = no bound. */
+  readonly maxCompactionLagMs: number;
 }
 
 export const defaultLogConfig: LogConfig = Object.freeze({
@@ -43,6 +51,10 @@ export const defaultLogConfig: LogConfig = Object.freeze({
   flushMs: Infinity,
   indexIntervalBytes: 4096,
   segmentIndexBytes: 10 * 1024 * 1024,
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Infinity,
 });
 
 const INT32_MAX = 0x7fffffff;
@@ -56,6 +68,14 @@ function parseLong(name: string, value: string, min: number): number {
   if (big > LONG_MAX) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: larger than a long`);
   // Long.MAX_VALUE (and anything not exactly representable) means "no limit".
   return big >= LONG_MAX || big > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(big);
+}
+
+function parseRatio(name: string, value: string): number {
+  const n = Number(value.trim());
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new KafkaError('INVALID_CONFIG', `${name}=${value}: must be a number between 0 and 1`);
+  }
+  return n;
 }
 
 function parseInt32(name: string, value: string, min: number): number {
@@ -82,6 +102,10 @@ export function logConfigFromTopicConfigs(map: Readonly<Record<string, string>>,
       case 'flush.ms': c.flushMs = parseLong(key, value, 0); break;
       case 'index.interval.bytes': c.indexIntervalBytes = parseInt32(key, value, 0); break;
       case 'segment.index.bytes': c.segmentIndexBytes = parseInt32(key, value, 4); break;
+      case 'delete.retention.ms': c.deleteRetentionMs = parseLong(key, value, 0); break;
+      case 'min.cleanable.dirty.ratio': c.minCleanableDirtyRatio = parseRatio(key, value); break;
+      case 'min.compaction.lag.ms': c.minCompactionLagMs = parseLong(key, value, 0); break;
+      case 'max.compaction.lag.ms': c.maxCompactionLagMs = parseLong(key, value, 1); break;
       case 'message.timestamp.type':
         if (value !== 'CreateTime' && value !== 'LogAppendTime') {
           throw new KafkaError('INVALID_CONFIG', `${key}=${value}: must be CreateTime or LogAppendTime`);

@@ -8,6 +8,10 @@
  *   00000000000000001234.snapshot   producer-state snapshot taken at offset 1234
  *   *.deleted                       a segment file being removed (ignored and finished on open)
  *   *.tmp                           a checkpoint being written (ignored and removed on open)
+ *   00000000000000000000.log.cleaned  a segment being written by the log cleaner (removed on open)
+ *   00000000000000000000.log.swap     a cleaned segment committed to replace the segments in its
+ *                                   offset range (the swap is finished on open: see PartitionLog)
+ *   cleaner-offset-checkpoint       first dirty offset: the log below it has been compacted
  *   leader-epoch-checkpoint         leader epoch cache
  *   log-start-offset-checkpoint     log start offset (advanced by DeleteRecords / retention)
  *   recovery-point-checkpoint       offset below which all data is known to be fsynced
@@ -22,9 +26,12 @@ export const TIME_INDEX_SUFFIX = '.timeindex';
 export const SNAPSHOT_SUFFIX = '.snapshot';
 export const DELETED_SUFFIX = '.deleted';
 export const TMP_SUFFIX = '.tmp';
+export const CLEANED_SUFFIX = '.cleaned';
+export const SWAP_SUFFIX = '.swap';
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-checkpoint';
+export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
 
 /** `1234n` → `"00000000000000001234"`. */
 export function filenamePrefixFromOffset(offset: bigint): string {
@@ -54,13 +61,20 @@ export function parseOffsetFileName(name: string): { offset: bigint; kind: 'log'
   return { offset: BigInt(m[1]!), kind: m[2] as 'log' | 'index' | 'timeindex' | 'snapshot' };
 }
 
-/** A leftover `.deleted` / `.tmp` file of ours (not someone else's file in the directory). */
+/** A leftover `.deleted` / `.tmp` / `.cleaned` file of ours (not someone else's file in the directory). */
 export function isTransientFile(name: string): boolean {
-  for (const suffix of [DELETED_SUFFIX, TMP_SUFFIX]) {
+  for (const suffix of [DELETED_SUFFIX, TMP_SUFFIX, CLEANED_SUFFIX]) {
     if (!name.endsWith(suffix)) continue;
     const stem = name.slice(0, -suffix.length);
     if (parseOffsetFileName(stem) || stem === LEADER_EPOCH_CHECKPOINT || stem === LOG_START_OFFSET_CHECKPOINT
-      || stem === RECOVERY_POINT_CHECKPOINT) return true;
+      || stem === RECOVERY_POINT_CHECKPOINT || stem === CLEANER_OFFSET_CHECKPOINT) return true;
   }
   return false;
+}
+
+/** `00000000000000001234.log.swap` → 1234n; null for any other name. */
+export function parseSwapFileName(name: string): bigint | null {
+  if (!name.endsWith(SWAP_SUFFIX)) return null;
+  const parsed = parseOffsetFileName(name.slice(0, -SWAP_SUFFIX.length));
+  return parsed?.kind === 'log' ? parsed.offset : null;
 }

@@ -14,6 +14,10 @@
  * hold a reference (retain/release) so that a deleted segment's fd stays open until the last
  * reader is done. Truncation while a read is in flight may let that read return the removed
  * bytes (as in Kafka); callers bound reads by the high watermark.
+ *
+ * The log cleaner writes a replacement segment to `<base>.log.cleaned` (createCleaned), renames
+ * it to `.log.swap` and then to `.log` (renameFile) while its fd stays open; its index files are
+ * written under their final names only after that last rename (see PartitionLog.replaceSegments).
  */
 import fs from 'node:fs';
 import { KafkaError } from '../errors.ts';
@@ -22,7 +26,7 @@ import {
 } from './record-batch.ts';
 import { OffsetIndex, OFFSET_INDEX_ENTRY_SIZE, writeFileAtomically } from './offset-index.ts';
 import { TimeIndex } from './time-index.ts';
-import { logFile, offsetIndexFile, timeIndexFile, DELETED_SUFFIX, TMP_SUFFIX } from './log-files.ts';
+import { logFile, offsetIndexFile, timeIndexFile, DELETED_SUFFIX, TMP_SUFFIX, CLEANED_SUFFIX } from './log-files.ts';
 
 const SCAN_CHUNK = 1 << 20;
 const READ_HEADER_CHUNK = 64 * 1024;
@@ -140,6 +144,8 @@ export class LogSegment {
   private firstBatchMaxTimestamp: bigint | null = null;
   private refs = 1;
   private deletedFile: string | null = null;
+  /** '' for a live segment; CLEANED_SUFFIX / SWAP_SUFFIX while the cleaner is replacing segments. */
+  private fileSuffix = '';
 
   private constructor(dir: string, baseOffset: bigint, fd: number, now: number) {
     this.dir = dir;
@@ -162,13 +168,39 @@ export class LogSegment {
   get isEmpty(): boolean { return this.sizeBytes === 0; }
   /** Kafka's rollingBasedTimestamp: the first batch's maxTimestamp, if any. */
   get rollingBaseTimestamp(): bigint | null { return this.firstBatchMaxTimestamp; }
-  get logPath(): string { return logFile(this.dir, this.baseOffset); }
+  get logPath(): string { return logFile(this.dir, this.baseOffset) + this.fileSuffix; }
 
   static create(dir: string, baseOffset: bigint, now: number): LogSegment {
     const file = logFile(dir, baseOffset);
     const fd = fs.openSync(file, 'w+');
     for (const f of [offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
     return new LogSegment(dir, baseOffset, fd, now);
+  }
+
+  /** A new, empty segment written to `<base>.log.cleaned` (the log cleaner's output). */
+  static createCleaned(dir: string, baseOffset: bigint, now: number): LogSegment {
+    const fd = fs.openSync(logFile(dir, baseOffset) + CLEANED_SUFFIX, 'w+');
+    const seg = new LogSegment(dir, baseOffset, fd, now);
+    seg.fileSuffix = CLEANED_SUFFIX;
+    return seg;
+  }
+
+  /** Renames the .log file to `<base>.log<suffix>` ('' = its live name); the fd stays open. */
+  renameFile(suffix: string): void {
+    const target = logFile(this.dir, this.baseOffset) + suffix;
+    fs.renameSync(this.logPath, target);
+    this.fileSuffix = suffix;
+  }
+
+  /** Closes and removes a segment that never went live (an aborted clean). */
+  discard(): void {
+    fs.rmSync(this.logPath, { force: true });
+    this.release();
+  }
+
+  /** Up to `length` bytes of the .log at `position` (fewer at the end of the file). */
+  readRange(position: number, length: number): Promise<Buffer> {
+    return readFully(this.fd, position, length);
   }
 
   /**

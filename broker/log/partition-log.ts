@@ -30,7 +30,17 @@
  *     it is checkpointed, and on open every segment that may hold data at or above it is
  *     verified batch by batch (length + CRC-32C) and its invalid tail truncated.
  *
- * Recovery on open: leftover .tmp/.deleted files are removed; segments are loaded; segments at
+ * Compaction (log-cleaner.ts): the cleaner reads non-active segments (holding references),
+ * writes a replacement to `<base>.log.cleaned`, fsyncs it, then replaceSegments() swaps it in
+ * synchronously: rename to `.log.swap` (the commit point), delete the old segments (readers that
+ * hold them keep their fds), rename to `.log`, write its indexes, and splice the segment list. A
+ * reader that finds a segment gone re-reads the segment list, so it continues in the cleaned one.
+ * Appends and reads never wait for the cleaner. Compacted topics reject records without a key
+ * (INVALID_RECORD), decompressing compressed batches to check, as Kafka does.
+ *
+ * Recovery on open: an interrupted swap is finished first (a `.log.swap` replaces the segments
+ * whose base offsets lie in [its base, its end offset), then becomes a `.log`); leftover
+ * .tmp/.deleted/.cleaned files are removed; segments are loaded; segments at
  * or after the recovery point (always the active one) are verified and their indexes rebuilt;
  * other segments' indexes are checked and rebuilt if missing or corrupt; producer state is
  * loaded from the newest valid snapshot <= log end and the log after it is replayed.
@@ -39,16 +49,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KafkaError } from '../errors.ts';
 import type { LogConfig } from './log-config.ts';
-import { LogSegment } from './log-segment.ts';
+import { LogSegment, scanBatchesSync } from './log-segment.ts';
 import {
   validateClientBatches, validateReplicatedBatches, stampOffsetAndEpoch, stampLogAppendTime, firstRecordAtOrAfter, lastOffsetOf,
 } from './record-batch.ts';
+import { firstKeylessRecord } from './records.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { readCheckpoint, writeCheckpoint, fsyncDir } from './checkpoint-file.ts';
 import {
-  parseOffsetFileName, isTransientFile, producerSnapshotFile, logFile, offsetIndexFile, timeIndexFile,
-  LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, TMP_SUFFIX,
+  parseOffsetFileName, parseSwapFileName, isTransientFile, producerSnapshotFile, logFile, offsetIndexFile, timeIndexFile,
+  LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT, TMP_SUFFIX, SWAP_SUFFIX,
 } from './log-files.ts';
 
 export interface AppendOptions {
@@ -102,6 +113,21 @@ export interface PartitionLogOptions {
   readonly name?: string;
 }
 
+/** What the log cleaner plans a clean from (see log-cleaner.ts); a snapshot, not live state. */
+export interface CleanerView {
+  /** Every segment but the active one, oldest first. */
+  readonly segments: readonly LogSegment[];
+  readonly activeBaseOffset: bigint;
+  readonly logStartOffset: bigint;
+  /** The log below this offset has been compacted (cleaner-offset-checkpoint). */
+  readonly firstDirtyOffset: bigint;
+  readonly config: LogConfig;
+  /** Per producer id, the last offset of its last batch: such batches are kept, if only as an empty header. */
+  readonly producerLastOffsets: ReadonlyMap<bigint, bigint>;
+  /** Changes whenever the log is truncated: a clean planned before must not be committed. */
+  readonly generation: number;
+}
+
 interface FlushWaiter {
   readonly offset: bigint;
   readonly resolve: () => void;
@@ -133,6 +159,12 @@ export class PartitionLog {
   private closing = false;
   /** A segment file was created since the directory was last fsynced. */
   private dirDirty = false;
+  /** First offset not yet compacted (cleaner-offset-checkpoint). */
+  private firstDirty = 0n;
+  /** Bumped by every truncation, so that a clean planned before it is not committed. */
+  private generation = 0;
+  /** Earliest delete horizon of the tombstones the last clean kept (ms), null if none. */
+  private tombstoneHorizon: number | null = null;
 
   private constructor(dir: string, config: LogConfig, opts: PartitionLogOptions) {
     this.dir = dir;
@@ -159,6 +191,7 @@ export class PartitionLog {
   }
 
   private load(): void {
+    this.finishInterruptedSwaps();
     const names = fs.readdirSync(this.dir);
     const logBases: bigint[] = [];
     const others: { name: string; offset: bigint; kind: string }[] = [];
@@ -215,6 +248,44 @@ export class PartitionLog {
     this.recoveryPoint = this.logEndOffset;
     this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, this.recoveryPoint);
     this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, this.startOffset);
+    const dirty = this.readOffsetCheckpoint(CLEANER_OFFSET_CHECKPOINT) ?? this.startOffset;
+    this.firstDirty = dirty > this.logEndOffset ? this.logEndOffset : dirty;
+  }
+
+  /**
+   * Finishes a swap the log cleaner committed but did not complete (Kafka's LogLoader rule): a
+   * `<base>.log.swap` was fsynced before it got that name, so it is whole; it replaces every
+   * segment whose base offset is in [base, its end offset). Segments of the cleaned group past
+   * its end (their records were all removed) survive unchanged, which is consistent: they hold
+   * only the original, uncompacted data after every offset the swap holds.
+   */
+  private finishInterruptedSwaps(): void {
+    const swaps: bigint[] = [];
+    for (const name of fs.readdirSync(this.dir)) {
+      const base = parseSwapFileName(name);
+      if (base !== null) swaps.push(base);
+    }
+    if (swaps.length === 0) return;
+    swaps.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const base of swaps) {
+      const swapFile = logFile(this.dir, base) + SWAP_SUFFIX;
+      let end = base;
+      const fd = fs.openSync(swapFile, 'r+');
+      try {
+        const size = fs.fstatSync(fd).size;
+        const r = scanBatchesSync(fd, 0, size, true, base, (h) => { end = lastOffsetOf(h) + 1n; });
+        if (r.validEnd < size) fs.ftruncateSync(fd, r.validEnd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      for (const name of fs.readdirSync(this.dir)) {
+        const p = parseOffsetFileName(name);
+        if (!p || p.kind === 'snapshot') continue;
+        if (p.offset === base || (p.offset > base && p.offset < end)) fs.rmSync(path.join(this.dir, name), { force: true });
+      }
+      fs.renameSync(swapFile, logFile(this.dir, base));
+    }
+    fsyncDir(this.dir);
   }
 
   private deleteFrom(index: number, logBases: bigint[]): void {
@@ -310,6 +381,15 @@ export class PartitionLog {
     const headers = validateClientBatches(records, { maxBatchBytes: this.config.maxMessageBytes });
     if (records.length > this.config.segmentBytes) {
       throw new KafkaError('RECORD_LIST_TOO_LARGE', `${this.name}: ${records.length} bytes exceed segment.bytes ${this.config.segmentBytes}`);
+    }
+    if (this.config.cleanupPolicy !== 'delete') {
+      headers.forEach((h, batchIndex) => {
+        const record = firstKeylessRecord(records, h.position, h);
+        if (record >= 0) {
+          throw new KafkaError('INVALID_RECORD',
+            `Compacted topic cannot accept message without key in topic partition ${this.name} (batch ${batchIndex}, record ${record}).`);
+        }
+      });
     }
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
     const pending = new ProducerAppendBatch();
@@ -413,8 +493,10 @@ export class PartitionLog {
     if (seg.isEmpty) return;
     const rollBase = seg.rollingBaseTimestamp;
     const waited = rollBase !== null && rollBase >= 0n ? Number(maxTimestampInMessages - rollBase) : now - seg.created;
+    // Compacted logs also roll by max.compaction.lag.ms, so the cleaner can reach every record in time.
+    const rollMs = this.config.cleanupPolicy === 'delete' ? this.config.segmentMs : Math.min(this.config.segmentMs, this.config.maxCompactionLagMs);
     const shouldRoll = seg.size > this.config.segmentBytes - messagesSize
-      || waited > this.config.segmentMs
+      || waited > rollMs
       || seg.isIndexFull(this.config.segmentIndexBytes)
       || maxOffsetInMessages - seg.baseOffset > 0x7fffffffn;
     if (shouldRoll) this.roll(now);
@@ -552,7 +634,7 @@ export class PartitionLog {
     }
     const maxOffset = opts.maxOffset !== undefined && opts.maxOffset < leo ? opts.maxOffset : leo;
     const minOneBatch = opts.minOneBatch ?? true;
-    const segments = this.segments.slice();
+    let segments = this.segments.slice();
     let i = this.segmentIndexFor(segments, offset);
     const chunks: Buffer[] = [];
     let remaining = maxBytes;
@@ -561,7 +643,9 @@ export class PartitionLog {
       const seg = segments[i]!;
       if (!seg.retain()) {
         if (cur < this.startOffset) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: offset ${cur} was deleted`);
-        i++;
+        // Replaced by the cleaner: continue from the current segment list (its segments are live now).
+        segments = this.segments.slice();
+        i = this.segmentIndexFor(segments, cur);
         continue;
       }
       let slice;
@@ -601,8 +685,16 @@ export class PartitionLog {
    */
   async offsetForTimestamp(timestamp: bigint): Promise<{ offset: bigint; timestamp: bigint } | null> {
     this.ensureOpen();
-    for (const seg of this.segments.slice()) {
-      if (seg.maxTimestamp < timestamp || !seg.retain()) continue;
+    let segments = this.segments.slice();
+    for (let i = 0; i < segments.length; i++) {
+      const seg = segments[i]!;
+      if (seg.maxTimestamp < timestamp) continue;
+      if (!seg.retain()) {
+        // Deleted or replaced by the cleaner: look again from the same offset in the current list.
+        segments = this.segments.slice();
+        i = Math.max(-1, this.segmentIndexFor(segments, seg.baseOffset) - 1);
+        continue;
+      }
       try {
         const found = await seg.findByTimestamp(timestamp);
         if (!found) continue;
@@ -714,6 +806,8 @@ export class PartitionLog {
       }
       this.epochs.truncateFromEnd(this.logEndOffset);
       this.reloadProducerState();
+      this.generation++;
+      if (this.firstDirty > this.logEndOffset) this.setFirstDirty(this.logEndOffset);
     } catch (err) {
       throw this.storageError('truncate', err);
     }
@@ -735,6 +829,8 @@ export class PartitionLog {
       this.epochs.truncateFromStart(offset);
       for (const s of this.snapshotOffsets()) fs.rmSync(producerSnapshotFile(this.dir, s), { force: true });
       this.producers.clear();
+      this.generation++;
+      this.setFirstDirty(offset);
     } catch (err) {
       throw this.storageError('truncate fully', err);
     }
@@ -746,6 +842,75 @@ export class PartitionLog {
     this.dirDirty = true;
     this.startOffset = offset;
     this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, offset);
+  }
+
+  // ---------------------------------------------------------------- compaction (for LogCleaner)
+
+  /** The state a clean is planned from; see CleanerView. */
+  cleanerView(): CleanerView {
+    this.ensureOpen();
+    let firstDirty = this.firstDirty < this.startOffset ? this.startOffset : this.firstDirty;
+    if (firstDirty > this.logEndOffset) firstDirty = this.logEndOffset;
+    return {
+      segments: this.segments.slice(0, -1), activeBaseOffset: this.active.baseOffset, logStartOffset: this.startOffset,
+      firstDirtyOffset: firstDirty, config: this.config, producerLastOffsets: this.producers.lastBatchOffsets(),
+      generation: this.generation,
+    };
+  }
+
+  /** True while the log accepts a clean (open, not closing). */
+  get cleanable(): boolean { return !this.closing && !this.closed && this.backgroundError === null; }
+
+  /** Earliest delete horizon (ms) among the tombstones the last clean kept; null if none. */
+  get earliestTombstoneHorizon(): number | null { return this.tombstoneHorizon; }
+
+  /**
+   * Records the outcome of a clean planned at `generation`: the log below `firstDirty` is now
+   * compacted (checkpointed), and the earliest tombstone horizon it kept. Ignored if the log was
+   * truncated since.
+   */
+  markCleaned(firstDirty: bigint, generation: number, tombstoneHorizon: number | null): void {
+    if (generation !== this.generation || !this.cleanable) return;
+    this.tombstoneHorizon = tombstoneHorizon;
+    this.setFirstDirty(firstDirty > this.logEndOffset ? this.logEndOffset : firstDirty);
+  }
+
+  private setFirstDirty(offset: bigint): void {
+    this.firstDirty = offset;
+    this.writeOffsetCheckpoint(CLEANER_OFFSET_CHECKPOINT, offset);
+  }
+
+  /**
+   * Swaps `cleaned` (written and fsynced as `<base>.log.cleaned` by the cleaner, base = the
+   * first old segment's) in for `old`, which must still be consecutive, non-active segments of
+   * this log and the log untruncated since `generation`; otherwise the cleaned file is discarded
+   * and false returned. The swap itself is synchronous (see the top of this file); a failure in
+   * it takes the log offline (KAFKA_STORAGE_ERROR) and is repaired by recovery on open.
+   */
+  async replaceSegments(old: readonly LogSegment[], cleaned: LogSegment, generation: number): Promise<boolean> {
+    // Roll tasks of these segments (index writes, flush) must not run after the swap.
+    await this.background;
+    const i = old.length > 0 ? this.segments.indexOf(old[0]!) : -1;
+    const intact = this.cleanable && generation === this.generation && i >= 0 && i + old.length < this.segments.length
+      && old.every((s, k) => this.segments[i + k] === s);
+    if (!intact) {
+      cleaned.discard();
+      return false;
+    }
+    try {
+      cleaned.renameFile(SWAP_SUFFIX);
+      fsyncDir(this.dir);
+      for (const s of old) s.delete();
+      cleaned.renameFile('');
+      cleaned.writeIndexes();
+      fsyncDir(this.dir);
+    } catch (err) {
+      this.backgroundError = this.storageError('replace segments', err);
+      throw this.backgroundError;
+    } finally {
+      this.segments.splice(i, old.length, cleaned);
+    }
+    return true;
   }
 
   // ---------------------------------------------------------------- leader epochs

@@ -157,6 +157,16 @@ export class ProducerStateManager {
     this.producers.clear();
   }
 
+  /** Per producer, the last offset of its last batch (the log cleaner keeps that batch). */
+  lastBatchOffsets(): Map<bigint, bigint> {
+    const out = new Map<bigint, bigint>();
+    for (const e of this.producers.values()) {
+      const last = e.batches.at(-1);
+      if (last) out.set(e.producerId, last.lastOffset);
+    }
+    return out;
+  }
+
   /** Drops batch metadata for offsets below `logStartOffset`, and producers left with none. */
   truncateHead(logStartOffset: bigint): void {
     for (const [id, e] of this.producers) {

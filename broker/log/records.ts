@@ -7,14 +7,27 @@
  *   length varint | attributes int8 | timestampDelta varlong | offsetDelta varint |
  *   keyLength varint (-1 = null) | key | valueLength varint (-1 = null) | value |
  *   headerCount varint | headers: (keyLength varint | key utf8 | valueLength varint | value)
- * Varints are zig-zag encoded. Decompression: gzip and zstd through node:zlib (Node 24); snappy
- * and lz4 batches are reported as unsupported here until compaction needs them.
+ * Varints are zig-zag encoded.
+ *
+ * Compression (attributes bits 0-2), the whole records section as one block:
+ *   1 gzip   node:zlib
+ *   2 snappy either xerial framing (magic 82 'SNAPPY' 00 | int32 version | int32 compatible |
+ *            (int32 length | raw snappy block)*), which the Java client writes, or one raw
+ *            snappy block (librdkafka). Both are read; re-encoding keeps the framing it found.
+ *   3 lz4    the LZ4 frame format (magic 0x184D2204) with independent blocks, as Kafka requires
+ *            (KIP-57: correct header checksum for magic v2).
+ *   4 zstd   node:zlib (Node 24)
+ * snappy and lz4 go through the napi-rs packages `snappy` and `lz4-napi` (prebuilt binaries).
+ * Only the log cleaner and compacted-topic key validation decompress; nothing on the fetch path.
  */
-import { gunzipSync, zstdDecompressSync } from 'node:zlib';
+import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
+import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
+import { compressFrameSync as lz4CompressFrame, decompressFrameSync as lz4DecompressFrame } from 'lz4-napi';
 import { KafkaError } from '../errors.ts';
 import {
-  ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, COMPRESSION_CODEC_MASK, CRC_OFFSET, RECORDS_OFFSET, readBatchHeader,
+  type BatchHeader, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, COMPRESSION_CODEC_MASK, CRC_OFFSET, RECORDS_OFFSET, TIMESTAMP_TYPE_MASK,
+  readBatchHeader,
 } from './record-batch.ts';
 
 export interface RecordHeader { readonly key: string; readonly value: Buffer | null }
@@ -149,14 +162,91 @@ class ByteSource {
   }
 }
 
-function decompress(codec: number, data: Buffer): Buffer {
-  switch (codec) {
-    case 0: return data;
-    case 1: return gunzipSync(data);
-    case 4: return zstdDecompressSync(data);
-    default:
-      throw new KafkaError('UNSUPPORTED_COMPRESSION_TYPE', `record decoding of compression codec ${codec} is not supported`);
+export const CODEC_NONE = 0;
+export const CODEC_GZIP = 1;
+export const CODEC_SNAPPY = 2;
+export const CODEC_LZ4 = 3;
+export const CODEC_ZSTD = 4;
+
+const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
+const XERIAL_HEADER_SIZE = 16;
+/** xerial's default block size (the Java client's SnappyOutputStream). */
+const XERIAL_BLOCK = 32 * 1024;
+
+/** How a compressed records section was framed; re-encoding uses the same. */
+export type Framing = 'plain' | 'xerial';
+
+function isXerial(data: Buffer): boolean {
+  return data.length >= XERIAL_HEADER_SIZE && data.subarray(0, XERIAL_MAGIC.length).equals(XERIAL_MAGIC);
+}
+
+function snappyBlock(data: Buffer): Buffer {
+  const out = snappyUncompress(data, { asBuffer: true });
+  return typeof out === 'string' ? Buffer.from(out) : out;
+}
+
+function corrupt(codec: number, err: unknown): KafkaError {
+  return new KafkaError('CORRUPT_MESSAGE', `cannot decompress records (codec ${codec}): ${(err as Error).message}`);
+}
+
+/** The uncompressed records section of a batch, and how it was framed. */
+export function decompressRecords(codec: number, data: Buffer): { bytes: Buffer; framing: Framing } {
+  try {
+    switch (codec) {
+      case CODEC_NONE: return { bytes: data, framing: 'plain' };
+      case CODEC_GZIP: return { bytes: gunzipSync(data), framing: 'plain' };
+      case CODEC_SNAPPY: {
+        if (!isXerial(data)) return { bytes: snappyBlock(data), framing: 'plain' };
+        const chunks: Buffer[] = [];
+        let pos = XERIAL_HEADER_SIZE;
+        while (pos < data.length) {
+          if (pos + 4 > data.length) throw new Error('truncated xerial block length');
+          const size = data.readInt32BE(pos);
+          pos += 4;
+          if (size < 0 || pos + size > data.length) throw new Error(`xerial block of ${size} bytes runs past the end`);
+          chunks.push(snappyBlock(data.subarray(pos, pos + size)));
+          pos += size;
+        }
+        return { bytes: Buffer.concat(chunks), framing: 'xerial' };
+      }
+      case CODEC_LZ4: return { bytes: lz4DecompressFrame(data), framing: 'plain' };
+      case CODEC_ZSTD: return { bytes: zstdDecompressSync(data), framing: 'plain' };
+      default: break;
+    }
+  } catch (err) {
+    throw corrupt(codec, err);
   }
+  throw new KafkaError('UNSUPPORTED_COMPRESSION_TYPE', `unknown compression codec ${codec}`);
+}
+
+/** Compresses a records section with `codec` (and, for snappy, `framing`). */
+export function compressRecords(codec: number, data: Buffer, framing: Framing = 'plain'): Buffer {
+  switch (codec) {
+    case CODEC_NONE: return data;
+    case CODEC_GZIP: return gzipSync(data);
+    case CODEC_SNAPPY: {
+      if (framing === 'plain') return snappyCompress(data);
+      const parts: Buffer[] = [Buffer.alloc(XERIAL_HEADER_SIZE)];
+      XERIAL_MAGIC.copy(parts[0]!, 0);
+      parts[0]!.writeInt32BE(1, 8);
+      parts[0]!.writeInt32BE(1, 12);
+      for (let start = 0; start < data.length; start += XERIAL_BLOCK) {
+        const block = snappyCompress(data.subarray(start, Math.min(data.length, start + XERIAL_BLOCK)));
+        const length = Buffer.allocUnsafe(4);
+        length.writeInt32BE(block.length, 0);
+        parts.push(length, block);
+      }
+      return Buffer.concat(parts);
+    }
+    // lz4_flex's frame encoder: FLG version 01 with independent blocks, 64 KiB blocks, no content size.
+    case CODEC_LZ4: return lz4CompressFrame(data);
+    case CODEC_ZSTD: return zstdCompressSync(data);
+    default: throw new KafkaError('UNSUPPORTED_COMPRESSION_TYPE', `unknown compression codec ${codec}`);
+  }
+}
+
+function decompress(codec: number, data: Buffer): Buffer {
+  return decompressRecords(codec, data).bytes;
 }
 
 /** Decodes every record of the batch at `position` in `buf`. */
@@ -195,4 +285,178 @@ export function forEachBatch(buf: Buffer, visit: (position: number) => void): vo
     visit(pos);
     pos += size;
   }
+}
+
+// ---------------------------------------------------------------- raw records (compaction)
+
+/** Bit 6 of the attributes: baseTimestamp holds the delete horizon (KIP-534). */
+export const DELETE_HORIZON_MASK = 0x40;
+
+/**
+ * One record as stored, for the cleaner: its key, whether its value is null, and its bytes, so
+ * that a kept record is copied without re-serializing (only its timestamp delta is rewritten
+ * when the batch's base timestamp changes).
+ */
+export interface RawRecord {
+  readonly offsetDelta: number;
+  /** timestamp - batch baseTimestamp. */
+  readonly timestampDelta: number;
+  readonly key: Buffer | null;
+  readonly valueIsNull: boolean;
+  /** The source of the record bytes (the decompressed records section or the batch). */
+  readonly source: Buffer;
+  /** Where the record's attributes byte starts in `source` (after the length varint). */
+  readonly start: number;
+  /** Where the offsetDelta starts in `source` (after the timestamp delta). */
+  readonly restStart: number;
+  readonly end: number;
+}
+
+/** A varint as a JS number (exact below 2^53, which bounds any delta or length we accept). */
+function readVarNumber(buf: Buffer, at: { pos: number }): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (at.pos >= buf.length) throw new KafkaError('CORRUPT_MESSAGE', 'record varint runs past the end of the batch');
+    const b = buf[at.pos++]!;
+    value += (b & 0x7f) * scale;
+    if ((b & 0x80) === 0) return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+    scale *= 128;
+  }
+  throw new KafkaError('CORRUPT_MESSAGE', 'record varint too long');
+}
+
+/**
+ * The records of the batch at `position` (the whole batch in `buf`), decompressed if needed.
+ * Returns the framing found, for re-encoding.
+ */
+export function readRawRecords(buf: Buffer, position: number, h: BatchHeader = readBatchHeader(buf, position)): { records: RawRecord[]; framing: Framing } {
+  const codec = h.attributes & COMPRESSION_CODEC_MASK;
+  const section = buf.subarray(position + RECORDS_OFFSET, position + h.size);
+  const { bytes, framing } = codec === CODEC_NONE ? { bytes: section, framing: 'plain' as Framing } : decompressRecords(codec, section);
+  const records: RawRecord[] = [];
+  const at = { pos: 0 };
+  for (let i = 0; i < h.recordsCount; i++) {
+    const length = readVarNumber(bytes, at);
+    const start = at.pos;
+    const end = start + length;
+    if (length < 0 || end > bytes.length) throw new KafkaError('CORRUPT_MESSAGE', `record ${i} of length ${length} runs past the batch end`);
+    at.pos += 1; // attributes
+    const timestampDelta = readVarNumber(bytes, at);
+    const restStart = at.pos;
+    const offsetDelta = readVarNumber(bytes, at);
+    const keyLength = readVarNumber(bytes, at);
+    let key: Buffer | null = null;
+    if (keyLength >= 0) {
+      if (at.pos + keyLength > end) throw new KafkaError('CORRUPT_MESSAGE', `record ${i}: key runs past the record`);
+      key = bytes.subarray(at.pos, at.pos + keyLength);
+      at.pos += keyLength;
+    }
+    const valueLength = readVarNumber(bytes, at);
+    records.push({ offsetDelta, timestampDelta, key, valueIsNull: valueLength < 0, source: bytes, start, restStart, end });
+    at.pos = end;
+  }
+  return { records, framing };
+}
+
+/**
+ * Index of the first record without a key in the batch at `position`, or -1. Decompresses
+ * compressed batches (compacted topics only call this, as Kafka validates them).
+ */
+export function firstKeylessRecord(buf: Buffer, position: number, h: BatchHeader = readBatchHeader(buf, position)): number {
+  const { records } = readRawRecords(buf, position, h);
+  return records.findIndex((r) => r.key === null);
+}
+
+export interface RebuildOptions {
+  /** Records kept, in offset order (from readRawRecords of this batch). */
+  readonly records: readonly RawRecord[];
+  readonly framing: Framing;
+  /** Set the delete horizon: baseTimestamp becomes it and attribute bit 6 is set. */
+  readonly deleteHorizonMs?: bigint;
+}
+
+function writeVarNumber(out: Buffer, pos: number, n: number): number {
+  let v = n >= 0 ? n * 2 : -n * 2 - 1;
+  while (v >= 0x80) {
+    out[pos++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  out[pos++] = v;
+  return pos;
+}
+
+function varNumberSize(n: number): number {
+  let v = n >= 0 ? n * 2 : -n * 2 - 1;
+  let size = 1;
+  while (v >= 0x80) { v = Math.floor(v / 128); size++; }
+  return size;
+}
+
+/**
+ * Re-encodes the batch `h` (whose bytes are in `buf` at `position`) with only `opts.records`,
+ * as Kafka's cleaner does (MemoryRecords.filterTo): same base offset, partition leader epoch,
+ * codec, timestamp type, producer id/epoch/base sequence and lastOffsetDelta (so the
+ * producer's last sequence survives); recordsCount and, under CreateTime, maxTimestamp follow
+ * the records kept. With no records, writes Kafka's empty batch header (uncompressed).
+ */
+export function rebuildBatch(buf: Buffer, position: number, h: BatchHeader, opts: RebuildOptions): Buffer {
+  const codec = h.attributes & COMPRESSION_CODEC_MASK;
+  const logAppendTime = (h.attributes & TIMESTAMP_TYPE_MASK) !== 0;
+  const oldBase = h.baseTimestamp;
+  let attributes = h.attributes;
+  let baseTimestamp = oldBase;
+  if (opts.deleteHorizonMs !== undefined) {
+    attributes |= DELETE_HORIZON_MASK;
+    baseTimestamp = opts.deleteHorizonMs;
+  }
+  const shift = Number(oldBase - baseTimestamp);
+  let maxDelta = -Infinity;
+  let size = 0;
+  for (const r of opts.records) {
+    if (r.timestampDelta > maxDelta) maxDelta = r.timestampDelta;
+    const inner = shift === 0 ? r.end - r.start : 1 + varNumberSize(r.timestampDelta + shift) + (r.end - r.restStart);
+    size += varNumberSize(inner) + inner;
+  }
+  const body = Buffer.allocUnsafe(size);
+  let p = 0;
+  for (const r of opts.records) {
+    if (shift === 0) {
+      p = writeVarNumber(body, p, r.end - r.start);
+      p += r.source.copy(body, p, r.start, r.end);
+    } else {
+      const delta = r.timestampDelta + shift;
+      p = writeVarNumber(body, p, 1 + varNumberSize(delta) + (r.end - r.restStart));
+      body[p++] = r.source[r.start]!;
+      p = writeVarNumber(body, p, delta);
+      p += r.source.copy(body, p, r.restStart, r.end);
+    }
+  }
+  let maxTimestamp: bigint;
+  let section: Buffer;
+  if (opts.records.length === 0) {
+    // Kafka's DefaultRecordBatch.writeEmptyHeader: no codec, no horizon, timestamps = maxTimestamp.
+    attributes = h.attributes & ~(COMPRESSION_CODEC_MASK | DELETE_HORIZON_MASK);
+    baseTimestamp = h.maxTimestamp;
+    maxTimestamp = h.maxTimestamp;
+    section = body;
+  } else {
+    maxTimestamp = logAppendTime ? h.maxTimestamp : oldBase + BigInt(maxDelta);
+    section = compressRecords(codec, body, opts.framing);
+  }
+  const out = Buffer.allocUnsafe(RECORDS_OFFSET + section.length);
+  buf.copy(out, 0, position, position + RECORDS_OFFSET);
+  out.writeInt32BE(out.length - 12, 8);
+  out.writeInt16BE(attributes, ATTRIBUTES_OFFSET);
+  out.writeBigInt64BE(baseTimestamp, BASE_TIMESTAMP_OFFSET);
+  out.writeBigInt64BE(maxTimestamp, 35);
+  out.writeInt32BE(opts.records.length, 57);
+  section.copy(out, RECORDS_OFFSET);
+  out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_OFFSET)) >>> 0, CRC_OFFSET);
+  return out;
+}
+
+/** The delete horizon of a batch (KIP-534), or null when it has none. */
+export function deleteHorizonOf(h: BatchHeader): bigint | null {
+  return (h.attributes & DELETE_HORIZON_MASK) !== 0 ? h.baseTimestamp : null;
 }
