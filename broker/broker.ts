@@ -14,6 +14,7 @@ import { DelayedFetchQueue } from './delayed-fetch.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { logConfigFromTopicConfigs, PartitionLog } from './log/index.ts';
+import { StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, TopicEvent, TopicRecord, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Partition } from './partition.ts';
@@ -21,6 +22,9 @@ import { KafkaServer } from './server/kafka-server.ts';
 import { TopicAdmin } from './topic-admin.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.ts';
+import { Controller } from './controller.ts';
+import { Membership } from './membership.ts';
+import { ReplicaManager } from './replication/replica-manager.ts';
 import { KafkaError } from './errors.ts';
 
 export interface Endpoint { host: string; port: number }
@@ -69,6 +73,10 @@ export class Broker {
   private metricsEndpoint: Endpoint | null = null;
   private ready = false;
   private stopping: Promise<void> | null = null;
+  readonly membership: Membership;
+  readonly controller: Controller;
+  readonly replicas: ReplicaManager;
+  private preferredLeaderTimer: NodeJS.Timeout | null = null;
 
   private constructor(opts: BrokerOptions) {
     this.opts = opts;
@@ -94,6 +102,21 @@ export class Broker {
         offsetsRetentionCheckIntervalMs: this.settings.int('offsets.retention.check.interval.ms'),
       },
     });
+    this.membership = new Membership({
+      store: this.store,
+      self: () => ({ id: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack }),
+      sessionMs: this.settings.int('broker.session.timeout.ms'),
+      heartbeatMs: this.settings.int('broker.heartbeat.interval.ms'),
+      logger: this.log.child('membership'),
+      clock: this.clock,
+      onLiveBrokers: () => this.clusterChanged(),
+      onControllerChange: () => this.clusterChanged(),
+    });
+    this.controller = new Controller({
+      store: this.store,
+      logger: this.log.child('controller'),
+      uncleanFor: (topic) => this.settings.topicConfigs(topic.spec.configs)['unclean.leader.election.enable'] === 'true',
+    });
     const self = this;
     this.metrics = new BrokerMetrics(opts.nodeId, {
       partitions: () => [...self.partitions.values()].map((p) => ({
@@ -101,6 +124,10 @@ export class Broker {
         underMinIsr: p.underMinIsr, offline: p.state.leader < 0, sizeBytes: p.log.sizeInBytes,
         segments: p.log.segmentCount, logStartOffset: p.log.logStartOffset, logEndOffset: p.log.logEndOffset,
         highWatermark: p.highWatermark,
+        followers: p.isLeader ? [...p.followerStates()].map(([id, f]) => ({
+          id, lagMessages: f.logEndOffset < 0n ? Number(p.log.logEndOffset) : Number(p.log.logEndOffset - f.logEndOffset),
+          lagSeconds: (self.clock() - f.lastCaughtUpMs) / 1000,
+        })) : [],
       })),
       groupOffsets: function* () {
         for (const o of self.groups.committedOffsets()) {
@@ -112,6 +139,15 @@ export class Broker {
       delayedFetches: () => self.delayedFetches.size,
       delayedProduces: () => self.delayedProduces,
       connections: () => self.server?.connectionCount ?? 0,
+      controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
+    });
+    this.replicas = new ReplicaManager({
+      nodeId: this.nodeId, store: this.store, logger: this.log.child('replication'), metrics: this.metrics,
+      lagMaxMs: this.settings.int('replica.lag.time.max.ms'),
+      fetchWaitMs: this.settings.int('replica.fetch.wait.max.ms'),
+      fetchMaxBytes: this.settings.int('replica.fetch.max.bytes'),
+      endpointOf: (id) => this.membership.live.find((b) => b.id === id),
+      partitions: () => this.partitions.values(),
     });
   }
 
@@ -142,25 +178,49 @@ export class Broker {
     const interval = this.settings.int('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => { void this.enforceRetention(); }, interval);
     this.retentionTimer.unref();
+    await this.membership.start();
+    this.replicas.start();
+    this.replicas.sync();
+    if (this.settings.bool('auto.leader.rebalance.enable')) {
+      this.preferredLeaderTimer = setInterval(() => {
+        if (this.membership.isController) void this.controller.reconcile(this.liveIds(), true);
+      }, this.settings.int('leader.imbalance.check.interval.seconds') * 1000);
+      this.preferredLeaderTimer.unref();
+    }
     this.ready = true;
   }
+
+  private liveIds(): Set<number> { return new Set(this.membership.live.map((b) => b.id)); }
+
+  /** Live brokers or the controller lease changed. */
+  private clusterChanged(): void {
+    if (this.stopping) return;
+    if (this.membership.isController) void this.controller.reconcile(this.liveIds(), false);
+    this.replicas.sync();
+  }
+
+  /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
+  proposeIsr(p: Partition, isr: number[]): void { this.replicas.proposeIsr(p, isr); }
 
   get advertised(): Endpoint { return this.advertisedEndpoint; }
   get listenPort(): number { return this.server?.port ?? 0; }
   get metricsAddress(): Endpoint | null { return this.metricsEndpoint; }
   get rack(): string | null { return this.settings.get('broker.rack'); }
 
-  /** The brokers clients can use. Only this broker until the cluster-membership layer exists. */
+  /** The live brokers (holding their liveness lease); this broker counts itself live while starting. */
   liveBrokers(): BrokerInfo[] {
-    return [{ id: this.nodeId, rack: this.rack }];
+    const live = this.membership.live.map((b) => ({ id: b.id, rack: b.rack }));
+    return live.some((b) => b.id === this.nodeId) ? live : [...live, { id: this.nodeId, rack: this.rack }].sort((a, b) => a.id - b.id);
   }
 
   brokerEndpoints(): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
-    return [{ nodeId: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack }];
+    const live = this.membership.live.map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: b.rack }));
+    if (live.some((b) => b.nodeId === this.nodeId)) return live;
+    return [...live, { nodeId: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack }];
   }
 
-  /** The broker acting as controller (the Lease holder once leases exist). */
-  controllerId(): number { return this.nodeId; }
+  /** The broker holding the controller lease, or -1. */
+  controllerId(): number { return this.membership.controllerLease?.holder ?? -1; }
 
   topic(name: string): TopicRecord | undefined { return this.topics.get(name); }
   topicNameById(id: string): string | undefined { return this.topicNamesById.get(id); }
@@ -207,12 +267,13 @@ export class Broker {
         await this.claimDir(dir, topic.topicId);
         const log = await PartitionLog.open(dir, logConfig, { name: `${name}-${state.partition}`, clock: this.clock });
         const partition = new Partition({
-          topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr,
+          topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr, clock: this.clock,
         });
         this.partitions.set(key(name, state.partition), partition);
         if (partition.isLeader) this.leadershipChanged(partition);
       }
     }
+    if (!this.stopping) this.replicas.sync();
   }
 
   /**
@@ -324,6 +385,67 @@ export class Broker {
   }
 
   /**
+   * Controlled shutdown: every partition this broker leads moves to another live in-sync
+   * replica (compare-and-swap, leader epoch bumped) before the broker goes away, so clients
+   * fail over without waiting for the liveness lease to expire.
+   */
+  private async handOffLeadership(): Promise<void> {
+    const others = new Set(this.membership.live.map((b) => b.id).filter((id) => id !== this.nodeId));
+    if (others.size === 0) return;
+    const names = new Set([...this.partitions.values()].filter((p) => p.isLeader).map((p) => p.topic));
+    for (const name of names) {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const topic = await this.store.getTopic(name);
+        if (!topic) break;
+        let moved = 0;
+        const partitions = topic.partitions.map((s) => {
+          if (s.leader !== this.nodeId) return s;
+          const next = s.replicas.find((r) => r !== this.nodeId && others.has(r) && s.isr.includes(r));
+          if (next === undefined) return s;
+          moved++;
+          return { ...s, leader: next, isr: s.isr.filter((r) => r !== this.nodeId), leaderEpoch: s.leaderEpoch + 1, partitionEpoch: s.partitionEpoch + 1 };
+        });
+        if (moved === 0) break;
+        try {
+          await this.store.updateTopic(name, topic.version, { partitions });
+          this.log.info(`controlled shutdown: moved leadership of ${moved} partition(s) of ${name}`);
+          break;
+        } catch (err) {
+          if (!(err instanceof StaleVersionError)) {
+            this.log.warn(`controlled shutdown of ${name} failed: ${(err as Error).message}`);
+            break;
+          }
+        }
+      }
+    }
+    await this.applying;
+  }
+
+  /**
+   * Simulates a crash for tests: the broker stops answering and renewing its lease at once,
+   * without handing anything off; its data stays as it is on disk.
+   */
+  async crash(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.ready = false;
+      if (this.retentionTimer) clearInterval(this.retentionTimer);
+      if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
+      await this.membership.stop({ unregister: false });
+      await this.replicas.stop();
+      this.unwatch?.();
+      this.delayedFetches.wakeAll();
+      this.groups.close();
+      await this.server?.close(0);
+      await this.applying;
+      for (const p of this.partitions.values()) await p.log.close().catch(() => undefined);
+      this.partitions.clear();
+      this.httpServer?.closeAllConnections();
+      this.httpServer?.close();
+    })();
+    return this.stopping;
+  }
+
+  /**
    * Graceful stop: stop accepting, answer parked fetches, let in-flight requests finish, then
    * flush and close every log and the store's watch.
    */
@@ -335,6 +457,10 @@ export class Broker {
   private async shutdown(): Promise<void> {
     this.ready = false;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
+    if (this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
+    await this.membership.stop({ unregister: true });
+    await this.replicas.stop();
     this.unwatch?.();
     this.delayedFetches.wakeAll();
     this.groups.close();

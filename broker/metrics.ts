@@ -17,6 +17,8 @@ export interface PartitionView {
   readonly logStartOffset: bigint;
   readonly logEndOffset: bigint;
   readonly highWatermark: bigint;
+  /** For partitions this broker leads: how far each follower is behind. */
+  readonly followers: ReadonlyArray<{ id: number; lagMessages: number; lagSeconds: number }>;
 }
 
 export interface GroupOffsetView {
@@ -35,6 +37,7 @@ export interface BrokerStateView {
   delayedFetches(): number;
   delayedProduces(): number;
   connections(): number;
+  controller(): { isController: boolean; epoch: number; elections: number };
 }
 
 export class BrokerMetrics {
@@ -70,6 +73,9 @@ export class BrokerMetrics {
     this.isrShrinks = new Counter({ name: 'brook_isr_shrinks_total', help: 'ISR shrinks on partitions this broker leads.', registers: [r] });
     this.isrExpands = new Counter({ name: 'brook_isr_expands_total', help: 'ISR expansions on partitions this broker leads.', registers: [r] });
 
+    new Gauge({ name: 'brook_controller_active', help: '1 on the broker that holds the controller lease.', registers: [r], collect() { this.set(state.controller().isController ? 1 : 0); } });
+    new Gauge({ name: 'brook_controller_epoch', help: 'Epoch of the controller lease as this broker last saw it.', registers: [r], collect() { this.set(state.controller().epoch); } });
+    new Gauge({ name: 'brook_leader_elections', help: 'Leader elections this broker made while controller (a counter kept by the controller).', registers: [r], collect() { this.set(state.controller().elections); } });
     new Gauge({ name: 'brook_connections', help: 'Open client connections.', registers: [r], collect() { this.set(state.connections()); } });
     new Gauge({ name: 'brook_delayed_operations', help: 'Requests parked in delayed-operation queues.', labelNames: ['queue'], registers: [r],
       collect() { this.set({ queue: 'fetch' }, state.delayedFetches()); this.set({ queue: 'produce' }, state.delayedProduces()); } });
@@ -119,6 +125,15 @@ export class BrokerMetrics {
         this.reset();
         for (const [st, n] of state.groupStates()) this.set({ state: st }, n);
       } });
+    const followerLabels = ['topic', 'partition', 'follower'];
+    const perFollower = (value: (f: PartitionView['followers'][number]) => number) => function (this: Gauge<string>) {
+      this.reset();
+      for (const p of state.partitions()) {
+        for (const f of p.followers) this.set({ topic: p.topic, partition: String(p.partition), follower: String(f.id) }, value(f));
+      }
+    };
+    new Gauge({ name: 'brook_replica_lag_messages', help: 'Records a follower is behind the leader\'s log end (partitions this broker leads).', labelNames: followerLabels, registers: [r], collect: perFollower((f) => f.lagMessages) });
+    new Gauge({ name: 'brook_replica_lag_seconds', help: 'Time since a follower was last caught up with the leader (partitions this broker leads).', labelNames: followerLabels, registers: [r], collect: perFollower((f) => f.lagSeconds) });
     new Gauge({ name: 'brook_high_watermark', help: 'High watermark (last committed offset + 1) of a partition.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.highWatermark)) });
   }
 }

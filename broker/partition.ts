@@ -1,13 +1,28 @@
 /**
  * Partition: one replica of a topic partition hosted by this broker — its log plus the partition
- * state the controller assigned (replicas, leader, ISR, epochs). The leader appends producer
- * batches and owns the high watermark. With a single in-sync replica the high watermark is the
- * log end offset; replication (followers, ISR-driven high watermark) builds on this class.
- * Not thread-safe by design: everything runs on the event loop; appends are synchronous.
+ * state the controller assigned (replicas, leader, ISR, epochs) — in one of two roles.
+ *
+ * Leader: appends producer batches; tracks each follower's log end offset from its fetches;
+ * the high watermark is the smallest log end offset among the ISR and only moves forward;
+ * proposes ISR changes (a follower that caught up joins, one that lagged longer than
+ * replica.lag.time.max.ms leaves) to the metadata store by compare-and-swap — never locally.
+ * Follower: appends what the leader sends, keeping the leader's offsets and epochs; its high
+ * watermark is min(leader's, own log end).
+ *
+ * Everything runs on the event loop; appends are synchronous. Listeners are told when data
+ * arrives (parked fetches) and when the high watermark moves (parked acks=all produces).
  */
 import { KafkaError } from './errors.ts';
 import type { PartitionState } from './metadata/index.ts';
 import type { AppendResult, LogConfig, PartitionLog } from './log/index.ts';
+
+export interface FollowerState {
+  /** The follower's log end offset, from the offset of its latest fetch. */
+  logEndOffset: bigint;
+  /** When the follower was last fully caught up with the leader's log end. */
+  lastCaughtUpMs: number;
+  lastFetchMs: number;
+}
 
 export class Partition {
   readonly topic: string;
@@ -15,36 +30,61 @@ export class Partition {
   readonly topicId: string;
   readonly log: PartitionLog;
   private readonly nodeId: number;
+  private readonly clock: () => number;
   private stateValue: PartitionState;
   private minIsr: number;
+  private hw: bigint;
+  private readonly followers = new Map<number, FollowerState>();
   private readonly appendListeners = new Set<() => void>();
+  private readonly hwListeners = new Set<() => void>();
+  private readonly roleListeners = new Set<() => void>();
 
   constructor(opts: { topic: string; index: number; topicId: string; log: PartitionLog; nodeId: number;
-    state: PartitionState; minInsyncReplicas: number }) {
+    state: PartitionState; minInsyncReplicas: number; clock?: () => number }) {
     this.topic = opts.topic;
     this.index = opts.index;
     this.topicId = opts.topicId;
     this.log = opts.log;
     this.nodeId = opts.nodeId;
+    this.clock = opts.clock ?? Date.now;
     this.stateValue = opts.state;
     this.minIsr = opts.minInsyncReplicas;
-    if (this.isLeader) this.log.assignEpochStartOffset(this.leaderEpoch, this.log.logEndOffset);
+    // Until the ISR reports, only what this replica alone can vouch for is committed.
+    this.hw = opts.state.isr.length === 1 && opts.state.isr[0] === this.nodeId ? this.log.logEndOffset : this.log.logStartOffset;
+    if (this.isLeader) this.becomeLeader();
   }
 
   get name(): string { return `${this.topic}-${this.index}`; }
   get state(): PartitionState { return this.stateValue; }
   get leaderEpoch(): number { return this.stateValue.leaderEpoch; }
   get isLeader(): boolean { return this.stateValue.leader === this.nodeId; }
-  get highWatermark(): bigint { return this.log.logEndOffset; }
+  get highWatermark(): bigint { return this.hw; }
   get underReplicated(): boolean { return this.stateValue.isr.length < this.stateValue.replicas.length; }
   get underMinIsr(): boolean { return this.stateValue.isr.length < this.minIsr; }
+  get minInsyncReplicas(): number { return this.minIsr; }
+  followerStates(): ReadonlyMap<number, FollowerState> { return this.followers; }
 
-  /** Applies new state from the metadata store; a new leader epoch starts at the log end. */
-  updateState(state: PartitionState, minInsyncReplicas: number): void {
-    const newEpoch = state.leaderEpoch > this.stateValue.leaderEpoch;
+  /** Applies new state from the metadata store. Returns true when this broker's role changed. */
+  updateState(state: PartitionState, minInsyncReplicas: number): boolean {
+    const wasLeader = this.isLeader;
+    const newEpoch = state.leaderEpoch !== this.stateValue.leaderEpoch;
     this.stateValue = state;
     this.minIsr = minInsyncReplicas;
-    if (newEpoch && state.leader === this.nodeId) this.log.assignEpochStartOffset(state.leaderEpoch, this.log.logEndOffset);
+    if (this.isLeader && (newEpoch || !wasLeader)) this.becomeLeader();
+    if (!this.isLeader) this.followers.clear();
+    if (this.isLeader) this.maybeAdvanceHighWatermark();
+    for (const l of [...this.roleListeners]) l();
+    return wasLeader !== this.isLeader;
+  }
+
+  private becomeLeader(): void {
+    this.log.assignEpochStartOffset(this.leaderEpoch, this.log.logEndOffset);
+    const now = this.clock();
+    this.followers.clear();
+    for (const r of this.stateValue.replicas) {
+      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0 });
+    }
+    this.maybeAdvanceHighWatermark();
   }
 
   updateConfig(config: LogConfig, minInsyncReplicas: number): void {
@@ -52,9 +92,7 @@ export class Partition {
     this.minIsr = minInsyncReplicas;
   }
 
-  /**
-   * Checks a client's view of the leader epoch (Fetch v9+, ListOffsets v4+, ...): -1 skips the check.
-   */
+  /** Checks a client's view of the leader epoch (Fetch v9+, ListOffsets v4+, ...): -1 skips the check. */
   checkLeaderEpoch(currentLeaderEpoch: number): void {
     if (currentLeaderEpoch < 0) return;
     if (currentLeaderEpoch < this.leaderEpoch) throw new KafkaError('FENCED_LEADER_EPOCH', `${this.name}: epoch ${currentLeaderEpoch} < ${this.leaderEpoch}`);
@@ -65,6 +103,8 @@ export class Partition {
     if (!this.isLeader) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${this.nodeId} does not lead ${this.name}`);
   }
 
+  // ---------------------------------------------------------------- leader
+
   /** Appends a producer's record batches (validated, de-duplicated, stamped) as the leader. */
   appendAsLeader(records: Buffer, acks: number): AppendResult {
     this.requireLeader();
@@ -73,13 +113,128 @@ export class Partition {
         `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
     }
     const result = this.log.append(records, { leaderEpoch: this.stateValue.leaderEpoch });
-    if (!result.duplicate) for (const l of this.appendListeners) l();
+    if (!result.duplicate) {
+      this.maybeAdvanceHighWatermark();
+      for (const l of this.appendListeners) l();
+    }
     return result;
   }
+
+  /**
+   * A follower fetched from `fetchOffset`: everything below it is in its log. Returns an ISR
+   * the leader should propose (the follower caught up and may join), or null.
+   */
+  recordFollowerFetch(replicaId: number, fetchOffset: bigint): number[] | null {
+    const f = this.followers.get(replicaId);
+    if (!f) return null;
+    const now = this.clock();
+    f.logEndOffset = fetchOffset;
+    f.lastFetchMs = now;
+    if (fetchOffset >= this.log.logEndOffset) f.lastCaughtUpMs = now;
+    this.maybeAdvanceHighWatermark();
+    const isr = this.stateValue.isr;
+    if (!isr.includes(replicaId) && fetchOffset >= this.hw && fetchOffset >= this.epochStartOffset()) {
+      return [...isr, replicaId];
+    }
+    return null;
+  }
+
+  /** The ISR without followers that have not caught up within `lagMaxMs`, or null if none lag. */
+  laggingIsr(lagMaxMs: number): number[] | null {
+    const now = this.clock();
+    const keep = this.stateValue.isr.filter((r) => {
+      if (r === this.nodeId) return true;
+      const f = this.followers.get(r);
+      return f !== undefined && now - f.lastCaughtUpMs <= lagMaxMs;
+    });
+    return keep.length < this.stateValue.isr.length ? keep : null;
+  }
+
+  private epochStartOffset(): bigint {
+    return this.log.endOffsetForEpoch(this.leaderEpoch - 1).endOffset;
+  }
+
+  private maybeAdvanceHighWatermark(): void {
+    if (!this.isLeader) return;
+    let min = this.log.logEndOffset;
+    for (const r of this.stateValue.isr) {
+      if (r === this.nodeId) continue;
+      const f = this.followers.get(r);
+      const leo = f ? f.logEndOffset : -1n;
+      if (leo < min) min = leo;
+    }
+    if (min > this.hw) {
+      this.hw = min;
+      for (const l of [...this.hwListeners]) l();
+    }
+  }
+
+  // ---------------------------------------------------------------- follower
+
+  /** Appends batches fetched from the leader and takes the leader's high watermark. */
+  appendAsFollower(records: Buffer | null, leaderHighWatermark: bigint): void {
+    if (records && records.length > 0) {
+      this.log.appendAsFollower(records);
+      for (const l of this.appendListeners) l();
+    }
+    const hw = leaderHighWatermark < this.log.logEndOffset ? leaderHighWatermark : this.log.logEndOffset;
+    if (hw > this.hw) this.hw = hw;
+  }
+
+  /** Cuts the log back to `offset` (divergence from the leader); the high watermark follows. */
+  truncateTo(offset: bigint): void {
+    this.log.truncateTo(offset);
+    if (this.hw > this.log.logEndOffset) this.hw = this.log.logEndOffset;
+  }
+
+  truncateFullyAndStartAt(offset: bigint): void {
+    this.log.truncateFullyAndStartAt(offset);
+    this.hw = offset;
+  }
+
+  // ---------------------------------------------------------------- listeners
 
   /** Calls `listener` after each append; returns the unsubscribe function. */
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => { this.appendListeners.delete(listener); };
+  }
+
+  /** Calls `listener` whenever the high watermark advances; returns the unsubscribe function. */
+  onHighWatermark(listener: () => void): () => void {
+    this.hwListeners.add(listener);
+    return () => { this.hwListeners.delete(listener); };
+  }
+
+  /**
+   * Resolves when the high watermark covers `offset` (acks=all), or rejects with
+   * REQUEST_TIMED_OUT after `timeoutMs`, or NOT_LEADER_OR_FOLLOWER if leadership moves first.
+   */
+  waitForHighWatermark(offset: bigint, timeoutMs: number): Promise<void> {
+    if (this.hw >= offset) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const epoch = this.leaderEpoch;
+      const check = (): void => {
+        if (!this.isLeader || this.leaderEpoch !== epoch) {
+          done();
+          reject(new KafkaError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved while waiting for replication`));
+        } else if (this.hw >= offset) {
+          done();
+          resolve();
+        }
+      };
+      const unsubscribe = this.onHighWatermark(check);
+      const unsubscribeRole = this.onRoleChange(check);
+      const timer = setTimeout(() => {
+        done();
+        reject(new KafkaError('REQUEST_TIMED_OUT', `${this.name}: not replicated to the ISR within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (): void => { clearTimeout(timer); unsubscribe(); unsubscribeRole(); };
+    });
+  }
+
+  private onRoleChange(listener: () => void): () => void {
+    this.roleListeners.add(listener);
+    return () => { this.roleListeners.delete(listener); };
   }
 }

@@ -48,7 +48,6 @@ export const fetchHandler: ApiHandler = {
   maxVersion: 16,
   async handle(req: FetchRequest, { broker, apiVersion }) {
     const replicaId = apiVersion >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId;
-    if (replicaId >= 0) return topLevelError(ErrorCode.NOT_LEADER_OR_FOLLOWER, req);
     if (req.sessionId !== 0) return topLevelError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, req);
     const byId = apiVersion >= 13;
     const names = req.topics.map((t) => (byId ? broker.topicNameById(t.topicId) ?? null : t.topic));
@@ -58,8 +57,9 @@ export const fetchHandler: ApiHandler = {
     });
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
     const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, broker.settings.int('fetch.max.bytes')) : broker.settings.int('fetch.max.bytes');
+    if (replicaId >= 0) recordFollowerFetches(broker, replicaId, targets);
     for (;;) {
-      const { results, bytes, errors } = await readAll(broker, targets, maxBytes);
+      const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId);
       const remaining = deadline - Date.now();
       if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
         return respond(broker, req, names, byId, results);
@@ -85,9 +85,32 @@ interface PartitionResult {
   target: Target;
   errorCode: number;
   records: Buffer | null;
+  divergingEpoch?: { epoch: number; endOffset: bigint };
 }
 
-async function readAll(broker: Broker, targets: Target[], maxBytes: number) {
+/**
+ * A follower's fetch offset is its log end: the leader records it (high watermark, ISR) and
+ * proposes adding a follower that caught up to the ISR.
+ */
+function recordFollowerFetches(broker: Broker, replicaId: number, targets: Target[]): void {
+  for (const t of targets) {
+    const p = t.partition;
+    if (!p || !p.isLeader || t.request.currentLeaderEpoch !== p.leaderEpoch) continue;
+    if (divergence(p, t.request)) continue;
+    const expanded = p.recordFollowerFetch(replicaId, t.request.fetchOffset);
+    if (expanded) broker.proposeIsr(p, expanded);
+  }
+}
+
+/** Fetch v12+: where a follower's log parts from the leader's, if it does. */
+function divergence(p: Partition, q: FetchPartitionRequest): { epoch: number; endOffset: bigint } | null {
+  if (q.lastFetchedEpoch < 0) return null;
+  const end = p.log.endOffsetForEpoch(q.lastFetchedEpoch);
+  if (end.leaderEpoch !== q.lastFetchedEpoch || q.fetchOffset > end.endOffset) return { epoch: end.leaderEpoch, endOffset: end.endOffset };
+  return null;
+}
+
+async function readAll(broker: Broker, targets: Target[], maxBytes: number, replicaId: number) {
   let bytes = 0;
   let errors = false;
   const results: PartitionResult[] = [];
@@ -102,14 +125,24 @@ async function readAll(broker: Broker, targets: Target[], maxBytes: number) {
       p.requireLeader();
       p.checkLeaderEpoch(target.request.currentLeaderEpoch);
       const offset = target.request.fetchOffset;
+      if (replicaId >= 0) {
+        const diverging = divergence(p, target.request);
+        if (diverging) {
+          errors = true;
+          results.push({ target, errorCode: ErrorCode.NONE, records: Buffer.alloc(0), divergingEpoch: diverging });
+          continue;
+        }
+      }
       if (offset < p.log.logStartOffset || offset > p.log.logEndOffset) {
         throw new KafkaError('OFFSET_OUT_OF_RANGE',
           `${p.name}: fetch offset ${offset} outside [${p.log.logStartOffset}, ${p.log.logEndOffset}]`);
       }
       const budget = Math.min(target.request.partitionMaxBytes, maxBytes - bytes);
       let records: Buffer | null = null;
-      if (offset < p.highWatermark && (budget > 0 || bytes === 0)) {
-        const read = await p.log.read(offset, Math.max(0, budget), { maxOffset: p.highWatermark, minOneBatch: bytes === 0 });
+      // consumers read below the high watermark; followers read everything the leader has
+      const upTo = replicaId >= 0 ? p.log.logEndOffset : p.highWatermark;
+      if (offset < upTo && (budget > 0 || bytes === 0)) {
+        const read = await p.log.read(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0 });
         records = read.records;
         bytes += read.records.length;
       }
@@ -142,6 +175,7 @@ function respond(broker: Broker, req: FetchRequest, names: Array<string | null>,
       abortedTransactions: readCommitted ? [] : null,
       preferredReadReplica: -1,
       records: r.records ?? (r.errorCode === ErrorCode.NONE ? Buffer.alloc(0) : null),
+      divergingEpoch: r.divergingEpoch ?? { epoch: -1, endOffset: -1n },
     });
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };

@@ -37,11 +37,12 @@ export const listOffsetsHandler: ApiHandler = {
           const p = leaderPartition(broker, t.name, q.partitionIndex);
           p.checkLeaderEpoch(q.currentLeaderEpoch);
           let found: { offset: bigint; timestamp: bigint } | null;
-          if (q.timestamp === LATEST) found = { offset: p.highWatermark, timestamp: -1n };
+          // a follower (replica id ≥ 0) asks for the leader's log end; consumers see the high watermark
+          if (q.timestamp === LATEST) found = { offset: req.replicaId >= 0 ? p.log.logEndOffset : p.highWatermark, timestamp: -1n };
           else if (q.timestamp === EARLIEST) found = { offset: p.log.logStartOffset, timestamp: -1n };
           else if (q.timestamp < 0n) throw new KafkaError('INVALID_REQUEST', `unsupported ListOffsets timestamp ${q.timestamp}`);
           else found = await p.log.offsetForTimestamp(q.timestamp);
-          if (found && found.offset > p.highWatermark) found = null;
+          if (found && req.replicaId < 0 && found.offset > p.highWatermark) found = null;
           return {
             partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE,
             timestamp: found ? found.timestamp : -1n, offset: found ? found.offset : -1n,

@@ -1,6 +1,7 @@
 /** Produce (0) and InitProducerId (22). */
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { Broker } from '../broker.ts';
+import type { Partition } from '../partition.ts';
 import type { ApiHandler } from './index.ts';
 
 interface ProduceRequest {
@@ -16,6 +17,8 @@ interface ProduceRequest {
  * old message formats.
  */
 const MIN_SERVED_VERSION = 3;
+
+interface Pending { response: PartitionResponse; wait: Promise<void> }
 
 interface PartitionResponse {
   index: number;
@@ -40,28 +43,34 @@ export const produceHandler: ApiHandler = {
     else if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) reject = fail(ErrorCode.INVALID_REQUIRED_ACKS);
     else if (req.transactionalId !== null) reject = fail(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker.');
 
-    const durable: Array<Promise<void>> = [];
+    const durable: Pending[] = [];
     const responses = req.topicData.map((topic) => ({
       name: topic.name,
-      partitionResponses: topic.partitionData.map((p) => reject ? reject(p) : append(broker, topic.name, p, req.acks, durable)),
+      partitionResponses: topic.partitionData.map((p) => reject ? reject(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable)),
     }));
     if (req.acks === 0) return null;
     const body = { responses, throttleTimeMs: 0 };
     if (durable.length === 0) return body;
     broker.delayedProduces++;
-    return Promise.all(durable).then(() => body, (err: unknown) => {
-      const code = errorCodeOf(err);
-      for (const t of responses) for (const p of t.partitionResponses) if (p.errorCode === ErrorCode.NONE) {
-        p.errorCode = code;
-        p.errorMessage = `flush failed: ${(err as Error).message}`;
-      }
-      return body;
-    }).finally(() => { broker.delayedProduces--; });
+    // each partition waits for what its acks and flush policy promise; a failure fails that partition only
+    return Promise.all(durable.map(({ response, wait }) => wait.catch((err: unknown) => {
+      response.errorCode = errorCodeOf(err);
+      response.errorMessage = (err as Error).message;
+      response.baseOffset = -1n;
+    }))).then(() => body).finally(() => { broker.delayedProduces--; });
   },
 };
 
-function append(broker: Broker, topic: string, p: { index: number; records: Buffer | null }, acks: number,
-  durable: Array<Promise<void>>): PartitionResponse {
+/** acks=all: the batch counts once the ISR has it (high watermark past it) and the ISR is still big enough. */
+async function replicated(partition: Partition, upTo: bigint, timeoutMs: number): Promise<void> {
+  await partition.waitForHighWatermark(upTo, timeoutMs);
+  if (partition.underMinIsr) {
+    throw new KafkaError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${partition.name}: ISR shrank below min.insync.replicas ${partition.minInsyncReplicas}`);
+  }
+}
+
+function append(broker: Broker, topic: string, p: { index: number; records: Buffer | null }, acks: number, timeoutMs: number,
+  durable: Pending[]): PartitionResponse {
   const partition = broker.partition(topic, p.index);
   try {
     if (!partition) {
@@ -75,9 +84,11 @@ function append(broker: Broker, topic: string, p: { index: number; records: Buff
       broker.metrics.bytesIn.inc({ topic }, p.records.length);
       broker.metrics.recordsIn.inc({ topic }, result.recordCount);
     }
+    const response = partitionResponse(p.index, ErrorCode.NONE, result.baseOffset, result.logAppendTime, partition.log.logStartOffset, null);
     const flushed = partition.log.flushed(result.lastOffset);
-    if (flushed) durable.push(flushed);
-    return partitionResponse(p.index, ErrorCode.NONE, result.baseOffset, result.logAppendTime, partition.log.logStartOffset, null);
+    if (flushed) durable.push({ response, wait: flushed });
+    if (acks === -1) durable.push({ response, wait: replicated(partition, result.lastOffset + 1n, timeoutMs) });
+    return response;
   } catch (err) {
     const code = errorCodeOf(err);
     broker.metrics.produceErrors.inc({ topic, error: errorInfo(code).name });

@@ -1,4 +1,6 @@
-export type { MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec } from './types.ts';
+export type {
+  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec,
+} from './types.ts';
 export { StaleVersionError } from './types.ts';
 export { MemoryStore, randomClusterId } from './memory-store.ts';
 export { FileStore } from './file-store.ts';
