@@ -13,6 +13,8 @@ import type { Endpoint } from './broker.ts';
 import { BrokerSettings, ConfigError, readPropertiesFile } from './config.ts';
 import { createLogger } from './logger.ts';
 import { FileStore, MemoryStore } from './metadata/index.ts';
+import { LocalFleet } from './local-fleet.ts';
+import { createInterface } from 'node:readline';
 import type { MetadataStore } from './metadata/index.ts';
 
 const DEFAULT_METRICS_PORT = 9464;
@@ -47,21 +49,31 @@ SIGTERM or SIGINT stops it gracefully: in-flight requests finish, logs are flush
 
 const localHelp = `Usage: brook local [options]
 
-The quick-start default: a local broker on localhost:9092 with its data in ./data, kept across
-restarts. No Kubernetes needed. Stop it with Ctrl-C.
+The quick-start default: a local fleet of replicated brokers on localhost (9092, 9093, 9094 for
+three), data in ./data kept across restarts, metadata shared in ./data/metadata. No Kubernetes
+needed. Topics default to replication factor min(3, brokers).
+
+While it runs, type a command and Enter to watch failover live:
+  status       brokers, controller, and the leader and ISR of every partition
+  stop N       controlled shutdown of broker N (leaderships move first)
+  crash N      broker N stops dead; the others notice when its lease expires
+  start N      starts broker N again on its data
+Ctrl-C stops everything gracefully.
 
 Options:
-  --port N            Kafka port. Default 9092.
+  --brokers N         Brokers in the fleet. Default 3.
+  --port N            Kafka port of broker 0; broker i uses N+i. Default 9092; 0 picks free ports.
   --data-dir DIR      Default ./data.
-  --metrics-port N    Default ${DEFAULT_METRICS_PORT}; 'none' disables metrics.
-  --set KEY=VALUE     A broker setting; repeatable (see 'brook settings').
+  --metrics-port N    Metrics port of broker 0; broker i uses N+i. Default ${DEFAULT_METRICS_PORT};
+                      'none' disables metrics.
+  --set KEY=VALUE     A broker setting for every broker; repeatable (see 'brook settings').
   -h, --help          This help.
 `;
 
 const mainHelp = `Usage: brook <command> [options]
 
 Commands:
-  local      Run a local broker on localhost:9092 (the quick start).
+  local      Run a local fleet of 3 replicated brokers on localhost:9092-9094 (the quick start).
   broker     Run one broker (the container entrypoint).
   settings   List the broker settings Brook understands, with defaults.
   help       This help.
@@ -177,10 +189,18 @@ function brokerCommand(args: string[]): RunOptions | null {
   };
 }
 
-function localCommand(args: string[]): RunOptions | null {
+interface LocalOptions {
+  brokers: number;
+  port: number;
+  dataDir: string;
+  metricsPort: number | null;
+  settings: Record<string, string>;
+}
+
+function localCommand(args: string[]): LocalOptions | null {
   const { values } = parseArgs({
     args, allowPositionals: false, options: {
-      port: { type: 'string' }, 'data-dir': { type: 'string' }, 'metrics-port': { type: 'string' },
+      brokers: { type: 'string' }, port: { type: 'string' }, 'data-dir': { type: 'string' }, 'metrics-port': { type: 'string' },
       set: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -188,17 +208,89 @@ function localCommand(args: string[]): RunOptions | null {
     process.stdout.write(localHelp);
     return null;
   }
-  const port = parseInteger('--port', values.port, 9092);
-  const metricsPort = parseMetricsPort(values['metrics-port']);
+  const brokers = parseInteger('--brokers', values.brokers, 3);
+  if (brokers < 1 || brokers > 32) throw new UsageError('--brokers must be between 1 and 32');
+  const sets = parseSets(values.set);
   return {
-    nodeId: 0,
-    listen: { host: '127.0.0.1', port },
-    advertised: { host: 'localhost', port },
+    brokers,
+    port: parseInteger('--port', values.port, 9092),
     dataDir: resolve(values['data-dir'] ?? './data'),
-    metricsPort,
-    store: 'file',
-    settings: parseSets(values.set),
+    metricsPort: parseMetricsPort(values['metrics-port']),
+    settings: { 'default.replication.factor': String(Math.min(3, brokers)), ...sets },
   };
+}
+
+async function runLocal(o: LocalOptions): Promise<void> {
+  const log = createLogger('local');
+  new BrokerSettings(o.settings); // fail fast on a bad --set
+  const store = FileStore.open(join(o.dataDir, 'metadata'));
+  const fleet = new LocalFleet({
+    brokers: o.brokers, host: '127.0.0.1', advertisedHost: 'localhost', basePort: o.port, metricsBasePort: o.metricsPort,
+    dataDir: o.dataDir, store, settings: o.settings,
+  });
+  const started = Date.now();
+  await fleet.startAll();
+  for (const b of fleet.brokers) {
+    process.stdout.write(`brook broker ${b.nodeId} listening on ${b.advertised.host}:${b.advertised.port}\n`);
+    const m = b.metricsAddress;
+    if (m) process.stdout.write(`brook broker ${b.nodeId} metrics on http://${m.host}:${m.port}/metrics\n`);
+  }
+  log.info(`${o.brokers} broker(s) ready in ${Date.now() - started} ms; bootstrap ${fleet.bootstrap}; data ${o.dataDir}`);
+  process.stdout.write(`Type 'status', 'stop N', 'crash N' or 'start N' and Enter; Ctrl-C to quit.\n`);
+
+  const status = (): void => {
+    const any = fleet.brokers[0];
+    if (!any) {
+      process.stdout.write('no broker is running\n');
+      return;
+    }
+    const lines = [`brokers running: ${fleet.brokers.map((b) => b.nodeId).join(', ')}; live: ${any.liveBrokers().map((b) => b.id).join(', ')}; controller: ${any.controllerId()}`];
+    for (const t of any.allTopics()) {
+      for (const p of t.partitions) lines.push(`  ${t.spec.name}-${p.partition}: leader ${p.leader} (epoch ${p.leaderEpoch}) replicas [${p.replicas.join(',')}] isr [${p.isr.join(',')}]`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  };
+  const commands = createInterface({ input: process.stdin, terminal: false });
+  commands.on('line', (line) => {
+    const [cmd, arg] = line.trim().split(/\s+/);
+    const id = Number(arg);
+    const known = Number.isInteger(id) && fleet.ids.includes(id);
+    const run = (what: string, action: () => Promise<unknown>): void => {
+      if (!known) {
+        process.stdout.write(`${what} needs a broker id (${fleet.ids.join(', ')})\n`);
+        return;
+      }
+      action().then(() => process.stdout.write(`${what} ${id}: done\n`), (err: Error) => process.stdout.write(`${what} ${id} failed: ${err.message}\n`));
+    };
+    switch (cmd) {
+      case '': break;
+      case 'status': status(); break;
+      case 'stop': run('stop', () => fleet.stop(id)); break;
+      case 'crash': run('crash', () => fleet.crash(id)); break;
+      case 'start': run('start', () => fleet.start(id)); break;
+      default: process.stdout.write(`unknown command '${line.trim()}': status, stop N, crash N, start N\n`);
+    }
+  });
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    commands.close();
+    log.info(`${signal}: shutting down`);
+    fleet.stopAll().then(() => store.close()).then(() => {
+      log.info('stopped');
+      process.exit(0);
+    }, (err: Error) => {
+      log.error(`shutdown failed: ${err.stack}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -206,7 +298,11 @@ async function main(argv: string[]): Promise<void> {
   let options: RunOptions | null;
   switch (command) {
     case 'broker': options = brokerCommand(rest); break;
-    case 'local': options = localCommand(rest); break;
+    case 'local': {
+      const local = localCommand(rest);
+      if (local) await runLocal(local);
+      return;
+    }
     case 'settings': {
       const { brokerSettings } = await import('./config.ts');
       for (const s of brokerSettings) process.stdout.write(`${s.name} (${s.type}, default ${s.default ?? 'unset'})\n    ${s.doc}\n`);

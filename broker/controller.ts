@@ -95,7 +95,8 @@ export class Controller {
         const next = planPartition(p, policy);
         if (!next) return p;
         if (next.leader !== p.leader) elections++;
-        changes.push(`${name}-${p.partition}: leader ${p.leader} → ${next.leader} (epoch ${next.leaderEpoch}), ISR [${p.isr.join(',')}] → [${next.isr.join(',')}]`);
+        const leaderChange = next.leader !== p.leader ? `leader ${p.leader} → ${next.leader} (epoch ${next.leaderEpoch}), ` : '';
+        changes.push(`${name}-${p.partition}: ${leaderChange}ISR [${p.isr.join(',')}] → [${next.isr.join(',')}]`);
         return next;
       });
       if (changes.length === 0) return;
