@@ -10,6 +10,7 @@ import { describeClusterHandler, metadataHandler } from './metadata.ts';
 import { deleteRecordsHandler, listOffsetsHandler, offsetForLeaderEpochHandler } from './offsets.ts';
 import { fetchHandler } from './fetch.ts';
 import { initProducerIdHandler, produceHandler } from './produce.ts';
+import { electLeadersHandler } from './elect-leaders.ts';
 import {
   deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
   listGroupsHandler, offsetCommitHandler, offsetDeleteHandler, offsetFetchHandler, syncGroupHandler,
@@ -63,6 +64,7 @@ export const handlers: readonly ApiHandler[] = [
   alterConfigsHandler,
   createPartitionsHandler,
   deleteGroupsHandler,
+  electLeadersHandler,
   incrementalAlterConfigsHandler,
   offsetDeleteHandler,
   describeClusterHandler,

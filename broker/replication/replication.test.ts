@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { LocalFleet } from '../local-fleet.ts';
 import { MemoryStore } from '../metadata/index.ts';
+import { KafkaConnection } from '../client/kafka-connection.ts';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -147,5 +148,69 @@ describe('replication in one process (3 brokers, memory store)', () => {
     expect(s.leader).not.toBe(leaderOf0);
     expect(s.leader).toBeGreaterThanOrEqual(0);
     expect(Date.now() - stoppedAt).toBeLessThan(1_000);
+  });
+
+  test('a replica that wrote past the new leader truncates to the point of divergence and converges', async () => {
+    const f = await startFleet();
+    const admin = client(f).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'diverge', numPartitions: 1, replicationFactor: 3,
+      configEntries: [{ name: 'min.insync.replicas', value: '1' }, { name: 'unclean.leader.election.enable', value: 'true' }] }] });
+    await admin.disconnect();
+    const oldLeader = state(f, 'diverge', 0).leader;
+    const leaderOnly = new Kafka({ brokers: [f.bootstrap.split(',')[oldLeader]!], logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100 } });
+    const p1 = leaderOnly.producer({ idempotent: false });
+    await p1.connect();
+    await p1.send({ topic: 'diverge', acks: -1, messages: [{ value: 'shared-0' }, { value: 'shared-1' }] });
+    await waitFor(() => f.brokers.every((b) => b.partition('diverge', 0)!.log.logEndOffset === 2n), 'all replicas at 2');
+    // cut the followers off; the leader, alone in the ISR, takes writes nobody else has
+    const followers = f.ids.filter((id) => id !== oldLeader);
+    for (const id of followers) await f.crash(id);
+    await waitFor(() => state(f, 'diverge', 0).isr.length === 1, 'ISR = the leader alone');
+    await p1.send({ topic: 'diverge', acks: 1, messages: [{ value: 'lost-2' }, { value: 'lost-3' }, { value: 'lost-4' }] });
+    await p1.disconnect();
+    expect(f.broker(oldLeader)!.partition('diverge', 0)!.log.logEndOffset).toBe(5n);
+    // the leader dies, the followers come back: an unclean election picks one of them
+    await f.crash(oldLeader);
+    for (const id of followers) await f.start(id);
+    await waitFor(() => followers.includes(state(f, 'diverge', 0).leader), 'a follower leads');
+    const p2 = client(f).producer({ idempotent: false });
+    await p2.connect();
+    await p2.send({ topic: 'diverge', acks: 1, messages: [{ value: 'new-2' }] });
+    await p2.disconnect();
+    // the old leader returns, finds its log diverges, truncates and converges
+    await f.start(oldLeader);
+    await waitFor(() => state(f, 'diverge', 0).isr.includes(oldLeader), 'old leader back in the ISR');
+    const newLeader = state(f, 'diverge', 0).leader;
+    await waitFor(() => f.broker(oldLeader)!.partition('diverge', 0)!.log.logEndOffset === f.broker(newLeader)!.partition('diverge', 0)!.log.logEndOffset, 'logs converge');
+    const replica = f.broker(oldLeader)!.partition('diverge', 0)!;
+    const values: string[] = [];
+    const { records } = await replica.log.read(0n, 1 << 20, { maxOffset: replica.log.logEndOffset });
+    const { decodeBatchRecords, forEachBatch } = await import('../log/records.ts');
+    forEachBatch(records, (pos) => { for (const r of decodeBatchRecords(records, pos)) values.push(r.value!.toString()); });
+    expect(values).toEqual(['shared-0', 'shared-1', 'new-2']);
+  });
+
+  test('ElectLeaders moves leadership back to the preferred replica after it returns', async () => {
+    const f = await startFleet({ 'auto.leader.rebalance.enable': 'false' });
+    await createTopic(f, 'preferred', 1);
+    const preferred = state(f, 'preferred', 0).replicas[0]!;
+    expect(state(f, 'preferred', 0).leader).toBe(preferred);
+    await f.crash(preferred);
+    await waitFor(() => state(f, 'preferred', 0).leader !== preferred && state(f, 'preferred', 0).leader >= 0, 'failover');
+    await f.start(preferred);
+    await waitFor(() => state(f, 'preferred', 0).isr.includes(preferred), 'preferred replica back in sync');
+    expect(state(f, 'preferred', 0).leader).not.toBe(preferred);
+    const [host, port] = f.bootstrap.split(',')[0]!.split(':');
+    const conn = new KafkaConnection({ host: host!, port: Number(port), clientId: 'test' });
+    try {
+      const res = await conn.send(43, 2, { electionType: 0, topicPartitions: [{ topic: 'preferred', partitions: [0] }], timeoutMs: 5000 });
+      expect(res.replicaElectionResults[0].partitionResult[0]).toMatchObject({ partitionId: 0, errorCode: 0 });
+      expect(state(f, 'preferred', 0).leader).toBe(preferred);
+      const again = await conn.send(43, 2, { electionType: 0, topicPartitions: [{ topic: 'preferred', partitions: [0] }], timeoutMs: 5000 });
+      expect(again.replicaElectionResults[0].partitionResult[0].errorCode).toBe(84); // ELECTION_NOT_NEEDED
+    } finally {
+      conn.close();
+    }
   });
 });

@@ -1,0 +1,89 @@
+/**
+ * ElectLeaders (43): preferred-leader election (type 0) moves leadership back to the first
+ * replica when it is live and in the ISR; unclean election (type 1) elects any live replica for
+ * partitions that have no leader. Like every partition-state change, it is a compare-and-swap
+ * of the topic in the metadata store.
+ */
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import type { Broker } from '../broker.ts';
+import { StaleVersionError } from '../metadata/index.ts';
+import type { PartitionState } from '../metadata/index.ts';
+import type { ApiHandler } from './index.ts';
+
+const PREFERRED = 0;
+const UNCLEAN = 1;
+
+interface ElectLeadersRequest {
+  electionType: number;
+  topicPartitions: Array<{ topic: string; partitions: number[] }> | null;
+  timeoutMs: number;
+}
+
+function elect(p: PartitionState, type: number, live: Set<number>): PartitionState {
+  if (type === PREFERRED) {
+    const preferred = p.replicas[0]!;
+    if (p.leader === preferred) throw new KafkaError('ELECTION_NOT_NEEDED', 'The preferred replica already leads.');
+    if (!live.has(preferred) || !p.isr.includes(preferred)) {
+      throw new KafkaError('PREFERRED_LEADER_NOT_AVAILABLE', `Preferred replica ${preferred} is not live and in sync.`);
+    }
+    return { ...p, leader: preferred, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
+  }
+  if (type === UNCLEAN) {
+    if (p.leader >= 0 && live.has(p.leader)) throw new KafkaError('ELECTION_NOT_NEEDED', 'The partition has a live leader.');
+    const candidate = p.replicas.find((r) => live.has(r) && p.isr.includes(r)) ?? p.replicas.find((r) => live.has(r));
+    if (candidate === undefined) throw new KafkaError('ELIGIBLE_LEADERS_NOT_AVAILABLE', 'No replica is live.');
+    return { ...p, leader: candidate, isr: p.isr.includes(candidate) ? p.isr.filter((r) => live.has(r)) : [candidate],
+      leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
+  }
+  throw new KafkaError('INVALID_REQUEST', `Unknown election type ${type}`);
+}
+
+export const electLeadersHandler: ApiHandler = {
+  apiKey: 43,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(req: ElectLeadersRequest, { broker, apiVersion }) {
+    const type = apiVersion >= 1 ? req.electionType : PREFERRED;
+    const wanted = req.topicPartitions ?? [...broker.allTopics()].map((t) => ({ topic: t.spec.name, partitions: t.partitions.map((p) => p.partition) }));
+    const live = new Set(broker.liveBrokers().map((b) => b.id));
+    const replicaElectionResults = [];
+    for (const w of wanted) {
+      replicaElectionResults.push({ topic: w.topic, partitionResult: await electTopic(broker, w.topic, w.partitions, type, live) });
+    }
+    return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, replicaElectionResults };
+  },
+};
+
+async function electTopic(broker: Broker, name: string, partitions: number[], type: number, live: Set<number>) {
+  for (let attempt = 0; ; attempt++) {
+    const topic = await broker.store.getTopic(name);
+    const results = new Map<number, { errorCode: number; errorMessage: string | null }>();
+    if (!topic) {
+      return partitions.map((partitionId) => ({ partitionId, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${name}' does not exist.` }));
+    }
+    const next = topic.partitions.map((p) => {
+      if (!partitions.includes(p.partition)) return p;
+      try {
+        const elected = elect(p, type, live);
+        results.set(p.partition, { errorCode: ErrorCode.NONE, errorMessage: null });
+        return elected;
+      } catch (err) {
+        results.set(p.partition, { errorCode: errorCodeOf(err), errorMessage: (err as Error).message });
+        return p;
+      }
+    });
+    try {
+      if ([...results.values()].some((r) => r.errorCode === ErrorCode.NONE)) {
+        await broker.store.updateTopic(name, topic.version, { partitions: next });
+        await broker.settled();
+      }
+    } catch (err) {
+      if (err instanceof StaleVersionError && attempt < 5) continue;
+      throw err;
+    }
+    return partitions.map((partitionId) => ({
+      partitionId,
+      ...(results.get(partitionId) ?? { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `No partition ${partitionId} in ${name}.` }),
+    }));
+  }
+}
