@@ -38,7 +38,7 @@
  * Concurrency contract: one clean per log at a time (cleanNow calls queue behind each other);
  * the background loop cleans one log at a time. Segment data is read with async I/O in chunks
  * of `ioChunkBytes`, and the cleaner yields to the event loop (setImmediate) after every chunk
- * read and every chunk written, so produce and fetch keep running. Readers and retention keep
+ * read and after at most MAX_SLICE_MS of work, so produce and fetch keep running. Readers and retention keep
  * working during a clean: the cleaner holds references on the segments it reads, and a clean
  * whose segments changed under it (retention, truncation, close) is abandoned, not committed.
  */
@@ -125,6 +125,8 @@ export interface CleanablePlan {
 
 const INT32_MAX = 0x7fffffff;
 const WRITE_CHUNK = 1 << 20;
+/** Longest stretch of synchronous work between yields to the event loop. */
+const MAX_SLICE_MS = 5;
 
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -180,12 +182,19 @@ async function forEachStoredBatch(
     if (shouldStop()) return;
     let chunk = await seg.readRange(position, Math.min(chunkBytes, end - position));
     let p = 0;
+    let sliceStart = performance.now();
     while (p + BATCH_HEADER_SIZE <= chunk.length) {
       const size = chunk.readInt32BE(p + LENGTH_OFFSET) + LOG_OVERHEAD;
       if (size < BATCH_HEADER_SIZE) throw new KafkaError('CORRUPT_MESSAGE', `bad batch size ${size} at ${position + p} in ${seg.logPath}`);
       if (p + size > chunk.length) break;
       visit(chunk, p, readBatchHeader(chunk, p));
       p += size;
+      // Compressed chunks can hold many records: bound each slice of work in time too.
+      if (performance.now() - sliceStart > MAX_SLICE_MS) {
+        await yieldToEventLoop();
+        if (shouldStop()) return;
+        sliceStart = performance.now();
+      }
     }
     if (p === 0) {
       // One batch larger than the chunk: read it whole.
