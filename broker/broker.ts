@@ -13,7 +13,7 @@ import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue } from './delayed-fetch.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
-import { logConfigFromTopicConfigs, PartitionLog } from './log/index.ts';
+import { LogCleaner, logConfigFromTopicConfigs, PartitionLog } from './log/index.ts';
 import { StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, TopicEvent, TopicRecord, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics } from './metrics.ts';
@@ -76,6 +76,7 @@ export class Broker {
   readonly membership: Membership;
   readonly controller: Controller;
   readonly replicas: ReplicaManager;
+  readonly cleaner: LogCleaner | null;
   private preferredLeaderTimer: NodeJS.Timeout | null = null;
 
   private constructor(opts: BrokerOptions) {
@@ -141,6 +142,13 @@ export class Broker {
       connections: () => self.server?.connectionCount ?? 0,
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
+    const cleanerLog = this.log.child('cleaner');
+    this.cleaner = this.settings.bool('log.cleaner.enable') ? new LogCleaner({
+      clock: this.clock,
+      backoffMs: this.settings.int('log.cleaner.backoff.ms'),
+      logger: { info: (m) => cleanerLog.info(m), warn: (m) => cleanerLog.warn(m), error: (m, e) => cleanerLog.error(`${m}${e ? `: ${(e as Error).message}` : ''}`) },
+      onClean: (r) => this.metrics.cleaned(r),
+    }) : null;
     this.replicas = new ReplicaManager({
       nodeId: this.nodeId, store: this.store, logger: this.log.child('replication'), metrics: this.metrics,
       lagMaxMs: this.settings.int('replica.lag.time.max.ms'),
@@ -180,6 +188,7 @@ export class Broker {
     this.retentionTimer.unref();
     await this.membership.start();
     this.replicas.start();
+    this.cleaner?.start();
     this.replicas.sync();
     if (this.settings.bool('auto.leader.rebalance.enable')) {
       this.preferredLeaderTimer = setInterval(() => {
@@ -270,6 +279,7 @@ export class Broker {
           topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr, clock: this.clock,
         });
         this.partitions.set(key(name, state.partition), partition);
+        this.cleaner?.register(log, { uncleanableFrom: () => partition.highWatermark });
         if (partition.isLeader) this.leadershipChanged(partition);
       }
     }
@@ -345,6 +355,7 @@ export class Broker {
   private async dropPartition(p: Partition): Promise<void> {
     if (p.topic === OFFSETS_TOPIC && p.isLeader) this.groups.resigned(p.index);
     this.partitions.delete(key(p.topic, p.index));
+    await this.cleaner?.unregister(p.log);
     await p.log.delete();
     this.log.info(`deleted partition ${p.name}`);
   }
@@ -437,6 +448,7 @@ export class Broker {
       this.groups.close();
       await this.server?.close(0);
       await this.applying;
+      await this.cleaner?.stop();
       for (const p of this.partitions.values()) await p.log.close().catch(() => undefined);
       this.partitions.clear();
       this.httpServer?.closeAllConnections();
@@ -466,6 +478,7 @@ export class Broker {
     this.groups.close();
     await this.server?.close();
     await this.applying;
+    await this.cleaner?.stop();
     for (const p of this.partitions.values()) {
       try {
         await p.log.close();

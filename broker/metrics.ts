@@ -4,6 +4,7 @@
  * (partitions, log sizes, queue depths) are computed from the broker when Prometheus scrapes.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CleanResult } from './log/index.ts';
 
 export interface PartitionView {
   readonly topic: string;
@@ -53,6 +54,11 @@ export class BrokerMetrics {
   readonly connectionsClosedMalformed: Counter<'reason'>;
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
+  private readonly cleanerRuns: Counter<'result'>;
+  private readonly cleanerBytesRead: Counter;
+  private readonly cleanerBytesWritten: Counter;
+  private readonly cleanerRecordsRemoved: Counter;
+  private readonly cleanerSeconds: Counter;
 
   constructor(nodeId: number, state: BrokerStateView, opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -73,6 +79,11 @@ export class BrokerMetrics {
     this.isrShrinks = new Counter({ name: 'brook_isr_shrinks_total', help: 'ISR shrinks on partitions this broker leads.', registers: [r] });
     this.isrExpands = new Counter({ name: 'brook_isr_expands_total', help: 'ISR expansions on partitions this broker leads.', registers: [r] });
 
+    this.cleanerRuns = new Counter({ name: 'brook_log_cleaner_runs_total', help: 'Compactions of a log, by result.', labelNames: ['result'], registers: [r] });
+    this.cleanerBytesRead = new Counter({ name: 'brook_log_cleaner_read_bytes_total', help: 'Bytes of log read by the cleaner.', registers: [r] });
+    this.cleanerBytesWritten = new Counter({ name: 'brook_log_cleaner_written_bytes_total', help: 'Bytes of cleaned log written.', registers: [r] });
+    this.cleanerRecordsRemoved = new Counter({ name: 'brook_log_cleaner_removed_records_total', help: 'Records compaction removed (superseded, tombstones past delete.retention.ms).', registers: [r] });
+    this.cleanerSeconds = new Counter({ name: 'brook_log_cleaner_seconds_total', help: 'Time spent cleaning.', registers: [r] });
     new Gauge({ name: 'brook_controller_active', help: '1 on the broker that holds the controller lease.', registers: [r], collect() { this.set(state.controller().isController ? 1 : 0); } });
     new Gauge({ name: 'brook_controller_epoch', help: 'Epoch of the controller lease as this broker last saw it.', registers: [r], collect() { this.set(state.controller().epoch); } });
     new Gauge({ name: 'brook_leader_elections', help: 'Leader elections this broker made while controller (a counter kept by the controller).', registers: [r], collect() { this.set(state.controller().elections); } });
@@ -135,6 +146,15 @@ export class BrokerMetrics {
     new Gauge({ name: 'brook_replica_lag_messages', help: 'Records a follower is behind the leader\'s log end (partitions this broker leads).', labelNames: followerLabels, registers: [r], collect: perFollower((f) => f.lagMessages) });
     new Gauge({ name: 'brook_replica_lag_seconds', help: 'Time since a follower was last caught up with the leader (partitions this broker leads).', labelNames: followerLabels, registers: [r], collect: perFollower((f) => f.lagSeconds) });
     new Gauge({ name: 'brook_high_watermark', help: 'High watermark (last committed offset + 1) of a partition.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.highWatermark)) });
+  }
+
+  /** Records one run of the log cleaner. */
+  cleaned(r: CleanResult): void {
+    this.cleanerRuns.inc({ result: r.aborted ? 'aborted' : r.cleaned ? 'cleaned' : 'nothing' });
+    this.cleanerBytesRead.inc(r.bytesRead + r.mapBytesRead);
+    this.cleanerBytesWritten.inc(r.bytesWritten);
+    this.cleanerRecordsRemoved.inc(r.recordsRemoved);
+    this.cleanerSeconds.inc(r.durationMs / 1000);
   }
 }
 
