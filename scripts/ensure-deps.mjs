@@ -4,11 +4,13 @@
 // Node 24 that the `node` devDependency puts in node_modules/.bin.
 //
 //   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed)
-//   node scripts/ensure-deps.mjs --test   also kcat (Debian) and the Apache Kafka jars (Maven Central)
+//   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars (Maven Central), and
+//                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureK8sBinaries } from '../test/k8s/build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wantTest = process.argv.includes('--test');
@@ -67,6 +69,7 @@ try {
   if (wantTest) {
     ensureKcat();
     ensureKafkaJars();
+    ensureK8sBinaries();
   }
 } catch (err) {
   log(`failed: ${err.message}`);
