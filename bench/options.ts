@@ -16,6 +16,7 @@ export type BenchOptions = {
   latencyRecords: number;
   consumer: ConsumerMode;
   repeat: number;
+  startupRuns: number;
   aggregate: 'best' | 'median';
   quietCores: number;
   quietWaitSeconds: number;
@@ -44,6 +45,8 @@ Flags:
   --latency-rate R        records/s of the fixed-rate latency run (default: 10000)
   --latency-records N     records in the fixed-rate latency run (default: 150000; 0 = skip it)
   --repeat N              runs of each measured produce case (default: 2)
+  --startup-runs N        times each broker is started (and stopped again) to time start-up;
+                          the last start gets the load (default: 3)
   --aggregate HOW         which of the repeats the table shows: best (highest throughput, lowest
                           latency and CPU: the least disturbed run on a shared machine) or median
                           (default: best); the JSON has every run
@@ -100,6 +103,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       consumer: { type: 'string', default: 'kafka' },
       repeat: { type: 'string', default: '2' },
       aggregate: { type: 'string', default: 'best' },
+      'startup-runs': { type: 'string', default: '3' },
       'quiet-cores': { type: 'string', default: '0.3' },
       'quiet-wait': { type: 'string', default: '120' },
       'kafka-heap': { type: 'string', default: '-Xmx1G -Xms1G' },
@@ -133,6 +137,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     consumer,
     repeat: positiveInt('repeat', values.repeat),
     aggregate: aggregateOf(values.aggregate),
+    startupRuns: positiveInt('startup-runs', values['startup-runs']),
     quietCores: nonNegative('quiet-cores', values['quiet-cores']),
     quietWaitSeconds: nonNegative('quiet-wait', values['quiet-wait']),
     kafkaHeap: values['kafka-heap'].split(/\s+/).filter((s) => s !== ''),

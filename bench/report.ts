@@ -13,7 +13,10 @@ export type BrokerReport = {
   command: string;
   /** Set when the broker could not be started or measured at all. */
   error: string | undefined;
+  /** Best (or median, per --aggregate) of startupSamplesMs. */
   startupMs: number | undefined;
+  /** Spawn -> ready of each --startup-runs start; the last start is the one that gets the load. */
+  startupSamplesMs: number[];
   startupNotes: Record<string, number>;
   peakRssBytes: number | undefined;
   hwmBytes: number | undefined;
