@@ -7,9 +7,11 @@
  * kafka-consumer-perf-test.sh: -Xmx512M; kafka-run-class.sh default: -Xmx256M).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { processTree } from './proc-stats.ts';
 
 export const repoRoot = join(import.meta.dirname, '..');
 
@@ -38,7 +40,11 @@ export const toolClasses = {
 const PERF_TOOL_HEAP = ['-Xmx512M'];
 const DEFAULT_TOOL_HEAP = ['-Xmx256M'];
 
-export type ToolRun = { code: number | null; stdout: string; stderr: string };
+/** cpuSeconds: the tool JVM's user+system time (GNU time), undefined where /usr/bin/time is missing. */
+export type ToolRun = { code: number | null; stdout: string; stderr: string; cpuSeconds: number | undefined };
+
+const GNU_TIME = '/usr/bin/time';
+const haveGnuTime = existsSync(GNU_TIME);
 
 /** SLF4J's "no binding" notice: the jars carry slf4j-api 1.7 with slf4j-simple 2.0, so tools log nothing. */
 function isSlf4jNoise(line: string): boolean {
@@ -61,15 +67,21 @@ export function runTool(mainClass: string, args: string[], onLine?: (line: strin
   timeoutMs = 600_000): Promise<ToolRun> {
   const heap = mainClass === toolClasses.producerPerf || mainClass === toolClasses.consumerPerf
     ? PERF_TOOL_HEAP : DEFAULT_TOOL_HEAP;
-  const child = spawn('java', [...heap, '-cp', join(kafkaLibs(), '*'), mainClass, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const javaArgs = [...heap, '-cp', join(kafkaLibs(), '*'), mainClass, ...args];
+  // GNU time writes the JVM's CPU time to a file of its own, so the tool's output stays clean.
+  const timeFile = haveGnuTime ? join(mkdtempSync(join(tmpdir(), 'brook-bench-time-')), 'cpu') : undefined;
+  const child = timeFile === undefined
+    ? spawn('java', javaArgs, { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(GNU_TIME, ['-f', '%U %S', '-o', timeFile, 'java', ...javaArgs], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   const err: string[] = [];
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
-    child.kill('SIGKILL');
+    // the JVM runs under GNU time: kill the whole tree, not only `time`
+    for (const pid of child.pid === undefined ? [] : processTree(child.pid).reverse()) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+    }
   }, timeoutMs);
   createInterface({ input: child.stdout }).on('line', (line) => {
     pushBounded(out, line);
@@ -86,7 +98,7 @@ export function runTool(mainClass: string, args: string[], onLine?: (line: strin
     child.on('close', (code) => {
       clearTimeout(timer);
       if (timedOut) err.push(`[bench] killed after ${timeoutMs} ms`);
-      resolve({ code, stdout: out.join('\n'), stderr: err.join('\n') });
+      resolve({ code, stdout: out.join('\n'), stderr: err.join('\n'), cpuSeconds: readCpuFile(timeFile) });
     });
   });
 }
@@ -101,6 +113,18 @@ export async function runToolOrThrow(mainClass: string, args: string[], onLine?:
       `--- stdout ---\n${tail(run.stdout)}\n--- stderr ---\n${tail(run.stderr)}`);
   }
   return run;
+}
+
+function readCpuFile(file: string | undefined): number | undefined {
+  if (file === undefined) return undefined;
+  try {
+    const fields = readFileSync(file, 'utf8').trim().split('\n').at(-1)?.split(' ').map(Number) ?? [];
+    return fields.length === 2 && fields.every(Number.isFinite) ? fields[0] + fields[1] : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
 }
 
 export function tail(text: string, lines = 40): string {

@@ -25,7 +25,9 @@ export type RunCost = {
   /** Record payload moved: records x record size. */
   payloadBytes: number;
   cpuSecondsPerGiB: number;
-  /** CPU seconds used by everything else on the machine meanwhile (the load tool's JVM included). */
+  /** CPU seconds of the load tool's JVM (ProducerPerformance / ConsumerPerformance). */
+  toolCpuSeconds: number | undefined;
+  /** CPU seconds used by everything else on the machine meanwhile: neither broker nor load tool. */
   otherCpuSeconds: number;
   /** Cores busy on the machine just before the run (after sync and the quiet wait). */
   busyCoresBefore: number;
@@ -89,17 +91,20 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
    * run's dirty pages are not written back during this one) and a wait until the machine is
    * quiet (other work on a 2-core machine skews every number).
    */
-  const measured = async <T>(payloadBytes: number, run: () => Promise<T>): Promise<RunCost & { value: T }> => {
+  const measured = async <T>(payloadBytes: number, run: () => Promise<{ value: T; toolCpuSeconds: number | undefined }>): Promise<RunCost & { value: T }> => {
     spawnSync('sync');
     const busyCoresBefore = await waitQuiet(options, (line) => log(`${tag} ${line}`));
     const cpu0 = cpuSeconds(broker.pid);
     const machine0 = machineCpu().busySeconds;
     const t0 = performance.now();
-    const value = await run();
+    const { value, toolCpuSeconds } = await run();
     const wallSeconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(broker.pid) - cpu0;
-    const otherCpuSeconds = Math.max(0, machineCpu().busySeconds - machine0 - cpu);
-    return { value, cpuSeconds: cpu, wallSeconds, payloadBytes, cpuSecondsPerGiB: cpu / (payloadBytes / GIB), otherCpuSeconds, busyCoresBefore };
+    const otherCpuSeconds = Math.max(0, machineCpu().busySeconds - machine0 - cpu - (toolCpuSeconds ?? 0));
+    return {
+      value, cpuSeconds: cpu, wallSeconds, payloadBytes, cpuSecondsPerGiB: cpu / (payloadBytes / GIB),
+      toolCpuSeconds, otherCpuSeconds, busyCoresBefore,
+    };
   };
 
   const topics = [...(options.warmupRecords > 0 ? [WARMUP_TOPIC] : []), ...options.acks.map(topicName)];
@@ -114,14 +119,14 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
   });
   if (!topicsOk) return result;
 
-  const produce = (topic: string, records: number, rate: number, acks: Acks, label: string): Promise<ProducerSummary> =>
+  const produce = (topic: string, records: number, rate: number, acks: Acks, label: string): Promise<{ value: ProducerSummary; toolCpuSeconds: number | undefined }> =>
     runToolOrThrow(toolClasses.producerPerf, ['--topic', topic, '--num-records', String(records),
       '--record-size', String(options.recordSize), '--throughput', String(rate),
       '--producer-props', `bootstrap.servers=${broker.bootstrap}`, `acks=${acks}`],
     (line) => log(`${tag} ${label}: ${line}`),
     // generous: 10x the time at 5k records/s, at least 3 minutes
     Math.max(180_000, (records / 5000) * 10_000),
-    ).then((run) => parseProducerSummary(run.stdout));
+    ).then((run) => ({ value: parseProducerSummary(run.stdout), toolCpuSeconds: run.cpuSeconds }));
 
   if (options.warmupRecords > 0) {
     await stage('warm-up', async () => {
@@ -137,7 +142,8 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
           () => produce(topicName(acks), options.records, -1, acks, `acks=${acks} max${of}`));
         result.produce.push({ acks, mode: 'throughput', round, targetRate: -1, summary: m.value, ...costOf(m) });
         log(`${tag} acks=${acks} max${of}: ${fmt(m.value.recordsPerSec)} rec/s, broker CPU ${m.cpuSeconds.toFixed(1)} s ` +
-          `(${m.cpuSecondsPerGiB.toFixed(2)} s/GiB), rest of machine ${m.otherCpuSeconds.toFixed(1)} s`);
+          `(${m.cpuSecondsPerGiB.toFixed(2)} s/GiB), producer JVM ${m.toolCpuSeconds?.toFixed(1) ?? '?'} s, ` +
+          `rest of machine ${m.otherCpuSeconds.toFixed(1)} s, wall ${m.wallSeconds.toFixed(1)} s`);
       });
     }
     for (let round = 1; options.latencyRecords > 0 && round <= options.repeat; round++) {
@@ -158,7 +164,7 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
         const run = await runToolOrThrow(toolClasses.consumerPerf, ['--bootstrap-server', broker.bootstrap,
           '--topic', topicName(acks), '--messages', String(options.records), '--group', `bench-consumer-${Date.now()}`,
           '--timeout', '30000'], (line) => log(`${tag} consume: ${line}`), Math.max(180_000, (options.records / 5000) * 10_000));
-        return parseConsumerSummary(run.stdout);
+        return { value: parseConsumerSummary(run.stdout), toolCpuSeconds: run.cpuSeconds };
       });
       if (m.value.records < options.records) throw new Error(`consumed ${m.value.records} of ${options.records} records`);
       result.consume = { summary: m.value, ...costOf(m) };
@@ -171,7 +177,8 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
 function costOf(m: RunCost): RunCost {
   return {
     cpuSeconds: m.cpuSeconds, wallSeconds: m.wallSeconds, payloadBytes: m.payloadBytes,
-    cpuSecondsPerGiB: m.cpuSecondsPerGiB, otherCpuSeconds: m.otherCpuSeconds, busyCoresBefore: m.busyCoresBefore,
+    cpuSecondsPerGiB: m.cpuSecondsPerGiB, toolCpuSeconds: m.toolCpuSeconds, otherCpuSeconds: m.otherCpuSeconds,
+    busyCoresBefore: m.busyCoresBefore,
   };
 }
 
