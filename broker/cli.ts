@@ -76,6 +76,7 @@ Commands:
   local      Run a local fleet of 3 replicated brokers on localhost:9092-9094 (the quick start).
   broker     Run one broker (the container entrypoint).
   settings   List the broker settings Brook understands, with defaults.
+  operator   Run the Kubernetes operator (bin/brook operator; see 'brook operator --help').
   help       This help.
 
 'brook <command> --help' explains each command's options.
