@@ -1,4 +1,4 @@
-# Brook: one image for the broker (and, later, the operator). Node 24 runs the TypeScript sources
+# Brook: one image, two entrypoints: `brook broker` (the default) and `brook operator`. Node 24 runs the TypeScript sources
 # directly (type stripping), so there is no build stage beyond installing production packages.
 ARG BASE_IMAGE=node:24-slim
 
@@ -14,11 +14,13 @@ LABEL org.opencontainers.image.title="brook" \
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
+COPY bin ./bin
 COPY broker ./broker
+COPY operator ./operator
 RUN useradd --system --uid 10001 --home-dir /var/lib/brook brook \
  && mkdir -p /var/lib/brook && chown brook /var/lib/brook
 USER 10001
 EXPOSE 9092 9464
 VOLUME /var/lib/brook
-ENTRYPOINT ["node", "broker/cli.ts"]
+ENTRYPOINT ["/app/bin/brook"]
 CMD ["broker", "--listen", "0.0.0.0:9092", "--data-dir", "/var/lib/brook", "--metrics-host", "0.0.0.0"]
