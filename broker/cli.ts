@@ -12,6 +12,7 @@ import { Broker } from './broker.ts';
 import type { Endpoint } from './broker.ts';
 import { BrokerSettings, ConfigError, readPropertiesFile } from './config.ts';
 import { createLogger } from './logger.ts';
+import type { Logger } from './logger.ts';
 import { FileStore, MemoryStore } from './metadata/index.ts';
 import { LocalFleet } from './local-fleet.ts';
 import { createInterface } from 'node:readline';
@@ -140,24 +141,18 @@ async function runBroker(o: RunOptions): Promise<void> {
   if (m) process.stdout.write(`brook broker ${o.nodeId} metrics on http://${m.host}:${m.port}/metrics\n`);
   log.info(`ready in ${Date.now() - started} ms (data ${o.dataDir}, cluster ${broker.clusterId})`);
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
-    log.info(`${signal}: shutting down`);
-    broker.stop().then(() => store.close()).then(() => {
-      log.info('stopped');
-      process.exit(0);
-    }, (err: Error) => {
-      log.error(`shutdown failed: ${err.stack}`);
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(log, () => broker.stop().then(() => store.close()));
+}
+
+/**
+ * SIGTERM/SIGINT: run `shutdown` (graceful: in-flight requests finish, logs flush) and exit 0;
+ * a second signal exits at once with 1.
+ */
+function stopOnSignals(log: Logger, shutdown: () => Promise<void>): void {
+  stopOnSignals(log, () => {
+    commands.close();
+    return fleet.stopAll().then(() => store.close());
+  });
 }
 
 function brokerCommand(args: string[]): RunOptions | null {
