@@ -149,10 +149,24 @@ async function runBroker(o: RunOptions): Promise<void> {
  * a second signal exits at once with 1.
  */
 function stopOnSignals(log: Logger, shutdown: () => Promise<void>): void {
-  stopOnSignals(log, () => {
-    commands.close();
-    return fleet.stopAll().then(() => store.close());
-  });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) {
+      log.warn(`${signal} again: exiting without waiting`);
+      process.exit(1);
+    }
+    stopping = true;
+    log.info(`${signal}: shutting down`);
+    shutdown().then(() => {
+      log.info('stopped');
+      process.exit(0);
+    }, (err: Error) => {
+      log.error(`shutdown failed: ${err.stack}`);
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 function brokerCommand(args: string[]): RunOptions | null {
@@ -268,25 +282,10 @@ async function runLocal(o: LocalOptions): Promise<void> {
     }
   });
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) {
-      log.warn(`${signal} again: exiting without waiting`);
-      process.exit(1);
-    }
-    stopping = true;
+  stopOnSignals(log, () => {
     commands.close();
-    log.info(`${signal}: shutting down`);
-    fleet.stopAll().then(() => store.close()).then(() => {
-      log.info('stopped');
-      process.exit(0);
-    }, (err: Error) => {
-      log.error(`shutdown failed: ${err.stack}`);
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+    return fleet.stopAll().then(() => store.close());
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
