@@ -53,8 +53,8 @@ Flags:
   --quiet-cores C         before each measured run, wait until other processes use at most C cores
                           (default: 0.3) ...
   --quiet-wait SECONDS    ... for at most this long, then measure anyway with a warning (default: 120)
-  --consumer MODE         ConsumerPerformance on: kafka (default; Brook has no consumer groups yet,
-                          its column shows n/a), both, none
+  --consumer MODE         ConsumerPerformance on: kafka (default, from before Brook had consumer
+                          groups; Brook's column shows n/a), both, none
   --kafka-heap OPTS       Kafka JVM heap flags (default: "-Xmx1G -Xms1G", as kafka-server-start.sh)
   --brook-set KEY=VALUE   passed to the Brook broker as --set KEY=VALUE (repeatable)
   --brook-cpu-prof DIR    run Brook under node --cpu-prof, profiles written to DIR on shutdown
