@@ -1,0 +1,269 @@
+/**
+ * Cluster reconcile: makes the owned objects match desiredObjects(cluster), deletes owned
+ * objects no longer desired, rolls outdated broker pods one at a time, annotates pods with their
+ * rack, and writes status. Level-based: every run starts from the caches, so running it twice,
+ * or after a crash half-way, converges to the same state. It writes only differences: in the
+ * steady state a run makes no API request at all.
+ *
+ * Rolling restarts (StatefulSet updateStrategy OnDelete): a pod whose controller-revision-hash
+ * differs from the StatefulSet's updateRevision is outdated. One outdated pod is deleted (the
+ * StatefulSet controller recreates it from the new template) only when every broker pod exists
+ * and is Ready, no partition of the cluster is under-replicated (Topic statuses), and the pod
+ * deleted last time has come back Ready as a new pod. The controller broker goes last. So at
+ * most one broker is ever down because of the operator.
+ */
+import type { Cluster } from '../broker/k8s/crds.ts';
+import {
+  clusterLabel, contains, desiredObjects, monitoringObjects, names, rackAnnotation, selectorString, sha256, type Desired, type OperatorSettings,
+} from './cluster-resources.ts';
+import { findCondition, jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
+import { splitKey, type Result } from './controller.ts';
+import { isNotFound, resources, type Kube, type KubeObject } from './kube.ts';
+import type { Logger } from './log.ts';
+import type { Clock } from './workqueue.ts';
+import { isPodReady, ownedKinds, type ClusterObject, type OwnedKind, type PodObject, type StatefulSetObject, type World } from './world.ts';
+
+/** How often a Cluster is looked at without events (from the caches: no API requests). */
+export const clusterResyncMs = 30_000;
+
+export class ClusterReconciler {
+  private readonly kube: Kube;
+  private readonly world: World;
+  private readonly settings: OperatorSettings;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  /** Pod deleted by the last rolling step, per cluster key: the next step waits until it is back Ready. */
+  private readonly rolling = new Map<string, { pod: string; uid: string }>();
+  /** Hash of the monitoring objects last applied, per cluster key (they have no informer). */
+  private readonly monitoringApplied = new Map<string, string>();
+  /** Storage size the claims were last expanded to, per cluster key (patched once per process). */
+  private readonly expanded = new Map<string, string>();
+  private readonly nodeZones = new Map<string, { labels: Record<string, string>; at: number }>();
+  monitoring = { serviceMonitor: false, prometheusRule: false };
+
+  constructor(opts: { kube: Kube; world: World; settings: OperatorSettings; log: Logger; clock: Clock }) {
+    this.kube = opts.kube;
+    this.world = opts.world;
+    this.settings = opts.settings;
+    this.log = opts.log.child({ controller: 'Cluster' });
+    this.clock = opts.clock;
+  }
+
+  /** Checks (discovery) whether the Prometheus Operator's CRDs exist. */
+  async discoverMonitoring(): Promise<void> {
+    const served = await this.kube.serves('monitoring.coreos.com/v1').catch(() => undefined);
+    this.monitoring = { serviceMonitor: !!served?.has('servicemonitors'), prometheusRule: !!served?.has('prometheusrules') };
+  }
+
+  readonly reconcile = async (key: string): Promise<Result> => {
+    const { namespace, name } = splitKey(key);
+    const cluster = this.world.clusters.get(namespace, name);
+    if (!cluster) {
+      this.rolling.delete(key);
+      this.monitoringApplied.delete(key);
+      return {};
+    }
+    if (cluster.metadata.deletionTimestamp) return {};
+    const log = this.log.child({ cluster: key });
+
+    let applyError: Error | undefined;
+    try {
+      await this.ensureOwned(cluster, log);
+      await this.ensureMonitoring(key, cluster);
+      await this.annotateRacks(cluster);
+    } catch (err) {
+      applyError = err as Error;
+    }
+    const roll = applyError ? { state: 'Blocked' as const, message: '' } : await this.rollStep(key, cluster, log);
+    await this.writeStatus(cluster, roll, applyError);
+    if (applyError) throw applyError;
+    const controller = this.world.controller(namespace, name);
+    const next = Math.min(clusterResyncMs, roll.state === 'Rolling' ? 5_000 : clusterResyncMs, controller.id >= 0 ? controller.remainingMs + 100 : clusterResyncMs);
+    return { requeueAfter: Math.max(100, next) };
+  };
+
+  private async ensureOwned(cluster: ClusterObject, log: Logger): Promise<void> {
+    const ns = cluster.metadata.namespace!;
+    const desired = desiredObjects(cluster as Cluster, this.settings);
+    const sts = this.world.owned.StatefulSet.get(ns, names.statefulSet(cluster.metadata.name)) as StatefulSetObject | undefined;
+    for (const d of desired) {
+      if (d.kind === 'StatefulSet' && sts) {
+        // volumeClaimTemplates are immutable: keep the existing ones (storage growth expands the claims instead).
+        (d.object.spec as { volumeClaimTemplates?: unknown }).volumeClaimTemplates = sts.spec.volumeClaimTemplates;
+      }
+    }
+    // RBAC first (a Role must exist before pods use it), the StatefulSet last.
+    const order: Record<Desired['kind'], number> = { ServiceAccount: 0, Role: 0, RoleBinding: 1, ConfigMap: 1, Service: 1, PodDisruptionBudget: 1, StatefulSet: 2 };
+    for (const stage of [0, 1, 2]) {
+      await Promise.all(desired.filter((d) => order[d.kind] === stage).map((d) => this.ensure(d, cluster, log)));
+    }
+    if (sts) await this.expandClaims(cluster, sts);
+    // Owned objects no longer desired (external Services of removed brokers or listeners...).
+    const wanted = new Set(desired.map((d) => `${d.kind}/${d.object.metadata.name}`));
+    for (const kind of ownedKinds) {
+      for (const obj of this.world.owned[kind].list(ns)) {
+        if (!obj.metadata.ownerReferences?.some((r) => r.uid === cluster.metadata.uid)) continue;
+        if (wanted.has(`${kind}/${obj.metadata.name}`) || obj.metadata.deletionTimestamp) continue;
+        log.info('deleting an object the cluster no longer needs', { kind, name: obj.metadata.name });
+        await this.kube.delete(resources[kind], ns, obj.metadata.name, { uid: obj.metadata.uid });
+      }
+    }
+  }
+
+  private async ensure(d: Desired, cluster: ClusterObject, log: Logger): Promise<void> {
+    const cached = this.world.owned[d.kind as OwnedKind].get(d.object.metadata.namespace, d.object.metadata.name);
+    if (cached && contains(cached, d.object)) return;
+    if (cached && !cached.metadata.ownerReferences?.some((r) => r.uid === cluster.metadata.uid)) {
+      log.warn('taking over an existing object', { kind: d.kind, name: d.object.metadata.name });
+    }
+    log.info(cached ? 'updating' : 'creating', { kind: d.kind, name: d.object.metadata.name });
+    await this.kube.apply(resources[d.kind], d.object);
+  }
+
+  /** spec.storage.size grew: expand each broker's claim (the storage class must allow expansion). */
+  private async expandClaims(cluster: ClusterObject, sts: StatefulSetObject): Promise<void> {
+    const want = cluster.spec.storage?.size;
+    const vct = sts.spec.volumeClaimTemplates?.[0] as { spec?: { resources?: { requests?: { storage?: string } } } } | undefined;
+    const key = `${cluster.metadata.namespace}/${cluster.metadata.name}`;
+    if (!want || vct?.spec?.resources?.requests?.storage === want || this.expanded.get(key) === want) return;
+    const ns = cluster.metadata.namespace!;
+    for (let i = 0; i < (cluster.spec.replicas ?? 3); i++) {
+      const claim = `data-${names.pod(cluster.metadata.name, i)}`;
+      try {
+        await this.kube.mergePatch(resources.PersistentVolumeClaim, ns, claim, { spec: { resources: { requests: { storage: want } } } });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    this.expanded.set(key, want);
+  }
+
+  private async ensureMonitoring(key: string, cluster: ClusterObject): Promise<void> {
+    const objs = monitoringObjects(cluster as Cluster, this.monitoring);
+    const hash = sha256(JSON.stringify(objs));
+    if (this.monitoringApplied.get(key) === hash) return;
+    for (const o of objs) await this.kube.apply(resources[o.kind], o.object);
+    this.monitoringApplied.set(key, hash);
+  }
+
+  /** spec.rackLabel: copy the label of each broker's node to the pod annotation the broker reads. */
+  private async annotateRacks(cluster: ClusterObject): Promise<void> {
+    const label = cluster.spec.rackLabel;
+    if (!label) return;
+    for (const pod of this.world.podsOf(cluster.metadata.namespace!, cluster.metadata.name)) {
+      const node = pod.spec?.nodeName;
+      if (!node || pod.metadata.deletionTimestamp) continue;
+      const rack = (await this.nodeLabels(node))[label];
+      if (rack === undefined || pod.metadata.annotations?.[rackAnnotation] === rack) continue;
+      await this.kube.mergePatch(resources.Pod, pod.metadata.namespace, pod.metadata.name, { metadata: { annotations: { [rackAnnotation]: rack } } });
+    }
+  }
+
+  private async nodeLabels(node: string): Promise<Record<string, string>> {
+    const cached = this.nodeZones.get(node);
+    if (cached && this.clock.now() - cached.at < 600_000) return cached.labels;
+    const obj = await this.kube.getOrUndefined(resources.Node, undefined, node);
+    const labels = obj?.metadata.labels ?? {};
+    this.nodeZones.set(node, { labels, at: this.clock.now() });
+    return labels;
+  }
+
+  private async rollStep(key: string, cluster: ClusterObject, log: Logger): Promise<{ state: 'UpToDate' | 'Rolling' | 'Blocked' | 'Waiting'; message: string }> {
+    const ns = cluster.metadata.namespace!;
+    const c = cluster.metadata.name;
+    const sts = this.world.owned.StatefulSet.get(ns, names.statefulSet(c)) as StatefulSetObject | undefined;
+    const replicas = cluster.spec.replicas ?? 3;
+    if (!sts?.status || (sts.status.observedGeneration ?? 0) < (sts.metadata.generation ?? 0) || !sts.status.updateRevision) {
+      return { state: 'Waiting', message: 'waiting for the StatefulSet controller to observe the new template' };
+    }
+    const pods = this.world.podsOf(ns, c).filter((p) => /-(\d+)$/.test(p.metadata.name));
+    const outdated = pods.filter((p) => p.metadata.labels?.['controller-revision-hash'] !== sts.status!.updateRevision);
+    if (outdated.length === 0) {
+      this.rolling.delete(key);
+      return { state: 'UpToDate', message: '' };
+    }
+    const pending = this.rolling.get(key);
+    if (pending) {
+      const back = pods.find((p) => p.metadata.name === pending.pod);
+      if (!back || back.metadata.uid === pending.uid || !isPodReady(back)) {
+        return { state: 'Rolling', message: `waiting for ${pending.pod} to come back ready` };
+      }
+      this.rolling.delete(key);
+    }
+    const notReady = pods.filter((p) => !isPodReady(p)).map((p) => p.metadata.name);
+    if (pods.length < replicas || notReady.length) {
+      return { state: 'Blocked', message: `rolling restart waits for every broker to be ready (${notReady.join(', ') || `${pods.length}/${replicas} pods exist`})` };
+    }
+    const health = this.world.partitionHealth(cluster);
+    if (health.underReplicated > 0) {
+      return { state: 'Blocked', message: `rolling restart waits: ${health.underReplicated} partitions are under-replicated` };
+    }
+    const controller = this.world.controller(ns, c).id;
+    const ordinal = (p: PodObject) => Number(/-(\d+)$/.exec(p.metadata.name)![1]);
+    const next = [...outdated].sort((a, b) => Number(ordinal(a) === controller) - Number(ordinal(b) === controller) || ordinal(b) - ordinal(a))[0]!;
+    log.info('rolling restart: deleting an outdated broker pod', { pod: next.metadata.name, revision: sts.status.updateRevision, remaining: outdated.length });
+    await this.kube.delete(resources.Pod, ns, next.metadata.name, { uid: next.metadata.uid });
+    this.rolling.set(key, { pod: next.metadata.name, uid: next.metadata.uid! });
+    return { state: 'Rolling', message: `restarting ${next.metadata.name} (${outdated.length} of ${pods.length} brokers to restart)` };
+  }
+
+  private async writeStatus(cluster: ClusterObject, roll: { state: string; message: string }, applyError: Error | undefined): Promise<void> {
+    const ns = cluster.metadata.namespace!;
+    const c = cluster.metadata.name;
+    const replicas = cluster.spec.replicas ?? 3;
+    const sts = this.world.owned.StatefulSet.get(ns, names.statefulSet(c)) as StatefulSetObject | undefined;
+    const readyBrokers = sts?.status?.readyReplicas ?? 0;
+    const health = this.world.partitionHealth(cluster);
+    const controller = this.world.controller(ns, c).id;
+    const generation = cluster.metadata.generation ?? 0;
+
+    const progressing: ConditionInput = !sts
+      ? { type: 'Progressing', status: 'True', reason: 'Creating', message: 'creating the brokers\' StatefulSet' }
+      : roll.state === 'Rolling' || roll.state === 'Blocked' && roll.message
+        ? { type: 'Progressing', status: 'True', reason: 'RollingRestart', message: roll.message }
+        : readyBrokers < replicas || (sts.status?.replicas ?? 0) !== replicas
+          ? { type: 'Progressing', status: 'True', reason: (sts.status?.replicas ?? 0) > replicas ? 'ScalingDown' : 'BrokersStarting', message: `${readyBrokers} of ${replicas} brokers ready` }
+          : { type: 'Progressing', status: 'False', reason: 'UpToDate', message: 'every broker runs the current configuration' };
+    const degraded: ConditionInput = applyError
+      ? { type: 'Degraded', status: 'True', reason: 'ReconcileFailed', message: applyError.message.slice(0, 1000) }
+      : health.offline > 0
+        ? { type: 'Degraded', status: 'True', reason: 'OfflinePartitions', message: `${health.offline} partitions have no leader` }
+        : health.underMinIsr > 0
+          ? { type: 'Degraded', status: 'True', reason: 'UnderMinIsrPartitions', message: `${health.underMinIsr} partitions are under min.insync.replicas` }
+          : health.underReplicated > 0
+            ? { type: 'Degraded', status: 'True', reason: 'UnderReplicatedPartitions', message: `${health.underReplicated} partitions are under-replicated` }
+            : { type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'all partitions fully replicated' };
+    const ready: ConditionInput = applyError
+      ? { type: 'Ready', status: 'False', reason: 'ReconcileFailed', message: 'the operator could not apply the cluster\'s objects (see Degraded)' }
+      : readyBrokers < replicas
+        ? { type: 'Ready', status: 'False', reason: 'BrokersNotReady', message: `${readyBrokers} of ${replicas} brokers ready` }
+        : health.offline > 0
+          ? { type: 'Ready', status: 'False', reason: 'OfflinePartitions', message: `${health.offline} partitions have no leader` }
+          : { type: 'Ready', status: 'True', reason: replicas === 0 ? 'ScaledToZero' : 'BrokersReady', message: `${readyBrokers} of ${replicas} brokers ready` };
+
+    const status = {
+      observedGeneration: generation,
+      conditions: setConditions(cluster.status?.conditions, [ready, progressing, degraded], generation, new Date(this.clock.now())),
+      replicas: sts?.status?.replicas ?? 0,
+      selector: selectorString(c),
+      readyBrokers,
+      controller,
+      partitions: health,
+    };
+    if (jsonEqual(status, cluster.status)) return;
+    const wasReady = findCondition(cluster.status?.conditions, 'Ready')?.status;
+    if (wasReady !== ready.status) this.log.info('cluster readiness changed', { cluster: `${ns}/${c}`, ready: ready.status, reason: ready.reason });
+    try {
+      await this.kube.mergePatch(resources.Cluster, ns, c, { status }, 'status');
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
+/** The Cluster key an owned object, pod or lease belongs to. */
+export function clusterKeyOf(obj: KubeObject): string | undefined {
+  const owner = obj.metadata.ownerReferences?.find((r) => r.kind === 'Cluster' && r.apiVersion.startsWith('brook.dev/'))?.name
+    ?? obj.metadata.labels?.[clusterLabel];
+  return owner ? `${obj.metadata.namespace}/${owner}` : undefined;
+}

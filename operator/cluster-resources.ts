@@ -1,0 +1,362 @@
+/**
+ * What a Cluster implies: the desired objects, as pure functions of the Cluster resource (and
+ * the operator's settings). Deterministic names, labels and owner references live here and only
+ * here; the reconciler compares these with the cache and applies the difference.
+ *
+ * Names (cluster name ≤ 52 characters, checked by the CRD):
+ *   StatefulSet, PDB          <cluster>             pods <cluster>-<ordinal>
+ *   headless Service          <cluster>-brokers     <cluster>-<i>.<cluster>-brokers.<ns>.svc
+ *   bootstrap Service         <cluster>-bootstrap
+ *   external Service          <cluster>-<i>-<listener> (shortened with a hash when over 63)
+ *   ConfigMap                 <cluster>-config      server.properties
+ *   ServiceAccount/Role/RB    <cluster>-broker
+ *   ServiceMonitor/PromRule   <cluster>
+ *
+ * The broker container's contract (bin/brook broker):
+ *   --id $(BROOK_BROKER_ID)        from the pod label apps.kubernetes.io/pod-index (the ordinal)
+ *   --store kubernetes --cluster <cluster> --namespace $(POD_NAMESPACE)
+ *   --listen 0.0.0.0:<internal port> --advertised-listener $(POD_NAME).<cluster>-brokers.$(POD_NAMESPACE).svc:<port>
+ *   --data-dir /var/lib/brook/data --config /etc/brook/config/server.properties
+ *   --metrics-port <port> --metrics-host 0.0.0.0   (serves /metrics, /healthz, /readyz)
+ *   --rack-file /etc/brook/pod/rack                when spec.rackLabel is set: the operator writes the
+ *                                                  node's label value to the pod annotation brook.dev/rack,
+ *                                                  the downward API volume shows it in that file.
+ */
+import { createHash } from 'node:crypto';
+import type { Cluster } from '../broker/k8s/crds.ts';
+import { brokerRoleRules } from './rbac.ts';
+import type { KubeObject, OwnerReference } from './kube.ts';
+
+export const defaultBrokerImage = 'brook:latest';
+export const clusterLabel = 'brook.dev/cluster';
+export const rackAnnotation = 'brook.dev/rack';
+export const configHashAnnotation = 'brook.dev/config-hash';
+export const managedBy = 'brook-operator';
+export const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`;
+export const dataMountPath = '/var/lib/brook';
+export const configMountPath = '/etc/brook/config';
+export const podInfoMountPath = '/etc/brook/pod';
+
+export const names = {
+  statefulSet: (c: string) => c,
+  pdb: (c: string) => c,
+  headless: (c: string) => `${c}-brokers`,
+  bootstrap: (c: string) => `${c}-bootstrap`,
+  configMap: (c: string) => `${c}-config`,
+  serviceAccount: (c: string) => `${c}-broker`,
+  role: (c: string) => `${c}-broker`,
+  roleBinding: (c: string) => `${c}-broker`,
+  monitoring: (c: string) => c,
+  pod: (c: string, i: number) => `${c}-${i}`,
+  external: (c: string, i: number, listener: string) => shorten(`${c}-${i}-${listener}`, 63),
+  /** The brokers' metadata ConfigMap the KubernetesStore creates (not owned by the operator). */
+  storeMetadata: (c: string) => `brook-${c}-metadata`,
+  brokerLease: (c: string, id: number) => `brook-${c}-broker-${id}`,
+  controllerLease: (c: string) => `brook-${c}-controller`,
+};
+
+function shorten(name: string, max: number): string {
+  if (name.length <= max) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, max - 9).replace(/-+$/, '')}-${hash}`;
+}
+
+/** Labels every owned object carries; the first three select the broker pods. */
+export function labels(c: string): Record<string, string> {
+  return {
+    'app.kubernetes.io/name': 'brook',
+    'app.kubernetes.io/instance': c,
+    'app.kubernetes.io/component': 'broker',
+    'app.kubernetes.io/managed-by': managedBy,
+    [clusterLabel]: c,
+  };
+}
+
+export function selectorLabels(c: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': 'brook', 'app.kubernetes.io/instance': c, 'app.kubernetes.io/component': 'broker' };
+}
+
+export function selectorString(c: string): string {
+  return Object.entries(selectorLabels(c)).map(([k, v]) => `${k}=${v}`).join(',');
+}
+
+export function ownerReference(cluster: Cluster): OwnerReference {
+  return { apiVersion: cluster.apiVersion ?? 'brook.dev/v1alpha1', kind: 'Cluster', name: cluster.metadata.name!, uid: cluster.metadata.uid!, controller: true, blockOwnerDeletion: true };
+}
+
+/** server.properties from spec.config, keys sorted so equal configs give equal bytes. */
+export function serverProperties(cluster: Cluster): string {
+  const config = cluster.spec.config ?? {};
+  const lines = Object.keys(config).sort().map((k) => `${k}=${config[k]}`);
+  return `# Broker settings of Cluster ${cluster.metadata.namespace}/${cluster.metadata.name}, written by the operator.\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
+}
+
+export function sha256(s: string): string { return createHash('sha256').update(s).digest('hex'); }
+
+type Listener = { name: string; port: number; type?: 'internal' | 'nodePort' | 'loadBalancer' };
+
+function listenersOf(cluster: Cluster): Listener[] {
+  const ls = cluster.spec.listeners ?? [];
+  return ls.length ? ls : [{ name: 'internal', port: 9092, type: 'internal' }];
+}
+
+/** The listener brokers replicate over and the bootstrap Service exposes: the first internal one. */
+export function internalListener(cluster: Cluster): Listener {
+  const ls = listenersOf(cluster);
+  return ls.find((l) => (l.type ?? 'internal') === 'internal') ?? ls[0]!;
+}
+
+function metricsPort(cluster: Cluster): number { return cluster.spec.metrics?.port ?? 9464; }
+
+export interface OperatorSettings {
+  /** Broker image when spec.image is unset. */
+  defaultImage: string;
+}
+
+function meta(cluster: Cluster, name: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): KubeObject['metadata'] {
+  return {
+    name,
+    namespace: cluster.metadata.namespace,
+    labels: { ...labels(cluster.metadata.name!), ...extra.labels },
+    ...(extra.annotations ? { annotations: extra.annotations } : {}),
+    ownerReferences: [ownerReference(cluster)],
+  };
+}
+
+export interface Desired {
+  kind: 'ServiceAccount' | 'Role' | 'RoleBinding' | 'ConfigMap' | 'Service' | 'StatefulSet' | 'PodDisruptionBudget';
+  object: KubeObject;
+}
+
+/** Deep merge for podTemplate overrides: objects recursively, lists of named items by name, other lists replaced. */
+export function mergeOverrides(base: unknown, override: unknown): unknown {
+  if (Array.isArray(base) && Array.isArray(override)) {
+    const named = (xs: unknown[]) => xs.every((x) => x && typeof x === 'object' && typeof (x as { name?: unknown }).name === 'string');
+    if (!named(base) || !named(override)) return override;
+    const out = base.map((b) => {
+      const o = override.find((x) => (x as { name: string }).name === (b as { name: string }).name);
+      return o ? mergeOverrides(b, o) : b;
+    });
+    for (const o of override) if (!base.some((b) => (b as { name: string }).name === (o as { name: string }).name)) out.push(o);
+    return out;
+  }
+  if (base && override && typeof base === 'object' && typeof override === 'object' && !Array.isArray(base) && !Array.isArray(override)) {
+    const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(override as Record<string, unknown>)) out[k] = k in out ? mergeOverrides(out[k], v) : v;
+    return out;
+  }
+  return override === undefined ? base : override;
+}
+
+export function desiredObjects(cluster: Cluster, settings: OperatorSettings): Desired[] {
+  const c = cluster.metadata.name!;
+  const ns = cluster.metadata.namespace!;
+  const sel = selectorLabels(c);
+  const internal = internalListener(cluster);
+  const listeners = listenersOf(cluster);
+  const props = serverProperties(cluster);
+  const mPort = metricsPort(cluster);
+  const replicas = cluster.spec.replicas ?? 3;
+  const rackLabel = cluster.spec.rackLabel;
+  const out: Desired[] = [];
+
+  out.push({ kind: 'ServiceAccount', object: { apiVersion: 'v1', kind: 'ServiceAccount', metadata: meta(cluster, names.serviceAccount(c)), automountServiceAccountToken: true } });
+  out.push({ kind: 'Role', object: { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: meta(cluster, names.role(c)), rules: brokerRoleRules(c) } });
+  out.push({
+    kind: 'RoleBinding',
+    object: {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: meta(cluster, names.roleBinding(c)),
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: names.role(c) },
+      subjects: [{ kind: 'ServiceAccount', name: names.serviceAccount(c), namespace: ns }],
+    },
+  });
+  out.push({ kind: 'ConfigMap', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(cluster, names.configMap(c)), data: { 'server.properties': props } } });
+
+  const kafkaPorts = listeners.map((l) => ({ name: l.name, port: l.port, targetPort: l.port, protocol: 'TCP' }));
+  out.push({
+    kind: 'Service',
+    object: {
+      apiVersion: 'v1', kind: 'Service', metadata: meta(cluster, names.headless(c)),
+      spec: {
+        clusterIP: 'None',
+        // Brokers find each other (replication) before they are ready.
+        publishNotReadyAddresses: true,
+        selector: sel,
+        ports: [...kafkaPorts, { name: 'metrics', port: mPort, targetPort: mPort, protocol: 'TCP' }],
+      },
+    },
+  });
+  out.push({
+    kind: 'Service',
+    object: {
+      apiVersion: 'v1', kind: 'Service', metadata: meta(cluster, names.bootstrap(c)),
+      spec: { type: 'ClusterIP', selector: sel, ports: [{ name: internal.name, port: internal.port, targetPort: internal.port, protocol: 'TCP' }] },
+    },
+  });
+  for (const l of listeners) {
+    const type = l.type ?? 'internal';
+    if (type === 'internal') continue;
+    for (let i = 0; i < replicas; i++) {
+      out.push({
+        kind: 'Service',
+        object: {
+          apiVersion: 'v1', kind: 'Service', metadata: meta(cluster, names.external(c, i, l.name), { labels: { 'brook.dev/listener': l.name, 'brook.dev/broker': String(i) } }),
+          spec: {
+            type: type === 'nodePort' ? 'NodePort' : 'LoadBalancer',
+            externalTrafficPolicy: 'Local',
+            selector: { ...sel, 'statefulset.kubernetes.io/pod-name': names.pod(c, i) },
+            ports: [{ name: l.name, port: l.port, targetPort: l.port, protocol: 'TCP' }],
+          },
+        },
+      });
+    }
+  }
+
+  const args = [
+    'broker',
+    '--id', '$(BROOK_BROKER_ID)',
+    '--store', 'kubernetes',
+    '--cluster', c,
+    '--namespace', '$(POD_NAMESPACE)',
+    '--listen', `0.0.0.0:${internal.port}`,
+    '--advertised-listener', `$(POD_NAME).${names.headless(c)}.$(POD_NAMESPACE).svc:${internal.port}`,
+    '--data-dir', `${dataMountPath}/data`,
+    '--config', `${configMountPath}/server.properties`,
+    '--metrics-port', String(mPort),
+    '--metrics-host', '0.0.0.0',
+    ...(rackLabel ? ['--rack-file', `${podInfoMountPath}/rack`] : []),
+  ];
+  const container: Record<string, unknown> = {
+    name: 'broker',
+    image: cluster.spec.image ?? settings.defaultImage,
+    imagePullPolicy: 'IfNotPresent',
+    args,
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'BROOK_BROKER_ID', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
+    ],
+    ports: [...listeners.map((l) => ({ name: l.name, containerPort: l.port, protocol: 'TCP' })), { name: 'metrics', containerPort: mPort, protocol: 'TCP' }],
+    // "Registered and caught up": the broker's /readyz.
+    readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 },
+    ...(cluster.spec.resources ? { resources: cluster.spec.resources } : {}),
+    volumeMounts: [
+      { name: 'data', mountPath: dataMountPath },
+      { name: 'config', mountPath: configMountPath, readOnly: true },
+      ...(rackLabel ? [{ name: 'pod-info', mountPath: podInfoMountPath, readOnly: true }] : []),
+    ],
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+  };
+  const volumes: unknown[] = [{ name: 'config', configMap: { name: names.configMap(c) } }];
+  if (rackLabel) volumes.push({ name: 'pod-info', downwardAPI: { items: [{ path: 'rack', fieldRef: { fieldPath: `metadata.annotations['${rackAnnotation}']` } }] } });
+  let template: Record<string, unknown> = {
+    metadata: {
+      labels: labels(c),
+      annotations: {
+        [configHashAnnotation]: sha256(props).slice(0, 16),
+        ...(cluster.spec.metrics?.enabled === false ? {} : { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(mPort) }),
+      },
+    },
+    spec: {
+      serviceAccountName: names.serviceAccount(c),
+      terminationGracePeriodSeconds: 60,
+      securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001 },
+      affinity: {
+        podAntiAffinity: {
+          preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: sel }, topologyKey: 'kubernetes.io/hostname' } }],
+        },
+      },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: rackLabel ?? 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: sel } }],
+      containers: [container],
+      volumes,
+    },
+  };
+  if (cluster.spec.podTemplate) template = mergeOverrides(template, cluster.spec.podTemplate) as Record<string, unknown>;
+
+  const storage = cluster.spec.storage ?? {};
+  out.push({
+    kind: 'StatefulSet',
+    object: {
+      apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: meta(cluster, names.statefulSet(c)),
+      spec: {
+        replicas,
+        serviceName: names.headless(c),
+        selector: { matchLabels: sel },
+        podManagementPolicy: 'Parallel',
+        // The operator rolls brokers itself, one at a time, when no partition is under-replicated.
+        updateStrategy: { type: 'OnDelete' },
+        persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' },
+        template,
+        volumeClaimTemplates: [{
+          apiVersion: 'v1', kind: 'PersistentVolumeClaim',
+          metadata: { name: 'data', labels: selectorLabels(c) },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            resources: { requests: { storage: storage.size ?? '10Gi' } },
+            ...(storage.class ? { storageClassName: storage.class } : {}),
+          },
+        }],
+      },
+    },
+  });
+  out.push({
+    kind: 'PodDisruptionBudget',
+    object: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(cluster, names.pdb(c)), spec: { maxUnavailable: 1, selector: { matchLabels: sel } } },
+  });
+  return out;
+}
+
+/** ServiceMonitor and PrometheusRule, for when the Prometheus Operator's CRDs exist. */
+export function monitoringObjects(cluster: Cluster, serves: { serviceMonitor: boolean; prometheusRule: boolean }): Array<{ kind: 'ServiceMonitor' | 'PrometheusRule'; object: KubeObject }> {
+  const c = cluster.metadata.name!;
+  const out: Array<{ kind: 'ServiceMonitor' | 'PrometheusRule'; object: KubeObject }> = [];
+  if (cluster.spec.metrics?.enabled === false) return out;
+  if (serves.serviceMonitor) {
+    out.push({
+      kind: 'ServiceMonitor',
+      object: {
+        apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: meta(cluster, names.monitoring(c)),
+        spec: { selector: { matchLabels: { ...labels(c) } }, endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s' }] },
+      },
+    });
+  }
+  if (serves.prometheusRule) {
+    const sel = `namespace="${cluster.metadata.namespace}",pod=~"${c}-[0-9]+"`;
+    out.push({
+      kind: 'PrometheusRule',
+      object: {
+        apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: meta(cluster, names.monitoring(c)),
+        spec: {
+          groups: [{
+            name: `brook-${c}`,
+            rules: [
+              { alert: 'BrookUnderReplicatedPartitions', expr: `sum(brook_under_replicated_partitions{${sel}}) > 0`, for: '5m', labels: { severity: 'warning' }, annotations: { summary: `Cluster ${c} has under-replicated partitions` } },
+              { alert: 'BrookOfflinePartitions', expr: `sum(brook_offline_partitions{${sel}}) > 0`, for: '1m', labels: { severity: 'critical' }, annotations: { summary: `Cluster ${c} has partitions without a leader` } },
+              { alert: 'BrookUnderMinIsrPartitions', expr: `sum(brook_under_min_isr_partitions{${sel}}) > 0`, for: '1m', labels: { severity: 'critical' }, annotations: { summary: `Cluster ${c} has partitions under min.insync.replicas` } },
+              { alert: 'BrookNoController', expr: `sum(brook_controller_active{${sel}}) < 1`, for: '2m', labels: { severity: 'critical' }, annotations: { summary: `Cluster ${c} has no active controller` } },
+            ],
+          }],
+        },
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * Does `actual` already hold everything `desired` says? Objects: every desired key, recursively;
+ * lists: same length, item by item. Fields the server defaults (and desired leaves out) are ignored.
+ */
+export function contains(actual: unknown, desired: unknown): boolean {
+  if (desired === null || typeof desired !== 'object') {
+    if (typeof desired === 'number' && typeof actual === 'string') return String(desired) === actual;
+    return actual === desired;
+  }
+  if (Array.isArray(desired)) {
+    return Array.isArray(actual) && actual.length === desired.length && desired.every((d, i) => contains(actual[i], d));
+  }
+  if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
+  const a = actual as Record<string, unknown>;
+  return Object.entries(desired as Record<string, unknown>).every(([k, v]) => (v === undefined ? true : contains(a[k], v)));
+}

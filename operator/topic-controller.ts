@@ -1,0 +1,138 @@
+/**
+ * Topic reconcile: the operator's part of a Topic (the controller broker owns status.partitions):
+ * - metadata: the label brook.dev/cluster=<spec.cluster> (the brokers' KubernetesStore watches
+ *   Topics by that label, so a Topic applied with kubectl reaches them) and the finalizer
+ *   brook.dev/topic-data;
+ * - status.conditions: Ready (cluster exists, replication factor fits, every partition placed
+ *   and led) and UnderReplicated (summarised from status.partitions);
+ * - deletion: the finalizer is removed once the brokers dropped the data.
+ *
+ * How the brokers say they dropped a topic's data (the contract with the broker): when a broker
+ * has deleted its local replicas of a Topic that has a deletionTimestamp, it merge-patches the
+ * Topic's annotation `data-removed.brook.dev/broker-<id>: <status.topicId>`. The finalizer is
+ * removed when every broker that holds a replica (status.partitions[].replicas and reassignment
+ * targets) and is live (its Lease) has written that annotation. A broker that is not live then
+ * must delete, when it starts, the logs of topic ids that no longer exist (stray logs), as Kafka
+ * does. A Topic never placed (no status.topicId) or whose Cluster is gone finalizes at once.
+ */
+import { kafkaTopicName } from '../broker/k8s/crds.ts';
+import { clusterLabel } from './cluster-resources.ts';
+import { jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
+import { splitKey, type Result } from './controller.ts';
+import { isConflict, isNotFound, resources, type Kube } from './kube.ts';
+import type { Logger } from './log.ts';
+import type { Clock } from './workqueue.ts';
+import type { TopicObject, World } from './world.ts';
+
+export const topicFinalizer = 'brook.dev/topic-data';
+export const dataRemovedAnnotation = (brokerId: number) => `data-removed.brook.dev/broker-${brokerId}`;
+
+export class TopicReconciler {
+  private readonly kube: Kube;
+  private readonly world: World;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+
+  constructor(opts: { kube: Kube; world: World; log: Logger; clock: Clock }) {
+    this.kube = opts.kube;
+    this.world = opts.world;
+    this.log = opts.log.child({ controller: 'Topic' });
+    this.clock = opts.clock;
+  }
+
+  /** Broker ids that hold data of `topic` and are live but have not said they dropped it. */
+  brokersHoldingData(topic: TopicObject): number[] {
+    const topicId = topic.status?.topicId;
+    if (!topicId) return [];
+    const ns = topic.metadata.namespace!;
+    if (!this.world.clusters.get(ns, topic.spec.cluster)) return [];
+    const holders = new Set<number>();
+    for (const p of topic.status?.partitions ?? []) {
+      for (const b of p.replicas) holders.add(b);
+      for (const b of p.reassignment?.targetReplicas ?? []) holders.add(b);
+    }
+    const live = this.world.liveBrokers(ns, topic.spec.cluster);
+    return [...holders].filter((b) => live.has(b) && topic.metadata.annotations?.[dataRemovedAnnotation(b)] !== topicId).sort((a, b) => a - b);
+  }
+
+  readonly reconcile = async (key: string): Promise<Result> => {
+    const { namespace, name } = splitKey(key);
+    const topic = this.world.topics.get(namespace, name);
+    if (!topic) return {};
+    try {
+      return await (topic.metadata.deletionTimestamp ? this.finalize(topic) : this.reconcileLive(topic));
+    } catch (err) {
+      // A stale cache (409) or a topic deleted meanwhile (404): the next event brings the key back.
+      if (isConflict(err) || isNotFound(err)) return { requeueAfter: 1_000 };
+      throw err;
+    }
+  };
+
+  private async finalize(topic: TopicObject): Promise<Result> {
+    const finalizers = topic.metadata.finalizers ?? [];
+    if (!finalizers.includes(topicFinalizer)) return {};
+    const waiting = this.brokersHoldingData(topic);
+    if (waiting.length === 0) {
+      this.log.info('brokers dropped the topic\'s data; removing the finalizer', { topic: `${topic.metadata.namespace}/${topic.metadata.name}` });
+      await this.kube.mergePatch(resources.Topic, topic.metadata.namespace, topic.metadata.name, {
+        metadata: { resourceVersion: topic.metadata.resourceVersion, finalizers: finalizers.filter((f) => f !== topicFinalizer) },
+      });
+      return {};
+    }
+    await this.writeConditions(topic, [
+      { type: 'Ready', status: 'False', reason: 'Deleting', message: `waiting for brokers ${waiting.join(', ')} to drop the topic's data` },
+    ]);
+    // Lease events requeue the key when a broker goes away; the annotation arrives as a Topic event.
+    return { requeueAfter: 10_000 };
+  }
+
+  private async reconcileLive(topic: TopicObject): Promise<Result> {
+    const ns = topic.metadata.namespace!;
+    const finalizers = topic.metadata.finalizers ?? [];
+    if (!finalizers.includes(topicFinalizer) || topic.metadata.labels?.[clusterLabel] !== topic.spec.cluster) {
+      await this.kube.mergePatch(resources.Topic, ns, topic.metadata.name, {
+        metadata: {
+          resourceVersion: topic.metadata.resourceVersion,
+          labels: { [clusterLabel]: topic.spec.cluster },
+          finalizers: finalizers.includes(topicFinalizer) ? finalizers : [...finalizers, topicFinalizer],
+        },
+      });
+      // The update event brings the key back with the new object.
+      return {};
+    }
+    const cluster = this.world.clusters.get(ns, topic.spec.cluster);
+    const partitions = topic.status?.partitions ?? [];
+    const wanted = topic.spec.partitions ?? 1;
+    const rf = topic.spec.replicationFactor ?? 1;
+    const brokers = cluster?.spec.replicas ?? 0;
+    const offline = partitions.filter((p) => p.leader < 0).length;
+    const shrunk = partitions.filter((p) => p.isr.length < p.replicas.length);
+
+    const ready: ConditionInput = !cluster
+      ? { type: 'Ready', status: 'False', reason: 'ClusterNotFound', message: `Cluster ${ns}/${topic.spec.cluster} does not exist` }
+      : rf > brokers
+        ? { type: 'Ready', status: 'False', reason: 'ReplicationFactorTooLarge', message: `replicationFactor ${rf} is larger than the cluster's ${brokers} brokers` }
+        : !topic.status?.topicId
+          ? { type: 'Ready', status: 'False', reason: 'Pending', message: 'waiting for the controller broker to place the partitions' }
+          : partitions.length < wanted
+            ? { type: 'Ready', status: 'False', reason: 'CreatingPartitions', message: `${partitions.length} of ${wanted} partitions placed` }
+            : offline > 0
+              ? { type: 'Ready', status: 'False', reason: 'OfflinePartitions', message: `${offline} of ${partitions.length} partitions have no leader` }
+              : { type: 'Ready', status: 'True', reason: 'PartitionsOnline', message: `topic ${kafkaTopicName(topic)}: ${partitions.length} partitions, all led` };
+    const underReplicated: ConditionInput = partitions.length === 0
+      ? { type: 'UnderReplicated', status: 'Unknown', reason: 'NoPartitionState', message: 'no partition state yet' }
+      : shrunk.length > 0
+        ? { type: 'UnderReplicated', status: 'True', reason: 'IsrShrunk', message: `partitions ${shrunk.slice(0, 20).map((p) => p.partition).join(', ')}${shrunk.length > 20 ? ', ...' : ''} have fewer in-sync replicas than replicas` }
+        : { type: 'UnderReplicated', status: 'False', reason: 'FullyReplicated', message: 'every partition has all its replicas in sync' };
+    await this.writeConditions(topic, [ready, underReplicated]);
+    return {};
+  }
+
+  private async writeConditions(topic: TopicObject, conditions: ConditionInput[]): Promise<void> {
+    const generation = topic.metadata.generation ?? 0;
+    const next = setConditions(topic.status?.conditions, conditions, generation, new Date(this.clock.now()));
+    if (topic.status?.observedGeneration === generation && jsonEqual(next, topic.status?.conditions)) return;
+    // A merge patch of just these fields: status.partitions belongs to the controller broker.
+    await this.kube.mergePatch(resources.Topic, topic.metadata.namespace, topic.metadata.name, { status: { observedGeneration: generation, conditions: next } }, 'status');
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * World: the informer caches the reconcilers read (never the API server), plus what the
+ * operator derives from them: broker liveness from the brokers' Leases (observed on the local
+ * clock, like KubernetesStore) and partition health per Cluster from Topic statuses.
+ */
+import type { Cluster, Topic } from '../broker/k8s/crds.ts';
+import { clusterLabel, managedSelector, names } from './cluster-resources.ts';
+import { Informer } from './informer.ts';
+import { resources, type Kube, type KubeObject } from './kube.ts';
+import type { Logger } from './log.ts';
+import type { Clock } from './workqueue.ts';
+
+export interface LeaseObject extends KubeObject {
+  spec: { holderIdentity?: string | null; leaseDurationSeconds?: number; renewTime?: string };
+}
+
+export interface PodObject extends KubeObject {
+  spec?: { nodeName?: string };
+  status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
+}
+
+export interface StatefulSetObject extends KubeObject {
+  spec: { replicas?: number; volumeClaimTemplates?: unknown[] };
+  status?: { observedGeneration?: number; replicas?: number; readyReplicas?: number; updatedReplicas?: number; currentRevision?: string; updateRevision?: string };
+}
+
+export type ClusterObject = Cluster & KubeObject & { metadata: KubeObject['metadata'] };
+export type TopicObject = Topic & KubeObject & { metadata: KubeObject['metadata'] };
+
+/** The kinds a Cluster owns and the operator watches (label app.kubernetes.io/managed-by=brook-operator). */
+export const ownedKinds = ['StatefulSet', 'Service', 'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'PodDisruptionBudget'] as const;
+export type OwnedKind = (typeof ownedKinds)[number];
+
+export interface PartitionHealth { total: number; online: number; underReplicated: number; underMinIsr: number; offline: number }
+
+export class World {
+  readonly clusters: Informer<ClusterObject>;
+  readonly topics: Informer<TopicObject>;
+  readonly owned: Record<OwnedKind, Informer<KubeObject>>;
+  readonly pods: Informer<PodObject>;
+  readonly leases: Informer<LeaseObject>;
+  private readonly clock: Clock;
+  /** Lease namespace/name → resourceVersion and when this process saw it change. */
+  private readonly leaseSeen = new Map<string, { rv: string; at: number }>();
+
+  constructor(kube: Kube, log: Logger, clock: Clock, namespace?: string) {
+    this.clock = clock;
+    const opts = { namespace };
+    this.clusters = new Informer(kube, resources.Cluster, log, opts);
+    this.topics = new Informer(kube, resources.Topic, log, opts);
+    const owned = {} as Record<OwnedKind, Informer<KubeObject>>;
+    for (const k of ownedKinds) owned[k] = new Informer(kube, resources[k], log, { ...opts, labelSelector: managedSelector });
+    this.owned = owned;
+    this.pods = new Informer(kube, resources.Pod, log, { ...opts, labelSelector: managedSelector });
+    this.leases = new Informer(kube, resources.Lease, log, { ...opts, labelSelector: 'brook.dev/role' });
+    this.leases.on((type, lease) => {
+      const key = `${lease.metadata.namespace}/${lease.metadata.name}`;
+      if (type === 'delete') { this.leaseSeen.delete(key); return; }
+      const rv = lease.metadata.resourceVersion ?? '';
+      if (this.leaseSeen.get(key)?.rv !== rv) this.leaseSeen.set(key, { rv, at: this.clock.now() });
+    });
+  }
+
+  informers(): Array<Informer<KubeObject>> {
+    return [this.clusters, this.topics, ...Object.values(this.owned), this.pods, this.leases] as Array<Informer<KubeObject>>;
+  }
+
+  get synced(): boolean { return this.informers().every((i) => i.synced); }
+
+  async start(): Promise<void> { await Promise.all(this.informers().map((i) => i.start())); }
+
+  async stop(): Promise<void> { await Promise.all(this.informers().map((i) => i.stop())); }
+
+  /** Milliseconds `lease` stays live from now (≤ 0: expired), measured from when it was observed. */
+  leaseRemainingMs(lease: LeaseObject): number {
+    if (!lease.spec.holderIdentity) return 0;
+    const seen = this.leaseSeen.get(`${lease.metadata.namespace}/${lease.metadata.name}`);
+    const ms = Number(lease.metadata.annotations?.['brook.dev/lease-ms'] ?? (lease.spec.leaseDurationSeconds ?? 15) * 1000);
+    return (seen?.at ?? this.clock.now()) + ms - this.clock.now();
+  }
+
+  /** Broker ids of `cluster` whose Lease is live. */
+  liveBrokers(namespace: string, cluster: string): Set<number> {
+    const out = new Set<number>();
+    for (const l of this.leases.list(namespace)) {
+      if (l.metadata.labels?.[clusterLabel] !== cluster || l.metadata.labels?.['brook.dev/role'] !== 'broker') continue;
+      if (this.leaseRemainingMs(l) > 0) out.add(Number(l.spec.holderIdentity));
+    }
+    return out;
+  }
+
+  /** The controller broker of `cluster` (-1 when none) and how long its lease is good for. */
+  controller(namespace: string, cluster: string): { id: number; remainingMs: number } {
+    const l = this.leases.get(namespace, names.controllerLease(cluster));
+    if (!l?.spec.holderIdentity) return { id: -1, remainingMs: 0 };
+    const remainingMs = this.leaseRemainingMs(l);
+    return remainingMs > 0 ? { id: Number(l.spec.holderIdentity), remainingMs } : { id: -1, remainingMs: 0 };
+  }
+
+  topicsOf(namespace: string, cluster: string): TopicObject[] {
+    return this.topics.list(namespace).filter((t) => t.spec?.cluster === cluster);
+  }
+
+  podsOf(namespace: string, cluster: string): PodObject[] {
+    return this.pods.list(namespace).filter((p) => p.metadata.labels?.[clusterLabel] === cluster);
+  }
+
+  partitionHealth(cluster: ClusterObject): PartitionHealth {
+    const h: PartitionHealth = { total: 0, online: 0, underReplicated: 0, underMinIsr: 0, offline: 0 };
+    const clusterMinIsr = Number(cluster.spec.config?.['min.insync.replicas'] ?? 1);
+    for (const t of this.topicsOf(cluster.metadata.namespace!, cluster.metadata.name)) {
+      if (t.metadata.deletionTimestamp) continue;
+      const minIsr = Number(t.spec.config?.['min.insync.replicas'] ?? clusterMinIsr);
+      for (const p of t.status?.partitions ?? []) {
+        h.total++;
+        if (p.leader < 0) h.offline++; else h.online++;
+        if (p.isr.length < p.replicas.length) h.underReplicated++;
+        if (p.isr.length < Math.min(minIsr, p.replicas.length)) h.underMinIsr++;
+      }
+    }
+    return h;
+  }
+}
+
+export function isPodReady(p: PodObject): boolean {
+  return !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+export function ownerClusterName(obj: KubeObject): string | undefined {
+  return obj.metadata.ownerReferences?.find((r) => r.kind === 'Cluster' && r.apiVersion.startsWith('brook.dev/'))?.name;
+}
