@@ -63,6 +63,29 @@ function readFullySync(fd: number, buf: Buffer, length: number, position: number
   return done;
 }
 
+/** The batch holding `offset` among the whole batches of `chunk` (read at `chunkPosition`), or null. */
+function findInChunk(chunk: Buffer, chunkPosition: number, offset: bigint, path: string): { position: number; header: BatchHeader } | null {
+  let p = 0;
+  while (p + BATCH_HEADER_SIZE <= chunk.length) {
+    const h = readBatchHeader(chunk, p);
+    if (h.size < BATCH_HEADER_SIZE) throw new KafkaError('CORRUPT_MESSAGE', `bad batch size ${h.size} at ${chunkPosition + p} in ${path}`);
+    if (lastOffsetOf(h) >= offset) return { position: chunkPosition + p, header: { ...h, position: chunkPosition + p } };
+    p += h.size;
+  }
+  return null;
+}
+
+/** Bytes of `chunk` covered by whole batch headers walked from its start (where a further scan resumes). */
+function scannedLength(chunk: Buffer): number {
+  let p = 0;
+  while (p + BATCH_HEADER_SIZE <= chunk.length) {
+    const size = chunk.readInt32BE(p + LENGTH_OFFSET) + LOG_OVERHEAD;
+    if (size < BATCH_HEADER_SIZE) break;
+    p += size;
+  }
+  return p;
+}
+
 export interface ScanResult {
   /** Position after the last whole (and, if verified, valid) batch. */
   readonly validEnd: number;
@@ -335,8 +358,8 @@ export class LogSegment {
   }
 
   /** Position of the first batch with lastOffset >= `offset`, and its header; null if none. */
-  async findBatch(offset: bigint, sizeLimit: number): Promise<{ position: number; header: BatchHeader } | null> {
-    let pos = this.offsetIdx.lookup(offset).position;
+  async findBatch(offset: bigint, sizeLimit: number, from?: number): Promise<{ position: number; header: BatchHeader } | null> {
+    let pos = from ?? this.offsetIdx.lookup(offset).position;
     while (pos < sizeLimit) {
       const chunk = await readFully(this.fd, pos, Math.min(READ_HEADER_CHUNK, sizeLimit - pos));
       let p = 0;
@@ -358,7 +381,12 @@ export class LogSegment {
    */
   async read(offset: bigint, maxBytes: number, maxOffset: bigint, minOneBatch: boolean): Promise<ReadSlice | null> {
     const sizeLimit = this.sizeBytes;
-    const found = await this.findBatch(offset, sizeLimit);
+    // One read from the index position usually holds both the batch lookup and the data.
+    const start = this.offsetIdx.lookup(offset).position;
+    const chunk = start < sizeLimit
+      ? await readFully(this.fd, start, Math.min(sizeLimit - start, READ_HEADER_CHUNK + Math.max(0, maxBytes)))
+      : Buffer.alloc(0);
+    const found = findInChunk(chunk, start, offset, this.logPath) ?? await this.findBatch(offset, sizeLimit, start + scannedLength(chunk));
     if (!found) return null;
     const { position, header } = found;
     const empty = { records: Buffer.alloc(0), firstOffset: header.baseOffset, nextOffset: header.baseOffset };
@@ -366,7 +394,10 @@ export class LogSegment {
     const want = Math.min(sizeLimit - position, Math.max(maxBytes, minOneBatch ? header.size : 0));
     if (want < header.size) return empty;
     const segmentEnd = this.next;
-    const buf = await readFully(this.fd, position, want);
+    const inChunk = position - start;
+    const buf = inChunk >= 0 && inChunk + want <= chunk.length
+      ? chunk.subarray(inChunk, inChunk + want)
+      : await readFully(this.fd, position, want);
     // Walk the batch lengths only; offsets matter when the bound falls inside this segment.
     const checkOffsets = maxOffset < segmentEnd;
     let end = 0;
