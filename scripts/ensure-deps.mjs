@@ -5,12 +5,14 @@
 //
 //   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed)
 //   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars (Maven Central), and
-//                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs)
+//                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs),
+//                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureK8sBinaries } from '../test/k8s/build.mjs';
+import { ensureHelm } from '../test/helm/build.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wantTest = process.argv.includes('--test');
@@ -48,6 +50,11 @@ function ensureKcat() {
   if (!has('kcat')) aptInstall(['kcat']);
 }
 
+/** promtool checks the chart's alert and dashboard PromQL (test/helm); it comes with Debian's prometheus. */
+function ensurePromtool() {
+  if (!has('promtool')) aptInstall(['prometheus']);
+}
+
 /** Copies Apache Kafka's jars (broker, tools, Java client) from Maven Central into .cache once. */
 export function kafkaVersion() {
   const pom = readFileSync(join(root, 'test/tools/kafka/pom.xml'), 'utf8');
@@ -70,6 +77,8 @@ try {
     ensureKcat();
     ensureKafkaJars();
     ensureK8sBinaries();
+    ensurePromtool();
+    ensureHelm();
   }
 } catch (err) {
   log(`failed: ${err.message}`);
