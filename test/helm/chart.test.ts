@@ -131,8 +131,8 @@ describe('the rendered operator', () => {
     expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
     expect(c.resources?.requests).toBeDefined();
     expect(c.resources?.limits).toBeDefined();
-    expect(c.args?.slice(0, 2)).toEqual(['operator', '--metrics-port=9464']);
-    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    expect(c.args).toEqual(['operator', '--metrics-port=8080', '--leader-election-name=brook-brook-operator', '--log-level=info']);
+    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
     expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
     expect(spec.serviceAccountName).toBe(only(objects, 'ServiceAccount').metadata.name);
@@ -141,19 +141,21 @@ describe('the rendered operator', () => {
     expect(c.args?.some((a) => a.startsWith('--namespace'))).toBe(false);
     expect(find(objects, 'Role')).toEqual([]);
     const svc = only(objects, 'Service');
-    expect(svc.spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'metrics', port: 9464, targetPort: 'metrics' }] });
+    expect(svc.spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'metrics', port: 8080, targetPort: 'metrics' }] });
     expect((svc.spec as { selector: object }).selector).toEqual((deploy.spec as { selector: { matchLabels: object } }).selector.matchLabels);
   });
 
-  test('leader election is on with more than one replica; watchNamespaces passes --namespace and uses Roles', async () => {
+  test('leader election is on unless turned off (and then only one replica); watchNamespaces passes --namespace and uses Roles', async () => {
     const objects = await render(operatorChart, { set: ['replicaCount=3', 'watchNamespaces={kafka}'] });
     const [c] = podSpec(only(objects, 'Deployment')).containers;
-    expect(c.args).toContain('--leader-elect');
     expect(c.args).toContain('--namespace=kafka');
+    expect(c.args).not.toContain('--no-leader-election');
     expect(find(objects, 'Role').map((r) => `${r.metadata.namespace}/${r.metadata.name}`).sort())
       .toEqual(['brook-system/brook-brook-operator-leader-election', 'kafka/brook-brook-operator']);
     const cr = only(objects, 'ClusterRole');
-    expect((cr.rules as Array<{ apiGroups: string[] }>).map((r) => r.apiGroups).flat()).toEqual(['apiextensions.k8s.io']);
+    expect(cr.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+    const single = await render(operatorChart, { set: ['leaderElection.enabled=false'] });
+    expect(podSpec(only(single, 'Deployment')).containers[0].args).toContain('--no-leader-election');
   });
 
   test('ServiceMonitor and PrometheusRule only where the cluster serves them, or when forced', async () => {

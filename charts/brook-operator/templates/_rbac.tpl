@@ -1,33 +1,31 @@
 {{/*
-What the operator may do, and nothing more. Kubernetes refuses to let anyone grant permissions
-they do not hold (RBAC escalation prevention), so the operator holds everything the brokers' Role
-(which it creates per Cluster) grants: Topics with their status, Leases, ConfigMaps.
+What the operator may do, and nothing more: the same rules as operator/rbac.ts
+(operatorClusterRules), which a test checks rule for rule. Kubernetes refuses to let anyone
+grant permissions they do not hold (RBAC escalation check), so the operator holds everything
+the brokers' Role (which it creates per Cluster) grants: Topics with their status, Leases,
+ConfigMaps.
 
 Namespaced rules: in the ClusterRole when the operator watches all namespaces, else in a Role
 in each watched namespace.
 */}}
 {{- define "brook-operator.namespacedRules" -}}
-# The custom resources: Clusters are the user's (the operator never creates or deletes them);
-# Topics are also created and deleted by brokers (CreateTopics/DeleteTopics), which the operator
-# grants, so it holds those verbs too.
+# Its own resources. Topics: create/delete too, because the brokers' Role grants them.
 - apiGroups: [brook.dev]
-  resources: [clusters]
-  verbs: [get, list, watch, update, patch]
-- apiGroups: [brook.dev]
-  resources: [topics]
+  resources: [clusters, topics]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [brook.dev]
   resources: [clusters/status, topics/status]
   verbs: [get, update, patch]
+# Owner references with blockOwnerDeletion (OwnerReferencesPermissionEnforcement).
 - apiGroups: [brook.dev]
   resources: [clusters/finalizers, topics/finalizers]
   verbs: [update]
 # What a Cluster owns.
-- apiGroups: [""]
-  resources: [configmaps, services, serviceaccounts]
-  verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [apps]
   resources: [statefulsets]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [""]
+  resources: [services, configmaps, serviceaccounts]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
@@ -35,35 +33,33 @@ in each watched namespace.
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, update, patch, delete]
-# Rolling restarts delete broker pods one at a time (StatefulSet updateStrategy OnDelete).
+# Rolling restarts delete broker pods one at a time; rack awareness annotates them.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, delete]
-# Volumes grow with spec.storage.size (claim templates are immutable).
+  verbs: [get, list, watch, patch, delete]
+# Storage growth (spec.storage.size) expands the brokers' claims.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [get, list, watch, update, patch]
-# Broker liveness and controller Leases (granted to brokers), and the operator's own election.
+  verbs: [get, list, watch, patch]
+# Leader election, broker liveness and the controller Lease (granted to the brokers).
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [get, list, watch, create, update, patch, delete]
-- apiGroups: [""]
+- apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
-- apiGroups: [events.k8s.io]
-  resources: [events]
-  verbs: [create, patch]
-# ServiceMonitors, PodMonitors and PrometheusRules for Clusters, when the Prometheus Operator is there.
+# ServiceMonitors and PrometheusRules for Clusters, when the Prometheus Operator is there
+# (the operator finds out through discovery, which every authenticated user may read).
 - apiGroups: [monitoring.coreos.com]
-  resources: [servicemonitors, podmonitors, prometheusrules]
+  resources: [servicemonitors, prometheusrules]
   verbs: [get, list, watch, create, update, patch, delete]
 {{- end -}}
 
-{{/* Cluster-scoped reads: whether the Prometheus Operator's CRDs exist. */}}
+{{/* Cluster-scoped: rack awareness reads the zone label of the node a broker runs on. */}}
 {{- define "brook-operator.clusterRules" -}}
-- apiGroups: [apiextensions.k8s.io]
-  resources: [customresourcedefinitions]
-  verbs: [get, list, watch]
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get]
 {{- end -}}
 
 {{/* The operator's own leader election, in the release namespace (namespaced mode only). */}}
@@ -71,7 +67,7 @@ in each watched namespace.
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [get, list, watch, create, update, patch, delete]
-- apiGroups: [""]
+- apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
 {{- end -}}

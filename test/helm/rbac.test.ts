@@ -1,0 +1,212 @@
+/**
+ * The chart's rendered CRDs and objects install into a real API server (the envtest tier), and
+ * the operator's ServiceAccount can do exactly what operator/rbac.ts says the operator needs:
+ * every (group, resource, verb) of operatorClusterRules is allowed (SubjectAccessReview as the
+ * ServiceAccount), a sample of things it must not do is denied, and it can really create the
+ * brokers' Role and RoleBinding (RBAC's escalation check passes because it holds every rule it
+ * grants) but not a Role granting more than it holds. The same with watchNamespaces: allowed in
+ * the watched namespace, denied in another.
+ */
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import * as yaml from 'js-yaml';
+import { brokerRoleRules, operatorClusterRules, type PolicyRule } from '../../operator/rbac.ts';
+import { describeRun, expectSuccess } from '../harness/tools.ts';
+import { kubectl } from '../k8s/envtest.ts';
+import { useApiServer } from '../k8s/jest.ts';
+import { find, only, operatorChart, render, type KubeObject } from './helm.ts';
+
+const api = useApiServer();
+const k = (args: string[], input?: string) => kubectl(api(), args, { input, timeoutMs: 60_000 });
+
+/** The cluster-wide release, and a second release that watches only `kafka`. */
+const wide = { release: 'brook', namespace: 'brook-system' };
+const narrow = { release: 'narrow', namespace: 'brook-narrow', watched: 'kafka' };
+const saUser = (ns: string, name: string) => `system:serviceaccount:${ns}:${name}`;
+const saGroups = (ns: string) => ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'];
+
+interface Access { verb: string; group: string; resource: string; subresource?: string; namespace?: string; name?: string }
+const show = (a: Access) => `${a.verb} ${a.group || 'core'}/${a.resource}${a.subresource ? `/${a.subresource}` : ''}${a.namespace ? ` in ${a.namespace}` : ' (cluster)'}`;
+
+/** Asks the API server, in one request per check (a List of SubjectAccessReviews), what `user` may do. */
+async function canI(user: string, groups: string[], checks: Access[]): Promise<boolean[]> {
+  const items = checks.map((a) => ({
+    apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+    spec: {
+      user, groups,
+      resourceAttributes: {
+        verb: a.verb, group: a.group, resource: a.resource, subresource: a.subresource ?? '',
+        namespace: a.namespace ?? '', name: a.name ?? '',
+      },
+    },
+  }));
+  // kubectl prints one object per item; jsonpath gives one `true`/`false` line each, in order.
+  const r = expectSuccess(await k(['create', '-o', 'jsonpath={.status.allowed}{"\\n"}', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items })));
+  const answers = r.stdout.toString().trim().split('\n');
+  expect(answers).toHaveLength(checks.length);
+  return answers.map((a) => {
+    if (a !== 'true' && a !== 'false') throw new Error(`unexpected SubjectAccessReview answer '${a}'\n${describeRun(r)}`);
+    return a === 'true';
+  });
+}
+
+/** Every (verb, group, resource[/subresource]) a list of PolicyRules grants, in a namespace. */
+function accessesOf(rules: readonly PolicyRule[], namespace?: string): Access[] {
+  return rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.flatMap((res) => rule.verbs.map((verb) => {
+    const [resource, subresource] = res.split('/');
+    return { verb, group, resource, subresource, namespace: resource === 'nodes' ? undefined : namespace, name: rule.resourceNames?.[0] };
+  }))));
+}
+
+const clusterScoped = new Set(['nodes']);
+const triples = (rules: readonly PolicyRule[]) =>
+  new Set(rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`)))));
+
+/** Things the operator must never be able to do. */
+function mustNotDo(namespace: string): Access[] {
+  return [
+    { verb: 'get', group: '', resource: 'secrets', namespace },
+    { verb: 'list', group: '', resource: 'secrets', namespace },
+    { verb: 'watch', group: '', resource: 'secrets' },
+    { verb: 'create', group: '', resource: 'pods', namespace },
+    { verb: 'create', group: '', resource: 'pods', subresource: 'exec', namespace },
+    { verb: 'create', group: '', resource: 'serviceaccounts', subresource: 'token', namespace },
+    { verb: 'delete', group: '', resource: 'persistentvolumeclaims', namespace },
+    { verb: 'create', group: 'apps', resource: 'deployments', namespace },
+    { verb: 'create', group: 'apps', resource: 'daemonsets', namespace },
+    { verb: 'create', group: 'batch', resource: 'jobs', namespace },
+    { verb: 'escalate', group: 'rbac.authorization.k8s.io', resource: 'roles', namespace },
+    { verb: 'bind', group: 'rbac.authorization.k8s.io', resource: 'roles', namespace },
+    { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterroles' },
+    { verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings' },
+    { verb: 'create', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
+    { verb: 'delete', group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions' },
+    { verb: 'delete', group: '', resource: 'namespaces' },
+    { verb: 'list', group: '', resource: 'nodes' },
+    { verb: 'patch', group: '', resource: 'nodes' },
+    { verb: 'create', group: 'admissionregistration.k8s.io', resource: 'validatingwebhookconfigurations' },
+  ];
+}
+
+/** Applies rendered objects (server-side, strict field validation), hooks left out as helm install does. */
+async function install(objects: KubeObject[]): Promise<void> {
+  const installable = objects.filter((o) => !o.metadata.annotations?.['helm.sh/hook'] && o.kind !== 'CustomResourceDefinition');
+  const docs = installable.map((o) => yaml.dump(o)).join('---\n');
+  expectSuccess(await k(['apply', '--server-side', '--field-manager=helm', '--validate=strict', '-f', '-'], docs));
+}
+
+let wideObjects: KubeObject[];
+let narrowObjects: KubeObject[];
+
+beforeAll(async () => {
+  wideObjects = await render(operatorChart, { release: wide.release, namespace: wide.namespace, includeCrds: true });
+  narrowObjects = await render(operatorChart, { release: narrow.release, namespace: narrow.namespace, set: [`watchNamespaces={${narrow.watched}}`] });
+  // CRDs first (helm installs crds/ before the templates), then namespaces, then everything else.
+  const crds = find(wideObjects, 'CustomResourceDefinition');
+  expect(crds).toHaveLength(2);
+  expectSuccess(await k(['apply', '--server-side', '-f', '-'], crds.map((o) => yaml.dump(o)).join('---\n')));
+  expectSuccess(await k(['wait', '--for=condition=Established', '--timeout=60s', 'crd/topics.brook.dev', 'crd/clusters.brook.dev']));
+  for (const ns of [wide.namespace, narrow.namespace, narrow.watched, 'other']) expectSuccess(await k(['create', 'namespace', ns]));
+  await install(wideObjects);
+  await install(narrowObjects);
+}, 120_000);
+
+describe('the chart installs into a real API server', () => {
+  test('every rendered object exists, with the chart labels', async () => {
+    for (const o of [...wideObjects, ...narrowObjects].filter((x) => !x.metadata.annotations?.['helm.sh/hook'] && x.kind !== 'CustomResourceDefinition')) {
+      const args = ['get', o.kind, o.metadata.name, '-o', 'json', ...(o.metadata.namespace ? ['-n', o.metadata.namespace] : [])];
+      const got = JSON.parse(expectSuccess(await k(args)).stdout.toString()) as KubeObject;
+      expect(got.metadata.labels?.['app.kubernetes.io/instance']).toBe(o.metadata.labels?.['app.kubernetes.io/instance']);
+    }
+  });
+
+  test('the helm test hooks (Topic and kcat pod) are accepted by the server (dry run)', async () => {
+    const hooks = wideObjects.filter((o) => o.metadata.annotations?.['helm.sh/hook'] === 'test');
+    expect(hooks.map((o) => o.kind).sort()).toEqual(['Pod', 'Topic']);
+    const docs = hooks.map((o) => yaml.dump(o)).join('---\n');
+    expectSuccess(await k(['apply', '--server-side', '--dry-run=server', '--validate=strict', '-f', '-'], docs));
+  });
+});
+
+describe("the operator's ServiceAccount (all namespaces)", () => {
+  const sa = () => only(wideObjects, 'ServiceAccount').metadata.name;
+  const user = () => saUser(wide.namespace, sa());
+  const groups = saGroups(wide.namespace);
+
+  test('the ClusterRole grants exactly operator/rbac.ts operatorClusterRules', () => {
+    const role = only(wideObjects, 'ClusterRole');
+    expect([...triples(role.rules as PolicyRule[])].sort()).toEqual([...triples(operatorClusterRules)].sort());
+  });
+
+  test('may do everything operator/rbac.ts lists, in any namespace', async () => {
+    for (const ns of ['kafka', 'other']) {
+      const checks = accessesOf(operatorClusterRules, ns);
+      const allowed = await canI(user(), groups, checks);
+      expect(checks.filter((_, i) => !allowed[i]).map(show)).toEqual([]);
+    }
+  });
+
+  test('may not read secrets, exec into pods, create workloads, touch cluster RBAC or CRDs', async () => {
+    const checks = mustNotDo('kafka');
+    const allowed = await canI(user(), groups, checks);
+    expect(checks.filter((_, i) => allowed[i]).map(show)).toEqual([]);
+  });
+
+  test("may create each Cluster's broker Role and RoleBinding (it holds every rule it grants), but not a Role granting more", async () => {
+    const as = ['--as', user(), ...groups.flatMap((g) => ['--as-group', g])];
+    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'demo-broker', namespace: 'kafka' }, rules: brokerRoleRules('demo') };
+    const binding = {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'demo-broker', namespace: 'kafka' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'demo-broker' },
+      subjects: [{ kind: 'ServiceAccount', name: 'demo-broker', namespace: 'kafka' }],
+    };
+    expectSuccess(await k(['create', ...as, '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [role, binding] })));
+    const greedy = { ...role, metadata: { name: 'greedy', namespace: 'kafka' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] };
+    const r = await k(['create', ...as, '-f', '-'], JSON.stringify(greedy));
+    if (r.code === 0) throw new Error(`the operator could create a Role granting secrets\n${describeRun(r)}`);
+    expect(r.stderr).toMatch(/forbidden.*attempting to grant RBAC permissions not currently held/s);
+  });
+
+  test('may read API discovery (how it finds the Prometheus Operator)', async () => {
+    const r = expectSuccess(await k(['create', '-o', 'json', '-f', '-'], JSON.stringify({
+      apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview',
+      spec: { user: user(), groups, nonResourceAttributes: { path: '/apis/monitoring.coreos.com/v1', verb: 'get' } },
+    })));
+    expect((JSON.parse(r.stdout.toString()) as { status: { allowed: boolean } }).status.allowed).toBe(true);
+  });
+});
+
+describe('with watchNamespaces: [kafka]', () => {
+  const sa = () => only(narrowObjects, 'ServiceAccount').metadata.name;
+  const user = () => saUser(narrow.namespace, sa());
+  const groups = saGroups(narrow.namespace);
+  const namespaced = operatorClusterRules.filter((r) => !r.resources.some((res) => clusterScoped.has(res)));
+
+  test('the Role in kafka plus the ClusterRole grant exactly operatorClusterRules', () => {
+    const role = only(narrowObjects.filter((o) => o.metadata.namespace === narrow.watched), 'Role');
+    const cluster = only(narrowObjects, 'ClusterRole');
+    const granted = new Set([...triples(role.rules as PolicyRule[]), ...triples(cluster.rules as PolicyRule[])]);
+    expect([...granted].sort()).toEqual([...triples(operatorClusterRules)].sort());
+  });
+
+  test('may do everything in kafka, nothing of it in another namespace, and elect a leader in its own', async () => {
+    const inKafka = accessesOf(operatorClusterRules, narrow.watched);
+    const allowed = await canI(user(), groups, inKafka);
+    expect(inKafka.filter((_, i) => !allowed[i]).map(show)).toEqual([]);
+
+    const elsewhere = accessesOf(namespaced, 'other');
+    const allowedElsewhere = await canI(user(), groups, elsewhere);
+    expect(elsewhere.filter((_, i) => allowedElsewhere[i]).map(show)).toEqual([]);
+
+    const election: Access[] = ['get', 'create', 'update'].map((verb) => ({ verb, group: 'coordination.k8s.io', resource: 'leases', namespace: narrow.namespace }));
+    expect(await canI(user(), groups, election)).toEqual([true, true, true]);
+    const notMore: Access[] = [{ verb: 'get', group: 'apps', resource: 'statefulsets', namespace: narrow.namespace }, { verb: 'list', group: 'brook.dev', resource: 'topics' }];
+    expect(await canI(user(), groups, notMore)).toEqual([false, false]);
+  });
+
+  test('may not do the forbidden things either', async () => {
+    const checks = mustNotDo(narrow.watched);
+    const allowed = await canI(user(), groups, checks);
+    expect(checks.filter((_, i) => allowed[i]).map(show)).toEqual([]);
+  });
+});
+
