@@ -14,11 +14,11 @@
  */
 import type { Cluster } from '../broker/k8s/crds.ts';
 import {
-  clusterLabel, contains, desiredObjects, monitoringObjects, names, rackAnnotation, selectorString, sha256, type Desired, type OperatorSettings,
+  clusterLabel, contains, desiredObjects, overlay, monitoringObjects, names, rackAnnotation, selectorString, sha256, type Desired, type OperatorSettings,
 } from './cluster-resources.ts';
 import { findCondition, jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
 import { splitKey, type Result } from './controller.ts';
-import { isNotFound, resources, type Kube, type KubeObject } from './kube.ts';
+import { ApiError, isNotFound, resources, type Kube, type KubeObject } from './kube.ts';
 import type { Logger } from './log.ts';
 import type { Clock } from './workqueue.ts';
 import { isPodReady, ownedKinds, type ClusterObject, type OwnedKind, type PodObject, type StatefulSetObject, type World } from './world.ts';
@@ -117,7 +117,16 @@ export class ClusterReconciler {
       log.warn('taking over an existing object', { kind: d.kind, name: d.object.metadata.name });
     }
     log.info(cached ? 'updating' : 'creating', { kind: d.kind, name: d.object.metadata.name });
-    await this.kube.apply(resources[d.kind], d.object);
+    try {
+      await this.kube.apply(resources[d.kind], d.object);
+    } catch (err) {
+      // Server-side apply merges list entries other managers added (a port someone edited in by
+      // hand) and the result can be invalid (two ports named alike): then write the whole object.
+      if (!(err instanceof ApiError) || err.code !== 422 || !cached) throw err;
+      log.warn('apply was refused; replacing the object instead', { kind: d.kind, name: d.object.metadata.name, error: err.message });
+      const body = overlay(cached, d.object) as KubeObject;
+      await this.kube.replace(resources[d.kind], body);
+    }
   }
 
   /** spec.storage.size grew: expand each broker's claim (the storage class must allow expansion). */

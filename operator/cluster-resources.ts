@@ -360,3 +360,26 @@ export function contains(actual: unknown, desired: unknown): boolean {
   const a = actual as Record<string, unknown>;
   return Object.entries(desired as Record<string, unknown>).every(([k, v]) => (v === undefined ? true : contains(a[k], v)));
 }
+
+/**
+ * `desired` written over `actual`: objects merge recursively (fields only the server sets, such
+ * as a Service's clusterIP, stay); lists take desired's items, each merged with the actual item
+ * of the same name (or port) so server defaults inside items (a nodePort) stay too.
+ */
+export function overlay(actual: unknown, desired: unknown): unknown {
+  if (Array.isArray(desired)) {
+    const acts = Array.isArray(actual) ? actual : [];
+    const id = (x: unknown) => (x && typeof x === 'object' ? (x as { name?: unknown; port?: unknown }).name ?? (x as { port?: unknown }).port : undefined);
+    return desired.map((d, i) => {
+      const key = id(d);
+      const match = key !== undefined ? acts.find((a) => id(a) === key) : acts[i];
+      return match === undefined ? d : overlay(match, d);
+    });
+  }
+  if (desired && typeof desired === 'object') {
+    const out: Record<string, unknown> = actual && typeof actual === 'object' && !Array.isArray(actual) ? { ...(actual as Record<string, unknown>) } : {};
+    for (const [k, v] of Object.entries(desired as Record<string, unknown>)) out[k] = overlay(out[k], v);
+    return out;
+  }
+  return desired === undefined ? actual : desired;
+}

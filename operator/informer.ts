@@ -30,6 +30,7 @@ export class Informer<T extends KubeObject> {
   private readonly handlers: Array<(type: EventType, obj: T) => void> = [];
   private stopped = false;
   private restartDelayMs = 0;
+  private listed: () => void = () => {};
   synced = false;
 
   constructor(kube: Kube, resource: Resource, log: Logger, opts: InformerOptions = {}) {
@@ -40,6 +41,7 @@ export class Informer<T extends KubeObject> {
     (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = opts.watchTimeoutMs ?? 600_000;
     const listFn = async () => {
       const list = await kube.list<T>(resource, opts.namespace, { labelSelector: opts.labelSelector });
+      this.listed();
       return list as unknown as KubernetesListObject<KubernetesObject>;
     };
     this.lw = new ListWatch(path, watch, listFn, false, opts.labelSelector, undefined, {
@@ -54,9 +56,14 @@ export class Informer<T extends KubeObject> {
 
   on(handler: (type: EventType, obj: T) => void): void { this.handlers.push(handler); }
 
+  /** Resolves once a list succeeded and the cache holds it (failed attempts are retried). */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.lw.start();
+    const firstList = new Promise<void>((resolve) => { this.listed = resolve; });
+    await this.lw.start().catch((err: unknown) => this.onError(err));
+    await firstList;
+    // The list's items are in the cache once lw.start() (or the restart) ran past it.
+    await new Promise((r) => setImmediate(r));
     this.synced = true;
   }
 

@@ -127,7 +127,13 @@ export class Kube {
       ctx.setBody(JSON.stringify(opts.body));
     }
     this.onRequest(method, resourceOfPath(path));
-    const res = await this.http.send(ctx).toPromise();
+    let res;
+    try {
+      res = await this.http.send(ctx).toPromise();
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause;
+      throw new Error(`${method} ${path}: ${(err as Error).message}${cause ? ` (${cause.message})` : ''}`, { cause: err });
+    }
     const text = await res.body.text();
     if (res.httpStatusCode >= 400) {
       let status: { reason?: string; message?: string } = {};
