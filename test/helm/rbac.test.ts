@@ -5,13 +5,20 @@
  * ServiceAccount), a sample of things it must not do is denied, and it can really create the
  * brokers' Role and RoleBinding (RBAC's escalation check passes because it holds every rule it
  * grants) but not a Role granting more than it holds. The same with watchNamespaces: allowed in
- * the watched namespace, denied in another.
+ * the watched namespace, denied in another. Finally the real `brook operator` runs with a token
+ * of the chart's ServiceAccount (TokenRequest) and reconciles examples/cluster.yaml into its
+ * StatefulSet, Services, ConfigMap, RBAC and PDB without one forbidden request, in both modes.
  */
-import { beforeAll, describe, expect, test } from '@jest/globals';
+import { afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+const readFileSyncUtf8 = (path: string) => readFileSync(path, 'utf8');
+import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { brokerRoleRules, operatorClusterRules, type PolicyRule } from '../../operator/rbac.ts';
+import { startBackground, type BackgroundProcess } from '../harness/background.ts';
+import { repoRoot } from '../harness/paths.ts';
 import { describeRun, expectSuccess } from '../harness/tools.ts';
-import { kubectl } from '../k8s/envtest.ts';
+import { kubectl, writeKubeconfig } from '../k8s/envtest.ts';
 import { useApiServer } from '../k8s/jest.ts';
 import { find, only, operatorChart, render, type KubeObject } from './helm.ts';
 
@@ -210,3 +217,54 @@ describe('with watchNamespaces: [kafka]', () => {
   });
 });
 
+
+describe("the real operator with a token of the chart's ServiceAccount", () => {
+  let op: BackgroundProcess | undefined;
+  afterEach(async () => { await op?.stop(); op = undefined; });
+
+  /** A kubeconfig authenticating as the ServiceAccount with a token from the TokenRequest API. */
+  async function tokenKubeconfig(namespace: string, sa: string): Promise<string> {
+    const token = expectSuccess(await k(['create', 'token', sa, '-n', namespace, '--duration=1h'])).stdout.toString().trim();
+    const path = join(api().dir, `kubeconfig-${namespace}-${sa}`);
+    writeKubeconfig(path, api().server, api().caData, token);
+    return path;
+  }
+
+  /** Starts `brook operator`, applies a Cluster, and waits for everything it implies; returns the operator's log. */
+  async function reconcileUnder(release: { namespace: string; objects: KubeObject[] }, clusterName: string, args: string[]): Promise<string> {
+    const sa = only(release.objects, 'ServiceAccount').metadata.name;
+    const kubeconfig = await tokenKubeconfig(release.namespace, sa);
+    op = startBackground(process.execPath, [join(repoRoot, 'operator', 'cli.ts'), '--kubeconfig', kubeconfig, '--metrics-port', '0',
+      '--metrics-host', '127.0.0.1', '--leader-election-namespace', release.namespace, '--lease-duration', '5', ...args]);
+    const cluster = { ...(yaml.load(readExample('cluster.yaml')) as KubeObject), metadata: { name: clusterName } };
+    expectSuccess(await k(['apply', '-n', 'kafka', '-f', '-'], JSON.stringify(cluster)));
+    const owned = [['statefulset', clusterName], ['service', `${clusterName}-brokers`], ['service', `${clusterName}-bootstrap`],
+      ['configmap', `${clusterName}-config`], ['serviceaccount', `${clusterName}-broker`], ['role', `${clusterName}-broker`],
+      ['rolebinding', `${clusterName}-broker`], ['poddisruptionbudget', clusterName]];
+    const deadline = Date.now() + 30_000;
+    let absent: string[] = [];
+    for (;;) {
+      absent = [];
+      for (const [kind, name] of owned) if ((await k(['get', '-n', 'kafka', kind, name, '-o', 'name'])).code !== 0) absent.push(`${kind}/${name}`);
+      if (absent.length === 0 || Date.now() > deadline || op.exited()) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const log = op.stdout().toString() + op.stderr();
+    if (absent.length > 0) throw new Error(`the operator did not create ${absent.join(', ')}\n--- operator log\n${log.slice(-6000)}`);
+    const status = JSON.parse(expectSuccess(await k(['get', '-n', 'kafka', 'clusters.brook.dev', clusterName, '-o', 'json'])).stdout.toString()) as { status?: { conditions?: Array<{ type: string }> } };
+    expect(status.status?.conditions?.map((c) => c.type)).toEqual(expect.arrayContaining(['Ready', 'Progressing', 'Degraded']));
+    return log;
+  }
+
+  const readExample = (f: string) => readFileSyncUtf8(join(repoRoot, 'examples', f));
+
+  test('all namespaces: reconciles a Cluster with no forbidden request', async () => {
+    const log = await reconcileUnder({ namespace: wide.namespace, objects: wideObjects }, 'wide', []);
+    expect(log).not.toMatch(/forbidden|\b403\b/i);
+  }, 90_000);
+
+  test('watchNamespaces [kafka]: reconciles a Cluster there with no forbidden request', async () => {
+    const log = await reconcileUnder({ namespace: narrow.namespace, objects: narrowObjects }, 'narrow', ['--namespace', narrow.watched]);
+    expect(log).not.toMatch(/forbidden|\b403\b/i);
+  }, 90_000);
+});
