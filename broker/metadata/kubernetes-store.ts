@@ -1,0 +1,677 @@
+/**
+ * KubernetesStore: the MetadataStore contract with the Kubernetes API server as the source of
+ * truth (etcd arbitrates every write).
+ *
+ * Objects, all in one namespace, all labelled brook.dev/cluster=<cluster>:
+ * - Topic resources (brook.dev/v1alpha1): `spec` is the topic as asked for; `status.topicId` and
+ *   `status.partitions` are the live partition state. A Topic without `status.topicId` is
+ *   pending (applied with kubectl, not yet placed by the controller) and is not reported as a
+ *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
+ * - Lease `brook-<cluster>-broker-<id>` per live broker (host, port, rack and the lease length in
+ *   milliseconds as annotations), Lease `brook-<cluster>-controller` for the controller
+ *   (holderIdentity = broker id, leaseTransitions = controller epoch).
+ * - ConfigMap `brook-<cluster>-metadata`: the cluster id and the next free producer id.
+ *
+ * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (HTTP 409 →
+ * StaleVersionError or a re-read and retry). A topic's spec and status are separate API writes
+ * (the status subresource); updateTopic with both writes spec first, then status at the version
+ * the spec write returned, so a concurrent writer in between makes it fail with
+ * StaleVersionError after the spec has changed — callers retry from fresh state, as they must.
+ *
+ * Reads and watches come from one list+watch per kind, resumed from the last resourceVersion
+ * when a watch ends and relisted when the server answers 410 Gone. Each write returns only once
+ * this store's watch has seen it, so listeners and reads always include the store's own writes
+ * (read-your-writes; the same order as MemoryStore's synchronous listeners).
+ *
+ * Lease expiry is measured on the local clock from when this store *observed* a renewal, never
+ * from the renewTime another machine wrote, so clock skew cannot expire a lease early. A broker
+ * that fences itself must therefore stop acting `leaseMs` after it *sent* its last successful
+ * renewal: that is no later than any other store can see the lease expire.
+ */
+import { randomUUID, createHash } from 'node:crypto';
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+import { KafkaError } from '../errors.ts';
+import { apiVersion, group, kafkaTopicName, leadersSummary, version, type Topic } from '../k8s/crds.ts';
+import { randomClusterId } from './memory-store.ts';
+import { StaleVersionError } from './types.ts';
+import type {
+  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec,
+} from './types.ts';
+
+export interface KubernetesStoreOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  /** Name of the Cluster resource these brokers form (Topics with this spec.cluster). */
+  cluster: string;
+  clock?: () => number;
+  /** fieldManager of this store's writes. */
+  fieldManager?: string;
+}
+
+const clusterLabel = 'brook.dev/cluster';
+const roleLabel = 'brook.dev/role';
+const leaseMsAnnotation = 'brook.dev/lease-ms';
+
+interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+
+interface Lease extends KubeObject {
+  spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+}
+
+const leaseGvp = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' };
+
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+
+/** Is resourceVersion `a` at or after `b`? (etcd-backed servers use increasing integers.) */
+function rvAtLeast(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  if (a === b) return true;
+  try { return BigInt(a) >= BigInt(b); } catch { return false; }
+}
+
+function httpCode(err: unknown): number | undefined {
+  return err instanceof ApiException ? err.code : undefined;
+}
+
+function apiMessage(err: unknown): string {
+  if (err instanceof ApiException) {
+    const body = typeof err.body === 'string' ? (() => { try { return JSON.parse(err.body); } catch { return { message: err.body }; } })() : err.body;
+    return (body as { message?: string } | undefined)?.message ?? err.message;
+  }
+  return (err as Error).message;
+}
+
+/** Kubernetes MicroTime: RFC 3339 with microseconds. */
+function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+}
+
+/**
+ * One list+watch of a collection, kept in a cache keyed by name. Resumes from the last
+ * resourceVersion when the watch ends; relists (and reports the difference) after 410 Gone.
+ */
+class CollectionWatch<T extends KubeObject> {
+  readonly cache = new Map<string, T>();
+  private lastRv = '';
+  private abort: AbortController | undefined;
+  private closed = false;
+  private readonly waiters = new Set<() => void>();
+  private readonly handlers = new Set<(type: WatchEventType, obj: T, old: T | undefined) => void>();
+  /** Times the watch was restarted after 410 Gone (for tests). */
+  relists = 0;
+
+  private readonly kc: KubeConfig;
+  private readonly api: CustomObjectsApi;
+  /** group, version, plural of the collection; its path for watches. */
+  private readonly gvp: { group: string; version: string; plural: string };
+  private readonly namespace: string;
+  private readonly path: string;
+  private readonly labelSelector: string;
+
+  constructor(kc: KubeConfig, gvp: { group: string; version: string; plural: string }, namespace: string, labelSelector: string) {
+    this.kc = kc;
+    this.api = kc.makeApiClient(CustomObjectsApi);
+    this.gvp = gvp;
+    this.namespace = namespace;
+    this.path = `/apis/${gvp.group}/${gvp.version}/namespaces/${namespace}/${gvp.plural}`;
+    this.labelSelector = labelSelector;
+  }
+
+  onEvent(handler: (type: WatchEventType, obj: T, old: T | undefined) => void): void { this.handlers.add(handler); }
+
+  async start(): Promise<void> {
+    await this.relist();
+    void this.watchLoop();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.abort?.abort();
+    for (const w of this.waiters) w();
+  }
+
+  /** Resolves once `predicate` holds on the cache (checked after every event). */
+  waitUntil(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { this.waiters.delete(check); reject(new Error(`BROOK_ERR_WATCH_TIMEOUT: ${this.path} did not show the write within ${timeoutMs} ms`)); }, timeoutMs);
+      const check = () => {
+        if (this.closed || predicate()) { clearTimeout(timer); this.waiters.delete(check); resolve(); }
+      };
+      this.waiters.add(check);
+    });
+  }
+
+  /** Test hook: restart the watch from `rv` (a stale one provokes 410 Gone). */
+  restartFrom(rv: string): void {
+    this.lastRv = rv;
+    this.abort?.abort();
+  }
+
+  private apply(type: WatchEventType, obj: T): void {
+    const name = obj.metadata.name;
+    const old = this.cache.get(name);
+    if (type === 'DELETED') this.cache.delete(name);
+    else this.cache.set(name, obj);
+    for (const h of this.handlers) h(type, obj, old);
+  }
+
+  private notify(): void { for (const w of [...this.waiters]) w(); }
+
+  private async relist(): Promise<void> {
+    let list: { metadata: { resourceVersion: string }; items: T[] };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        list = await this.api.listNamespacedCustomObject({
+          ...this.gvp, namespace: this.namespace, labelSelector: this.labelSelector || undefined,
+        }) as typeof list;
+        break;
+      } catch (err) {
+        // 429 "storage is (re)initializing" right after a CRD is established; 5xx while the server starts.
+        const code = httpCode(err);
+        if (attempt >= 20 || code === undefined || (code !== 429 && code < 500)) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1_000)));
+      }
+    }
+    const seen = new Set<string>();
+    for (const item of list.items) {
+      seen.add(item.metadata.name);
+      const old = this.cache.get(item.metadata.name);
+      if (old?.metadata.resourceVersion !== item.metadata.resourceVersion) this.apply(old ? 'MODIFIED' : 'ADDED', item);
+    }
+    for (const [name, old] of [...this.cache]) if (!seen.has(name)) this.apply('DELETED', old);
+    this.lastRv = list.metadata.resourceVersion;
+    this.notify();
+  }
+
+  private async watchLoop(): Promise<void> {
+    let backoff = 100;
+    while (!this.closed) {
+      let gone = false;
+      await new Promise<void>((resolve) => {
+        const watch = new Watch(this.kc);
+        watch.watch(this.path, { labelSelector: this.labelSelector || undefined, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds: 25 },
+          (phase: string, obj: T & { code?: number }) => {
+            if (phase === 'BOOKMARK') { this.lastRv = obj.metadata.resourceVersion ?? this.lastRv; return; }
+            if (phase === 'ERROR') { if (obj.code === 410) gone = true; return; }
+            this.lastRv = obj.metadata.resourceVersion ?? this.lastRv;
+            this.apply(phase as WatchEventType, obj);
+            this.notify();
+            backoff = 100;
+          },
+          () => resolve(),
+        ).then((ac) => { this.abort = ac; if (this.closed) ac.abort(); }, () => resolve());
+      });
+      if (this.closed) break;
+      if (gone) {
+        this.relists++;
+        try { await this.relist(); } catch { await new Promise((r) => setTimeout(r, backoff)); backoff = Math.min(backoff * 2, 5_000); }
+      }
+    }
+  }
+
+}
+
+/** A Kubernetes object name for a Kafka topic name (Kafka allows upper case and `_`). */
+export function topicObjectName(kafkaName: string): string {
+  if (/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(kafkaName) && kafkaName.length <= 253 && !kafkaName.includes('..')) return kafkaName;
+  const hash = createHash('sha256').update(kafkaName).digest('hex').slice(0, 10);
+  const base = kafkaName.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/\.\.+/g, '.').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 200);
+  return base ? `${base}-${hash}` : `topic-${hash}`;
+}
+
+export class KubernetesStore implements MetadataStore {
+  private readonly customObjects: CustomObjectsApi;
+  private readonly core: CoreV1Api;
+  private readonly ns: string;
+  private readonly cluster: string;
+  private readonly clock: () => number;
+  private readonly fieldManager: string;
+  private readonly topicWatch: CollectionWatch<Topic & KubeObject>;
+  private readonly leaseWatch: CollectionWatch<Lease>;
+  private readonly topicListeners = new Set<(event: TopicEvent) => void>();
+  private readonly pendingListeners = new Set<(topic: Topic) => void>();
+  private readonly brokerListeners = new Set<(brokers: readonly BrokerRegistration[]) => void>();
+  private readonly controllerListeners = new Set<(lease: ControllerLease | null) => void>();
+  /** Kafka name → the ready record. */
+  private readonly topics = new Map<string, { record: TopicRecord; object: Topic & KubeObject }>();
+  /** Topic objects this store is writing in two steps (spec, then status): their events wait for the last step. */
+  private readonly inFlight = new Set<string>();
+  /** Lease name → when this store saw its current resourceVersion, and the expiry timer. */
+  private readonly observed = new Map<string, { rv: string; at: number; timer: NodeJS.Timeout }>();
+  private liveBrokersKey = '[]';
+  private controllerKey = 'null';
+  private id = '';
+  private closed = false;
+
+  private constructor(opts: KubernetesStoreOptions) {
+    this.customObjects = opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.ns = opts.namespace;
+    this.cluster = opts.cluster;
+    this.clock = opts.clock ?? Date.now;
+    this.fieldManager = opts.fieldManager ?? 'brook-broker';
+    const selector = `${clusterLabel}=${opts.cluster}`;
+    // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
+    this.topicWatch = new CollectionWatch(opts.kubeConfig, { group, version, plural: 'topics' }, opts.namespace, '');
+    this.leaseWatch = new CollectionWatch(opts.kubeConfig, leaseGvp, opts.namespace, selector);
+    this.topicWatch.onEvent((type, obj, old) => this.onTopicEvent(type, obj, old));
+    this.leaseWatch.onEvent((type, obj) => this.onLeaseEvent(type, obj));
+  }
+
+  /** Connects, creates the cluster's metadata ConfigMap if missing, and syncs the caches. */
+  static async open(opts: KubernetesStoreOptions): Promise<KubernetesStore> {
+    const store = new KubernetesStore(opts);
+    store.id = await store.ensureMetadataConfigMap();
+    await Promise.all([store.topicWatch.start(), store.leaseWatch.start()]);
+    return store;
+  }
+
+  /** Watch internals for tests: restart the topic watch from a stale resourceVersion. */
+  get testing() {
+    return { restartTopicWatchFrom: (rv: string) => this.topicWatch.restartFrom(rv), topicRelists: () => this.topicWatch.relists };
+  }
+
+  // ---------------------------------------------------------------- cluster id, producer ids
+
+  private get metadataName(): string { return `brook-${this.cluster}-metadata`; }
+
+  private async ensureMetadataConfigMap(): Promise<string> {
+    for (;;) {
+      try {
+        const cm = await this.core.readNamespacedConfigMap({ name: this.metadataName, namespace: this.ns });
+        return cm.data?.clusterId ?? '';
+      } catch (err) {
+        if (httpCode(err) !== 404) throw err;
+      }
+      try {
+        const cm = await this.core.createNamespacedConfigMap({
+          namespace: this.ns, fieldManager: this.fieldManager,
+          body: { metadata: { name: this.metadataName, labels: { [clusterLabel]: this.cluster } }, data: { clusterId: randomClusterId(), nextProducerId: '0' } },
+        });
+        return cm.data!.clusterId;
+      } catch (err) {
+        if (httpCode(err) !== 409) throw err;
+      }
+    }
+  }
+
+  async clusterId(): Promise<string> { return this.id; }
+
+  async allocateProducerIds(count: number): Promise<bigint> {
+    this.checkOpen();
+    for (;;) {
+      const cm = await this.core.readNamespacedConfigMap({ name: this.metadataName, namespace: this.ns });
+      const first = BigInt(cm.data?.nextProducerId ?? '0');
+      cm.data = { ...cm.data, nextProducerId: (first + BigInt(count)).toString() };
+      try {
+        await this.core.replaceNamespacedConfigMap({ name: this.metadataName, namespace: this.ns, body: cm, fieldManager: this.fieldManager });
+        return first;
+      } catch (err) {
+        if (httpCode(err) !== 409) throw err;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- topics
+
+  private toRecord(obj: Topic & KubeObject): TopicRecord {
+    return {
+      spec: {
+        name: kafkaTopicName(obj),
+        partitions: obj.spec.partitions ?? 1,
+        replicationFactor: obj.spec.replicationFactor ?? 1,
+        configs: { ...obj.spec.config },
+      },
+      topicId: obj.status!.topicId!,
+      partitions: (obj.status?.partitions ?? []).map((p) => ({
+        partition: p.partition, replicas: p.replicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch,
+      })).sort((a, b) => a.partition - b.partition),
+      version: obj.metadata.resourceVersion!,
+    };
+  }
+
+  private isOurs(obj: Topic): boolean { return obj.spec.cluster === this.cluster; }
+  private isReady(obj: Topic): boolean { return this.isOurs(obj) && !obj.metadata.deletionTimestamp && !!obj.status?.topicId; }
+
+  private onTopicEvent(type: WatchEventType, obj: Topic & KubeObject, old: (Topic & KubeObject) | undefined): void {
+    const wasReady = old !== undefined && this.isReady(old);
+    const ready = type !== 'DELETED' && this.isReady(obj);
+    if (wasReady && (!ready || kafkaTopicName(old) !== kafkaTopicName(obj))) {
+      const gone = this.topics.get(kafkaTopicName(old));
+      if (gone && gone.object.metadata.name === old.metadata.name) {
+        this.topics.delete(kafkaTopicName(old));
+        this.emitTopic({ type: 'deleted', topic: gone.record });
+      }
+    }
+    if (ready) {
+      const record = this.toRecord(obj);
+      const existing = this.topics.get(record.spec.name);
+      // Two resources claiming one Kafka name: the first one keeps it.
+      if (existing && existing.object.metadata.name !== obj.metadata.name) return;
+      this.topics.set(record.spec.name, { record, object: obj });
+      if (!this.inFlight.has(obj.metadata.name)) this.emitTopic({ type: 'put', topic: record });
+    } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp) {
+      for (const l of this.pendingListeners) l(obj);
+    }
+  }
+
+  private emitTopic(event: TopicEvent): void { for (const l of this.topicListeners) l(event); }
+
+  async listTopics(): Promise<TopicRecord[]> { return [...this.topics.values()].map((t) => t.record); }
+
+  async getTopic(name: string): Promise<TopicRecord | undefined> { return this.topics.get(name)?.record; }
+
+  async createTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord> {
+    this.checkOpen();
+    if (this.topics.has(spec.name)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists.`);
+    const name = topicObjectName(spec.name);
+    const body: Topic = {
+      apiVersion, kind: 'Topic',
+      metadata: { name, labels: { [clusterLabel]: this.cluster } },
+      spec: {
+        cluster: this.cluster,
+        ...(name === spec.name ? {} : { topicName: spec.name }),
+        partitions: spec.partitions, replicationFactor: spec.replicationFactor, config: { ...spec.configs },
+      },
+    };
+    let created: Topic & KubeObject;
+    try {
+      created = await this.customObjects.createNamespacedCustomObject({
+        group, version, namespace: this.ns, plural: 'topics', body, fieldManager: this.fieldManager,
+      }) as Topic & KubeObject;
+    } catch (err) {
+      if (httpCode(err) === 409) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
+      throw this.translate(err, spec.name);
+    }
+    created.status = { topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) };
+    const placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
+      group, version, namespace: this.ns, plural: 'topics', name, body: created, fieldManager: this.fieldManager,
+    }).catch((err: unknown) => { throw httpCode(err) === 409 ? new StaleVersionError(`topic ${spec.name}`, created.metadata.resourceVersion!, '?') : this.translate(err, spec.name); }) as Topic & KubeObject;
+    await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
+    return this.toRecord(placed);
+  }
+
+  async updateTopic(name: string, expectedVersion: string,
+    update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }): Promise<TopicRecord> {
+    this.checkOpen();
+    const current = this.topics.get(name);
+    if (!current) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist.`);
+    const objectName = current.object.metadata.name;
+    const stale = (err: unknown): Error => (httpCode(err) === 409
+      ? new StaleVersionError(`topic ${name}`, expectedVersion, this.topics.get(name)?.record.version ?? '?')
+      : this.translate(err, name));
+    let obj: Topic & KubeObject = structuredClone(current.object);
+    obj.metadata.resourceVersion = expectedVersion;
+    const twoSteps = update.spec !== undefined && update.partitions !== undefined;
+    if (twoSteps) this.inFlight.add(objectName);
+    try {
+      return await this.writeTopic(name, objectName, obj, update, stale);
+    } finally {
+      if (twoSteps) {
+        this.inFlight.delete(objectName);
+        const now = this.topics.get(name);
+        // Listeners get the state the writes ended in once, not the half-way state between them.
+        if (now && now.object.metadata.name === objectName && now.record.version !== current.record.version) this.emitTopic({ type: 'put', topic: now.record });
+      }
+    }
+  }
+
+  private async writeTopic(name: string, objectName: string, obj: Topic & KubeObject,
+    update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }, stale: (err: unknown) => Error): Promise<TopicRecord> {
+    if (update.spec) {
+      obj.spec = { ...obj.spec, partitions: update.spec.partitions, replicationFactor: update.spec.replicationFactor, config: { ...update.spec.configs } };
+      obj = await this.customObjects.replaceNamespacedCustomObject({
+        group, version, namespace: this.ns, plural: 'topics', name: objectName, body: obj, fieldManager: this.fieldManager,
+      }).catch((err: unknown) => { throw stale(err); }) as Topic & KubeObject;
+    }
+    if (update.partitions) {
+      obj.status = { ...obj.status, partitions: update.partitions.map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(update.partitions) };
+      obj = await this.customObjects.replaceNamespacedCustomObjectStatus({
+        group, version, namespace: this.ns, plural: 'topics', name: objectName, body: obj, fieldManager: this.fieldManager,
+      }).catch((err: unknown) => { throw stale(err); }) as Topic & KubeObject;
+    }
+    await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(objectName)?.metadata.resourceVersion, obj.metadata.resourceVersion!));
+    return this.toRecord(obj);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    this.checkOpen();
+    const current = this.topics.get(name);
+    if (!current) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist.`);
+    try {
+      await this.customObjects.deleteNamespacedCustomObject({ group, version, namespace: this.ns, plural: 'topics', name: current.object.metadata.name });
+    } catch (err) {
+      if (httpCode(err) === 404) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist.`);
+      throw err;
+    }
+    await this.topicWatch.waitUntil(() => this.topics.get(name)?.object.metadata.name !== current.object.metadata.name);
+  }
+
+  watchTopics(listener: (event: TopicEvent) => void): () => void {
+    for (const t of this.topics.values()) listener({ type: 'put', topic: t.record });
+    this.topicListeners.add(listener);
+    return () => { this.topicListeners.delete(listener); };
+  }
+
+  /**
+   * Topics of this cluster that nobody has placed yet (no status.topicId: applied with kubectl):
+   * the controller places them. Called for each now and on each change. Not in MetadataStore yet.
+   */
+  watchPendingTopics(listener: (topic: Topic) => void): () => void {
+    for (const obj of this.topicWatch.cache.values()) {
+      if (this.isOurs(obj) && !obj.metadata.deletionTimestamp && !obj.status?.topicId) listener(obj);
+    }
+    this.pendingListeners.add(listener);
+    return () => { this.pendingListeners.delete(listener); };
+  }
+
+  /** API server refusals (422: the CRD's validation) as Kafka errors. */
+  private translate(err: unknown, topic: string): Error {
+    const code = httpCode(err);
+    if (code === 422) {
+      const msg = apiMessage(err);
+      const name = /partitions/.test(msg) ? 'INVALID_PARTITIONS'
+        : /replicationFactor/.test(msg) ? 'INVALID_REPLICATION_FACTOR'
+          : /topicName|metadata\.name/.test(msg) ? 'INVALID_TOPIC_EXCEPTION'
+            : /config/.test(msg) ? 'INVALID_CONFIG' : 'INVALID_REQUEST';
+      return new KafkaError(name, `Topic '${topic}': ${msg}`);
+    }
+    return err instanceof Error ? err : new Error(String(err));
+  }
+
+  // ---------------------------------------------------------------- leases
+
+  private brokerLeaseName(id: number): string { return `brook-${this.cluster}-broker-${id}`; }
+  private get controllerLeaseName(): string { return `brook-${this.cluster}-controller`; }
+
+  private leaseMs(lease: Lease): number {
+    return Number(lease.metadata.annotations?.[leaseMsAnnotation] ?? (lease.spec.leaseDurationSeconds ?? 15) * 1000);
+  }
+
+  /** Whether `lease` (as this store last observed it) has run out on the local clock. */
+  private expired(lease: Lease): boolean {
+    const seen = this.observed.get(lease.metadata.name);
+    const at = seen && seen.rv === lease.metadata.resourceVersion ? seen.at : this.clock();
+    return this.clock() >= at + this.leaseMs(lease);
+  }
+
+  private onLeaseEvent(type: WatchEventType, obj: Lease): void {
+    const name = obj.metadata.name;
+    const prev = this.observed.get(name);
+    if (prev) clearTimeout(prev.timer);
+    if (type === 'DELETED') {
+      this.observed.delete(name);
+    } else {
+      const timer = setTimeout(() => this.recomputeLeases(), this.leaseMs(obj) + 1);
+      timer.unref();
+      this.observed.set(name, { rv: obj.metadata.resourceVersion!, at: this.clock(), timer });
+    }
+    this.recomputeLeases();
+  }
+
+  private liveBrokers(): BrokerRegistration[] {
+    const out: BrokerRegistration[] = [];
+    for (const lease of this.leaseWatch.cache.values()) {
+      if (lease.metadata.labels?.[roleLabel] !== 'broker' || !lease.spec.holderIdentity || this.expired(lease)) continue;
+      const a = lease.metadata.annotations ?? {};
+      out.push({ id: Number(lease.spec.holderIdentity), host: a['brook.dev/host'] ?? '', port: Number(a['brook.dev/port'] ?? 0), rack: a['brook.dev/rack'] ?? null });
+    }
+    return out.sort((x, y) => x.id - y.id);
+  }
+
+  private currentController(): ControllerLease | null {
+    const lease = this.leaseWatch.cache.get(this.controllerLeaseName);
+    if (!lease?.spec.holderIdentity || this.expired(lease)) return null;
+    return { holder: Number(lease.spec.holderIdentity), epoch: lease.spec.leaseTransitions ?? 0 };
+  }
+
+  private recomputeLeases(): void {
+    if (this.closed) return;
+    const brokers = this.liveBrokers();
+    const bKey = JSON.stringify(brokers);
+    if (bKey !== this.liveBrokersKey) {
+      this.liveBrokersKey = bKey;
+      for (const l of this.brokerListeners) l(brokers);
+    }
+    const controller = this.currentController();
+    const cKey = JSON.stringify(controller);
+    if (cKey !== this.controllerKey) {
+      this.controllerKey = cKey;
+      for (const l of this.controllerListeners) l(controller);
+    }
+  }
+
+  private async writeLease(lease: Lease, create: boolean): Promise<Lease> {
+    const args = { ...leaseGvp, namespace: this.ns, body: lease, fieldManager: this.fieldManager };
+    const written = (create
+      ? await this.customObjects.createNamespacedCustomObject(args)
+      : await this.customObjects.replaceNamespacedCustomObject({ ...args, name: lease.metadata.name })) as Lease;
+    await this.leaseWatch.waitUntil(() => rvAtLeast(this.leaseWatch.cache.get(lease.metadata.name)?.metadata.resourceVersion, written.metadata.resourceVersion!));
+    return written;
+  }
+
+  private async readLease(name: string): Promise<Lease | undefined> {
+    try {
+      return await this.customObjects.getNamespacedCustomObject({ ...leaseGvp, namespace: this.ns, name }) as Lease;
+    } catch (err) {
+      if (httpCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private newLease(name: string, role: string, holder: number, leaseMs: number, annotations: Record<string, string>, transitions?: number): Lease {
+    const now = microTime(this.clock());
+    return {
+      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
+      metadata: { name, labels: { [clusterLabel]: this.cluster, [roleLabel]: role }, annotations: { ...annotations, [leaseMsAnnotation]: String(leaseMs) } },
+      spec: { holderIdentity: String(holder), leaseDurationSeconds: Math.max(1, Math.ceil(leaseMs / 1000)), acquireTime: now, renewTime: now, ...(transitions === undefined ? {} : { leaseTransitions: transitions }) },
+    };
+  }
+
+  async heartbeatBroker(reg: BrokerRegistration, leaseMs: number): Promise<void> {
+    this.checkOpen();
+    const name = this.brokerLeaseName(reg.id);
+    const annotations: Record<string, string> = { 'brook.dev/host': reg.host, 'brook.dev/port': String(reg.port), ...(reg.rack === null ? {} : { 'brook.dev/rack': reg.rack }) };
+    for (let attempt = 0; ; attempt++) {
+      const current = this.leaseWatch.cache.get(name) ?? await this.readLease(name);
+      const lease = this.newLease(name, 'broker', reg.id, leaseMs, annotations);
+      if (current) {
+        lease.metadata.resourceVersion = current.metadata.resourceVersion;
+        lease.spec.acquireTime = current.spec.acquireTime;
+      }
+      try {
+        await this.writeLease(lease, !current);
+        return;
+      } catch (err) {
+        if (httpCode(err) !== 409 || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async unregisterBroker(id: number): Promise<void> {
+    const name = this.brokerLeaseName(id);
+    try {
+      await this.customObjects.deleteNamespacedCustomObject({ ...leaseGvp, namespace: this.ns, name });
+    } catch (err) {
+      if (httpCode(err) === 404) return;
+      throw err;
+    }
+    await this.leaseWatch.waitUntil(() => !this.leaseWatch.cache.has(name));
+  }
+
+  watchBrokers(listener: (brokers: readonly BrokerRegistration[]) => void): () => void {
+    listener(this.liveBrokers());
+    this.brokerListeners.add(listener);
+    return () => { this.brokerListeners.delete(listener); };
+  }
+
+  async claimController(id: number, leaseMs: number): Promise<ControllerLease> {
+    this.checkOpen();
+    const name = this.controllerLeaseName;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.readLease(name);
+      const holder = current?.spec.holderIdentity;
+      const epoch = current?.spec.leaseTransitions ?? 0;
+      let lease: Lease;
+      let result: ControllerLease;
+      if (current && holder === String(id)) {
+        lease = this.newLease(name, 'controller', id, leaseMs, {}, epoch);
+        lease.spec.acquireTime = current.spec.acquireTime;
+        result = { holder: id, epoch };
+      } else if (current && holder && !this.expired(current)) {
+        return { holder: Number(holder), epoch };
+      } else {
+        lease = this.newLease(name, 'controller', id, leaseMs, {}, epoch + 1);
+        result = { holder: id, epoch: epoch + 1 };
+      }
+      if (current) lease.metadata.resourceVersion = current.metadata.resourceVersion;
+      try {
+        await this.writeLease(lease, !current);
+        return result;
+      } catch (err) {
+        if (httpCode(err) !== 409 || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  async releaseController(id: number): Promise<void> {
+    const name = this.controllerLeaseName;
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.readLease(name);
+      if (!current || current.spec.holderIdentity !== String(id)) return;
+      const { holderIdentity: _, ...spec } = current.spec;
+      try {
+        await this.writeLease({ ...current, spec }, false);
+        return;
+      } catch (err) {
+        if (httpCode(err) !== 409 || attempt >= 5) throw err;
+      }
+    }
+  }
+
+  watchController(listener: (lease: ControllerLease | null) => void): () => void {
+    listener(this.currentController());
+    this.controllerListeners.add(listener);
+    return () => { this.controllerListeners.delete(listener); };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.topicWatch.close();
+    this.leaseWatch.close();
+    for (const o of this.observed.values()) clearTimeout(o.timer);
+    this.topicListeners.clear();
+    this.pendingListeners.clear();
+    this.brokerListeners.clear();
+    this.controllerListeners.clear();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('BROOK_ERR_STORE_CLOSED: the metadata store is closed');
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * KubernetesStore against a real API server: the shared MetadataStore conformance suite, then
+ * what only this backend has (Topic resources that kubectl sees and writes, watch resume after
+ * 410 Gone, pending topics).
+ */
+import { beforeAll, describe, expect, test } from '@jest/globals';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
+import { describeStoreConformance, partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
+import type { TopicEvent } from '../../broker/metadata/types.ts';
+import type { Topic } from '../../broker/k8s/crds.ts';
+import { repoRoot } from '../harness/paths.ts';
+import { expectSuccess } from '../harness/tools.ts';
+import { kubectl } from './envtest.ts';
+import { useApiServer } from './jest.ts';
+
+const api = useApiServer();
+
+function kubeConfig(): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(api().kubeconfigPath);
+  return kc;
+}
+
+let namespaces = 0;
+async function freshNamespace(): Promise<string> {
+  const name = `store-${++namespaces}`;
+  await kubeConfig().makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+const storeNamespaces = new WeakMap<object, string>();
+async function openStore(namespace?: string): Promise<KubernetesStore> {
+  const ns = namespace ?? await freshNamespace();
+  const store = await KubernetesStore.open({ kubeConfig: kubeConfig(), namespace: ns, cluster: 'demo' });
+  storeNamespaces.set(store, ns);
+  return store;
+}
+
+const waitFor = async (condition: () => boolean, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+beforeAll(async () => {
+  expectSuccess(await kubectl(api(), ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
+  expectSuccess(await kubectl(api(), ['wait', '--for=condition=Established', '--timeout=60s', 'crd/topics.brook.dev']));
+}, 90_000);
+
+describeStoreConformance('kubernetes', {
+  create: () => openStore(),
+  reopen: async (old) => {
+    const ns = storeNamespaces.get(old)!;
+    await old.close();
+    return openStore(ns);
+  },
+});
+
+describe('KubernetesStore', () => {
+  test('topics it creates are Topic resources kubectl shows, Kafka names Kubernetes cannot hold included', async () => {
+    const store = await openStore();
+    const ns = storeNamespaces.get(store)!;
+    try {
+      await store.createTopic({ ...specOf('Orders_v2', 2), configs: { 'retention.ms': '1000' } }, partitionsOf(2));
+      const out = expectSuccess(await kubectl(api(), ['get', 'topics', '-n', ns])).stdout.toString().trim().split('\n');
+      const row = out[1].trim().split(/\s+/);
+      expect(row[0]).toMatch(/^orders-v2-[0-9a-f]{10}$/);
+      expect(row.slice(1, 4)).toEqual(['demo', '2', '1']);
+      expect(row[4]).toBe('0,0'); // Leaders (no Ready condition: the operator writes conditions)
+      const obj = JSON.parse(expectSuccess(await kubectl(api(), ['get', 'topic', row[0], '-n', ns, '-o', 'json'])).stdout.toString()) as Topic;
+      expect(obj.spec).toEqual({ cluster: 'demo', topicName: 'Orders_v2', partitions: 2, replicationFactor: 1, config: { 'retention.ms': '1000' } });
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('a Topic applied with kubectl is pending until placed, then a topic; kubectl delete removes it', async () => {
+    const store = await openStore();
+    const ns = storeNamespaces.get(store)!;
+    try {
+      const pending: string[] = [];
+      const events: string[] = [];
+      store.watchPendingTopics((t) => pending.push(t.metadata.name!));
+      store.watchTopics((e: TopicEvent) => events.push(`${e.type}:${e.topic.spec.name}`));
+      expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', join(repoRoot, 'examples/topic.yaml')]));
+      await waitFor(() => pending.includes('orders'));
+      expect(await store.getTopic('orders')).toBeUndefined();
+      // The controller places it by writing status (here by hand, as the controller would).
+      const status = { topicId: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', partitions: partitionsOf(6) };
+      expectSuccess(await kubectl(api(), ['patch', '-n', ns, 'topic', 'orders', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]));
+      await waitFor(() => events.includes('put:orders'));
+      expect((await store.getTopic('orders'))?.spec).toEqual({ name: 'orders', partitions: 6, replicationFactor: 1, configs: { 'retention.ms': '86400000', 'cleanup.policy': 'delete' } });
+      expectSuccess(await kubectl(api(), ['delete', '-n', ns, 'topic', 'orders']));
+      await waitFor(() => events.includes('deleted:orders'));
+      expect(await store.getTopic('orders')).toBeUndefined();
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('the API server\'s validation comes back as Kafka errors', async () => {
+    const store = await openStore();
+    try {
+      const t = await store.createTopic(specOf('shrink', 4), partitionsOf(4));
+      const err = await store.updateTopic('shrink', t.version, { spec: { ...t.spec, partitions: 2 } }).catch((e: unknown) => e);
+      expect(String(err)).toMatch(/INVALID_PARTITIONS.*partitions cannot be decreased/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('the topic watch resumes after 410 Gone by relisting, without losing or repeating changes', async () => {
+    const store = await openStore();
+    try {
+      const events: string[] = [];
+      store.watchTopics((e) => events.push(`${e.type}:${e.topic.spec.name}:${e.topic.spec.partitions}`));
+      const a = await store.createTopic(specOf('a', 1), partitionsOf(1));
+      store.testing.restartTopicWatchFrom('1'); // long compacted away: the server answers 410 Gone
+      await waitFor(() => store.testing.topicRelists() > 0);
+      await store.updateTopic('a', a.version, { spec: { ...a.spec, partitions: 2 }, partitions: partitionsOf(2) });
+      await store.createTopic(specOf('b', 1), partitionsOf(1));
+      expect(events).toEqual(['put:a:1', 'put:a:2', 'put:b:1']);
+    } finally {
+      await store.close();
+    }
+  });
+});
