@@ -230,12 +230,20 @@ describe("the real operator with a token of the chart's ServiceAccount", () => {
     return path;
   }
 
-  /** Starts `brook operator`, applies a Cluster, and waits for everything it implies; returns the operator's log. */
-  async function reconcileUnder(release: { namespace: string; objects: KubeObject[] }, clusterName: string, args: string[]): Promise<string> {
+  /**
+   * Starts the operator as the chart's Deployment does: `bin/brook` (the image's entrypoint) with
+   * the rendered container args and env, only the metrics port moved to a free one, the
+   * in-cluster config replaced by a token kubeconfig, and a short lease. Applies a Cluster and
+   * waits for everything it implies; returns the operator's log.
+   */
+  async function reconcileUnder(release: { namespace: string; objects: KubeObject[] }, clusterName: string): Promise<string> {
     const sa = only(release.objects, 'ServiceAccount').metadata.name;
     const kubeconfig = await tokenKubeconfig(release.namespace, sa);
-    op = startBackground(process.execPath, [join(repoRoot, 'operator', 'cli.ts'), '--kubeconfig', kubeconfig, '--metrics-port', '0',
-      '--metrics-host', '127.0.0.1', '--leader-election-namespace', release.namespace, '--lease-duration', '5', ...args]);
+    const container = (only(release.objects, 'Deployment').spec as { template: { spec: { containers: Array<{ args: string[]; env: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }> }> } } }).template.spec.containers[0];
+    const fieldRefs: Record<string, string> = { 'metadata.namespace': release.namespace, 'metadata.name': `${sa}-7d9f8-x2x4k` };
+    const env = Object.fromEntries(container.env.map((e) => [e.name, e.value ?? fieldRefs[e.valueFrom?.fieldRef?.fieldPath ?? ''] ?? '']));
+    const args = container.args.map((a) => (a.startsWith('--metrics-port=') ? '--metrics-port=0' : a));
+    op = startBackground(join(repoRoot, 'bin', 'brook'), [...args, '--metrics-host=127.0.0.1', '--kubeconfig', kubeconfig, '--lease-duration', '5'], { env });
     const cluster = { ...(yaml.load(readExample('cluster.yaml')) as KubeObject), metadata: { name: clusterName } };
     expectSuccess(await k(['apply', '-n', 'kafka', '-f', '-'], JSON.stringify(cluster)));
     const owned = [['statefulset', clusterName], ['service', `${clusterName}-brokers`], ['service', `${clusterName}-bootstrap`],
@@ -258,13 +266,18 @@ describe("the real operator with a token of the chart's ServiceAccount", () => {
 
   const readExample = (f: string) => readFileSyncUtf8(join(repoRoot, 'examples', f));
 
-  test('all namespaces: reconciles a Cluster with no forbidden request', async () => {
-    const log = await reconcileUnder({ namespace: wide.namespace, objects: wideObjects }, 'wide', []);
+  test('all namespaces: reconciles a Cluster with no forbidden request, as the leader of the release Lease', async () => {
+    const log = await reconcileUnder({ namespace: wide.namespace, objects: wideObjects }, 'wide');
     expect(log).not.toMatch(/forbidden|\b403\b/i);
+    // The Lease is the release's (--leader-election-name), in the pod's namespace (POD_NAMESPACE), held by the pod.
+    const lease = only(wideObjects, 'Deployment').metadata.name;
+    const holder = expectSuccess(await k(['get', 'lease', lease, '-n', wide.namespace, '-o', 'jsonpath={.spec.holderIdentity}'])).stdout.toString();
+    expect(holder).toMatch(new RegExp(`^${only(wideObjects, 'ServiceAccount').metadata.name}-7d9f8-x2x4k_\\d+$`));
   }, 90_000);
 
   test('watchNamespaces [kafka]: reconciles a Cluster there with no forbidden request', async () => {
-    const log = await reconcileUnder({ namespace: narrow.namespace, objects: narrowObjects }, 'narrow', ['--namespace', narrow.watched]);
+    const log = await reconcileUnder({ namespace: narrow.namespace, objects: narrowObjects }, 'narrow');
+    expect(log).toContain('"namespace":"kafka"');
     expect(log).not.toMatch(/forbidden|\b403\b/i);
   }, 90_000);
 });
