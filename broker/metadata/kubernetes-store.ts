@@ -266,8 +266,13 @@ export class KubernetesStore implements MetadataStore {
   /** Connects, creates the cluster's metadata ConfigMap if missing, and syncs the caches. */
   static async open(opts: KubernetesStoreOptions): Promise<KubernetesStore> {
     const store = new KubernetesStore(opts);
-    store.id = await store.ensureMetadataConfigMap();
-    await Promise.all([store.topicWatch.start(), store.leaseWatch.start()]);
+    try {
+      store.id = await store.ensureMetadataConfigMap();
+      await Promise.all([store.topicWatch.start(), store.leaseWatch.start()]);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     return store;
   }
 
