@@ -15,7 +15,7 @@ import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { LogCleaner, logConfigFromTopicConfigs, PartitionLog } from './log/index.ts';
 import { StaleVersionError } from './metadata/index.ts';
-import type { MetadataStore, TopicEvent, TopicRecord, BrokerInfo } from './metadata/index.ts';
+import type { MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics } from './metrics.ts';
 import { Partition } from './partition.ts';
 import { KafkaServer } from './server/kafka-server.ts';
@@ -78,6 +78,9 @@ export class Broker {
   readonly replicas: ReplicaManager;
   readonly cleaner: LogCleaner | null;
   private preferredLeaderTimer: NodeJS.Timeout | null = null;
+  /** Declared topics without partition state yet (kubectl-applied Topic resources). */
+  private readonly pendingTopics = new Map<string, TopicSpec>();
+  private unwatchPending: (() => void) | null = null;
 
   private constructor(opts: BrokerOptions) {
     this.opts = opts;
@@ -186,6 +189,10 @@ export class Broker {
     const interval = this.settings.int('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => { void this.enforceRetention(); }, interval);
     this.retentionTimer.unref();
+    this.unwatchPending = this.store.watchPendingTopics((spec) => {
+      this.pendingTopics.set(spec.name, spec);
+      if (this.membership.isController) void this.placePendingTopics();
+    });
     await this.membership.start();
     this.replicas.start();
     this.cleaner?.start();
@@ -204,8 +211,33 @@ export class Broker {
   /** Live brokers or the controller lease changed. */
   private clusterChanged(): void {
     if (this.stopping) return;
-    if (this.membership.isController) void this.controller.reconcile(this.liveIds(), false);
+    if (this.membership.isController) {
+      void this.controller.reconcile(this.liveIds(), false);
+      void this.placePendingTopics();
+    }
     this.replicas.sync();
+  }
+
+  /**
+   * The controller's part in `kubectl apply -f topic.yaml`: a declared topic gets replicas placed
+   * on the live brokers and its first partition state. A topic that cannot be placed (e.g. a
+   * replication factor above the live brokers) stays pending and is retried when brokers change.
+   */
+  private async placePendingTopics(): Promise<void> {
+    for (const [name, spec] of [...this.pendingTopics]) {
+      try {
+        const plan = this.admin.plan({ name, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: spec.configs });
+        await this.store.placePendingTopic(spec, plan.partitions);
+        this.pendingTopics.delete(name);
+        this.log.info(`placed topic ${name} (${spec.partitions} partitions, RF ${spec.replicationFactor})`);
+      } catch (err) {
+        if (err instanceof KafkaError && (err.errorName === 'TOPIC_ALREADY_EXISTS' || err.errorName === 'UNKNOWN_TOPIC_OR_PARTITION')) {
+          this.pendingTopics.delete(name);
+        } else {
+          this.log.warn(`cannot place topic ${name} yet: ${(err as Error).message}`);
+        }
+      }
+    }
   }
 
   /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
@@ -444,6 +476,7 @@ export class Broker {
       await this.membership.stop({ unregister: false });
       await this.replicas.stop();
       this.unwatch?.();
+      this.unwatchPending?.();
       this.delayedFetches.wakeAll();
       this.groups.close();
       await this.server?.close(0);
@@ -474,6 +507,7 @@ export class Broker {
     await this.membership.stop({ unregister: true });
     await this.replicas.stop();
     this.unwatch?.();
+    this.unwatchPending?.();
     this.delayedFetches.wakeAll();
     this.groups.close();
     await this.server?.close();

@@ -7,6 +7,7 @@
  * Exit codes: 0 after a graceful shutdown (SIGTERM/SIGINT), 1 on a start-up failure, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Broker } from './broker.ts';
 import type { Endpoint } from './broker.ts';
@@ -37,8 +38,16 @@ Options:
   --metrics-port N             Port of the HTTP server with /metrics, /healthz and /readyz.
                                Default ${DEFAULT_METRICS_PORT}; 0 picks a free port; 'none' disables it.
   --metrics-host HOST          Address the metrics server binds. Default: the listen host.
-  --store file|memory          Metadata store. file (default) keeps topics in DATA_DIR/metadata
-                               across restarts; memory forgets them on exit.
+  --store file|memory|kubernetes
+                               Metadata store. file (default) keeps topics in DATA_DIR/metadata
+                               across restarts; memory forgets them on exit; kubernetes keeps
+                               topics as Topic resources and liveness/controller in Leases, so
+                               brokers in several processes form one cluster.
+  --cluster NAME               With --store kubernetes: the Cluster resource these brokers form.
+  --namespace NS               With --store kubernetes: its namespace. Default: the pod's
+                               namespace (POD_NAMESPACE, or the service account's), else default.
+  --kubeconfig PATH            With --store kubernetes: a kubeconfig; default $KUBECONFIG,
+                               ~/.kube/config, or the in-cluster service account.
   --config FILE                A Kafka-style properties file of broker settings (key=value).
   --set KEY=VALUE              One broker setting; repeatable; wins over --config.
                                Run 'brook settings' to list the settings and their defaults.
@@ -121,14 +130,18 @@ interface RunOptions {
   dataDir: string;
   metricsPort: number | null;
   metricsHost?: string;
-  store: 'file' | 'memory';
+  store: 'file' | 'memory' | 'kubernetes';
+  cluster?: string;
+  namespace?: string;
+  kubeconfig?: string;
   settings: Record<string, string>;
 }
 
 async function runBroker(o: RunOptions): Promise<void> {
   const log = createLogger(`broker-${o.nodeId}`);
   const settings = new BrokerSettings(o.settings);
-  const store: MetadataStore = o.store === 'file' ? FileStore.open(join(o.dataDir, 'metadata')) : new MemoryStore();
+  const store: MetadataStore = o.store === 'kubernetes' ? await openKubernetesStore(o)
+    : o.store === 'file' ? FileStore.open(join(o.dataDir, 'metadata')) : new MemoryStore();
   const advertised = o.advertised ?? { host: o.listen.host === '0.0.0.0' || o.listen.host === '::' ? '127.0.0.1' : o.listen.host, port: o.listen.port };
   const started = Date.now();
   const broker = await Broker.start({
@@ -142,6 +155,19 @@ async function runBroker(o: RunOptions): Promise<void> {
   log.info(`ready in ${Date.now() - started} ms (data ${o.dataDir}, cluster ${broker.clusterId})`);
 
   stopOnSignals(log, () => broker.stop().then(() => store.close()));
+}
+
+async function openKubernetesStore(o: RunOptions): Promise<MetadataStore> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubernetesStore } = await import('./metadata/kubernetes-store.ts');
+  const kubeConfig = new KubeConfig();
+  if (o.kubeconfig) kubeConfig.loadFromFile(o.kubeconfig);
+  else kubeConfig.loadFromDefault();
+  let namespace = o.namespace ?? process.env.POD_NAMESPACE;
+  if (!namespace) {
+    namespace = await readFile('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').then((t) => t.trim(), () => 'default');
+  }
+  return KubernetesStore.open({ kubeConfig, namespace, cluster: o.cluster!, fieldManager: `brook-broker-${o.nodeId}` });
 }
 
 /**
@@ -175,6 +201,7 @@ function brokerCommand(args: string[]): RunOptions | null {
       id: { type: 'string' }, listen: { type: 'string' }, 'advertised-listener': { type: 'string' },
       'data-dir': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' },
       store: { type: 'string' }, config: { type: 'string' }, set: { type: 'string', multiple: true },
+      cluster: { type: 'string' }, namespace: { type: 'string' }, kubeconfig: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -185,7 +212,8 @@ function brokerCommand(args: string[]): RunOptions | null {
   const nodeId = parseInteger('--id', values.id, 0);
   if (nodeId < 0) throw new UsageError('--id must be 0 or more');
   const store = values.store ?? 'file';
-  if (store !== 'file' && store !== 'memory') throw new UsageError(`--store must be file or memory, got '${store}'`);
+  if (store !== 'file' && store !== 'memory' && store !== 'kubernetes') throw new UsageError(`--store must be file, memory or kubernetes, got '${store}'`);
+  if (store === 'kubernetes' && !values.cluster) throw new UsageError('--store kubernetes needs --cluster NAME (the Cluster resource)');
   const metricsPort = parseMetricsPort(values['metrics-port']);
   return {
     nodeId,
@@ -195,6 +223,9 @@ function brokerCommand(args: string[]): RunOptions | null {
     metricsPort,
     metricsHost: values['metrics-host'],
     store,
+    cluster: values.cluster,
+    namespace: values.namespace,
+    kubeconfig: values.kubeconfig,
     settings: { ...(values.config ? readPropertiesFile(values.config) : {}), ...parseSets(values.set) },
   };
 }

@@ -394,9 +394,18 @@ export class KubernetesStore implements MetadataStore {
       throw this.translate(err, spec.name);
     }
     created.status = { topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) };
-    const placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
-      group, version, namespace: this.ns, plural: 'topics', name, body: created, fieldManager: this.fieldManager,
-    }).catch((err: unknown) => { throw httpCode(err) === 409 ? new StaleVersionError(`topic ${spec.name}`, created.metadata.resourceVersion!, '?') : this.translate(err, spec.name); }) as Topic & KubeObject;
+    let placed: Topic & KubeObject;
+    try {
+      placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
+        group, version, namespace: this.ns, plural: 'topics', name, body: created, fieldManager: this.fieldManager,
+      }) as Topic & KubeObject;
+    } catch (err) {
+      if (httpCode(err) !== 409) throw this.translate(err, spec.name);
+      // Between the two writes the new Topic looked pending and the controller placed it: the
+      // topic exists as asked, with the controller's placement.
+      await this.topicWatch.waitUntil(() => Boolean(this.topicWatch.cache.get(name)?.status?.topicId), 10_000);
+      return this.toRecord(this.topicWatch.cache.get(name) as Topic & KubeObject);
+    }
     await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
     return this.toRecord(placed);
   }
@@ -465,14 +474,35 @@ export class KubernetesStore implements MetadataStore {
 
   /**
    * Topics of this cluster that nobody has placed yet (no status.topicId: applied with kubectl):
-   * the controller places them. Called for each now and on each change. Not in MetadataStore yet.
+   * the controller places them. Called for each now and on each change.
    */
-  watchPendingTopics(listener: (topic: Topic) => void): () => void {
+  watchPendingTopics(listener: (spec: TopicSpec) => void): () => void {
+    const toSpec = (obj: Topic): TopicSpec => ({
+      name: kafkaTopicName(obj), partitions: obj.spec.partitions ?? 1, replicationFactor: obj.spec.replicationFactor ?? 1, configs: { ...obj.spec.config },
+    });
+    const wrapped = (obj: Topic): void => listener(toSpec(obj));
     for (const obj of this.topicWatch.cache.values()) {
-      if (this.isOurs(obj) && !obj.metadata.deletionTimestamp && !obj.status?.topicId) listener(obj);
+      if (this.isOurs(obj) && !obj.metadata.deletionTimestamp && !obj.status?.topicId) wrapped(obj);
     }
-    this.pendingListeners.add(listener);
-    return () => { this.pendingListeners.delete(listener); };
+    this.pendingListeners.add(wrapped);
+    return () => { this.pendingListeners.delete(wrapped); };
+  }
+
+  /** Writes the first partition state of a pending Topic (status subresource, compare-and-swap). */
+  async placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord> {
+    this.checkOpen();
+    const obj = [...this.topicWatch.cache.values()].find((o) => this.isOurs(o) && kafkaTopicName(o) === spec.name) as (Topic & KubeObject) | undefined;
+    if (!obj || obj.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' does not exist.`);
+    if (obj.status?.topicId) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' is already placed.`);
+    const body = {
+      ...obj,
+      status: { ...obj.status, topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) },
+    };
+    const placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
+      group, version, namespace: this.ns, plural: 'topics', name: obj.metadata.name, body, fieldManager: this.fieldManager,
+    }).catch((err: unknown) => { throw httpCode(err) === 409 ? new StaleVersionError(`topic ${spec.name}`, obj.metadata.resourceVersion!, '?') : this.translate(err, spec.name); }) as Topic & KubeObject;
+    await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(obj.metadata.name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
+    return this.toRecord(placed);
   }
 
   /** API server refusals (422: the CRD's validation) as Kafka errors. */

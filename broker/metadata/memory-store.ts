@@ -156,6 +156,15 @@ export class MemoryStore implements MetadataStore {
     this.emit({ type: 'deleted', topic });
   }
 
+  /** Topics here are created placed: there is never a pending one. */
+  watchPendingTopics(_listener: (spec: TopicSpec) => void): () => void {
+    return () => undefined;
+  }
+
+  async placePendingTopic(spec: TopicSpec): Promise<TopicRecord> {
+    throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' is not pending.`);
+  }
+
   watchTopics(listener: (event: TopicEvent) => void): () => void {
     for (const topic of this.topics.values()) listener({ type: 'put', topic });
     this.listeners.add(listener);

@@ -59,6 +59,14 @@ export interface MetadataStore {
   getTopic(name: string): Promise<TopicRecord | undefined>;
   /** Fails with TOPIC_ALREADY_EXISTS if the name is taken. */
   createTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord>;
+  /**
+   * Topics declared but not yet placed (a Topic resource applied with kubectl has a spec but no
+   * partition state): `listener` gets each now and each new one; the controller places them with
+   * placePendingTopic. Stores where every topic is created placed never call it.
+   */
+  watchPendingTopics(listener: (spec: TopicSpec) => void): () => void;
+  /** Gives a pending topic its first partition state (and topic id). */
+  placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord>;
   /** Compare-and-swap: fails with StaleVersionError when `expectedVersion` is not current. */
   updateTopic(name: string, expectedVersion: string,
     update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }): Promise<TopicRecord>;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
 import { describeStoreConformance, partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
-import type { TopicEvent } from '../../broker/metadata/types.ts';
+import type { TopicEvent, TopicSpec } from '../../broker/metadata/types.ts';
 import type { Topic } from '../../broker/k8s/crds.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
@@ -82,16 +82,16 @@ describe('KubernetesStore', () => {
     const store = await openStore();
     const ns = storeNamespaces.get(store)!;
     try {
-      const pending: string[] = [];
+      const pending: TopicSpec[] = [];
       const events: string[] = [];
-      store.watchPendingTopics((t) => pending.push(t.metadata.name!));
+      store.watchPendingTopics((t) => pending.push(t));
       store.watchTopics((e: TopicEvent) => events.push(`${e.type}:${e.topic.spec.name}`));
       expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', join(repoRoot, 'examples/topic.yaml')]));
-      await waitFor(() => pending.includes('orders'));
+      await waitFor(() => pending.some((t) => t.name === 'orders'));
       expect(await store.getTopic('orders')).toBeUndefined();
-      // The controller places it by writing status (here by hand, as the controller would).
-      const status = { topicId: '1b4e28ba-2fa1-11d2-883f-0016d3cca427', partitions: partitionsOf(6) };
-      expectSuccess(await kubectl(api(), ['patch', '-n', ns, 'topic', 'orders', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]));
+      // The controller places it: its first partition state goes into status.
+      const placed = await store.placePendingTopic(pending.find((t) => t.name === 'orders')!, partitionsOf(6));
+      expect(placed.partitions).toHaveLength(6);
       await waitFor(() => events.includes('put:orders'));
       expect((await store.getTopic('orders'))?.spec).toEqual({ name: 'orders', partitions: 6, replicationFactor: 1, configs: { 'retention.ms': '86400000', 'cleanup.policy': 'delete' } });
       expectSuccess(await kubectl(api(), ['delete', '-n', ns, 'topic', 'orders']));
