@@ -231,7 +231,8 @@ export class Broker {
         this.pendingTopics.delete(name);
         this.log.info(`placed topic ${name} (${spec.partitions} partitions, RF ${spec.replicationFactor})`);
       } catch (err) {
-        if (err instanceof KafkaError && (err.errorName === 'TOPIC_ALREADY_EXISTS' || err.errorName === 'UNKNOWN_TOPIC_OR_PARTITION')) {
+        if (err instanceof StaleVersionError || (err instanceof KafkaError && (err.errorName === 'TOPIC_ALREADY_EXISTS' || err.errorName === 'UNKNOWN_TOPIC_OR_PARTITION'))) {
+          // someone else placed it first (its creator, or another controller)
           this.pendingTopics.delete(name);
         } else {
           this.log.warn(`cannot place topic ${name} yet: ${(err as Error).message}`);

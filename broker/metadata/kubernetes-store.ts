@@ -241,6 +241,8 @@ export class KubernetesStore implements MetadataStore {
   private readonly topics = new Map<string, { record: TopicRecord; object: Topic & KubeObject }>();
   /** Topic objects this store is writing in two steps (spec, then status): their events wait for the last step. */
   private readonly inFlight = new Set<string>();
+  /** Object names this store has created and is about to give their first status. */
+  private readonly creating = new Set<string>();
   /** Lease name → when this store saw its current resourceVersion, and the expiry timer. */
   private readonly observed = new Map<string, { rv: string; at: number; timer: NodeJS.Timeout }>();
   private liveBrokersKey = '[]';
@@ -360,7 +362,8 @@ export class KubernetesStore implements MetadataStore {
       if (existing && existing.object.metadata.name !== obj.metadata.name) return;
       this.topics.set(record.spec.name, { record, object: obj });
       if (!this.inFlight.has(obj.metadata.name)) this.emitTopic({ type: 'put', topic: record });
-    } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp) {
+    } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp && !this.creating.has(obj.metadata.name)) {
+      // (a Topic this store is creating gets its status in a moment: not pending)
       for (const l of this.pendingListeners) l(obj);
     }
   }
@@ -385,11 +388,13 @@ export class KubernetesStore implements MetadataStore {
       },
     };
     let created: Topic & KubeObject;
+    this.creating.add(name);
     try {
       created = await this.customObjects.createNamespacedCustomObject({
         group, version, namespace: this.ns, plural: 'topics', body, fieldManager: this.fieldManager,
       }) as Topic & KubeObject;
     } catch (err) {
+      this.creating.delete(name);
       if (httpCode(err) === 409) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
       throw this.translate(err, spec.name);
     }
@@ -400,12 +405,14 @@ export class KubernetesStore implements MetadataStore {
         group, version, namespace: this.ns, plural: 'topics', name, body: created, fieldManager: this.fieldManager,
       }) as Topic & KubeObject;
     } catch (err) {
+      this.creating.delete(name);
       if (httpCode(err) !== 409) throw this.translate(err, spec.name);
       // Between the two writes the new Topic looked pending and the controller placed it: the
       // topic exists as asked, with the controller's placement.
       await this.topicWatch.waitUntil(() => Boolean(this.topicWatch.cache.get(name)?.status?.topicId), 10_000);
       return this.toRecord(this.topicWatch.cache.get(name) as Topic & KubeObject);
     }
+    this.creating.delete(name);
     await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
     return this.toRecord(placed);
   }

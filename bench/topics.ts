@@ -1,0 +1,103 @@
+/**
+ * Creating many topics through the Kafka admin API: Brook on the Kubernetes store (a real
+ * kube-apiserver + etcd from the test harness) vs Apache Kafka (KRaft) on this machine, one after
+ * the other. Reports the wall time for N topics (kafkajs createTopics, batches of 100, not waiting
+ * for leaders in metadata) and, for
+ * Brook, the API server writes per topic (apiserver_request_total for POST/PUT/PATCH on
+ * topics, before vs after).
+ *
+ *   npm run bench:topics [-- --topics 1000]
+ */
+import { spawn } from 'node:child_process';
+import https from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { startApiServer, kubectl } from '../test/k8s/envtest.ts';
+import { KAFKA_HEAP_OPTS, startKafka } from './brokers.ts';
+
+const { values } = parseArgs({ options: { topics: { type: 'string' } } });
+const N = Number(values.topics ?? 1000);
+const BATCH = 100;
+const root = join(import.meta.dirname, '..');
+
+async function createTopics(bootstrap: string, prefix: string): Promise<number> {
+  const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, requestTimeout: 120_000 }).admin();
+  await admin.connect();
+  const t0 = performance.now();
+  for (let i = 0; i < N; i += BATCH) {
+    const topics = Array.from({ length: Math.min(BATCH, N - i) }, (_, j) => ({ topic: `${prefix}-${i + j}`, numPartitions: 1, replicationFactor: 1 }));
+    await admin.createTopics({ topics, timeout: 120_000, waitForLeaders: false });
+    process.stderr.write(`[topics] ${prefix}: ${i + topics.length}/${N}\r`);
+  }
+  const ms = performance.now() - t0;
+  process.stderr.write('\n');
+  await admin.disconnect();
+  return ms;
+}
+
+async function topicWrites(server: string, token: string, caData: string): Promise<number> {
+  // the admin token may read the API server's own metrics
+  const text = await new Promise<string>((resolve, reject) => {
+    https.get(`${server}/metrics`, { headers: { authorization: `Bearer ${token}` }, ca: caData }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+  let writes = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{') || !line.includes('resource="topics"')) continue;
+    if (/verb="(POST|PUT|PATCH)"/.test(line)) writes += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return writes;
+}
+
+// ---- Brook on the Kubernetes store
+process.stderr.write('[topics] starting kube-apiserver + etcd\n');
+const api = await startApiServer();
+const dataDir = mkdtempSync(join(tmpdir(), 'brook-bench-topics-'));
+let brookMs = 0;
+let writesPerTopic = 0;
+try {
+  const k = (args: string[]) => kubectl(api, args);
+  await k(['apply', '--server-side', '-f', join(root, 'crds')]);
+  await k(['apply', '-n', 'default', '-f', join(root, 'examples/cluster.yaml')]);
+  const broker = spawn(process.execPath, [join(root, 'broker/cli.ts'), 'broker', '--store', 'kubernetes', '--cluster', 'demo',
+    '--namespace', 'default', '--kubeconfig', api.kubeconfigPath, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics-port', 'none'],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  const bootstrap = await new Promise<string>((resolve, reject) => {
+    broker.stdout!.on('data', (d: Buffer) => { const m = /listening on (\S+)/.exec(d.toString()); if (m) resolve(m[1]!); });
+    broker.on('exit', (code) => reject(new Error(`broker exited ${code}`)));
+  });
+  try {
+    const before = await topicWrites(api.server, api.token, api.caData);
+    brookMs = await createTopics(bootstrap, 'brook');
+    writesPerTopic = ((await topicWrites(api.server, api.token, api.caData)) - before) / N;
+  } finally {
+    broker.kill('SIGTERM');
+    await new Promise((r) => broker.once('exit', r));
+  }
+} finally {
+  await api.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+// ---- Apache Kafka
+process.stderr.write('[topics] starting Kafka\n');
+const kafka = await startKafka({ heapOpts: KAFKA_HEAP_OPTS });
+let kafkaMs = 0;
+try {
+  kafkaMs = await createTopics(kafka.bootstrap, 'kafka');
+} finally {
+  await kafka.stop();
+}
+
+process.stdout.write(`create ${N} topics (1 partition, RF 1) through the Kafka admin API, batches of ${BATCH}:\n`);
+process.stdout.write(`  Brook on the Kubernetes store: ${(brookMs / 1000).toFixed(1)} s (${(N / (brookMs / 1000)).toFixed(0)} topics/s), ${writesPerTopic.toFixed(2)} API server writes per topic\n`);
+process.stdout.write(`  Apache Kafka (KRaft):          ${(kafkaMs / 1000).toFixed(1)} s (${(N / (kafkaMs / 1000)).toFixed(0)} topics/s)\n`);
+process.stdout.write(`  Brook/Kafka: ${(brookMs / kafkaMs).toFixed(2)}x\n`);
+process.exit(0);

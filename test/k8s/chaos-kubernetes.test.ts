@@ -1,0 +1,143 @@
+/**
+ * Chaos across processes on the Kubernetes store: three broker processes (RF 3, min ISR 2), an
+ * idempotent acks=all kafkajs producer writing throughout, and a checker that, 20 times, takes
+ * down the leader of a partition — SIGKILL and a restart on the same data, or SIGSTOP long
+ * enough for a new leader to be elected and then SIGCONT (the old leader must step down and
+ * follow). At the end kcat reads every partition: each acknowledged record is there exactly
+ * once, in acknowledgement order, and nothing appears twice.
+ */
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { repoRoot } from '../harness/paths.ts';
+import { expectSuccess, requireKcat, run } from '../harness/tools.ts';
+import { freePort, kubectl } from './envtest.ts';
+import { useApiServer } from './jest.ts';
+
+const api = useApiServer();
+const ns = 'chaos';
+const KILLS = 20;
+const PARTITIONS = 3;
+
+interface Node { id: number; port: number; dataDir: string; child: ChildProcess | null; log: string }
+const nodes: Node[] = [];
+
+function start(node: Node): Promise<void> {
+  const child = spawn(process.execPath, [join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(node.id),
+    '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns, '--kubeconfig', api().kubeconfigPath,
+    '--listen', `127.0.0.1:${node.port}`, '--data-dir', node.dataDir, '--metrics-port', 'none',
+    '--set', 'broker.session.timeout.ms=2000', '--set', 'broker.heartbeat.interval.ms=400',
+    '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  node.child = child;
+  child.stderr!.on('data', (d: Buffer) => { node.log = (node.log + d.toString()).slice(-20_000); });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); });
+    child.once('exit', (code, signal) => reject(new Error(`broker ${node.id} exited (${code ?? signal}):\n${node.log}`)));
+  });
+}
+
+async function kill9(node: Node): Promise<void> {
+  const child = node.child!;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+  node.child = null;
+}
+
+async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Partition state as the Topic resource's status has it. */
+async function partitionStates(): Promise<Array<{ partition: number; leader: number; isr: number[] }>> {
+  const r = await kubectl(api(), ['get', 'topic', 'chaos', '-n', ns, '-o', 'jsonpath={.status.partitions}']);
+  const text = r.stdout.toString();
+  return r.code === 0 && text ? JSON.parse(text) : [];
+}
+
+beforeAll(async () => {
+  requireKcat();
+  expectSuccess(await kubectl(api(), ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
+  expectSuccess(await kubectl(api(), ['create', 'namespace', ns]));
+  expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', join(repoRoot, 'examples/cluster.yaml')]));
+  for (let id = 0; id < 3; id++) nodes.push({ id, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `brook-chaos-${id}-`)), child: null, log: '' });
+  await Promise.all(nodes.map(start));
+}, 120_000);
+
+afterAll(() => {
+  for (const n of nodes) {
+    n.child?.kill('SIGCONT');
+    n.child?.kill('SIGKILL');
+    rmSync(n.dataDir, { recursive: true, force: true });
+  }
+});
+
+test(`${KILLS} leader kills and pauses across processes lose no acknowledged record and duplicate nothing`, async () => {
+  const bootstrap = nodes.map((n) => `127.0.0.1:${n.port}`);
+  const kafka = new Kafka({ brokers: bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic: 'chaos', numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+  await admin.disconnect();
+  await waitFor(async () => (await partitionStates()).every((p) => p.isr.length === 3) && (await partitionStates()).length === PARTITIONS, 'the topic placed and in sync');
+
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const acked = Array.from({ length: PARTITIONS }, () => [] as string[]);
+  let producing = true;
+  let failed = 0;
+  const load = (async () => {
+    for (let i = 0; producing; i++) {
+      const partition = i % PARTITIONS;
+      const value = `p${partition}-${i}`;
+      try {
+        await producer.send({ topic: 'chaos', acks: -1, timeout: 10_000, messages: [{ value, partition }] });
+        acked[partition]!.push(value);
+      } catch {
+        failed++;
+      }
+    }
+  })();
+
+  for (let round = 0; round < KILLS; round++) {
+    const p = round % PARTITIONS;
+    const states = await partitionStates();
+    const victim = nodes[states[p]!.leader]!;
+    const before = acked.flat().length;
+    if (round % 2 === 0) {
+      await kill9(victim);
+      await waitFor(async () => { const s = (await partitionStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGKILL`);
+      await start(victim);
+    } else {
+      victim.child!.kill('SIGSTOP');
+      try {
+        await waitFor(async () => { const s = (await partitionStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGSTOP`);
+      } finally {
+        victim.child!.kill('SIGCONT');
+      }
+    }
+    await waitFor(async () => (await partitionStates()).every((s) => s.isr.length === 3), `every ISR whole again (round ${round})`, 60_000);
+    await waitFor(() => acked.flat().length >= before + 10, 'progress after the failover');
+  }
+  producing = false;
+  await load;
+  await producer.disconnect();
+
+  for (let p = 0; p < PARTITIONS; p++) {
+    const read = await run('kcat', ['-b', bootstrap.join(','), '-C', '-t', 'chaos', '-p', String(p), '-o', 'beginning', '-e', '-f', '%s\\n'], { timeoutMs: 60_000 });
+    expectSuccess(read);
+    const values = read.stdout.toString().split('\n').filter((v) => v !== '');
+    expect(new Set(values).size).toBe(values.length);
+    const ackedSet = new Set(acked[p]);
+    expect(values.filter((v) => ackedSet.has(v))).toEqual(acked[p]);
+  }
+  process.stderr.write(`chaos (processes, Kubernetes store): ${acked.flat().length} records acknowledged across ${KILLS} kills/pauses, ${failed} sends failed\n`);
+}, 600_000);
