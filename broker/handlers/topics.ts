@@ -24,14 +24,15 @@ function duplicates(names: string[]): Set<string> {
   return dup;
 }
 
+const CREATE_CONCURRENCY = 32;
+
 export const createTopicsHandler: ApiHandler = {
   apiKey: 19,
   minVersion: 2,
   maxVersion: 7,
   async handle(req: CreateTopicsRequest, { broker }) {
     const dup = duplicates(req.topics.map((t) => t.name));
-    const topics = [];
-    for (const t of req.topics) {
+    const createOne = async (t: CreateTopicsRequest['topics'][number]) => {
       const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null as unknown };
       try {
         if (dup.has(t.name)) throw new KafkaError('INVALID_REQUEST', `Create topics request from client contains duplicate topic name ${t.name}.`);
@@ -46,20 +47,26 @@ export const createTopicsHandler: ApiHandler = {
         let topicId = ZERO_UUID;
         if (!req.validateOnly) {
           topicId = (await broker.admin.create(request)).topicId;
-          await broker.settled();
           broker.log.info(`created topic ${t.name} (${plan.spec.partitions} partitions, RF ${plan.spec.replicationFactor})`);
         }
-        topics.push({
+        return {
           ...base, topicId, errorCode: ErrorCode.NONE, errorMessage: null,
           numPartitions: plan.spec.partitions, replicationFactor: plan.spec.replicationFactor,
           configs: describeTopicConfigs(broker, plan.spec.configs, null, false, false).map((c) => ({
             name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.configSource, isSensitive: c.isSensitive,
           })),
-        });
+        };
       } catch (err) {
-        topics.push({ ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message });
+        return { ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message };
       }
+    };
+    // Topics are independent: create them CREATE_CONCURRENCY at a time (each is a round trip to
+    // the metadata store), answering in request order once the broker has applied them all.
+    const topics = [];
+    for (let i = 0; i < req.topics.length; i += CREATE_CONCURRENCY) {
+      topics.push(...await Promise.all(req.topics.slice(i, i + CREATE_CONCURRENCY).map(createOne)));
     }
+    await broker.settled();
     return { throttleTimeMs: 0, topics };
   },
 };
