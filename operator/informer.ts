@@ -41,6 +41,7 @@ export class Informer<T extends KubeObject> {
     (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = opts.watchTimeoutMs ?? 600_000;
     const listFn = async () => {
       const list = await kube.list<T>(resource, opts.namespace, { labelSelector: opts.labelSelector });
+      for (const item of list.items) slim(item);
       this.listed();
       return list as unknown as KubernetesListObject<KubernetesObject>;
     };
@@ -48,7 +49,8 @@ export class Informer<T extends KubeObject> {
       delayFn: (ms) => new Promise((r) => { setTimeout(r, ms).unref(); }),
     });
     for (const type of ['add', 'update', 'delete'] as const) {
-      this.lw.on(type, (obj) => { for (const h of this.handlers) h(type, obj as unknown as T); });
+      // The cache holds this very object: slimming it here slims the cache.
+      this.lw.on(type, (obj) => { slim(obj as unknown as T); for (const h of this.handlers) h(type, obj as unknown as T); });
     }
     this.lw.on('connect', () => { this.restartDelayMs = 0; });
     this.lw.on('error', (err) => this.onError(err));
@@ -88,4 +90,11 @@ export class Informer<T extends KubeObject> {
       if (!this.stopped) this.lw.start().catch((e: unknown) => this.onError(e));
     }, this.restartDelayMs).unref();
   }
+}
+
+/** Drops what no reconciler reads and costs most of a cached object's memory: managedFields. */
+function slim(obj: KubeObject): void {
+  delete (obj.metadata as { managedFields?: unknown }).managedFields;
+  const annotations = obj.metadata.annotations;
+  if (annotations) delete annotations['kubectl.kubernetes.io/last-applied-configuration'];
 }

@@ -107,6 +107,8 @@ export class Kube {
   readonly fieldManager: string;
   private readonly http = new IsomorphicFetchHttpLibrary();
   private readonly onRequest: (verb: string, resource: string) => void;
+  /** One connection pool for every request (KubeConfig makes a new TLS agent per request otherwise). */
+  private dispatcher: unknown;
 
   constructor(kc: KubeConfig, opts: { fieldManager?: string; onRequest?: (verb: string, resource: string) => void } = {}) {
     this.kc = kc;
@@ -121,6 +123,8 @@ export class Kube {
     for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
     const ctx = new RequestContext(url.toString(), HttpMethod[method]);
     await this.kc.applySecurityAuthentication(ctx);
+    this.dispatcher ??= ctx.getDispatcher();
+    ctx.setDispatcher(this.dispatcher as NonNullable<ReturnType<RequestContext['getDispatcher']>>);
     ctx.setHeaderParam('Accept', 'application/json');
     if (opts.body !== undefined) {
       ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');

@@ -9,36 +9,13 @@ import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
-import { afterAll, beforeAll } from '@jest/globals';
-import { kubectl, startApiServer, type ApiServer } from '../k8s/envtest.ts';
+import { kubectl, type ApiServer } from '../k8s/envtest.ts';
 import { Kube, resources, type KubeObject } from '../../operator/kube.ts';
 import { Operator, type OperatorOptions } from '../../operator/operator.ts';
 import { OperatorMetrics } from '../../operator/metrics.ts';
 import { createLogger, silentLogger } from '../../operator/log.ts';
 
 export { resources };
-
-/**
- * One API server per test file with the CRDs installed; `cleanup` functions (stopping operators)
- * run before the server stops, so nothing talks to a server that is gone.
- */
-export function useOperatorApiServer(): { api: () => ApiServer; cleanup: (fn: () => Promise<void> | void) => void } {
-  let api: ApiServer | undefined;
-  const cleanups: Array<() => Promise<void> | void> = [];
-  beforeAll(async () => {
-    api = await startApiServer();
-    await installCrds(api);
-  }, 180_000);
-  afterAll(async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn();
-    await api?.stop();
-    api = undefined;
-  }, 60_000);
-  return {
-    api: () => { if (!api) throw new Error('the API server is not running (did beforeAll fail?)'); return api; },
-    cleanup: (fn) => { cleanups.push(fn); },
-  };
-}
 
 export async function installCrds(api: ApiServer): Promise<void> {
   expectSuccess(await kubectl(api, ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));

@@ -8,7 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/paths.ts';
 import { freePort } from '../k8s/envtest.ts';
-import { adminKube, createNamespace, eventually, resources, useOperatorApiServer } from './harness.ts';
+import { adminKube, createNamespace, eventually, resources } from './harness.ts';
+import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject } from '../../operator/kube.ts';
 
 const { api, cleanup } = useOperatorApiServer();

@@ -5,7 +5,8 @@
  * KubernetesStore does is allowed, the rest denied.
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { adminKube, createNamespace, eventually, kubeConfigOf, loadExample, resources, startOperator, useOperatorApiServer } from './harness.ts';
+import { adminKube, createNamespace, eventually, kubeConfigOf, loadExample, resources, startOperator } from './harness.ts';
+import { useOperatorApiServer } from './jest.ts';
 import { ApiError, Kube, type KubeObject } from '../../operator/kube.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { operatorClusterRules } from '../../operator/rbac.ts';

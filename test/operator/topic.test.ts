@@ -4,7 +4,8 @@
  * waits for the live brokers holding replicas to say they dropped the data.
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
-import { adminKube, createNamespace, eventually, loadExample, resources, sleep, startOperator, useOperatorApiServer } from './harness.ts';
+import { adminKube, createNamespace, eventually, loadExample, resources, sleep, startOperator } from './harness.ts';
+import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject } from '../../operator/kube.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { jsonEqual } from '../../operator/conditions.ts';
