@@ -96,7 +96,8 @@ describe('Broker in process', () => {
     }
     expect(value('brook_under_replicated_partitions{broker="0"}')).toBe(0);
     expect((await fetch(`${metricsUrl}/healthz`)).status).toBe(200);
-    expect((await fetch(`${metricsUrl}/readyz`)).status).toBe(200);
+    const ready = await fetch(`${metricsUrl}/readyz`);
+    expect(`${ready.status} ${await ready.text()}`).toBe('200 ready\n');
   });
 });
 

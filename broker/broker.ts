@@ -206,6 +206,21 @@ export class Broker {
     this.ready = true;
   }
 
+  /**
+   * Ready means: serving, registered in the cluster (holding its liveness lease), and in the ISR
+   * of every hosted partition that has a live leader — so a restarted broker is ready only once it
+   * caught up, which is what a rolling restart waits for.
+   */
+  readinessProblem(): string | null {
+    if (this.stopping) return 'stopping';
+    if (!this.ready) return 'starting';
+    if (!this.membership.live.some((b) => b.id === this.nodeId)) return 'not registered in the cluster yet';
+    const live = this.liveIds();
+    const behind = [...this.partitions.values()].filter((p) => p.state.leader >= 0 && live.has(p.state.leader) && !p.state.isr.includes(this.nodeId));
+    if (behind.length > 0) return `catching up: not in the ISR of ${behind.length} partition(s), e.g. ${behind[0]!.name}`;
+    return null;
+  }
+
   private liveIds(): Set<number> { return new Set(this.membership.live.map((b) => b.id)); }
 
   /** Live brokers or the controller lease changed. */
@@ -287,7 +302,12 @@ export class Broker {
       this.topics.delete(name);
       if (previous) this.topicNamesById.delete(previous.topicId);
       await this.dropPartitions(name);
-      if (event.type === 'deleted') return;
+      if (event.type === 'deleted') {
+        this.store.acknowledgeTopicDataRemoved(name, topic.topicId, this.nodeId).catch((err: Error) => {
+          this.log.warn(`could not record that the data of deleted topic ${name} is gone: ${err.message}`);
+        });
+        return;
+      }
     }
     this.topics.set(name, topic);
     this.topicNamesById.set(topic.topicId, name);
@@ -415,8 +435,9 @@ export class Broker {
     });
     app.get('/healthz', (_req, res) => { res.send('ok\n'); });
     app.get('/readyz', (_req, res) => {
-      if (this.ready && !this.stopping) res.send('ready\n');
-      else res.status(503).send(this.stopping ? 'stopping\n' : 'starting\n');
+      const problem = this.readinessProblem();
+      if (problem) res.status(503).send(`${problem}\n`);
+      else res.send('ready\n');
     });
     const host = this.opts.metricsHost ?? this.opts.listen.host;
     await new Promise<void>((resolve, reject) => {

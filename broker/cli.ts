@@ -49,6 +49,8 @@ Options:
   --kubeconfig PATH            With --store kubernetes: a kubeconfig; default $KUBECONFIG,
                                ~/.kube/config, or the in-cluster service account.
   --config FILE                A Kafka-style properties file of broker settings (key=value).
+  --rack-file PATH             Wait until PATH holds a non-empty line and use it as broker.rack
+                               (the operator mounts the node's zone there).
   --set KEY=VALUE              One broker setting; repeatable; wins over --config.
                                Run 'brook settings' to list the settings and their defaults.
   -h, --help                   This help.
@@ -134,11 +136,13 @@ interface RunOptions {
   cluster?: string;
   namespace?: string;
   kubeconfig?: string;
+  rackFile?: string;
   settings: Record<string, string>;
 }
 
 async function runBroker(o: RunOptions): Promise<void> {
   const log = createLogger(`broker-${o.nodeId}`);
+  if (o.rackFile) o.settings['broker.rack'] = await waitForRack(o.rackFile, log);
   const settings = new BrokerSettings(o.settings);
   const store: MetadataStore = o.store === 'kubernetes' ? await openKubernetesStore(o)
     : o.store === 'file' ? FileStore.open(join(o.dataDir, 'metadata')) : new MemoryStore();
@@ -155,6 +159,19 @@ async function runBroker(o: RunOptions): Promise<void> {
   log.info(`ready in ${Date.now() - started} ms (data ${o.dataDir}, cluster ${broker.clusterId})`);
 
   stopOnSignals(log, () => broker.stop().then(() => store.close()));
+}
+
+/** The rack comes from a file the kubelet fills from a pod annotation, maybe a little after start. */
+async function waitForRack(path: string, log: Logger): Promise<string> {
+  for (let waited = 0; ; waited++) {
+    const rack = (await readFile(path, 'utf8').catch(() => '')).trim().split('\n')[0]?.trim() ?? '';
+    if (rack) {
+      log.info(`rack ${rack} (from ${path})`);
+      return rack;
+    }
+    if (waited % 10 === 0) log.info(`waiting for a rack in ${path}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
 }
 
 async function openKubernetesStore(o: RunOptions): Promise<MetadataStore> {
@@ -202,7 +219,7 @@ function brokerCommand(args: string[]): RunOptions | null {
       'data-dir': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' },
       store: { type: 'string' }, config: { type: 'string' }, set: { type: 'string', multiple: true },
       cluster: { type: 'string' }, namespace: { type: 'string' }, kubeconfig: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      'rack-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -226,6 +243,7 @@ function brokerCommand(args: string[]): RunOptions | null {
     cluster: values.cluster,
     namespace: values.namespace,
     kubeconfig: values.kubeconfig,
+    rackFile: values['rack-file'],
     settings: { ...(values.config ? readPropertiesFile(values.config) : {}), ...parseSets(values.set) },
   };
 }

@@ -29,7 +29,7 @@
  * renewal: that is no later than any other store can see the lease expire.
  */
 import { randomUUID, createHash } from 'node:crypto';
-import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
 import { KafkaError } from '../errors.ts';
 import { apiVersion, group, kafkaTopicName, leadersSummary, version, type Topic } from '../k8s/crds.ts';
 import { randomClusterId } from './memory-store.ts';
@@ -493,6 +493,23 @@ export class KubernetesStore implements MetadataStore {
     }
     this.pendingListeners.add(wrapped);
     return () => { this.pendingListeners.delete(wrapped); };
+  }
+
+  /**
+   * Annotates a Topic being deleted with `data-removed.brook.dev/broker-<id>: <topicId>`: the
+   * operator's finalizer waits for every live broker with a replica to say its data is gone.
+   */
+  async acknowledgeTopicDataRemoved(name: string, topicId: string, brokerId: number): Promise<void> {
+    const obj = [...this.topicWatch.cache.values()].find((o) => this.isOurs(o) && kafkaTopicName(o) === name && o.status?.topicId === topicId);
+    if (!obj) return; // already gone
+    try {
+      await this.customObjects.patchNamespacedCustomObject({
+        group, version, namespace: this.ns, plural: 'topics', name: obj.metadata.name, fieldManager: this.fieldManager,
+        body: { metadata: { annotations: { [`data-removed.brook.dev/broker-${brokerId}`]: topicId } } },
+      }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    } catch (err) {
+      if (httpCode(err) !== 404) throw err;
+    }
   }
 
   /** Writes the first partition state of a pending Topic (status subresource, compare-and-swap). */

@@ -165,6 +165,8 @@ export class MemoryStore implements MetadataStore {
     throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' is not pending.`);
   }
 
+  async acknowledgeTopicDataRemoved(): Promise<void> { /* nothing waits for it here */ }
+
   watchTopics(listener: (event: TopicEvent) => void): () => void {
     for (const topic of this.topics.values()) listener({ type: 'put', topic });
     this.listeners.add(listener);

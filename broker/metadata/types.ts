@@ -67,6 +67,11 @@ export interface MetadataStore {
   watchPendingTopics(listener: (spec: TopicSpec) => void): () => void;
   /** Gives a pending topic its first partition state (and topic id). */
   placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord>;
+  /**
+   * Records that broker `brokerId` deleted its copies of a deleted topic (the Kubernetes store
+   * annotates the Topic so the operator's finalizer can complete); a no-op where nothing waits.
+   */
+  acknowledgeTopicDataRemoved(name: string, topicId: string, brokerId: number): Promise<void>;
   /** Compare-and-swap: fails with StaleVersionError when `expectedVersion` is not current. */
   updateTopic(name: string, expectedVersion: string,
     update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }): Promise<TopicRecord>;

@@ -109,10 +109,16 @@ describe('brokers with --store kubernetes', () => {
     await admin.disconnect();
     const got = expectSuccess(await k(['get', 'topic', 'from-kafka', '-n', ns, '-o', 'jsonpath={.spec.partitions} {.status.topicId}'])).stdout.toString();
     expect(got).toMatch(/^2 [0-9a-f-]{36}$/);
+    const topicId = got.split(' ')[1]!;
     const partitionDir = join(b0.dataDir, 'from-kafka-0');
     await waitFor(() => existsSync(partitionDir), 'the partition directory');
-    expectSuccess(await k(['delete', 'topic', 'from-kafka', '-n', ns]));
+    // the operator's finalizer holds deletion until every broker says its data is gone
+    expectSuccess(await k(['patch', 'topic', 'from-kafka', '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":["brook.dev/topic-data"]}}']));
+    expectSuccess(await k(['delete', 'topic', 'from-kafka', '-n', ns, '--wait=false']));
     await waitFor(() => !existsSync(partitionDir), 'the broker to delete the partition data');
+    await waitFor(async () => (await k(['get', 'topic', 'from-kafka', '-n', ns, '-o', 'jsonpath={.metadata.annotations.data-removed\\.brook\\.dev/broker-0}'])).stdout.toString() === topicId,
+      'the broker to annotate the Topic: data removed');
+    expectSuccess(await k(['patch', 'topic', 'from-kafka', '-n', ns, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']));
   });
 
   test('a paused controller stops acting as controller once another broker holds the lease', async () => {
