@@ -63,7 +63,8 @@ describe('leader election', () => {
       const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`)).text();
       return [...text.matchAll(/^brook_operator_reconcile_total\{[^}]*\} (\S+)$/gm)].reduce((s, m) => s + Number(m[1]), 0);
     };
-    expect(await reconciles(leader)).toBeGreaterThan(0);
+    // the StatefulSet appears mid-reconcile; the counter moves when that reconcile ends
+    await eventually(async () => ((await reconciles(leader)) > 0 ? true : undefined), 'the leader to count its reconcile', 10_000, 50);
     expect(await reconciles(standby)).toBe(0);
 
     const killedAt = performance.now();
