@@ -6,19 +6,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { TMP_SUFFIX } from './log-files.ts';
+import { writeFileAtomically } from './offset-index.ts';
 
 export function writeCheckpoint(file: string, entries: readonly (readonly (string | number | bigint)[])[]): void {
   const text = ['0', String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n';
-  const tmp = file + TMP_SUFFIX;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
+  writeFileAtomically(file, Buffer.from(text));
   fsyncDir(path.dirname(file));
 }
 
