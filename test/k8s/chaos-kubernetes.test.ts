@@ -1,6 +1,7 @@
 /**
- * Chaos across processes on the Kubernetes store: three broker processes (RF 3, min ISR 2), an
- * idempotent acks=all kafkajs producer writing throughout, and a checker that, 20 times, takes
+ * Chaos across processes on the Kubernetes store: three broker processes (RF 3, min ISR 2),
+ * idempotent acks=all producers writing throughout — kafkajs, and the Apache Kafka Java client
+ * (test/java/KeyedProducer, one record per request) — and a checker that, 20 times, takes
  * down the leader of a partition — SIGKILL and a restart on the same data, or SIGSTOP long
  * enough for a new leader to be elected and then SIGCONT (the old leader must step down and
  * follow). At the end kcat reads every partition: each acknowledged record is there exactly
@@ -14,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { repoRoot } from '../harness/paths.ts';
-import { expectSuccess, requireKcat, run } from '../harness/tools.ts';
+import { describeRun, expectSuccess, javaProgram, requireKcat, run } from '../harness/tools.ts';
 import { freePort, kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
 
@@ -85,9 +86,15 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
   const kafka = new Kafka({ brokers: bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: 'chaos', numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+  await admin.createTopics({ topics: ['chaos', 'chaos-java'].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] })) });
   await admin.disconnect();
   await waitFor(async () => (await partitionStates()).every((p) => p.isr.length === 3) && (await partitionStates()).length === PARTITIONS, 'the topic placed and in sync');
+
+  // The Java client retries through every failover within its delivery timeout; it prints
+  // "i partition offset" for each acknowledged record once all are acknowledged.
+  const JAVA_RECORDS = 6000;
+  const javaRun = javaProgram('KeyedProducer', [bootstrap.join(','), 'chaos-java', String(JAVA_RECORDS),
+    'batch.size=1', 'linger.ms=0', 'max.in.flight.requests.per.connection=1', 'delivery.timeout.ms=300000', 'request.timeout.ms=10000'], { timeoutMs: 540_000 });
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
@@ -130,6 +137,19 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
   producing = false;
   await load;
   await producer.disconnect();
+  const java = await javaRun;
+  if (java.code !== 0) throw new Error(`the Java producer failed:\n${describeRun(java)}`);
+  const javaAcks = java.stdout.toString().trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number, number]);
+  expect(javaAcks).toHaveLength(JAVA_RECORDS);
+  for (let p = 0; p < PARTITIONS; p++) {
+    const read = await run('kcat', ['-b', bootstrap.join(','), '-C', '-t', 'chaos-java', '-p', String(p), '-o', 'beginning', '-e', '-f', '%o %s\\n'], { timeoutMs: 60_000 });
+    expectSuccess(read);
+    const byOffset = new Map(read.stdout.toString().split('\n').filter((l) => l !== '').map((l) => [Number(l.split(' ')[0]), l.split(' ')[1]!]));
+    const values = [...byOffset.values()];
+    expect(new Set(values).size).toBe(values.length);
+    // every acknowledged record is at the offset the broker acknowledged it with
+    for (const [i, partition, offset] of javaAcks) if (partition === p) expect(byOffset.get(offset)).toBe(`value-${i}`);
+  }
 
   for (let p = 0; p < PARTITIONS; p++) {
     const read = await run('kcat', ['-b', bootstrap.join(','), '-C', '-t', 'chaos', '-p', String(p), '-o', 'beginning', '-e', '-f', '%s\\n'], { timeoutMs: 60_000 });
@@ -139,5 +159,5 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
     const ackedSet = new Set(acked[p]);
     expect(values.filter((v) => ackedSet.has(v))).toEqual(acked[p]);
   }
-  process.stderr.write(`chaos (processes, Kubernetes store): ${acked.flat().length} records acknowledged across ${KILLS} kills/pauses, ${failed} sends failed\n`);
+  process.stderr.write(`chaos (processes, Kubernetes store): kafkajs ${acked.flat().length} records acknowledged (${failed} sends failed), Java ${JAVA_RECORDS} acknowledged, across ${KILLS} kills/pauses\n`);
 }, 600_000);
