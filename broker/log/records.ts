@@ -22,8 +22,19 @@
  */
 import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
-import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
-import { compressFrameSync as lz4CompressFrame, decompressFrameSync as lz4DecompressFrame } from 'lz4-napi';
+import { createRequire } from 'node:module';
+
+// The native snappy and lz4 codecs are loaded on first use (only compaction of such batches
+// needs them), so a broker that never meets one does not pay ~70 ms of start-up for them.
+const requireCjs = createRequire(import.meta.url);
+let snappyModule: typeof import('snappy') | null = null;
+let lz4Module: typeof import('lz4-napi') | null = null;
+const snappy = (): typeof import('snappy') => (snappyModule ??= requireCjs('snappy') as typeof import('snappy'));
+const lz4 = (): typeof import('lz4-napi') => (lz4Module ??= requireCjs('lz4-napi') as typeof import('lz4-napi'));
+const snappyCompress = (b: Buffer): Buffer => snappy().compressSync(b);
+const snappyUncompress = (b: Buffer, opts: { asBuffer: true }): Buffer => snappy().uncompressSync(b, opts) as Buffer;
+const lz4CompressFrame = (b: Buffer): Buffer => lz4().compressFrameSync(b);
+const lz4DecompressFrame = (b: Buffer): Buffer => lz4().decompressFrameSync(b);
 import { KafkaError } from '../errors.ts';
 import {
   type BatchHeader, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, COMPRESSION_CODEC_MASK, CRC_OFFSET, RECORDS_OFFSET, TIMESTAMP_TYPE_MASK,
