@@ -1,0 +1,449 @@
+/**
+ * Replicated benchmark (issue 5, "Measure"): 3 brokers, RF 3, min.insync.replicas=2, Brook on
+ * the Kubernetes store against a 3-node Apache Kafka 4.1.1 KRaft cluster, one after the other.
+ *
+ *   node bench/replicated.ts [--records 300000] [--e2e-messages 3000] [--catchup-mib 300]
+ *                            [--systems brook,kafka] [--out bench/results/replicated.json]
+ *
+ * Per system: ProducerPerformance acks=all (idempotence on) on an 8-partition topic, 1 KiB
+ * records, max throughput; EndToEndLatency (acks=all, 1 KiB) on a 1-partition topic; failover:
+ * an idempotent kafkajs producer sends acks=all to partition 0 of a 1-partition topic in a loop,
+ * the leader of that partition is SIGKILLed, and the time from the kill to the first successful
+ * acks=all produce sent after it is taken; catch-up: one broker is stopped (SIGTERM),
+ * --catchup-mib MiB are produced (acks=all), it is restarted on the same data and the time from
+ * the restart until it is back in the ISR of every partition of that topic gives MiB/s.
+ *
+ * Kafka: 3 combined broker+controller nodes, static 3-voter quorum (controller.quorum.voters),
+ * -Xmx512M each, defaults otherwise. Brook: 3 `brook broker --store kubernetes` processes against
+ * a real kube-apiserver+etcd (test/k8s/envtest.ts), defaults otherwise (broker.session.timeout.ms
+ * 4000).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Kafka, logLevel } from 'kafkajs';
+import { freePort, KAFKA_JVM_PERFORMANCE_OPTS } from './brokers.ts';
+import { kafkaLibs, parseProducerSummary, repoRoot, runTool, runToolOrThrow, tail, toolClasses, type ProducerSummary } from './kafka-tools.ts';
+import { kubectl, startApiServer, type ApiServer } from '../test/k8s/envtest.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    records: { type: 'string', default: '300000' },
+    'e2e-messages': { type: 'string', default: '3000' },
+    'catchup-mib': { type: 'string', default: '300' },
+    systems: { type: 'string', default: 'brook,kafka' },
+    out: { type: 'string', default: 'bench/results/replicated.json' },
+  },
+});
+const RECORDS = Number(args.records);
+const E2E_MESSAGES = Number(args['e2e-messages']);
+const CATCHUP_MIB = Number(args['catchup-mib']);
+const SYSTEMS = (args.systems ?? '').split(',').filter((s) => s !== '') as SystemName[];
+const HOST = '127.0.0.1';
+const RECORD_SIZE = 1024;
+
+type SystemName = 'brook' | 'kafka';
+const t0Bench = performance.now();
+function log(line: string): void {
+  process.stdout.write(`[${((performance.now() - t0Bench) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- processes
+
+/** Every broker process still running, SIGKILLed if the benchmark exits or is interrupted. */
+const children = new Set<ChildProcess>();
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
+
+type Node = {
+  id: number;
+  port: number;
+  child: ChildProcess | null;
+  exited: Promise<void> | null;
+  recent: string[];
+  start(): Promise<void>;
+};
+
+function spawnNode(node: Node, command: string, argv: string[], logFile: string, readyLine: RegExp | null): Promise<void> {
+  const out = createWriteStream(logFile, { flags: 'a' });
+  const child = spawn(command, argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  node.child = child;
+  node.exited = new Promise((r) => child.once('exit', () => r()));
+  return new Promise((resolveReady, reject) => {
+    let ready = readyLine === null;
+    if (ready) resolveReady();
+    const onData = (d: Buffer) => {
+      const text = d.toString();
+      out.write(text);
+      node.recent.push(text);
+      if (node.recent.length > 50) node.recent.shift();
+      if (!ready && readyLine !== null && readyLine.test(text)) {
+        ready = true;
+        resolveReady();
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code, signal) => {
+      out.end();
+      if (!ready) reject(new Error(`node ${node.id} exited (${code ?? signal}):\n${node.recent.join('').slice(-4000)}`));
+    });
+  });
+}
+
+async function signalNode(node: Node, signal: NodeJS.Signals, graceMs = 60_000): Promise<void> {
+  if (node.child === null) return;
+  const exited = node.exited!;
+  node.child.kill(signal);
+  const done = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!done) {
+    node.child.kill('SIGKILL');
+    await exited;
+  }
+  node.child = null;
+}
+
+type System = {
+  name: SystemName;
+  nodes: Node[];
+  bootstrap: string;
+  describe: string;
+  stop(): Promise<void>;
+};
+
+// ---------------------------------------------------------------- Kafka
+
+async function startKafkaCluster(): Promise<System> {
+  const work = mkdtempSync(join(tmpdir(), 'brook-bench-kraft3-'));
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const cports = [await freePort(), await freePort(), await freePort()];
+  const voters = cports.map((p, i) => `${i}@${HOST}:${p}`).join(',');
+  const uuid = await runToolOrThrow(toolClasses.storage, ['random-uuid']);
+  const clusterId = uuid.stdout.trim().split('\n').at(-1) ?? '';
+  const nodes: Node[] = [];
+  for (let id = 0; id < 3; id++) {
+    const dir = join(work, `node${id}`);
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const props = join(dir, 'server.properties');
+    writeFileSync(props, [
+      'process.roles=broker,controller',
+      `node.id=${id}`,
+      `controller.quorum.voters=${voters}`,
+      `listeners=PLAINTEXT://${HOST}:${ports[id]},CONTROLLER://${HOST}:${cports[id]}`,
+      'inter.broker.listener.name=PLAINTEXT',
+      `advertised.listeners=PLAINTEXT://${HOST}:${ports[id]}`,
+      'controller.listener.names=CONTROLLER',
+      'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+      'num.network.threads=3',
+      'num.io.threads=8',
+      `log.dirs=${join(dir, 'data')}`,
+      'offsets.topic.replication.factor=3',
+      'transaction.state.log.replication.factor=3',
+      'transaction.state.log.min.isr=2',
+      'share.coordinator.state.topic.replication.factor=3',
+      'share.coordinator.state.topic.min.isr=2',
+      'group.initial.rebalance.delay.ms=0',
+      '',
+    ].join('\n'));
+    await runToolOrThrow(toolClasses.storage, ['format', '--cluster-id', clusterId, '--config', props]);
+    const node: Node = {
+      id, port: ports[id], child: null, exited: null, recent: [],
+      start: () => spawnNode(node, 'java', ['-Xmx512M', '-Xms512M', ...KAFKA_JVM_PERFORMANCE_OPTS,
+        `-Dkafka.logs.dir=${dir}`, '-cp', join(kafkaLibs(), '*'), 'kafka.Kafka', props], join(dir, 'broker.log'),
+        null), // no log4j binding in the jars: readiness comes from Metadata (waitBrokers)
+    };
+    nodes.push(node);
+  }
+  await Promise.all(nodes.map((n) => n.start()));
+  const system: System = {
+    name: 'kafka', nodes, bootstrap: ports.map((p) => `${HOST}:${p}`).join(','),
+    describe: 'Apache Kafka 4.1.1, 3 combined broker+controller nodes, static 3-voter quorum, -Xmx512M -Xms512M each, defaults otherwise',
+    stop: async () => {
+      await Promise.all(nodes.map((n) => signalNode(n, 'SIGTERM', 10_000))); // teardown: data is deleted next
+      rmSync(work, { recursive: true, force: true });
+    },
+  };
+  await waitBrokers(system, 3);
+  return system;
+}
+
+// ---------------------------------------------------------------- Brook
+
+async function startBrookCluster(): Promise<System> {
+  const api: ApiServer = await startApiServer();
+  const ns = 'bench';
+  const ok = async (a: string[]) => {
+    const r = await kubectl(api, a);
+    if (r.code !== 0) throw new Error(`kubectl ${a.join(' ')}: ${r.stderr.toString()}`);
+  };
+  await ok(['apply', '--server-side', '-f', join(repoRoot, 'crds')]);
+  await ok(['create', 'namespace', ns]);
+  await ok(['apply', '-n', ns, '-f', join(repoRoot, 'examples/cluster.yaml')]);
+  const work = mkdtempSync(join(tmpdir(), 'brook-bench-repl-'));
+  const nodes: Node[] = [];
+  for (let id = 0; id < 3; id++) {
+    const dir = join(work, `node${id}`);
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    const port = await freePort();
+    const node: Node = {
+      id, port, child: null, exited: null, recent: [],
+      start: () => spawnNode(node, join(repoRoot, 'node_modules/.bin/node'), [join(repoRoot, 'broker/cli.ts'), 'broker',
+        '--id', String(id), '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns,
+        '--kubeconfig', api.kubeconfigPath, '--listen', `${HOST}:${port}`, '--data-dir', join(dir, 'data'),
+        '--metrics-port', 'none', '--set', 'group.initial.rebalance.delay.ms=0'], join(dir, 'broker.log'), /listening on/),
+    };
+    nodes.push(node);
+  }
+  await Promise.all(nodes.map((n) => n.start()));
+  const system: System = {
+    name: 'brook', nodes, bootstrap: nodes.map((n) => `${HOST}:${n.port}`).join(','),
+    describe: `Brook, 3 \`brook broker --store kubernetes\` processes, kube-apiserver ${api.version}+etcd (envtest), defaults otherwise`,
+    stop: async () => {
+      await Promise.all(nodes.map((n) => signalNode(n, 'SIGTERM', 10_000))); // teardown: data is deleted next
+      rmSync(work, { recursive: true, force: true });
+      await api.stop();
+    },
+  };
+  await waitBrokers(system, 3);
+  return system;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function kafkaClient(system: System): Kafka {
+  return new Kafka({
+    clientId: 'brook-bench-replicated', brokers: system.bootstrap.split(','), logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000, requestTimeout: 5000,
+    retry: { retries: 1000, initialRetryTime: 50, maxRetryTime: 250 },
+  });
+}
+
+async function waitBrokers(system: System, count: number): Promise<void> {
+  const admin = kafkaClient(system).admin();
+  await admin.connect();
+  const deadline = Date.now() + 120_000;
+  try {
+    for (;;) {
+      try {
+        if ((await admin.describeCluster()).brokers.length >= count) return;
+      } catch { /* not yet */ }
+      if (Date.now() > deadline) throw new Error(`${system.name}: fewer than ${count} brokers after 120 s`);
+      await sleep(200);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+type PartitionState = { partitionId: number; leader: number; isr: number[]; replicas: number[] };
+
+async function partitions(system: System, topic: string): Promise<PartitionState[]> {
+  const admin = kafkaClient(system).admin({ retry: { retries: 0 } });
+  try {
+    await admin.connect();
+    const md = await admin.fetchTopicMetadata({ topics: [topic] });
+    return (md.topics[0]?.partitions ?? []) as PartitionState[];
+  } catch {
+    return [];
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function waitIsr(system: System, topic: string, pred: (p: PartitionState) => boolean, what: string,
+  timeoutMs = 600_000, pollMs = 100): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const ps = await partitions(system, topic);
+    if (ps.length > 0 && ps.every(pred)) return performance.now() - t0;
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${system.name}: timed out waiting for ${what}: ${JSON.stringify(ps)}`);
+    await sleep(pollMs);
+  }
+}
+
+async function createTopic(system: System, topic: string, partitionCount: number): Promise<void> {
+  await runToolOrThrow(toolClasses.topics, ['--bootstrap-server', system.bootstrap, '--create', '--topic', topic,
+    '--partitions', String(partitionCount), '--replication-factor', '3', '--config', 'min.insync.replicas=2']);
+  await waitIsr(system, topic, (p) => p.leader >= 0 && p.isr.length === 3, `${topic} in sync`, 120_000);
+}
+
+async function producerPerf(system: System, topic: string, records: number): Promise<ProducerSummary> {
+  const run = await runToolOrThrow(toolClasses.producerPerf, ['--topic', topic, '--num-records', String(records),
+    '--record-size', String(RECORD_SIZE), '--throughput', '-1', '--producer-props', `bootstrap.servers=${system.bootstrap}`,
+    'acks=all', 'enable.idempotence=true'], undefined, 900_000);
+  return parseProducerSummary(run.stdout);
+}
+
+type E2E = { avgMs: number; p50Ms: number; p99Ms: number; p999Ms: number };
+
+async function endToEnd(system: System, topic: string): Promise<E2E> {
+  const run = await runTool('org.apache.kafka.tools.EndToEndLatency', [system.bootstrap, topic, String(E2E_MESSAGES), 'all', String(RECORD_SIZE)]);
+  const text = `${run.stdout}\n${run.stderr}`;
+  const num = (re: RegExp) => Number(re.exec(text)?.[1] ?? Number.NaN);
+  const r = {
+    avgMs: num(/Avg latency: ([\d.]+)/), p50Ms: num(/50th = ([\d.]+)/), p99Ms: num(/99th = ([\d.]+)/), p999Ms: num(/99\.9th = ([\d.]+)/),
+  };
+  if (run.code !== 0 || Number.isNaN(r.p99Ms)) throw new Error(`EndToEndLatency failed (${run.code}):\n${tail(text)}`);
+  return r;
+}
+
+type Failover = { victim: number; wasController: string; ms: number; firstAckAnyMs: number; failedSends: number };
+
+async function failover(system: System, topic: string): Promise<Failover> {
+  const kafka = kafkaClient(system);
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry: { retries: 1000, initialRetryTime: 50, maxRetryTime: 250 } });
+  await producer.connect();
+  const acks: Array<{ start: number; end: number }> = [];
+  let failed = 0;
+  let producing = true;
+  const loop = (async () => {
+    for (let i = 0; producing; i++) {
+      const start = performance.now();
+      try {
+        await producer.send({ topic, acks: -1, timeout: 5000, messages: [{ partition: 0, value: `v${i}` }] });
+        acks.push({ start, end: performance.now() });
+      } catch {
+        failed++;
+      }
+    }
+  })();
+  while (acks.length < 200) await sleep(20);
+  const victim = (await partitions(system, topic))[0]!.leader;
+  let wasController = 'n/a';
+  if (system.name === 'kafka') {
+    const admin = kafka.admin();
+    await admin.connect();
+    wasController = String((await admin.describeCluster()).controller === victim);
+    await admin.disconnect();
+  }
+  const node = system.nodes[victim]!;
+  const tKill = performance.now();
+  await signalNode(node, 'SIGKILL');
+  const deadline = tKill + 120_000;
+  while (!acks.some((a) => a.start >= tKill) && performance.now() < deadline) await sleep(5);
+  producing = false;
+  await loop;
+  await producer.disconnect();
+  const after = acks.find((a) => a.start >= tKill);
+  const any = acks.find((a) => a.end > tKill);
+  await node.start();
+  await waitIsr(system, topic, (p) => p.isr.length === 3, 'failover topic back in sync');
+  return { victim, wasController, ms: after === undefined ? Number.NaN : after.end - tKill, firstAckAnyMs: any === undefined ? Number.NaN : any.end - tKill, failedSends: failed };
+}
+
+type CatchUp = { node: number; mib: number; produce: ProducerSummary; restartToIsrMs: number; mibPerSec: number; readyMs: number };
+
+async function catchUp(system: System, topic: string): Promise<CatchUp> {
+  const ps = await partitions(system, topic);
+  // a broker that is not the leader of partition 0 (it still leads others of the 8)
+  const victim = [0, 1, 2].find((id) => id !== ps[0]!.leader)!;
+  const node = system.nodes[victim]!;
+  await signalNode(node, 'SIGTERM');
+  await waitIsr(system, topic, (p) => !p.isr.includes(victim), 'stopped broker out of every ISR', 120_000);
+  const records = Math.round((CATCHUP_MIB * 1024 * 1024) / RECORD_SIZE);
+  const produce = await producerPerf(system, topic, records);
+  log(`[${system.name}] produced ${CATCHUP_MIB} MiB with broker ${victim} down: ${produce.mibPerSec} MiB/s`);
+  const t0 = performance.now();
+  await node.start();
+  const readyMs = performance.now() - t0;
+  await waitIsr(system, topic, (p) => p.isr.includes(victim), 'restarted broker back in every ISR', 900_000, 100);
+  const ms = performance.now() - t0;
+  return { node: victim, mib: CATCHUP_MIB, produce, restartToIsrMs: ms, mibPerSec: CATCHUP_MIB / (ms / 1000), readyMs };
+}
+
+// ---------------------------------------------------------------- main
+
+type Result = {
+  describe?: string;
+  produce?: ProducerSummary;
+  e2e?: E2E;
+  failover?: Failover;
+  catchUp?: CatchUp;
+  errors: string[];
+};
+
+async function benchSystem(name: SystemName): Promise<Result> {
+  const result: Result = { errors: [] };
+  log(`== ${name}: starting 3 brokers`);
+  let system: System;
+  try {
+    system = name === 'kafka' ? await startKafkaCluster() : await startBrookCluster();
+  } catch (err) {
+    result.errors.push(`start: ${(err as Error).message}`);
+    log(`[${name}] ${result.errors.at(-1)}`);
+    return result;
+  }
+  result.describe = system.describe;
+  log(`[${name}] up: ${system.bootstrap}`);
+  const step = async (what: string, f: () => Promise<void>) => {
+    try {
+      await f();
+    } catch (err) {
+      result.errors.push(`${what}: ${(err as Error).message}`);
+      log(`[${name}] ${what} FAILED: ${(err as Error).message.slice(0, 2000)}`);
+    }
+  };
+  try {
+    await step('topics', async () => {
+      await createTopic(system, 'perf', 8);
+      await createTopic(system, 'e2e', 1);
+      await createTopic(system, 'failover', 1);
+      await createTopic(system, 'catchup', 8);
+    });
+    await step('produce', async () => {
+      result.produce = await producerPerf(system, 'perf', RECORDS);
+      log(`[${name}] produce acks=all: ${result.produce.mibPerSec} MiB/s, p99 ${result.produce.p99Ms} ms`);
+    });
+    await step('e2e', async () => {
+      result.e2e = await endToEnd(system, 'e2e');
+      log(`[${name}] end-to-end: p50 ${result.e2e.p50Ms} ms, p99 ${result.e2e.p99Ms} ms`);
+    });
+    await step('failover', async () => {
+      result.failover = await failover(system, 'failover');
+      log(`[${name}] failover: ${result.failover.ms.toFixed(0)} ms (victim ${result.failover.victim}, controller: ${result.failover.wasController})`);
+    });
+    await step('catch-up', async () => {
+      result.catchUp = await catchUp(system, 'catchup');
+      log(`[${name}] catch-up: ${result.catchUp.mib} MiB in ${result.catchUp.restartToIsrMs.toFixed(0)} ms = ${result.catchUp.mibPerSec.toFixed(1)} MiB/s`);
+    });
+  } finally {
+    await system.stop();
+    log(`[${name}] stopped`);
+  }
+  return result;
+}
+
+function fmt(n: number | undefined, digits = 1): string {
+  return n === undefined || Number.isNaN(n) ? '–' : n.toFixed(digits);
+}
+function ratio(b: number | undefined, k: number | undefined): string {
+  return b === undefined || k === undefined || Number.isNaN(b) || Number.isNaN(k) || k === 0 ? '–' : `${(b / k).toFixed(2)}x`;
+}
+
+const results: Partial<Record<SystemName, Result>> = {};
+for (const name of SYSTEMS) results[name] = await benchSystem(name);
+const k = results.kafka;
+const b = results.brook;
+const rows: string[][] = [
+  ['what', 'Kafka 4.1.1', 'Brook', 'Brook/Kafka', 'target'],
+  [`produce acks=all, ${RECORDS} x 1 KiB, 8 partitions (MiB/s)`, fmt(k?.produce?.mibPerSec), fmt(b?.produce?.mibPerSec), ratio(b?.produce?.mibPerSec, k?.produce?.mibPerSec), '>= 1.0x'],
+  ['produce acks=all p99 (ms)', fmt(k?.produce?.p99Ms, 0), fmt(b?.produce?.p99Ms, 0), ratio(b?.produce?.p99Ms, k?.produce?.p99Ms), '<= 1.0x'],
+  [`end-to-end latency p99, ${E2E_MESSAGES} x 1 KiB acks=all (ms)`, fmt(k?.e2e?.p99Ms, 2), fmt(b?.e2e?.p99Ms, 2), ratio(b?.e2e?.p99Ms, k?.e2e?.p99Ms), 'report'],
+  ['end-to-end latency p50 (ms)', fmt(k?.e2e?.p50Ms, 2), fmt(b?.e2e?.p50Ms, 2), ratio(b?.e2e?.p50Ms, k?.e2e?.p50Ms), 'report'],
+  ['failover: SIGKILL of leader -> first acks=all produce sent after it acknowledged (s)', fmt((k?.failover?.ms ?? Number.NaN) / 1000, 2), fmt((b?.failover?.ms ?? Number.NaN) / 1000, 2), ratio(b?.failover?.ms, k?.failover?.ms), 'Brook <= 5 s'],
+  [`catch-up: follower restarted ${CATCHUP_MIB} MiB behind, restart -> in every ISR (MiB/s)`, fmt(k?.catchUp?.mibPerSec), fmt(b?.catchUp?.mibPerSec), ratio(b?.catchUp?.mibPerSec, k?.catchUp?.mibPerSec), 'report'],
+  ['catch-up: restart -> in every ISR (s)', fmt((k?.catchUp?.restartToIsrMs ?? Number.NaN) / 1000, 2), fmt((b?.catchUp?.restartToIsrMs ?? Number.NaN) / 1000, 2), ratio(b?.catchUp?.restartToIsrMs, k?.catchUp?.restartToIsrMs), 'report'],
+];
+const table = rows.map((r, i) => `| ${r.join(' | ')} |${i === 0 ? '\n|---|--:|--:|--:|---|' : ''}`).join('\n');
+process.stdout.write(`\n${table}\n\n`);
+for (const [name, r] of Object.entries(results)) for (const e of r.errors) process.stdout.write(`${name}: ${e.slice(0, 3000)}\n`);
+const out = resolve(repoRoot, args.out ?? 'bench/results/replicated.json');
+mkdirSync(dirname(out), { recursive: true });
+writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: ['node bench/replicated.ts', ...process.argv.slice(2)].join(' '), settings: { RECORDS, E2E_MESSAGES, CATCHUP_MIB, RECORD_SIZE }, table, results }, null, 2)}\n`);
+log(`results written to ${out}`);
+process.exit(Object.values(results).some((r) => r.errors.length > 0) ? 1 : 0);
