@@ -31,12 +31,14 @@ const operatorContract = new Set([
 const fromKubernetes = new Set(['kubelet_volume_stats_capacity_bytes', 'kubelet_volume_stats_used_bytes']);
 /**
  * Broker families that one broker serving one consumer legitimately has no samples of: errors that
- * did not happen, followers a single broker does not have, a cleaner that had nothing to compact.
- * They must still be declared (# TYPE) by the broker.
+ * did not happen, followers a single broker does not have, a cleaner that had nothing to compact,
+ * garbage collections that have not happened yet in a young process (prom-client samples GC
+ * durations only after the first collection). They must still be declared (# TYPE) by the broker.
  */
 const declaredOnly = new Set([
   'brook_request_errors_total', 'brook_produce_errors_total', 'brook_connections_closed_malformed_total',
   'brook_replica_lag_messages', 'brook_replica_lag_seconds',
+  'nodejs_gc_duration_seconds_sum', 'nodejs_gc_duration_seconds_count', 'nodejs_gc_duration_seconds_bucket',
 ]);
 
 const dashboardsDir = join(operatorChart, 'dashboards');
