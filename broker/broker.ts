@@ -283,7 +283,6 @@ export class Broker {
   topicNameById(id: string): string | undefined { return this.topicNamesById.get(id); }
   allTopics(): IterableIterator<TopicRecord> { return this.topics.values(); }
   partition(topic: string, index: number): Partition | undefined { return this.partitions.get(key(topic, index)); }
-  hostedPartitions(): IterableIterator<Partition> { return this.partitions.values(); }
 
   /** Resolves once every store change seen so far has been applied locally. */
   async settled(): Promise<void> { await this.applying; }

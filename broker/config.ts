@@ -191,7 +191,6 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string | n
 }
 
 export function topicSetting(name: string): TopicSetting | undefined { return topicByName.get(name); }
-export function brokerSetting(name: string): BrokerSetting | undefined { return brokerByName.get(name); }
 
 /** Reads a Java-style properties file (key=value, # and ! comments). */
 export function readPropertiesFile(path: string): Record<string, string> {

@@ -56,7 +56,8 @@ export const fetchHandler: ApiHandler = {
       for (const p of t.partitions) targets.push(resolve(broker, names[topicIndex] ?? null, byId, topicIndex, p));
     });
     const deadline = Date.now() + Math.max(0, req.maxWaitMs);
-    const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, broker.settings.int('fetch.max.bytes')) : broker.settings.int('fetch.max.bytes');
+    const brokerMax = broker.settings.int('fetch.max.bytes');
+    const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, brokerMax) : brokerMax;
     if (replicaId >= 0) recordFollowerFetches(broker, replicaId, targets);
     for (;;) {
       const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId);
