@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { cacheDir } from '../scripts/cache-dir.mjs';
 import { processTree } from './proc-stats.ts';
 
 export const repoRoot = join(import.meta.dirname, '..');
@@ -23,7 +24,7 @@ export function kafkaVersion(): string {
 }
 
 export function kafkaLibs(): string {
-  const libs = join(repoRoot, '.cache', `kafka-${kafkaVersion()}`, 'libs');
+  const libs = join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs');
   if (!existsSync(libs) || !readdirSync(libs).some((f) => f.startsWith('kafka-tools-'))) {
     throw new Error(`Kafka jars missing in ${libs}: run \`node scripts/ensure-deps.mjs --test\` first`);
   }

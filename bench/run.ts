@@ -13,7 +13,7 @@ import {
   brookCommand, KAFKA_JVM_PERFORMANCE_OPTS, removeWorkDir, startBrook, startKafka,
   type BrokerName, type RunningBroker,
 } from './brokers.ts';
-import { kafkaVersion, repoRoot } from './kafka-tools.ts';
+import { kafkaLibs, kafkaVersion, repoRoot } from './kafka-tools.ts';
 import { HELP, parseOptions, type BenchOptions } from './options.ts';
 import { RssSampler } from './proc-stats.ts';
 import { compare, renderTable, type BrokerReport } from './report.ts';
@@ -45,7 +45,7 @@ function machine(): Record<string, string | number> {
 
 function commandOf(name: BrokerName, options: BenchOptions): string {
   if (name === 'kafka') {
-    return `java ${[...options.kafkaHeap, ...KAFKA_JVM_PERFORMANCE_OPTS].join(' ')} -cp '.cache/kafka-${kafkaVersion()}/libs/*' kafka.Kafka server.properties`;
+    return `java ${[...options.kafkaHeap, ...KAFKA_JVM_PERFORMANCE_OPTS].join(' ')} -cp '${kafkaLibs()}/*' kafka.Kafka server.properties`;
   }
   const { command, args } = brookCommand('DIR', { settings: options.brookSettings, cpuProfileDir: options.brookCpuProfileDir });
   return [command, ...args].map((a) => a.replace(`${repoRoot}/`, '')).join(' ');

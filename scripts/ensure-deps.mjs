@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureK8sBinaries } from '../test/k8s/build.mjs';
 import { ensureHelm } from '../test/helm/build.mjs';
+import { cacheDir } from './cache-dir.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wantTest = process.argv.includes('--test');
@@ -55,14 +56,14 @@ function ensurePromtool() {
   if (!has('promtool')) aptInstall(['prometheus']);
 }
 
-/** Copies Apache Kafka's jars (broker, tools, Java client) from Maven Central into .cache once. */
+/** Copies Apache Kafka's jars (broker, tools, Java client) from Maven Central into the cache (scripts/cache-dir.mjs) once. */
 export function kafkaVersion() {
   const pom = readFileSync(join(root, 'test/tools/kafka/pom.xml'), 'utf8');
   return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)[1];
 }
 
 function ensureKafkaJars() {
-  const libs = join(root, '.cache', `kafka-${kafkaVersion()}`, 'libs');
+  const libs = join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs');
   if (existsSync(libs) && readdirSync(libs).some((f) => f.startsWith('kafka-tools-'))) return;
   if (!has('java')) aptInstall(['openjdk-17-jre-headless']);
   if (!has('mvn')) aptInstall(['maven']);

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../../scripts/cache-dir.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -15,7 +16,7 @@ export function kafkaVersion(): string {
 
 /** Where scripts/ensure-deps.mjs --test puts the Kafka jars. */
 export function kafkaLibsDir(): string {
-  return join(repoRoot, '.cache', `kafka-${kafkaVersion()}`, 'libs');
+  return join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs');
 }
 
 export const ensureDepsCommand = 'node scripts/ensure-deps.mjs --test';

@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { cacheDir } from '../../scripts/cache-dir.mjs';
 import { ensureDepsCommand, kafkaLibsDir, kafkaVersion, repoRoot } from './paths.ts';
 
 export interface RunResult {
@@ -112,7 +113,7 @@ export function kafkaTool(mainClass: string, args: readonly string[], opts: RunO
 let compiled: string | undefined;
 
 /**
- * Compiles test/java/*.java against the Kafka client jars into .cache/java-classes/<hash> (the hash
+ * Compiles test/java/*.java against the Kafka client jars into <cache>/java-classes/<hash> (the hash
  * covers the sources and the Kafka version, so an edit recompiles) and returns that directory.
  */
 export function compileJavaPrograms(): string {
@@ -122,7 +123,7 @@ export function compileJavaPrograms(): string {
   const sources = readdirSync(srcDir).filter((f) => f.endsWith('.java')).sort();
   const hash = createHash('sha256').update(kafkaVersion());
   for (const f of sources) hash.update(f).update(readFileSync(join(srcDir, f)));
-  const out = join(repoRoot, '.cache', 'java-classes', hash.digest('hex').slice(0, 16));
+  const out = join(cacheDir(), 'java-classes', hash.digest('hex').slice(0, 16));
   if (!existsSync(out)) {
     const tmp = `${out}.tmp-${process.pid}`;
     mkdirSync(tmp, { recursive: true });

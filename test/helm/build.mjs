@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds `helm` from the Go module proxy, once, into .cache/helm-<version>/bin/helm. Plain
+// Builds `helm` from the Go module proxy, once, into <cache>/helm-<version>/bin/helm. Plain
 // JavaScript with Node built-ins only, so scripts/ensure-deps.mjs can call it on whatever Node the
 // machine has.
 //
@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../../scripts/cache-dir.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -24,9 +25,9 @@ const MODULE = 'helm.sh/helm/v3';
 
 function log(msg) { process.stderr.write(`[helm-build] ${msg}\n`); }
 
-/** .cache/helm-<version>/bin/helm: the version is the cache key. */
+/** <cache>/helm-<version>/bin/helm: the version is the cache key. */
 export function helmPath() {
-  return join(root, '.cache', `helm-${HELM_VERSION}`, 'bin', 'helm');
+  return join(cacheDir(), `helm-${HELM_VERSION}`, 'bin', 'helm');
 }
 
 /** The Go toolchain: $GO, `go` on PATH, or /usr/local/go/bin/go, at least the version helm's go.mod asks for. */

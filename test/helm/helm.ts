@@ -7,6 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
+import { cacheDir } from '../../scripts/cache-dir.mjs';
 import { helmPath, HELM_VERSION } from './build.mjs';
 import { ensureDepsCommand, repoRoot } from '../harness/paths.ts';
 import { describeRun, run, type RunResult } from '../harness/tools.ts';
@@ -28,14 +29,14 @@ export function helmBin(): string {
   const bin = helmPath();
   if (!existsSync(bin)) {
     throw new Error(`helm ${HELM_VERSION} is not built: run \`${ensureDepsCommand}\` (or \`node test/helm/build.mjs\`) `
-      + 'to build it from the Go module proxy into .cache/, or set HELM=/path/to/helm');
+      + 'to build it from the Go module proxy into the cache, or set HELM=/path/to/helm');
   }
   return bin;
 }
 
 export function helm(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   // No repositories, plugins or caches of the user's leak in: helm's home is a temp dir per run tree.
-  const home = join(repoRoot, '.cache', 'helm-home');
+  const home = join(cacheDir(), 'helm-home');
   return run(helmBin(), args, {
     input: opts.input, timeoutMs: opts.timeoutMs ?? 60_000,
     env: { HELM_CACHE_HOME: join(home, 'cache'), HELM_CONFIG_HOME: join(home, 'config'), HELM_DATA_HOME: join(home, 'data') },

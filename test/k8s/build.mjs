@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the Kubernetes test tier's binaries (kube-apiserver and etcd) from the Go module proxy,
-// once, into .cache/k8s-<kubernetes version>-etcd-<etcd version>/bin/. Plain JavaScript with Node
+// once, into <cache>/k8s-<kubernetes version>-etcd-<etcd version>/bin/. Plain JavaScript with Node
 // built-ins only, so scripts/ensure-deps.mjs can call it on whatever Node the machine has.
 //
 //   node test/k8s/build.mjs                      build both binaries unless cached (prints the bin dir)
@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../../scripts/cache-dir.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -85,10 +86,10 @@ export function k8sVersions() {
   };
 }
 
-/** .cache/k8s-<versions>/bin: where the binaries live; the versions are the cache key. */
+/** <cache>/k8s-<versions>/bin: where the binaries live; the versions are the cache key. */
 export function k8sBinDir() {
   const v = k8sVersions();
-  return join(root, '.cache', `k8s-${v.kubernetes}-etcd-${v.etcd}`, 'bin');
+  return join(cacheDir(), `k8s-${v.kubernetes}-etcd-${v.etcd}`, 'bin');
 }
 
 function ldflags(kubernetes) {
@@ -120,7 +121,7 @@ export function ensureK8sBinaries() {
   const go = findGo();
   const v = k8sVersions();
   mkdirSync(bin, { recursive: true });
-  log(`building the Kubernetes test tier (kube-apiserver ${v.kubernetes}, etcd ${v.etcd}) into ${bin.slice(root.length + 1)}`);
+  log(`building the Kubernetes test tier (kube-apiserver ${v.kubernetes}, etcd ${v.etcd}) into ${bin}`);
   log('first build downloads the modules and compiles kube-apiserver: expect several minutes on 2 cores');
   if (!existsSync(etcd)) build(go, etcdModule, etcd, []);
   if (!existsSync(apiserver)) build(go, apiserverModule, apiserver, ['-ldflags', ldflags(v.kubernetes)]);
