@@ -19,9 +19,14 @@ import type { AppendResult, LogConfig, PartitionLog } from './log/index.ts';
 export interface FollowerState {
   /** The follower's log end offset, from the offset of its latest fetch. */
   logEndOffset: bigint;
-  /** When the follower was last fully caught up with the leader's log end. */
+  /**
+   * The latest time the follower is known to have had everything the leader had (Kafka's
+   * lastCaughtUpTimeMs): see recordFollowerFetch.
+   */
   lastCaughtUpMs: number;
   lastFetchMs: number;
+  /** The leader's log end offset when the follower's previous fetch arrived (-1: none yet). */
+  lastFetchLeaderLogEndOffset: bigint;
 }
 
 export class Partition {
@@ -82,7 +87,7 @@ export class Partition {
     const now = this.clock();
     this.followers.clear();
     for (const r of this.stateValue.replicas) {
-      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0 });
+      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0, lastFetchLeaderLogEndOffset: -1n });
     }
     this.maybeAdvanceHighWatermark();
   }
@@ -123,14 +128,23 @@ export class Partition {
   /**
    * A follower fetched from `fetchOffset`: everything below it is in its log. Returns an ISR
    * the leader should propose (the follower caught up and may join), or null.
+   *
+   * Caught up (Kafka's Replica.updateFetchStateOrThrow): a fetch at the leader's log end makes
+   * the follower caught up now; a fetch at or past the leader's log end as of the follower's
+   * previous fetch makes it caught up as of that previous fetch. Under sustained produce the
+   * leader's log end moves between any two fetches, so only the second rule keeps a healthy
+   * follower in the ISR.
    */
   recordFollowerFetch(replicaId: number, fetchOffset: bigint): number[] | null {
     const f = this.followers.get(replicaId);
     if (!f) return null;
     const now = this.clock();
+    const leaderEnd = this.log.logEndOffset;
+    if (fetchOffset >= leaderEnd) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, now);
+    else if (f.lastFetchLeaderLogEndOffset >= 0n && fetchOffset >= f.lastFetchLeaderLogEndOffset) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, f.lastFetchMs);
     f.logEndOffset = fetchOffset;
     f.lastFetchMs = now;
-    if (fetchOffset >= this.log.logEndOffset) f.lastCaughtUpMs = now;
+    f.lastFetchLeaderLogEndOffset = leaderEnd;
     this.maybeAdvanceHighWatermark();
     const isr = this.stateValue.isr;
     if (!isr.includes(replicaId) && fetchOffset >= this.hw && fetchOffset >= this.epochStartOffset()) {
