@@ -13,7 +13,8 @@ import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue } from './delayed-fetch.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
-import { LogCleaner, logConfigFromTopicConfigs, PartitionLog } from './log/index.ts';
+import { hwKey, LogCleaner, logConfigFromTopicConfigs, PartitionLog, readHighWatermarks, writeHighWatermarks } from './log/index.ts';
+import type { HighWatermarks } from './log/index.ts';
 import { StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics } from './metrics.ts';
@@ -69,6 +70,9 @@ export class Broker {
   private unwatch: (() => void) | null = null;
   private applying: Promise<void> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | null = null;
+  private hwCheckpointTimer: NodeJS.Timeout | null = null;
+  /** High watermarks from replication-offset-checkpoint, read once on start. */
+  private checkpointedHighWatermarks: HighWatermarks = new Map();
   private advertisedEndpoint: Endpoint;
   private metricsEndpoint: Endpoint | null = null;
   private ready = false;
@@ -176,6 +180,11 @@ export class Broker {
 
   private async startup(): Promise<void> {
     await mkdir(this.opts.dataDir, { recursive: true });
+    try {
+      this.checkpointedHighWatermarks = readHighWatermarks(this.opts.dataDir);
+    } catch (err) {
+      this.log.warn(`ignoring the high-watermark checkpoint: ${(err as Error).message}; high watermarks restart at the log start`);
+    }
     this.clusterId = this.settings.get('cluster.id') ?? await this.store.clusterId();
     if (this.opts.metricsPort !== null && this.opts.metricsPort !== undefined) await this.startHttp(this.opts.metricsPort);
     this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
@@ -189,6 +198,8 @@ export class Broker {
     const interval = this.settings.int('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => { void this.enforceRetention(); }, interval);
     this.retentionTimer.unref();
+    this.hwCheckpointTimer = setInterval(() => this.checkpointHighWatermarks(), this.settings.int('replica.high.watermark.checkpoint.interval.ms'));
+    this.hwCheckpointTimer.unref();
     this.unwatchPending = this.store.watchPendingTopics((spec) => {
       this.pendingTopics.set(spec.name, spec);
       if (this.membership.isController) void this.placePendingTopics();
@@ -329,6 +340,7 @@ export class Broker {
         const log = await PartitionLog.open(dir, logConfig, { name: `${name}-${state.partition}`, clock: this.clock });
         const partition = new Partition({
           topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr, clock: this.clock,
+          checkpointedHighWatermark: this.checkpointedHighWatermarks.get(hwKey(name, state.partition)),
         });
         this.partitions.set(key(name, state.partition), partition);
         this.cleaner?.register(log, { uncleanableFrom: () => partition.highWatermark });
@@ -412,6 +424,15 @@ export class Broker {
     this.log.info(`deleted partition ${p.name}`);
   }
 
+  /** Writes every hosted partition's high watermark to replication-offset-checkpoint (Kafka's per data dir file). */
+  private checkpointHighWatermarks(): void {
+    try {
+      writeHighWatermarks(this.opts.dataDir, [...this.partitions.values()].map((p) => ({ topic: p.topic, partition: p.index, highWatermark: p.highWatermark })));
+    } catch (err) {
+      this.log.error(`writing the high-watermark checkpoint failed: ${(err as Error).message}`);
+    }
+  }
+
   private async enforceRetention(): Promise<void> {
     for (const p of this.partitions.values()) {
       try {
@@ -493,6 +514,7 @@ export class Broker {
     this.stopping ??= (async () => {
       this.ready = false;
       if (this.retentionTimer) clearInterval(this.retentionTimer);
+      if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
       if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
       await this.membership.stop({ unregister: false });
       await this.replicas.stop();
@@ -523,6 +545,7 @@ export class Broker {
   private async shutdown(): Promise<void> {
     this.ready = false;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
     if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
     if (this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
     await this.membership.stop({ unregister: true });
@@ -534,6 +557,7 @@ export class Broker {
     await this.server?.close();
     await this.applying;
     await this.cleaner?.stop();
+    this.checkpointHighWatermarks();
     for (const p of this.partitions.values()) {
       try {
         await p.log.close();

@@ -68,6 +68,7 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'broker.session.timeout.ms', type: 'int', default: '4000', doc: 'A broker that has not renewed its liveness lease for this long is considered dead; its partitions fail over.' },
   { name: 'broker.heartbeat.interval.ms', type: 'int', default: '1000', doc: 'How often a broker renews its liveness lease and bids for the controller lease.' },
   { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', doc: 'A follower that has not caught up with the leader for this long leaves the ISR.' },
+  { name: 'replica.high.watermark.checkpoint.interval.ms', type: 'long', default: '5000', doc: 'How often each partition\'s high watermark is written to replication-offset-checkpoint in the data directory (also on clean shutdown); a restarted replica resumes from it.' },
   { name: 'replica.fetch.wait.max.ms', type: 'int', default: '500', doc: 'Longest a follower\'s fetch waits at the leader for new data.' },
   { name: 'replica.fetch.max.bytes', type: 'int', default: '1048576', doc: 'Bytes a follower asks for per partition and fetch.' },
   { name: 'auto.leader.rebalance.enable', type: 'boolean', default: 'true', doc: 'Move leadership back to the preferred (first) replica when it is in sync.' },

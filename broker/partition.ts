@@ -44,8 +44,13 @@ export class Partition {
   private readonly hwListeners = new Set<() => void>();
   private readonly roleListeners = new Set<() => void>();
 
+  /** The log end offset when this replica became leader at its current epoch (Kafka's leaderEpochStartOffset). */
+  private epochStartOffsetValue = -1n;
+
   constructor(opts: { topic: string; index: number; topicId: string; log: PartitionLog; nodeId: number;
-    state: PartitionState; minInsyncReplicas: number; clock?: () => number }) {
+    state: PartitionState; minInsyncReplicas: number; clock?: () => number;
+    /** The high watermark from the replication-offset-checkpoint, if any: where a restarted replica resumes. */
+    checkpointedHighWatermark?: bigint }) {
     this.topic = opts.topic;
     this.index = opts.index;
     this.topicId = opts.topicId;
@@ -54,8 +59,14 @@ export class Partition {
     this.clock = opts.clock ?? Date.now;
     this.stateValue = opts.state;
     this.minIsr = opts.minInsyncReplicas;
-    // Until the ISR reports, only what this replica alone can vouch for is committed.
+    // Until the ISR reports, only what this replica alone can vouch for is committed, and what was
+    // committed before a restart (the checkpoint, never past the log end).
     this.hw = opts.state.isr.length === 1 && opts.state.isr[0] === this.nodeId ? this.log.logEndOffset : this.log.logStartOffset;
+    const checkpointed = opts.checkpointedHighWatermark;
+    if (checkpointed !== undefined) {
+      const resumed = checkpointed < this.log.logEndOffset ? checkpointed : this.log.logEndOffset;
+      if (resumed > this.hw) this.hw = resumed;
+    }
     if (this.isLeader) this.becomeLeader();
   }
 
@@ -82,7 +93,15 @@ export class Partition {
     return wasLeader !== this.isLeader;
   }
 
+  /**
+   * False while a new leader's high watermark is still below its log end at election (KIP-207):
+   * it may then be lower than what the previous leader served, so ListOffsets answers
+   * OFFSET_NOT_AVAILABLE rather than an offset that would go backwards.
+   */
+  get highWatermarkEstablished(): boolean { return !this.isLeader || this.hw >= this.epochStartOffsetValue; }
+
   private becomeLeader(): void {
+    this.epochStartOffsetValue = this.log.logEndOffset;
     this.log.assignEpochStartOffset(this.leaderEpoch, this.log.logEndOffset);
     const now = this.clock();
     this.followers.clear();

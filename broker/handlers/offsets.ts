@@ -36,6 +36,12 @@ export const listOffsetsHandler: ApiHandler = {
         try {
           const p = leaderPartition(broker, t.name, q.partitionIndex);
           p.checkLeaderEpoch(q.currentLeaderEpoch);
+          // KIP-207: a new leader whose high watermark has not reached its log end at election might
+          // answer lower than its predecessor did; the client gets a retriable error instead.
+          const notAvailable = () => new KafkaError('OFFSET_NOT_AVAILABLE',
+            `${p.name}: the high watermark ${p.highWatermark} has not caught up since the leader election`);
+          const established = req.replicaId >= 0 || p.highWatermarkEstablished;
+          if (q.timestamp === LATEST && !established) throw notAvailable();
           let found: { offset: bigint; timestamp: bigint } | null;
           // a follower (replica id ≥ 0) asks for the leader's log end; consumers see the high watermark
           if (q.timestamp === LATEST) found = { offset: req.replicaId >= 0 ? p.log.logEndOffset : p.highWatermark, timestamp: -1n };
@@ -43,6 +49,7 @@ export const listOffsetsHandler: ApiHandler = {
           else if (q.timestamp < 0n) throw new KafkaError('INVALID_REQUEST', `unsupported ListOffsets timestamp ${q.timestamp}`);
           else found = await p.log.offsetForTimestamp(q.timestamp);
           if (found && req.replicaId < 0 && found.offset > p.highWatermark) found = null;
+          if (!found && q.timestamp >= 0n && !established) throw notAvailable();
           return {
             partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE,
             timestamp: found ? found.timestamp : -1n, offset: found ? found.offset : -1n,
