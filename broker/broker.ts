@@ -108,6 +108,7 @@ export class Broker {
         offsetMetadataMaxBytes: this.settings.int('offset.metadata.max.bytes'),
         offsetsRetentionMs: this.settings.int('offsets.retention.minutes') * 60_000,
         offsetsRetentionCheckIntervalMs: this.settings.int('offsets.retention.check.interval.ms'),
+        commitTimeoutMs: this.settings.int('offsets.commit.timeout.ms'),
       },
     });
     this.membership = new Membership({
@@ -394,11 +395,18 @@ export class Broker {
 
   /**
    * The broker that coordinates `groupId`: the leader of its __consumer_offsets partition. The
-   * offsets topic is created on first use, as Kafka does.
+   * offsets topic is created on first use, as Kafka does, with offsets.topic.replication.factor
+   * replicas — and, as in Kafka, not before that many brokers are alive (COORDINATOR_NOT_AVAILABLE
+   * meanwhile), so a consumer arriving early cannot leave an under-replicated offsets topic for good.
    */
   async groupCoordinatorNode(groupId: string): Promise<{ nodeId: number; host: string; port: number } | null> {
     if (!this.topics.has(OFFSETS_TOPIC)) {
-      const rf = Math.min(this.settings.int('offsets.topic.replication.factor'), this.liveBrokers().length);
+      const rf = this.settings.int('offsets.topic.replication.factor');
+      const alive = this.liveBrokers().length;
+      if (alive < rf) {
+        throw new KafkaError('COORDINATOR_NOT_AVAILABLE', `Number of alive brokers '${alive}' does not meet the required replication factor '${rf}' `
+          + `for the offsets topic (configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up and not all brokers are up yet.`);
+      }
       try {
         await this.admin.create({
           name: OFFSETS_TOPIC, numPartitions: this.settings.int('offsets.topic.num.partitions'), replicationFactor: rf, assignments: [],

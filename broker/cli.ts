@@ -63,7 +63,8 @@ const localHelp = `Usage: brook local [options]
 
 The quick-start default: a local fleet of replicated brokers on localhost (9092, 9093, 9094 for
 three), data in ./data kept across restarts, metadata shared in ./data/metadata. No Kubernetes
-needed. Topics default to replication factor min(3, brokers).
+needed. Topics, and __consumer_offsets, default to replication factor min(3, brokers): the
+fleet size you ask for is the cluster (set offsets.topic.replication.factor to override).
 
 While it runs, type a command and Enter to watch failover live:
   status       brokers, controller, and the leader and ISR of every partition
@@ -275,7 +276,8 @@ function localCommand(args: string[]): LocalOptions | null {
     port: parseInteger('--port', values.port, 9092),
     dataDir: resolve(values['data-dir'] ?? './data'),
     metricsPort: parseMetricsPort(values['metrics-port']),
-    settings: { 'default.replication.factor': String(Math.min(3, brokers)), ...sets },
+    // the fleet size is the user's explicit choice: a 1- or 2-broker fleet still gets consumer groups
+    settings: { 'default.replication.factor': String(Math.min(3, brokers)), 'offsets.topic.replication.factor': String(Math.min(3, brokers)), ...sets },
   };
 }
 

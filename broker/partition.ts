@@ -266,6 +266,18 @@ export class Partition {
     });
   }
 
+  /**
+   * acks=all: resolves once the ISR has everything below `upTo` (high watermark past it) and the
+   * ISR is still at least min.insync.replicas; rejects with NOT_ENOUGH_REPLICAS_AFTER_APPEND if
+   * it shrank below, or as waitForHighWatermark does.
+   */
+  async replicated(upTo: bigint, timeoutMs: number): Promise<void> {
+    await this.waitForHighWatermark(upTo, timeoutMs);
+    if (this.underMinIsr) {
+      throw new KafkaError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${this.name}: ISR shrank below min.insync.replicas ${this.minIsr}`);
+    }
+  }
+
   private onRoleChange(listener: () => void): () => void {
     this.roleListeners.add(listener);
     return () => { this.roleListeners.delete(listener); };
