@@ -27,6 +27,8 @@ export interface FollowerState {
   lastFetchMs: number;
   /** The leader's log end offset when the follower's previous fetch arrived (-1: none yet). */
   lastFetchLeaderLogEndOffset: bigint;
+  /** The follower's log start offset, as its latest fetch reported it (-1: not known yet). */
+  logStartOffset: bigint;
 }
 
 export class Partition {
@@ -43,6 +45,7 @@ export class Partition {
   private readonly appendListeners = new Set<() => void>();
   private readonly hwListeners = new Set<() => void>();
   private readonly roleListeners = new Set<() => void>();
+  private readonly followerListeners = new Set<() => void>();
 
   /** The log end offset when this replica became leader at its current epoch (Kafka's leaderEpochStartOffset). */
   private epochStartOffsetValue = -1n;
@@ -106,7 +109,7 @@ export class Partition {
     const now = this.clock();
     this.followers.clear();
     for (const r of this.stateValue.replicas) {
-      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0, lastFetchLeaderLogEndOffset: -1n });
+      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0, lastFetchLeaderLogEndOffset: -1n, logStartOffset: -1n });
     }
     this.maybeAdvanceHighWatermark();
   }
@@ -154,9 +157,13 @@ export class Partition {
    * leader's log end moves between any two fetches, so only the second rule keeps a healthy
    * follower in the ISR.
    */
-  recordFollowerFetch(replicaId: number, fetchOffset: bigint): number[] | null {
+  recordFollowerFetch(replicaId: number, fetchOffset: bigint, logStartOffset = -1n): number[] | null {
     const f = this.followers.get(replicaId);
     if (!f) return null;
+    if (logStartOffset !== f.logStartOffset) {
+      f.logStartOffset = logStartOffset;
+      for (const l of [...this.followerListeners]) l();
+    }
     const now = this.clock();
     const leaderEnd = this.log.logEndOffset;
     if (fetchOffset >= leaderEnd) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, now);
@@ -202,7 +209,43 @@ export class Partition {
     }
   }
 
+  /**
+   * The low watermark (Kafka's lowWatermarkIfLeader, over the ISR): the smallest log start offset
+   * of this replica and every follower in the ISR; -1 while a follower has not reported one.
+   */
+  get lowWatermark(): bigint {
+    let low = this.log.logStartOffset;
+    for (const r of this.stateValue.isr) {
+      if (r === this.nodeId) continue;
+      const start = this.followers.get(r)?.logStartOffset ?? -1n;
+      if (start < low) low = start;
+    }
+    return low;
+  }
+
+  /**
+   * DeleteRecords (Kafka's DelayedDeleteRecords): resolves once every ISR member moved its log
+   * start to `offset` or past it; REQUEST_TIMED_OUT after `timeoutMs`, NOT_LEADER_OR_FOLLOWER if
+   * leadership moves first.
+   */
+  waitForLowWatermark(offset: bigint, timeoutMs: number): Promise<void> {
+    return this.waitUntil(() => this.lowWatermark >= offset, timeoutMs, [this.followerListeners], 'the ISR did not apply the new log start');
+  }
+
   // ---------------------------------------------------------------- follower
+
+  /**
+   * The leader's log start offset, from a fetch response: records the leader deleted
+   * (DeleteRecords, retention) go here too, so they do not come back after a failover. Never
+   * past this replica's own log end.
+   */
+  followLeaderLogStart(leaderLogStartOffset: bigint): void {
+    const target = leaderLogStartOffset < this.log.logEndOffset ? leaderLogStartOffset : this.log.logEndOffset;
+    if (target > this.log.logStartOffset) {
+      this.log.deleteRecordsBefore(target);
+      if (this.hw < target) this.hw = target;
+    }
+  }
 
   /** Appends batches fetched from the leader and takes the leader's high watermark. */
   appendAsFollower(records: Buffer | null, leaderHighWatermark: bigint): void {
@@ -244,25 +287,34 @@ export class Partition {
    * REQUEST_TIMED_OUT after `timeoutMs`, or NOT_LEADER_OR_FOLLOWER if leadership moves first.
    */
   waitForHighWatermark(offset: bigint, timeoutMs: number): Promise<void> {
-    if (this.hw >= offset) return Promise.resolve();
+    return this.waitUntil(() => this.hw >= offset, timeoutMs, [this.hwListeners], 'not replicated to the ISR');
+  }
+
+  /**
+   * The delayed-operation wait of this partition's leader: resolves when `done()` holds, checked
+   * whenever one of `listeners` fires or the partition state changes; rejects with
+   * NOT_LEADER_OR_FOLLOWER if leadership moves first, REQUEST_TIMED_OUT after `timeoutMs`.
+   */
+  private waitUntil(done: () => boolean, timeoutMs: number, listeners: Array<Set<() => void>>, what: string): Promise<void> {
+    if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const epoch = this.leaderEpoch;
       const check = (): void => {
         if (!this.isLeader || this.leaderEpoch !== epoch) {
-          done();
-          reject(new KafkaError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved while waiting for replication`));
-        } else if (this.hw >= offset) {
-          done();
+          finish();
+          reject(new KafkaError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved while waiting (${what})`));
+        } else if (done()) {
+          finish();
           resolve();
         }
       };
-      const unsubscribe = this.onHighWatermark(check);
-      const unsubscribeRole = this.onRoleChange(check);
+      const sets = [...listeners, this.roleListeners];
+      for (const s of sets) s.add(check);
       const timer = setTimeout(() => {
-        done();
-        reject(new KafkaError('REQUEST_TIMED_OUT', `${this.name}: not replicated to the ISR within ${timeoutMs} ms`));
+        finish();
+        reject(new KafkaError('REQUEST_TIMED_OUT', `${this.name}: ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
-      const done = (): void => { clearTimeout(timer); unsubscribe(); unsubscribeRole(); };
+      const finish = (): void => { clearTimeout(timer); for (const s of sets) s.delete(check); };
     });
   }
 
@@ -278,8 +330,4 @@ export class Partition {
     }
   }
 
-  private onRoleChange(listener: () => void): () => void {
-    this.roleListeners.add(listener);
-    return () => { this.roleListeners.delete(listener); };
-  }
 }

@@ -91,14 +91,15 @@ interface PartitionResult {
 
 /**
  * A follower's fetch offset is its log end: the leader records it (high watermark, ISR) and
- * proposes adding a follower that caught up to the ISR.
+ * proposes adding a follower that caught up to the ISR. Its log start offset (v5+) feeds the low
+ * watermark that DeleteRecords waits for.
  */
 function recordFollowerFetches(broker: Broker, replicaId: number, targets: Target[]): void {
   for (const t of targets) {
     const p = t.partition;
     if (!p || !p.isLeader || t.request.currentLeaderEpoch !== p.leaderEpoch) continue;
     if (divergence(p, t.request)) continue;
-    const expanded = p.recordFollowerFetch(replicaId, t.request.fetchOffset);
+    const expanded = p.recordFollowerFetch(replicaId, t.request.fetchOffset, t.request.logStartOffset);
     if (expanded) broker.proposeIsr(p, expanded);
   }
 }

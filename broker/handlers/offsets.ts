@@ -112,8 +112,10 @@ export const deleteRecordsHandler: ApiHandler = {
           if (offset < 0n || offset > p.highWatermark) {
             throw new KafkaError('OFFSET_OUT_OF_RANGE', `${p.name}: cannot delete before ${offset}; high watermark is ${p.highWatermark}`);
           }
-          await p.log.deleteRecordsBefore(offset);
-          return { partitionIndex: q.partitionIndex, lowWatermark: p.log.logStartOffset, errorCode: ErrorCode.NONE };
+          p.log.deleteRecordsBefore(offset);
+          // answered once every ISR member moved its log start too (Kafka's DelayedDeleteRecords)
+          await p.waitForLowWatermark(offset, req.timeoutMs);
+          return { partitionIndex: q.partitionIndex, lowWatermark: p.lowWatermark, errorCode: ErrorCode.NONE };
         } catch (err) {
           return { partitionIndex: q.partitionIndex, lowWatermark: -1n, errorCode: errorCodeOf(err) };
         }
