@@ -4,6 +4,11 @@
  * broker's DelayedFetchQueue until an append to one of its partitions or until maxWaitMs.
  * Fetch sessions (KIP-227) are not kept: every response carries session id 0, so clients send
  * full fetch requests.
+ *
+ * Versions 4-16, as Kafka 4 (KIP-896): v0-3 answer in message formats v0/v1, which Brook does
+ * not store, so they are neither served nor advertised (an answer in v4's shape would be
+ * unreadable to a v0-3 decoder). librdkafka keeps every codec with this range; what it needs
+ * from old versions is Produce v0 being advertised (see produce.ts).
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Broker } from '../broker.ts';
@@ -43,7 +48,6 @@ const READ_UNCOMMITTED = 0;
 
 export const fetchHandler: ApiHandler = {
   apiKey: 1,
-  advertisedMinVersion: 0,
   minVersion: 4,
   maxVersion: 16,
   async handle(req: FetchRequest, { broker, apiVersion }) {

@@ -67,7 +67,6 @@ export class KafkaServer implements FrameSink {
     const handler = handlerFor(apiKey);
     const schema = apiSchema(apiKey);
     if (!handler || !schema || apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
-      // (versions between advertisedMinVersion and minVersion land here too: advertised, never served)
       const name = schema?.name ?? `api-${apiKey}`;
       this.broker.metrics.requestErrors.inc({ api: name, error: 'UNSUPPORTED_VERSION' });
       this.broker.log.debug(`${conn.remote}: unsupported ${name} v${apiVersion}`);
