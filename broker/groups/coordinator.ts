@@ -411,9 +411,10 @@ export class GroupCoordinator {
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return syncError(err);
     const group = this.groups.get(req.groupId);
-    const member = group?.members.get(req.memberId);
-    if (!group || !member) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
-    if (req.groupInstanceId && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return syncError(ErrorCode.FENCED_INSTANCE_ID);
+    if (!group) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+    if (invalid !== ErrorCode.NONE) return syncError(invalid);
+    const member = group.members.get(req.memberId)!;
     if (req.generationId !== group.generationId) return syncError(ErrorCode.ILLEGAL_GENERATION);
     if ((req.protocolType !== null && req.protocolType !== group.protocolType) || (req.protocolName !== null && req.protocolName !== group.protocolName)) {
       return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
@@ -459,9 +460,10 @@ export class GroupCoordinator {
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return err;
     const group = this.groups.get(req.groupId);
-    const member = group?.members.get(req.memberId);
-    if (!group || !member) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (req.groupInstanceId && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    if (!group) return ErrorCode.UNKNOWN_MEMBER_ID;
+    const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+    if (invalid !== ErrorCode.NONE) return invalid;
+    const member = group.members.get(req.memberId)!;
     if (req.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
     if (group.is('PreparingRebalance')) {
       if (!member.joinWaiter) this.scheduleSessionExpiry(group, member);
@@ -542,18 +544,23 @@ export class GroupCoordinator {
     };
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return all(err);
+    // Kafka's classic-group commit validation: a commit from a member must come from the current
+    // member id of its static instance (FENCED_INSTANCE_ID), from a member the group has
+    // (UNKNOWN_MEMBER_ID), at the current generation (ILLEGAL_GENERATION).
     let group = this.groups.get(req.groupId);
-    if (req.generationId < 0 && req.memberId === '') {
-      // A standalone consumer (assign + commit) or an admin tool: allowed while the group has no members.
-      group ??= this.createGroup(req.groupId, this.clock());
-      if (group.members.size > 0 || !group.is('Empty')) return all(ErrorCode.UNKNOWN_MEMBER_ID);
-    } else {
-      const member = group?.members.get(req.memberId);
-      if (!group || !member) return all(ErrorCode.UNKNOWN_MEMBER_ID);
-      if (req.groupInstanceId && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return all(ErrorCode.FENCED_INSTANCE_ID);
+    if (!group) {
+      if (req.generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
+      // a standalone consumer (assign + commit) or an admin tool: a "simple" group
+      group = this.createGroup(req.groupId, this.clock());
+    }
+    if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (!(req.generationId < 0 && group.is('Empty'))) {
+      if (req.generationId < 0 && req.memberId === '' && !req.groupInstanceId) return all(ErrorCode.UNKNOWN_MEMBER_ID);
+      const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+      if (invalid !== ErrorCode.NONE) return all(invalid);
       if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
       if (group.is('CompletingRebalance')) return all(ErrorCode.REBALANCE_IN_PROGRESS);
-      this.scheduleSessionExpiry(group, member);
+      this.scheduleSessionExpiry(group, group.members.get(req.memberId)!);
     }
     const now = BigInt(this.clock());
     const records: NewRecord[] = [];
@@ -795,6 +802,20 @@ export class GroupCoordinator {
     for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
     for (const t of group.pendingMembers.values()) clearTimeout(t);
   }
+}
+
+/**
+ * Kafka's ClassicGroup.validateMember: a static member (group.instance.id) is checked against the
+ * member id its instance currently has — an older one is fenced even after it left the group —,
+ * a dynamic one against the members.
+ */
+function validateMember(group: Group, memberId: string, groupInstanceId: string | null): number {
+  if (groupInstanceId) {
+    const current = group.staticMembers.get(groupInstanceId);
+    if (current === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return current === memberId ? ErrorCode.NONE : ErrorCode.FENCED_INSTANCE_ID;
+  }
+  return group.members.has(memberId) ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
 }
 
 /**

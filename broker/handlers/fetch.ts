@@ -128,8 +128,9 @@ async function readAll(broker: Broker, targets: Target[], maxBytes: number, repl
     }
     const p = target.partition;
     try {
-      p.requireLeader();
+      // the client's epoch first, as Kafka: a client behind a leader change is FENCED wherever it asks
       p.checkLeaderEpoch(target.request.currentLeaderEpoch);
+      p.requireLeader();
       const offset = target.request.fetchOffset;
       if (replicaId >= 0) {
         const diverging = divergence(p, target.request);

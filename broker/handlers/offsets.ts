@@ -7,14 +7,19 @@ import type { ApiHandler } from './index.ts';
 const LATEST = -1n;
 const EARLIEST = -2n;
 
-/** Finds the partition this broker leads, or throws the error Kafka would return. */
-function leaderPartition(broker: Broker, topic: string, index: number): Partition {
+/**
+ * Finds the partition this broker leads, or throws the error Kafka would return. The client's
+ * view of the leader epoch (-1: none) is checked before leadership, as Kafka does: a client that
+ * missed a leader change gets FENCED_LEADER_EPOCH from the old leader too.
+ */
+function leaderPartition(broker: Broker, topic: string, index: number, currentLeaderEpoch = -1): Partition {
   const p = broker.partition(topic, index);
   if (!p) {
     const t = broker.topic(topic);
     if (t && index < t.partitions.length) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} does not host ${topic}-${index}`);
     throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${topic}-${index}`);
   }
+  p.checkLeaderEpoch(currentLeaderEpoch);
   p.requireLeader();
   return p;
 }
@@ -34,8 +39,7 @@ export const listOffsetsHandler: ApiHandler = {
       name: t.name,
       partitions: await Promise.all(t.partitions.map(async (q) => {
         try {
-          const p = leaderPartition(broker, t.name, q.partitionIndex);
-          p.checkLeaderEpoch(q.currentLeaderEpoch);
+          const p = leaderPartition(broker, t.name, q.partitionIndex, q.currentLeaderEpoch);
           // KIP-207: a new leader whose high watermark has not reached its log end at election might
           // answer lower than its predecessor did; the client gets a retriable error instead.
           const notAvailable = () => new KafkaError('OFFSET_NOT_AVAILABLE',
@@ -80,8 +84,7 @@ export const offsetForLeaderEpochHandler: ApiHandler = {
         topic: t.topic,
         partitions: t.partitions.map((q) => {
           try {
-            const p = leaderPartition(broker, t.topic, q.partition);
-            p.checkLeaderEpoch(q.currentLeaderEpoch);
+            const p = leaderPartition(broker, t.topic, q.partition, q.currentLeaderEpoch);
             const { leaderEpoch, endOffset } = p.log.endOffsetForEpoch(q.leaderEpoch);
             return { errorCode: ErrorCode.NONE, partition: q.partition, leaderEpoch, endOffset };
           } catch (err) {
