@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { ErrorCode } from '../errors.ts';
 import type { LocalFleet } from '../local-fleet.ts';
-import { connectTo, createTopic, kafkaClient, listOffset, partitionState, startTestFleet, waitFor } from './fleet-testing.ts';
+import { connectTo, createTopic, fetchErrorCode as fetchAt, kafkaClient, listOffset, partitionState, startTestFleet, waitFor } from './fleet-testing.ts';
 import type { TestFleet } from './fleet-testing.ts';
 
 let t: TestFleet | null = null;
@@ -18,20 +18,6 @@ async function deleteRecords(f: LocalFleet, leader: number, topic: string, offse
     const res = await conn.send(21, 2, { topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset }] }], timeoutMs: 10_000 }, 20_000);
     const p = res.topics[0].partitions[0];
     return { errorCode: p.errorCode, lowWatermark: p.lowWatermark };
-  } finally {
-    conn.close();
-  }
-}
-
-async function fetchAt(f: LocalFleet, broker: number, topic: string, offset: bigint): Promise<number> {
-  const conn = connectTo(f, broker);
-  try {
-    const res = await conn.send(1, 12, {
-      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
-      forgottenTopicsData: [], rackId: '',
-    });
-    return res.responses[0].partitions[0].errorCode;
   } finally {
     conn.close();
   }

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { ErrorCode } from '../errors.ts';
 import type { LocalFleet } from '../local-fleet.ts';
 import { encodeRecordBatch } from '../log/records.ts';
-import { connectTo, createTopic, partitionState, startTestFleet, waitFor } from './fleet-testing.ts';
+import { connectTo, createTopic, fetchErrorCode, partitionState, startTestFleet, waitFor } from './fleet-testing.ts';
 import type { TestFleet } from './fleet-testing.ts';
 
 let t: TestFleet | null = null;
@@ -37,19 +37,7 @@ async function produce(f: LocalFleet, broker: number, topic: string, acks: numbe
   }
 }
 
-async function fetchWithEpoch(f: LocalFleet, broker: number, topic: string, epoch: number): Promise<number> {
-  const conn = connectTo(f, broker);
-  try {
-    const res = await conn.send(1, 12, {
-      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: epoch, fetchOffset: 0n, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
-      forgottenTopicsData: [], rackId: '',
-    });
-    return res.responses[0].partitions[0].errorCode;
-  } finally {
-    conn.close();
-  }
-}
+const fetchWithEpoch = (f: LocalFleet, broker: number, topic: string, epoch: number): Promise<number> => fetchErrorCode(f, broker, topic, 0n, epoch);
 
 async function listOffsetsWithEpoch(f: LocalFleet, broker: number, topic: string, epoch: number): Promise<number> {
   const conn = connectTo(f, broker);

@@ -81,6 +81,21 @@ export function connectTo(f: LocalFleet, id: number): KafkaConnection {
   return new KafkaConnection({ host: host!, port: Number(port), clientId: 'fleet-test' });
 }
 
+/** Fetch v12 of partition 0 of `topic` from `offset` as a consumer, with the client's view of the leader epoch (-1: none): the error code. */
+export async function fetchErrorCode(f: LocalFleet, broker: number, topic: string, offset: bigint, currentLeaderEpoch = -1): Promise<number> {
+  const conn = connectTo(f, broker);
+  try {
+    const res = await conn.send(1, 12, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel: 0, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [], rackId: '',
+    });
+    return res.responses[0].partitions[0].errorCode;
+  } finally {
+    conn.close();
+  }
+}
+
 /** ListOffsets v5 for one partition as a consumer: { errorCode, offset }. */
 export async function listOffset(f: LocalFleet, id: number, topic: string, partition: number, timestamp: bigint): Promise<{ errorCode: number; offset: bigint }> {
   const conn = connectTo(f, id);
