@@ -2,15 +2,19 @@
  * Partition: one replica of a topic partition hosted by this broker — its log plus the partition
  * state the controller assigned (replicas, leader, ISR, epochs) — in one of two roles.
  *
- * Leader: appends producer batches; tracks each follower's log end offset from its fetches;
- * the high watermark is the smallest log end offset among the ISR and only moves forward;
- * proposes ISR changes (a follower that caught up joins, one that lagged longer than
- * replica.lag.time.max.ms leaves) to the metadata store by compare-and-swap — never locally.
+ * Leader: appends producer batches; tracks each follower's log end and log start offsets from
+ * its fetches; the high watermark is the smallest log end offset among the ISR and only moves
+ * forward, the low watermark the smallest log start (DeleteRecords waits for it); proposes ISR
+ * changes (a follower that caught up joins, one that lagged longer than replica.lag.time.max.ms
+ * leaves) to the metadata store by compare-and-swap — never locally.
  * Follower: appends what the leader sends, keeping the leader's offsets and epochs; its high
- * watermark is min(leader's, own log end).
+ * watermark is min(leader's, own log end); its log start follows the leader's.
+ * A replica opened after a restart resumes its high watermark from the checkpoint the broker
+ * keeps (replication-offset-checkpoint), never past its log end.
  *
  * Everything runs on the event loop; appends are synchronous. Listeners are told when data
- * arrives (parked fetches) and when the high watermark moves (parked acks=all produces).
+ * arrives (parked fetches), when the high watermark moves (parked acks=all produces and offset
+ * commits) and when a follower reports a new log start (parked DeleteRecords).
  */
 import { KafkaError } from './errors.ts';
 import type { PartitionState } from './metadata/index.ts';
@@ -329,5 +333,4 @@ export class Partition {
       throw new KafkaError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${this.name}: ISR shrank below min.insync.replicas ${this.minIsr}`);
     }
   }
-
 }
