@@ -72,7 +72,8 @@ async function setUp(settings: Record<string, string>): Promise<{ f: LocalFleet;
 
 describe('offset commits are replicated before they are acknowledged', () => {
   test('offset_commit_acknowledged_before_replicated: a commit is answered only once every ISR member has it', async () => {
-    const { f, coordinator, followers } = await setUp({ 'broker.session.timeout.ms': '1500', 'replica.lag.time.max.ms': '60000' });
+    const { f, coordinator, followers } = await setUp({ 'broker.session.timeout.ms': '1500', 'replica.lag.time.max.ms': '60000',
+      'offsets.commit.timeout.ms': '20000' });
     const index = partitionForGroup(GROUP, 3);
     const leaderPartition = f.broker(coordinator)!.partition(OFFSETS_TOPIC, index)!;
     // A follower dies: until the controller takes it out of the ISR (its lease expires), the
