@@ -1,4 +1,7 @@
-/** Metadata (3) and DescribeCluster (60): brokers, controller, topics and their partition state. */
+/**
+ * Metadata (3) and DescribeCluster (60): brokers, controller, topics and their partition state.
+ * Brokers are listed with their advertised addresses on the listener the request came in on.
+ */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Broker } from '../broker.ts';
 import { validateTopicName } from '../metadata/index.ts';
@@ -17,7 +20,7 @@ export const metadataHandler: ApiHandler = {
   apiKey: 3,
   minVersion: 0,
   maxVersion: 12,
-  async handle(req: MetadataRequest, { broker, apiVersion }) {
+  async handle(req: MetadataRequest, { broker, apiVersion, listener }) {
     // v0: an empty list means all topics; v1+: null means all topics.
     const all = req.topics === null || (apiVersion === 0 && req.topics.length === 0);
     const topics = all
@@ -25,7 +28,7 @@ export const metadataHandler: ApiHandler = {
       : await Promise.all(req.topics!.map((t) => lookup(broker, t, req.allowAutoTopicCreation || apiVersion < 4)));
     return {
       throttleTimeMs: 0,
-      brokers: broker.brokerEndpoints(),
+      brokers: broker.brokerEndpoints(listener),
       clusterId: broker.clusterId,
       controllerId: broker.controllerId(),
       topics,
@@ -91,7 +94,7 @@ export const describeClusterHandler: ApiHandler = {
   apiKey: 60,
   minVersion: 0,
   maxVersion: 1,
-  handle(req: { endpointType?: number }, { broker }) {
+  handle(req: { endpointType?: number }, { broker, listener }) {
     const endpointType = req.endpointType ?? 1;
     if (endpointType !== 1) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Brook serves broker endpoints only (endpointType 1).',
@@ -104,7 +107,7 @@ export const describeClusterHandler: ApiHandler = {
       endpointType,
       clusterId: broker.clusterId,
       controllerId: broker.controllerId(),
-      brokers: broker.brokerEndpoints().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: broker.brokerEndpoints(listener).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
   },
