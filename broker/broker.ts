@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import express from 'express';
-import { BrokerSettings } from './config.ts';
+import { BrokerSettings, ConfigError } from './config.ts';
 import { DelayedFetchQueue } from './delayed-fetch.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
@@ -43,6 +43,11 @@ export interface BrokerOptions {
   advertised?: Endpoint;
   /** An already resolved listener plan (the CLI resolves it to fail fast); overrides the above. */
   listeners?: ListenerPlan;
+  /**
+   * Listeners whose address is learnt after start (a node port's node address, a load
+   * balancer's): not advertised until setAdvertisedListener gives their address.
+   */
+  pendingListeners?: readonly string[];
   dataDir: string;
   store: MetadataStore;
   settings?: BrokerSettings;
@@ -77,6 +82,7 @@ export class Broker {
   private readonly servers: KafkaServer[] = [];
   /** Advertised endpoint per listener name, with bound ports filled in once listening. */
   private readonly advertisedByListener = new Map<string, Endpoint>();
+  private readonly pendingListeners: Set<string>;
   private rackValue: string | null;
   private httpServer: HttpServer | null = null;
   private unwatch: (() => void) | null = null;
@@ -108,6 +114,10 @@ export class Broker {
       interBrokerListenerName: this.settings.get('inter.broker.listener.name'),
     }, { listen: opts.listen, advertised: opts.advertised });
     for (const l of this.listenerPlan.listeners) this.advertisedByListener.set(l.name, l.advertised);
+    this.pendingListeners = new Set(opts.pendingListeners ?? []);
+    if (this.pendingListeners.has(this.listenerPlan.interBroker)) {
+      throw new ConfigError(`the inter-broker listener ${this.listenerPlan.interBroker} needs an address at start: other brokers replicate from it`);
+    }
     this.rackValue = this.settings.get('broker.rack');
     this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
     this.producerIds = new ProducerIdAllocator(this.store);
@@ -279,15 +289,31 @@ export class Broker {
     this.servers.push(server);
     const port = await server.listen(bindHost(l.bind.host), l.bind.port);
     if (l.advertised.port === 0) this.advertisedByListener.set(l.name, { host: l.advertised.host, port });
-    this.log.info(`listener ${l.name} (${l.protocol}) on ${bindHost(l.bind.host)}:${port}, advertised as ${this.advertisedByListener.get(l.name)!.host}:${this.advertisedByListener.get(l.name)!.port}`);
+    const a = this.advertisedByListener.get(l.name)!;
+    this.log.info(`listener ${l.name} (${l.protocol}) on ${bindHost(l.bind.host)}:${port}, ${this.pendingListeners.has(l.name) ? 'advertised once its address is known' : `advertised as ${a.host}:${a.port}`}`);
   }
 
   /** The inter-broker listener's advertised address (what this broker registers as host:port). */
   get advertised(): Endpoint { return this.advertisedByListener.get(this.listenerPlan.interBroker)!; }
   get interBrokerListener(): string { return this.listenerPlan.interBroker; }
-  /** Every listener's advertised address, in the order of the listeners setting. */
+  /** Every advertised listener's address, in the order of the listeners setting (pending ones left out). */
   advertisedListeners(): ListenerEndpoint[] {
-    return this.listenerPlan.listeners.map((l) => ({ name: l.name, ...this.advertisedByListener.get(l.name)! }));
+    return this.listenerPlan.listeners.filter((l) => !this.pendingListeners.has(l.name)).map((l) => ({ name: l.name, ...this.advertisedByListener.get(l.name)! }));
+  }
+
+  /**
+   * A listener's advertised address learnt after start (or changed: a node port's pod moved to
+   * another node); renews the registration at once so Metadata answers with it.
+   */
+  setAdvertisedListener(name: string, endpoint: Endpoint): void {
+    if (!this.advertisedByListener.has(name)) throw new ConfigError(`no listener named ${name}`);
+    if (name === this.listenerPlan.interBroker) throw new ConfigError(`the inter-broker listener ${name} keeps the address it started with`);
+    const before = this.advertisedByListener.get(name)!;
+    if (!this.pendingListeners.has(name) && before.host === endpoint.host && before.port === endpoint.port) return;
+    this.pendingListeners.delete(name);
+    this.advertisedByListener.set(name, endpoint);
+    this.log.info(`listener ${name} now advertised as ${endpoint.host}:${endpoint.port}`);
+    if (this.ready && !this.stopping) void this.membership.renew();
   }
   /** The bound port of the inter-broker listener. */
   get listenPort(): number { return this.servers.find((s) => s.listener === this.listenerPlan.interBroker)?.port ?? 0; }
@@ -324,7 +350,7 @@ export class Broker {
       const e = b.listeners ? b.listeners.find((l) => l.name === listener) : b;
       if (e) out.push({ nodeId: b.id, host: e.host, port: e.port, rack: b.rack });
     }
-    const own = this.advertisedByListener.get(listener);
+    const own = this.pendingListeners.has(listener) ? undefined : this.advertisedByListener.get(listener);
     if (own && !this.membership.live.some((b) => b.id === this.nodeId)) out.push({ nodeId: this.nodeId, host: own.host, port: own.port, rack: this.rack });
     return out;
   }

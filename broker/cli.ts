@@ -11,8 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Broker } from './broker.ts';
 import type { Endpoint } from './broker.ts';
-import { resolveListeners } from './listeners.ts';
-import { watchRackFile } from './rack-file.ts';
+import { explicitlyAdvertised, parseAdvertisedOverrides, resolveListeners } from './listeners.ts';
+import type { ListenerPlan } from './listeners.ts';
+import { watchAdvertisedListenersFile, watchRackFile } from './rack-file.ts';
 import { BrokerSettings, ConfigError, readPropertiesFile } from './config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
@@ -56,6 +57,11 @@ Options:
   --rack-file PATH             Use the first line of PATH as broker.rack (the operator mounts the
                                node's zone there). Missing or empty: the broker starts without a
                                rack and takes it when the file gets one (polled every 2 s).
+  --advertised-listeners-file PATH
+                               Advertised addresses learnt after start, NAME://HOST:PORT entries
+                               (the operator writes a node port's or a load balancer's address
+                               there). A listener that neither advertised.listeners nor this file
+                               names is not advertised until the file names it; re-read every 2 s.
   --set KEY=VALUE              One broker setting; repeatable; wins over --config.
                                Run 'brook settings' to list the settings and their defaults.
   -h, --help                   This help.
@@ -151,6 +157,7 @@ interface RunOptions {
   namespace?: string;
   kubeconfig?: string;
   rackFile?: string;
+  advertisedListenersFile?: string;
   settings: Record<string, string>;
 }
 
@@ -161,15 +168,47 @@ async function runBroker(o: RunOptions): Promise<void> {
   if (rack?.initial) o.settings['broker.rack'] = rack.initial;
   const settings = new BrokerSettings(o.settings);
   // Bad listeners fail here, before a store is opened.
-  const listeners = resolveListeners({
+  const listenerSettings = {
     listeners: settings.get('listeners'), advertisedListeners: settings.get('advertised.listeners'),
     protocolMap: settings.get('listener.security.protocol.map'), interBrokerListenerName: settings.get('inter.broker.listener.name'),
-  }, { listen: o.listen, advertised: o.advertised });
+  };
+  let listeners = resolveListeners(listenerSettings, { listen: o.listen, advertised: o.advertised });
+  let pendingListeners: string[] = [];
+  let learnt: Awaited<ReturnType<typeof watchAdvertisedListenersFile>> | undefined;
+  if (o.advertisedListenersFile) {
+    const plan = listeners;
+    const overrides = (text: string | null) => {
+      try {
+        return parseAdvertisedOverrides(plan, text ?? '');
+      } catch (err) {
+        if (text) log.warn(`ignoring ${o.advertisedListenersFile}: ${(err as Error).message}`);
+        return new Map<string, Endpoint>();
+      }
+    };
+    learnt = await watchAdvertisedListenersFile(o.advertisedListenersFile, {
+      log,
+      onChange: (text) => {
+        for (const [name, endpoint] of overrides(text)) {
+          try {
+            broker?.setAdvertisedListener(name, endpoint);
+          } catch (err) {
+            log.warn(`ignoring ${name} in ${o.advertisedListenersFile}: ${(err as Error).message}`);
+          }
+        }
+      },
+    });
+    const initial = overrides(learnt.initial);
+    initial.delete(plan.interBroker);
+    listeners = withAdvertised(plan, initial);
+    const known = explicitlyAdvertised(listenerSettings);
+    pendingListeners = plan.listeners.map((l) => l.name).filter((n) => n !== plan.interBroker && !known.has(n) && !initial.has(n));
+    if (pendingListeners.length) log.info(`listeners ${pendingListeners.join(', ')} are advertised once ${o.advertisedListenersFile} gives their address`);
+  }
   const store: MetadataStore = o.store === 'kubernetes' ? await openKubernetesStore(o)
     : o.store === 'file' ? FileStore.open(join(o.dataDir, 'metadata')) : new MemoryStore();
   const started = Date.now();
   broker = await Broker.start({
-    nodeId: o.nodeId, listeners, dataDir: o.dataDir, store, settings,
+    nodeId: o.nodeId, listeners, pendingListeners, dataDir: o.dataDir, store, settings,
     metricsPort: o.metricsPort, metricsHost: o.metricsHost, logger: log,
   });
   const advertised = broker.advertisedListeners();
@@ -183,8 +222,13 @@ async function runBroker(o: RunOptions): Promise<void> {
   const running = broker;
   stopOnSignals(log, () => {
     rack?.stop();
+    learnt?.stop();
     return running.stop().then(() => store.close());
   });
+}
+
+function withAdvertised(plan: ListenerPlan, overrides: Map<string, Endpoint>): ListenerPlan {
+  return { ...plan, listeners: plan.listeners.map((l) => ({ ...l, advertised: overrides.get(l.name) ?? l.advertised })) };
 }
 
 async function openKubernetesStore(o: RunOptions): Promise<MetadataStore> {
@@ -232,7 +276,7 @@ function brokerCommand(args: string[]): RunOptions | null {
       'data-dir': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' },
       store: { type: 'string' }, config: { type: 'string' }, set: { type: 'string', multiple: true },
       cluster: { type: 'string' }, namespace: { type: 'string' }, kubeconfig: { type: 'string' },
-      'rack-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'rack-file': { type: 'string' }, 'advertised-listeners-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -257,6 +301,7 @@ function brokerCommand(args: string[]): RunOptions | null {
     namespace: values.namespace,
     kubeconfig: values.kubeconfig,
     rackFile: values['rack-file'],
+    advertisedListenersFile: values['advertised-listeners-file'],
     settings: { ...(values.config ? readPropertiesFile(values.config) : {}), ...parseSets(values.set) },
   };
 }

@@ -172,3 +172,23 @@ export function resolveListeners(
   const interBroker = asked ?? (names.has('PLAINTEXT') ? 'PLAINTEXT' : resolved[0]!.name);
   return { listeners: resolved, interBroker };
 }
+
+/**
+ * Advertised addresses learnt after start (the operator's `--advertised-listeners-file`):
+ * `NAME://host:port,...` entries for listeners of `plan`. Entries naming no listener, or
+ * advertising a wildcard host, are ConfigErrors.
+ */
+export function parseAdvertisedOverrides(plan: ListenerPlan, text: string): Map<string, Endpoint> {
+  const out = new Map<string, Endpoint>();
+  for (const { name, endpoint } of parseListenerList('advertised listeners file', text)) {
+    if (!plan.listeners.some((l) => l.name === name)) throw new ConfigError(`advertised listeners file names ${name}, which is not in listeners (${plan.listeners.map((l) => l.name).join(', ')})`);
+    if (wildcard(endpoint.host)) throw new ConfigError(`advertised listeners file: ${name} advertises '${endpoint.host}', which no client can connect to`);
+    out.set(name, endpoint);
+  }
+  return out;
+}
+
+/** Names of the listeners `advertised.listeners` gives an address. */
+export function explicitlyAdvertised(settings: ListenerSettings): Set<string> {
+  return new Set(settings.advertisedListeners ? parseListenerList('advertised.listeners', settings.advertisedListeners).map((a) => a.name) : []);
+}

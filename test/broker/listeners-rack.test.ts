@@ -176,6 +176,28 @@ describe('listeners', () => {
     expect(ssl.stderr).toContain('listener SSL asks for SSL, which Brook does not serve yet: only PLAINTEXT listeners are supported for now');
   });
 
+  test('an external listener named by neither advertised.listeners nor the operator\'s file is not advertised until the file gives its address, then follows the file', async () => {
+    const file = join(tempDir(), 'advertised-listeners');
+    const b = await startCli(['--set', 'listeners=INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0', '--set', 'listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT',
+      '--set', 'advertised.listeners=INTERNAL://127.0.0.1:0', '--set', 'inter.broker.listener.name=INTERNAL', '--advertised-listeners-file', file]);
+    expect(b.lines).toEqual([expect.stringMatching(/listening on 127.0.0.1:\d+$/)]);
+    const externalPort = /listener EXTERNAL \(PLAINTEXT\) on 127.0.0.1:(\d+), advertised once its address is known/.exec(b.err())![1];
+    const external = `127.0.0.1:${externalPort}`;
+    const internal = /listening on (\S+)/.exec(b.lines[0]!)![1]!;
+    // a client on EXTERNAL gets no broker yet (as Kafka answers for a listener a broker lacks); INTERNAL is served
+    expect((await metadata(external)).brokers).toEqual([]);
+    expect((await metadata(internal)).brokers).toEqual([expect.objectContaining({ nodeId: 0, host: '127.0.0.1', port: Number(internal.split(':')[1]) })]);
+    // the operator learnt the node port (or the load balancer's address) and annotated the pod
+    writeFileSync(file, 'EXTERNAL://203.0.113.7:31000\n');
+    await eventually('the external address in Metadata', async () => ((await metadata(external)).brokers[0]?.host === '203.0.113.7' ? true : undefined));
+    expect((await metadata(external)).brokers).toEqual([expect.objectContaining({ nodeId: 0, host: '203.0.113.7', port: 31000 })]);
+    expect((await metadata(internal)).brokers).toEqual([expect.objectContaining({ nodeId: 0, host: '127.0.0.1' })]);
+    // the pod moved to another node: a new address
+    writeFileSync(file, 'EXTERNAL://203.0.113.8:31000');
+    await eventually('the new external address', async () => ((await metadata(external)).brokers[0]?.host === '203.0.113.8' ? true : undefined));
+    await stop(b);
+  });
+
   describe('two brokers, two listeners each (INTERNAL advertised as localhost, EXTERNAL as 127.0.0.1)', () => {
     const store = new MemoryStore();
     const brokers: Broker[] = [];
