@@ -164,7 +164,9 @@ interface RunOptions {
 async function runBroker(o: RunOptions): Promise<void> {
   const log = createLogger(`broker-${o.nodeId}`);
   let broker: Broker | undefined;
-  const rack = o.rackFile ? await watchRackFile(o.rackFile, { log, onChange: (r) => broker?.setRack(r) }) : undefined;
+  // Files the operator fills after start: a change before the broker is up is applied once it is.
+  let latestRack: string | null | undefined;
+  const rack = o.rackFile ? await watchRackFile(o.rackFile, { log, onChange: (r) => { latestRack = r; broker?.setRack(r); } }) : undefined;
   if (rack?.initial) o.settings['broker.rack'] = rack.initial;
   const settings = new BrokerSettings(o.settings);
   // Bad listeners fail here, before a store is opened.
@@ -175,6 +177,8 @@ async function runBroker(o: RunOptions): Promise<void> {
   let listeners = resolveListeners(listenerSettings, { listen: o.listen, advertised: o.advertised });
   let pendingListeners: string[] = [];
   let learnt: Awaited<ReturnType<typeof watchAdvertisedListenersFile>> | undefined;
+  let applyLearnt = (_text: string | null): void => {};
+  let latestLearnt: string | null | undefined;
   if (o.advertisedListenersFile) {
     const plan = listeners;
     const overrides = (text: string | null) => {
@@ -185,18 +189,16 @@ async function runBroker(o: RunOptions): Promise<void> {
         return new Map<string, Endpoint>();
       }
     };
-    learnt = await watchAdvertisedListenersFile(o.advertisedListenersFile, {
-      log,
-      onChange: (text) => {
-        for (const [name, endpoint] of overrides(text)) {
-          try {
-            broker?.setAdvertisedListener(name, endpoint);
-          } catch (err) {
-            log.warn(`ignoring ${name} in ${o.advertisedListenersFile}: ${(err as Error).message}`);
-          }
+    applyLearnt = (text) => {
+      for (const [name, endpoint] of overrides(text)) {
+        try {
+          broker?.setAdvertisedListener(name, endpoint);
+        } catch (err) {
+          log.warn(`ignoring ${name} in ${o.advertisedListenersFile}: ${(err as Error).message}`);
         }
-      },
-    });
+      }
+    };
+    learnt = await watchAdvertisedListenersFile(o.advertisedListenersFile, { log, onChange: (text) => { latestLearnt = text; applyLearnt(text); } });
     const initial = overrides(learnt.initial);
     initial.delete(plan.interBroker);
     listeners = withAdvertised(plan, initial);
@@ -211,6 +213,8 @@ async function runBroker(o: RunOptions): Promise<void> {
     nodeId: o.nodeId, listeners, pendingListeners, dataDir: o.dataDir, store, settings,
     metricsPort: o.metricsPort, metricsHost: o.metricsHost, logger: log,
   });
+  if (latestRack !== undefined) broker.setRack(latestRack);
+  if (latestLearnt !== undefined) applyLearnt(latestLearnt);
   const advertised = broker.advertisedListeners();
   for (const a of advertised) {
     process.stdout.write(`brook broker ${o.nodeId} listening on ${a.host}:${a.port}${advertised.length > 1 ? ` (${a.name})` : ''}\n`);

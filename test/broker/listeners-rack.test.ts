@@ -13,6 +13,8 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import metadataV5 from 'kafkajs/src/protocol/requests/metadata/v5/request.js';
 import metadataV5Response from 'kafkajs/src/protocol/requests/metadata/v5/response.js';
+import findCoordinatorV1 from 'kafkajs/src/protocol/requests/findCoordinator/v1/request.js';
+import findCoordinatorV1Response from 'kafkajs/src/protocol/requests/findCoordinator/v1/response.js';
 import { Broker } from '../../broker/broker.ts';
 import { BrokerSettings } from '../../broker/config.ts';
 import { defaultAdvertisedHost, resolveListeners } from '../../broker/listeners.ts';
@@ -245,6 +247,21 @@ describe('listeners', () => {
       await done;
       await consumer.disconnect();
       expect(seen.sort()).toEqual([...values].sort());
+      // FindCoordinator names the coordinator by its address on the listener asked
+      const coordinator = async (bootstrap: string) => {
+        const conn = await WireConnection.connect(bootstrap);
+        try {
+          const body = await conn.roundTrip(await frameKafkajsRequest(findCoordinatorV1({ coordinatorKey: 'external-group', coordinatorType: 0 }), 9), 9);
+          return (await findCoordinatorV1Response.decode(body) as { coordinator: { nodeId: number; host: string; port: number } }).coordinator;
+        } finally {
+          conn.close();
+        }
+      };
+      const viaExternal = await coordinator(external(brokers[0]!));
+      const owner = brokers.find((b) => b.nodeId === viaExternal.nodeId)!;
+      expect(`${viaExternal.host}:${viaExternal.port}`).toBe(external(owner));
+      const viaInternal = await coordinator(`127.0.0.1:${brokers[1]!.listenPorts().get('INTERNAL')}`);
+      expect(`${viaInternal.host}:${viaInternal.port}`).toBe(internal(owner));
     });
   });
 
