@@ -67,10 +67,10 @@ async function stop(s: Started): Promise<void> {
 interface MetadataV5 { brokers: Array<{ nodeId: number; host: string; port: number; rack: string | null }> }
 
 /** Metadata v5 on a raw socket, encoded and decoded by kafkajs. */
-async function metadata(bootstrap: string): Promise<MetadataV5> {
+async function metadata(bootstrap: string, topics: string[] = []): Promise<MetadataV5> {
   const conn = await WireConnection.connect(bootstrap);
   try {
-    const body = await conn.roundTrip(await frameKafkajsRequest(metadataV5({ topics: [] }), 7), 7);
+    const body = await conn.roundTrip(await frameKafkajsRequest(metadataV5({ topics }), 7), 7);
     return await metadataV5Response.decode(body) as MetadataV5;
   } finally {
     conn.close();
@@ -265,7 +265,7 @@ describe('listeners', () => {
     });
   });
 
-  test('a broker that lacks the listener a client came in on is left out of that client\'s Metadata', async () => {
+  test('a broker that lacks the listener a client came in on is left out of that client\'s Metadata; partitions it leads are LISTENER_NOT_FOUND there', async () => {
     const store = new MemoryStore();
     const both = await Broker.start({ nodeId: 0, dataDir: tempDir(), store, metricsPort: null, logger: createLogger('both', 'warn'),
       listeners: resolveListeners({ listeners: 'INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0', protocolMap: 'INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT', interBrokerListenerName: 'INTERNAL' }) });
@@ -275,6 +275,18 @@ describe('listeners', () => {
       await eventually('both registered', async () => (both.liveBrokers().length === 2 ? true : undefined));
       expect((await metadata(`127.0.0.1:${both.listenPorts().get('EXTERNAL')}`)).brokers.map((b) => b.nodeId)).toEqual([0]);
       expect((await metadata(`127.0.0.1:${both.listenPorts().get('INTERNAL')}`)).brokers.map((b) => b.nodeId).sort()).toEqual([0, 1]);
+      // A partition led by broker 1: LISTENER_NOT_FOUND (72) without a leader on EXTERNAL, as Kafka answers; led on INTERNAL.
+      const kafka = new Kafka({ brokers: [`127.0.0.1:${both.listenPorts().get('INTERNAL')}`], logLevel: logLevel.NOTHING });
+      const admin = kafka.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: 'on-one', replicaAssignment: [{ partition: 0, replicas: [1] }] }] });
+      await admin.disconnect();
+      const partitionOf = async (port: number) => {
+        const md = await metadata(`127.0.0.1:${port}`, ['on-one']) as MetadataV5 & { topicMetadata: Array<{ partitionMetadata: Array<{ partitionErrorCode: number; leader: number }> }> };
+        return md.topicMetadata[0]!.partitionMetadata[0]!;
+      };
+      expect(await partitionOf(both.listenPorts().get('EXTERNAL')!)).toMatchObject({ partitionErrorCode: 72, leader: -1 });
+      expect(await partitionOf(both.listenPorts().get('INTERNAL')!)).toMatchObject({ partitionErrorCode: 0, leader: 1 });
     } finally {
       await internalOnly.stop();
       await both.stop();
