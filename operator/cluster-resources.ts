@@ -118,9 +118,27 @@ export function withAdoption(refs: readonly OwnerReference[] | undefined, cluste
   return [...(refs ?? []), adoptionReference(cluster)];
 }
 
-/** server.properties from spec.config, keys sorted so equal configs give equal bytes. */
+/**
+ * Broker settings whose Kafka default assumes at least three brokers: on a smaller Cluster the
+ * operator sets them to the Cluster's size unless spec.config does (a one-broker Kafka needs
+ * offsets.topic.replication.factor=1 too, or consumer groups never find a coordinator). Written
+ * only below three brokers, so a Cluster of three or more carries exactly its spec.config.
+ */
+const sizedDefaults = ['offsets.topic.replication.factor'] as const;
+
+/** spec.config plus the size-dependent defaults of a Cluster with fewer than three brokers. */
+export function effectiveConfig(cluster: Cluster): Record<string, string> {
+  const config: Record<string, string> = { ...(cluster.spec.config ?? {}) };
+  const replicas = cluster.spec.replicas ?? 3;
+  if (replicas >= 1 && replicas < 3) {
+    for (const key of sizedDefaults) if (config[key] === undefined) config[key] = String(replicas);
+  }
+  return config;
+}
+
+/** server.properties from spec.config (see effectiveConfig), keys sorted so equal configs give equal bytes. */
 export function serverProperties(cluster: Cluster): string {
-  const config = cluster.spec.config ?? {};
+  const config = effectiveConfig(cluster);
   const lines = Object.keys(config).sort().map((k) => `${k}=${config[k]}`);
   return `# Broker settings of Cluster ${cluster.metadata.namespace}/${cluster.metadata.name}, written by the operator.\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
 }
