@@ -4,7 +4,7 @@
  * Kubernetes node needs for its pod sandboxes. Each becomes an OCI layout tar that
  * `ctr -n k8s.io images import` accepts, cached in <cache>/images/ under a hash of its inputs.
  *
- *   npm run image                   build both unless cached; print their references, archives and sizes
+ *   npm run image                   build them unless cached; print their references, archives and sizes
  *
  * The Brook image, like the Dockerfile's: /app holds package.json, bin/, broker/, operator/ (minus
  * what .dockerignore leaves out: tests and test helpers) and the production node_modules (`npm ci
@@ -16,7 +16,8 @@
  *
  * Reference: brook.dev/brook:<package version>-<input hash>, so a changed image never hides behind a
  * cached one under `imagePullPolicy: IfNotPresent`. The pause image is a static C binary that
- * sleeps until signalled (test/cluster/pause.c): brook.dev/pause:<hash>.
+ * sleeps until signalled (test/cluster/pause.c): brook.dev/pause:<hash>. A third, brook.dev/kcat, is a
+ * test client: Debian's kcat and a few shell tools, for pods of the e2e suite and `helm test`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -330,6 +331,39 @@ export function buildBrookImage(): BuiltImage {
   }
 }
 
+// ---- the kcat image (a Kafka client for tests in pods: the e2e suite and `helm test`) ----
+
+export const KCAT_IMAGE_NAME = 'brook.dev/kcat';
+/** kcat (librdkafka) and the shell tools the chart's `helm test` script uses, from the host. */
+const KCAT_TOOLS = ['/usr/bin/kcat', '/bin/sh', '/usr/bin/env', '/usr/bin/date', '/usr/bin/seq', '/usr/bin/sed', '/usr/bin/grep',
+  '/usr/bin/cat', '/usr/bin/sleep', '/usr/bin/wc', '/usr/bin/head', '/usr/bin/tr'];
+
+/** kcat from Debian (installed with apt-get when missing) with its libraries, as a test client image. */
+export function buildKcatImage(): BuiltImage {
+  if (!has('kcat')) {
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', 'kcat'], {
+      stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+    if (r.status !== 0) throw new Error('kcat is missing: install the Debian package kcat');
+  }
+  const hash = createHash('sha256');
+  hash.update(`image.ts\0${readFileSync(thisFile)}\0`);
+  for (const tool of KCAT_TOOLS) hash.update(`${tool}\0${statSync(realpathSync(tool)).size}\0`);
+  const version = /^Version (\S+)/m.exec(spawnSync('kcat', ['-V'], { encoding: 'utf8' }).stdout)?.[1] ?? 'unknown';
+  const tag = `${version}-${hash.digest('hex').slice(0, 12)}`;
+  const archive = join(imagesDir(), `kcat-${tag}.tar`);
+  const cached = cachedImage(KCAT_IMAGE_NAME, tag, archive);
+  if (cached) return cached;
+  log(`building ${KCAT_IMAGE_NAME}:${tag}`);
+  const image = assemble(KCAT_IMAGE_NAME, tag, archive, (rootfs) => {
+    mergedUsr(rootfs);
+    for (const f of [...sharedLibraries(KCAT_TOOLS), ...KCAT_TOOLS]) copyHostFile(rootfs, f);
+    etcFiles(rootfs, []);
+  }, { entrypoint: ['/usr/bin/kcat'], user: '65534' });
+  pruneOlder('kcat-', archive);
+  return image;
+}
+
 // ---- the pause image ----
 
 export function buildPauseImage(): BuiltImage {
@@ -356,7 +390,7 @@ export function mib(bytes: number): string {
 
 if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(thisFile)) {
   try {
-    for (const image of [buildBrookImage(), buildPauseImage()]) {
+    for (const image of [buildBrookImage(), buildPauseImage(), buildKcatImage()]) {
       process.stdout.write(`${image.ref}\t${image.archive}\tarchive ${mib(image.archiveBytes)}\trootfs ${mib(image.rootfsBytes)}${image.cached ? '\t(cached)' : ''}\n`);
     }
   } catch (err) {
