@@ -1,0 +1,20 @@
+// The e2e tier (test/e2e/*.e2e.ts): Brook on a real Kubernetes cluster. `npm run e2e` (and `npm test`,
+// after the other tiers). With KUBECONFIG unset, the global setup brings up the local single-node
+// cluster (test/cluster) and the teardown takes it down; with KUBECONFIG set (kind, any cluster), the
+// suite uses that cluster and needs BROOK_IMAGE and BROOK_KCAT_IMAGE loaded into it.
+export default {
+  rootDir: '../..',
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  transform: {
+    '^.+\\.ts$': ['@swc/jest', {
+      jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
+      module: { type: 'es6' },
+    }],
+  },
+  testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts'],
+  globalSetup: '<rootDir>/test/e2e/global-setup.ts',
+  globalTeardown: '<rootDir>/test/e2e/global-teardown.ts',
+  testTimeout: 600_000,
+  maxWorkers: 1,
+};
