@@ -74,6 +74,10 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'leader.imbalance.check.interval.seconds', type: 'long', default: '300', doc: 'How often the controller checks for preferred leaders.' },
   { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'A stopping broker hands its leaderships to other in-sync replicas first.' },
   { name: 'broker.rack', type: 'string', default: null, doc: 'Rack (zone) of this broker, reported in metadata.' },
+  { name: 'listeners', type: 'string', default: null, doc: 'Listeners to bind, NAME://HOST:PORT comma-separated (e.g. INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094). Unset: one PLAINTEXT listener from --listen (default 0.0.0.0:9092).' },
+  { name: 'advertised.listeners', type: 'string', default: null, doc: 'Addresses clients are told per listener, NAME://HOST:PORT; a client gets those of the listener it connected on. A listener left out advertises its bind address (0.0.0.0: this host\'s first non-loopback address).' },
+  { name: 'listener.security.protocol.map', type: 'string', default: null, doc: 'Security protocol per listener name, NAME:PROTOCOL comma-separated. Unset: each protocol name maps to itself. Only PLAINTEXT is served for now.' },
+  { name: 'inter.broker.listener.name', type: 'string', default: null, doc: 'The listener brokers replicate over. Unset: the listener named PLAINTEXT, else the first listener.' },
   { name: 'cluster.id', type: 'string', default: null, doc: 'Cluster id; taken from the metadata store when unset.' },
 ];
 

@@ -22,6 +22,8 @@ export interface RequestContext {
   readonly clientId: string | null;
   readonly correlationId: number;
   readonly remote: string;
+  /** The listener the request arrived on (Metadata answers with its advertised addresses). */
+  readonly listener: string;
 }
 
 export interface ApiHandler {
