@@ -3,7 +3,7 @@
  * cluster by default, kind elsewhere), in a fresh namespace: `helm install` of the operator chart
  * with the image under test, `kubectl apply -f examples/cluster.yaml` unchanged (three brokers, 20Gi
  * volumes), `kubectl apply -f examples/topic.yaml`, then records produced and consumed with kcat from
- * a pod, through the bootstrap Service.
+ * a pod, through the bootstrap Service, and from the host through the external (NodePort) listener.
  *
  * The tests run in order and build on each other (one Cluster for the file); each prints the time
  * it measured.
@@ -11,6 +11,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/paths.ts';
+import { kcat } from '../harness/tools.ts';
 import {
   createNamespace, deleteBrookObjects, deleteNamespace, diagnose, getJson, helm, images, kubectl, ok, podReady, runPod, uniqueName, waitFor,
   type Condition, type Pod,
@@ -125,4 +126,33 @@ describe('Brook on Kubernetes (KUBECONFIG)', () => {
     }
     for (const offsets of byPartition.values()) expect(new Set(offsets).size).toBe(offsets.length);
   }, 300_000);
+
+  test('from the host, through the external listener (a NodePort per broker, advertised as node address + node port): kcat produces and consumes', async () => {
+    const nodePorts = await Promise.all([0, 1, 2].map(async (i) => {
+      const svc = await getJson<{ spec: { type: string; ports: Array<{ nodePort?: number }> } }>(['get', 'service', `${CLUSTER}-${i}-external`, '-n', ns]);
+      expect(svc.spec.type).toBe('NodePort');
+      return svc.spec.ports[0].nodePort!;
+    }));
+    const node = await getJson<{ items: Array<{ status: { addresses: Array<{ type: string; address: string }> } }> }>(['get', 'nodes']);
+    const address = node.items[0].status.addresses.find((a) => a.type === 'InternalIP')!.address;
+    const bootstrap = `${address}:${nodePorts[0]}`;
+    // Metadata through the external listener names every broker at the node address and its own node port.
+    const metadata = await waitFor('metadata through the external listener', ns, 60_000, async () => {
+      const r = await kcat(['-b', bootstrap, '-L', '-J', '-m', '5']);
+      if (r.code !== 0) throw new Error(r.stderr);
+      const md = JSON.parse(r.stdout.toString()) as { brokers: Array<{ id: number; name: string }> };
+      return md.brokers.length === BROKERS ? md : undefined;
+    });
+    expect(metadata.brokers.map((b) => b.name).sort()).toEqual(nodePorts.map((p) => `${address}:${p}`).sort());
+    const runId = uniqueName('host');
+    const count = 200;
+    const started = Date.now();
+    const input = Array.from({ length: count }, (_, i) => `${runId} ${i + 1}`).join('\n') + '\n';
+    ok(await kcat(['-P', '-b', bootstrap, '-t', TOPIC, '-X', 'acks=1'], { input, timeoutMs: 60_000 }));
+    const consumed = ok(await kcat(['-C', '-b', bootstrap, '-t', TOPIC, '-o', 'beginning', '-e', '-q'], { timeoutMs: 60_000 }));
+    report('host produce + consume through the external listener', Date.now() - started);
+    const values = consumed.split('\n').filter((l) => l.startsWith(`${runId} `)).map((l) => Number(l.split(' ')[1])).sort((a, b) => a - b);
+    expect(values).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+  }, 180_000);
 });
+
