@@ -29,7 +29,7 @@ import {
 } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { cacheDir } from '../../scripts/cache-dir.mjs';
 import { buildBrookImage, buildKcatImage, buildPauseImage, mib, type BuiltImage } from '../../scripts/image.ts';
@@ -657,8 +657,46 @@ export function clusterIsUp(): boolean {
   return componentsRunning().length === COMPONENTS.length && existsSync(clusterPaths().kubeconfig);
 }
 
+/**
+ * One `up` or `down` at a time on this machine (the cluster is a singleton: one bridge, fixed
+ * ports): an exclusive lock file holding the owner's pid and start time; a dead owner's lock is taken over.
+ */
+async function withLock<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${clusterPaths().run}.lock`;
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 30 * 60_000;
+  let told = false;
+  for (;;) {
+    try {
+      writeFileSync(lock, `${process.pid} ${startTime(process.pid)}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const [pid, started] = readFileSync(lock, 'utf8').trim().split(' ');
+      if (startTime(Number(pid)) !== started) { rmSync(lock, { force: true }); continue; }
+      if (Date.now() > deadline) throw new Error(`cluster ${what}: process ${pid} has held ${lock} for 30 minutes`);
+      if (!told) { log(`waiting for process ${pid} (another cluster up/down) to finish`); told = true; }
+      await sleep(1_000);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 /** Brings the cluster up (building binaries and images first if not cached). Idempotent. */
-export async function clusterUp(opts: { quiet?: boolean } = {}): Promise<UpResult> {
+export function clusterUp(opts: { quiet?: boolean } = {}): Promise<UpResult> {
+  return withLock('up', () => up(opts));
+}
+
+/** Stops every component and removes what up made: pods, mounts, bridge, iptables chains, host paths. */
+export function clusterDown(opts: { quiet?: boolean; keepLogs?: boolean } = {}): Promise<void> {
+  return withLock('down', () => down(opts));
+}
+
+async function up(opts: { quiet?: boolean }): Promise<UpResult> {
   quiet = opts.quiet ?? false;
   const started = Date.now();
   const p = clusterPaths();
@@ -669,6 +707,8 @@ export async function clusterUp(opts: { quiet?: boolean } = {}): Promise<UpResul
   const images = { brook: buildBrookImage(), pause: buildPauseImage(), kcat: buildKcatImage() };
   if (clusterIsUp()) {
     const state = readState();
+    const recycled = recycleReleasedVolumes();
+    if (recycled) log(`${recycled} released PersistentVolumes emptied and Available again`);
     if (state?.images.brook === images.brook.ref) {
       log(`already up (since ${state.startedAt})`);
       return { kubeconfig: p.kubeconfig, server, images, started: false, ms: Date.now() - started };
@@ -681,7 +721,7 @@ export async function clusterUp(opts: { quiet?: boolean } = {}): Promise<UpResul
   }
   if (componentsRunning().length > 0 || existsSync(p.state)) {
     log(`a partial cluster is running (${componentsRunning().join(', ') || 'leftovers'}): taking it down first`);
-    await clusterDown({ quiet: opts.quiet });
+    await down({ quiet: opts.quiet });
   }
 
   rmSync(p.run, { recursive: true, force: true });
@@ -789,13 +829,12 @@ export async function clusterUp(opts: { quiet?: boolean } = {}): Promise<UpResul
     return { kubeconfig: p.kubeconfig, server, images, started: true, ms: Date.now() - started };
   } catch (err) {
     log(`up failed: ${(err as Error).message.split('\n')[0]}; logs in ${p.logs}; taking down what started`);
-    await clusterDown({ quiet: opts.quiet, keepLogs: true });
+    await down({ quiet: opts.quiet, keepLogs: true });
     throw err;
   }
 }
 
-/** Stops every component and removes what up made: pods, mounts, bridge, iptables chains, host paths. */
-export async function clusterDown(opts: { quiet?: boolean; keepLogs?: boolean } = {}): Promise<void> {
+async function down(opts: { quiet?: boolean; keepLogs?: boolean }): Promise<void> {
   quiet = opts.quiet ?? false;
   const p = clusterPaths();
   const state = readState();
