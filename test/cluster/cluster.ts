@@ -27,14 +27,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, chmodSync,
 } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
-import { request as httpRequest } from 'node:http';
 import { dirname, join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { cacheDir } from '../../scripts/cache-dir.mjs';
 import { buildBrookImage, buildKcatImage, buildPauseImage, mib, type BuiltImage } from '../../scripts/image.ts';
 import { clusterBinDir, ensureClusterBinaries, k8sVersions, type ClusterBinary } from '../k8s/build.mjs';
-import { findKubectl } from '../k8s/envtest.ts';
+import { findKubectl, get } from '../k8s/envtest.ts';
 import { makePki, type Identity, type Pki } from './pki.ts';
 
 // ---- fixed facts of the cluster ----
@@ -261,22 +259,6 @@ async function waitFor(what: string, c: Component | undefined, timeoutMs: number
   }
 }
 
-function httpGet(url: string, opts: { ca?: string; token?: string } = {}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = (url.startsWith('https:') ? httpsRequest : httpRequest)(url, {
-      agent: false, ca: opts.ca, timeout: 5_000,
-      headers: opts.token ? { authorization: `Bearer ${opts.token}` } : {},
-    }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (s: string) => { body += s; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 // ---- configuration files ----
 
@@ -761,7 +743,7 @@ async function up(opts: { quiet?: boolean }): Promise<UpResult> {
       `--listen-peer-urls=${ETCD_PEER}`, `--initial-advertise-peer-urls=${ETCD_PEER}`, `--initial-cluster=brook-node=${ETCD_PEER}`,
       '--unsafe-no-fsync', '--log-level=warn', '--quota-backend-bytes=2147483648',
     ]);
-    await waitFor('etcd /health', 'etcd', 60_000, async () => (await httpGet(`${ETCD_CLIENT}/health`)).status === 200);
+    await waitFor('etcd /health', 'etcd', 60_000, async () => (await get(`${ETCD_CLIENT}/health`)).status === 200);
 
     startDaemon('kube-apiserver', b('kube-apiserver'), [
       `--etcd-servers=${ETCD_CLIENT}`,
@@ -782,7 +764,7 @@ async function up(opts: { quiet?: boolean }): Promise<UpResult> {
     ]);
     const ca = readFileSync(pki.caCert, 'utf8');
     await waitFor('kube-apiserver /readyz', 'kube-apiserver', 180_000,
-      async () => (await httpGet(`${server}/readyz`, { ca, token: pki.identities.admin.token })).status === 200);
+      async () => (await get(`${server}/readyz`, { ca, token: pki.identities.admin.token })).status === 200);
 
     writeFileSync(p.containerdConfig, containerdConfig(p, images.pause.ref));
     writeFileSync(join(p.cniConf, '10-brook.conflist'), cniConfig(p));
@@ -821,7 +803,7 @@ async function up(opts: { quiet?: boolean }): Promise<UpResult> {
       const out = sh(kubectlBin(), ['--kubeconfig', p.kubeconfig, 'get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'], { allowFail: true });
       return out.trim() === 'True';
     });
-    await waitFor('CoreDNS ready', 'coredns', 60_000, async () => (await httpGet('http://127.0.0.1:18181/ready')).status === 200);
+    await waitFor('CoreDNS ready', 'coredns', 60_000, async () => (await get('http://127.0.0.1:18181/ready')).status === 200);
     await waitFor('the default ServiceAccount', 'kube-controller-manager', 60_000,
       () => spawnSync(kubectlBin(), ['--kubeconfig', p.kubeconfig, 'get', 'serviceaccount', 'default', '-n', 'default'], { stdio: 'ignore' }).status === 0);
     for (const c of COMPONENTS) if (!runningPid(c)) throw new Error(`${c} exited during start-up; last lines of its log:\n${logTail(c)}`);

@@ -2,16 +2,11 @@
 // after the other tiers). With KUBECONFIG unset, the global setup brings up the local single-node
 // cluster (test/cluster) and the teardown takes it down; with KUBECONFIG set (kind, any cluster), the
 // suite uses that cluster and needs BROOK_IMAGE and BROOK_KCAT_IMAGE loaded into it.
+import base from '../../jest.config.js';
+
 export default {
+  ...base,
   rootDir: '../..',
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
-  transform: {
-    '^.+\\.ts$': ['@swc/jest', {
-      jsc: { parser: { syntax: 'typescript' }, target: 'es2023' },
-      module: { type: 'es6' },
-    }],
-  },
   testMatch: ['<rootDir>/test/e2e/**/*.e2e.ts'],
   // local-cluster.e2e.ts checks the local cluster itself (no way off the machine, ...): only when the
   // suite uses it, i.e. KUBECONFIG is unset when jest starts (the global setup then brings it up).
