@@ -14,8 +14,9 @@
  *   probe — is applied, as of the time it was sent). When `probeMs` > 0 and nothing arrived for
  *   that long, a probe lists the collection (with a timeout) and applies what the watch missed.
  *   `freshSince` is when the current unbroken stretch of freshness began: a failed watch or probe,
- *   or a gap longer than 3 probes, breaks it, and the next fresh news starts a new stretch. So a
- *   reader can tell "not renewed while I was watching" (expired) from "I could not see" (unknown).
+ *   or news arriving when the view had been out of date for longer than 3 probes (at least 1 s),
+ *   breaks it, and the next fresh news starts a new stretch at its arrival. So a reader can tell
+ *   "not renewed while I was watching" (expired) from "I could not see" (unknown).
  * - `waitUntil` resolves once a predicate holds on the cache (read-your-writes for the store).
  * One event loop; not shared between stores.
  */
@@ -141,8 +142,14 @@ export class CollectionWatch<T extends KubeObject> {
     this.abort?.abort();
   }
 
+  /**
+   * News current as of `at` arrived now. After a break — a failure, or news arriving so late that
+   * the view had been out of date for longer than 3 probes — a new stretch starts now: the time
+   * before it is not known to have been watched.
+   */
   private markFresh(at: number): void {
-    if (this.broken || at - this.freshAt > 3 * Math.max(this.probeMs, 1_000)) this.freshSince = at;
+    const now = this.clock();
+    if (this.broken || now - this.freshAt > 3 * Math.max(this.probeMs, 1_000)) this.freshSince = now;
     this.broken = false;
     if (at > this.freshAt) this.freshAt = at;
     for (const h of this.freshHandlers) h();

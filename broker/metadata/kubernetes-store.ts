@@ -63,6 +63,25 @@ export interface KubernetesStoreOptions {
   random?: () => number;
   /** List the leases to prove the view current when no lease event arrived for this long (default 1 s). */
   leaseProbeMs?: number;
+  /**
+   * Every API request (not watches) gives up after this long (default 10 s): a request sent into
+   * a network partition must not hold up the heartbeat that follows the partition's end.
+   */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * `kc` with a timeout on every request made through API clients it creates: client-node calls
+ * the kubeconfig's applySecurityAuthentication for each request, which is where a signal can be
+ * set (Watch passes its own signal to fetch, so watches are unaffected).
+ */
+function withRequestTimeout(kc: KubeConfig, ms: number): KubeConfig {
+  const wrapped = Object.create(kc) as KubeConfig;
+  wrapped.applySecurityAuthentication = async (ctx) => {
+    await kc.applySecurityAuthentication(ctx);
+    ctx.setSignal(AbortSignal.timeout(ms));
+  };
+  return wrapped;
 }
 
 const clusterLabel = 'brook.dev/cluster';
@@ -123,15 +142,16 @@ export class KubernetesStore implements MetadataStore {
   private closed = false;
 
   private constructor(opts: KubernetesStoreOptions) {
-    this.customObjects = opts.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    const kubeConfig = withRequestTimeout(opts.kubeConfig, opts.requestTimeoutMs ?? 10_000);
+    this.customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.ns = opts.namespace;
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? Date.now;
     this.fieldManager = opts.fieldManager ?? 'brook-broker';
     const selector = `${clusterLabel}=${opts.cluster}`;
     // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
-    const common = { kubeConfig: opts.kubeConfig, namespace: opts.namespace, clock: this.clock, random: opts.random };
+    const common = { kubeConfig, namespace: opts.namespace, clock: this.clock, random: opts.random };
     this.topicWatch = new CollectionWatch({ ...common, gvp: { group, version, plural: 'topics' }, labelSelector: '' });
     // Lease expiry needs to know how current the lease view is: probe it when nothing arrives.
     this.leaseWatch = new CollectionWatch({ ...common, gvp: leaseGvp, labelSelector: selector, probeMs: opts.leaseProbeMs ?? 1_000 });
