@@ -7,6 +7,7 @@
  *   from the last resourceVersion seen; 410 Gone (an ERROR event or the HTTP status) relists and
  *   reports the difference as events. A watch or list that fails is retried after an exponential
  *   backoff with jitter (capped; reset once a watch delivers or runs normally): never a tight loop.
+ *   A watch that delivered nothing for 10 s, or that a probe found behind, is started again.
  * - Events reach `onEvent` handlers in resourceVersion order; an object older than the cached one
  *   (already superseded by a probe's list) is dropped.
  * - Freshness: `freshAt` is the local time up to which the cache is known to hold every change
@@ -186,19 +187,30 @@ export class CollectionWatch<T extends KubeObject> {
     }) as { metadata: { resourceVersion: string }; items: T[] };
   }
 
-  /** Applies a list: newer objects replace cached ones, cached ones the list lacks are deleted. */
-  private applyList(list: { metadata: { resourceVersion: string }; items: T[] }): void {
+  /**
+   * Applies a list: newer objects replace cached ones, cached ones the list lacks are deleted.
+   * Returns whether anything changed (the watch had missed it).
+   */
+  private applyList(list: { metadata: { resourceVersion: string }; items: T[] }): boolean {
     const seen = new Set<string>();
+    let changed = false;
     for (const item of list.items) {
       seen.add(item.metadata.name);
       const old = this.cache.get(item.metadata.name);
-      if (old?.metadata.resourceVersion !== item.metadata.resourceVersion) this.apply(old ? 'MODIFIED' : 'ADDED', item);
+      if (old?.metadata.resourceVersion !== item.metadata.resourceVersion && !rvOlder(item.metadata.resourceVersion, old?.metadata.resourceVersion)) {
+        this.apply(old ? 'MODIFIED' : 'ADDED', item);
+        changed = true;
+      }
     }
     for (const [name, old] of [...this.cache]) {
       // an object the list lacks was deleted, unless the watch already showed a newer version
-      if (!seen.has(name) && !rvOlder(list.metadata.resourceVersion, old.metadata.resourceVersion)) this.apply('DELETED', old);
+      if (!seen.has(name) && !rvOlder(list.metadata.resourceVersion, old.metadata.resourceVersion)) {
+        this.apply('DELETED', old);
+        changed = true;
+      }
     }
     this.notify();
+    return changed;
   }
 
   /** Lists and applies the result, retrying failures with backoff (`attempts` at most; Infinity while open). */
@@ -233,7 +245,9 @@ export class CollectionWatch<T extends KubeObject> {
     try {
       const list = await this.list(Math.max(this.probeMs, 500));
       if (this.closed) return;
-      this.applyList(list);
+      // The watch missed something: it is stuck (e.g. on a connection a partition left half-open).
+      // Start it again; events older than the cache are dropped, so nothing goes back in time.
+      if (this.applyList(list)) this.abort?.abort();
       this.markFresh(sentAt);
     } catch {
       this.stats.probeFailures++;
@@ -250,12 +264,23 @@ export class CollectionWatch<T extends KubeObject> {
       let delivered = false;
       const startedAt = this.clock();
       this.stats.watchStarts++;
+      // A watch silent for IDLE_WATCH_MS is started again (resumed from lastRv): a connection a
+      // network partition left half-open would otherwise hang on for client-node's 30 s.
+      let lastNews = Date.now();
+      let idle = false;
+      const idleTimer = setInterval(() => {
+        if (Date.now() - lastNews < IDLE_WATCH_MS) return;
+        idle = true;
+        this.abort?.abort();
+      }, 1_000);
+      idleTimer.unref();
       await new Promise<void>((resolve) => {
         const watch = new Watch(this.kc);
         watch.watch(this.path, { labelSelector: this.opts.labelSelector || undefined, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds: 25 },
           (phase: string, obj: T & { code?: number }) => {
             if (phase === 'ERROR') { if (obj.code === 410) gone = true; return; }
             delivered = true;
+            lastNews = Date.now();
             this.backoff.reset();
             this.lastRv = obj.metadata.resourceVersion ?? this.lastRv;
             if (phase !== 'BOOKMARK') this.apply(phase as WatchEventType, obj);
@@ -265,6 +290,7 @@ export class CollectionWatch<T extends KubeObject> {
           (err: unknown) => { if (err) failed = err; resolve(); },
         ).then((ac) => { this.abort = ac; if (this.closed) ac.abort(); }, (err: unknown) => { failed = err; resolve(); });
       });
+      clearInterval(idleTimer);
       if (this.closed) break;
       if (failed !== null && httpCode(failed) === 410) { gone = true; failed = null; }
       if (gone) {
@@ -274,6 +300,7 @@ export class CollectionWatch<T extends KubeObject> {
       }
       // A watch that ran its course (the server's timeout) resumes at once; one that failed, or
       // ended at once without delivering anything, waits: the server may be down or restarting.
+      if (idle && delivered) continue; // (one that never delivered anything backs off below)
       if (failed !== null || (!delivered && this.clock() - startedAt < 1_000)) {
         if (failed !== null && !isAbort(failed)) { this.stats.watchFailures++; this.markBroken(); }
         await sleep(this.backoff.next(), this.stop.signal);
@@ -281,6 +308,9 @@ export class CollectionWatch<T extends KubeObject> {
     }
   }
 }
+
+/** How long a watch may deliver nothing (no event, no bookmark) before it is started again. */
+const IDLE_WATCH_MS = 10_000;
 
 function isAbort(err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'AbortError';

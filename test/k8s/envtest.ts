@@ -157,7 +157,8 @@ function servingCa(certDir: string): string {
   return pems[pems.length - 1];
 }
 
-export function writeKubeconfig(path: string, server: string, caData: string, token: string): void {
+/** `tlsServerName`: the name to verify the serving certificate against when `server` is an address it does not name. */
+export function writeKubeconfig(path: string, server: string, caData: string, token: string, tlsServerName?: string): void {
   const b64 = Buffer.from(caData).toString('base64');
   writeFileSync(path, [
     'apiVersion: v1',
@@ -167,6 +168,7 @@ export function writeKubeconfig(path: string, server: string, caData: string, to
     '  cluster:',
     `    server: ${server}`,
     `    certificate-authority-data: ${b64}`,
+    ...(tlsServerName ? [`    tls-server-name: ${tlsServerName}`] : []),
     'users:',
     '- name: admin',
     '  user:',

@@ -23,13 +23,17 @@ export class TcpProxy {
   private readonly pairs = new Set<Pair>();
   private server: Server | null = null;
   private readonly target: { host: string; port: number };
+  private readonly listenHost: string;
   port = 0;
 
-  constructor(target: { host: string; port: number }) { this.target = target; }
+  constructor(target: { host: string; port: number }, listenHost = '127.0.0.1') {
+    this.target = target;
+    this.listenHost = listenHost;
+  }
 
   async start(): Promise<number> {
     const server = createServer((client) => this.accept(client));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, this.listenHost, resolve); });
     this.server = server;
     const addr = server.address();
     this.port = typeof addr === 'object' && addr ? addr.port : 0;
