@@ -12,8 +12,6 @@
  *   BROOK_OUTAGE_MS=30000 npm run jest -- test/k8s/api-server-outage.test.ts   # the 30 s figure in docs/failure.md
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +20,7 @@ import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess, requireKcat, run } from '../harness/tools.ts';
 import { freePort, kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
+import { longestGap, partitionStates, startBrokerProcess, waitFor, type BrokerNode } from './broker-processes.ts';
 
 const api = useApiServer();
 const ns = 'outage';
@@ -30,49 +29,10 @@ const PARTITIONS = 3;
 /** The longest pause in acknowledgements or deliveries tolerated around the outage (the target is none; the machine is loaded). */
 const MAX_STALL_MS = 3_000;
 
-interface Node { id: number; port: number; dataDir: string; child: ChildProcess | null; log: string }
+interface Node extends BrokerNode { port: number }
 const nodes: Node[] = [];
-
-function start(node: Node): Promise<void> {
-  const child = spawn(process.execPath, [join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(node.id),
-    '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns, '--kubeconfig', api().kubeconfigPath,
-    '--listen', `127.0.0.1:${node.port}`, '--data-dir', node.dataDir, '--metrics-port', 'none',
-    '--set', 'broker.session.timeout.ms=2000', '--set', 'broker.heartbeat.interval.ms=400',
-    '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  node.child = child;
-  child.stderr!.on('data', (d: Buffer) => { node.log = (node.log + d.toString()).slice(-20_000); });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); });
-    child.once('exit', (code, signal) => reject(new Error(`broker ${node.id} exited (${code ?? signal}):\n${node.log}`)));
-  });
-}
-
-async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function partitionStates(): Promise<Array<{ partition: number; leader: number; isr: number[] }>> {
-  const r = await kubectl(api(), ['get', 'topic', 'outage', '-n', ns, '-o', 'jsonpath={.status.partitions}']);
-  const text = r.stdout.toString();
-  return r.code === 0 && text ? JSON.parse(text) : [];
-}
-
-/** The longest gap between consecutive times in [from, to] (counting from `from` and up to `to`). */
-function longestGap(times: readonly number[], from: number, to: number): number {
-  let last = from;
-  let gap = 0;
-  for (const t of times) {
-    if (t < from) continue;
-    if (t > to) break;
-    gap = Math.max(gap, t - last);
-    last = t;
-  }
-  return Math.max(gap, to - last);
-}
+const start = (node: Node) => startBrokerProcess(node, { namespace: ns, kubeconfig: api().kubeconfigPath, listen: `127.0.0.1:${node.port}` });
+const outageStates = () => partitionStates(api(), ns, 'outage');
 
 beforeAll(async () => {
   requireKcat();
@@ -97,7 +57,7 @@ test(`an API server outage stops the data plane: acks=all produce and consume go
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'outage', numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
   await admin.disconnect();
-  await waitFor(async () => { const s = await partitionStates(); return s.length === PARTITIONS && s.every((p) => p.isr.length === 3); }, 'the topic placed and in sync');
+  await waitFor(async () => { const s = await outageStates(); return s.length === PARTITIONS && s.every((p) => p.isr.length === 3); }, 'the topic placed and in sync');
 
   const consumed: number[] = [];
   const seen = new Set<string>();

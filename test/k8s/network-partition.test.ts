@@ -16,8 +16,6 @@
  *   BROOK_OUTAGE_MS=30000 npm run jest -- test/k8s/network-partition.test.ts   # the 30 s figure
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +24,7 @@ import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess, requireKcat, run } from '../harness/tools.ts';
 import { kubectl, writeKubeconfig } from './envtest.ts';
 import { useApiServer } from './jest.ts';
+import { longestGap, partitionStates, startBrokerProcess, waitFor, type BrokerNode } from './broker-processes.ts';
 import { TestNetwork } from './netns.ts';
 import { TcpProxy } from './tcp-proxy.ts';
 
@@ -38,53 +37,16 @@ const PORT = 9092; // each broker has a namespace of its own
 let net: TestNetwork;
 let apiProxy: TcpProxy;
 let brokerKubeconfig: string;
-const children: Array<ChildProcess | null> = [];
-const logs: string[] = [];
-const dirs: string[] = [];
+const nodes: BrokerNode[] = [];
 
 function startBroker(id: number): Promise<void> {
-  const dataDir = dirs[id] ?? mkdtempSync(join(tmpdir(), `brook-partition-${id}-`));
-  dirs[id] = dataDir;
-  const [cmd, args] = net.command(id, process.execPath, [join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(id),
-    '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns, '--kubeconfig', brokerKubeconfig,
-    '--listen', `${net.nodeIp(id)}:${PORT}`, '--data-dir', dataDir, '--metrics-port', 'none',
-    '--set', 'broker.session.timeout.ms=2000', '--set', 'broker.heartbeat.interval.ms=400',
-    '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0']);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children[id] = child;
-  logs[id] = '';
-  child.stderr!.on('data', (d: Buffer) => { logs[id] = (logs[id] + d.toString()).slice(-20_000); });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); });
-    child.once('exit', (code, signal) => reject(new Error(`broker ${id} exited (${code ?? signal}):\n${logs[id]}`)));
+  nodes[id] ??= { id, dataDir: mkdtempSync(join(tmpdir(), `brook-partition-${id}-`)), child: null, log: '' };
+  return startBrokerProcess(nodes[id]!, {
+    namespace: ns, kubeconfig: brokerKubeconfig, listen: `${net.nodeIp(id)}:${PORT}`, wrap: (cmd, args) => net.command(id, cmd, args),
   });
 }
 
-async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function partitionStates(): Promise<Array<{ partition: number; leader: number; isr: number[] }>> {
-  const r = await kubectl(api(), ['get', 'topic', 'cut', '-n', ns, '-o', 'jsonpath={.status.partitions}']);
-  const text = r.stdout.toString();
-  return r.code === 0 && text ? JSON.parse(text) : [];
-}
-
-function longestGap(times: readonly number[], from: number, to: number): number {
-  let last = from;
-  let gap = 0;
-  for (const t of times) {
-    if (t < from) continue;
-    if (t > to) break;
-    gap = Math.max(gap, t - last);
-    last = t;
-  }
-  return Math.max(gap, to - last);
-}
+const cutStates = () => partitionStates(api(), ns, 'cut');
 
 /** The load of both cases: one idempotent acks=all producer, one consumer group, acknowledgements and deliveries timed. */
 class Load {
@@ -162,22 +124,23 @@ beforeAll(async () => {
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'cut', numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
   await admin.disconnect();
-  await waitFor(async () => { const s = await partitionStates(); return s.length === PARTITIONS && s.every((p) => p.isr.length === 3); }, 'the topic placed and in sync');
+  await waitFor(async () => { const s = await cutStates(); return s.length === PARTITIONS && s.every((p) => p.isr.length === 3); }, 'the topic placed and in sync');
 }, 180_000);
 
 afterAll(async () => {
-  for (const c of children) c?.kill('SIGKILL');
-  await Promise.all(children.map((c) => (c && c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+  const children = nodes.map((n) => n.child).filter((c) => c !== null);
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
   await apiProxy?.close();
   net?.destroy();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const n of nodes) rmSync(n.dataDir, { recursive: true, force: true });
 }, 30_000);
 
 describe('network partitions (network namespaces)', () => {
   test('a leader cut off from the other brokers and the API server: a new leader elsewhere, nothing acknowledged lost, the old leader cannot complete acks=all', async () => {
     const load = new Load();
     await load.start('a');
-    const before = await partitionStates();
+    const before = await cutStates();
     const victim = before[0]!.leader;
     const led = before.filter((s) => s.leader === victim).map((s) => s.partition);
     const cutAt = Date.now();
@@ -189,7 +152,7 @@ describe('network partitions (network namespaces)', () => {
     let failoverAt = 0;
     let stale: Awaited<ReturnType<typeof run>>;
     try {
-      await waitFor(async () => (await partitionStates()).filter((s) => led.includes(s.partition)).every((s) => s.leader >= 0 && s.leader !== victim), 'new leaders for the cut-off leader\'s partitions');
+      await waitFor(async () => (await cutStates()).filter((s) => led.includes(s.partition)).every((s) => s.leader >= 0 && s.leader !== victim), 'new leaders for the cut-off leader\'s partitions');
       failoverAt = Date.now();
       // A client on the old leader's side of the cut: the old leader still believes it leads, but
       // its followers left and it cannot shrink the ISR without the store — no acknowledgement.
@@ -200,7 +163,7 @@ describe('network partitions (network namespaces)', () => {
       const acked = load.acks.length;
       await waitFor(() => load.acks.length >= acked + 50, 'acknowledgements after the failover').catch(async (err: Error) => {
         throw new Error(`${err.message}: ${load.acks.length - acked} acknowledged since the failover, ${load.failed} sends failed, last ack to partition ${load.acks.at(-1)?.partition}; `
-          + `partition states ${JSON.stringify(await partitionStates())}\n${[0, 1, 2].map((i) => `broker ${i}:\n${logs[i]!.split('\n').slice(-25).join('\n')}`).join('\n')}`);
+          + `partition states ${JSON.stringify(await cutStates())}\n${[0, 1, 2].map((i) => `broker ${i}:\n${nodes[i]!.log.split('\n').slice(-25).join('\n')}`).join('\n')}`);
       });
     } finally {
       net.rejoin(victim);
@@ -210,7 +173,7 @@ describe('network partitions (network namespaces)', () => {
     expect(stale.code !== 0 || /Delivery failed|timed out/i.test(stale.stderr.toString())).toBe(true);
     expect(stale.stderr.toString()).toMatch(/Delivery failed|timed out/i);
     // the old leader follows again once it can reach the others and the store
-    await waitFor(async () => (await partitionStates()).every((s) => s.isr.length === 3), 'every ISR whole again after the cut', 90_000);
+    await waitFor(async () => (await cutStates()).every((s) => s.isr.length === 3), 'every ISR whole again after the cut', 90_000);
     const until = Date.now();
     await load.stop();
     const produceStall = longestGap(load.acks.map((a) => a.at), cutAt, healedAt);
