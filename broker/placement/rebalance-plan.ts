@@ -18,7 +18,7 @@
  *   - its replicas span min(RF, racks) racks, racks counted over the eligible brokers (brokers
  *     with no rack share one rack, as in Kafka): no two replicas share a rack when there are
  *     at least RF racks;
- *   - a replica that is the only in-sync one (ISR known) is never removed; a partition with no
+ *   - a replica that is the only in-sync one of RF > 1 (ISR known) is never removed; a partition with no
  *     in-sync replica on a known broker is not moved (there is nothing to copy from); both are
  *     reported as issues when they keep a constraint from holding;
  *   - partitions excluded by `canMove` are not touched; at most `maxMoves` partitions change
@@ -36,8 +36,10 @@
  *      partitions first, fill the missing slots with the allowed broker that has the fewest
  *      replicas (then fewest of the topic, fewest bytes, random rank);
  *   2. count balance: while max - min > 1, move one replica from a most loaded broker to a least
- *      loaded one, choosing among the smallest valid candidates the cheapest (a replica that the
- *      plan itself added costs nothing to move again), then the one that evens its topic most;
+ *      loaded one; among a few valid candidates whose size is nearest the one that brings the
+ *      receiver to the mean bytes (the smallest when sizes are unknown or the bytes goal is off),
+ *      take one the plan itself added (moving it again copies nothing), then the one that evens
+ *      its topic most;
  *      when no direct move exists (racks), a breadth-first search finds a chain of moves through
  *      other brokers; when none exists the imbalance is reported;
  *   3. bytes: while a broker holds more than (1 + bytesTolerance) × the mean, take the single move
@@ -239,6 +241,8 @@ class Planner {
   /** Per eligible broker: balance-movable partitions holding a replica there, by size ascending. */
   private lists: number[][] = [];
   private movesUsed = 0;
+  private meanBytes = 0; // per eligible broker, 0 when unknown or the bytes goal is off
+  private meanCount = 0; // replicas per eligible broker, rounded up
   private readonly maxMoves: number;
   private readonly tolerance: number;
 
@@ -313,7 +317,8 @@ class Planner {
         size: p.sizeBytes === undefined ? 0 : Number(p.sizeBytes),
         orig: p.replicas, origSet: new Set(p.replicas), cur: [...p.replicas],
         movable, balanceMovable: movable && !underMinIsr,
-        pinned: inSync?.length === 1 ? inSync[0]! : null,
+        // RF 1: the only replica is necessarily the only in-sync one, and moving it (add, catch up, remove) is safe
+        pinned: rf > 1 && inSync?.length === 1 ? inSync[0]! : null,
         changed: false, leader: p.replicas[0]!,
       });
     }
@@ -397,7 +402,7 @@ class Planner {
     const from = this.ids[s]!;
     const to = this.ids[d]!;
     if (p.pinned === from || p.cur.includes(to) || !this.mayChange(p)) return false;
-    return this.racksOf(p.cur, from, to) >= p.need;
+    return p.need <= 1 || this.rack(from) === this.rack(to) || this.racksOf(p.cur, from, to) >= p.need;
   }
 
   /** Bytes this move adds to the plan's copying (negative when it undoes a copy). */
@@ -475,6 +480,11 @@ class Planner {
     }
     for (const l of this.lists) l.sort((a, b) => this.parts[a]!.size - this.parts[b]!.size || a - b);
     if (n < 2) return;
+    let totalBytes = 0;
+    let totalCount = 0;
+    for (let b = 0; b < n; b++) { totalBytes += this.bytes[b]!; totalCount += this.count[b]!; }
+    this.meanBytes = Number.isFinite(this.tolerance) ? totalBytes / n : 0;
+    this.meanCount = Math.ceil(totalCount / n);
     for (;;) {
       let max = -Infinity;
       let min = Infinity;
@@ -493,6 +503,7 @@ class Planner {
       const targets = this.brokersWhere((b) => this.count[b]! <= max - 2, (a, b) => this.count[a]! - this.count[b]! || this.bytes[a]! - this.bytes[b]!);
       if (this.directMove(sources, targets)) continue;
       if (this.chainMove(sources, new Set(targets))) continue;
+      if (this.evenOut()) continue;
       this.issues.push({
         code: this.movesUsed >= this.maxMoves ? 'MoveLimitReached' : 'ReplicasUnbalanced',
         message: this.movesUsed >= this.maxMoves
@@ -520,25 +531,61 @@ class Planner {
   }
 
   /**
+   * When nothing can leave the fullest brokers (racks), still even out the rest: any move from a
+   * broker to one holding at least two fewer (largest difference first). Each such move lowers the
+   * sum of squared counts, so this ends.
+   */
+  private evenOut(): boolean {
+    const byCount = this.brokersWhere(() => true, (a, b) => this.count[b]! - this.count[a]!);
+    const pairs: [number, number][] = [];
+    for (const s of byCount) for (const d of byCount) if (this.count[s]! - this.count[d]! >= 2) pairs.push([s, d]);
+    pairs.sort((a, b) => (this.count[b[0]]! - this.count[b[1]]!) - (this.count[a[0]]! - this.count[a[1]]!));
+    for (const [s, d] of pairs) {
+      const pi = this.candidate(s, d);
+      if (pi >= 0) { this.move(this.parts[pi]!, s, d); return true; }
+    }
+    return false;
+  }
+
+  /**
    * The replica to move from s to d: among the first valid candidates in size order, the
    * cheapest, then the one whose topic is most over-represented on s compared with d.
    */
   private candidate(s: number, d: number): number {
     const WINDOW = 8;
     const n = this.ids.length;
+    const list = this.lists[s]!;
+    const want = this.wantedSize(d);
+    // visit sizes nearest to `want` first (with want = 0: smallest first)
+    let hi = 0;
+    let top = list.length;
+    while (hi < top) { const mid = (hi + top) >> 1; if (this.parts[list[mid]!]!.size < want) hi = mid + 1; else top = mid; }
+    let lo = hi - 1;
     let best = -1;
-    let bestCost = 0;
+    let bestFree = false;
     let bestGain = 0;
     let seen = 0;
-    for (const pi of this.lists[s]!) {
-      const p = this.parts[pi]!;
+    while ((lo >= 0 || hi < list.length) && seen < WINDOW) {
+      const takeLow = hi >= list.length || (lo >= 0 && want - this.parts[list[lo]!]!.size <= this.parts[list[hi]!]!.size - want);
+      const p = this.parts[takeLow ? list[lo--]! : list[hi++]!]!;
       if (!this.canMoveReplica(p, s, d)) continue;
-      const cost = this.moveCost(p, s, d);
+      seen++;
+      // a move that copies nothing new (undoing one of the plan's own additions) first, then topic balance
+      const free = this.moveCost(p, s, d) <= 0;
       const gain = this.topicCount[p.topicIdx * n + s]! - this.topicCount[p.topicIdx * n + d]!;
-      if (best < 0 || cost < bestCost || (cost === bestCost && gain > bestGain)) { best = pi; bestCost = cost; bestGain = gain; }
-      if (++seen >= WINDOW) break;
+      if (best < 0 || (free && !bestFree) || (free === bestFree && gain > bestGain)) { best = p.idx; bestFree = free; bestGain = gain; }
     }
     return best;
+  }
+
+  /**
+   * The replica size that would bring d to the mean bytes with the replicas it still needs to
+   * reach the mean count; 0 (smallest first) when sizes are unknown or the bytes goal is off.
+   */
+  private wantedSize(d: number): number {
+    if (this.meanBytes <= 0) return 0;
+    const slots = Math.max(1, this.meanCount - this.count[d]!);
+    return Math.max(0, (this.meanBytes - this.bytes[d]!) / slots);
   }
 
   /** Breadth-first over "s can hand one replica to d" from the sources to any target; applies the chain. */
@@ -733,7 +780,8 @@ class Planner {
       });
     };
     for (const p of this.parts) {
-      const target = [p.leader, ...p.orig.filter((id) => id !== p.leader && p.cur.includes(id)), ...p.cur.filter((id) => id !== p.leader && !p.origSet.has(id))];
+      // the leader, then the kept replicas in their current order, then the added ones
+      const target = [...new Set([p.leader, ...p.orig.filter((id) => p.cur.includes(id)), ...p.cur])];
       const orig = [...p.orig];
       const changed = target.length !== orig.length || target.some((id, i) => id !== orig[i]);
       const size = p.src.sizeBytes ?? 0n;
