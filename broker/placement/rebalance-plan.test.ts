@@ -31,9 +31,9 @@ interface Cluster {
  * and a current assignment that is skewed towards a few hot brokers and includes draining and
  * ghost (unknown) broker ids, duplicates, and sometimes an ISR and sizes.
  */
-const clusterArb = (opts: { evenRacks: boolean; mixedRf?: boolean; isrSubsets?: boolean }) => fc.record({
+const clusterArb = (opts: { evenRacks: boolean; mixedRf?: boolean; isrSubsets?: boolean; noRacks?: boolean }) => fc.record({
   n: fc.integer({ min: 1, max: 50 }),
-  racks: fc.integer({ min: 0, max: 6 }),
+  racks: opts.noRacks ? fc.constant(0) : fc.integer({ min: 0, max: 6 }),
   rfPick: fc.integer({ min: 1, max: 5 }),
   drainRate: fc.constantFrom(0, 0, 0.1, 0.3),
   ghostRate: fc.constantFrom(0, 0, 0.05, 0.2),
@@ -184,6 +184,20 @@ describe('planRebalance properties', () => {
     }), { numRuns: 300 });
   });
 
+  test('without racks, every topic is within one replica per broker too (mixed RF, skewed, ghost and draining brokers)', () => {
+    fc.assert(fc.property(clusterArb({ evenRacks: true, noRacks: true, mixedRf: true }), fc.integer(), ({ brokers, partitions }, seed) => {
+      fc.pre(!guarded(brokers, partitions));
+      const plan = planRebalance({ brokers, partitions, random: seeded(seed) });
+      const eligible = [...eligibleIds(brokers)];
+      for (const topic of new Set(partitions.map((p) => p.topic))) {
+        const per = new Map(eligible.map((id) => [id, 0]));
+        for (const a of plan.assignments) if (a.topic === topic) for (const id of a.replicas) per.set(id, per.get(id)! + 1);
+        expect(Math.max(...per.values()) - Math.min(...per.values())).toBeLessThanOrEqual(1);
+      }
+      expect(spread(plan, 'replicas')).toBeLessThanOrEqual(1);
+    }), { numRuns: 200 });
+  });
+
   test('random clusters with racks of any size, mixed RF and partial ISRs: always valid, and "balanced" is true exactly when replicas and leaders are within one', () => {
     fc.assert(fc.property(clusterArb({ evenRacks: false, mixedRf: true, isrSubsets: true }), fc.integer(), ({ brokers, partitions }, seed) => {
       const input = { brokers, partitions, random: seeded(seed) };
@@ -272,6 +286,21 @@ describe('planRebalance cases', () => {
     expect(plan.totals.partitionsMoved).toBe(plan.moves.filter((m) => m.adding.length > 0).length);
     expect(plan.totals.bytesMoved).toBe(36n * 100n * MIB);
     for (const m of plan.moves) for (const id of m.adding) expect([3, 4]).toContain(id);
+  });
+
+  test('per topic: two topics each packed on half the brokers (counts even) end spread over all of them', () => {
+    const brokers = Array.from({ length: 6 }, (_, id) => ({ id, rack: null }));
+    const partitions = [
+      ...Array.from({ length: 12 }, (_, p) => ({ topic: 'a', partition: p, replicas: [p % 3, (p + 1) % 3] })),
+      ...Array.from({ length: 12 }, (_, p) => ({ topic: 'b', partition: p, replicas: [3 + (p % 3), 3 + ((p + 1) % 3)] })),
+    ];
+    const plan = planRebalance({ brokers, partitions, random: seeded(5) });
+    expect(plan.balanced).toBe(true);
+    for (const topic of ['a', 'b']) {
+      const perBroker = brokers.map((b) => plan.assignments.filter((x) => x.topic === topic && x.replicas.includes(b.id)).length);
+      expect(Math.max(...perBroker) - Math.min(...perBroker)).toBeLessThanOrEqual(1);
+    }
+    expect(plan.brokers.map((b) => b.after.replicas)).toEqual([8, 8, 8, 8, 8, 8]);
   });
 
   test('moves the smallest partitions when sizes differ (bytes goal off)', () => {

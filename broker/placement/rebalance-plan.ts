@@ -4,8 +4,8 @@
  *
  * GOALS, in order:
  *   1. the hard constraints below hold for every partition;
- *   2. replicas are balanced per broker: max - min ≤ 1 over the eligible brokers (and per topic
- *      as far as the choice of moves allows);
+ *   2. replicas are balanced per broker: max - min ≤ 1 over the eligible brokers; then per topic
+ *      (max - min ≤ 1 per topic) where racks and the per-broker balance allow;
  *   3. preferred leaders (the first replica) are balanced per broker: max - min ≤ 1;
  *   4. bytes are balanced as far as count balance allows: no broker holds more than
  *      (1 + bytesTolerance) × the mean while a move or swap that keeps the counts can fix it;
@@ -42,8 +42,11 @@
  *      its topic most;
  *      when no direct move exists (racks), a breadth-first search finds a chain of moves through
  *      other brokers; when none exists the imbalance is reported;
- *   3. bytes: while a broker holds more than (1 + bytesTolerance) × the mean, take the single move
- *      (counts permitting) or swap with a lighter broker that lowers the heavier side most;
+ *   3. topics, then bytes, repeated until neither moves: for a topic with max - min > 1 per broker,
+ *      a single move from a broker holding most of it to one holding fewest (when their totals
+ *      allow), or a swap with a replica of a topic the second broker holds more of; then, while a
+ *      broker holds more than (1 + bytesTolerance) × the mean bytes, the single move or swap with
+ *      a lighter broker that lowers the heavier side most and leaves every topic no less even;
  *   4. leaders: each partition keeps its current first replica as preferred leader when it stays,
  *      else the replica leading fewest; then leadership moves along chains (breadth-first) from
  *      the brokers leading most to those leading fewest until max - min ≤ 1 or no chain exists.
@@ -284,7 +287,13 @@ class Planner {
     this.readPartitions();
     this.repair();
     this.balanceCounts();
-    this.balanceBytes();
+    // topics first, bytes second, until neither moves: each topic step lowers the sum of squared
+    // per-topic counts, each bytes step keeps that sum and lowers the sum of squared bytes, so this ends
+    for (let round = 0; round < 1000; round++) {
+      const topics = this.balanceTopics();
+      const bytes = this.balanceBytes();
+      if (!topics && !bytes) break;
+    }
     this.balanceLeaders();
     return this.result();
   }
@@ -572,8 +581,10 @@ class Planner {
       seen++;
       // a move that copies nothing new (undoing one of the plan's own additions) first, then topic balance
       const free = this.moveCost(p, s, d) <= 0;
-      const gain = this.topicCount[p.topicIdx * n + s]! - this.topicCount[p.topicIdx * n + d]!;
+      // 2 or more: the move evens the topic; more than that does not matter here
+      const gain = Math.min(2, this.topicCount[p.topicIdx * n + s]! - this.topicCount[p.topicIdx * n + d]!);
       if (best < 0 || (free && !bestFree) || (free === bestFree && gain > bestGain)) { best = p.idx; bestFree = free; bestGain = gain; }
+      if (bestFree && bestGain >= 2) break;
     }
     return best;
   }
@@ -623,14 +634,66 @@ class Planner {
     return false;
   }
 
-  // ---- phase 3: bytes ----------------------------------------------------------------------
+  // ---- phase 3a: per-topic counts -----------------------------------------------------------
 
-  private balanceBytes(): void {
+  /**
+   * For each topic whose replicas are spread unevenly (max - min > 1 over the brokers), a single
+   * move from a broker holding most of it to one holding fewest (when their total counts allow
+   * it), or a swap with a replica of another topic that the second broker holds more of.
+   */
+  private balanceTopics(): boolean {
     const n = this.ids.length;
-    if (n < 2) return;
+    if (n < 2) return false;
+    let moved = false;
+    for (let guard = 0; guard < 4 * this.parts.length + 16; guard++) {
+      let step = false;
+      for (let t = 0; t < this.topicNames.length && !step; t++) {
+        const base = t * n;
+        let max = -Infinity;
+        let min = Infinity;
+        for (let b = 0; b < n; b++) { const c = this.topicCount[base + b]!; if (c > max) max = c; if (c < min) min = c; }
+        if (max - min <= 1) continue;
+        const over = this.brokersWhere((b) => this.topicCount[base + b] === max, () => 0);
+        const under = this.brokersWhere((b) => this.topicCount[base + b] === min, () => 0);
+        for (const s of over) {
+          for (const d of under) if (this.topicStep(t, s, d)) { step = true; break; }
+          if (step) break;
+        }
+      }
+      if (!step) return moved;
+      moved = true;
+    }
+    return moved;
+  }
+
+  private topicStep(t: number, s: number, d: number): boolean {
+    const n = this.ids.length;
+    const single = this.count[s]! > this.count[d]!;
+    for (const pi of this.lists[s]!) {
+      const p = this.parts[pi]!;
+      if (p.topicIdx !== t || !this.canMoveReplica(p, s, d)) continue;
+      if (single) { this.move(p, s, d); return true; }
+      for (const qi of this.lists[d]!) {
+        const q = this.parts[qi]!;
+        if (q.topicIdx === t || this.topicCount[q.topicIdx * n + d]! <= this.topicCount[q.topicIdx * n + s]!) continue;
+        if (!this.canMoveReplica(q, d, s)) continue;
+        this.move(p, s, d);
+        this.move(q, d, s);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- phase 3b: bytes ---------------------------------------------------------------------
+
+  private balanceBytes(): boolean {
+    const n = this.ids.length;
+    if (n < 2) return false;
     let total = 0;
     for (let b = 0; b < n; b++) total += this.bytes[b]!;
-    if (total <= 0) return;
+    if (total <= 0) return false;
+    let moved = false;
     const mean = total / n;
     const threshold = mean * (1 + this.tolerance);
     const minGain = mean * 0.01;
@@ -647,8 +710,16 @@ class Planner {
         }
         if (done) break;
       }
-      if (!done) return;
+      if (!done) return moved;
+      moved = true;
     }
+    return moved;
+  }
+
+  /** Moving p's replica from s to d leaves its topic no less even (s holds more of the topic than d). */
+  private topicKept(p: Part, s: number, d: number): boolean {
+    const n = this.ids.length;
+    return this.topicCount[p.topicIdx * n + s]! > this.topicCount[p.topicIdx * n + d]!;
   }
 
   /** The single move or swap between heavy h and light l that lowers max(h, l) the most (≥ minGain). */
@@ -660,10 +731,17 @@ class Planner {
     let bestP = -1;
     let bestQ = -1;
     const listL = this.lists[l]!;
+    const sameTopic = new Map<number, Part[]>(); // l's replicas by topic: swaps within a topic keep it as even as it was
+    for (const qi of listL) {
+      const q = this.parts[qi]!;
+      let a = sameTopic.get(q.topicIdx);
+      if (!a) { a = []; sameTopic.set(q.topicIdx, a); }
+      a.push(q);
+    }
     for (const pi of this.lists[h]!) {
       const p = this.parts[pi]!;
       if (p.size <= 0) continue;
-      if (single && p.size < gap && this.canMoveReplica(p, h, l)) {
+      if (single && p.size < gap && this.topicKept(p, h, l) && this.canMoveReplica(p, h, l)) {
         const gain = bh - Math.max(bh - p.size, bl + p.size);
         if (gain > bestGain) { bestGain = gain; bestP = pi; bestQ = -1; }
       }
@@ -672,13 +750,22 @@ class Planner {
       let lo = 0;
       let hi = listL.length;
       while (lo < hi) { const mid = (lo + hi) >> 1; if (this.parts[listL[mid]!]!.size < want) lo = mid + 1; else hi = mid; }
-      for (let k = Math.max(0, lo - 3); k < Math.min(listL.length, lo + 3); k++) {
+      for (let k = Math.max(0, lo - 8); k < Math.min(listL.length, lo + 8); k++) {
         const q = this.parts[listL[k]!]!;
         const delta = p.size - q.size;
         if (delta <= 0 || delta >= gap || q === p) continue;
         const gain = bh - Math.max(bh - delta, bl + delta);
         if (gain <= bestGain) continue;
+        // a swap within one topic leaves it as it was; across two, each must stay no less even
+        if (q.topicIdx !== p.topicIdx && (!this.topicKept(p, h, l) || !this.topicKept(q, l, h))) continue;
         if (!this.canMoveReplica(p, h, l) || !this.canMoveReplica(q, l, h)) continue;
+        bestGain = gain; bestP = pi; bestQ = q.idx;
+      }
+      for (const q of sameTopic.get(p.topicIdx) ?? []) {
+        const delta = p.size - q.size;
+        if (delta <= 0 || delta >= gap || q === p) continue;
+        const gain = bh - Math.max(bh - delta, bl + delta);
+        if (gain <= bestGain || !this.canMoveReplica(p, h, l) || !this.canMoveReplica(q, l, h)) continue;
         bestGain = gain; bestP = pi; bestQ = q.idx;
       }
     }
