@@ -6,6 +6,7 @@
  *
  *   node bench/planner.ts [--partitions 10000] [--brokers 50] [--runs 5]
  */
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { placeReplicas, planRebalance } from '../broker/placement/index.ts';
 import type { CurrentPartition, PlannerBroker, RebalancePlan } from '../broker/placement/index.ts';
@@ -64,7 +65,7 @@ function skewed(rnd: () => number): CurrentPartition[] {
   });
 }
 
-console.log(`planner: ${PARTITIONS} partitions, RF ${RF}, ${BROKERS} brokers in ${RACKS} racks, ${RUNS} runs per scenario (node ${process.version})\n`);
+console.log(`planner: ${PARTITIONS} partitions, RF ${RF}, ${BROKERS} brokers in ${RACKS} racks, ${RUNS} runs per scenario (node ${process.version}; ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(1)})\n`);
 console.log('| scenario | first run ms | best ms (CPU ms) | median ms | partitions moved | replicas moved | GiB moved (of total) | replicas/broker after | leaders/broker after | heaviest broker bytes / mean, before → after | est. at 50 MiB/s | balanced |');
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const s of scenarios) {

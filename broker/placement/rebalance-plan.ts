@@ -360,10 +360,14 @@ class Planner {
     return seen.length;
   }
 
-  private valid(p: Part): boolean {
-    if (new Set(p.cur).size !== p.rf || p.cur.length !== p.rf) return false;
-    for (const id of p.cur) if (!this.idx.has(id)) return false;
-    return this.racksOf(p.cur, -1, -1) >= p.need;
+  /** Do `replicas` satisfy p's constraints (RF distinct eligible brokers spanning enough racks)? */
+  private valid(p: Part, replicas: readonly number[]): boolean {
+    if (replicas.length !== p.rf) return false;
+    for (let i = 0; i < replicas.length; i++) {
+      if (!this.idx.has(replicas[i]!)) return false;
+      for (let j = 0; j < i; j++) if (replicas[j] === replicas[i]) return false;
+    }
+    return p.need <= 1 || this.racksOf(replicas, -1, -1) >= p.need;
   }
 
   private mayChange(p: Part): boolean {
@@ -874,7 +878,7 @@ class Planner {
       const size = p.src.sizeBytes ?? 0n;
       tally(before, orig, size);
       tally(after, target, size);
-      if (!this.valid({ ...p, cur: target })) allValid = false;
+      if (!this.valid(p, target)) allValid = false;
       assignments.push({ topic: p.src.topic, partition: p.src.partition, replicas: target, changed });
       if (!changed) continue;
       const adding = target.filter((id) => !p.origSet.has(id));
