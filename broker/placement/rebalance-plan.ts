@@ -384,8 +384,8 @@ class Planner {
     this.topicCount[p.topicIdx * this.ids.length + b]! += sign;
   }
 
-  private insertSorted(list: number[], pi: number): void {
-    // ordered by (size, index) like the initial sort, so the lists are a function of the assignment
+  /** Where pi is or would go in a list ordered by (size, index), like the initial sort. */
+  private position(list: readonly number[], pi: number): number {
     const size = this.parts[pi]!.size;
     let lo = 0;
     let hi = list.length;
@@ -394,7 +394,7 @@ class Planner {
       const m = this.parts[list[mid]!]!;
       if (m.size < size || (m.size === size && m.idx < pi)) lo = mid + 1; else hi = mid;
     }
-    list.splice(lo, 0, pi);
+    return lo;
   }
 
   /** Moves p's replica from eligible broker s to eligible broker d (validity checked by the caller). */
@@ -405,8 +405,9 @@ class Planner {
     this.addLoad(p, s, -1);
     this.addLoad(p, d, 1);
     const ls = this.lists[s]!;
-    ls.splice(ls.indexOf(p.idx), 1);
-    this.insertSorted(this.lists[d]!, p.idx);
+    ls.splice(this.position(ls, p.idx), 1);
+    const ld = this.lists[d]!;
+    ld.splice(this.position(ld, p.idx), 0, p.idx);
     this.markChanged(p);
   }
 
