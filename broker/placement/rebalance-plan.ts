@@ -18,9 +18,10 @@
  *   - its replicas span min(RF, racks) racks, racks counted over the eligible brokers (brokers
  *     with no rack share one rack, as in Kafka): no two replicas share a rack when there are
  *     at least RF racks;
- *   - a replica that is the only in-sync one of RF > 1 (ISR known) is never removed; a partition with no
- *     in-sync replica on a known broker is not moved (there is nothing to copy from); both are
- *     reported as issues when they keep a constraint from holding;
+ *   - of a partition with RF > 1 whose ISR is known, a replica that is the only in-sync one is
+ *     never removed (an RF 1 partition moves: its new replica catches up before the old one
+ *     goes); a partition with no in-sync replica on a known broker is not moved (there is
+ *     nothing to copy from); both are reported as issues when they keep a constraint from holding;
  *   - partitions excluded by `canMove` are not touched; at most `maxMoves` partitions change
  *     their replica set; a partition below its topic's min.insync.replicas is moved only to
  *     satisfy a hard constraint, never for balance.
@@ -319,7 +320,7 @@ class Planner {
       // ISR members on unknown brokers hold nothing we can copy from
       const inSync = p.isr?.filter((b) => this.rackOf.has(b) && p.replicas.includes(b));
       const offline = inSync !== undefined && inSync.length === 0;
-      const underMinIsr = p.isr !== undefined && p.isr.length < (minIsr?.get(p.topic) ?? 1);
+      const underMinIsr = inSync !== undefined && inSync.length < (minIsr?.get(p.topic) ?? 1);
       const movable = !offline && (this.input.canMove?.(p.topic, p.partition) ?? true);
       this.parts.push({
         idx: i, src: p, topicIdx, rf, need: Math.min(rf, this.racks),
