@@ -203,6 +203,9 @@ interface Part {
   leader: number;
 }
 
+/** Candidates a fast-path search looks at before trying other pairs of brokers. */
+const SHORT_SCAN = 256;
+
 export function planRebalance(input: RebalanceInput): RebalancePlan {
   return new Planner(input).plan();
 }
@@ -505,18 +508,26 @@ class Planner {
       let min = Infinity;
       for (let b = 0; b < n; b++) { max = Math.max(max, this.count[b]!); min = Math.min(min, this.count[b]!); }
       if (max - min <= 1) return;
-      // fast path: the fullest broker (most bytes) to the emptiest (fewest bytes)
+      // fast path: the fullest broker (most bytes) to the emptiest (in its rack, where a move
+      // always keeps the spread; then fewest bytes), looking at the nearest few hundred candidates
       let s0 = -1;
-      let d0 = -1;
       for (let b = 0; b < n; b++) {
         if (this.count[b] === max && (s0 < 0 || this.bytes[b]! > this.bytes[s0]! || (this.bytes[b] === this.bytes[s0] && this.rank[b]! < this.rank[s0]!))) s0 = b;
-        if (this.count[b] === min && (d0 < 0 || this.bytes[b]! < this.bytes[d0]! || (this.bytes[b] === this.bytes[d0] && this.rank[b]! < this.rank[d0]!))) d0 = b;
       }
-      const pi = this.candidate(s0, d0);
+      const rack0 = this.rack(this.ids[s0]!);
+      let d0 = -1;
+      let d0Same = false;
+      for (let b = 0; b < n; b++) {
+        if (this.count[b] !== min) continue;
+        const same = this.rack(this.ids[b]!) === rack0;
+        if (d0 < 0 || (same && !d0Same) || (same === d0Same && (this.bytes[b]! < this.bytes[d0]! || (this.bytes[b] === this.bytes[d0] && this.rank[b]! < this.rank[d0]!)))) { d0 = b; d0Same = same; }
+      }
+      const pi = this.candidate(s0, d0, SHORT_SCAN);
       if (pi >= 0) { this.move(this.parts[pi]!, s0, d0); continue; }
       const sources = this.brokersWhere((b) => this.count[b] === max, (a, b) => this.bytes[b]! - this.bytes[a]!);
       const targets = this.brokersWhere((b) => this.count[b]! <= max - 2, (a, b) => this.count[a]! - this.count[b]! || this.bytes[a]! - this.bytes[b]!);
-      if (this.directMove(sources, targets)) continue;
+      // every pair on a short scan first, then on a full one: a pair with no candidate costs a whole list
+      if (this.directMove(sources, targets, SHORT_SCAN) || this.directMove(sources, targets, Infinity)) continue;
       if (this.chainMove(sources, new Set(targets))) continue;
       if (this.evenOut()) continue;
       this.issues.push({
@@ -535,10 +546,10 @@ class Planner {
     return out.sort((a, b) => cmp(a, b) || this.rank[a]! - this.rank[b]!);
   }
 
-  private directMove(sources: number[], targets: number[]): boolean {
+  private directMove(sources: number[], targets: number[], scan: number): boolean {
     for (const s of sources) {
       for (const d of targets) {
-        const pi = this.candidate(s, d);
+        const pi = this.candidate(s, d, scan);
         if (pi >= 0) { this.move(this.parts[pi]!, s, d); return true; }
       }
     }
@@ -566,7 +577,7 @@ class Planner {
    * The replica to move from s to d: among the first valid candidates in size order, the
    * cheapest, then the one whose topic is most over-represented on s compared with d.
    */
-  private candidate(s: number, d: number): number {
+  private candidate(s: number, d: number, scan = Infinity): number {
     const WINDOW = 8;
     const n = this.ids.length;
     const list = this.lists[s]!;
@@ -580,7 +591,8 @@ class Planner {
     let bestFree = false;
     let bestGain = 0;
     let seen = 0;
-    while ((lo >= 0 || hi < list.length) && seen < WINDOW) {
+    let visited = 0;
+    while ((lo >= 0 || hi < list.length) && seen < WINDOW && visited++ < scan) {
       const takeLow = hi >= list.length || (lo >= 0 && want - this.parts[list[lo]!]!.size <= this.parts[list[hi]!]!.size - want);
       const p = this.parts[takeLow ? list[lo--]! : list[hi++]!]!;
       if (!this.canMoveReplica(p, s, d)) continue;
