@@ -548,9 +548,14 @@ class Planner {
 
   private directMove(sources: number[], targets: number[], scan: number): boolean {
     for (const s of sources) {
-      for (const d of targets) {
-        const pi = this.candidate(s, d, scan);
-        if (pi >= 0) { this.move(this.parts[pi]!, s, d); return true; }
+      // receivers in the sender's rack first: any of its replicas may go there without breaking the spread
+      const rack = this.rack(this.ids[s]!);
+      for (const sameRack of [true, false]) {
+        for (const d of targets) {
+          if ((this.rack(this.ids[d]!) === rack) !== sameRack) continue;
+          const pi = this.candidate(s, d, scan);
+          if (pi >= 0) { this.move(this.parts[pi]!, s, d); return true; }
+        }
       }
     }
     return false;
