@@ -951,6 +951,21 @@ export class PartitionLog {
     if (this.backgroundError) throw this.backgroundError;
   }
 
+  /**
+   * Lets go of the files the way a crash leaves them: no flush, no index, producer snapshot or
+   * checkpoint written; the next open runs recovery. Background work already started (a rolled
+   * segment's flush) is awaited so that nothing writes to the files afterwards.
+   */
+  async abandon(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.background.catch(() => undefined);
+    for (const s of this.segments) s.close();
+    for (const w of this.flushWaiters.splice(0)) w.reject(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log abandoned`));
+  }
+
   /** Closes the files without flushing and removes the directory. */
   async delete(): Promise<void> {
     this.closing = true;
