@@ -6,7 +6,8 @@
 //   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed)
 //   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars (Maven Central), and
 //                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs),
-//                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus)
+//                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus),
+//                                         strace (Debian)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -51,6 +52,11 @@ function ensureKcat() {
   if (!has('kcat')) aptInstall(['kcat']);
 }
 
+/** strace proves that the broker fsyncs before it acknowledges (test/durability/fsync-before-ack.test.ts). */
+function ensureStrace() {
+  if (!has('strace')) aptInstall(['strace']);
+}
+
 /** promtool checks the chart's alert and dashboard PromQL (test/helm); it comes with Debian's prometheus. */
 function ensurePromtool() {
   if (!has('promtool')) aptInstall(['prometheus']);
@@ -79,6 +85,7 @@ try {
     ensureKafkaJars();
     ensureK8sBinaries();
     ensurePromtool();
+    ensureStrace();
     ensureHelm();
   }
 } catch (err) {
