@@ -788,7 +788,13 @@ export class PartitionLog {
   truncateTo(offset: bigint): void {
     this.ensureWritable();
     if (offset < 0n) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: cannot truncate to ${offset}`);
-    if (offset >= this.logEndOffset) return;
+    if (offset >= this.logEndOffset) {
+      // Nothing to cut, but an epoch this replica started as leader without writing anything
+      // (an entry at the log end) must go, or the follower keeps naming it and diverging (Kafka
+      // does the same in UnifiedLog.truncateTo).
+      this.epochs.truncateFromEnd(this.logEndOffset);
+      return;
+    }
     try {
       if (offset < this.segments[0]!.baseOffset) {
         this.replaceAllSegmentsAt(offset);
