@@ -169,10 +169,14 @@ function splitAs(members: readonly Member[], sizes: readonly number[]): boolean 
     && JSON.stringify(all) === JSON.stringify(Array.from({ length: PARTITIONS }, (_, i) => i));
 }
 
-/** OffsetFetch through the admin client, retried while the coordinator is loading (as after a restart). */
+/**
+ * OffsetFetch through the admin client, retried while the coordinator is loading (as after a
+ * restart: Apache Kafka reloads its 50 __consumer_offsets partitions, which took over a minute on
+ * this loaded 2-core machine).
+ */
 async function committedOffsets(bootstrap: string, groupId: string, topic: string): Promise<number[]> {
   return withAdmin(bootstrap, async (admin) => {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 150_000;
     for (;;) {
       try {
         const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
