@@ -98,7 +98,7 @@ test(`${KILLS} leader crashes that lose every unfsynced byte (in process: no flu
         highWatermark,
         inSync: await Promise.all(inSync.map((id) => replicaFromLog(`broker ${id}`, fleet.broker(id)!.partition('chaos', p)!.log, highWatermark))),
       };
-    })));
+    })), acked);
     expect(evidence.map((e) => e.inSync.length)).toEqual([3, 3, 3]);
     const report = checkAcknowledged(acked, evidence);
     expect(report.problems).toEqual([]);

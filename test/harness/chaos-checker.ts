@@ -191,14 +191,18 @@ export function endOffsetOf(r: ReplicaBytes): bigint {
 
 /**
  * Collects `collect()` until every replica's bytes reach the high watermark (followers catch up
- * after the load stops), or returns the last collection after `timeoutMs` so the checker reports
- * what is missing.
+ * after the load stops) and each partition's high watermark is past the last offset acknowledged
+ * in it (`acked`), or returns the last collection after `timeoutMs` so the checker reports what
+ * is missing.
  */
-export async function waitForReplicas(collect: () => Promise<PartitionEvidence[]>, timeoutMs = 30_000): Promise<PartitionEvidence[]> {
+export async function waitForReplicas(collect: () => Promise<PartitionEvidence[]>, acked: readonly AckedRecord[] = [], timeoutMs = 30_000): Promise<PartitionEvidence[]> {
+  const lastAcked = new Map<number, bigint>();
+  for (const a of acked) if (a.offset >= (lastAcked.get(a.partition) ?? -1n)) lastAcked.set(a.partition, a.offset);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const evidence = await collect();
-    const complete = evidence.every((e) => e.inSync.every((r) => endOffsetOf(r) >= e.highWatermark));
+    const complete = evidence.every((e) => e.highWatermark > (lastAcked.get(e.partition) ?? -1n)
+      && e.inSync.every((r) => endOffsetOf(r) >= e.highWatermark));
     if (complete || Date.now() > deadline) return evidence;
     await new Promise((r) => setTimeout(r, 200));
   }

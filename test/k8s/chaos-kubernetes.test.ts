@@ -174,7 +174,7 @@ test(`${KILLS} leader kills (SIGKILL) and pauses (SIGSTOP) across processes lose
             inSync: inSync.map((id) => replicaFromDirectory(`broker ${id}`, join(nodes[id]!.dataDir, `${topic}-${s.partition}`), highWatermark)),
           };
         });
-      });
+      }, records);
       expect({ topic, inSync: evidence.map((e) => e.inSync.length) }).toEqual({ topic, inSync: [3, 3, 3] });
       const report = checkAcknowledged(records, evidence);
       expect({ topic, problems: report.problems }).toEqual({ topic, problems: [] });
