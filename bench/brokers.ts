@@ -204,7 +204,7 @@ export async function startKafka(options: KafkaOptions): Promise<RunningBroker> 
 export type BrookOptions = { settings: string[]; cpuProfileDir?: string };
 
 /** Settings every benchmarked Brook gets, to match the Kafka config above; --brook-set comes after. */
-export const BROOK_BASE_SETTINGS = ['group.initial.rebalance.delay.ms=0'];
+export const BROOK_BASE_SETTINGS = ['group.initial.rebalance.delay.ms=0', 'offsets.topic.replication.factor=1'];
 
 export const BROOK_LISTENING = /^brook broker 0 listening on 127\.0\.0\.1:(\d+)\s*$/;
 

@@ -6,7 +6,7 @@
  *                            [--systems brook,kafka] [--out bench/results/replicated.json]
  *
  * Per system: ProducerPerformance acks=all (idempotence on) on an 8-partition topic, 1 KiB
- * records, max throughput; EndToEndLatency (acks=all, 1 KiB) on a 1-partition topic; failover:
+ * records, max throughput, counting ISR shrinks of that topic meanwhile; EndToEndLatency (acks=all, 1 KiB) on a 1-partition topic; failover:
  * an idempotent kafkajs producer sends acks=all to partition 0 of a 1-partition topic in a loop,
  * the leader of that partition is SIGKILLed, and the time from the kill to the first successful
  * acks=all produce sent after it is taken; catch-up: one broker is stopped (SIGTERM),
@@ -266,6 +266,33 @@ async function waitIsr(system: System, topic: string, pred: (p: PartitionState) 
   }
 }
 
+/**
+ * Counts ISR shrinks of `topic` while `during` runs, by polling Metadata every 250 ms (the same
+ * way for both systems): a replica that was in a partition's ISR at one poll and is not at the
+ * next counts as one shrink.
+ */
+async function countIsrShrinks<T>(system: System, topic: string, during: () => Promise<T>): Promise<{ result: T; shrinks: number }> {
+  let shrinks = 0;
+  let watching = true;
+  const last = new Map<number, number[]>();
+  const watcher = (async () => {
+    while (watching) {
+      for (const p of await partitions(system, topic)) {
+        const before = last.get(p.partitionId);
+        if (before) shrinks += before.filter((r) => !p.isr.includes(r)).length;
+        last.set(p.partitionId, p.isr);
+      }
+      await sleep(250);
+    }
+  })();
+  try {
+    return { result: await during(), shrinks };
+  } finally {
+    watching = false;
+    await watcher;
+  }
+}
+
 async function createTopic(system: System, topic: string, partitionCount: number): Promise<void> {
   await runToolOrThrow(toolClasses.topics, ['--bootstrap-server', system.bootstrap, '--create', '--topic', topic,
     '--partitions', String(partitionCount), '--replication-factor', '3', '--config', 'min.insync.replicas=2']);
@@ -361,6 +388,8 @@ async function catchUp(system: System, topic: string): Promise<CatchUp> {
 type Result = {
   describe?: string;
   produce?: ProducerSummary;
+  /** ISR shrinks of the produce topic seen during the produce run (target 0). */
+  isrShrinks?: number;
   e2e?: E2E;
   failover?: Failover;
   catchUp?: CatchUp;
@@ -396,8 +425,10 @@ async function benchSystem(name: SystemName): Promise<Result> {
       await createTopic(system, 'catchup', 8);
     });
     await step('produce', async () => {
-      result.produce = await producerPerf(system, 'perf', RECORDS);
-      log(`[${name}] produce acks=all: ${result.produce.mibPerSec} MiB/s, p99 ${result.produce.p99Ms} ms`);
+      const run = await countIsrShrinks(system, 'perf', () => producerPerf(system, 'perf', RECORDS));
+      result.produce = run.result;
+      result.isrShrinks = run.shrinks;
+      log(`[${name}] produce acks=all: ${result.produce.mibPerSec} MiB/s, p99 ${result.produce.p99Ms} ms, ISR shrinks ${run.shrinks}`);
     });
     await step('e2e', async () => {
       result.e2e = await endToEnd(system, 'e2e');
@@ -433,6 +464,7 @@ const rows: string[][] = [
   ['what', 'Kafka 4.1.1', 'Brook', 'Brook/Kafka', 'target'],
   [`produce acks=all, ${RECORDS} x 1 KiB, 8 partitions (MiB/s)`, fmt(k?.produce?.mibPerSec), fmt(b?.produce?.mibPerSec), ratio(b?.produce?.mibPerSec, k?.produce?.mibPerSec), '>= 1.0x'],
   ['produce acks=all p99 (ms)', fmt(k?.produce?.p99Ms, 0), fmt(b?.produce?.p99Ms, 0), ratio(b?.produce?.p99Ms, k?.produce?.p99Ms), '<= 1.0x'],
+  ['ISR shrinks during the produce run (Metadata polled every 250 ms)', fmt(k?.isrShrinks, 0), fmt(b?.isrShrinks, 0), '–', 'Brook 0'],
   [`end-to-end latency p99, ${E2E_MESSAGES} x 1 KiB acks=all (ms)`, fmt(k?.e2e?.p99Ms, 2), fmt(b?.e2e?.p99Ms, 2), ratio(b?.e2e?.p99Ms, k?.e2e?.p99Ms), 'report'],
   ['end-to-end latency p50 (ms)', fmt(k?.e2e?.p50Ms, 2), fmt(b?.e2e?.p50Ms, 2), ratio(b?.e2e?.p50Ms, k?.e2e?.p50Ms), 'report'],
   ['failover: SIGKILL of leader -> first acks=all produce sent after it acknowledged (s)', fmt((k?.failover?.ms ?? Number.NaN) / 1000, 2), fmt((b?.failover?.ms ?? Number.NaN) / 1000, 2), ratio(b?.failover?.ms, k?.failover?.ms), 'Brook <= 5 s'],

@@ -25,7 +25,7 @@ describe('Broker in process', () => {
   beforeAll(async () => {
     broker = await Broker.start({
       nodeId: 0, listen: { host: '127.0.0.1', port: 0 }, dataDir: tempDir(), store: new MemoryStore(),
-      settings: new BrokerSettings({ 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.num.partitions': '4' }),
+      settings: new BrokerSettings({ 'group.initial.rebalance.delay.ms': '0', 'offsets.topic.num.partitions': '4', 'offsets.topic.replication.factor': '1' }),
       metricsPort: 0, logger: createLogger('test', 'warn'),
     });
     kafka = new Kafka({ brokers: [`127.0.0.1:${broker.listenPort}`], logLevel: logLevel.NOTHING });

@@ -9,11 +9,12 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import express from 'express';
-import { BrokerSettings } from './config.ts';
+import { BrokerSettings, ConfigError } from './config.ts';
 import { DelayedFetchQueue } from './delayed-fetch.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
-import { LogCleaner, logConfigFromTopicConfigs, PartitionLog } from './log/index.ts';
+import { hwKey, LogCleaner, logConfigFromTopicConfigs, PartitionLog, readHighWatermarks, writeHighWatermarks } from './log/index.ts';
+import type { HighWatermarks } from './log/index.ts';
 import { StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics } from './metrics.ts';
@@ -26,14 +27,28 @@ import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
 import { ReplicaManager } from './replication/replica-manager.ts';
 import { KafkaError } from './errors.ts';
+import { resolveListeners } from './listeners.ts';
+import type { Endpoint, Listener, ListenerPlan } from './listeners.ts';
+import type { ListenerEndpoint } from './metadata/index.ts';
 
-export interface Endpoint { host: string; port: number }
+export type { Endpoint } from './listeners.ts';
 
 export interface BrokerOptions {
   nodeId: number;
-  listen: Endpoint;
-  /** What clients are told to connect to; defaults to the listen address (with the real port). */
+  /**
+   * The single-listener shorthand (a PLAINTEXT listener): the bind address, and what clients are
+   * told (default: the bind address, a wildcard host replaced by this host's address, the real
+   * port when the port is 0). Without it, the `listeners` settings decide (default 0.0.0.0:9092).
+   */
+  listen?: Endpoint;
   advertised?: Endpoint;
+  /** An already resolved listener plan (the CLI resolves it to fail fast); overrides the above. */
+  listeners?: ListenerPlan;
+  /**
+   * Listeners whose address is learnt after start (a node port's node address, a load
+   * balancer's): not advertised until setAdvertisedListener gives their address.
+   */
+  pendingListeners?: readonly string[];
   dataDir: string;
   store: MetadataStore;
   settings?: BrokerSettings;
@@ -64,12 +79,19 @@ export class Broker {
   private readonly partitions = new Map<string, Partition>();
   private readonly topics = new Map<string, TopicRecord>();
   private readonly topicNamesById = new Map<string, string>();
-  private server: KafkaServer | null = null;
+  private readonly listenerPlan: ListenerPlan;
+  private readonly servers: KafkaServer[] = [];
+  /** Advertised endpoint per listener name, with bound ports filled in once listening. */
+  private readonly advertisedByListener = new Map<string, Endpoint>();
+  private readonly pendingListeners: Set<string>;
+  private rackValue: string | null;
   private httpServer: HttpServer | null = null;
   private unwatch: (() => void) | null = null;
   private applying: Promise<void> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | null = null;
-  private advertisedEndpoint: Endpoint;
+  private hwCheckpointTimer: NodeJS.Timeout | null = null;
+  /** High watermarks from replication-offset-checkpoint, read once on start. */
+  private checkpointedHighWatermarks: HighWatermarks = new Map();
   private metricsEndpoint: Endpoint | null = null;
   private ready = false;
   private stopping: Promise<void> | null = null;
@@ -89,7 +111,18 @@ export class Broker {
     this.store = opts.store;
     this.log = opts.logger ?? createLogger(`broker-${opts.nodeId}`);
     this.clock = opts.clock ?? Date.now;
-    this.advertisedEndpoint = opts.advertised ?? opts.listen;
+    this.listenerPlan = opts.listeners ?? resolveListeners({
+      listeners: this.settings.get('listeners'),
+      advertisedListeners: this.settings.get('advertised.listeners'),
+      protocolMap: this.settings.get('listener.security.protocol.map'),
+      interBrokerListenerName: this.settings.get('inter.broker.listener.name'),
+    }, { listen: opts.listen, advertised: opts.advertised });
+    for (const l of this.listenerPlan.listeners) this.advertisedByListener.set(l.name, l.advertised);
+    this.pendingListeners = new Set(opts.pendingListeners ?? []);
+    if (this.pendingListeners.has(this.listenerPlan.interBroker)) {
+      throw new ConfigError(`the inter-broker listener ${this.listenerPlan.interBroker} needs an address at start: other brokers replicate from it`);
+    }
+    this.rackValue = this.settings.get('broker.rack');
     this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
     this.producerIds = new ProducerIdAllocator(this.store);
     this.groups = new GroupCoordinator({
@@ -104,11 +137,12 @@ export class Broker {
         offsetMetadataMaxBytes: this.settings.int('offset.metadata.max.bytes'),
         offsetsRetentionMs: this.settings.int('offsets.retention.minutes') * 60_000,
         offsetsRetentionCheckIntervalMs: this.settings.int('offsets.retention.check.interval.ms'),
+        commitTimeoutMs: this.settings.int('offsets.commit.timeout.ms'),
       },
     });
     this.membership = new Membership({
       store: this.store,
-      self: () => ({ id: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack }),
+      self: () => ({ id: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack, listeners: this.advertisedListeners() }),
       sessionMs: this.settings.int('broker.session.timeout.ms'),
       heartbeatMs: this.settings.int('broker.heartbeat.interval.ms'),
       logger: this.log.child('membership'),
@@ -142,7 +176,7 @@ export class Broker {
       groupStates: () => self.groups.groupCounts(),
       delayedFetches: () => self.delayedFetches.size,
       delayedProduces: () => self.delayedProduces,
-      connections: () => self.server?.connectionCount ?? 0,
+      connections: () => self.servers.reduce((n, s) => n + s.connectionCount, 0),
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
     const cleanerLog = this.log.child('cleaner');
@@ -176,19 +210,22 @@ export class Broker {
 
   private async startup(): Promise<void> {
     await mkdir(this.opts.dataDir, { recursive: true });
+    try {
+      this.checkpointedHighWatermarks = readHighWatermarks(this.opts.dataDir);
+    } catch (err) {
+      this.log.warn(`ignoring the high-watermark checkpoint: ${(err as Error).message}; high watermarks restart at the log start`);
+    }
     this.clusterId = this.settings.get('cluster.id') ?? await this.store.clusterId();
     if (this.opts.metricsPort !== null && this.opts.metricsPort !== undefined) await this.startHttp(this.opts.metricsPort);
     this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
     await this.applying;
     await this.removeStrayLogDirs();
-    this.server = new KafkaServer(this);
-    const port = await this.server.listen(this.opts.listen.host, this.opts.listen.port);
-    if (!this.opts.advertised || this.opts.advertised.port === 0) {
-      this.advertisedEndpoint = { host: this.opts.advertised?.host ?? this.opts.listen.host, port };
-    }
+    for (const l of this.listenerPlan.listeners) await this.startListener(l);
     const interval = this.settings.int('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => { void this.enforceRetention(); }, interval);
     this.retentionTimer.unref();
+    this.hwCheckpointTimer = setInterval(() => this.checkpointHighWatermarks(), this.settings.int('replica.high.watermark.checkpoint.interval.ms'));
+    this.hwCheckpointTimer.unref();
     this.unwatchPending = this.store.watchPendingTopics((spec) => {
       this.pendingTopics.set(spec.name, spec);
       if (this.membership.isController) void this.placePendingTopics();
@@ -259,10 +296,54 @@ export class Broker {
   /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
   proposeIsr(p: Partition, isr: number[]): void { this.replicas.proposeIsr(p, isr); }
 
-  get advertised(): Endpoint { return this.advertisedEndpoint; }
-  get listenPort(): number { return this.server?.port ?? 0; }
+  private async startListener(l: Listener): Promise<void> {
+    const server = new KafkaServer(this, l.name);
+    this.servers.push(server);
+    const port = await server.listen(bindHost(l.bind.host), l.bind.port);
+    if (l.advertised.port === 0) this.advertisedByListener.set(l.name, { host: l.advertised.host, port });
+    const a = this.advertisedByListener.get(l.name)!;
+    this.log.info(`listener ${l.name} (${l.protocol}) on ${bindHost(l.bind.host)}:${port}, ${this.pendingListeners.has(l.name) ? 'advertised once its address is known' : `advertised as ${a.host}:${a.port}`}`);
+  }
+
+  /** The inter-broker listener's advertised address (what this broker registers as host:port). */
+  get advertised(): Endpoint { return this.advertisedByListener.get(this.listenerPlan.interBroker)!; }
+  get interBrokerListener(): string { return this.listenerPlan.interBroker; }
+  /** Every advertised listener's address, in the order of the listeners setting (pending ones left out). */
+  advertisedListeners(): ListenerEndpoint[] {
+    return this.listenerPlan.listeners.filter((l) => !this.pendingListeners.has(l.name)).map((l) => ({ name: l.name, ...this.advertisedByListener.get(l.name)! }));
+  }
+
+  /**
+   * A listener's advertised address learnt after start (or changed: a node port's pod moved to
+   * another node); renews the registration at once so Metadata answers with it.
+   */
+  setAdvertisedListener(name: string, endpoint: Endpoint): void {
+    if (!this.advertisedByListener.has(name)) throw new ConfigError(`no listener named ${name}`);
+    if (name === this.listenerPlan.interBroker) throw new ConfigError(`the inter-broker listener ${name} keeps the address it started with`);
+    const before = this.advertisedByListener.get(name)!;
+    if (!this.pendingListeners.has(name) && before.host === endpoint.host && before.port === endpoint.port) return;
+    this.pendingListeners.delete(name);
+    this.advertisedByListener.set(name, endpoint);
+    this.log.info(`listener ${name} now advertised as ${endpoint.host}:${endpoint.port}`);
+    if (this.ready && !this.stopping) void this.membership.renew();
+  }
+  /** The bound port of the inter-broker listener. */
+  get listenPort(): number { return this.servers.find((s) => s.listener === this.listenerPlan.interBroker)?.port ?? 0; }
+  /** Bound port per listener name. */
+  listenPorts(): Map<string, number> { return new Map(this.servers.map((s) => [s.listener, s.port])); }
   get metricsAddress(): Endpoint | null { return this.metricsEndpoint; }
-  get rack(): string | null { return this.settings.get('broker.rack'); }
+  get rack(): string | null { return this.rackValue; }
+
+  /**
+   * The rack can arrive after start (a file the kubelet fills in later): take it, and renew the
+   * registration at once so Metadata and replica placement see it without waiting a heartbeat.
+   */
+  setRack(rack: string | null): void {
+    if (rack === this.rackValue) return;
+    this.log.info(rack === null ? 'rack removed' : `rack ${rack}`);
+    this.rackValue = rack;
+    if (this.ready && !this.stopping) void this.membership.renew();
+  }
 
   /** The live brokers (holding their liveness lease); this broker counts itself live while starting. */
   liveBrokers(): BrokerInfo[] {
@@ -270,10 +351,20 @@ export class Broker {
     return live.some((b) => b.id === this.nodeId) ? live : [...live, { id: this.nodeId, rack: this.rack }].sort((a, b) => a.id - b.id);
   }
 
-  brokerEndpoints(): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
-    const live = this.membership.live.map((b) => ({ nodeId: b.id, host: b.host, port: b.port, rack: b.rack }));
-    if (live.some((b) => b.nodeId === this.nodeId)) return live;
-    return [...live, { nodeId: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack }];
+  /**
+   * The live brokers' addresses on `listener` (a client's Metadata: the listener it connected
+   * on). A broker without that listener is left out, as Kafka does; one registered without a
+   * listener list has the single address it registered.
+   */
+  brokerEndpoints(listener: string = this.listenerPlan.interBroker): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
+    const out: Array<{ nodeId: number; host: string; port: number; rack: string | null }> = [];
+    for (const b of this.membership.live) {
+      const e = b.listeners ? b.listeners.find((l) => l.name === listener) : b;
+      if (e) out.push({ nodeId: b.id, host: e.host, port: e.port, rack: b.rack });
+    }
+    const own = this.pendingListeners.has(listener) ? undefined : this.advertisedByListener.get(listener);
+    if (own && !this.membership.live.some((b) => b.id === this.nodeId)) out.push({ nodeId: this.nodeId, host: own.host, port: own.port, rack: this.rack });
+    return out;
   }
 
   /** The broker holding the controller lease, or -1. */
@@ -329,6 +420,7 @@ export class Broker {
         const log = await PartitionLog.open(dir, logConfig, { name: `${name}-${state.partition}`, clock: this.clock });
         const partition = new Partition({
           topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr, clock: this.clock,
+          checkpointedHighWatermark: this.checkpointedHighWatermarks.get(hwKey(name, state.partition)),
         });
         this.partitions.set(key(name, state.partition), partition);
         this.cleaner?.register(log, { uncleanableFrom: () => partition.highWatermark });
@@ -382,11 +474,18 @@ export class Broker {
 
   /**
    * The broker that coordinates `groupId`: the leader of its __consumer_offsets partition. The
-   * offsets topic is created on first use, as Kafka does.
+   * offsets topic is created on first use, as Kafka does, with offsets.topic.replication.factor
+   * replicas — and, as in Kafka, not before that many brokers are alive (COORDINATOR_NOT_AVAILABLE
+   * meanwhile), so a consumer arriving early cannot leave an under-replicated offsets topic for good.
    */
-  async groupCoordinatorNode(groupId: string): Promise<{ nodeId: number; host: string; port: number } | null> {
+  async groupCoordinatorNode(groupId: string, listener?: string): Promise<{ nodeId: number; host: string; port: number } | null> {
     if (!this.topics.has(OFFSETS_TOPIC)) {
-      const rf = Math.min(this.settings.int('offsets.topic.replication.factor'), this.liveBrokers().length);
+      const rf = this.settings.int('offsets.topic.replication.factor');
+      const alive = this.liveBrokers().length;
+      if (alive < rf) {
+        throw new KafkaError('COORDINATOR_NOT_AVAILABLE', `Number of alive brokers '${alive}' does not meet the required replication factor '${rf}' `
+          + `for the offsets topic (configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up and not all brokers are up yet.`);
+      }
       try {
         await this.admin.create({
           name: OFFSETS_TOPIC, numPartitions: this.settings.int('offsets.topic.num.partitions'), replicationFactor: rf, assignments: [],
@@ -400,7 +499,7 @@ export class Broker {
     }
     const state = this.topics.get(OFFSETS_TOPIC)?.partitions[this.groups.partitionFor(groupId)];
     if (!state || state.leader < 0) return null;
-    const endpoint = this.brokerEndpoints().find((b) => b.nodeId === state.leader);
+    const endpoint = this.brokerEndpoints(listener).find((b) => b.nodeId === state.leader);
     return endpoint ? { nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port } : null;
   }
 
@@ -410,6 +509,15 @@ export class Broker {
     await this.cleaner?.unregister(p.log);
     await p.log.delete();
     this.log.info(`deleted partition ${p.name}`);
+  }
+
+  /** Writes every hosted partition's high watermark to replication-offset-checkpoint (Kafka's per data dir file). */
+  private checkpointHighWatermarks(): void {
+    try {
+      writeHighWatermarks(this.opts.dataDir, [...this.partitions.values()].map((p) => ({ topic: p.topic, partition: p.index, highWatermark: p.highWatermark })));
+    } catch (err) {
+      this.log.error(`writing the high-watermark checkpoint failed: ${(err as Error).message}`);
+    }
   }
 
   private async enforceRetention(): Promise<void> {
@@ -438,7 +546,7 @@ export class Broker {
       if (problem) res.status(503).send(`${problem}\n`);
       else res.send('ready\n');
     });
-    const host = this.opts.metricsHost ?? this.opts.listen.host;
+    const host = this.opts.metricsHost ?? bindHost(this.listenerPlan.listeners[0]!.bind.host);
     await new Promise<void>((resolve, reject) => {
       const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve()));
       server.on('error', reject);
@@ -496,6 +604,7 @@ export class Broker {
     this.stopping ??= (async () => {
       this.ready = false;
       if (this.retentionTimer) clearInterval(this.retentionTimer);
+      if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
       if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
       await this.membership.stop({ unregister: false });
       await this.replicas.stop();
@@ -503,7 +612,7 @@ export class Broker {
       this.unwatchPending?.();
       this.delayedFetches.wakeAll();
       this.groups.close();
-      await this.server?.close(0);
+      await Promise.all(this.servers.map((s) => s.close(0)));
       await this.applying;
       await this.cleaner?.stop();
       for (const p of this.partitions.values()) await p.log.abandon();
@@ -526,6 +635,7 @@ export class Broker {
   private async shutdown(): Promise<void> {
     this.ready = false;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
+    if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
     if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
     if (this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
     await this.membership.stop({ unregister: true });
@@ -534,9 +644,10 @@ export class Broker {
     this.unwatchPending?.();
     this.delayedFetches.wakeAll();
     this.groups.close();
-    await this.server?.close();
+    await Promise.all(this.servers.map((s) => s.close()));
     await this.applying;
     await this.cleaner?.stop();
+    this.checkpointHighWatermarks();
     for (const p of this.partitions.values()) {
       try {
         await p.log.close();
@@ -554,3 +665,6 @@ export class Broker {
 }
 
 function key(topic: string, index: number): string { return `${topic}\u0000${index}`; }
+
+/** An empty listener host binds every interface. */
+function bindHost(host: string): string { return host === '' ? '0.0.0.0' : host.replace(/^\[(.*)\]$/, '$1'); }

@@ -11,6 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Broker } from './broker.ts';
 import type { Endpoint } from './broker.ts';
+import { explicitlyAdvertised, parseAdvertisedOverrides, resolveListeners } from './listeners.ts';
+import type { ListenerPlan } from './listeners.ts';
+import { watchAdvertisedListenersFile, watchRackFile } from './rack-file.ts';
 import { BrokerSettings, ConfigError, readPropertiesFile } from './config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
@@ -27,12 +30,14 @@ Runs one Kafka-compatible broker.
 
 Options:
   --id N                       Broker (node) id. Default 0.
-  --listen HOST:PORT           Address the Kafka listener binds. Default 0.0.0.0:9092.
-                               Port 0 picks a free port (printed when ready).
+  --listen HOST:PORT           Address the Kafka listener binds (a single PLAINTEXT listener;
+                               for several, use the listeners settings below). Default
+                               0.0.0.0:9092. Port 0 picks a free port (printed when ready).
   --advertised-listener HOST:PORT
                                Address clients are told to connect to (Metadata responses).
-                               Default: the listen address, with 127.0.0.1 for 0.0.0.0 and the
-                               real port when the port is 0.
+                               Default: the listen address; for 0.0.0.0 this host's first
+                               non-loopback address (else its host name); the real port when
+                               the port is 0.
   --data-dir DIR               Where partition logs (and the file metadata store) live.
                                Default ./data/broker-<id>.
   --metrics-port N             Port of the HTTP server with /metrics, /healthz and /readyz.
@@ -49,21 +54,37 @@ Options:
   --kubeconfig PATH            With --store kubernetes: a kubeconfig; default $KUBECONFIG,
                                ~/.kube/config, or the in-cluster service account.
   --config FILE                A Kafka-style properties file of broker settings (key=value).
-  --rack-file PATH             Wait until PATH holds a non-empty line and use it as broker.rack
-                               (the operator mounts the node's zone there).
+  --rack-file PATH             Use the first line of PATH as broker.rack (the operator mounts the
+                               node's zone there). Missing or empty: the broker starts without a
+                               rack and takes it when the file gets one (polled every 2 s).
+  --advertised-listeners-file PATH
+                               Advertised addresses learnt after start, NAME://HOST:PORT entries
+                               (the operator writes a node port's or a load balancer's address
+                               there). A listener that neither advertised.listeners nor this file
+                               names is not advertised until the file names it; re-read every 2 s.
   --set KEY=VALUE              One broker setting; repeatable; wins over --config.
                                Run 'brook settings' to list the settings and their defaults.
   -h, --help                   This help.
 
 The broker prints "brook broker <id> listening on HOST:PORT" once it accepts clients.
 SIGTERM or SIGINT stops it gracefully: in-flight requests finish, logs are flushed and closed.
+
+Several listeners, Kafka's way (--set or --config; instead of --listen/--advertised-listener):
+  listeners=INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094
+  advertised.listeners=INTERNAL://broker-0.internal:9092,EXTERNAL://203.0.113.7:31000
+  listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT
+  inter.broker.listener.name=INTERNAL
+A client gets, in Metadata, the advertised addresses of the listener it connected on. Only
+PLAINTEXT is served for now (SSL and SASL listeners are refused at start). With several
+listeners the broker prints one "listening on HOST:PORT (NAME)" line per listener.
 `;
 
 const localHelp = `Usage: brook local [options]
 
 The quick-start default: a local fleet of replicated brokers on localhost (9092, 9093, 9094 for
 three), data in ./data kept across restarts, metadata shared in ./data/metadata. No Kubernetes
-needed. Topics default to replication factor min(3, brokers).
+needed. Topics, and __consumer_offsets, default to replication factor min(3, brokers): the
+fleet size you ask for is the cluster (set offsets.topic.replication.factor to override).
 
 While it runs, type a command and Enter to watch failover live:
   status       brokers, controller, and the leader and ISR of every partition
@@ -127,7 +148,7 @@ function parseSets(values: string[] | undefined): Record<string, string> {
 
 interface RunOptions {
   nodeId: number;
-  listen: Endpoint;
+  listen?: Endpoint;
   advertised?: Endpoint;
   dataDir: string;
   metricsPort: number | null;
@@ -137,41 +158,82 @@ interface RunOptions {
   namespace?: string;
   kubeconfig?: string;
   rackFile?: string;
+  advertisedListenersFile?: string;
   settings: Record<string, string>;
 }
 
 async function runBroker(o: RunOptions): Promise<void> {
   const log = createLogger(`broker-${o.nodeId}`);
-  if (o.rackFile) o.settings['broker.rack'] = await waitForRack(o.rackFile, log);
+  let broker: Broker | undefined;
+  // Files the operator fills after start: a change before the broker is up is applied once it is.
+  let latestRack: string | null | undefined;
+  const rack = o.rackFile ? await watchRackFile(o.rackFile, { log, onChange: (r) => { latestRack = r; broker?.setRack(r); } }) : undefined;
+  if (rack?.initial) o.settings['broker.rack'] = rack.initial;
   const settings = new BrokerSettings(o.settings);
+  // Bad listeners fail here, before a store is opened.
+  const listenerSettings = {
+    listeners: settings.get('listeners'), advertisedListeners: settings.get('advertised.listeners'),
+    protocolMap: settings.get('listener.security.protocol.map'), interBrokerListenerName: settings.get('inter.broker.listener.name'),
+  };
+  let listeners = resolveListeners(listenerSettings, { listen: o.listen, advertised: o.advertised });
+  let pendingListeners: string[] = [];
+  let learnt: Awaited<ReturnType<typeof watchAdvertisedListenersFile>> | undefined;
+  let applyLearnt = (_text: string | null): void => {};
+  let latestLearnt: string | null | undefined;
+  if (o.advertisedListenersFile) {
+    const plan = listeners;
+    const overrides = (text: string | null) => {
+      try {
+        return parseAdvertisedOverrides(plan, text ?? '');
+      } catch (err) {
+        if (text) log.warn(`ignoring ${o.advertisedListenersFile}: ${(err as Error).message}`);
+        return new Map<string, Endpoint>();
+      }
+    };
+    applyLearnt = (text) => {
+      for (const [name, endpoint] of overrides(text)) {
+        try {
+          broker?.setAdvertisedListener(name, endpoint);
+        } catch (err) {
+          log.warn(`ignoring ${name} in ${o.advertisedListenersFile}: ${(err as Error).message}`);
+        }
+      }
+    };
+    learnt = await watchAdvertisedListenersFile(o.advertisedListenersFile, { log, onChange: (text) => { latestLearnt = text; applyLearnt(text); } });
+    const initial = overrides(learnt.initial);
+    initial.delete(plan.interBroker);
+    listeners = withAdvertised(plan, initial);
+    const known = explicitlyAdvertised(listenerSettings);
+    pendingListeners = plan.listeners.map((l) => l.name).filter((n) => n !== plan.interBroker && !known.has(n) && !initial.has(n));
+    if (pendingListeners.length) log.info(`listeners ${pendingListeners.join(', ')} are advertised once ${o.advertisedListenersFile} gives their address`);
+  }
   const store: MetadataStore = o.store === 'kubernetes' ? await openKubernetesStore(o)
     : o.store === 'file' ? FileStore.open(join(o.dataDir, 'metadata')) : new MemoryStore();
-  const advertised = o.advertised ?? { host: o.listen.host === '0.0.0.0' || o.listen.host === '::' ? '127.0.0.1' : o.listen.host, port: o.listen.port };
   const started = Date.now();
-  const broker = await Broker.start({
-    nodeId: o.nodeId, listen: o.listen, advertised, dataDir: o.dataDir, store, settings,
+  broker = await Broker.start({
+    nodeId: o.nodeId, listeners, pendingListeners, dataDir: o.dataDir, store, settings,
     metricsPort: o.metricsPort, metricsHost: o.metricsHost, logger: log,
   });
-  const a = broker.advertised;
-  process.stdout.write(`brook broker ${o.nodeId} listening on ${a.host}:${a.port}\n`);
+  if (latestRack !== undefined) broker.setRack(latestRack);
+  if (latestLearnt !== undefined) applyLearnt(latestLearnt);
+  const advertised = broker.advertisedListeners();
+  for (const a of advertised) {
+    process.stdout.write(`brook broker ${o.nodeId} listening on ${a.host}:${a.port}${advertised.length > 1 ? ` (${a.name})` : ''}\n`);
+  }
   const m = broker.metricsAddress;
   if (m) process.stdout.write(`brook broker ${o.nodeId} metrics on http://${m.host}:${m.port}/metrics\n`);
   log.info(`ready in ${Date.now() - started} ms (data ${o.dataDir}, cluster ${broker.clusterId})`);
 
-  stopOnSignals(log, () => broker.stop().then(() => store.close()));
+  const running = broker;
+  stopOnSignals(log, () => {
+    rack?.stop();
+    learnt?.stop();
+    return running.stop().then(() => store.close());
+  });
 }
 
-/** The rack comes from a file the kubelet fills from a pod annotation, maybe a little after start. */
-async function waitForRack(path: string, log: Logger): Promise<string> {
-  for (let waited = 0; ; waited++) {
-    const rack = (await readFile(path, 'utf8').catch(() => '')).trim().split('\n')[0]?.trim() ?? '';
-    if (rack) {
-      log.info(`rack ${rack} (from ${path})`);
-      return rack;
-    }
-    if (waited % 10 === 0) log.info(`waiting for a rack in ${path}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+function withAdvertised(plan: ListenerPlan, overrides: Map<string, Endpoint>): ListenerPlan {
+  return { ...plan, listeners: plan.listeners.map((l) => ({ ...l, advertised: overrides.get(l.name) ?? l.advertised })) };
 }
 
 async function openKubernetesStore(o: RunOptions): Promise<MetadataStore> {
@@ -219,7 +281,7 @@ function brokerCommand(args: string[]): RunOptions | null {
       'data-dir': { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' },
       store: { type: 'string' }, config: { type: 'string' }, set: { type: 'string', multiple: true },
       cluster: { type: 'string' }, namespace: { type: 'string' }, kubeconfig: { type: 'string' },
-      'rack-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'rack-file': { type: 'string' }, 'advertised-listeners-file': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -234,7 +296,7 @@ function brokerCommand(args: string[]): RunOptions | null {
   const metricsPort = parseMetricsPort(values['metrics-port']);
   return {
     nodeId,
-    listen: parseEndpoint('--listen', values.listen ?? '0.0.0.0:9092'),
+    listen: values.listen ? parseEndpoint('--listen', values.listen) : undefined,
     advertised: values['advertised-listener'] ? parseEndpoint('--advertised-listener', values['advertised-listener']) : undefined,
     dataDir: resolve(values['data-dir'] ?? `./data/broker-${nodeId}`),
     metricsPort,
@@ -244,6 +306,7 @@ function brokerCommand(args: string[]): RunOptions | null {
     namespace: values.namespace,
     kubeconfig: values.kubeconfig,
     rackFile: values['rack-file'],
+    advertisedListenersFile: values['advertised-listeners-file'],
     settings: { ...(values.config ? readPropertiesFile(values.config) : {}), ...parseSets(values.set) },
   };
 }
@@ -275,7 +338,8 @@ function localCommand(args: string[]): LocalOptions | null {
     port: parseInteger('--port', values.port, 9092),
     dataDir: resolve(values['data-dir'] ?? './data'),
     metricsPort: parseMetricsPort(values['metrics-port']),
-    settings: { 'default.replication.factor': String(Math.min(3, brokers)), ...sets },
+    // the fleet size is the user's explicit choice: a 1- or 2-broker fleet still gets consumer groups
+    settings: { 'default.replication.factor': String(Math.min(3, brokers)), 'offsets.topic.replication.factor': String(Math.min(3, brokers)), ...sets },
   };
 }
 

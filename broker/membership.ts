@@ -60,6 +60,12 @@ export class Membership {
     this.timer.unref();
   }
 
+  /** Renews the registration now (it changed: e.g. the rack arrived), instead of at the next heartbeat. */
+  async renew(): Promise<void> {
+    await this.beating;
+    await this.heartbeat();
+  }
+
   private heartbeat(): Promise<void> {
     this.beating ??= this.beat().finally(() => { this.beating = null; });
     return this.beating;

@@ -2,15 +2,19 @@
  * Partition: one replica of a topic partition hosted by this broker — its log plus the partition
  * state the controller assigned (replicas, leader, ISR, epochs) — in one of two roles.
  *
- * Leader: appends producer batches; tracks each follower's log end offset from its fetches;
- * the high watermark is the smallest log end offset among the ISR and only moves forward;
- * proposes ISR changes (a follower that caught up joins, one that lagged longer than
- * replica.lag.time.max.ms leaves) to the metadata store by compare-and-swap — never locally.
+ * Leader: appends producer batches; tracks each follower's log end and log start offsets from
+ * its fetches; the high watermark is the smallest log end offset among the ISR and only moves
+ * forward, the low watermark the smallest log start (DeleteRecords waits for it); proposes ISR
+ * changes (a follower that caught up joins, one that lagged longer than replica.lag.time.max.ms
+ * leaves) to the metadata store by compare-and-swap — never locally.
  * Follower: appends what the leader sends, keeping the leader's offsets and epochs; its high
- * watermark is min(leader's, own log end).
+ * watermark is min(leader's, own log end); its log start follows the leader's.
+ * A replica opened after a restart resumes its high watermark from the checkpoint the broker
+ * keeps (replication-offset-checkpoint), never past its log end.
  *
  * Everything runs on the event loop; appends are synchronous. Listeners are told when data
- * arrives (parked fetches) and when the high watermark moves (parked acks=all produces).
+ * arrives (parked fetches), when the high watermark moves (parked acks=all produces and offset
+ * commits) and when a follower reports a new log start (parked DeleteRecords).
  */
 import { KafkaError } from './errors.ts';
 import type { PartitionState } from './metadata/index.ts';
@@ -19,9 +23,16 @@ import type { AppendResult, LogConfig, PartitionLog } from './log/index.ts';
 export interface FollowerState {
   /** The follower's log end offset, from the offset of its latest fetch. */
   logEndOffset: bigint;
-  /** When the follower was last fully caught up with the leader's log end. */
+  /**
+   * The latest time the follower is known to have had everything the leader had (Kafka's
+   * lastCaughtUpTimeMs): see recordFollowerFetch.
+   */
   lastCaughtUpMs: number;
   lastFetchMs: number;
+  /** The leader's log end offset when the follower's previous fetch arrived (-1: none yet). */
+  lastFetchLeaderLogEndOffset: bigint;
+  /** The follower's log start offset, as its latest fetch reported it (-1: not known yet). */
+  logStartOffset: bigint;
 }
 
 export class Partition {
@@ -38,9 +49,15 @@ export class Partition {
   private readonly appendListeners = new Set<() => void>();
   private readonly hwListeners = new Set<() => void>();
   private readonly roleListeners = new Set<() => void>();
+  private readonly followerListeners = new Set<() => void>();
+
+  /** The log end offset when this replica became leader at its current epoch (Kafka's leaderEpochStartOffset). */
+  private epochStartOffsetValue = -1n;
 
   constructor(opts: { topic: string; index: number; topicId: string; log: PartitionLog; nodeId: number;
-    state: PartitionState; minInsyncReplicas: number; clock?: () => number }) {
+    state: PartitionState; minInsyncReplicas: number; clock?: () => number;
+    /** The high watermark from the replication-offset-checkpoint, if any: where a restarted replica resumes. */
+    checkpointedHighWatermark?: bigint }) {
     this.topic = opts.topic;
     this.index = opts.index;
     this.topicId = opts.topicId;
@@ -49,8 +66,14 @@ export class Partition {
     this.clock = opts.clock ?? Date.now;
     this.stateValue = opts.state;
     this.minIsr = opts.minInsyncReplicas;
-    // Until the ISR reports, only what this replica alone can vouch for is committed.
+    // Until the ISR reports, only what this replica alone can vouch for is committed, and what was
+    // committed before a restart (the checkpoint, never past the log end).
     this.hw = opts.state.isr.length === 1 && opts.state.isr[0] === this.nodeId ? this.log.logEndOffset : this.log.logStartOffset;
+    const checkpointed = opts.checkpointedHighWatermark;
+    if (checkpointed !== undefined) {
+      const resumed = checkpointed < this.log.logEndOffset ? checkpointed : this.log.logEndOffset;
+      if (resumed > this.hw) this.hw = resumed;
+    }
     if (this.isLeader) this.becomeLeader();
   }
 
@@ -77,12 +100,20 @@ export class Partition {
     return wasLeader !== this.isLeader;
   }
 
+  /**
+   * False while a new leader's high watermark is still below its log end at election (KIP-207):
+   * it may then be lower than what the previous leader served, so ListOffsets answers
+   * OFFSET_NOT_AVAILABLE rather than an offset that would go backwards.
+   */
+  get highWatermarkEstablished(): boolean { return !this.isLeader || this.hw >= this.epochStartOffsetValue; }
+
   private becomeLeader(): void {
+    this.epochStartOffsetValue = this.log.logEndOffset;
     this.log.assignEpochStartOffset(this.leaderEpoch, this.log.logEndOffset);
     const now = this.clock();
     this.followers.clear();
     for (const r of this.stateValue.replicas) {
-      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0 });
+      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0, lastFetchLeaderLogEndOffset: -1n, logStartOffset: -1n });
     }
     this.maybeAdvanceHighWatermark();
   }
@@ -123,14 +154,27 @@ export class Partition {
   /**
    * A follower fetched from `fetchOffset`: everything below it is in its log. Returns an ISR
    * the leader should propose (the follower caught up and may join), or null.
+   *
+   * Caught up (Kafka's Replica.updateFetchStateOrThrow): a fetch at the leader's log end makes
+   * the follower caught up now; a fetch at or past the leader's log end as of the follower's
+   * previous fetch makes it caught up as of that previous fetch. Under sustained produce the
+   * leader's log end moves between any two fetches, so only the second rule keeps a healthy
+   * follower in the ISR.
    */
-  recordFollowerFetch(replicaId: number, fetchOffset: bigint): number[] | null {
+  recordFollowerFetch(replicaId: number, fetchOffset: bigint, logStartOffset = -1n): number[] | null {
     const f = this.followers.get(replicaId);
     if (!f) return null;
+    if (logStartOffset !== f.logStartOffset) {
+      f.logStartOffset = logStartOffset;
+      for (const l of [...this.followerListeners]) l();
+    }
     const now = this.clock();
+    const leaderEnd = this.log.logEndOffset;
+    if (fetchOffset >= leaderEnd) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, now);
+    else if (f.lastFetchLeaderLogEndOffset >= 0n && fetchOffset >= f.lastFetchLeaderLogEndOffset) f.lastCaughtUpMs = Math.max(f.lastCaughtUpMs, f.lastFetchMs);
     f.logEndOffset = fetchOffset;
     f.lastFetchMs = now;
-    if (fetchOffset >= this.log.logEndOffset) f.lastCaughtUpMs = now;
+    f.lastFetchLeaderLogEndOffset = leaderEnd;
     this.maybeAdvanceHighWatermark();
     const isr = this.stateValue.isr;
     if (!isr.includes(replicaId) && fetchOffset >= this.hw && fetchOffset >= this.epochStartOffset()) {
@@ -169,7 +213,43 @@ export class Partition {
     }
   }
 
+  /**
+   * The low watermark (Kafka's lowWatermarkIfLeader, over the ISR): the smallest log start offset
+   * of this replica and every follower in the ISR; -1 while a follower has not reported one.
+   */
+  get lowWatermark(): bigint {
+    let low = this.log.logStartOffset;
+    for (const r of this.stateValue.isr) {
+      if (r === this.nodeId) continue;
+      const start = this.followers.get(r)?.logStartOffset ?? -1n;
+      if (start < low) low = start;
+    }
+    return low;
+  }
+
+  /**
+   * DeleteRecords (Kafka's DelayedDeleteRecords): resolves once every ISR member moved its log
+   * start to `offset` or past it; REQUEST_TIMED_OUT after `timeoutMs`, NOT_LEADER_OR_FOLLOWER if
+   * leadership moves first.
+   */
+  waitForLowWatermark(offset: bigint, timeoutMs: number): Promise<void> {
+    return this.waitUntil(() => this.lowWatermark >= offset, timeoutMs, [this.followerListeners], 'the ISR did not apply the new log start');
+  }
+
   // ---------------------------------------------------------------- follower
+
+  /**
+   * The leader's log start offset, from a fetch response: records the leader deleted
+   * (DeleteRecords, retention) go here too, so they do not come back after a failover. Never
+   * past this replica's own log end.
+   */
+  followLeaderLogStart(leaderLogStartOffset: bigint): void {
+    const target = leaderLogStartOffset < this.log.logEndOffset ? leaderLogStartOffset : this.log.logEndOffset;
+    if (target > this.log.logStartOffset) {
+      this.log.deleteRecordsBefore(target);
+      if (this.hw < target) this.hw = target;
+    }
+  }
 
   /** Appends batches fetched from the leader and takes the leader's high watermark. */
   appendAsFollower(records: Buffer | null, leaderHighWatermark: bigint): void {
@@ -211,30 +291,46 @@ export class Partition {
    * REQUEST_TIMED_OUT after `timeoutMs`, or NOT_LEADER_OR_FOLLOWER if leadership moves first.
    */
   waitForHighWatermark(offset: bigint, timeoutMs: number): Promise<void> {
-    if (this.hw >= offset) return Promise.resolve();
+    return this.waitUntil(() => this.hw >= offset, timeoutMs, [this.hwListeners], 'not replicated to the ISR');
+  }
+
+  /**
+   * The delayed-operation wait of this partition's leader: resolves when `done()` holds, checked
+   * whenever one of `listeners` fires or the partition state changes; rejects with
+   * NOT_LEADER_OR_FOLLOWER if leadership moves first, REQUEST_TIMED_OUT after `timeoutMs`.
+   */
+  private waitUntil(done: () => boolean, timeoutMs: number, listeners: Array<Set<() => void>>, what: string): Promise<void> {
+    if (done()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const epoch = this.leaderEpoch;
       const check = (): void => {
         if (!this.isLeader || this.leaderEpoch !== epoch) {
-          done();
-          reject(new KafkaError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved while waiting for replication`));
-        } else if (this.hw >= offset) {
-          done();
+          finish();
+          reject(new KafkaError('NOT_LEADER_OR_FOLLOWER', `${this.name}: leadership moved while waiting (${what})`));
+        } else if (done()) {
+          finish();
           resolve();
         }
       };
-      const unsubscribe = this.onHighWatermark(check);
-      const unsubscribeRole = this.onRoleChange(check);
+      const sets = [...listeners, this.roleListeners];
+      for (const s of sets) s.add(check);
       const timer = setTimeout(() => {
-        done();
-        reject(new KafkaError('REQUEST_TIMED_OUT', `${this.name}: not replicated to the ISR within ${timeoutMs} ms`));
+        finish();
+        reject(new KafkaError('REQUEST_TIMED_OUT', `${this.name}: ${what} within ${timeoutMs} ms`));
       }, timeoutMs);
-      const done = (): void => { clearTimeout(timer); unsubscribe(); unsubscribeRole(); };
+      const finish = (): void => { clearTimeout(timer); for (const s of sets) s.delete(check); };
     });
   }
 
-  private onRoleChange(listener: () => void): () => void {
-    this.roleListeners.add(listener);
-    return () => { this.roleListeners.delete(listener); };
+  /**
+   * acks=all: resolves once the ISR has everything below `upTo` (high watermark past it) and the
+   * ISR is still at least min.insync.replicas; rejects with NOT_ENOUGH_REPLICAS_AFTER_APPEND if
+   * it shrank below, or as waitForHighWatermark does.
+   */
+  async replicated(upTo: bigint, timeoutMs: number): Promise<void> {
+    await this.waitForHighWatermark(upTo, timeoutMs);
+    if (this.underMinIsr) {
+      throw new KafkaError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${this.name}: ISR shrank below min.insync.replicas ${this.minIsr}`);
+    }
   }
 }

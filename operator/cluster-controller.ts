@@ -14,7 +14,8 @@
  */
 import type { Cluster } from '../broker/k8s/crds.ts';
 import {
-  clusterLabel, contains, desiredObjects, overlay, monitoringObjects, names, rackAnnotation, selectorString, sha256, type Desired, type OperatorSettings,
+  advertisedListenersAnnotation, clusterLabel, contains, desiredObjects, externalAdvertisedListeners, overlay, monitoringObjects, names, rackAnnotation,
+  selectorString, sha256, withAdoption, type Desired, type OperatorSettings, type ServiceLike,
 } from './cluster-resources.ts';
 import { findCondition, jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
 import { splitKey, type Result } from './controller.ts';
@@ -39,6 +40,12 @@ export class ClusterReconciler {
   /** Storage size the claims were last expanded to, per cluster key (patched once per process). */
   private readonly expanded = new Map<string, string>();
   private readonly nodeZones = new Map<string, { labels: Record<string, string>; at: number }>();
+  /** uid of each cluster's metadata ConfigMap once it carries the owner reference (one GET until then). */
+  private readonly adoptedMetadata = new Map<string, string>();
+  /** Clusters this process reconciled (kept after deletion): when one disappears, its leftovers are swept (sweepLeftovers). */
+  private readonly seen = new Set<string>();
+  /** Problems annotating pods already logged (node labels unreadable...), so each is logged once. */
+  private readonly warned = new Set<string>();
   monitoring = { serviceMonitor: false, prometheusRule: false };
 
   constructor(opts: { kube: Kube; world: World; settings: OperatorSettings; log: Logger; clock: Clock }) {
@@ -61,8 +68,10 @@ export class ClusterReconciler {
     if (!cluster) {
       this.rolling.delete(key);
       this.monitoringApplied.delete(key);
-      return {};
+      this.adoptedMetadata.delete(key);
+      return this.seen.has(key) ? this.sweepLeftovers(key) : {};
     }
+    this.seen.add(key);
     if (cluster.metadata.deletionTimestamp) return {};
     const log = this.log.child({ cluster: key });
 
@@ -70,10 +79,12 @@ export class ClusterReconciler {
     try {
       await this.ensureOwned(cluster, log);
       await this.ensureMonitoring(key, cluster);
-      await this.annotateRacks(cluster);
+      await this.adoptStoreObjects(key, cluster);
     } catch (err) {
       applyError = err as Error;
     }
+    // Pod annotations (rack, external addresses) are best effort: a broker never waits for them.
+    if (!applyError) await this.annotatePods(cluster, log);
     const roll = applyError ? { state: 'Blocked' as const, message: '' } : await this.rollStep(key, cluster, log);
     await this.writeStatus(cluster, roll, applyError);
     if (applyError) throw applyError;
@@ -155,17 +166,97 @@ export class ClusterReconciler {
     this.monitoringApplied.set(key, hash);
   }
 
-  /** spec.rackLabel: copy the label of each broker's node to the pod annotation the broker reads. */
-  private async annotateRacks(cluster: ClusterObject): Promise<void> {
+  /**
+   * The pod annotations each broker reads through its downward API volume:
+   * - spec.rackLabel: the label of the broker's node (none while the node has no such label:
+   *   the broker runs without a rack);
+   * - external listeners: the broker's advertised addresses (externalAdvertisedListeners).
+   * Failures (e.g. no permission to read nodes) are logged once and never fail the reconcile.
+   */
+  private async annotatePods(cluster: ClusterObject, log: Logger): Promise<void> {
+    const ns = cluster.metadata.namespace!;
     const label = cluster.spec.rackLabel;
-    if (!label) return;
-    for (const pod of this.world.podsOf(cluster.metadata.namespace!, cluster.metadata.name)) {
-      const node = pod.spec?.nodeName;
-      if (!node || pod.metadata.deletionTimestamp) continue;
-      const rack = (await this.nodeLabels(node))[label];
-      if (rack === undefined || pod.metadata.annotations?.[rackAnnotation] === rack) continue;
-      await this.kube.mergePatch(resources.Pod, pod.metadata.namespace, pod.metadata.name, { metadata: { annotations: { [rackAnnotation]: rack } } });
+    const service = (name: string) => this.world.owned.Service.get(ns, name) as ServiceLike | undefined;
+    for (const pod of this.world.podsOf(ns, cluster.metadata.name)) {
+      const ordinal = /-(\d+)$/.exec(pod.metadata.name)?.[1];
+      if (ordinal === undefined || pod.metadata.deletionTimestamp) continue;
+      const want: Record<string, string> = {};
+      try {
+        const node = pod.spec?.nodeName;
+        const rack = label && node ? (await this.nodeLabels(node))[label] : undefined;
+        if (rack !== undefined) want[rackAnnotation] = rack;
+      } catch (err) {
+        this.warnOnce(log, `rack:${cluster.metadata.uid}`, 'cannot read the node labels for the brokers\' rack; brokers run without one', err);
+      }
+      const advertised = externalAdvertisedListeners(cluster as Cluster, Number(ordinal), pod.status?.hostIP, service);
+      if (advertised !== undefined) want[advertisedListenersAnnotation] = advertised;
+      const have = pod.metadata.annotations ?? {};
+      const patch = Object.fromEntries(Object.entries(want).filter(([k, v]) => have[k] !== v));
+      if (Object.keys(patch).length === 0) continue;
+      try {
+        await this.kube.mergePatch(resources.Pod, ns, pod.metadata.name, { metadata: { annotations: patch } });
+      } catch (err) {
+        if (!isNotFound(err)) this.warnOnce(log, `annotate:${pod.metadata.uid}`, 'cannot annotate a broker pod', err);
+      }
     }
+  }
+
+  private warnOnce(log: Logger, key: string, message: string, err: unknown): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    log.warn(message, { error: (err as Error).message });
+  }
+
+  /**
+   * Owner references (to the Cluster) on what the brokers create in the API server, so that
+   * deleting the Cluster garbage-collects them: the brokers' Leases and the controller Lease
+   * (renewals keep the reference), and the metadata ConfigMap. Topics get theirs from the Topic
+   * reconciler. Only what lacks the reference is patched: the steady state makes no request.
+   */
+  private async adoptStoreObjects(key: string, cluster: ClusterObject): Promise<void> {
+    const ns = cluster.metadata.namespace!;
+    const c = cluster.metadata.name;
+    for (const lease of this.world.leases.list(ns)) {
+      if (lease.metadata.labels?.[clusterLabel] !== c) continue;
+      const refs = withAdoption(lease.metadata.ownerReferences, cluster as Cluster);
+      if (!refs) continue;
+      try {
+        await this.kube.mergePatch(resources.Lease, ns, lease.metadata.name, { metadata: { ownerReferences: refs } });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    if (this.adoptedMetadata.has(key)) return;
+    const cm = await this.kube.getOrUndefined(resources.ConfigMap, ns, names.storeMetadata(c));
+    if (!cm) return; // the brokers create it when they first start; the next reconcile adopts it
+    const refs = withAdoption(cm.metadata.ownerReferences, cluster as Cluster);
+    if (refs) await this.kube.mergePatch(resources.ConfigMap, ns, cm.metadata.name, { metadata: { resourceVersion: cm.metadata.resourceVersion, ownerReferences: refs } });
+    this.adoptedMetadata.set(key, cm.metadata.uid!);
+  }
+
+  /**
+   * A Cluster this process knew is gone. Garbage collection deletes what carries its owner
+   * reference, but a broker still shutting down may re-create its Lease (or claim the
+   * controller Lease) after the collector deleted it, without the reference. So once no broker
+   * of the cluster is live any more, the Leases and the metadata ConfigMap of that cluster are
+   * deleted here. (Its Topics are released by the Topic reconciler: their finalizer completes
+   * at once when the Cluster is gone.)
+   */
+  private async sweepLeftovers(key: string): Promise<Result> {
+    const { namespace: ns, name: c } = splitKey(key);
+    const leases = this.world.leases.list(ns).filter((l) => l.metadata.labels?.[clusterLabel] === c);
+    const live = this.world.liveBrokers(ns, c);
+    const controller = this.world.controller(ns, c);
+    if (live.size > 0 || controller.id >= 0) {
+      // brokers are still stopping: look again when their leases have run out
+      const remaining = Math.max(controller.remainingMs, ...leases.map((l) => this.world.leaseRemainingMs(l)));
+      return { requeueAfter: Math.max(500, Math.min(remaining + 100, 30_000)) };
+    }
+    for (const l of leases) await this.kube.delete(resources.Lease, ns, l.metadata.name, { uid: l.metadata.uid });
+    await this.kube.delete(resources.ConfigMap, ns, names.storeMetadata(c));
+    if (leases.length) this.log.info('deleted the Leases and metadata ConfigMap of a deleted Cluster', { cluster: key, leases: leases.length });
+    // The key stays known: a Lease re-created later (its broker was still stopping) brings it back here.
+    return {};
   }
 
   private async nodeLabels(node: string): Promise<Record<string, string>> {

@@ -15,12 +15,29 @@
  * The broker container's contract (bin/brook broker):
  *   --id $(BROOK_BROKER_ID)        from the pod label apps.kubernetes.io/pod-index (the ordinal)
  *   --store kubernetes --cluster <cluster> --namespace $(POD_NAMESPACE)
- *   --listen 0.0.0.0:<internal port> --advertised-listener $(POD_NAME).<cluster>-brokers.$(POD_NAMESPACE).svc:<port>
+ *   --set listeners=INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094       every spec.listeners entry
+ *   --set listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT
+ *   --set inter.broker.listener.name=INTERNAL                             the first internal listener
+ *   --set advertised.listeners=INTERNAL://$(POD_NAME).<cluster>-brokers.$(POD_NAMESPACE).svc:9092
+ *                                                  internal listeners: the pod's DNS name
+ *   --advertised-listeners-file /etc/brook/pod/advertised-listeners
+ *                                                  external listeners (when there are any): the operator
+ *                                                  writes each pod's addresses to the pod annotation
+ *                                                  brook.dev/advertised-listeners (nodePort: the pod's node
+ *                                                  address, status.hostIP, and its Service's node port;
+ *                                                  loadBalancer: the address in its Service's status, once
+ *                                                  there is one), the downward API volume shows it there
+ *                                                  and the broker advertises each listener once named.
  *   --data-dir /var/lib/brook/data --config /etc/brook/config/server.properties
  *   --metrics-port <port> --metrics-host 0.0.0.0   (serves /metrics, /healthz, /readyz)
  *   --rack-file /etc/brook/pod/rack                when spec.rackLabel is set: the operator writes the
  *                                                  node's label value to the pod annotation brook.dev/rack,
- *                                                  the downward API volume shows it in that file.
+ *                                                  the downward API volume shows it in that file (empty
+ *                                                  while the node has no such label: no rack, never a wait).
+ *
+ * Objects the brokers create (KubernetesStore) carry an owner reference to the Cluster, written by
+ * the operator (adoptStoreObjects), so deleting the Cluster garbage-collects them: the brokers'
+ * Leases, the controller Lease, the metadata ConfigMap, and the cluster's Topics.
  */
 import { createHash } from 'node:crypto';
 import type { Cluster } from '../broker/k8s/crds.ts';
@@ -30,6 +47,7 @@ import type { KubeObject, OwnerReference } from './kube.ts';
 export const defaultBrokerImage = 'brook:latest';
 export const clusterLabel = 'brook.dev/cluster';
 export const rackAnnotation = 'brook.dev/rack';
+export const advertisedListenersAnnotation = 'brook.dev/advertised-listeners';
 export const configHashAnnotation = 'brook.dev/config-hash';
 export const managedBy = 'brook-operator';
 export const managedSelector = `app.kubernetes.io/managed-by=${managedBy}`;
@@ -84,9 +102,43 @@ export function ownerReference(cluster: Cluster): OwnerReference {
   return { apiVersion: cluster.apiVersion ?? 'brook.dev/v1alpha1', kind: 'Cluster', name: cluster.metadata.name!, uid: cluster.metadata.uid!, controller: true, blockOwnerDeletion: true };
 }
 
-/** server.properties from spec.config, keys sorted so equal configs give equal bytes. */
+/**
+ * The owner reference the operator adds to objects the brokers or users created (Leases, the
+ * metadata ConfigMap, Topics): garbage collection only. Not a controller reference (a Topic of a
+ * Cluster re-created under the same name may still carry the old one), and not blocking the
+ * Cluster's foreground deletion on them (Topics wait on a finalizer the operator releases).
+ */
+export function adoptionReference(cluster: Cluster): OwnerReference {
+  return { ...ownerReference(cluster), controller: false, blockOwnerDeletion: false };
+}
+
+/** `refs` plus the adoption reference to `cluster`, or undefined when they already have one to it. */
+export function withAdoption(refs: readonly OwnerReference[] | undefined, cluster: Cluster): OwnerReference[] | undefined {
+  if (refs?.some((r) => r.uid === cluster.metadata.uid)) return undefined;
+  return [...(refs ?? []), adoptionReference(cluster)];
+}
+
+/**
+ * Broker settings whose Kafka default assumes at least three brokers: on a smaller Cluster the
+ * operator sets them to the Cluster's size unless spec.config does (a one-broker Kafka needs
+ * offsets.topic.replication.factor=1 too, or consumer groups never find a coordinator). Written
+ * only below three brokers, so a Cluster of three or more carries exactly its spec.config.
+ */
+const sizedDefaults = ['offsets.topic.replication.factor'] as const;
+
+/** spec.config plus the size-dependent defaults of a Cluster with fewer than three brokers. */
+export function effectiveConfig(cluster: Cluster): Record<string, string> {
+  const config: Record<string, string> = { ...(cluster.spec.config ?? {}) };
+  const replicas = cluster.spec.replicas ?? 3;
+  if (replicas >= 1 && replicas < 3) {
+    for (const key of sizedDefaults) if (config[key] === undefined) config[key] = String(replicas);
+  }
+  return config;
+}
+
+/** server.properties from spec.config (see effectiveConfig), keys sorted so equal configs give equal bytes. */
 export function serverProperties(cluster: Cluster): string {
-  const config = cluster.spec.config ?? {};
+  const config = effectiveConfig(cluster);
   const lines = Object.keys(config).sort().map((k) => `${k}=${config[k]}`);
   return `# Broker settings of Cluster ${cluster.metadata.namespace}/${cluster.metadata.name}, written by the operator.\n${lines.join('\n')}${lines.length ? '\n' : ''}`;
 }
@@ -95,7 +147,10 @@ export function sha256(s: string): string { return createHash('sha256').update(s
 
 type Listener = { name: string; port: number; type?: 'internal' | 'nodePort' | 'loadBalancer' };
 
-function listenersOf(cluster: Cluster): Listener[] {
+/** The broker's name for a listener (Kafka normalises listener names to upper case). */
+export function brokerListenerName(l: Listener): string { return l.name.toUpperCase(); }
+
+export function listenersOf(cluster: Cluster): Listener[] {
   const ls = cluster.spec.listeners ?? [];
   return ls.length ? ls : [{ name: 'internal', port: 9092, type: 'internal' }];
 }
@@ -212,14 +267,20 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
     }
   }
 
+  const external = listeners.some((l) => (l.type ?? 'internal') !== 'internal');
+  const podInfo = !!rackLabel || external;
   const args = [
     'broker',
     '--id', '$(BROOK_BROKER_ID)',
     '--store', 'kubernetes',
     '--cluster', c,
     '--namespace', '$(POD_NAMESPACE)',
-    '--listen', `0.0.0.0:${internal.port}`,
-    '--advertised-listener', `$(POD_NAME).${names.headless(c)}.$(POD_NAMESPACE).svc:${internal.port}`,
+    '--set', `listeners=${listeners.map((l) => `${brokerListenerName(l)}://0.0.0.0:${l.port}`).join(',')}`,
+    '--set', `listener.security.protocol.map=${listeners.map((l) => `${brokerListenerName(l)}:PLAINTEXT`).join(',')}`,
+    '--set', `inter.broker.listener.name=${brokerListenerName(internal)}`,
+    '--set', `advertised.listeners=${listeners.filter((l) => (l.type ?? 'internal') === 'internal')
+      .map((l) => `${brokerListenerName(l)}://$(POD_NAME).${names.headless(c)}.$(POD_NAMESPACE).svc:${l.port}`).join(',')}`,
+    ...(external ? ['--advertised-listeners-file', `${podInfoMountPath}/advertised-listeners`] : []),
     '--data-dir', `${dataMountPath}/data`,
     '--config', `${configMountPath}/server.properties`,
     '--metrics-port', String(mPort),
@@ -244,12 +305,22 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
     volumeMounts: [
       { name: 'data', mountPath: dataMountPath },
       { name: 'config', mountPath: configMountPath, readOnly: true },
-      ...(rackLabel ? [{ name: 'pod-info', mountPath: podInfoMountPath, readOnly: true }] : []),
+      ...(podInfo ? [{ name: 'pod-info', mountPath: podInfoMountPath, readOnly: true }] : []),
     ],
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
   };
   const volumes: unknown[] = [{ name: 'config', configMap: { name: names.configMap(c) } }];
-  if (rackLabel) volumes.push({ name: 'pod-info', downwardAPI: { items: [{ path: 'rack', fieldRef: { fieldPath: `metadata.annotations['${rackAnnotation}']` } }] } });
+  if (podInfo) {
+    volumes.push({
+      name: 'pod-info',
+      downwardAPI: {
+        items: [
+          ...(rackLabel ? [{ path: 'rack', fieldRef: { fieldPath: `metadata.annotations['${rackAnnotation}']` } }] : []),
+          ...(external ? [{ path: 'advertised-listeners', fieldRef: { fieldPath: `metadata.annotations['${advertisedListenersAnnotation}']` } }] : []),
+        ],
+      },
+    });
+  }
   let template: Record<string, unknown> = {
     metadata: {
       labels: labels(c),
@@ -305,6 +376,42 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
     object: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(cluster, names.pdb(c)), spec: { maxUnavailable: 1, selector: { matchLabels: sel } } },
   });
   return out;
+}
+
+/** A Service as far as external addresses go. */
+export interface ServiceLike {
+  spec?: { ports?: Array<{ port?: number; nodePort?: number }> };
+  status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } };
+}
+
+/**
+ * The advertised addresses of broker `ordinal`'s external listeners, in Kafka's
+ * advertised.listeners form (the pod annotation the broker reads): a nodePort listener is the
+ * pod's node address (`hostIP`; the Services use externalTrafficPolicy Local, so that node is the
+ * one that forwards) and the node port the API server gave its Service; a loadBalancer listener
+ * is its Service's load balancer address and the listener port. A listener whose address is not
+ * known yet (no node, no node port, no load balancer address) is left out; undefined when none is
+ * known or the cluster has no external listener.
+ */
+export function externalAdvertisedListeners(cluster: Cluster, ordinal: number, hostIP: string | undefined, service: (name: string) => ServiceLike | undefined): string | undefined {
+  const out: string[] = [];
+  for (const l of listenersOf(cluster)) {
+    const type = l.type ?? 'internal';
+    if (type === 'internal') continue;
+    const svc = service(names.external(cluster.metadata.name!, ordinal, l.name));
+    let host: string | undefined;
+    let port: number | undefined;
+    if (type === 'nodePort') {
+      host = hostIP;
+      port = svc?.spec?.ports?.find((p) => p.port === l.port)?.nodePort;
+    } else {
+      const ingress = svc?.status?.loadBalancer?.ingress?.[0];
+      host = ingress?.ip || ingress?.hostname;
+      port = l.port;
+    }
+    if (host && port) out.push(`${brokerListenerName(l)}://${host.includes(':') ? `[${host}]` : host}:${port}`);
+  }
+  return out.length ? out.join(',') : undefined;
 }
 
 /** ServiceMonitor and PrometheusRule, for when the Prometheus Operator's CRDs exist. */

@@ -51,7 +51,7 @@ export class Operator {
   private running = false;
   private monitoringTimer: NodeJS.Timeout | undefined;
   private metricsTimer: NodeJS.Timeout | undefined;
-  private readonly lastGeneration = new Map<string, number | undefined>();
+  private readonly lastGeneration = new Map<string, string | undefined>();
   private readonly lastTopicHealth = new Map<string, string>();
   private readonly lastLeaseHolder = new Map<string, string | null | undefined>();
 
@@ -135,7 +135,8 @@ export class Operator {
     w.clusters.on((type, c) => {
       const key = keyOf(c);
       this.clusters.queue.add(key);
-      const gen = type === 'delete' ? undefined : c.metadata.generation;
+      // (a deletionTimestamp counts as a change: the Cluster's Topics release their finalizers)
+      const gen = type === 'delete' ? undefined : `${c.metadata.generation}${c.metadata.deletionTimestamp ? '-deleting' : ''}`;
       if (type !== 'update' || this.lastGeneration.get(key) !== gen) this.enqueueTopicsOf(c.metadata.namespace!, c.metadata.name);
       if (type === 'delete') this.lastGeneration.delete(key); else this.lastGeneration.set(key, gen);
     });

@@ -1,8 +1,9 @@
 /**
  * Topic reconcile: the operator's part of a Topic (the controller broker owns status.partitions):
  * - metadata: the label brook.dev/cluster=<spec.cluster> (the brokers' KubernetesStore watches
- *   Topics by that label, so a Topic applied with kubectl reaches them) and the finalizer
- *   brook.dev/topic-data;
+ *   Topics by that label, so a Topic applied with kubectl reaches them), the finalizer
+ *   brook.dev/topic-data, and an owner reference to the Cluster once it exists (deleting the
+ *   Cluster garbage-collects its Topics);
  * - status.conditions: Ready (cluster exists, replication factor fits, every partition placed
  *   and led) and UnderReplicated (summarised from status.partitions);
  * - deletion: the finalizer is removed once the brokers dropped the data.
@@ -13,10 +14,13 @@
  * removed when every broker that holds a replica (status.partitions[].replicas and reassignment
  * targets) and is live (its Lease) has written that annotation. A broker that is not live then
  * must delete, when it starts, the logs of topic ids that no longer exist (stray logs), as Kafka
- * does. A Topic never placed (no status.topicId) or whose Cluster is gone finalizes at once.
+ * does. A Topic never placed (no status.topicId), or whose Cluster is gone or being deleted,
+ * finalizes at once: the Cluster's brokers are going away with it (their StatefulSet is deleted
+ * too) and could never annotate, so waiting for them would keep the Topic forever.
  */
 import { kafkaTopicName } from '../broker/k8s/crds.ts';
-import { clusterLabel } from './cluster-resources.ts';
+import type { Cluster } from '../broker/k8s/crds.ts';
+import { clusterLabel, withAdoption } from './cluster-resources.ts';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
 import { splitKey, type Result } from './controller.ts';
 import { isConflict, isNotFound, resources, type Kube } from './kube.ts';
@@ -45,7 +49,8 @@ export class TopicReconciler {
     const topicId = topic.status?.topicId;
     if (!topicId) return [];
     const ns = topic.metadata.namespace!;
-    if (!this.world.clusters.get(ns, topic.spec.cluster)) return [];
+    const cluster = this.world.clusters.get(ns, topic.spec.cluster);
+    if (!cluster || cluster.metadata.deletionTimestamp) return [];
     const holders = new Set<number>();
     for (const p of topic.status?.partitions ?? []) {
       for (const b of p.replicas) holders.add(b);
@@ -89,18 +94,20 @@ export class TopicReconciler {
   private async reconcileLive(topic: TopicObject): Promise<Result> {
     const ns = topic.metadata.namespace!;
     const finalizers = topic.metadata.finalizers ?? [];
-    if (!finalizers.includes(topicFinalizer) || topic.metadata.labels?.[clusterLabel] !== topic.spec.cluster) {
+    const cluster = this.world.clusters.get(ns, topic.spec.cluster);
+    const owners = cluster && !cluster.metadata.deletionTimestamp ? withAdoption(topic.metadata.ownerReferences, cluster as Cluster) : undefined;
+    if (!finalizers.includes(topicFinalizer) || topic.metadata.labels?.[clusterLabel] !== topic.spec.cluster || owners) {
       await this.kube.mergePatch(resources.Topic, ns, topic.metadata.name, {
         metadata: {
           resourceVersion: topic.metadata.resourceVersion,
           labels: { [clusterLabel]: topic.spec.cluster },
           finalizers: finalizers.includes(topicFinalizer) ? finalizers : [...finalizers, topicFinalizer],
+          ...(owners ? { ownerReferences: owners } : {}),
         },
       });
       // The update event brings the key back with the new object.
       return {};
     }
-    const cluster = this.world.clusters.get(ns, topic.spec.cluster);
     const partitions = topic.status?.partitions ?? [];
     const wanted = topic.spec.partitions ?? 1;
     const rf = topic.spec.replicationFactor ?? 1;

@@ -16,7 +16,7 @@ export interface LeaseObject extends KubeObject {
 
 export interface PodObject extends KubeObject {
   spec?: { nodeName?: string };
-  status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
+  status?: { phase?: string; hostIP?: string; conditions?: Array<{ type: string; status: string }> };
 }
 
 export interface StatefulSetObject extends KubeObject {

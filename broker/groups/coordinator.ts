@@ -3,7 +3,12 @@
  * partition this broker leads (partition = abs(javaHashCode(groupId)) % partitions).
  *
  * Durability: every committed offset and every settled group state is appended to that
- * partition before the request is answered; when the broker becomes leader of a partition it
+ * partition and answered only once every in-sync replica has it (acks=all: the partition's high
+ * watermark passed it, with the ISR still at min.insync.replicas) and it is flushed as the topic's
+ * flush policy asks — so a coordinator that dies right after answering loses nothing its
+ * successor (an ISR member) will not load. A write that cannot get there within
+ * offsets.commit.timeout.ms fails with Kafka's coordinator errors (see asCoordinatorError);
+ * the in-memory state changes only after success. When the broker becomes leader of a partition it
  * replays the partition's log to rebuild its groups (requests for them get
  * COORDINATOR_LOAD_IN_PROGRESS meanwhile). Compaction keeps the log to the latest record per key.
  *
@@ -11,7 +16,8 @@
  * live here; everything runs on the event loop, so a group is never touched concurrently.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, KafkaError } from '../errors.ts';
+import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
+import type { ErrorName } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
 import type { NewRecord } from '../log/records.ts';
@@ -33,6 +39,8 @@ export interface GroupCoordinatorConfig {
   offsetMetadataMaxBytes: number;
   offsetsRetentionMs: number;
   offsetsRetentionCheckIntervalMs: number;
+  /** offsets.commit.timeout.ms: how long a write waits for the ISR before failing. */
+  commitTimeoutMs: number;
 }
 
 /** Java's String.hashCode, which Kafka uses to map a group to its offsets partition. */
@@ -269,9 +277,10 @@ export class GroupCoordinator {
     if (group.leaderId === oldMemberId) group.leaderId = memberId;
     if (group.is('Stable') && sameProtocols(old.protocols, req.protocols)) {
       // KIP-345: a static member coming back with the same subscription keeps its assignment, no rebalance.
+      // Answered once the new member id is stored on the ISR, as Kafka does.
       this.scheduleSessionExpiry(group, member);
-      void this.persistGroup(group);
-      return { ...this.joinResponseFor(group, member), members: [] };
+      const response = { ...this.joinResponseFor(group, member), members: [] };
+      return this.persistGroup(group).then(() => response, (err: unknown) => joinError(errorCodeOf(err), memberId));
     }
     if (group.is('PreparingRebalance')) return this.awaitJoin(group, member);
     this.prepareRebalance(group, `static member ${req.groupInstanceId} rejoined`);
@@ -362,7 +371,7 @@ export class GroupCoordinator {
       group.leaderId = null;
       group.transition('Empty', now);
       this.log.info(`group ${group.id}: empty at generation ${group.generationId}`);
-      void this.persistGroup(group);
+      this.persistGroup(group).catch(() => { /* logged by persistGroup; the group stays as it is in memory */ });
       return;
     }
     group.protocolName = group.selectProtocol();
@@ -402,9 +411,10 @@ export class GroupCoordinator {
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return syncError(err);
     const group = this.groups.get(req.groupId);
-    const member = group?.members.get(req.memberId);
-    if (!group || !member) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
-    if (req.groupInstanceId && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return syncError(ErrorCode.FENCED_INSTANCE_ID);
+    if (!group) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+    if (invalid !== ErrorCode.NONE) return syncError(invalid);
+    const member = group.members.get(req.memberId)!;
     if (req.generationId !== group.generationId) return syncError(ErrorCode.ILLEGAL_GENERATION);
     if ((req.protocolType !== null && req.protocolType !== group.protocolType) || (req.protocolName !== null && req.protocolName !== group.protocolName)) {
       return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
@@ -431,7 +441,7 @@ export class GroupCoordinator {
             }
           }, (e: Error) => {
             this.log.error(`group ${group.id}: storing the assignment failed: ${e.message}`);
-            for (const m of group.members.values()) { m.syncWaiter?.(syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE)); m.syncWaiter = null; }
+            for (const m of group.members.values()) { m.syncWaiter?.(syncError(errorCodeOf(e))); m.syncWaiter = null; }
             this.prepareRebalance(group, 'storing the assignment failed');
           });
         }
@@ -450,9 +460,10 @@ export class GroupCoordinator {
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return err;
     const group = this.groups.get(req.groupId);
-    const member = group?.members.get(req.memberId);
-    if (!group || !member) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (req.groupInstanceId && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    if (!group) return ErrorCode.UNKNOWN_MEMBER_ID;
+    const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+    if (invalid !== ErrorCode.NONE) return invalid;
+    const member = group.members.get(req.memberId)!;
     if (req.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
     if (group.is('PreparingRebalance')) {
       if (!member.joinWaiter) this.scheduleSessionExpiry(group, member);
@@ -533,18 +544,23 @@ export class GroupCoordinator {
     };
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return all(err);
+    // Kafka's classic-group commit validation: a commit from a member must come from the current
+    // member id of its static instance (FENCED_INSTANCE_ID), from a member the group has
+    // (UNKNOWN_MEMBER_ID), at the current generation (ILLEGAL_GENERATION).
     let group = this.groups.get(req.groupId);
-    if (req.generationId < 0 && req.memberId === '') {
-      // A standalone consumer (assign + commit) or an admin tool: allowed while the group has no members.
-      group ??= this.createGroup(req.groupId, this.clock());
-      if (group.members.size > 0 || !group.is('Empty')) return all(ErrorCode.UNKNOWN_MEMBER_ID);
-    } else {
-      const member = group?.members.get(req.memberId);
-      if (!group || !member) return all(ErrorCode.UNKNOWN_MEMBER_ID);
-      if (req.groupInstanceId && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return all(ErrorCode.FENCED_INSTANCE_ID);
+    if (!group) {
+      if (req.generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
+      // a standalone consumer (assign + commit) or an admin tool: a "simple" group
+      group = this.createGroup(req.groupId, this.clock());
+    }
+    if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (!(req.generationId < 0 && group.is('Empty'))) {
+      if (req.generationId < 0 && req.memberId === '' && !req.groupInstanceId) return all(ErrorCode.UNKNOWN_MEMBER_ID);
+      const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+      if (invalid !== ErrorCode.NONE) return all(invalid);
       if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
       if (group.is('CompletingRebalance')) return all(ErrorCode.REBALANCE_IN_PROGRESS);
-      this.scheduleSessionExpiry(group, member);
+      this.scheduleSessionExpiry(group, group.members.get(req.memberId)!);
     }
     const now = BigInt(this.clock());
     const records: NewRecord[] = [];
@@ -566,8 +582,8 @@ export class GroupCoordinator {
       try {
         await this.append(req.groupId, records);
       } catch (e) {
-        this.log.error(`group ${req.groupId}: storing offsets failed: ${(e as Error).message}`);
-        for (const [k] of accepted) errors.set(k, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+        this.log.warn(`group ${req.groupId}: storing offsets failed: ${(e as Error).message}`);
+        for (const [k] of accepted) errors.set(k, errorCodeOf(e));
         return errors;
       }
       for (const [k, v] of accepted) {
@@ -623,7 +639,11 @@ export class GroupCoordinator {
       }
     }
     if (records.length > 0) {
-      await this.append(groupId, records);
+      try {
+        await this.append(groupId, records);
+      } catch (err) {
+        return { errorCode: errorCodeOf(err), results: new Map() };
+      }
       for (const [k, code] of results) if (code === ErrorCode.NONE) group.offsets.delete(k);
     }
     return { errorCode: ErrorCode.NONE, results };
@@ -750,13 +770,21 @@ export class GroupCoordinator {
     });
   }
 
-  /** Appends records to the group's offsets partition and resolves once they are durable per policy. */
+  /**
+   * Appends records to the group's offsets partition and resolves once every in-sync replica has
+   * them (acks=all) and they are flushed per policy; rejects with a coordinator error
+   * (asCoordinatorError) otherwise.
+   */
   private async append(groupId: string, records: NewRecord[]): Promise<void> {
     const entry = this.owned.get(this.partitionFor(groupId));
     if (!entry) throw new KafkaError('NOT_COORDINATOR', `not the coordinator of ${groupId}`);
     const partition = entry.partition;
-    const result = partition.appendAsLeader(encodeRecordBatch(records, BigInt(this.clock())), -1);
-    await partition.log.flushed(result.lastOffset);
+    try {
+      const result = partition.appendAsLeader(encodeRecordBatch(records, BigInt(this.clock())), -1);
+      await Promise.all([partition.log.flushed(result.lastOffset), partition.replicated(result.lastOffset + 1n, this.config.commitTimeoutMs)]);
+    } catch (err) {
+      throw asCoordinatorError(err, partition.name);
+    }
   }
 
   private failWaiters(group: Group, errorCode: number): void {
@@ -774,6 +802,41 @@ export class GroupCoordinator {
     for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);
     for (const t of group.pendingMembers.values()) clearTimeout(t);
   }
+}
+
+/**
+ * Kafka's ClassicGroup.validateMember: a static member (group.instance.id) is checked against the
+ * member id its instance currently has — an older one is fenced even after it left the group —,
+ * a dynamic one against the members.
+ */
+function validateMember(group: Group, memberId: string, groupInstanceId: string | null): number {
+  if (groupInstanceId) {
+    const current = group.staticMembers.get(groupInstanceId);
+    if (current === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    return current === memberId ? ErrorCode.NONE : ErrorCode.FENCED_INSTANCE_ID;
+  }
+  return group.members.has(memberId) ? ErrorCode.NONE : ErrorCode.UNKNOWN_MEMBER_ID;
+}
+
+/**
+ * What a group client is told when writing to the offsets topic failed, as Kafka's group
+ * coordinator maps it: too few replicas or no replication in time means "coordinator not
+ * available, retry"; a lost leadership or a failed disk means "find the coordinator again".
+ */
+export function asCoordinatorError(err: unknown, partitionName: string): KafkaError {
+  const name = errorInfo(errorCodeOf(err)).name;
+  const mapped: ErrorName | null = ({
+    UNKNOWN_TOPIC_OR_PARTITION: 'COORDINATOR_NOT_AVAILABLE',
+    NOT_ENOUGH_REPLICAS: 'COORDINATOR_NOT_AVAILABLE',
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND: 'COORDINATOR_NOT_AVAILABLE',
+    REQUEST_TIMED_OUT: 'COORDINATOR_NOT_AVAILABLE',
+    NOT_LEADER_OR_FOLLOWER: 'NOT_COORDINATOR',
+    KAFKA_STORAGE_ERROR: 'NOT_COORDINATOR',
+    MESSAGE_TOO_LARGE: 'UNKNOWN_SERVER_ERROR',
+    RECORD_LIST_TOO_LARGE: 'UNKNOWN_SERVER_ERROR',
+  } as Record<string, ErrorName>)[name] ?? null;
+  if (!mapped) return err instanceof KafkaError ? err : new KafkaError('UNKNOWN_SERVER_ERROR', `${partitionName}: ${(err as Error).message}`);
+  return new KafkaError(mapped, `${partitionName}: ${(err as Error).message}`);
 }
 
 function sameProtocols(a: ReadonlyArray<{ name: string; metadata: Buffer }>, b: ReadonlyArray<{ name: string; metadata: Buffer }>): boolean {

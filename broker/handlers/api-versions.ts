@@ -11,7 +11,7 @@ export const apiVersionsHandler: ApiHandler = {
     return {
       errorCode: ErrorCode.NONE,
       apiKeys: [...handlers].sort((a, b) => a.apiKey - b.apiKey)
-        .map((h) => ({ apiKey: h.apiKey, minVersion: h.advertisedMinVersion ?? h.minVersion, maxVersion: h.maxVersion })),
+        .map((h) => ({ apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion })),
       throttleTimeMs: 0,
     };
   },

@@ -4,6 +4,11 @@
  * broker's DelayedFetchQueue until an append to one of its partitions or until maxWaitMs.
  * Fetch sessions (KIP-227) are not kept: every response carries session id 0, so clients send
  * full fetch requests.
+ *
+ * Versions 4-16, as Kafka 4 (KIP-896): v0-3 answer in message formats v0/v1, which Brook does
+ * not store, so they are neither served nor advertised (an answer in v4's shape would be
+ * unreadable to a v0-3 decoder). librdkafka keeps every codec with this range; what it needs
+ * from old versions is Produce v0 being advertised (see produce.ts).
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Broker } from '../broker.ts';
@@ -43,7 +48,6 @@ const READ_UNCOMMITTED = 0;
 
 export const fetchHandler: ApiHandler = {
   apiKey: 1,
-  advertisedMinVersion: 0,
   minVersion: 4,
   maxVersion: 16,
   async handle(req: FetchRequest, { broker, apiVersion }) {
@@ -91,14 +95,15 @@ interface PartitionResult {
 
 /**
  * A follower's fetch offset is its log end: the leader records it (high watermark, ISR) and
- * proposes adding a follower that caught up to the ISR.
+ * proposes adding a follower that caught up to the ISR. Its log start offset (v5+) feeds the low
+ * watermark that DeleteRecords waits for.
  */
 function recordFollowerFetches(broker: Broker, replicaId: number, targets: Target[]): void {
   for (const t of targets) {
     const p = t.partition;
     if (!p || !p.isLeader || t.request.currentLeaderEpoch !== p.leaderEpoch) continue;
     if (divergence(p, t.request)) continue;
-    const expanded = p.recordFollowerFetch(replicaId, t.request.fetchOffset);
+    const expanded = p.recordFollowerFetch(replicaId, t.request.fetchOffset, t.request.logStartOffset);
     if (expanded) broker.proposeIsr(p, expanded);
   }
 }
@@ -123,8 +128,9 @@ async function readAll(broker: Broker, targets: Target[], maxBytes: number, repl
     }
     const p = target.partition;
     try {
-      p.requireLeader();
+      // the client's epoch first, as Kafka: a client behind a leader change is FENCED wherever it asks
       p.checkLeaderEpoch(target.request.currentLeaderEpoch);
+      p.requireLeader();
       const offset = target.request.fetchOffset;
       if (replicaId >= 0) {
         const diverging = divergence(p, target.request);

@@ -12,14 +12,14 @@ const KEY_TYPE_GROUP = 0;
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
 /** FindCoordinator: the coordinator of a group is the leader of its __consumer_offsets partition. */
-async function coordinatorFor(broker: Broker, key: string, keyType: number) {
+async function coordinatorFor(broker: Broker, key: string, keyType: number, listener: string) {
   const none = { nodeId: -1, host: '', port: -1 };
   if (keyType !== KEY_TYPE_GROUP) {
     return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported by this broker.' };
   }
   if (!key) return { ...none, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is empty.' };
   try {
-    const leader = await broker.groupCoordinatorNode(key);
+    const leader = await broker.groupCoordinatorNode(key, listener);
     if (!leader) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The offsets topic has no leader for this group yet.' };
     return { ...leader, errorCode: ErrorCode.NONE, errorMessage: null };
   } catch (err) {
@@ -31,12 +31,12 @@ export const findCoordinatorHandler: ApiHandler = {
   apiKey: 10,
   minVersion: 0,
   maxVersion: 4,
-  async handle(req: { key: string; keyType: number; coordinatorKeys: string[] }, { apiVersion, broker }) {
+  async handle(req: { key: string; keyType: number; coordinatorKeys: string[] }, { apiVersion, broker, listener }) {
     if (apiVersion >= 4) {
-      const coordinators = await Promise.all(req.coordinatorKeys.map(async (key) => ({ key, ...await coordinatorFor(broker, key, req.keyType) })));
+      const coordinators = await Promise.all(req.coordinatorKeys.map(async (key) => ({ key, ...await coordinatorFor(broker, key, req.keyType, listener) })));
       return { throttleTimeMs: 0, coordinators };
     }
-    return { throttleTimeMs: 0, ...await coordinatorFor(broker, req.key, req.keyType) };
+    return { throttleTimeMs: 0, ...await coordinatorFor(broker, req.key, req.keyType, listener) };
   },
 };
 

@@ -22,6 +22,8 @@ export interface RequestContext {
   readonly clientId: string | null;
   readonly correlationId: number;
   readonly remote: string;
+  /** The listener the request arrived on (Metadata answers with its advertised addresses). */
+  readonly listener: string;
 }
 
 export interface ApiHandler {
@@ -29,13 +31,6 @@ export interface ApiHandler {
   /** Lowest version served. */
   readonly minVersion: number;
   readonly maxVersion: number;
-  /**
-   * Lowest version advertised, when lower than minVersion: requests in between are answered
-   * with UNSUPPORTED_VERSION. Kafka 4 does this for Produce because librdkafka only enables
-   * compression codecs when old versions appear in ApiVersions (gzip/snappy need Produce v0,
-   * lz4 needs Fetch v2), although it never uses them.
-   */
-  readonly advertisedMinVersion?: number;
   /** Returns the response body, or null for requests that get no response (acks=0). */
   handle(request: any, ctx: RequestContext): unknown;
 }

@@ -1,4 +1,7 @@
-/** Metadata (3) and DescribeCluster (60): brokers, controller, topics and their partition state. */
+/**
+ * Metadata (3) and DescribeCluster (60): brokers, controller, topics and their partition state.
+ * Brokers are listed with their advertised addresses on the listener the request came in on.
+ */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Broker } from '../broker.ts';
 import { validateTopicName } from '../metadata/index.ts';
@@ -17,15 +20,16 @@ export const metadataHandler: ApiHandler = {
   apiKey: 3,
   minVersion: 0,
   maxVersion: 12,
-  async handle(req: MetadataRequest, { broker, apiVersion }) {
+  async handle(req: MetadataRequest, { broker, apiVersion, listener }) {
     // v0: an empty list means all topics; v1+: null means all topics.
     const all = req.topics === null || (apiVersion === 0 && req.topics.length === 0);
+    const view = listenerView(broker, listener);
     const topics = all
-      ? [...broker.allTopics()].map((t) => describeTopic(broker, t))
-      : await Promise.all(req.topics!.map((t) => lookup(broker, t, req.allowAutoTopicCreation || apiVersion < 4)));
+      ? [...broker.allTopics()].map((t) => describeTopic(view, t))
+      : await Promise.all(req.topics!.map((t) => lookup(broker, view, t, req.allowAutoTopicCreation || apiVersion < 4)));
     return {
       throttleTimeMs: 0,
-      brokers: broker.brokerEndpoints(),
+      brokers: view.endpoints,
       clusterId: broker.clusterId,
       controllerId: broker.controllerId(),
       topics,
@@ -34,14 +38,22 @@ export const metadataHandler: ApiHandler = {
   },
 };
 
-async function lookup(broker: Broker, wanted: { topicId: string; name: string | null }, allowAutoCreate: boolean) {
+/** The brokers as a client on `listener` sees them: live ones, and those with an address there. */
+interface ListenerView { endpoints: ReturnType<Broker['brokerEndpoints']>; live: Set<number>; reachable: Set<number> }
+
+function listenerView(broker: Broker, listener: string): ListenerView {
+  const endpoints = broker.brokerEndpoints(listener);
+  return { endpoints, live: new Set(broker.liveBrokers().map((b) => b.id)), reachable: new Set(endpoints.map((b) => b.nodeId)) };
+}
+
+async function lookup(broker: Broker, view: ListenerView, wanted: { topicId: string; name: string | null }, allowAutoCreate: boolean) {
   let name = wanted.name;
   if (name === null) {
     name = wanted.topicId && wanted.topicId !== ZERO_UUID ? broker.topicNameById(wanted.topicId) ?? null : null;
     if (name === null) return topicError(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID);
   }
   const existing = broker.topic(name);
-  if (existing) return describeTopic(broker, existing);
+  if (existing) return describeTopic(view, existing);
   try {
     validateTopicName(name);
   } catch (err) {
@@ -60,24 +72,28 @@ async function lookup(broker: Broker, wanted: { topicId: string; name: string | 
     }
   }
   const created = broker.topic(name);
-  return created ? describeTopic(broker, created) : topicError(name, ZERO_UUID, ErrorCode.LEADER_NOT_AVAILABLE);
+  return created ? describeTopic(view, created) : topicError(name, ZERO_UUID, ErrorCode.LEADER_NOT_AVAILABLE);
 }
 
 function topicError(name: string | null, topicId: string, errorCode: number) {
   return { errorCode, name, topicId, isInternal: false, partitions: [], topicAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
 }
 
-function describeTopic(broker: Broker, topic: TopicRecord) {
-  const live = new Set(broker.liveBrokers().map((b) => b.id));
+/**
+ * A partition whose leader is live but has no address on the client's listener (a listener it
+ * lacks, or whose address it does not know yet) is LISTENER_NOT_FOUND with no leader, as Kafka
+ * answers: clients retry instead of looking for a broker the response does not list.
+ */
+function describeTopic({ live, reachable }: ListenerView, topic: TopicRecord) {
   return {
     errorCode: ErrorCode.NONE,
     name: topic.spec.name,
     topicId: topic.topicId,
     isInternal: topic.spec.name.startsWith('__'),
     partitions: topic.partitions.map((p) => ({
-      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
+      errorCode: p.leader < 0 ? ErrorCode.LEADER_NOT_AVAILABLE : live.has(p.leader) && !reachable.has(p.leader) ? ErrorCode.LISTENER_NOT_FOUND : ErrorCode.NONE,
       partitionIndex: p.partition,
-      leaderId: p.leader,
+      leaderId: live.has(p.leader) && !reachable.has(p.leader) ? -1 : p.leader,
       leaderEpoch: p.leaderEpoch,
       replicaNodes: p.replicas,
       isrNodes: p.isr,
@@ -91,7 +107,7 @@ export const describeClusterHandler: ApiHandler = {
   apiKey: 60,
   minVersion: 0,
   maxVersion: 1,
-  handle(req: { endpointType?: number }, { broker }) {
+  handle(req: { endpointType?: number }, { broker, listener }) {
     const endpointType = req.endpointType ?? 1;
     if (endpointType !== 1) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Brook serves broker endpoints only (endpointType 1).',
@@ -104,7 +120,7 @@ export const describeClusterHandler: ApiHandler = {
       endpointType,
       clusterId: broker.clusterId,
       controllerId: broker.controllerId(),
-      brokers: broker.brokerEndpoints().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: broker.brokerEndpoints(listener).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
   },

@@ -7,14 +7,19 @@ import type { ApiHandler } from './index.ts';
 const LATEST = -1n;
 const EARLIEST = -2n;
 
-/** Finds the partition this broker leads, or throws the error Kafka would return. */
-function leaderPartition(broker: Broker, topic: string, index: number): Partition {
+/**
+ * Finds the partition this broker leads, or throws the error Kafka would return. The client's
+ * view of the leader epoch (-1: none) is checked before leadership, as Kafka does: a client that
+ * missed a leader change gets FENCED_LEADER_EPOCH from the old leader too.
+ */
+function leaderPartition(broker: Broker, topic: string, index: number, currentLeaderEpoch = -1): Partition {
   const p = broker.partition(topic, index);
   if (!p) {
     const t = broker.topic(topic);
     if (t && index < t.partitions.length) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} does not host ${topic}-${index}`);
     throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${topic}-${index}`);
   }
+  p.checkLeaderEpoch(currentLeaderEpoch);
   p.requireLeader();
   return p;
 }
@@ -34,8 +39,13 @@ export const listOffsetsHandler: ApiHandler = {
       name: t.name,
       partitions: await Promise.all(t.partitions.map(async (q) => {
         try {
-          const p = leaderPartition(broker, t.name, q.partitionIndex);
-          p.checkLeaderEpoch(q.currentLeaderEpoch);
+          const p = leaderPartition(broker, t.name, q.partitionIndex, q.currentLeaderEpoch);
+          // KIP-207: a new leader whose high watermark has not reached its log end at election might
+          // answer lower than its predecessor did; the client gets a retriable error instead.
+          const notAvailable = () => new KafkaError('OFFSET_NOT_AVAILABLE',
+            `${p.name}: the high watermark ${p.highWatermark} has not caught up since the leader election`);
+          const established = req.replicaId >= 0 || p.highWatermarkEstablished;
+          if (q.timestamp === LATEST && !established) throw notAvailable();
           let found: { offset: bigint; timestamp: bigint } | null;
           // a follower (replica id ≥ 0) asks for the leader's log end; consumers see the high watermark
           if (q.timestamp === LATEST) found = { offset: req.replicaId >= 0 ? p.log.logEndOffset : p.highWatermark, timestamp: -1n };
@@ -43,6 +53,7 @@ export const listOffsetsHandler: ApiHandler = {
           else if (q.timestamp < 0n) throw new KafkaError('INVALID_REQUEST', `unsupported ListOffsets timestamp ${q.timestamp}`);
           else found = await p.log.offsetForTimestamp(q.timestamp);
           if (found && req.replicaId < 0 && found.offset > p.highWatermark) found = null;
+          if (!found && q.timestamp >= 0n && !established) throw notAvailable();
           return {
             partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE,
             timestamp: found ? found.timestamp : -1n, offset: found ? found.offset : -1n,
@@ -73,8 +84,7 @@ export const offsetForLeaderEpochHandler: ApiHandler = {
         topic: t.topic,
         partitions: t.partitions.map((q) => {
           try {
-            const p = leaderPartition(broker, t.topic, q.partition);
-            p.checkLeaderEpoch(q.currentLeaderEpoch);
+            const p = leaderPartition(broker, t.topic, q.partition, q.currentLeaderEpoch);
             const { leaderEpoch, endOffset } = p.log.endOffsetForEpoch(q.leaderEpoch);
             return { errorCode: ErrorCode.NONE, partition: q.partition, leaderEpoch, endOffset };
           } catch (err) {
@@ -105,8 +115,10 @@ export const deleteRecordsHandler: ApiHandler = {
           if (offset < 0n || offset > p.highWatermark) {
             throw new KafkaError('OFFSET_OUT_OF_RANGE', `${p.name}: cannot delete before ${offset}; high watermark is ${p.highWatermark}`);
           }
-          await p.log.deleteRecordsBefore(offset);
-          return { partitionIndex: q.partitionIndex, lowWatermark: p.log.logStartOffset, errorCode: ErrorCode.NONE };
+          p.log.deleteRecordsBefore(offset);
+          // answered once every ISR member moved its log start too (Kafka's DelayedDeleteRecords)
+          await p.waitForLowWatermark(offset, req.timeoutMs);
+          return { partitionIndex: q.partitionIndex, lowWatermark: p.lowWatermark, errorCode: ErrorCode.NONE };
         } catch (err) {
           return { partitionIndex: q.partitionIndex, lowWatermark: -1n, errorCode: errorCodeOf(err) };
         }

@@ -1,7 +1,6 @@
 /** Produce (0) and InitProducerId (22). */
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { Broker } from '../broker.ts';
-import type { Partition } from '../partition.ts';
 import type { ApiHandler } from './index.ts';
 
 interface ProduceRequest {
@@ -61,14 +60,6 @@ export const produceHandler: ApiHandler = {
   },
 };
 
-/** acks=all: the batch counts once the ISR has it (high watermark past it) and the ISR is still big enough. */
-async function replicated(partition: Partition, upTo: bigint, timeoutMs: number): Promise<void> {
-  await partition.waitForHighWatermark(upTo, timeoutMs);
-  if (partition.underMinIsr) {
-    throw new KafkaError('NOT_ENOUGH_REPLICAS_AFTER_APPEND', `${partition.name}: ISR shrank below min.insync.replicas ${partition.minInsyncReplicas}`);
-  }
-}
-
 function append(broker: Broker, topic: string, p: { index: number; records: Buffer | null }, acks: number, timeoutMs: number,
   durable: Pending[]): PartitionResponse {
   const partition = broker.partition(topic, p.index);
@@ -87,7 +78,7 @@ function append(broker: Broker, topic: string, p: { index: number; records: Buff
     const response = partitionResponse(p.index, ErrorCode.NONE, result.baseOffset, result.logAppendTime, partition.log.logStartOffset, null);
     const flushed = partition.log.flushed(result.lastOffset);
     if (flushed) durable.push({ response, wait: flushed });
-    if (acks === -1) durable.push({ response, wait: replicated(partition, result.lastOffset + 1n, timeoutMs) });
+    if (acks === -1) durable.push({ response, wait: partition.replicated(result.lastOffset + 1n, timeoutMs) });
     return response;
   } catch (err) {
     const code = errorCodeOf(err);

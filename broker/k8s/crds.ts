@@ -123,7 +123,8 @@ export const kafkaTopicNamePattern = '^[a-zA-Z0-9._-]{1,249}$';
 
 /** Broker settings the operator derives per broker; a Cluster may not set them in spec.config. */
 export const operatorOwnedBrokerSettings = [
-  'broker.id', 'node.id', 'process.roles', 'listeners', 'advertised.listeners', 'log.dirs', 'broker.rack', 'cluster.id',
+  'broker.id', 'node.id', 'process.roles', 'listeners', 'advertised.listeners', 'listener.security.protocol.map',
+  'inter.broker.listener.name', 'log.dirs', 'broker.rack', 'cluster.id',
 ] as const;
 
 // ---- Topic ----
@@ -274,12 +275,15 @@ export const clusterSpecSchema = {
     },
     listeners: {
       type: 'array',
-      description: 'Kafka listeners the brokers open; the internal one carries replication.',
+      description: 'Kafka listeners the brokers open (PLAINTEXT). Each broker advertises, per listener: internal, its pod DNS name; nodePort, its node\'s address and the node port of its own Service; loadBalancer, the address of its own Service\'s load balancer once it has one. The first internal listener carries replication and the bootstrap Service.',
       maxItems: 8,
       default: [{ name: 'internal', port: 9092, type: 'internal' }],
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['name'],
-      'x-kubernetes-validations': [{ rule: 'self.all(l, self.exists_one(m, m.port == l.port))', message: 'listener ports must be unique' }],
+      'x-kubernetes-validations': [
+        { rule: 'self.all(l, self.exists_one(m, m.port == l.port))', message: 'listener ports must be unique' },
+        { rule: 'self.exists(l, !has(l.type) || l.type == \'internal\')', message: 'at least one listener must be internal: brokers replicate over it' },
+      ],
       items: {
         type: 'object',
         required: ['name', 'port'],

@@ -14,3 +14,5 @@ export { LogCleaner, planClean } from './log-cleaner.ts';
 export type {
   LogCleanerOptions, RegisterOptions, CleanResult, CleanablePlan, CleanerLogger,
 } from './log-cleaner.ts';
+export { HIGH_WATERMARK_CHECKPOINT, readHighWatermarks, writeHighWatermarks, hwKey } from './high-watermark-checkpoint.ts';
+export type { HighWatermarks } from './high-watermark-checkpoint.ts';

@@ -33,7 +33,7 @@ import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, W
 import { KafkaError } from '../errors.ts';
 import { apiVersion, group, kafkaTopicName, leadersSummary, version, type Topic } from '../k8s/crds.ts';
 import { randomClusterId } from './memory-store.ts';
-import { StaleVersionError } from './types.ts';
+import { StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
 import type {
   BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec,
 } from './types.ts';
@@ -55,7 +55,7 @@ const leaseMsAnnotation = 'brook.dev/lease-ms';
 interface KubeObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata: { name: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
 }
 
 interface Lease extends KubeObject {
@@ -578,7 +578,7 @@ export class KubernetesStore implements MetadataStore {
     for (const lease of this.leaseWatch.cache.values()) {
       if (lease.metadata.labels?.[roleLabel] !== 'broker' || !lease.spec.holderIdentity || this.expired(lease)) continue;
       const a = lease.metadata.annotations ?? {};
-      out.push({ id: Number(lease.spec.holderIdentity), host: a['brook.dev/host'] ?? '', port: Number(a['brook.dev/port'] ?? 0), rack: a['brook.dev/rack'] ?? null });
+      out.push({ id: Number(lease.spec.holderIdentity), host: a['brook.dev/host'] ?? '', port: Number(a['brook.dev/port'] ?? 0), rack: a['brook.dev/rack'] ?? null, listeners: decodeListeners(a['brook.dev/listeners']) });
     }
     return out.sort((x, y) => x.id - y.id);
   }
@@ -635,12 +635,13 @@ export class KubernetesStore implements MetadataStore {
   async heartbeatBroker(reg: BrokerRegistration, leaseMs: number): Promise<void> {
     this.checkOpen();
     const name = this.brokerLeaseName(reg.id);
-    const annotations: Record<string, string> = { 'brook.dev/host': reg.host, 'brook.dev/port': String(reg.port), ...(reg.rack === null ? {} : { 'brook.dev/rack': reg.rack }) };
+    const annotations: Record<string, string> = { 'brook.dev/host': reg.host, 'brook.dev/port': String(reg.port), ...(reg.rack === null ? {} : { 'brook.dev/rack': reg.rack }), ...(reg.listeners ? { 'brook.dev/listeners': encodeListeners(reg.listeners) } : {}) };
     for (let attempt = 0; ; attempt++) {
       const current = this.leaseWatch.cache.get(name) ?? await this.readLease(name);
       const lease = this.newLease(name, 'broker', reg.id, leaseMs, annotations);
       if (current) {
         lease.metadata.resourceVersion = current.metadata.resourceVersion;
+        lease.metadata.ownerReferences = current.metadata.ownerReferences; // the operator's (Cluster garbage collection)
         lease.spec.acquireTime = current.spec.acquireTime;
       }
       try {
@@ -689,6 +690,7 @@ export class KubernetesStore implements MetadataStore {
         result = { holder: id, epoch: epoch + 1 };
       }
       if (current) lease.metadata.resourceVersion = current.metadata.resourceVersion;
+      if (current) lease.metadata.ownerReferences = current.metadata.ownerReferences;
       try {
         await this.writeLease(lease, !current);
         return result;

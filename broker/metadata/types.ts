@@ -37,9 +37,19 @@ export interface TopicRecord {
 /** A broker as the cluster sees it while its liveness lease holds. */
 export interface BrokerRegistration {
   readonly id: number;
+  /** The advertised address of its inter-broker listener (what replication connects to). */
   readonly host: string;
   readonly port: number;
   readonly rack: string | null;
+  /** Every listener's advertised address; absent: the one listener above. */
+  readonly listeners?: readonly ListenerEndpoint[];
+}
+
+/** One advertised listener of a broker (Kafka's advertised.listeners entry). */
+export interface ListenerEndpoint {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
 }
 
 /** The controller lease: who holds it, and an epoch that grows with every change of holder. */
@@ -111,4 +121,21 @@ export class StaleVersionError extends Error {
     super(`${what}: expected version ${expected}, store has ${actual}`);
     this.name = 'StaleVersionError';
   }
+}
+
+/** Listeners in Kafka's advertised.listeners form, `NAME://host:port,...` (how a Lease annotation carries them). */
+export function encodeListeners(listeners: readonly ListenerEndpoint[]): string {
+  return listeners.map((l) => `${l.name}://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`).join(',');
+}
+
+/** The inverse of encodeListeners; undefined when absent or malformed (the registration then has one listener). */
+export function decodeListeners(text: string | undefined): ListenerEndpoint[] | undefined {
+  if (!text) return undefined;
+  const out: ListenerEndpoint[] = [];
+  for (const item of text.split(',')) {
+    const m = /^([^:/]+):\/\/\[?([^\]]*?)\]?:(\d+)$/.exec(item.trim());
+    if (!m) return undefined;
+    out.push({ name: m[1]!, host: m[2]!, port: Number(m[3]) });
+  }
+  return out;
 }

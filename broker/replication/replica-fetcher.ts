@@ -6,7 +6,9 @@
  *
  * Divergence (this replica wrote past where the new leader's log agrees, e.g. as a cut-off
  * leader): the leader answers with the epoch and end offset where the logs part, and the
- * follower truncates to there before fetching on. Out of range: the follower asks the leader
+ * follower truncates to there before fetching on. The leader's log start offset (moved by
+ * DeleteRecords or retention) becomes the follower's too, bounded by its own log end, so deleted
+ * records do not come back after a failover. Out of range: the follower asks the leader
  * for its log start and end (ListOffsets with a replica id) and truncates or restarts its log.
  * A failure on one partition backs off that partition only; a connection failure backs off the
  * whole fetcher and reconnects.
@@ -153,6 +155,7 @@ export class ReplicaFetcher {
           return;
         }
         p.appendAsFollower(r.records, r.highWatermark);
+        p.followLeaderLogStart(r.logStartOffset);
         return;
       case ErrorCode.OFFSET_OUT_OF_RANGE:
         await this.resetOutOfRange(p);

@@ -6,18 +6,12 @@ import { Kafka, logLevel } from 'kafkajs';
 import { LocalFleet } from '../local-fleet.ts';
 import { MemoryStore } from '../metadata/index.ts';
 import { KafkaConnection } from '../client/kafka-connection.ts';
+import { FAST_FLEET_SETTINGS } from './fleet-testing.ts';
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-const FAST = {
-  'broker.session.timeout.ms': '1000',
-  'broker.heartbeat.interval.ms': '200',
-  'replica.lag.time.max.ms': '2000',
-  'replica.fetch.wait.max.ms': '100',
-  'group.initial.rebalance.delay.ms': '0',
-  'offsets.topic.num.partitions': '3',
-};
+const FAST = FAST_FLEET_SETTINGS;
 
 let fleet: LocalFleet | null = null;
 afterEach(async () => { await fleet?.stopAll(); fleet = null; });

@@ -1,11 +1,13 @@
 /**
- * KafkaServer: the broker's TCP listener. It frames connections (Connection), parses request
+ * KafkaServer: one of the broker's TCP listeners (one per entry of `listeners`). It frames connections (Connection), parses request
  * headers, checks the API and version against the handler table, decodes bodies with the
  * schema codec, runs the handler and encodes its response at the request's version.
  *
  * Rules: an API or version the broker does not implement gets UNSUPPORTED_VERSION (ApiVersions
  * gets Kafka's v0-shaped error body listing its own range); a body that does not decode closes
  * that connection and is counted; a handler that throws closes that connection and is logged.
+ * Handlers learn the listener a request came in on (RequestContext.listener): Metadata answers
+ * with that listener's advertised addresses.
  */
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
@@ -21,13 +23,16 @@ const API_VERSIONS = 18;
 
 export class KafkaServer implements FrameSink {
   private readonly broker: Broker;
+  /** The listener name (upper case) this server serves. */
+  readonly listener: string;
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
   private readonly maxFrameBytes: number;
   private boundPort = 0;
 
-  constructor(broker: Broker) {
+  constructor(broker: Broker, listener: string) {
     this.broker = broker;
+    this.listener = listener;
     this.maxFrameBytes = broker.settings.int('socket.request.max.bytes');
     this.server = createServer((socket) => {
       const conn = new Connection(socket, this, this.maxFrameBytes);
@@ -67,7 +72,6 @@ export class KafkaServer implements FrameSink {
     const handler = handlerFor(apiKey);
     const schema = apiSchema(apiKey);
     if (!handler || !schema || apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
-      // (versions between advertisedMinVersion and minVersion land here too: advertised, never served)
       const name = schema?.name ?? `api-${apiKey}`;
       this.broker.metrics.requestErrors.inc({ api: name, error: 'UNSUPPORTED_VERSION' });
       this.broker.log.debug(`${conn.remote}: unsupported ${name} v${apiVersion}`);
@@ -79,7 +83,7 @@ export class KafkaServer implements FrameSink {
     }
     const request = decodeRequest(apiKey, apiVersion, frame, header.bodyOffset);
     const started = process.hrtime.bigint();
-    const ctx: RequestContext = { broker: this.broker, apiVersion, clientId: header.clientId, correlationId, remote: conn.remote };
+    const ctx: RequestContext = { broker: this.broker, apiVersion, clientId: header.clientId, correlationId, remote: conn.remote, listener: this.listener };
     const finish = (body: unknown): Buffer[] | null => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.broker.metrics.requests.inc({ api: schema.name });

@@ -100,7 +100,9 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     '--data-dir', dataDir,
     '--metrics-port', '0',
   ];
-  for (const [key, value] of Object.entries(opts.set ?? {})) args.push('--set', `${key}=${value}`);
+  // one broker: __consumer_offsets needs replication factor 1, as in Kafka's single-node configs
+  const settings = { 'offsets.topic.replication.factor': '1', ...opts.set };
+  for (const [key, value] of Object.entries(settings)) args.push('--set', `${key}=${value}`);
 
   const wrap = opts.wrapWith ?? [];
   const child = wrap.length > 0
