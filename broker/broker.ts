@@ -154,6 +154,8 @@ export class Broker {
       store: this.store,
       logger: this.log.child('controller'),
       uncleanFor: (topic) => this.settings.topicConfigs(topic.spec.configs)['unclean.leader.election.enable'] === 'true',
+      epoch: () => (this.membership.isController ? this.membership.controllerLease!.epoch : null),
+      live: () => this.liveIds(),
     });
     const self = this;
     this.metrics = new BrokerMetrics(opts.nodeId, {
@@ -236,7 +238,7 @@ export class Broker {
     this.replicas.sync();
     if (this.settings.bool('auto.leader.rebalance.enable')) {
       this.preferredLeaderTimer = setInterval(() => {
-        if (this.membership.isController) void this.controller.reconcile(this.liveIds(), true);
+        if (this.membership.isController) void this.controller.reconcile(true);
       }, this.settings.int('leader.imbalance.check.interval.seconds') * 1000);
       this.preferredLeaderTimer.unref();
     }
@@ -264,7 +266,7 @@ export class Broker {
   private clusterChanged(): void {
     if (this.stopping) return;
     if (this.membership.isController) {
-      void this.controller.reconcile(this.liveIds(), false);
+      void this.controller.reconcile(false);
       void this.placePendingTopics();
     }
     this.replicas.sync();
@@ -279,7 +281,7 @@ export class Broker {
     for (const [name, spec] of [...this.pendingTopics]) {
       try {
         const plan = this.admin.plan({ name, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: spec.configs });
-        await this.store.placePendingTopic(spec, plan.partitions);
+        await this.store.placePendingTopic(spec, plan.partitions, this.membership.controllerLease?.epoch);
         this.pendingTopics.delete(name);
         this.log.info(`placed topic ${name} (${spec.partitions} partitions, RF ${spec.replicationFactor})`);
       } catch (err) {
@@ -606,6 +608,7 @@ export class Broker {
       if (this.retentionTimer) clearInterval(this.retentionTimer);
       if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
       if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
+      this.controller.stop();
       await this.membership.stop({ unregister: false });
       await this.replicas.stop();
       this.unwatch?.();
@@ -637,6 +640,7 @@ export class Broker {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
     if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
+    this.controller.stop();
     if (this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
     await this.membership.stop({ unregister: true });
     await this.replicas.stop();
