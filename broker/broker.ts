@@ -597,7 +597,10 @@ export class Broker {
 
   /**
    * Simulates a crash for tests: the broker stops answering and renewing its lease at once,
-   * without handing anything off; its data stays as it is on disk.
+   * without handing anything off, and lets go of its logs without flushing or writing indexes,
+   * producer snapshots or checkpoints (PartitionLog.abandon), so a restart runs recovery. What
+   * was written but not fsynced stays in the page cache, as after a SIGKILL; to lose it as a
+   * power failure would, see test/harness/power-loss.ts.
    */
   async crash(): Promise<void> {
     this.stopping ??= (async () => {
@@ -615,7 +618,7 @@ export class Broker {
       await Promise.all(this.servers.map((s) => s.close(0)));
       await this.applying;
       await this.cleaner?.stop();
-      for (const p of this.partitions.values()) await p.log.close().catch(() => undefined);
+      for (const p of this.partitions.values()) await p.log.abandon();
       this.partitions.clear();
       this.httpServer?.closeAllConnections();
       this.httpServer?.close();

@@ -7,6 +7,7 @@
 //   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars (Maven Central), and
 //                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs),
 //                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus),
+//                                         strace (Debian),
 //                                         and the e2e tier's local cluster: kubelet, controller-manager,
 //                                         scheduler, kube-proxy and CoreDNS built with Go (test/k8s/build.mjs),
 //                                         containerd, runc, CNI plugins, iptables, umoci (Debian)
@@ -54,6 +55,11 @@ function ensureKcat() {
   if (!has('kcat')) aptInstall(['kcat']);
 }
 
+/** strace proves that the broker fsyncs before it acknowledges (test/durability/fsync-before-ack.test.ts). */
+function ensureStrace() {
+  if (!has('strace')) aptInstall(['strace']);
+}
+
 /** promtool checks the chart's alert and dashboard PromQL (test/helm); it comes with Debian's prometheus. */
 function ensurePromtool() {
   if (!has('promtool')) aptInstall(['prometheus']);
@@ -90,6 +96,7 @@ try {
     ensureKafkaJars();
     ensureK8sBinaries();
     ensurePromtool();
+    ensureStrace();
     ensureHelm();
     ensureClusterPackages();
     ensureClusterBinaries();

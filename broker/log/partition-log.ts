@@ -788,7 +788,13 @@ export class PartitionLog {
   truncateTo(offset: bigint): void {
     this.ensureWritable();
     if (offset < 0n) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: cannot truncate to ${offset}`);
-    if (offset >= this.logEndOffset) return;
+    if (offset >= this.logEndOffset) {
+      // Nothing to cut, but an epoch this replica started as leader without writing anything
+      // (an entry at the log end) must go, or the follower keeps naming it and diverging (Kafka
+      // does the same in UnifiedLog.truncateTo).
+      this.epochs.truncateFromEnd(this.logEndOffset);
+      return;
+    }
     try {
       if (offset < this.segments[0]!.baseOffset) {
         this.replaceAllSegmentsAt(offset);
@@ -949,6 +955,21 @@ export class PartitionLog {
       for (const s of this.segments) s.close();
     }
     if (this.backgroundError) throw this.backgroundError;
+  }
+
+  /**
+   * Lets go of the files the way a crash leaves them: no flush, no index, producer snapshot or
+   * checkpoint written; the next open runs recovery. Background work already started (a rolled
+   * segment's flush) is awaited so that nothing writes to the files afterwards.
+   */
+  async abandon(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    await this.background.catch(() => undefined);
+    for (const s of this.segments) s.close();
+    for (const w of this.flushWaiters.splice(0)) w.reject(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log abandoned`));
   }
 
   /** Closes the files without flushing and removes the directory. */

@@ -134,7 +134,8 @@ describe('log compaction', () => {
     for (const [key, value] of Object.entries(compactConfigs)) {
       const topic = `compact-config-${key.replace(/\./g, '-')}-${process.pid}`;
       try {
-        await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: [{ name: key, value }] }] });
+        // (createTopicAndWait: Kafka under load answers CreateTopics before its metadata has the topic)
+        await createTopicAndWait(admin, { topic, numPartitions: 1, configEntries: [{ name: key, value }] });
       } catch (e) {
         const inner = (e as { errors?: Array<{ type?: string; message?: string }> }).errors ?? [];
         rejected.push(`${key}=${value}: ${(e as Error).message} ${inner.map((x) => `${x.type}: ${x.message}`).join('; ')}`);

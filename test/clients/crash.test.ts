@@ -4,6 +4,10 @@
  * with the Java consumer (by assignment, CRC checks on). Every acknowledged record must be there,
  * at the offset it was acknowledged with, in order; offsets are dense from 0; no torn batch is
  * served (the consumer reaches the end offset without an error); the log accepts appends after.
+ *
+ * What it does not prove: that flush.messages=1 fsyncs before acknowledging. A SIGKILL keeps the
+ * page cache, so this test would pass without any fsync; test/durability/fsync-before-ack.test.ts
+ * proves the fsync (strace), and broker/replication/chaos.test.ts drops unsynced bytes on crash.
  */
 import { afterAll, expect, test } from '@jest/globals';
 import kafkajs from 'kafkajs';

@@ -171,9 +171,11 @@ async function fetchCommitted(conn: WireConnection, groupId: string, partitions:
     .sort((a, b) => a.partition - b.partition);
 }
 
+/** One result per group, sorted by group id: Kafka answers them in no particular order. */
 const deleteGroups = async (conn: WireConnection, groupIds: string[]) =>
   (await call<DeleteGroupsResult>(conn, deleteGroupsV1(groupIds), deleteGroupsV1Response)).results
-    .map((r) => ({ groupId: r.groupId, errorCode: r.errorCode }));
+    .map((r) => ({ groupId: r.groupId, errorCode: r.errorCode }))
+    .sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
 
 /** A fresh connection completes ApiVersions, and a new one-member group still forms. */
 async function expectStillServing(): Promise<void> {
@@ -324,7 +326,7 @@ describe('DeleteGroups errors', () => {
       expect(await deleteGroups(conn, [busy, unknown])).toEqual([
         { groupId: busy, errorCode: ErrorCode.NON_EMPTY_GROUP },
         { groupId: unknown, errorCode: ErrorCode.GROUP_ID_NOT_FOUND },
-      ]);
+      ].sort((a, b) => (a.groupId < b.groupId ? -1 : 1)));
       // still there with its commit
       expect(await fetchCommitted(conn, busy, [2])).toEqual([{ partition: 2, offset: '2', metadata: '', errorCode: 0 }]);
       // once the member leaves, the (now empty) group and its offsets are deleted
@@ -433,6 +435,7 @@ describe('a 1000-member group', () => {
 describe('afterwards', () => {
   test('the broker kept serving through all of the above', async () => {
     await expectStillServing();
-    expect(target === 'kafka' || broker.stderr().match(/uncaught|unhandled/i) === null).toBe(true);
+    // Brook logs an uncaught or unhandled error to stderr; Kafka's log has its own format, not checked here
+    if (target === 'brook') expect(broker.stderr()).not.toMatch(/uncaught|unhandled/i);
   });
 });

@@ -169,17 +169,23 @@ function splitAs(members: readonly Member[], sizes: readonly number[]): boolean 
     && JSON.stringify(all) === JSON.stringify(Array.from({ length: PARTITIONS }, (_, i) => i));
 }
 
-/** OffsetFetch through the admin client, retried while the coordinator is loading (as after a restart). */
+/**
+ * OffsetFetch through the admin client, retried while the coordinator is loading or moving (as
+ * after a restart: Apache Kafka reloads its __consumer_offsets partitions). kafkajs names those
+ * errors GROUP_LOAD_IN_PROGRESS (14), GROUP_COORDINATOR_NOT_AVAILABLE (15) and
+ * NOT_COORDINATOR_FOR_GROUP (16).
+ */
+const retriableCoordinatorTypes = ['GROUP_LOAD_IN_PROGRESS', 'GROUP_COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR_FOR_GROUP'];
 async function committedOffsets(bootstrap: string, groupId: string, topic: string): Promise<number[]> {
   return withAdmin(bootstrap, async (admin) => {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 120_000;
     for (;;) {
       try {
         const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
         return t.partitions.sort((a, b) => a.partition - b.partition).map((p) => Number(p.offset));
       } catch (e) {
         const type = (e as { type?: string }).type ?? '';
-        if (!['COORDINATOR_LOAD_IN_PROGRESS', 'COORDINATOR_NOT_AVAILABLE', 'NOT_COORDINATOR'].includes(type) || Date.now() > deadline) throw e;
+        if (!retriableCoordinatorTypes.includes(type) || Date.now() > deadline) throw e;
         await new Promise((r) => setTimeout(r, 200));
       }
     }

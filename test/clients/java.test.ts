@@ -97,7 +97,7 @@ describe('Kafka CLI tools', () => {
       await new Promise((r) => setTimeout(r, 500));
     }
     expect(listed).not.toContain(topic);
-  });
+  }, 180_000); // several JVM launches: over 60 s on a loaded 2-core machine
 
   test('ConfigCommand describe and alter topic configs', async () => {
     const topic = topicName('configcmd');
@@ -123,7 +123,7 @@ describe('Kafka CLI tools', () => {
     // --all includes defaults
     const all = expectSuccess(await configCommand('--entity-type', 'topics', '--entity-name', topic, '--describe', '--all')).stdout.toString();
     expect(all).toMatch(/segment\.bytes=\d+/);
-  });
+  }, 180_000); // several JVM launches: over 60 s on a loaded 2-core machine
 
   test('ProducerPerformance with default settings (idempotent, acks=all) sends 20000 x 1 KiB', async () => {
     const topic = topicName('perf');

@@ -81,7 +81,9 @@ async function consumeAll(topic: string, count: number, timeoutMs = 30_000): Pro
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`consumed ${seen.length} of ${count} records of ${topic} within ${timeoutMs} ms`)), timeoutMs);
-      consumer.on(consumer.events.CRASH, (e) => { clearTimeout(timer); reject(e.payload.error); });
+      // kafkajs restarts itself after a retriable error (e.g. COORDINATOR_LOAD_IN_PROGRESS while a
+      // fresh Kafka loads __consumer_offsets); only a crash it gives up on fails the read
+      consumer.on(consumer.events.CRASH, (e) => { if (!e.payload.restart) { clearTimeout(timer); reject(e.payload.error); } });
       void consumer.run({
         eachBatch: async ({ batch }) => {
           for (const m of batch.messages) {

@@ -12,7 +12,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKafkaReference } from './kafka-reference.ts';
@@ -28,6 +28,11 @@ export interface StartBrokerOptions {
   port?: number;
   /** How long to wait for the ready lines; default 30 s. */
   readyTimeoutMs?: number;
+  /**
+   * Run the broker under this command (e.g. `['strace', '-f', '-o', file]`): the broker's own
+   * command line is appended to it. `stop()` and `kill()` signal the broker, not the wrapper.
+   */
+  wrapWith?: string[];
 }
 
 export interface BrokerHandle {
@@ -99,7 +104,10 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   const settings = { 'offsets.topic.replication.factor': '1', ...opts.set };
   for (const [key, value] of Object.entries(settings)) args.push('--set', `${key}=${value}`);
 
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const wrap = opts.wrapWith ?? [];
+  const child = wrap.length > 0
+    ? spawn(wrap[0]!, [...wrap.slice(1), process.execPath, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let out = '';
   let err = '';
@@ -115,7 +123,13 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => { err += chunk; });
 
-  const command = `${process.execPath} ${args.join(' ')}`;
+  const command = [...wrap, process.execPath, ...args].join(' ');
+  /** Signals the broker itself: the child, or the wrapper's child process. */
+  const signalBroker = (signal: NodeJS.Signals) => {
+    const pid = wrap.length > 0 ? childOf(child.pid!) : child.pid;
+    if (pid === undefined) child.kill(signal); // the broker is gone; the wrapper will follow
+    else process.kill(pid, signal);
+  };
   const timeoutMs = opts.readyTimeoutMs ?? 30_000;
   const ready = await new Promise<{ port: number; metricsUrl: string }>((resolve, reject) => {
     let port: number | undefined;
@@ -164,18 +178,28 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     pid: child.pid ?? -1,
     async stop(timeoutMs = 15_000) {
       if (exitCode !== undefined) return exitCode;
-      child.kill('SIGTERM');
+      signalBroker('SIGTERM');
       return waitExit(timeoutMs);
     },
     async kill(signal) {
       if (exitCode !== undefined) return;
-      child.kill(signal);
+      signalBroker(signal);
       await exitedPromise;
     },
     stderr: () => err,
     stdout: () => out,
     exited: () => exitCode !== undefined,
   };
+}
+
+/** The first child process of `pid` (from /proc), if any. */
+function childOf(pid: number): number | undefined {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)[0];
+    return first ? Number(first) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Kills every broker this module started (SIGTERM, then SIGKILL) and removes its temp data dirs. */

@@ -103,7 +103,8 @@ export async function startKafkaReference(opts: StartBrokerOptions & { dataDir: 
   child.stderr?.setEncoding('utf8');
   child.stdout?.on('data', (s: string) => { out += s; });
   child.stderr?.on('data', (s: string) => { err += s; });
-  if (!await waitForPort(port, opts.readyTimeoutMs ?? 60_000, () => exitCode !== undefined)) {
+  // a JVM broker starts slowly on a loaded 2-core machine: allow it 150 s unless told otherwise
+  if (!await waitForPort(port, opts.readyTimeoutMs ?? 150_000, () => exitCode !== undefined)) {
     child.kill('SIGKILL');
     throw new Error(`Apache Kafka did not start on port ${port}\nstdout:\n${out.slice(-4000)}\nstderr:\n${err.slice(-4000)}`);
   }

@@ -4,8 +4,11 @@
  * (test/java/KeyedProducer, one record per request) — and a checker that, 20 times, takes
  * down the leader of a partition — SIGKILL and a restart on the same data, or SIGSTOP long
  * enough for a new leader to be elected and then SIGCONT (the old leader must step down and
- * follow). At the end kcat reads every partition: each acknowledged record is there exactly
- * once, in acknowledgement order, and nothing appears twice.
+ * follow). At the end the shared checker (test/harness/chaos-checker.ts) reads the segment files
+ * of every replica in the ISR: they are byte-identical up to the high watermark, every record
+ * either client had acknowledged is at the partition and offset its acknowledgement named, and
+ * nothing appears twice. kcat then reads every partition as a consumer and sees each
+ * acknowledged record at its offset.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { repoRoot } from '../harness/paths.ts';
+import { checkAcknowledged, replicaFromDirectory, waitForReplicas } from '../harness/chaos-checker.ts';
+import type { AckedRecord, PartitionEvidence } from '../harness/chaos-checker.ts';
 import { describeRun, expectSuccess, javaProgram, requireKcat, run } from '../harness/tools.ts';
 import { freePort, kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
@@ -55,7 +60,7 @@ afterAll(() => {
   }
 });
 
-test(`${KILLS} leader kills and pauses across processes lose no acknowledged record and duplicate nothing`, async () => {
+test(`${KILLS} leader kills (SIGKILL) and pauses (SIGSTOP) across processes lose no acknowledged record of either client on any in-sync replica and duplicate nothing`, async () => {
   const bootstrap = nodes.map((n) => `127.0.0.1:${n.port}`);
   const kafka = new Kafka({ brokers: bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
   const admin = kafka.admin();
@@ -72,7 +77,7 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-  const acked = Array.from({ length: PARTITIONS }, () => [] as string[]);
+  const acked: AckedRecord[] = [];
   let producing = true;
   let failed = 0;
   const load = (async () => {
@@ -80,8 +85,8 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
       const partition = i % PARTITIONS;
       const value = `p${partition}-${i}`;
       try {
-        await producer.send({ topic: 'chaos', acks: -1, timeout: 10_000, messages: [{ value, partition }] });
-        acked[partition]!.push(value);
+        const [meta] = await producer.send({ topic: 'chaos', acks: -1, timeout: 10_000, messages: [{ value, partition }] });
+        acked.push({ client: 'kafkajs', partition: meta!.partition, offset: BigInt(meta!.baseOffset!), value });
       } catch {
         failed++;
       }
@@ -92,7 +97,7 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
     const p = round % PARTITIONS;
     const states = await chaosStates();
     const victim = nodes[states[p]!.leader]!;
-    const before = acked.flat().length;
+    const before = acked.length;
     if (round % 2 === 0) {
       await kill9(victim);
       await waitFor(async () => { const s = (await chaosStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGKILL`);
@@ -106,32 +111,61 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
       }
     }
     await waitFor(async () => (await chaosStates()).every((s) => s.isr.length === 3), `every ISR whole again (round ${round})`, 60_000);
-    await waitFor(() => acked.flat().length >= before + 10, 'progress after the failover');
+    await waitFor(() => acked.length >= before + 10, 'progress after the failover');
   }
   producing = false;
   await load;
   await producer.disconnect();
   const java = await javaRun;
   if (java.code !== 0) throw new Error(`the Java producer failed:\n${describeRun(java)}`);
-  const javaAcks = java.stdout.toString().trim().split('\n').map((l) => l.split(' ').map(Number) as [number, number, number]);
+  const javaAcks: AckedRecord[] = java.stdout.toString().trim().split('\n').map((l) => {
+    const [i, partition, offset] = l.split(' ');
+    return { client: 'java', partition: Number(partition), offset: BigInt(offset!), value: `value-${i}` };
+  });
   expect(javaAcks).toHaveLength(JAVA_RECORDS);
-  for (let p = 0; p < PARTITIONS; p++) {
-    const read = await run('kcat', ['-b', bootstrap.join(','), '-C', '-t', 'chaos-java', '-p', String(p), '-o', 'beginning', '-e', '-f', '%o %s\\n'], { timeoutMs: 60_000 });
-    expectSuccess(read);
-    const byOffset = new Map(read.stdout.toString().split('\n').filter((l) => l !== '').map((l) => [Number(l.split(' ')[0]), l.split(' ')[1]!]));
-    const values = [...byOffset.values()];
-    expect(new Set(values).size).toBe(values.length);
-    // every acknowledged record is at the offset the broker acknowledged it with
-    for (const [i, partition, offset] of javaAcks) if (partition === p) expect(byOffset.get(offset)).toBe(`value-${i}`);
-  }
 
-  for (let p = 0; p < PARTITIONS; p++) {
-    const read = await run('kcat', ['-b', bootstrap.join(','), '-C', '-t', 'chaos', '-p', String(p), '-o', 'beginning', '-e', '-f', '%s\\n'], { timeoutMs: 60_000 });
-    expectSuccess(read);
-    const values = read.stdout.toString().split('\n').filter((v) => v !== '');
-    expect(new Set(values).size).toBe(values.length);
-    const ackedSet = new Set(acked[p]);
-    expect(values.filter((v) => ackedSet.has(v))).toEqual(acked[p]);
+  const admin2 = kafka.admin();
+  await admin2.connect();
+  let bytesCompared = 0;
+  try {
+    for (const [topic, records] of [['chaos', acked], ['chaos-java', javaAcks]] as const) {
+      // every replica back in the ISR, and each read from its segment files once it has caught up
+      try {
+        await waitFor(async () => (await partitionStates(api(), ns, topic)).every((s) => s.isr.length === 3), `every ISR of ${topic} whole again`, 60_000);
+      } catch (err) {
+        const logs = nodes.map((n) => `--- broker ${n.id} (stderr, last lines)\n${n.log.split('\n').slice(-15).join('\n')}`).join('\n');
+        throw new Error(`${(err as Error).message}: ${JSON.stringify(await partitionStates(api(), ns, topic))}\n${logs}`);
+      }
+      const evidence = await waitForReplicas(async (): Promise<PartitionEvidence[]> => {
+        const states = await partitionStates(api(), ns, topic);
+        const offsets = await admin2.fetchTopicOffsets(topic);
+        return states.map((s) => {
+          const highWatermark = BigInt(offsets.find((o) => o.partition === s.partition)!.high);
+          const inSync = [s.leader, ...s.isr.filter((r) => r !== s.leader)];
+          return {
+            partition: s.partition,
+            highWatermark,
+            inSync: inSync.map((id) => replicaFromDirectory(`broker ${id}`, join(nodes[id]!.dataDir, `${topic}-${s.partition}`), highWatermark)),
+          };
+        });
+      }, records);
+      expect({ topic, inSync: evidence.map((e) => e.inSync.length) }).toEqual({ topic, inSync: [3, 3, 3] });
+      const report = checkAcknowledged(records, evidence);
+      expect({ topic, problems: report.problems }).toEqual({ topic, problems: [] });
+      expect({ topic, verified: report.verified }).toEqual({ topic, verified: records.length * 3 });
+      bytesCompared += report.bytesCompared;
+
+      // and a consumer (kcat) reads each acknowledged record at its offset
+      for (let p = 0; p < PARTITIONS; p++) {
+        const read = await run('kcat', ['-b', bootstrap.join(','), '-C', '-t', topic, '-p', String(p), '-o', 'beginning', '-e', '-f', '%o %s\\n'], { timeoutMs: 60_000 });
+        expectSuccess(read);
+        const byOffset = new Map(read.stdout.toString().split('\n').filter((l) => l !== '').map((l) => [BigInt(l.split(' ')[0]!), l.split(' ')[1]!]));
+        const wrong = records.filter((a) => a.partition === p && byOffset.get(a.offset) !== a.value);
+        expect({ topic, partition: p, missingOrDifferent: wrong.slice(0, 10) }).toEqual({ topic, partition: p, missingOrDifferent: [] });
+      }
+    }
+  } finally {
+    await admin2.disconnect();
   }
-  process.stderr.write(`chaos (processes, Kubernetes store): kafkajs ${acked.flat().length} records acknowledged (${failed} sends failed), Java ${JAVA_RECORDS} acknowledged, across ${KILLS} kills/pauses\n`);
+  process.stderr.write(`chaos (processes, Kubernetes store): kafkajs ${acked.length} records acknowledged (${failed} sends failed), Java ${JAVA_RECORDS} acknowledged, across ${KILLS} kills/pauses; ${bytesCompared} replica bytes compared\n`);
 }, 600_000);
