@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import express from 'express';
 import { BrokerSettings, ConfigError } from './config.ts';
-import { DelayedFetchQueue } from './delayed-fetch.ts';
+import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { hwKey, LogCleaner, logConfigFromTopicConfigs, PartitionLog, readHighWatermarks, writeHighWatermarks } from './log/index.ts';
@@ -30,6 +30,7 @@ import { KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
 import type { Endpoint, Listener, ListenerPlan } from './listeners.ts';
 import type { ListenerEndpoint } from './metadata/index.ts';
+import type { BrokerEndpoint, BrokerServices } from './handlers/services.ts';
 
 export type { Endpoint } from './listeners.ts';
 
@@ -61,7 +62,7 @@ export interface BrokerOptions {
 
 const PARTITION_METADATA = 'partition.metadata';
 
-export class Broker {
+export class Broker implements BrokerServices {
   readonly nodeId: number;
   readonly settings: BrokerSettings;
   readonly store: MetadataStore;
@@ -72,8 +73,8 @@ export class Broker {
   readonly groups: GroupCoordinator;
   readonly log: Logger;
   readonly clock: () => number;
+  readonly delayedProduces = new DelayedProduces();
   clusterId = '';
-  delayedProduces = 0;
 
   private readonly opts: BrokerOptions;
   private readonly partitions = new Map<string, Partition>();
@@ -175,7 +176,7 @@ export class Broker {
       },
       groupStates: () => self.groups.groupCounts(),
       delayedFetches: () => self.delayedFetches.size,
-      delayedProduces: () => self.delayedProduces,
+      delayedProduces: () => self.delayedProduces.size,
       connections: () => self.servers.reduce((n, s) => n + s.connectionCount, 0),
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
@@ -297,7 +298,7 @@ export class Broker {
   proposeIsr(p: Partition, isr: number[]): void { this.replicas.proposeIsr(p, isr); }
 
   private async startListener(l: Listener): Promise<void> {
-    const server = new KafkaServer(this, l.name);
+    const server = new KafkaServer(this, this.metrics, l.name);
     this.servers.push(server);
     const port = await server.listen(bindHost(l.bind.host), l.bind.port);
     if (l.advertised.port === 0) this.advertisedByListener.set(l.name, { host: l.advertised.host, port });
@@ -356,8 +357,8 @@ export class Broker {
    * on). A broker without that listener is left out, as Kafka does; one registered without a
    * listener list has the single address it registered.
    */
-  brokerEndpoints(listener: string = this.listenerPlan.interBroker): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
-    const out: Array<{ nodeId: number; host: string; port: number; rack: string | null }> = [];
+  brokerEndpoints(listener: string = this.listenerPlan.interBroker): BrokerEndpoint[] {
+    const out: BrokerEndpoint[] = [];
     for (const b of this.membership.live) {
       const e = b.listeners ? b.listeners.find((l) => l.name === listener) : b;
       if (e) out.push({ nodeId: b.id, host: e.host, port: e.port, rack: b.rack });
