@@ -2,7 +2,7 @@
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { brokerSettings, topicSetting, topicSettings } from '../config.ts';
 import type { ConfigType } from '../config.ts';
-import type { ApiHandler, BrokerServices, Request } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
 
 const RESOURCE_TOPIC = 2;
 const RESOURCE_BROKER = 4;

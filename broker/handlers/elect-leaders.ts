@@ -7,7 +7,7 @@
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { StaleVersionError } from '../metadata/index.ts';
 import type { PartitionState } from '../metadata/index.ts';
-import type { ApiHandler, BrokerServices, Request } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
 
 const PREFERRED = 0;
 const UNCLEAN = 1;

@@ -4,13 +4,45 @@
  * OffsetFetch (9), DeleteGroups (42), OffsetDelete (47). The group logic lives in
  * broker/groups; these handlers translate requests and responses.
  */
-import { ErrorCode, errorCodeOf } from '../errors.ts';
-import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import { OFFSETS_TOPIC } from '../groups/coordinator.ts';
+import type { ApiHandler, BrokerServices, Response } from './index.ts';
 
 type DescribedMember = NonNullable<NonNullable<Response<15>['groups']>[number]['members']>[number];
 
 const KEY_TYPE_GROUP = 0;
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
+
+/**
+ * The broker that coordinates `groupId`: the leader of its __consumer_offsets partition. The
+ * offsets topic is created on first use, as Kafka does, with offsets.topic.replication.factor
+ * replicas — and, as in Kafka, not before that many brokers are alive (COORDINATOR_NOT_AVAILABLE
+ * meanwhile), so a consumer arriving early cannot leave an under-replicated offsets topic for good.
+ */
+async function groupCoordinatorNode(broker: BrokerServices, groupId: string, listener: string): Promise<{ nodeId: number; host: string; port: number } | null> {
+  if (!broker.topic(OFFSETS_TOPIC)) {
+    const rf = broker.settings.int('offsets.topic.replication.factor');
+    const alive = broker.liveBrokers().length;
+    if (alive < rf) {
+      throw new KafkaError('COORDINATOR_NOT_AVAILABLE', `Number of alive brokers '${alive}' does not meet the required replication factor '${rf}' `
+        + `for the offsets topic (configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up and not all brokers are up yet.`);
+    }
+    try {
+      await broker.admin.create({
+        name: OFFSETS_TOPIC, numPartitions: broker.settings.int('offsets.topic.num.partitions'), replicationFactor: rf, assignments: [],
+        configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(broker.settings.int('offsets.topic.segment.bytes')) },
+      });
+      broker.log.info(`created ${OFFSETS_TOPIC} (${broker.settings.int('offsets.topic.num.partitions')} partitions, RF ${rf})`);
+    } catch (err) {
+      if (!(err instanceof KafkaError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
+    }
+    await broker.settled();
+  }
+  const state = broker.topic(OFFSETS_TOPIC)?.partitions[broker.groups.partitionFor(groupId)];
+  if (!state || state.leader < 0) return null;
+  const endpoint = broker.brokerEndpoints(listener).find((b) => b.nodeId === state.leader);
+  return endpoint ? { nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port } : null;
+}
 
 /** FindCoordinator: the coordinator of a group is the leader of its __consumer_offsets partition. */
 async function coordinatorFor(broker: BrokerServices, key: string, keyType: number, listener: string) {
@@ -20,7 +52,7 @@ async function coordinatorFor(broker: BrokerServices, key: string, keyType: numb
   }
   if (!key) return { ...none, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is empty.' };
   try {
-    const leader = await broker.groupCoordinatorNode(key, listener);
+    const leader = await groupCoordinatorNode(broker, key, listener);
     if (!leader) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The offsets topic has no leader for this group yet.' };
     return { ...leader, errorCode: ErrorCode.NONE, errorMessage: null };
   } catch (err) {

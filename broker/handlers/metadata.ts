@@ -6,7 +6,7 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { validateTopicName } from '../metadata/index.ts';
 import type { TopicRecord } from '../metadata/index.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
-import type { ApiHandler, BrokerServices, Request } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
 import type { BrokerEndpoint } from './services.ts';
 
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;

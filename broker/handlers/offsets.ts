@@ -1,7 +1,7 @@
 /** ListOffsets (2), OffsetForLeaderEpoch (23) and DeleteRecords (21). */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Partition } from '../partition.ts';
-import type { ApiHandler, BrokerServices, Request } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
 
 const LATEST = -1n;
 const EARLIEST = -2n;

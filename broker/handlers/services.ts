@@ -4,7 +4,7 @@
  *
  * - identity and settings: nodeId, clusterId, settings, clock, log;
  * - the cluster as this broker sees it: topics (from the metadata store's watch), live brokers
- *   and their addresses per listener, the controller, the group coordinator's address;
+ *   and their addresses per listener, the controller;
  * - the replicas it hosts: partition(), and proposeIsr() for the leader's ISR changes;
  * - subsystems it composes: topic admin, group coordinator, producer ids, the delayed-fetch and
  *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
@@ -44,8 +44,6 @@ export interface BrokerServices {
   brokerEndpoints(listener: string): BrokerEndpoint[];
   /** The broker holding the controller lease, or -1. */
   controllerId(): number;
-  /** The leader of `groupId`'s __consumer_offsets partition (creating that topic on first use), or null. */
-  groupCoordinatorNode(groupId: string, listener: string): Promise<{ nodeId: number; host: string; port: number } | null>;
 
   partition(topic: string, index: number): Partition | undefined;
   /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */

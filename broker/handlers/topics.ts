@@ -1,7 +1,7 @@
 /** CreateTopics (19), DeleteTopics (20) and CreatePartitions (37). */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
-import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
+import type { ApiHandler, Request, Response } from './index.ts';
 import { describeTopicConfigs } from './configs.ts';
 
 
