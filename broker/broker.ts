@@ -170,6 +170,7 @@ export class Broker implements BrokerServices {
       fetchMaxBytes: this.settings.int('replica.fetch.max.bytes'),
       endpointOf: (id) => this.membership.live.find((b) => b.id === id),
       partitions: () => this.partitions.values(),
+      clock: this.clock,
     });
   }
 

@@ -43,13 +43,13 @@ export const fetchHandler: ApiHandler<1> = {
     req.topics.forEach((t, topicIndex) => {
       for (const p of t.partitions) targets.push(resolve(broker, names[topicIndex] ?? null, byId, topicIndex, p));
     });
-    const deadline = Date.now() + Math.max(0, req.maxWaitMs);
+    const deadline = broker.clock() + Math.max(0, req.maxWaitMs);
     const brokerMax = broker.settings.int('fetch.max.bytes');
     const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, brokerMax) : brokerMax;
     if (replicaId >= 0) recordFollowerFetches(broker, replicaId, targets);
     for (;;) {
       const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId);
-      const remaining = deadline - Date.now();
+      const remaining = deadline - broker.clock();
       if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
         return respond(broker, req, names, byId, results);
       }

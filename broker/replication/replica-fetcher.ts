@@ -33,6 +33,8 @@ export interface FetcherOptions {
   maxWaitMs: number;
   maxBytes: number;
   logger: Logger;
+  /** The broker's clock (partition back-off deadlines). */
+  clock: () => number;
 }
 
 interface Followed { partition: Partition; backoffUntil: number }
@@ -75,7 +77,7 @@ export class ReplicaFetcher {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const now = Date.now();
+      const now = this.opts.clock();
       const ready = [...this.followed.values()].filter((f) => f.backoffUntil <= now && !f.partition.isLeader);
       if (ready.length === 0) {
         await this.sleep(this.followed.size === 0 ? 60_000 : 100);
@@ -133,7 +135,7 @@ export class ReplicaFetcher {
         try {
           await this.handlePartition(s.f, r);
         } catch (err) {
-          s.f.backoffUntil = Date.now() + PARTITION_BACKOFF_MS;
+          s.f.backoffUntil = this.opts.clock() + PARTITION_BACKOFF_MS;
           this.opts.logger.warn(`replicating ${p.name} from leader ${this.leaderId} failed: ${(err as Error).message}`);
         }
       }
@@ -165,7 +167,7 @@ export class ReplicaFetcher {
       case ErrorCode.UNKNOWN_LEADER_EPOCH:
       case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
         // metadata will catch up; try again shortly
-        f.backoffUntil = Date.now() + 200;
+        f.backoffUntil = this.opts.clock() + 200;
         return;
       default:
         throw new Error(errorInfo(r.errorCode).name);
