@@ -122,6 +122,12 @@ export class KafkaError extends Error {
     this.errorName = info.name;
   }
   get retriable(): boolean { return errorInfo(this.errorCode).retriable; }
+
+  /** The error a peer answered with its wire `code` (a code this table lacks is UNKNOWN_SERVER_ERROR). */
+  static fromCode(code: number, detail: string): KafkaError {
+    const info = byCode.get(code);
+    return info ? new KafkaError(info.name as ErrorName, detail) : new KafkaError('UNKNOWN_SERVER_ERROR', `${detail} (error code ${code})`);
+  }
 }
 
 /**

@@ -13,7 +13,7 @@
  * A failure on one partition backs off that partition only; a connection failure backs off the
  * whole fetcher and reconnects.
  */
-import { ErrorCode, errorInfo } from '../errors.ts';
+import { ErrorCode, KafkaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { KafkaConnection } from '../client/kafka-connection.ts';
 import type { Partition } from '../partition.ts';
@@ -124,7 +124,7 @@ export class ReplicaFetcher {
       replicaId: this.opts.nodeId, maxWaitMs: this.opts.maxWaitMs, minBytes: 1, maxBytes: this.opts.maxBytes * 4,
       isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics, forgottenTopicsData: [], rackId: '',
     });
-    if (response.errorCode !== ErrorCode.NONE) throw new Error(`fetch error ${errorInfo(response.errorCode).name}`);
+    if (response.errorCode !== ErrorCode.NONE) throw KafkaError.fromCode(response.errorCode, `fetch from leader ${this.leaderId}`);
     for (const t of response.responses) {
       for (const r of t.partitions) {
         const s = sent.get(`${t.topic}\u0000${r.partitionIndex}`);
@@ -170,7 +170,7 @@ export class ReplicaFetcher {
         f.backoffUntil = this.opts.clock() + 200;
         return;
       default:
-        throw new Error(errorInfo(r.errorCode).name);
+        throw KafkaError.fromCode(r.errorCode, `${p.name}: fetch from leader ${this.leaderId}`);
     }
   }
 
@@ -181,7 +181,7 @@ export class ReplicaFetcher {
         topics: [{ name: p.topic, partitions: [{ partitionIndex: p.index, currentLeaderEpoch: p.leaderEpoch, timestamp }] }],
       });
       const part = res.topics[0]?.partitions[0];
-      if (!part || part.errorCode !== ErrorCode.NONE) throw new Error(`ListOffsets: ${errorInfo(part?.errorCode ?? -1).name}`);
+      if (!part || part.errorCode !== ErrorCode.NONE) throw KafkaError.fromCode(part?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR, `${p.name}: ListOffsets to leader ${this.leaderId}`);
       return part.offset as bigint;
     };
     const leaderStart = await ask(-2n);

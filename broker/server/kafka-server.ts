@@ -12,7 +12,7 @@
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { ErrorCode } from '../errors.ts';
-import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, parseRequestHeader } from '../protocol/index.ts';
+import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, parseRequestHeader, ProtocolDecodeError } from '../protocol/index.ts';
 import { handlerFor } from '../handlers/index.ts';
 import type { BrokerServices, RequestContext } from '../handlers/index.ts';
 import type { BrokerMetrics } from '../metrics.ts';
@@ -105,13 +105,12 @@ export class KafkaServer implements FrameSink {
   }
 
   failed(conn: Connection, err: unknown): void {
-    const e = err as Error & { code?: string };
-    if (e?.code === 'BROOK_ERR_MALFORMED_FRAME' || e?.name === 'ProtocolDecodeError') {
-      this.malformed(conn, 'decode', e.message);
+    if (err instanceof ProtocolDecodeError) {
+      this.malformed(conn, 'decode', err.message);
       return;
     }
     this.metrics.connectionsClosedMalformed.inc({ reason: 'handler_error' });
-    this.broker.log.error(`closing ${conn.remote} after a failed request: ${e?.stack ?? String(err)}`);
+    this.broker.log.error(`closing ${conn.remote} after a failed request: ${(err as Error)?.stack ?? String(err)}`);
   }
 
   closed(conn: Connection): void {
