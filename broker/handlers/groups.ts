@@ -5,7 +5,7 @@
  * broker/groups; these handlers translate requests and responses.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
-import { OFFSETS_TOPIC } from '../groups/coordinator.ts';
+import { OFFSETS_TOPIC } from '../groups/index.ts';
 import type { ApiHandler, BrokerServices, Response } from './index.ts';
 
 type DescribedMember = NonNullable<NonNullable<Response<15>['groups']>[number]['members']>[number];

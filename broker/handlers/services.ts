@@ -12,7 +12,7 @@
  */
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
-import type { GroupCoordinator } from '../groups/coordinator.ts';
+import type { GroupCoordinator } from '../groups/index.ts';
 import type { Logger } from '../logger.ts';
 import type { BrokerInfo, MetadataStore, TopicRecord } from '../metadata/index.ts';
 import type { BrokerMetrics } from '../metrics.ts';
