@@ -39,3 +39,18 @@ export function fsyncDir(dir: string): void {
     // Some file systems do not support fsync on directories; the rename is still atomic.
   }
 }
+
+/** A one-offset checkpoint in `dir` (log-start-offset, recovery-point, cleaner-offset); null if absent or unreadable (callers fall back to a safe default). */
+export function readOffsetCheckpoint(dir: string, file: string): bigint | null {
+  try {
+    const rows = readCheckpoint(path.join(dir, file));
+    if (!rows || rows.length !== 1) return null;
+    return BigInt(rows[0]![0]!);
+  } catch {
+    return null;
+  }
+}
+
+export function writeOffsetCheckpoint(dir: string, file: string, offset: bigint): void {
+  writeCheckpoint(path.join(dir, file), [[offset]]);
+}

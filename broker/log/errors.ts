@@ -4,6 +4,8 @@
  * never on message text. Where one reaches a client it is KAFKA_STORAGE_ERROR / UNKNOWN_SERVER_ERROR
  * through errorCodeOf (broker/errors.ts), like any non-Kafka error.
  */
+import { KafkaError } from '../errors.ts';
+
 export const StorageErrorCode = {
   /** Encoding a record batch without records. */
   EMPTY_BATCH: 'BROOK_ERR_EMPTY_BATCH',
@@ -24,4 +26,16 @@ export class StorageError extends Error {
     this.name = 'StorageError';
     this.code = code;
   }
+}
+
+/**
+ * An I/O failure of partition `name`'s log in `dir`, as the wire sees it: KAFKA_STORAGE_ERROR
+ * naming the partition, directory and operation (the original error is its cause). KafkaErrors
+ * pass through unchanged.
+ */
+export function storageFailure(name: string, dir: string, what: string, err: unknown): Error {
+  if (err instanceof KafkaError) return err;
+  const e = new KafkaError('KAFKA_STORAGE_ERROR', `${name} (${dir}): ${what} failed: ${(err as Error).message}`);
+  (e as Error & { cause?: unknown }).cause = err;
+  return e;
 }
