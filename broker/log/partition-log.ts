@@ -14,21 +14,10 @@
  *   - read() and offsetForTimestamp() are async and safe against concurrent retention and
  *     compaction (see LocalLog).
  *
- * Flush / durability contract
- *   - An append is in the page cache when append() returns: it survives a crash of the process
- *     (kill -9) but not of the machine, unless it was fsynced.
- *   - flush.messages=N: once N or more messages are unflushed, the append that crossed the
- *     threshold returns `flushRequired: true` and an fdatasync covering it starts at once
- *     (group commit: concurrent callers share one fdatasync). The caller must not acknowledge
- *     it before `await log.flushUpTo(result.lastOffset + 1n)` resolves. With flush.messages=1
- *     every append is flushRequired. Appends that did not cross the threshold are acknowledged
- *     at once (exactly Kafka's promise).
- *   - flush.ms=T: data is fdatasynced at most T ms after it was appended (a timer).
- *   - Default (both Long.MAX): no fsync on the produce path; recovery on open truncates any torn
- *     tail, like Kafka. Rolled segments are fdatasynced in the background right after the roll.
- *   - `flushedOffset` (Kafka's recovery point) is the offset below which everything is on disk;
- *     it is checkpointed, and on open every segment that may hold data at or above it is
- *     verified (LogLoader).
+ * Durability: an append is in the page cache when append() returns (it survives kill -9, not a
+ * power loss, unless fsynced); flush.messages / flush.ms decide what is fsynced before it is
+ * acknowledged — see flush-policy.ts. `flushedOffset` (Kafka's recovery point) is the offset
+ * below which everything is on disk; it is checkpointed, and recovery verifies what lies above.
  *
  * Compaction (log-cleaner.ts): the cleaner reads non-active segments (holding references),
  * writes a replacement to `<base>.log.cleaned`, fsyncs it, then replaceSegments() swaps it in
@@ -46,63 +35,17 @@ import { firstKeylessRecord } from './records.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { fsyncDir, writeOffsetCheckpoint } from './checkpoint-file.ts';
-import { producerSnapshotFile, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT, TMP_SUFFIX } from './log-files.ts';
+import { producerSnapshotFile, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT } from './log-files.ts';
 import { loadLog, rebuildProducerState, snapshotOffsets } from './log-loader.ts';
 import { LocalLog } from './local-log.ts';
+import { writeFileAtomicallyAsync } from './offset-index.ts';
+import { FlushPolicy } from './flush-policy.ts';
 import { storageFailure } from './errors.ts';
 import type { ReadOptions, ReadResult } from './local-log.ts';
 
 export type { ReadOptions, ReadResult } from './local-log.ts';
-
-export interface AppendOptions {
-  /** The leader epoch stamped into every batch (partitionLeaderEpoch). */
-  readonly leaderEpoch: number;
-  /** Append time in ms (LogAppendTime, segment.ms); defaults to the log's clock. */
-  readonly now?: number;
-}
-
-export interface AppendResult {
-  readonly baseOffset: bigint;
-  readonly lastOffset: bigint;
-  /** The broker's append time under LogAppendTime, -1n under CreateTime. */
-  readonly logAppendTime: bigint;
-  /** True when the batch repeated one of its producer's last 5: nothing was written. */
-  readonly duplicate: boolean;
-  readonly recordCount: number;
-  /**
-   * True when flush.messages requires this append to be fsynced before it is acknowledged:
-   * hold the response until `log.flushUpTo(lastOffset + 1n)` resolves.
-   */
-  readonly flushRequired: boolean;
-}
-
-export interface RetentionResult {
-  /** Base offsets of the segments deleted. */
-  readonly deletedSegments: bigint[];
-  readonly deletedBytes: number;
-  readonly logStartOffset: bigint;
-}
-
-export interface PartitionLogOptions {
-  readonly clock?: () => number;
-  /** For messages, e.g. `orders-3`. */
-  readonly name?: string;
-}
-
-/** What the log cleaner plans a clean from (see log-cleaner.ts); a snapshot, not live state. */
-export interface CleanerView {
-  /** Every segment but the active one, oldest first. */
-  readonly segments: readonly LogSegment[];
-  readonly activeBaseOffset: bigint;
-  readonly logStartOffset: bigint;
-  /** The log below this offset has been compacted (cleaner-offset-checkpoint). */
-  readonly firstDirtyOffset: bigint;
-  readonly config: LogConfig;
-  /** Per producer id, the last offset of its last batch: such batches are kept, if only as an empty header. */
-  readonly producerLastOffsets: ReadonlyMap<bigint, bigint>;
-  /** Changes whenever the log is truncated: a clean planned before must not be committed. */
-  readonly generation: number;
-}
+export type { AppendOptions, AppendResult, CleanerView, PartitionLogOptions, RetentionResult } from './partition-log-types.ts';
+import type { AppendOptions, AppendResult, CleanerView, PartitionLogOptions, RetentionResult } from './partition-log-types.ts';
 
 const SNAPSHOTS_KEPT = 2;
 
@@ -113,10 +56,7 @@ export class PartitionLog {
   private readonly clock: () => number;
   private local!: LocalLog;
   private startOffset = 0n;
-  private unflushedMessages = 0;
-  private flushTimer: NodeJS.Timeout | null = null;
-  /** Offset (exclusive) below which flush.messages promised durability before acknowledgement. */
-  private durableRequiredUpTo = 0n;
+  private flushPolicy!: FlushPolicy;
   private background: Promise<void> = Promise.resolve();
   private backgroundError: Error | null = null;
   private readonly producers: ProducerStateManager;
@@ -149,6 +89,7 @@ export class PartitionLog {
       await fs.promises.mkdir(dir, { recursive: true });
       const loaded = loadLog(dir, config, log.clock(), log.producers, log.epochs);
       log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint);
+      log.flushPolicy = new FlushPolicy(log.local, (offset) => log.flushUpTo(offset));
       log.startOffset = loaded.startOffset;
       log.firstDirty = loaded.firstDirty;
     } catch (err) {
@@ -175,7 +116,7 @@ export class PartitionLog {
 
   updateConfig(config: LogConfig): void {
     this.config = config;
-    if (this.unflushedMessages >= config.flushMessages) this.startFlush();
+    this.flushPolicy.configChanged(config);
   }
 
   // ---------------------------------------------------------------- append
@@ -213,7 +154,7 @@ export class PartitionLog {
           return {
             baseOffset: dup.baseOffset, lastOffset: dup.lastOffset, logAppendTime: logAppendTime >= 0n ? dup.timestamp : -1n,
             duplicate: true, recordCount: Number(dup.lastOffset - dup.baseOffset) + 1,
-            flushRequired: this.config.flushMessages !== Infinity && dup.lastOffset >= this.local.recoveryPoint,
+            flushRequired: this.flushPolicy.requiresFlush(dup.lastOffset, this.config),
           };
         }
         this.producers.check(pending, h);
@@ -236,7 +177,7 @@ export class PartitionLog {
     this.producers.commit(pending);
     if (opts.leaderEpoch >= 0 && opts.leaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(opts.leaderEpoch, first);
     const recordCount = Number(next - first);
-    const flushRequired = this.applyFlushPolicy(recordCount, next);
+    const flushRequired = this.flushPolicy.appended(recordCount, next, this.config);
     return { baseOffset: first, lastOffset, logAppendTime, duplicate: false, recordCount, flushRequired };
   }
 
@@ -267,41 +208,12 @@ export class PartitionLog {
       this.producers.replay(h);
       if (h.partitionLeaderEpoch >= 0 && h.partitionLeaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(h.partitionLeaderEpoch, h.baseOffset);
     }
-    const flushRequired = this.applyFlushPolicy(recordCount, lastOffset + 1n);
+    const flushRequired = this.flushPolicy.appended(recordCount, lastOffset + 1n, this.config);
     return { firstOffset: first, lastOffset, recordCount, flushRequired };
   }
 
-  /** Counts unflushed messages; starts the flush flush.messages asks for, or arms flush.ms. */
-  private applyFlushPolicy(recordCount: number, end: bigint): boolean {
-    this.unflushedMessages += recordCount;
-    if (this.unflushedMessages >= this.config.flushMessages) {
-      this.durableRequiredUpTo = end;
-      this.startFlush();
-      return true;
-    }
-    if (this.config.flushMs !== Infinity && this.flushTimer === null) {
-      this.flushTimer = setTimeout(() => {
-        this.flushTimer = null;
-        this.flushUpTo(this.logEndOffset).catch(() => { /* surfaced to the next flush caller */ });
-      }, this.config.flushMs);
-      this.flushTimer.unref();
-    }
-    return false;
-  }
-
-  /** Kafka's LogSegment.shouldRoll, then roll. */
   private maybeRoll(messagesSize: number, maxTimestampInMessages: bigint, maxOffsetInMessages: bigint, now: number): void {
-    const seg = this.local.active;
-    if (seg.isEmpty) return;
-    const rollBase = seg.rollingBaseTimestamp;
-    const waited = rollBase !== null && rollBase >= 0n ? Number(maxTimestampInMessages - rollBase) : now - seg.created;
-    // Compacted logs also roll by max.compaction.lag.ms, so the cleaner can reach every record in time.
-    const rollMs = this.config.cleanupPolicy === 'delete' ? this.config.segmentMs : Math.min(this.config.segmentMs, this.config.maxCompactionLagMs);
-    const shouldRoll = seg.size > this.config.segmentBytes - messagesSize
-      || waited > rollMs
-      || seg.isIndexFull(this.config.segmentIndexBytes)
-      || maxOffsetInMessages - seg.baseOffset > 0x7fffffffn;
-    if (shouldRoll) this.roll(now);
+    if (this.local.active.shouldRoll(this.config, messagesSize, maxTimestampInMessages, maxOffsetInMessages, now)) this.roll(now);
   }
 
   /** Starts a new active segment at the log end; the old one is sealed and flushed in the background. */
@@ -351,7 +263,7 @@ export class PartitionLog {
     if (offset <= this.local.recoveryPoint) return Promise.resolve();
     if (this.closed) return Promise.reject(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log is closed`));
     const flushed = this.local.flushUpTo(offset);
-    this.startFlush();
+    this.flushPolicy.start();
     return flushed;
   }
 
@@ -361,18 +273,7 @@ export class PartitionLog {
    * flush.messages, or is a duplicate of such an append still being flushed); null when it may
    * be acknowledged at once.
    */
-  flushed(lastOffset: bigint): Promise<void> | null {
-    const end = lastOffset + 1n;
-    if (end <= this.local.recoveryPoint || end > this.durableRequiredUpTo) return null;
-    return this.flushUpTo(end);
-  }
-
-  /** The flush policy's counters restart; LocalLog runs the flush. */
-  private startFlush(): void {
-    this.unflushedMessages = 0;
-    if (this.flushTimer) { clearTimeout(this.flushTimer); this.flushTimer = null; }
-    this.local.startFlush();
-  }
+  flushed(lastOffset: bigint): Promise<void> | null { return this.flushPolicy.flushed(lastOffset); }
 
   /** Flushes everything appended so far, and the checkpoints. */
   async flush(): Promise<void> {
@@ -428,7 +329,7 @@ export class PartitionLog {
     let excess = this.sizeInBytes - retentionBytes;
     return this.deleteSegmentsWhile((seg) => {
       if (!deleteAllowed) return false;
-      if (retentionMs >= 0 && retentionMs !== Infinity && now - this.largestTimestampOf(seg) > retentionMs) {
+      if (retentionMs >= 0 && retentionMs !== Infinity && now - seg.largestTimestamp > retentionMs) {
         excess -= seg.size;
         return true;
       }
@@ -438,12 +339,6 @@ export class PartitionLog {
       }
       return false;
     });
-  }
-
-  /** Kafka's segment.largestTimestamp: the max batch timestamp, or the file's mtime without one. */
-  private largestTimestampOf(seg: LogSegment): number {
-    if (seg.maxTimestamp >= 0n) return Number(seg.maxTimestamp);
-    return fs.statSync(seg.logPath).mtimeMs;
   }
 
   /** Deletes oldest segments while `predicate` holds or they lie below the log start offset. */
@@ -604,7 +499,7 @@ export class PartitionLog {
     await this.flush();
     await this.background;
     this.closed = true;
-    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushPolicy.stop();
     try {
       this.local.active.writeIndexes();
       this.producers.writeSnapshot(this.logEndOffset);
@@ -622,7 +517,7 @@ export class PartitionLog {
     this.closing = true;
     if (!this.closed) {
       this.closed = true;
-      if (this.flushTimer) clearTimeout(this.flushTimer);
+      this.flushPolicy.stop();
       await this.background.catch(() => undefined);
       this.local.close();
       this.local.rejectFlushWaiters(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log deleted`));
@@ -642,16 +537,4 @@ export class PartitionLog {
 
   /** Wraps an I/O failure with the partition and directory; KafkaErrors pass through. */
   private storageError(what: string, err: unknown): Error { return storageFailure(this.name, this.dir, what, err); }
-}
-
-async function writeFileAtomicallyAsync(file: string, bytes: Buffer): Promise<void> {
-  const tmp = file + TMP_SUFFIX;
-  const fh = await fs.promises.open(tmp, 'w');
-  try {
-    await fh.writeFile(bytes);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await fs.promises.rename(tmp, file);
 }
