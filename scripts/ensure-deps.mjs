@@ -6,12 +6,15 @@
 //   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed)
 //   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars (Maven Central), and
 //                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs),
-//                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus)
+//                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus),
+//                                         and the e2e tier's local cluster: kubelet, controller-manager,
+//                                         scheduler, kube-proxy and CoreDNS built with Go (test/k8s/build.mjs),
+//                                         containerd, runc, CNI plugins, iptables, umoci (Debian)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureK8sBinaries } from '../test/k8s/build.mjs';
+import { ensureClusterBinaries, ensureK8sBinaries } from '../test/k8s/build.mjs';
 import { ensureHelm } from '../test/helm/build.mjs';
 import { cacheDir } from './cache-dir.mjs';
 
@@ -42,7 +45,7 @@ let aptUpdated = false;
 function aptInstall(pkgs) {
   if (!has('apt-get')) throw new Error(`install ${pkgs.join(', ')} (Debian packages) and re-run`);
   if (!aptUpdated) { run('apt-get', ['update', '-qq']); aptUpdated = true; }
-  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], {
+  run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', '-o', 'DPkg::Lock::Timeout=300', ...pkgs], {
     env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
 }
@@ -72,6 +75,14 @@ function ensureKafkaJars() {
     `-DoutputDirectory=${libs}`]);
 }
 
+/** What the local single-node cluster of the e2e tier runs from Debian (test/cluster/cluster.ts). */
+function ensureClusterPackages() {
+  const wanted = [['containerd', 'containerd'], ['runc', 'runc'], ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+    ['iptables', 'iptables'], ['umoci', 'umoci'], ['openssl', 'openssl']];
+  const missing = [...new Set(wanted.filter(([bin]) => (bin.startsWith('/') ? !existsSync(bin) : !has(bin))).map(([, pkg]) => pkg))];
+  if (missing.length) aptInstall(missing);
+}
+
 try {
   ensureNpm();
   if (wantTest) {
@@ -80,6 +91,8 @@ try {
     ensureK8sBinaries();
     ensurePromtool();
     ensureHelm();
+    ensureClusterPackages();
+    ensureClusterBinaries();
   }
 } catch (err) {
   log(`failed: ${err.message}`);

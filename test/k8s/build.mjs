@@ -1,18 +1,24 @@
 #!/usr/bin/env node
-// Builds the Kubernetes test tier's binaries (kube-apiserver and etcd) from the Go module proxy,
-// once, into <cache>/k8s-<kubernetes version>-etcd-<etcd version>/bin/. Plain JavaScript with Node
-// built-ins only, so scripts/ensure-deps.mjs can call it on whatever Node the machine has.
+// Builds the Kubernetes test tiers' binaries from the Go module proxy, once each, into the cache:
+//   envtest tier   kube-apiserver and etcd          <cache>/k8s-<kubernetes>-etcd-<etcd>/bin/
+//   cluster tier   kubelet, kube-controller-manager, kube-scheduler, kube-proxy (one `go build` of
+//                  test/k8s/cluster, the same release as kube-apiserver)
+//                                                   <cache>/k8s-cluster-<kubernetes>/bin/
+//                  CoreDNS (test/k8s/coredns)       <cache>/coredns-<coredns>/bin/
+// Plain JavaScript with Node built-ins only, so scripts/ensure-deps.mjs can call it on whatever Node
+// the machine has.
 //
-//   node test/k8s/build.mjs                      build both binaries unless cached (prints the bin dir)
+//   node test/k8s/build.mjs                      build kube-apiserver and etcd unless cached (prints the bin dir)
+//   node test/k8s/build.mjs cluster              also the cluster tier's binaries (prints their paths)
 //   node test/k8s/build.mjs gen-gomod [--kubernetes v1.34.N] [--etcd v3.6.N]
-//                                                rewrite test/k8s/{apiserver,etcd}/go.mod (and go.sum)
+//                                                rewrite test/k8s/{apiserver,cluster,etcd}/go.mod (and go.sum)
 //
 // The versions live in the two go.mod files; gen-gomod is how they change. kube-apiserver's go.mod
 // requires every staging module (k8s.io/api, k8s.io/apiserver, ...) at v0.0.0 and replaces them with
 // local paths, and a dependency's replace lines are ignored, so ours must replace each one with its
 // published v0.N.M. gen-gomod derives that list and the godebug line from the release's own go.mod
 // (`go mod download -json k8s.io/kubernetes@VERSION`), never from a hand-typed list.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,13 +28,17 @@ const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const apiserverModule = join(here, 'apiserver');
 const etcdModule = join(here, 'etcd');
+const clusterModule = join(here, 'cluster');
+const corednsModule = join(here, 'coredns');
+/** The mains of test/k8s/cluster, built together; each is the same main as k8s.io/kubernetes/cmd/<name>. */
+export const CLUSTER_BINARIES = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'];
 
 function log(msg) { process.stderr.write(`[k8s-build] ${msg}\n`); }
 
-/** The Go version the modules need: the highest `go` line of the two go.mod files. */
+/** The Go version the modules need: the highest `go` line of their go.mod files. */
 function requiredGo() {
   let need = [1, 24];
-  for (const dir of [apiserverModule, etcdModule]) {
+  for (const dir of [apiserverModule, etcdModule, clusterModule, corednsModule]) {
     const m = existsSync(join(dir, 'go.mod')) && /^go (\d+)\.(\d+)/m.exec(readFileSync(join(dir, 'go.mod'), 'utf8'));
     if (m && (Number(m[1]) > need[0] || (Number(m[1]) === need[0] && Number(m[2]) > need[1]))) need = [Number(m[1]), Number(m[2])];
   }
@@ -83,6 +93,7 @@ export function k8sVersions() {
   return {
     kubernetes: req(join(apiserverModule, 'go.mod'), 'k8s.io/kubernetes'),
     etcd: req(join(etcdModule, 'go.mod'), 'go.etcd.io/etcd/server/v3'),
+    coredns: req(join(corednsModule, 'go.mod'), 'github.com/coredns/coredns'),
   };
 }
 
@@ -109,7 +120,18 @@ function build(go, moduleDir, out, extraArgs) {
     rmSync(tmp, { force: true });
   }
   const secs = ((Date.now() - started) / 1000).toFixed(0);
-  log(`built ${out.slice(root.length + 1)} in ${secs} s (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
+  log(`built ${out} in ${secs} s (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
+}
+
+/** Logs a line every minute while a long build runs (a cold build takes many minutes on 2 cores). */
+function withProgress(what, fn) {
+  // spawnSync blocks this event loop, so a small child prints; it exits when its parent is gone.
+  const code = `const t0 = Date.now(), parent = process.ppid; setInterval(() => {
+    if (process.ppid !== parent) process.exit(0);
+    process.stderr.write('[k8s-build] still building ${what}: ' + Math.round((Date.now() - t0) / 60000) + ' min\\n');
+  }, 60000);`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'ignore', 'inherit'] });
+  try { return fn(); } finally { child.kill(); }
 }
 
 /** Builds whichever of kube-apiserver and etcd is missing from the cache; returns the bin dir. */
@@ -123,9 +145,63 @@ export function ensureK8sBinaries() {
   mkdirSync(bin, { recursive: true });
   log(`building the Kubernetes test tier (kube-apiserver ${v.kubernetes}, etcd ${v.etcd}) into ${bin}`);
   log('first build downloads the modules and compiles kube-apiserver: expect several minutes on 2 cores');
-  if (!existsSync(etcd)) build(go, etcdModule, etcd, []);
-  if (!existsSync(apiserver)) build(go, apiserverModule, apiserver, ['-ldflags', ldflags(v.kubernetes)]);
+  if (!existsSync(etcd)) withProgress('etcd', () => build(go, etcdModule, etcd, []));
+  if (!existsSync(apiserver)) withProgress('kube-apiserver', () => build(go, apiserverModule, apiserver, ['-ldflags', ldflags(v.kubernetes)]));
   return bin;
+}
+
+/** <cache>/k8s-cluster-<kubernetes>/bin: the cluster tier's Kubernetes binaries. */
+export function clusterBinDir() {
+  return join(cacheDir(), `k8s-cluster-${k8sVersions().kubernetes}`, 'bin');
+}
+
+/** <cache>/coredns-<version>/bin/coredns */
+export function corednsPath() {
+  return join(cacheDir(), `coredns-${k8sVersions().coredns}`, 'bin', 'coredns');
+}
+
+/**
+ * Builds what the single-node cluster (test/cluster) runs, unless cached: kube-apiserver and etcd
+ * (ensureK8sBinaries), then kubelet, kube-controller-manager, kube-scheduler and kube-proxy in one
+ * `go build` (they share most packages with kube-apiserver, so its build cache does most of the
+ * work), then CoreDNS. Returns every binary's path.
+ */
+export function ensureClusterBinaries() {
+  const k8sBin = ensureK8sBinaries();
+  const v = k8sVersions();
+  const bin = clusterBinDir();
+  const paths = Object.fromEntries(CLUSTER_BINARIES.map((b) => [b, join(bin, b)]));
+  const missing = CLUSTER_BINARIES.filter((b) => !existsSync(paths[b]));
+  if (missing.length > 0) {
+    const go = findGo();
+    mkdirSync(bin, { recursive: true });
+    const tmp = join(bin, `.tmp-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    log(`building ${missing.join(', ')} ${v.kubernetes} into ${bin}: expect ~15 minutes cold on 2 cores`);
+    const started = Date.now();
+    try {
+      withProgress(missing.join(', '), () => runGo(go, ['build', '-trimpath', '-ldflags', ldflags(v.kubernetes), '-o', tmp, ...missing.map((b) => `./${b}`)], clusterModule));
+      for (const b of missing) renameSync(join(tmp, b), paths[b]);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    const sizes = missing.map((b) => `${b} ${(statSync(paths[b]).size / 2 ** 20).toFixed(1)} MiB`).join(', ');
+    log(`built in ${((Date.now() - started) / 1000).toFixed(0)} s: ${sizes}`);
+  }
+  const coredns = corednsPath();
+  if (!existsSync(coredns)) {
+    const go = findGo();
+    mkdirSync(dirname(coredns), { recursive: true });
+    log(`building CoreDNS ${v.coredns} into ${dirname(coredns)}: expect a few minutes cold`);
+    withProgress('coredns', () => build(go, corednsModule, coredns, ['-ldflags', '-s -w']));
+  }
+  return {
+    'kube-apiserver': join(k8sBin, 'kube-apiserver'),
+    etcd: join(k8sBin, 'etcd'),
+    ...paths,
+    coredns,
+  };
 }
 
 /** Rewrites both go.mod files for the given versions, deriving the staging replaces from the release. */
@@ -155,6 +231,10 @@ export function genGoMod({ kubernetes, etcd }) {
   writeFileSync(join(apiserverModule, 'go.mod'), apiserverMod);
   rmSync(join(apiserverModule, 'go.sum'), { force: true });
   runGo(go, ['mod', 'tidy'], apiserverModule);
+  // The cluster tier's mains need exactly the same module graph, under their own module name.
+  writeFileSync(join(clusterModule, 'go.mod'), apiserverMod.replace('module brook.dev/test/k8s/apiserver', 'module brook.dev/test/k8s/cluster'));
+  rmSync(join(clusterModule, 'go.sum'), { force: true });
+  runGo(go, ['mod', 'tidy'], clusterModule);
 
   const etcdMod = [
     header('for the etcd server of the Kubernetes test tier'),
@@ -165,7 +245,7 @@ export function genGoMod({ kubernetes, etcd }) {
   writeFileSync(join(etcdModule, 'go.mod'), etcdMod);
   rmSync(join(etcdModule, 'go.sum'), { force: true });
   runGo(go, ['mod', 'tidy'], etcdModule);
-  log(`wrote test/k8s/apiserver/go.mod (${staging.length} staging replaces at ${stagingVersion}) and test/k8s/etcd/go.mod`);
+  log(`wrote test/k8s/{apiserver,cluster}/go.mod (${staging.length} staging replaces at ${stagingVersion}) and test/k8s/etcd/go.mod`);
 }
 
 function argValue(name, fallback) {
@@ -179,6 +259,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       let current = { kubernetes: 'v1.34.4', etcd: 'v3.6.16' };
       try { current = k8sVersions(); } catch { /* first generation */ }
       genGoMod({ kubernetes: argValue('--kubernetes', current.kubernetes), etcd: argValue('--etcd', current.etcd) });
+    } else if (process.argv[2] === 'cluster') {
+      for (const [name, path] of Object.entries(ensureClusterBinaries())) process.stdout.write(`${name}\t${path}\n`);
     } else {
       process.stdout.write(`${ensureK8sBinaries()}\n`);
     }

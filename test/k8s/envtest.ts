@@ -105,7 +105,7 @@ async function stopProcess(p: Proc): Promise<void> {
 interface HttpResult { status: number; body: string }
 
 /** One GET without keep-alive (a pooled socket would keep `npm run envtest`'s event loop busy). */
-function get(url: string, opts: { ca?: string; token?: string; insecure?: boolean } = {}): Promise<HttpResult> {
+export function get(url: string, opts: { ca?: string; token?: string; insecure?: boolean } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const request = url.startsWith('https:') ? httpsRequest : httpRequest;
     const req = request(url, {

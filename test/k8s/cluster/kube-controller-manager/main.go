@@ -1,0 +1,21 @@
+// kube-controller-manager for Brook's single-node test cluster (test/cluster): the same main as
+// k8s.io/kubernetes/cmd/kube-controller-manager, built from the Go module proxy by test/k8s/build.mjs together
+// with the other node and control-plane binaries, in one `go build`.
+package main
+
+import (
+	"os"
+	_ "time/tzdata" // for CronJob time zone support
+
+	"k8s.io/component-base/cli"
+	_ "k8s.io/component-base/logs/json/register"          // for JSON log format registration
+	_ "k8s.io/component-base/metrics/prometheus/clientgo" // for client metric registration
+	_ "k8s.io/component-base/metrics/prometheus/version"  // for version metric registration
+	"k8s.io/kubernetes/cmd/kube-controller-manager/app"
+)
+
+func main() {
+	command := app.NewControllerManagerCommand()
+	code := cli.Run(command)
+	os.Exit(code)
+}
