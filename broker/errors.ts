@@ -139,3 +139,17 @@ export function errorCodeOf(err: unknown): number {
   if (err && typeof err === 'object' && 'syscall' in err) return ErrorCode.KAFKA_STORAGE_ERROR;
   return ErrorCode.UNKNOWN_SERVER_ERROR;
 }
+
+/**
+ * Base of Brook's own errors that are not wire errors: a stable `code` (BROOK_ERR_*) that callers
+ * branch on, one union of codes per subsystem (protocol/errors.ts, log/errors.ts, ...); the
+ * message is for people. The name is the subclass's.
+ */
+export class BrookError<C extends `BROOK_ERR_${string}`> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}

@@ -4,7 +4,7 @@
  * never on message text. Where one reaches a client it is KAFKA_STORAGE_ERROR / UNKNOWN_SERVER_ERROR
  * through errorCodeOf (broker/errors.ts), like any non-Kafka error.
  */
-import { KafkaError } from '../errors.ts';
+import { BrookError, KafkaError } from '../errors.ts';
 
 export const StorageErrorCode = {
   /** Encoding a record batch without records. */
@@ -19,14 +19,7 @@ export const StorageErrorCode = {
 
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 
-export class StorageError extends Error {
-  readonly code: StorageErrorCode;
-  constructor(code: StorageErrorCode, message: string) {
-    super(message);
-    this.name = 'StorageError';
-    this.code = code;
-  }
-}
+export class StorageError extends BrookError<StorageErrorCode> {}
 
 /**
  * An I/O failure of partition `name`'s log in `dir`, as the wire sees it: KAFKA_STORAGE_ERROR
