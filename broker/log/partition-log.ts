@@ -35,11 +35,12 @@ import { firstKeylessRecord } from './records.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { fsyncDir, writeOffsetCheckpoint } from './checkpoint-file.ts';
-import { producerSnapshotFile, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, CLEANER_OFFSET_CHECKPOINT } from './log-files.ts';
+import { producerSnapshotFile, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT } from './log-files.ts';
 import { loadLog, rebuildProducerState, snapshotOffsets } from './log-loader.ts';
 import { LocalLog } from './local-log.ts';
 import { writeFileAtomicallyAsync } from './offset-index.ts';
 import { FlushPolicy } from './flush-policy.ts';
+import { CleanerCheckpoint } from './cleaner-checkpoint.ts';
 import { storageFailure } from './errors.ts';
 import type { ReadOptions, ReadResult } from './local-log.ts';
 
@@ -64,12 +65,7 @@ export class PartitionLog {
   private closed = false;
   /** close() or delete() has started: no more appends. */
   private closing = false;
-  /** First offset not yet compacted (cleaner-offset-checkpoint). */
-  private firstDirty = 0n;
-  /** Bumped by every truncation, so that a clean planned before it is not committed. */
-  private generation = 0;
-  /** Earliest delete horizon of the tombstones the last clean kept (ms), null if none. */
-  private tombstoneHorizon: number | null = null;
+  private cleanerState!: CleanerCheckpoint;
 
   private constructor(dir: string, config: LogConfig, opts: PartitionLogOptions) {
     this.dir = dir;
@@ -91,7 +87,7 @@ export class PartitionLog {
       log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint);
       log.flushPolicy = new FlushPolicy(log.local, (offset) => log.flushUpTo(offset));
       log.startOffset = loaded.startOffset;
-      log.firstDirty = loaded.firstDirty;
+      log.cleanerState = new CleanerCheckpoint(dir, loaded.firstDirty);
     } catch (err) {
       throw log.storageError('open', err);
     }
@@ -380,8 +376,7 @@ export class PartitionLog {
       }
       this.epochs.truncateFromEnd(this.logEndOffset);
       rebuildProducerState(this.dir, this.producers, this.local.list(), this.startOffset);
-      this.generation++;
-      if (this.firstDirty > this.logEndOffset) this.setFirstDirty(this.logEndOffset);
+      this.cleanerState.truncated(this.logEndOffset);
     } catch (err) {
       throw this.storageError('truncate', err);
     }
@@ -403,8 +398,7 @@ export class PartitionLog {
       this.epochs.truncateFromStart(offset);
       for (const s of snapshotOffsets(this.dir)) fs.rmSync(producerSnapshotFile(this.dir, s), { force: true });
       this.producers.clear();
-      this.generation++;
-      this.setFirstDirty(offset);
+      this.cleanerState.restartedAt(offset);
     } catch (err) {
       throw this.storageError('truncate fully', err);
     }
@@ -421,12 +415,10 @@ export class PartitionLog {
   /** The state a clean is planned from; see CleanerView. */
   cleanerView(): CleanerView {
     this.ensureOpen();
-    let firstDirty = this.firstDirty < this.startOffset ? this.startOffset : this.firstDirty;
-    if (firstDirty > this.logEndOffset) firstDirty = this.logEndOffset;
     return {
       segments: this.local.list().slice(0, -1), activeBaseOffset: this.local.active.baseOffset, logStartOffset: this.startOffset,
-      firstDirtyOffset: firstDirty, config: this.config, producerLastOffsets: this.producers.lastBatchOffsets(),
-      generation: this.generation,
+      firstDirtyOffset: this.cleanerState.firstDirty(this.startOffset, this.logEndOffset), config: this.config,
+      producerLastOffsets: this.producers.lastBatchOffsets(), generation: this.cleanerState.generation,
     };
   }
 
@@ -434,7 +426,7 @@ export class PartitionLog {
   get cleanable(): boolean { return !this.closing && !this.closed && this.backgroundError === null; }
 
   /** Earliest delete horizon (ms) among the tombstones the last clean kept; null if none. */
-  get earliestTombstoneHorizon(): number | null { return this.tombstoneHorizon; }
+  get earliestTombstoneHorizon(): number | null { return this.cleanerState.earliestTombstoneHorizon; }
 
   /**
    * Records the outcome of a clean planned at `generation`: the log below `firstDirty` is now
@@ -442,14 +434,7 @@ export class PartitionLog {
    * truncated since.
    */
   markCleaned(firstDirty: bigint, generation: number, tombstoneHorizon: number | null): void {
-    if (generation !== this.generation || !this.cleanable) return;
-    this.tombstoneHorizon = tombstoneHorizon;
-    this.setFirstDirty(firstDirty > this.logEndOffset ? this.logEndOffset : firstDirty);
-  }
-
-  private setFirstDirty(offset: bigint): void {
-    this.firstDirty = offset;
-    this.writeOffsetCheckpoint(CLEANER_OFFSET_CHECKPOINT, offset);
+    if (this.cleanable) this.cleanerState.cleaned(firstDirty, generation, tombstoneHorizon, this.logEndOffset);
   }
 
   /**
@@ -462,7 +447,7 @@ export class PartitionLog {
   async replaceSegments(old: readonly LogSegment[], cleaned: LogSegment, generation: number): Promise<boolean> {
     // Roll tasks of these segments (index writes, flush) must not run after the swap.
     await this.background;
-    if (!(this.cleanable && generation === this.generation && this.local.holdsConsecutive(old))) {
+    if (!(this.cleanable && generation === this.cleanerState.generation && this.local.holdsConsecutive(old))) {
       cleaned.discard();
       return false;
     }
