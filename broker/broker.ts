@@ -140,6 +140,8 @@ export class Broker implements BrokerServices {
       store: this.store,
       logger: this.log.child('controller'),
       uncleanFor: (topic) => this.settings.topicConfigs(topic.spec.configs)['unclean.leader.election.enable'] === 'true',
+      epoch: () => (this.membership.isController ? this.membership.controllerLease!.epoch : null),
+      live: () => this.liveIds(),
     });
     const self = this;
     this.metrics = new BrokerMetrics(opts.nodeId, {
@@ -214,7 +216,7 @@ export class Broker implements BrokerServices {
     this.replicas.sync();
     if (this.settings.bool('auto.leader.rebalance.enable')) {
       this.preferredLeaderTimer = setInterval(() => {
-        if (this.membership.isController) void this.controller.reconcile(this.liveIds(), true);
+        if (this.membership.isController) void this.controller.reconcile(true);
       }, this.settings.int('leader.imbalance.check.interval.seconds') * 1000);
       this.preferredLeaderTimer.unref();
     }
@@ -242,7 +244,7 @@ export class Broker implements BrokerServices {
   private clusterChanged(): void {
     if (this.stopping) return;
     if (this.membership.isController) {
-      void this.controller.reconcile(this.liveIds(), false);
+      void this.controller.reconcile(false);
       void this.placePendingTopics();
     }
     this.replicas.sync();
@@ -257,7 +259,7 @@ export class Broker implements BrokerServices {
     for (const [name, spec] of [...this.pendingTopics]) {
       try {
         const plan = this.admin.plan({ name, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: spec.configs });
-        await this.store.placePendingTopic(spec, plan.partitions);
+        await this.store.placePendingTopic(spec, plan.partitions, this.membership.controllerLease?.epoch);
         this.pendingTopics.delete(name);
         this.log.info(`placed topic ${name} (${spec.partitions} partitions, RF ${spec.replicationFactor})`);
       } catch (err) {
@@ -459,6 +461,7 @@ export class Broker implements BrokerServices {
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
     if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
+    this.controller.stop();
     if (controlled && this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
     await this.membership.stop({ unregister: controlled });
     await this.replicas.stop();

@@ -199,6 +199,10 @@ export const topicStatusSchema = {
     observedGeneration,
     conditions,
     topicId: { type: 'string', description: 'Kafka topic id (UUID); new each time a topic of this name is created.' },
+    controllerEpoch: {
+      type: 'integer', format: 'int32', minimum: 0,
+      description: 'Epoch of the controller lease under which partitions[] was last written by the controller; writes under an older epoch are refused.',
+    },
     leaders: {
       type: 'string', maxLength: 256,
       description: 'Leader broker of each partition in partition order, for `kubectl get` (a printer column shows only the first value of a list); '

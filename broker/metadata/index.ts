@@ -1,7 +1,7 @@
 export type {
-  BrokerRegistration, ControllerLease, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec,
+  BrokerRegistration, ControllerLease, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
-export { StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
+export { ControllerFencedError, StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
 export { MemoryStore, randomClusterId } from './memory-store.ts';
 export { FileStore } from './file-store.ts';
 export { placeReplicas, validateTopicName } from './placement.ts';

@@ -27,15 +27,28 @@
  * from the renewTime another machine wrote, so clock skew cannot expire a lease early. A broker
  * that fences itself must therefore stop acting `leaseMs` after it *sent* its last successful
  * renewal: that is no later than any other store can see the lease expire.
+ *
+ * When the API server is unreachable the store's view is stale, not empty: a lease expires only
+ * after a whole lease length in which the view was known current (see CollectionWatch's
+ * freshness) and showed no renewal. So an outage of the API server stops no broker from seeing
+ * the others (followers keep fetching, Metadata keeps listing every broker); only writes wait.
+ * What keeps that safe is the compare-and-swap on every partition-state write, not liveness.
+ *
+ * Controller fencing: `status.controllerEpoch` of a Topic is the epoch of the last controller
+ * that wrote its partition state. updateTopic/placePendingTopic with `controllerEpoch` E refuse
+ * (ControllerFencedError) when the version being replaced carries a newer epoch, and write E;
+ * together with the resourceVersion compare-and-swap, a controller whose lease moved on cannot
+ * land a write on a topic the newer controller has written.
  */
 import { randomUUID, createHash } from 'node:crypto';
-import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { KafkaError } from '../errors.ts';
 import { apiVersion, group, kafkaTopicName, leadersSummary, version, type Topic } from '../k8s/crds.ts';
+import { CollectionWatch, httpCode, rvAtLeast, type KubeObject, type WatchEventType } from './collection-watch.ts';
 import { randomClusterId } from './memory-store.ts';
-import { StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
+import { ControllerFencedError, StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
 import type {
-  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec,
+  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
 
 export interface KubernetesStoreOptions {
@@ -46,36 +59,40 @@ export interface KubernetesStoreOptions {
   clock?: () => number;
   /** fieldManager of this store's writes. */
   fieldManager?: string;
+  /** Jitter of the watches' reconnect backoff; returns [0, 1). */
+  random?: () => number;
+  /** List the leases to prove the view current when no lease event arrived for this long (default 1 s). */
+  leaseProbeMs?: number;
+  /**
+   * Every API request (not watches) gives up after this long (default 10 s): a request sent into
+   * a network partition must not hold up the heartbeat that follows the partition's end.
+   */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * `kc` with a timeout on every request made through API clients it creates: client-node calls
+ * the kubeconfig's applySecurityAuthentication for each request, which is where a signal can be
+ * set (Watch passes its own signal to fetch, so watches are unaffected).
+ */
+function withRequestTimeout(kc: KubeConfig, ms: number): KubeConfig {
+  const wrapped = Object.create(kc) as KubeConfig;
+  wrapped.applySecurityAuthentication = async (ctx) => {
+    await kc.applySecurityAuthentication(ctx);
+    ctx.setSignal(AbortSignal.timeout(ms));
+  };
+  return wrapped;
 }
 
 const clusterLabel = 'brook.dev/cluster';
 const roleLabel = 'brook.dev/role';
 const leaseMsAnnotation = 'brook.dev/lease-ms';
 
-interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
-}
-
 interface Lease extends KubeObject {
   spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
 }
 
 const leaseGvp = { group: 'coordination.k8s.io', version: 'v1', plural: 'leases' };
-
-type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
-
-/** Is resourceVersion `a` at or after `b`? (etcd-backed servers use increasing integers.) */
-function rvAtLeast(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  if (a === b) return true;
-  try { return BigInt(a) >= BigInt(b); } catch { return false; }
-}
-
-function httpCode(err: unknown): number | undefined {
-  return err instanceof ApiException ? err.code : undefined;
-}
 
 function apiMessage(err: unknown): string {
   if (err instanceof ApiException) {
@@ -88,132 +105,6 @@ function apiMessage(err: unknown): string {
 /** Kubernetes MicroTime: RFC 3339 with microseconds. */
 function microTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
-/**
- * One list+watch of a collection, kept in a cache keyed by name. Resumes from the last
- * resourceVersion when the watch ends; relists (and reports the difference) after 410 Gone.
- */
-class CollectionWatch<T extends KubeObject> {
-  readonly cache = new Map<string, T>();
-  private lastRv = '';
-  private abort: AbortController | undefined;
-  private closed = false;
-  private readonly waiters = new Set<() => void>();
-  private readonly handlers = new Set<(type: WatchEventType, obj: T, old: T | undefined) => void>();
-  /** Times the watch was restarted after 410 Gone (for tests). */
-  relists = 0;
-
-  private readonly kc: KubeConfig;
-  private readonly api: CustomObjectsApi;
-  /** group, version, plural of the collection; its path for watches. */
-  private readonly gvp: { group: string; version: string; plural: string };
-  private readonly namespace: string;
-  private readonly path: string;
-  private readonly labelSelector: string;
-
-  constructor(kc: KubeConfig, gvp: { group: string; version: string; plural: string }, namespace: string, labelSelector: string) {
-    this.kc = kc;
-    this.api = kc.makeApiClient(CustomObjectsApi);
-    this.gvp = gvp;
-    this.namespace = namespace;
-    this.path = `/apis/${gvp.group}/${gvp.version}/namespaces/${namespace}/${gvp.plural}`;
-    this.labelSelector = labelSelector;
-  }
-
-  onEvent(handler: (type: WatchEventType, obj: T, old: T | undefined) => void): void { this.handlers.add(handler); }
-
-  async start(): Promise<void> {
-    await this.relist();
-    void this.watchLoop();
-  }
-
-  close(): void {
-    this.closed = true;
-    this.abort?.abort();
-    for (const w of this.waiters) w();
-  }
-
-  /** Resolves once `predicate` holds on the cache (checked after every event). */
-  waitUntil(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
-    if (predicate()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiters.delete(check); reject(new Error(`BROOK_ERR_WATCH_TIMEOUT: ${this.path} did not show the write within ${timeoutMs} ms`)); }, timeoutMs);
-      const check = () => {
-        if (this.closed || predicate()) { clearTimeout(timer); this.waiters.delete(check); resolve(); }
-      };
-      this.waiters.add(check);
-    });
-  }
-
-  /** Test hook: restart the watch from `rv` (a stale one provokes 410 Gone). */
-  restartFrom(rv: string): void {
-    this.lastRv = rv;
-    this.abort?.abort();
-  }
-
-  private apply(type: WatchEventType, obj: T): void {
-    const name = obj.metadata.name;
-    const old = this.cache.get(name);
-    if (type === 'DELETED') this.cache.delete(name);
-    else this.cache.set(name, obj);
-    for (const h of this.handlers) h(type, obj, old);
-  }
-
-  private notify(): void { for (const w of [...this.waiters]) w(); }
-
-  private async relist(): Promise<void> {
-    let list: { metadata: { resourceVersion: string }; items: T[] };
-    for (let attempt = 0; ; attempt++) {
-      try {
-        list = await this.api.listNamespacedCustomObject({
-          ...this.gvp, namespace: this.namespace, labelSelector: this.labelSelector || undefined,
-        }) as typeof list;
-        break;
-      } catch (err) {
-        // 429 "storage is (re)initializing" right after a CRD is established; 5xx while the server starts.
-        const code = httpCode(err);
-        if (attempt >= 20 || code === undefined || (code !== 429 && code < 500)) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 1_000)));
-      }
-    }
-    const seen = new Set<string>();
-    for (const item of list.items) {
-      seen.add(item.metadata.name);
-      const old = this.cache.get(item.metadata.name);
-      if (old?.metadata.resourceVersion !== item.metadata.resourceVersion) this.apply(old ? 'MODIFIED' : 'ADDED', item);
-    }
-    for (const [name, old] of [...this.cache]) if (!seen.has(name)) this.apply('DELETED', old);
-    this.lastRv = list.metadata.resourceVersion;
-    this.notify();
-  }
-
-  private async watchLoop(): Promise<void> {
-    let backoff = 100;
-    while (!this.closed) {
-      let gone = false;
-      await new Promise<void>((resolve) => {
-        const watch = new Watch(this.kc);
-        watch.watch(this.path, { labelSelector: this.labelSelector || undefined, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds: 25 },
-          (phase: string, obj: T & { code?: number }) => {
-            if (phase === 'BOOKMARK') { this.lastRv = obj.metadata.resourceVersion ?? this.lastRv; return; }
-            if (phase === 'ERROR') { if (obj.code === 410) gone = true; return; }
-            this.lastRv = obj.metadata.resourceVersion ?? this.lastRv;
-            this.apply(phase as WatchEventType, obj);
-            this.notify();
-            backoff = 100;
-          },
-          () => resolve(),
-        ).then((ac) => { this.abort = ac; if (this.closed) ac.abort(); }, () => resolve());
-      });
-      if (this.closed) break;
-      if (gone) {
-        this.relists++;
-        try { await this.relist(); } catch { await new Promise((r) => setTimeout(r, backoff)); backoff = Math.min(backoff * 2, 5_000); }
-      }
-    }
-  }
-
 }
 
 /** A Kubernetes object name for a Kafka topic name (Kafka allows upper case and `_`). */
@@ -251,18 +142,22 @@ export class KubernetesStore implements MetadataStore {
   private closed = false;
 
   private constructor(opts: KubernetesStoreOptions) {
-    this.customObjects = opts.kubeConfig.makeApiClient(CustomObjectsApi);
-    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    const kubeConfig = withRequestTimeout(opts.kubeConfig, opts.requestTimeoutMs ?? 10_000);
+    this.customObjects = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.ns = opts.namespace;
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? Date.now;
     this.fieldManager = opts.fieldManager ?? 'brook-broker';
     const selector = `${clusterLabel}=${opts.cluster}`;
     // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
-    this.topicWatch = new CollectionWatch(opts.kubeConfig, { group, version, plural: 'topics' }, opts.namespace, '');
-    this.leaseWatch = new CollectionWatch(opts.kubeConfig, leaseGvp, opts.namespace, selector);
+    const common = { kubeConfig, namespace: opts.namespace, clock: this.clock, random: opts.random };
+    this.topicWatch = new CollectionWatch({ ...common, gvp: { group, version, plural: 'topics' }, labelSelector: '' });
+    // Lease expiry needs to know how current the lease view is: probe it when nothing arrives.
+    this.leaseWatch = new CollectionWatch({ ...common, gvp: leaseGvp, labelSelector: selector, probeMs: opts.leaseProbeMs ?? 1_000 });
     this.topicWatch.onEvent((type, obj, old) => this.onTopicEvent(type, obj, old));
     this.leaseWatch.onEvent((type, obj) => this.onLeaseEvent(type, obj));
+    this.leaseWatch.onFreshness(() => this.recomputeLeases());
   }
 
   /** Connects, creates the cluster's metadata ConfigMap if missing, and syncs the caches. */
@@ -280,7 +175,12 @@ export class KubernetesStore implements MetadataStore {
 
   /** Watch internals for tests: restart the topic watch from a stale resourceVersion. */
   get testing() {
-    return { restartTopicWatchFrom: (rv: string) => this.topicWatch.restartFrom(rv), topicRelists: () => this.topicWatch.relists };
+    return {
+      restartTopicWatchFrom: (rv: string) => this.topicWatch.restartFrom(rv),
+      topicRelists: () => this.topicWatch.stats.relists,
+      watchStats: () => ({ topics: { ...this.topicWatch.stats }, leases: { ...this.leaseWatch.stats } }),
+      leaseFreshness: () => ({ freshAt: this.leaseWatch.freshAt, freshSince: this.leaseWatch.freshSince }),
+    };
   }
 
   // ---------------------------------------------------------------- cluster id, producer ids
@@ -338,6 +238,7 @@ export class KubernetesStore implements MetadataStore {
       partitions: (obj.status?.partitions ?? []).map((p) => ({
         partition: p.partition, replicas: p.replicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch,
       })).sort((a, b) => a.partition - b.partition),
+      controllerEpoch: obj.status?.controllerEpoch ?? 0,
       version: obj.metadata.resourceVersion!,
     };
   }
@@ -417,8 +318,7 @@ export class KubernetesStore implements MetadataStore {
     return this.toRecord(placed);
   }
 
-  async updateTopic(name: string, expectedVersion: string,
-    update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }): Promise<TopicRecord> {
+  async updateTopic(name: string, expectedVersion: string, update: TopicUpdate): Promise<TopicRecord> {
     this.checkOpen();
     const current = this.topics.get(name);
     if (!current) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist.`);
@@ -426,9 +326,15 @@ export class KubernetesStore implements MetadataStore {
     const stale = (err: unknown): Error => (httpCode(err) === 409
       ? new StaleVersionError(`topic ${name}`, expectedVersion, this.topics.get(name)?.record.version ?? '?')
       : this.translate(err, name));
+    if (update.controllerEpoch !== undefined) {
+      // The fence is checked on the version being replaced; the compare-and-swap makes sure it is
+      // still that version when the write lands.
+      if (current.record.version !== expectedVersion) throw new StaleVersionError(`topic ${name}`, expectedVersion, current.record.version);
+      if (current.record.controllerEpoch > update.controllerEpoch) throw new ControllerFencedError(name, update.controllerEpoch, current.record.controllerEpoch);
+    }
     let obj: Topic & KubeObject = structuredClone(current.object);
     obj.metadata.resourceVersion = expectedVersion;
-    const twoSteps = update.spec !== undefined && update.partitions !== undefined;
+    const twoSteps = update.spec !== undefined && (update.partitions !== undefined || update.controllerEpoch !== undefined);
     if (twoSteps) this.inFlight.add(objectName);
     try {
       return await this.writeTopic(name, objectName, obj, update, stale);
@@ -442,16 +348,20 @@ export class KubernetesStore implements MetadataStore {
     }
   }
 
-  private async writeTopic(name: string, objectName: string, obj: Topic & KubeObject,
-    update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }, stale: (err: unknown) => Error): Promise<TopicRecord> {
+  private async writeTopic(name: string, objectName: string, obj: Topic & KubeObject, update: TopicUpdate, stale: (err: unknown) => Error): Promise<TopicRecord> {
     if (update.spec) {
       obj.spec = { ...obj.spec, partitions: update.spec.partitions, replicationFactor: update.spec.replicationFactor, config: { ...update.spec.configs } };
       obj = await this.customObjects.replaceNamespacedCustomObject({
         group, version, namespace: this.ns, plural: 'topics', name: objectName, body: obj, fieldManager: this.fieldManager,
       }).catch((err: unknown) => { throw stale(err); }) as Topic & KubeObject;
     }
-    if (update.partitions) {
-      obj.status = { ...obj.status, partitions: update.partitions.map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(update.partitions) };
+    if (update.partitions || update.controllerEpoch !== undefined) {
+      obj.status = { ...obj.status };
+      if (update.partitions) {
+        obj.status.partitions = update.partitions.map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] }));
+        obj.status.leaders = leadersSummary(update.partitions);
+      }
+      if (update.controllerEpoch !== undefined) obj.status.controllerEpoch = update.controllerEpoch;
       obj = await this.customObjects.replaceNamespacedCustomObjectStatus({
         group, version, namespace: this.ns, plural: 'topics', name: objectName, body: obj, fieldManager: this.fieldManager,
       }).catch((err: unknown) => { throw stale(err); }) as Topic & KubeObject;
@@ -513,14 +423,17 @@ export class KubernetesStore implements MetadataStore {
   }
 
   /** Writes the first partition state of a pending Topic (status subresource, compare-and-swap). */
-  async placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord> {
+  async placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[], controllerEpoch?: number): Promise<TopicRecord> {
     this.checkOpen();
     const obj = [...this.topicWatch.cache.values()].find((o) => this.isOurs(o) && kafkaTopicName(o) === spec.name) as (Topic & KubeObject) | undefined;
     if (!obj || obj.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' does not exist.`);
     if (obj.status?.topicId) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' is already placed.`);
     const body = {
       ...obj,
-      status: { ...obj.status, topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) },
+      status: {
+        ...obj.status, topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions),
+        ...(controllerEpoch === undefined ? {} : { controllerEpoch }),
+      },
     };
     const placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
       group, version, namespace: this.ns, plural: 'topics', name: obj.metadata.name, body, fieldManager: this.fieldManager,
@@ -552,11 +465,18 @@ export class KubernetesStore implements MetadataStore {
     return Number(lease.metadata.annotations?.[leaseMsAnnotation] ?? (lease.spec.leaseDurationSeconds ?? 15) * 1000);
   }
 
-  /** Whether `lease` (as this store last observed it) has run out on the local clock. */
+  /**
+   * Whether `lease` has run out: a whole lease length passed, on the local clock, during which
+   * this store's view of the leases was known current and showed no renewal. Time in which the
+   * view was not current (watch broken, API server unreachable) proves nothing — no news is not
+   * expiry — and each holder gets a whole lease length again once the view is current again.
+   */
   private expired(lease: Lease): boolean {
+    const now = this.clock();
     const seen = this.observed.get(lease.metadata.name);
-    const at = seen && seen.rv === lease.metadata.resourceVersion ? seen.at : this.clock();
-    return this.clock() >= at + this.leaseMs(lease);
+    const renewedAt = seen && seen.rv === lease.metadata.resourceVersion ? seen.at : now;
+    const watchedSince = Math.max(renewedAt, this.leaseWatch.freshSince);
+    return Math.min(now, this.leaseWatch.freshAt) >= watchedSince + this.leaseMs(lease);
   }
 
   private onLeaseEvent(type: WatchEventType, obj: Lease): void {

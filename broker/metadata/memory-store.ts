@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KafkaError } from '../errors.ts';
-import { StaleVersionError } from './types.ts';
+import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type {
-  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec,
+  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
 
 export interface MemoryStoreState {
@@ -124,22 +124,25 @@ export class MemoryStore implements MetadataStore {
   async createTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord> {
     this.checkOpen();
     if (this.topics.has(spec.name)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists.`);
-    const topic: TopicRecord = { spec, topicId: randomUUID(), partitions, version: this.nextVersion() };
+    const topic: TopicRecord = { spec, topicId: randomUUID(), partitions, controllerEpoch: 0, version: this.nextVersion() };
     await this.commit(() => this.topics.set(spec.name, topic));
     this.emit({ type: 'put', topic });
     return topic;
   }
 
-  async updateTopic(name: string, expectedVersion: string,
-    update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }): Promise<TopicRecord> {
+  async updateTopic(name: string, expectedVersion: string, update: TopicUpdate): Promise<TopicRecord> {
     this.checkOpen();
     const current = this.topics.get(name);
     if (!current) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist.`);
     if (current.version !== expectedVersion) throw new StaleVersionError(`topic ${name}`, expectedVersion, current.version);
+    if (update.controllerEpoch !== undefined && current.controllerEpoch > update.controllerEpoch) {
+      throw new ControllerFencedError(name, update.controllerEpoch, current.controllerEpoch);
+    }
     const topic: TopicRecord = {
       ...current,
       spec: update.spec ?? current.spec,
       partitions: update.partitions ?? current.partitions,
+      controllerEpoch: update.controllerEpoch ?? current.controllerEpoch,
       version: this.nextVersion(),
     };
     await this.commit(() => this.topics.set(name, topic));
@@ -206,7 +209,8 @@ export class MemoryStore implements MetadataStore {
     this.nextProducerId = BigInt(state.nextProducerId);
     this.revision = state.revision;
     this.topics.clear();
-    for (const t of state.topics) this.topics.set(t.spec.name, t);
+    // (files written before controller epochs existed lack the field)
+    for (const t of state.topics) this.topics.set(t.spec.name, { ...t, controllerEpoch: t.controllerEpoch ?? 0 });
   }
 
   private nextVersion(): string { return String(++this.revision); }

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/g
  * run the same suite against a real API server.
  */
 import { ErrorCode, KafkaError } from '../errors.ts';
-import { StaleVersionError } from './types.ts';
+import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type { MetadataStore, PartitionState, TopicEvent, TopicSpec } from './types.ts';
 
 export interface StoreFactory {
@@ -123,9 +123,44 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(leases).toEqual(['none', `1@${a.epoch}`, 'none', `2@${b.epoch}`, 'none']);
     });
 
+    test('controller fencing: a write under an older controller epoch is refused even at the current version; writes without one keep the epoch', async () => {
+      const t = await store.createTopic(specOf('fenced', 1), partitionsOf(1));
+      expect(t.controllerEpoch).toBe(0);
+      const fenced = await store.updateTopic('fenced', t.version, { controllerEpoch: 5 }); // only fences
+      expect(fenced.controllerEpoch).toBe(5);
+      expect(fenced.partitions).toEqual(t.partitions);
+      const moved = partitionsOf(1).map((p) => ({ ...p, leaderEpoch: 1, partitionEpoch: 1 }));
+      const err = await store.updateTopic('fenced', fenced.version, { partitions: moved, controllerEpoch: 4 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ControllerFencedError);
+      expect((err as ControllerFencedError).code).toBe('BROOK_ERR_CONTROLLER_FENCED');
+      expect((await store.getTopic('fenced'))!.version).toBe(fenced.version);
+      const same = await store.updateTopic('fenced', fenced.version, { partitions: moved, controllerEpoch: 5 });
+      expect(same.partitions).toEqual(moved);
+      const byLeader = await store.updateTopic('fenced', same.version, { partitions: moved.map((p) => ({ ...p, partitionEpoch: 2 })) });
+      expect(byLeader.controllerEpoch).toBe(5);
+      expect((await store.getTopic('fenced'))!.controllerEpoch).toBe(5);
+    });
+
+    test('a controller paused between its read and its write cannot land the write once a newer controller fenced the topic', async () => {
+      const t = await store.createTopic(specOf('paused', 1), partitionsOf(1));
+      const old = await store.updateTopic('paused', t.version, { controllerEpoch: 1 });
+      // controller epoch 1 read `old` and planned a change, then paused; epoch 2 took over meanwhile
+      const planned = old.partitions.map((p) => ({ ...p, leader: -1, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 }));
+      const newer = await store.updateTopic('paused', old.version, { controllerEpoch: 2 });
+      const resumed = await store.updateTopic('paused', old.version, { partitions: planned, controllerEpoch: 1 }).catch((e: unknown) => e);
+      expect(resumed).toBeInstanceOf(StaleVersionError);
+      // and on fresh state the old epoch is refused
+      const retried = await store.updateTopic('paused', newer.version, { partitions: planned, controllerEpoch: 1 }).catch((e: unknown) => e);
+      expect(retried).toBeInstanceOf(ControllerFencedError);
+      const now = (await store.getTopic('paused'))!;
+      expect(now.partitions).toEqual(t.partitions);
+      expect(now.controllerEpoch).toBe(2);
+    });
+
     if (factory.reopen) {
       test('topics, versions and producer ids survive a restart', async () => {
-        const t = await store.createTopic(specOf('durable', 2), partitionsOf(2));
+        const created = await store.createTopic(specOf('durable', 2), partitionsOf(2));
+        const t = await store.updateTopic('durable', created.version, { controllerEpoch: 3 });
         const ids = await store.allocateProducerIds(10);
         const clusterId = await store.clusterId();
         store = await factory.reopen!(store);

@@ -30,6 +30,11 @@ export interface TopicRecord {
   /** UUID in canonical text form; a new one each time a topic of this name is created. */
   readonly topicId: string;
   readonly partitions: readonly PartitionState[];
+  /**
+   * Epoch of the controller lease under which the partition state was last written by a
+   * controller (0: never). A write made under an older epoch is refused (ControllerFencedError).
+   */
+  readonly controllerEpoch: number;
   /** Opaque; changes on every write (resourceVersion in Kubernetes). */
   readonly version: string;
 }
@@ -58,6 +63,12 @@ export interface ControllerLease {
   readonly epoch: number;
 }
 
+export interface TopicUpdate {
+  readonly spec?: TopicSpec;
+  readonly partitions?: readonly PartitionState[];
+  readonly controllerEpoch?: number;
+}
+
 export type TopicEvent =
   | { readonly type: 'put'; readonly topic: TopicRecord }
   | { readonly type: 'deleted'; readonly topic: TopicRecord };
@@ -75,16 +86,25 @@ export interface MetadataStore {
    * placePendingTopic. Stores where every topic is created placed never call it.
    */
   watchPendingTopics(listener: (spec: TopicSpec) => void): () => void;
-  /** Gives a pending topic its first partition state (and topic id). */
-  placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord>;
+  /**
+   * Gives a pending topic its first partition state (and topic id); `controllerEpoch` as in
+   * updateTopic.
+   */
+  placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[], controllerEpoch?: number): Promise<TopicRecord>;
   /**
    * Records that broker `brokerId` deleted its copies of a deleted topic (the Kubernetes store
    * annotates the Topic so the operator's finalizer can complete); a no-op where nothing waits.
    */
   acknowledgeTopicDataRemoved(name: string, topicId: string, brokerId: number): Promise<void>;
-  /** Compare-and-swap: fails with StaleVersionError when `expectedVersion` is not current. */
-  updateTopic(name: string, expectedVersion: string,
-    update: { spec?: TopicSpec; partitions?: readonly PartitionState[] }): Promise<TopicRecord>;
+  /**
+   * Compare-and-swap: fails with StaleVersionError when `expectedVersion` is not current.
+   * A controller's write passes the epoch of the controller lease it holds as `controllerEpoch`:
+   * the write fails with ControllerFencedError if the topic was written under a newer epoch, and
+   * otherwise records this one (a write with only `controllerEpoch` just fences older
+   * controllers off the topic). Writes without it (leaders' ISR changes, CreatePartitions...)
+   * keep the topic's epoch.
+   */
+  updateTopic(name: string, expectedVersion: string, update: TopicUpdate): Promise<TopicRecord>;
   /** Fails with UNKNOWN_TOPIC_OR_PARTITION if there is no such topic. */
   deleteTopic(name: string): Promise<void>;
   /**
@@ -138,4 +158,17 @@ export function decodeListeners(text: string | undefined): ListenerEndpoint[] | 
     out.push({ name: m[1]!, host: m[2]!, port: Number(m[3]) });
   }
   return out;
+}
+
+/** A controller write under an epoch older than the one that last wrote the topic: that controller lost its lease. */
+export class ControllerFencedError extends Error {
+  readonly code = 'BROOK_ERR_CONTROLLER_FENCED';
+  readonly topicEpoch: number;
+  readonly writerEpoch: number;
+  constructor(topic: string, writerEpoch: number, topicEpoch: number) {
+    super(`topic ${topic}: written under controller epoch ${topicEpoch}, refusing a write under older epoch ${writerEpoch}`);
+    this.name = 'ControllerFencedError';
+    this.topicEpoch = topicEpoch;
+    this.writerEpoch = writerEpoch;
+  }
 }

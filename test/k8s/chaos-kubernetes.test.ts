@@ -8,8 +8,6 @@
  * once, in acknowledgement order, and nothing appears twice.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,28 +16,16 @@ import { repoRoot } from '../harness/paths.ts';
 import { describeRun, expectSuccess, javaProgram, requireKcat, run } from '../harness/tools.ts';
 import { freePort, kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
+import { partitionStates, startBrokerProcess, waitFor, type BrokerNode } from './broker-processes.ts';
 
 const api = useApiServer();
 const ns = 'chaos';
 const KILLS = 20;
 const PARTITIONS = 3;
 
-interface Node { id: number; port: number; dataDir: string; child: ChildProcess | null; log: string }
+interface Node extends BrokerNode { port: number }
 const nodes: Node[] = [];
-
-function start(node: Node): Promise<void> {
-  const child = spawn(process.execPath, [join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(node.id),
-    '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns, '--kubeconfig', api().kubeconfigPath,
-    '--listen', `127.0.0.1:${node.port}`, '--data-dir', node.dataDir, '--metrics-port', 'none',
-    '--set', 'broker.session.timeout.ms=2000', '--set', 'broker.heartbeat.interval.ms=400',
-    '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  node.child = child;
-  child.stderr!.on('data', (d: Buffer) => { node.log = (node.log + d.toString()).slice(-20_000); });
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); });
-    child.once('exit', (code, signal) => reject(new Error(`broker ${node.id} exited (${code ?? signal}):\n${node.log}`)));
-  });
-}
+const start = (node: Node) => startBrokerProcess(node, { namespace: ns, kubeconfig: api().kubeconfigPath, listen: `127.0.0.1:${node.port}` });
 
 async function kill9(node: Node): Promise<void> {
   const child = node.child!;
@@ -49,20 +35,8 @@ async function kill9(node: Node): Promise<void> {
   node.child = null;
 }
 
-async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** Partition state as the Topic resource's status has it. */
-async function partitionStates(): Promise<Array<{ partition: number; leader: number; isr: number[] }>> {
-  const r = await kubectl(api(), ['get', 'topic', 'chaos', '-n', ns, '-o', 'jsonpath={.status.partitions}']);
-  const text = r.stdout.toString();
-  return r.code === 0 && text ? JSON.parse(text) : [];
-}
+const chaosStates = () => partitionStates(api(), ns, 'chaos');
 
 beforeAll(async () => {
   requireKcat();
@@ -88,7 +62,7 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
   await admin.connect();
   await admin.createTopics({ topics: ['chaos', 'chaos-java'].map((topic) => ({ topic, numPartitions: PARTITIONS, replicationFactor: 3, configEntries: [{ name: 'min.insync.replicas', value: '2' }] })) });
   await admin.disconnect();
-  await waitFor(async () => (await partitionStates()).every((p) => p.isr.length === 3) && (await partitionStates()).length === PARTITIONS, 'the topic placed and in sync');
+  await waitFor(async () => (await chaosStates()).every((p) => p.isr.length === 3) && (await chaosStates()).length === PARTITIONS, 'the topic placed and in sync');
 
   // The Java client retries through every failover within its delivery timeout; it prints
   // "i partition offset" for each acknowledged record once all are acknowledged.
@@ -116,22 +90,22 @@ test(`${KILLS} leader kills and pauses across processes lose no acknowledged rec
 
   for (let round = 0; round < KILLS; round++) {
     const p = round % PARTITIONS;
-    const states = await partitionStates();
+    const states = await chaosStates();
     const victim = nodes[states[p]!.leader]!;
     const before = acked.flat().length;
     if (round % 2 === 0) {
       await kill9(victim);
-      await waitFor(async () => { const s = (await partitionStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGKILL`);
+      await waitFor(async () => { const s = (await chaosStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGKILL`);
       await start(victim);
     } else {
       victim.child!.kill('SIGSTOP');
       try {
-        await waitFor(async () => { const s = (await partitionStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGSTOP`);
+        await waitFor(async () => { const s = (await chaosStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGSTOP`);
       } finally {
         victim.child!.kill('SIGCONT');
       }
     }
-    await waitFor(async () => (await partitionStates()).every((s) => s.isr.length === 3), `every ISR whole again (round ${round})`, 60_000);
+    await waitFor(async () => (await chaosStates()).every((s) => s.isr.length === 3), `every ISR whole again (round ${round})`, 60_000);
     await waitFor(() => acked.flat().length >= before + 10, 'progress after the failover');
   }
   producing = false;

@@ -33,6 +33,11 @@ export interface ApiServer {
   dir: string;
   /** Kubernetes version the server reports, e.g. v1.34.4. */
   version: string;
+  /** Process id of kube-apiserver (to SIGSTOP it for an outage in which connections hang). */
+  apiserverPid: number;
+  /** SIGSTOP / SIGCONT kube-apiserver: an outage in which every request and watch just hangs. */
+  pauseApiServer(): void;
+  resumeApiServer(): void;
   stop(): Promise<void>;
 }
 
@@ -152,7 +157,8 @@ function servingCa(certDir: string): string {
   return pems[pems.length - 1];
 }
 
-export function writeKubeconfig(path: string, server: string, caData: string, token: string): void {
+/** `tlsServerName`: the name to verify the serving certificate against when `server` is an address it does not name. */
+export function writeKubeconfig(path: string, server: string, caData: string, token: string, tlsServerName?: string): void {
   const b64 = Buffer.from(caData).toString('base64');
   writeFileSync(path, [
     'apiVersion: v1',
@@ -162,6 +168,7 @@ export function writeKubeconfig(path: string, server: string, caData: string, to
     '  cluster:',
     `    server: ${server}`,
     `    certificate-authority-data: ${b64}`,
+    ...(tlsServerName ? [`    tls-server-name: ${tlsServerName}`] : []),
     'users:',
     '- name: admin',
     '  user:',
@@ -247,7 +254,10 @@ export async function startApiServer(opts: StartOptions = {}): Promise<ApiServer
     writeKubeconfig(kubeconfigPath, server, caData, token);
     return {
       kubeconfigPath, server, token, caData, dir, version: version.gitVersion,
-      stop: async () => { process.off('exit', onExit); await stopAll(); },
+      apiserverPid: apiserver.child.pid!,
+      pauseApiServer: () => { apiserver.child.kill('SIGSTOP'); },
+      resumeApiServer: () => { apiserver.child.kill('SIGCONT'); },
+      stop: async () => { process.off('exit', onExit); apiserver.child.kill('SIGCONT'); await stopAll(); },
     };
   } catch (err) {
     process.off('exit', onExit);

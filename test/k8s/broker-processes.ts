@@ -1,0 +1,69 @@
+/**
+ * Brook brokers as processes on the Kubernetes store, for the process-level tests of test/k8s/:
+ * start one (optionally through a wrapper such as `ip netns exec`), read a Topic's partition
+ * state from the API server, wait for a condition, and measure stalls.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { repoRoot } from '../harness/paths.ts';
+import { kubectl, type ApiServer } from './envtest.ts';
+
+export interface BrokerNode { id: number; dataDir: string; child: ChildProcess | null; log: string }
+
+export interface BrokerLaunch {
+  namespace: string;
+  kubeconfig: string;
+  /** host:port to listen on (and advertise). */
+  listen: string;
+  /** Turns the command line into the one to run, e.g. inside a network namespace. */
+  wrap?: (cmd: string, args: string[]) => [string, string[]];
+}
+
+/**
+ * Starts broker `node.id` (cluster `demo`, 2 s session, 400 ms heartbeats, 100 ms replica fetch
+ * wait); resolves once it listens. Its stderr (last 20 kB) is kept in `node.log`.
+ */
+export function startBrokerProcess(node: BrokerNode, launch: BrokerLaunch): Promise<void> {
+  const argv = [join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(node.id),
+    '--store', 'kubernetes', '--cluster', 'demo', '--namespace', launch.namespace, '--kubeconfig', launch.kubeconfig,
+    '--listen', launch.listen, '--data-dir', node.dataDir, '--metrics-port', 'none',
+    '--set', 'broker.session.timeout.ms=2000', '--set', 'broker.heartbeat.interval.ms=400',
+    '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0'];
+  const [cmd, args] = launch.wrap ? launch.wrap(process.execPath, argv) : [process.execPath, argv];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  node.child = child;
+  node.log = '';
+  child.stderr!.on('data', (d: Buffer) => { node.log = (node.log + d.toString()).slice(-20_000); });
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); });
+    child.once('exit', (code, signal) => reject(new Error(`broker ${node.id} exited (${code ?? signal}):\n${node.log}`)));
+  });
+}
+
+export async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Partition state as the Topic resource's status has it ([] while it has none). */
+export async function partitionStates(api: ApiServer, namespace: string, topic: string): Promise<Array<{ partition: number; leader: number; isr: number[] }>> {
+  const r = await kubectl(api, ['get', 'topic', topic, '-n', namespace, '-o', 'jsonpath={.status.partitions}']);
+  const text = r.stdout.toString();
+  return r.code === 0 && text ? JSON.parse(text) : [];
+}
+
+/** The longest gap between consecutive times in [from, to], counting from `from` and up to `to` (times sorted). */
+export function longestGap(times: readonly number[], from: number, to: number): number {
+  let last = from;
+  let gap = 0;
+  for (const t of times) {
+    if (t < from) continue;
+    if (t > to) break;
+    gap = Math.max(gap, t - last);
+    last = t;
+  }
+  return Math.max(gap, to - last);
+}
