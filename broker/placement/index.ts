@@ -1,0 +1,11 @@
+/**
+ * Placement: where replicas go. `placeReplicas` places new partitions (the controller);
+ * `planRebalance` plans moving existing ones (the operator's rebalancer, scale-up and drains).
+ */
+export { placeReplicas } from '../metadata/placement.ts';
+export type { BrokerInfo } from '../metadata/placement.ts';
+export { RebalancePlanError, estimateRebalanceSeconds, planRebalance } from './rebalance-plan.ts';
+export type {
+  BrokerLoad, BrokerLoadChange, CurrentPartition, PartitionMove, PlanIssue, PlanIssueCode, PlannerBroker,
+  RebalanceInput, RebalancePlan, RebalancePlanErrorCode, TargetPartition,
+} from './rebalance-plan.ts';
