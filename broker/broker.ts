@@ -1,35 +1,34 @@
 /**
- * Broker: one Kafka-compatible broker. It owns the partition replicas assigned to it (their logs
- * under `dataDir/<topic>-<partition>`), follows the metadata store's topic watch to open, update
- * and delete them, serves the Kafka protocol on its listener, and exposes /metrics, /healthz and
- * /readyz. Everything runs on one event loop; changes from the store are applied one at a time,
- * in order, through a single promise chain.
+ * Broker: one Kafka-compatible broker, and the composition root of its parts. It owns the
+ * partition replicas assigned to it (their logs on disk through LogManager), follows the
+ * metadata store's topic watch to open, update and delete them, serves the Kafka protocol on its
+ * listeners (ListenerSet; handlers see it as BrokerServices), and exposes /metrics, /healthz and
+ * /readyz (HealthServer). Everything runs on one event loop; changes from the store are applied
+ * one at a time, in order, through a single promise chain.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Server as HttpServer } from 'node:http';
-import express from 'express';
-import { BrokerSettings, ConfigError } from './config.ts';
-import { DelayedFetchQueue } from './delayed-fetch.ts';
+import { BrokerSettings } from './config.ts';
+import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
-import { hwKey, LogCleaner, logConfigFromTopicConfigs, PartitionLog, readHighWatermarks, writeHighWatermarks } from './log/index.ts';
-import type { HighWatermarks } from './log/index.ts';
+import { LogCleaner, logConfigFromTopicConfigs } from './log/index.ts';
+import { LogManager } from './log-manager.ts';
 import { StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
-import { BrokerMetrics } from './metrics.ts';
+import { BrokerMetrics, partitionView } from './metrics.ts';
 import { Partition } from './partition.ts';
-import { KafkaServer } from './server/kafka-server.ts';
+import { bindHost, ListenerSet } from './server/index.ts';
+import { HealthServer } from './http/health-server.ts';
 import { TopicAdmin } from './topic-admin.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
-import { GroupCoordinator, OFFSETS_TOPIC } from './groups/coordinator.ts';
+import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
-import { ReplicaManager } from './replication/replica-manager.ts';
+import { ReplicaManager } from './replication/index.ts';
 import { KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
-import type { Endpoint, Listener, ListenerPlan } from './listeners.ts';
+import type { Endpoint, ListenerPlan } from './listeners.ts';
 import type { ListenerEndpoint } from './metadata/index.ts';
+import type { BrokerEndpoint, BrokerServices } from './handlers/services.ts';
 
 export type { Endpoint } from './listeners.ts';
 
@@ -59,9 +58,15 @@ export interface BrokerOptions {
   clock?: () => number;
 }
 
-const PARTITION_METADATA = 'partition.metadata';
+/**
+ * How a broker stops. controlled: hand leadership off, deregister, finish in-flight requests,
+ * flush and checkpoint. crash: what a killed process leaves behind (no hand-off, the liveness
+ * lease left to expire, connections dropped, logs abandoned unflushed) — `brook local`'s
+ * `crash N` and the failover tests.
+ */
+export type StopMode = 'controlled' | 'crash';
 
-export class Broker {
+export class Broker implements BrokerServices {
   readonly nodeId: number;
   readonly settings: BrokerSettings;
   readonly store: MetadataStore;
@@ -72,27 +77,21 @@ export class Broker {
   readonly groups: GroupCoordinator;
   readonly log: Logger;
   readonly clock: () => number;
+  readonly delayedProduces = new DelayedProduces();
   clusterId = '';
-  delayedProduces = 0;
 
   private readonly opts: BrokerOptions;
   private readonly partitions = new Map<string, Partition>();
   private readonly topics = new Map<string, TopicRecord>();
   private readonly topicNamesById = new Map<string, string>();
-  private readonly listenerPlan: ListenerPlan;
-  private readonly servers: KafkaServer[] = [];
-  /** Advertised endpoint per listener name, with bound ports filled in once listening. */
-  private readonly advertisedByListener = new Map<string, Endpoint>();
-  private readonly pendingListeners: Set<string>;
+  private readonly listeners: ListenerSet;
   private rackValue: string | null;
-  private httpServer: HttpServer | null = null;
+  private health: HealthServer | null = null;
   private unwatch: (() => void) | null = null;
   private applying: Promise<void> = Promise.resolve();
   private retentionTimer: NodeJS.Timeout | null = null;
   private hwCheckpointTimer: NodeJS.Timeout | null = null;
-  /** High watermarks from replication-offset-checkpoint, read once on start. */
-  private checkpointedHighWatermarks: HighWatermarks = new Map();
-  private metricsEndpoint: Endpoint | null = null;
+  private readonly logs: LogManager;
   private ready = false;
   private stopping: Promise<void> | null = null;
   readonly membership: Membership;
@@ -111,34 +110,21 @@ export class Broker {
     this.store = opts.store;
     this.log = opts.logger ?? createLogger(`broker-${opts.nodeId}`);
     this.clock = opts.clock ?? Date.now;
-    this.listenerPlan = opts.listeners ?? resolveListeners({
+    this.logs = new LogManager({ dataDir: opts.dataDir, logger: this.log, clock: this.clock });
+    const plan = opts.listeners ?? resolveListeners({
       listeners: this.settings.get('listeners'),
       advertisedListeners: this.settings.get('advertised.listeners'),
       protocolMap: this.settings.get('listener.security.protocol.map'),
       interBrokerListenerName: this.settings.get('inter.broker.listener.name'),
     }, { listen: opts.listen, advertised: opts.advertised });
-    for (const l of this.listenerPlan.listeners) this.advertisedByListener.set(l.name, l.advertised);
-    this.pendingListeners = new Set(opts.pendingListeners ?? []);
-    if (this.pendingListeners.has(this.listenerPlan.interBroker)) {
-      throw new ConfigError(`the inter-broker listener ${this.listenerPlan.interBroker} needs an address at start: other brokers replicate from it`);
-    }
+    this.listeners = new ListenerSet(plan, opts.pendingListeners ?? [], this.log);
     this.rackValue = this.settings.get('broker.rack');
     this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
     this.producerIds = new ProducerIdAllocator(this.store);
     this.groups = new GroupCoordinator({
       logger: this.log.child('groups'),
       clock: this.clock,
-      config: {
-        offsetsTopicPartitions: this.settings.int('offsets.topic.num.partitions'),
-        minSessionTimeoutMs: this.settings.int('group.min.session.timeout.ms'),
-        maxSessionTimeoutMs: this.settings.int('group.max.session.timeout.ms'),
-        initialRebalanceDelayMs: this.settings.int('group.initial.rebalance.delay.ms'),
-        maxGroupSize: this.settings.int('group.max.size'),
-        offsetMetadataMaxBytes: this.settings.int('offset.metadata.max.bytes'),
-        offsetsRetentionMs: this.settings.int('offsets.retention.minutes') * 60_000,
-        offsetsRetentionCheckIntervalMs: this.settings.int('offsets.retention.check.interval.ms'),
-        commitTimeoutMs: this.settings.int('offsets.commit.timeout.ms'),
-      },
+      config: groupCoordinatorConfig(this.settings),
     });
     this.membership = new Membership({
       store: this.store,
@@ -159,16 +145,7 @@ export class Broker {
     });
     const self = this;
     this.metrics = new BrokerMetrics(opts.nodeId, {
-      partitions: () => [...self.partitions.values()].map((p) => ({
-        topic: p.topic, partition: p.index, isLeader: p.isLeader, underReplicated: p.underReplicated,
-        underMinIsr: p.underMinIsr, offline: p.state.leader < 0, sizeBytes: p.log.sizeInBytes,
-        segments: p.log.segmentCount, logStartOffset: p.log.logStartOffset, logEndOffset: p.log.logEndOffset,
-        highWatermark: p.highWatermark,
-        followers: p.isLeader ? [...p.followerStates()].map(([id, f]) => ({
-          id, lagMessages: f.logEndOffset < 0n ? Number(p.log.logEndOffset) : Number(p.log.logEndOffset - f.logEndOffset),
-          lagSeconds: (self.clock() - f.lastCaughtUpMs) / 1000,
-        })) : [],
-      })),
+      partitions: () => [...self.partitions.values()].map((p) => partitionView(p, self.clock())),
       groupOffsets: function* () {
         for (const o of self.groups.committedOffsets()) {
           const p = self.partitions.get(key(o.topic, o.partition));
@@ -177,8 +154,8 @@ export class Broker {
       },
       groupStates: () => self.groups.groupCounts(),
       delayedFetches: () => self.delayedFetches.size,
-      delayedProduces: () => self.delayedProduces,
-      connections: () => self.servers.reduce((n, s) => n + s.connectionCount, 0),
+      delayedProduces: () => self.delayedProduces.size,
+      connections: () => self.listeners.connectionCount,
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
     const cleanerLog = this.log.child('cleaner');
@@ -195,6 +172,7 @@ export class Broker {
       fetchMaxBytes: this.settings.int('replica.fetch.max.bytes'),
       endpointOf: (id) => this.membership.live.find((b) => b.id === id),
       partitions: () => this.partitions.values(),
+      clock: this.clock,
     });
   }
 
@@ -211,22 +189,22 @@ export class Broker {
   }
 
   private async startup(): Promise<void> {
-    await mkdir(this.opts.dataDir, { recursive: true });
-    try {
-      this.checkpointedHighWatermarks = readHighWatermarks(this.opts.dataDir);
-    } catch (err) {
-      this.log.warn(`ignoring the high-watermark checkpoint: ${(err as Error).message}; high watermarks restart at the log start`);
-    }
+    await this.logs.start();
     this.clusterId = this.settings.get('cluster.id') ?? await this.store.clusterId();
-    if (this.opts.metricsPort !== null && this.opts.metricsPort !== undefined) await this.startHttp(this.opts.metricsPort);
+    if (this.opts.metricsPort !== null && this.opts.metricsPort !== undefined) {
+      this.health = await HealthServer.start({
+        host: this.opts.metricsHost ?? bindHost(this.listeners.plan.listeners[0]!.bind.host), port: this.opts.metricsPort,
+        registry: this.metrics.registry, readinessProblem: () => this.readinessProblem(),
+      });
+    }
     this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
     await this.applying;
-    await this.removeStrayLogDirs();
-    for (const l of this.listenerPlan.listeners) await this.startListener(l);
+    await this.logs.removeStray(this.partitions.values());
+    await this.listeners.start(this, this.metrics);
     const interval = this.settings.int('log.retention.check.interval.ms');
-    this.retentionTimer = setInterval(() => { void this.enforceRetention(); }, interval);
+    this.retentionTimer = setInterval(() => { void this.logs.enforceRetention(this.partitions.values()); }, interval);
     this.retentionTimer.unref();
-    this.hwCheckpointTimer = setInterval(() => this.checkpointHighWatermarks(), this.settings.int('replica.high.watermark.checkpoint.interval.ms'));
+    this.hwCheckpointTimer = setInterval(() => this.logs.checkpointHighWatermarks(this.partitions.values()), this.settings.int('replica.high.watermark.checkpoint.interval.ms'));
     this.hwCheckpointTimer.unref();
     this.unwatchPending = this.store.watchPendingTopics((spec) => {
       this.pendingTopics.set(spec.name, spec);
@@ -298,42 +276,24 @@ export class Broker {
   /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
   proposeIsr(p: Partition, isr: number[]): void { this.replicas.proposeIsr(p, isr); }
 
-  private async startListener(l: Listener): Promise<void> {
-    const server = new KafkaServer(this, l.name);
-    this.servers.push(server);
-    const port = await server.listen(bindHost(l.bind.host), l.bind.port);
-    if (l.advertised.port === 0) this.advertisedByListener.set(l.name, { host: l.advertised.host, port });
-    const a = this.advertisedByListener.get(l.name)!;
-    this.log.info(`listener ${l.name} (${l.protocol}) on ${bindHost(l.bind.host)}:${port}, ${this.pendingListeners.has(l.name) ? 'advertised once its address is known' : `advertised as ${a.host}:${a.port}`}`);
-  }
-
   /** The inter-broker listener's advertised address (what this broker registers as host:port). */
-  get advertised(): Endpoint { return this.advertisedByListener.get(this.listenerPlan.interBroker)!; }
-  get interBrokerListener(): string { return this.listenerPlan.interBroker; }
+  get advertised(): Endpoint { return this.listeners.interBrokerAdvertised; }
+  get interBrokerListener(): string { return this.listeners.plan.interBroker; }
   /** Every advertised listener's address, in the order of the listeners setting (pending ones left out). */
-  advertisedListeners(): ListenerEndpoint[] {
-    return this.listenerPlan.listeners.filter((l) => !this.pendingListeners.has(l.name)).map((l) => ({ name: l.name, ...this.advertisedByListener.get(l.name)! }));
-  }
+  advertisedListeners(): ListenerEndpoint[] { return this.listeners.advertisedListeners(); }
 
   /**
    * A listener's advertised address learnt after start (or changed: a node port's pod moved to
    * another node); renews the registration at once so Metadata answers with it.
    */
   setAdvertisedListener(name: string, endpoint: Endpoint): void {
-    if (!this.advertisedByListener.has(name)) throw new ConfigError(`no listener named ${name}`);
-    if (name === this.listenerPlan.interBroker) throw new ConfigError(`the inter-broker listener ${name} keeps the address it started with`);
-    const before = this.advertisedByListener.get(name)!;
-    if (!this.pendingListeners.has(name) && before.host === endpoint.host && before.port === endpoint.port) return;
-    this.pendingListeners.delete(name);
-    this.advertisedByListener.set(name, endpoint);
-    this.log.info(`listener ${name} now advertised as ${endpoint.host}:${endpoint.port}`);
-    if (this.ready && !this.stopping) void this.membership.renew();
+    if (this.listeners.setAdvertised(name, endpoint) && this.ready && !this.stopping) void this.membership.renew();
   }
   /** The bound port of the inter-broker listener. */
-  get listenPort(): number { return this.servers.find((s) => s.listener === this.listenerPlan.interBroker)?.port ?? 0; }
+  get listenPort(): number { return this.listeners.ports().get(this.listeners.plan.interBroker) ?? 0; }
   /** Bound port per listener name. */
-  listenPorts(): Map<string, number> { return new Map(this.servers.map((s) => [s.listener, s.port])); }
-  get metricsAddress(): Endpoint | null { return this.metricsEndpoint; }
+  listenPorts(): Map<string, number> { return this.listeners.ports(); }
+  get metricsAddress(): Endpoint | null { return this.health?.address ?? null; }
   get rack(): string | null { return this.rackValue; }
 
   /**
@@ -358,13 +318,13 @@ export class Broker {
    * on). A broker without that listener is left out, as Kafka does; one registered without a
    * listener list has the single address it registered.
    */
-  brokerEndpoints(listener: string = this.listenerPlan.interBroker): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
-    const out: Array<{ nodeId: number; host: string; port: number; rack: string | null }> = [];
+  brokerEndpoints(listener: string = this.listeners.plan.interBroker): BrokerEndpoint[] {
+    const out: BrokerEndpoint[] = [];
     for (const b of this.membership.live) {
       const e = b.listeners ? b.listeners.find((l) => l.name === listener) : b;
       if (e) out.push({ nodeId: b.id, host: e.host, port: e.port, rack: b.rack });
     }
-    const own = this.pendingListeners.has(listener) ? undefined : this.advertisedByListener.get(listener);
+    const own = this.listeners.advertised(listener);
     if (own && !this.membership.live.some((b) => b.id === this.nodeId)) out.push({ nodeId: this.nodeId, host: own.host, port: own.port, rack: this.rack });
     return out;
   }
@@ -417,12 +377,10 @@ export class Broker {
         existing.updateConfig(logConfig, minIsr);
         if (wasLeader !== existing.isLeader) this.leadershipChanged(existing);
       } else if (hosted) {
-        const dir = join(this.opts.dataDir, `${name}-${state.partition}`);
-        await this.claimDir(dir, topic.topicId);
-        const log = await PartitionLog.open(dir, logConfig, { name: `${name}-${state.partition}`, clock: this.clock });
+        const log = await this.logs.open(name, state.partition, topic.topicId, logConfig);
         const partition = new Partition({
           topic: name, index: state.partition, topicId: topic.topicId, log, nodeId: this.nodeId, state, minInsyncReplicas: minIsr, clock: this.clock,
-          checkpointedHighWatermark: this.checkpointedHighWatermarks.get(hwKey(name, state.partition)),
+          checkpointedHighWatermark: this.logs.checkpointedHighWatermark(name, state.partition),
         });
         this.partitions.set(key(name, state.partition), partition);
         this.cleaner?.register(log, { uncleanableFrom: () => partition.highWatermark });
@@ -430,37 +388,6 @@ export class Broker {
       }
     }
     if (!this.stopping) this.replicas.sync();
-  }
-
-  /**
-   * A partition directory records the topic id it belongs to; a directory left by an earlier
-   * topic of the same name is removed before the new topic uses the name.
-   */
-  private async claimDir(dir: string, topicId: string): Promise<void> {
-    const file = join(dir, PARTITION_METADATA);
-    const existing = await readFile(file, 'utf8').catch(() => null);
-    if (existing !== null && !existing.includes(`topic_id: ${topicId}`)) {
-      this.log.warn(`removing ${dir}: it belongs to an earlier topic (${existing.trim().replace(/\n/g, ', ')})`);
-      await rm(dir, { recursive: true, force: true });
-    }
-    await mkdir(dir, { recursive: true });
-    if (existing === null || !existing.includes(topicId)) await writeFile(file, `version: 0\ntopic_id: ${topicId}\n`);
-  }
-
-  /** Directories of topics the store no longer has (deleted while this broker was down). */
-  private async removeStrayLogDirs(): Promise<void> {
-    const entries = await readdir(this.opts.dataDir, { withFileTypes: true });
-    for (const e of entries) {
-      if (!e.isDirectory()) continue;
-      const meta = await readFile(join(this.opts.dataDir, e.name, PARTITION_METADATA), 'utf8').catch(() => null);
-      if (meta === null) continue;
-      const id = /topic_id: (\S+)/.exec(meta)?.[1];
-      const hosted = [...this.partitions.values()].some((p) => `${p.topic}-${p.index}` === e.name && p.topicId === id);
-      if (!hosted) {
-        this.log.info(`removing ${e.name}: its topic no longer exists or no longer has a replica here`);
-        await rm(join(this.opts.dataDir, e.name), { recursive: true, force: true });
-      }
-    }
   }
 
   private async dropPartitions(topic: string): Promise<void> {
@@ -474,88 +401,12 @@ export class Broker {
     else this.groups.resigned(p.index);
   }
 
-  /**
-   * The broker that coordinates `groupId`: the leader of its __consumer_offsets partition. The
-   * offsets topic is created on first use, as Kafka does, with offsets.topic.replication.factor
-   * replicas — and, as in Kafka, not before that many brokers are alive (COORDINATOR_NOT_AVAILABLE
-   * meanwhile), so a consumer arriving early cannot leave an under-replicated offsets topic for good.
-   */
-  async groupCoordinatorNode(groupId: string, listener?: string): Promise<{ nodeId: number; host: string; port: number } | null> {
-    if (!this.topics.has(OFFSETS_TOPIC)) {
-      const rf = this.settings.int('offsets.topic.replication.factor');
-      const alive = this.liveBrokers().length;
-      if (alive < rf) {
-        throw new KafkaError('COORDINATOR_NOT_AVAILABLE', `Number of alive brokers '${alive}' does not meet the required replication factor '${rf}' `
-          + `for the offsets topic (configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up and not all brokers are up yet.`);
-      }
-      try {
-        await this.admin.create({
-          name: OFFSETS_TOPIC, numPartitions: this.settings.int('offsets.topic.num.partitions'), replicationFactor: rf, assignments: [],
-          configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(this.settings.int('offsets.topic.segment.bytes')) },
-        });
-        this.log.info(`created ${OFFSETS_TOPIC} (${this.settings.int('offsets.topic.num.partitions')} partitions, RF ${rf})`);
-      } catch (err) {
-        if (!(err instanceof KafkaError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
-      }
-      await this.settled();
-    }
-    const state = this.topics.get(OFFSETS_TOPIC)?.partitions[this.groups.partitionFor(groupId)];
-    if (!state || state.leader < 0) return null;
-    const endpoint = this.brokerEndpoints(listener).find((b) => b.nodeId === state.leader);
-    return endpoint ? { nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port } : null;
-  }
-
   private async dropPartition(p: Partition): Promise<void> {
     if (p.topic === OFFSETS_TOPIC && p.isLeader) this.groups.resigned(p.index);
     this.partitions.delete(key(p.topic, p.index));
     await this.cleaner?.unregister(p.log);
     await p.log.delete();
     this.log.info(`deleted partition ${p.name}`);
-  }
-
-  /** Writes every hosted partition's high watermark to replication-offset-checkpoint (Kafka's per data dir file). */
-  private checkpointHighWatermarks(): void {
-    try {
-      writeHighWatermarks(this.opts.dataDir, [...this.partitions.values()].map((p) => ({ topic: p.topic, partition: p.index, highWatermark: p.highWatermark })));
-    } catch (err) {
-      this.log.error(`writing the high-watermark checkpoint failed: ${(err as Error).message}`);
-    }
-  }
-
-  private async enforceRetention(): Promise<void> {
-    for (const p of this.partitions.values()) {
-      try {
-        await p.log.enforceRetention(this.clock());
-      } catch (err) {
-        this.log.error(`retention on ${p.name} failed: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  private async startHttp(port: number): Promise<void> {
-    const app = express();
-    app.get('/metrics', async (_req, res) => {
-      try {
-        res.set('Content-Type', this.metrics.registry.contentType);
-        res.send(await this.metrics.registry.metrics());
-      } catch (err) {
-        res.status(500).send(String(err));
-      }
-    });
-    app.get('/healthz', (_req, res) => { res.send('ok\n'); });
-    app.get('/readyz', (_req, res) => {
-      const problem = this.readinessProblem();
-      if (problem) res.status(503).send(`${problem}\n`);
-      else res.send('ready\n');
-    });
-    const host = this.opts.metricsHost ?? bindHost(this.listenerPlan.listeners[0]!.bind.host);
-    await new Promise<void>((resolve, reject) => {
-      const server = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve()));
-      server.on('error', reject);
-      this.httpServer = server;
-    });
-    const address = this.httpServer!.address();
-    this.metricsEndpoint = { host, port: typeof address === 'object' && address ? address.port : port };
   }
 
   /**
@@ -596,63 +447,40 @@ export class Broker {
   }
 
   /**
-   * Simulates a crash for tests: the broker stops answering and renewing its lease at once,
-   * without handing anything off, and lets go of its logs without flushing or writing indexes,
-   * producer snapshots or checkpoints (PartitionLog.abandon), so a restart runs recovery. What
-   * was written but not fsynced stays in the page cache, as after a SIGKILL; to lose it as a
-   * power failure would, see test/harness/power-loss.ts.
+   * Stops the broker (see StopMode). controlled: stop accepting, answer parked fetches, let
+   * in-flight requests finish, then flush and close every log and the store's watch.
    */
-  async crash(): Promise<void> {
-    this.stopping ??= (async () => {
-      this.ready = false;
-      if (this.retentionTimer) clearInterval(this.retentionTimer);
-      if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
-      if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
-      this.controller.stop();
-      await this.membership.stop({ unregister: false });
-      await this.replicas.stop();
-      this.unwatch?.();
-      this.unwatchPending?.();
-      this.delayedFetches.wakeAll();
-      this.groups.close();
-      await Promise.all(this.servers.map((s) => s.close(0)));
-      await this.applying;
-      await this.cleaner?.stop();
-      for (const p of this.partitions.values()) await p.log.abandon();
-      this.partitions.clear();
-      this.httpServer?.closeAllConnections();
-      this.httpServer?.close();
-    })();
+  stop(mode: StopMode = 'controlled'): Promise<void> {
+    this.stopping ??= this.shutdown(mode);
     return this.stopping;
   }
 
-  /**
-   * Graceful stop: stop accepting, answer parked fetches, let in-flight requests finish, then
-   * flush and close every log and the store's watch.
-   */
-  stop(): Promise<void> {
-    this.stopping ??= this.shutdown();
-    return this.stopping;
-  }
-
-  private async shutdown(): Promise<void> {
+  private async shutdown(mode: StopMode): Promise<void> {
+    const controlled = mode === 'controlled';
     this.ready = false;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
     if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
     this.controller.stop();
-    if (this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
-    await this.membership.stop({ unregister: true });
+    if (controlled && this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
+    await this.membership.stop({ unregister: controlled });
     await this.replicas.stop();
     this.unwatch?.();
     this.unwatchPending?.();
     this.delayedFetches.wakeAll();
     this.groups.close();
-    await Promise.all(this.servers.map((s) => s.close()));
+    await this.listeners.close(controlled ? undefined : 0);
     await this.applying;
     await this.cleaner?.stop();
-    this.checkpointHighWatermarks();
+    if (controlled) this.logs.checkpointHighWatermarks(this.partitions.values());
     for (const p of this.partitions.values()) {
+      if (!controlled) {
+        // A crash lets go of the logs without flushing or writing indexes, producer snapshots or
+        // checkpoints (PartitionLog.abandon), so a restart runs recovery; test/harness/power-loss.ts
+        // also drops what was never fsynced, as a power failure would.
+        await p.log.abandon();
+        continue;
+      }
       try {
         await p.log.close();
       } catch (err) {
@@ -660,15 +488,9 @@ export class Broker {
       }
     }
     this.partitions.clear();
-    if (this.httpServer) {
-      const http = this.httpServer;
-      http.closeAllConnections();
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-    }
+    await this.health?.close();
   }
 }
 
 function key(topic: string, index: number): string { return `${topic}\u0000${index}`; }
 
-/** An empty listener host binds every interface. */
-function bindHost(host: string): string { return host === '' ? '0.0.0.0' : host.replace(/^\[(.*)\]$/, '$1'); }

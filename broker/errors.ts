@@ -122,6 +122,12 @@ export class KafkaError extends Error {
     this.errorName = info.name;
   }
   get retriable(): boolean { return errorInfo(this.errorCode).retriable; }
+
+  /** The error a peer answered with its wire `code` (a code this table lacks is UNKNOWN_SERVER_ERROR). */
+  static fromCode(code: number, detail: string): KafkaError {
+    const info = byCode.get(code);
+    return info ? new KafkaError(info.name as ErrorName, detail) : new KafkaError('UNKNOWN_SERVER_ERROR', `${detail} (error code ${code})`);
+  }
 }
 
 /**
@@ -132,4 +138,18 @@ export function errorCodeOf(err: unknown): number {
   if (err instanceof KafkaError) return err.errorCode;
   if (err && typeof err === 'object' && 'syscall' in err) return ErrorCode.KAFKA_STORAGE_ERROR;
   return ErrorCode.UNKNOWN_SERVER_ERROR;
+}
+
+/**
+ * Base of Brook's own errors that are not wire errors: a stable `code` (BROOK_ERR_*) that callers
+ * branch on, one union of codes per subsystem (protocol/errors.ts, log/errors.ts, ...); the
+ * message is for people. The name is the subclass's.
+ */
+export class BrookError<C extends `BROOK_ERR_${string}`> extends Error {
+  readonly code: C;
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
 }

@@ -76,7 +76,7 @@ export class LocalFleet {
     const b = this.running.get(id);
     if (!b) return;
     this.running.delete(id);
-    await b.crash();
+    await b.stop('crash');
   }
 
   async stopAll(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CleanResult } from './log/index.ts';
+import type { Partition } from './partition.ts';
 
 export interface PartitionView {
   readonly topic: string;
@@ -20,6 +21,20 @@ export interface PartitionView {
   readonly highWatermark: bigint;
   /** For partitions this broker leads: how far each follower is behind. */
   readonly followers: ReadonlyArray<{ id: number; lagMessages: number; lagSeconds: number }>;
+}
+
+/** A hosted partition as the gauges see it at `nowMs`. */
+export function partitionView(p: Partition, nowMs: number): PartitionView {
+  return {
+    topic: p.topic, partition: p.index, isLeader: p.isLeader, underReplicated: p.underReplicated,
+    underMinIsr: p.underMinIsr, offline: p.state.leader < 0, sizeBytes: p.log.sizeInBytes,
+    segments: p.log.segmentCount, logStartOffset: p.log.logStartOffset, logEndOffset: p.log.logEndOffset,
+    highWatermark: p.highWatermark,
+    followers: p.isLeader ? [...p.followerStates()].map(([id, f]) => ({
+      id, lagMessages: f.logEndOffset < 0n ? Number(p.log.logEndOffset) : Number(p.log.logEndOffset - f.logEndOffset),
+      lagSeconds: (nowMs - f.lastCaughtUpMs) / 1000,
+    })) : [],
+  };
 }
 
 export interface GroupOffsetView {

@@ -12,7 +12,7 @@
  * deleted last time has come back Ready as a new pod. The controller broker goes last. So at
  * most one broker is ever down because of the operator.
  */
-import type { Cluster } from '../broker/k8s/crds.ts';
+import type { Cluster } from '../broker/k8s/index.ts';
 import {
   advertisedListenersAnnotation, clusterLabel, contains, desiredObjects, externalAdvertisedListeners, overlay, monitoringObjects, names, rackAnnotation,
   selectorString, sha256, withAdoption, type Desired, type OperatorSettings, type ServiceLike,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import type { Cluster } from '../broker/k8s/crds.ts';
+import type { Cluster } from '../broker/k8s/index.ts';
 import { effectiveConfig, serverProperties } from './cluster-resources.ts';
 
 function cluster(replicas: number, config: Record<string, string> = {}): Cluster {

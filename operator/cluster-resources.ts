@@ -40,7 +40,7 @@
  * Leases, the controller Lease, the metadata ConfigMap, and the cluster's Topics.
  */
 import { createHash } from 'node:crypto';
-import type { Cluster } from '../broker/k8s/crds.ts';
+import type { Cluster } from '../broker/k8s/index.ts';
 import { brokerRoleRules } from './rbac.ts';
 import type { KubeObject, OwnerReference } from './kube.ts';
 

@@ -2,7 +2,7 @@
  * metav1.Condition bookkeeping: conditions keyed by type, stamped with the generation they
  * describe; lastTransitionTime changes only when the status flips; reason is one CamelCase word.
  */
-import type { Condition } from '../broker/k8s/crds.ts';
+import type { Condition } from '../broker/k8s/index.ts';
 
 export interface ConditionInput {
   type: string;

@@ -18,8 +18,8 @@
  * finalizes at once: the Cluster's brokers are going away with it (their StatefulSet is deleted
  * too) and could never annotate, so waiting for them would keep the Topic forever.
  */
-import { kafkaTopicName } from '../broker/k8s/crds.ts';
-import type { Cluster } from '../broker/k8s/crds.ts';
+import { kafkaTopicName } from '../broker/k8s/index.ts';
+import type { Cluster } from '../broker/k8s/index.ts';
 import { clusterLabel, withAdoption } from './cluster-resources.ts';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
 import { splitKey, type Result } from './controller.ts';

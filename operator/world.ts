@@ -3,7 +3,7 @@
  * operator derives from them: broker liveness from the brokers' Leases (observed on the local
  * clock, like KubernetesStore) and partition health per Cluster from Topic statuses.
  */
-import type { Cluster, Topic } from '../broker/k8s/crds.ts';
+import type { Cluster, Topic } from '../broker/k8s/index.ts';
 import { clusterLabel, managedSelector, names } from './cluster-resources.ts';
 import { Informer } from './informer.ts';
 import { resources, type Kube, type KubeObject } from './kube.ts';

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dump } from 'js-yaml';
-import { customResourceDefinitions } from '../broker/k8s/crds.ts';
+import { customResourceDefinitions } from '../broker/k8s/index.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const crdsDir = join(root, 'crds');

@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { ErrorName } from '../errors.ts';
+import type { BrokerSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
 import type { NewRecord } from '../log/records.ts';
@@ -41,6 +42,21 @@ export interface GroupCoordinatorConfig {
   offsetsRetentionCheckIntervalMs: number;
   /** offsets.commit.timeout.ms: how long a write waits for the ISR before failing. */
   commitTimeoutMs: number;
+}
+
+/** The group coordinator's settings from the broker's. */
+export function groupCoordinatorConfig(settings: BrokerSettings): GroupCoordinatorConfig {
+  return {
+    offsetsTopicPartitions: settings.int('offsets.topic.num.partitions'),
+    minSessionTimeoutMs: settings.int('group.min.session.timeout.ms'),
+    maxSessionTimeoutMs: settings.int('group.max.session.timeout.ms'),
+    initialRebalanceDelayMs: settings.int('group.initial.rebalance.delay.ms'),
+    maxGroupSize: settings.int('group.max.size'),
+    offsetMetadataMaxBytes: settings.int('offset.metadata.max.bytes'),
+    offsetsRetentionMs: settings.int('offsets.retention.minutes') * 60_000,
+    offsetsRetentionCheckIntervalMs: settings.int('offsets.retention.check.interval.ms'),
+    commitTimeoutMs: settings.int('offsets.commit.timeout.ms'),
+  };
 }
 
 /** Java's String.hashCode, which Kafka uses to map a group to its offsets partition. */

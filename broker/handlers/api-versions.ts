@@ -3,7 +3,7 @@ import { ErrorCode } from '../errors.ts';
 import type { ApiHandler } from './index.ts';
 import { handlers } from './index.ts';
 
-export const apiVersionsHandler: ApiHandler = {
+export const apiVersionsHandler: ApiHandler<18> = {
   apiKey: 18,
   minVersion: 0,
   maxVersion: 4,

@@ -1,9 +1,8 @@
 /** DescribeConfigs (32), AlterConfigs (33) and IncrementalAlterConfigs (44). */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
-import type { Broker } from '../broker.ts';
 import { brokerSettings, topicSetting, topicSettings } from '../config.ts';
 import type { ConfigType } from '../config.ts';
-import type { ApiHandler } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
 
 const RESOURCE_TOPIC = 2;
 const RESOURCE_BROKER = 4;
@@ -29,7 +28,7 @@ interface ConfigEntry {
 }
 
 /** The effective configs of a topic with their sources, as DescribeConfigs reports them. */
-export function describeTopicConfigs(broker: Broker, overrides: Readonly<Record<string, string>>, keys: string[] | null,
+export function describeTopicConfigs(broker: BrokerServices, overrides: Readonly<Record<string, string>>, keys: string[] | null,
   includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
   return topicSettings.filter((s) => keys === null || keys.includes(s.name)).map((s) => {
     const brokerValue = broker.settings.get(s.brokerSynonym);
@@ -54,7 +53,7 @@ export function describeTopicConfigs(broker: Broker, overrides: Readonly<Record<
   });
 }
 
-function describeBrokerConfigs(broker: Broker, keys: string[] | null, includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
+function describeBrokerConfigs(broker: BrokerServices, keys: string[] | null, includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
   return brokerSettings.filter((s) => keys === null || keys.includes(s.name)).map((s) => {
     const source = broker.settings.isExplicit(s.name) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
     const value = broker.settings.get(s.name);
@@ -66,17 +65,12 @@ function describeBrokerConfigs(broker: Broker, keys: string[] | null, includeSyn
   });
 }
 
-interface DescribeConfigsRequest {
-  resources: Array<{ resourceType: number; resourceName: string; configurationKeys: string[] | null }>;
-  includeSynonyms: boolean;
-  includeDocumentation: boolean;
-}
 
-export const describeConfigsHandler: ApiHandler = {
+export const describeConfigsHandler: ApiHandler<32> = {
   apiKey: 32,
   minVersion: 1,
   maxVersion: 4,
-  handle(req: DescribeConfigsRequest, { broker }) {
+  handle(req, { broker }) {
     const results = req.resources.map((r) => {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName };
       try {
@@ -100,7 +94,7 @@ export const describeConfigsHandler: ApiHandler = {
   },
 };
 
-function checkBrokerResource(broker: Broker, name: string): void {
+function checkBrokerResource(broker: BrokerServices, name: string): void {
   if (name !== '' && name !== String(broker.nodeId)) {
     throw new KafkaError('INVALID_REQUEST', `Broker ${name} is not this broker (${broker.nodeId}); ask that broker.`);
   }
@@ -108,7 +102,7 @@ function checkBrokerResource(broker: Broker, name: string): void {
 
 type Edit = (current: Readonly<Record<string, string>>) => Record<string, string>;
 
-async function alterResources(broker: Broker, resources: Array<{ resourceType: number; resourceName: string }>,
+async function alterResources(broker: BrokerServices, resources: Array<{ resourceType: number; resourceName: string }>,
   editFor: (index: number) => Edit, validateOnly: boolean) {
   const responses = [];
   for (const [i, r] of resources.entries()) {
@@ -129,16 +123,12 @@ async function alterResources(broker: Broker, resources: Array<{ resourceType: n
   return { throttleTimeMs: 0, responses };
 }
 
-interface AlterConfigsRequest {
-  resources: Array<{ resourceType: number; resourceName: string; configs: Array<{ name: string; value: string | null }> }>;
-  validateOnly: boolean;
-}
 
-export const alterConfigsHandler: ApiHandler = {
+export const alterConfigsHandler: ApiHandler<33> = {
   apiKey: 33,
   minVersion: 0,
   maxVersion: 2,
-  handle(req: AlterConfigsRequest, { broker }) {
+  handle(req, { broker }) {
     return alterResources(broker, req.resources, (i) => () => {
       const out: Record<string, string> = {};
       for (const c of req.resources[i]!.configs) if (c.value !== null) out[c.name] = c.value;
@@ -152,17 +142,12 @@ const OP_DELETE = 1;
 const OP_APPEND = 2;
 const OP_SUBTRACT = 3;
 
-interface IncrementalAlterConfigsRequest {
-  resources: Array<{ resourceType: number; resourceName: string;
-    configs: Array<{ name: string; configOperation: number; value: string | null }> }>;
-  validateOnly: boolean;
-}
 
-export const incrementalAlterConfigsHandler: ApiHandler = {
+export const incrementalAlterConfigsHandler: ApiHandler<44> = {
   apiKey: 44,
   minVersion: 0,
   maxVersion: 1,
-  handle(req: IncrementalAlterConfigsRequest, { broker }) {
+  handle(req, { broker }) {
     return alterResources(broker, req.resources, (i) => (current) => {
       const out: Record<string, string> = { ...current };
       for (const c of req.resources[i]!.configs) {

@@ -5,19 +5,13 @@
  * of the topic in the metadata store.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
-import type { Broker } from '../broker.ts';
 import { StaleVersionError } from '../metadata/index.ts';
 import type { PartitionState } from '../metadata/index.ts';
-import type { ApiHandler } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
 
 const PREFERRED = 0;
 const UNCLEAN = 1;
 
-interface ElectLeadersRequest {
-  electionType: number;
-  topicPartitions: Array<{ topic: string; partitions: number[] }> | null;
-  timeoutMs: number;
-}
 
 function elect(p: PartitionState, type: number, live: Set<number>): PartitionState {
   if (type === PREFERRED) {
@@ -38,11 +32,11 @@ function elect(p: PartitionState, type: number, live: Set<number>): PartitionSta
   throw new KafkaError('INVALID_REQUEST', `Unknown election type ${type}`);
 }
 
-export const electLeadersHandler: ApiHandler = {
+export const electLeadersHandler: ApiHandler<43> = {
   apiKey: 43,
   minVersion: 0,
   maxVersion: 2,
-  async handle(req: ElectLeadersRequest, { broker, apiVersion }) {
+  async handle(req, { broker, apiVersion }) {
     const type = apiVersion >= 1 ? req.electionType : PREFERRED;
     const wanted = req.topicPartitions ?? [...broker.allTopics()].map((t) => ({ topic: t.spec.name, partitions: t.partitions.map((p) => p.partition) }));
     const live = new Set(broker.liveBrokers().map((b) => b.id));
@@ -54,7 +48,7 @@ export const electLeadersHandler: ApiHandler = {
   },
 };
 
-async function electTopic(broker: Broker, name: string, partitions: number[], type: number, live: Set<number>) {
+async function electTopic(broker: BrokerServices, name: string, partitions: number[], type: number, live: Set<number>) {
   for (let attempt = 0; ; attempt++) {
     const topic = await broker.store.getTopic(name);
     const results = new Map<number, { errorCode: number; errorMessage: string | null }>();

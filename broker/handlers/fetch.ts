@@ -11,31 +11,15 @@
  * from old versions is Produce v0 being advertised (see produce.ts).
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
-import type { Broker } from '../broker.ts';
 import type { Partition } from '../partition.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
-import type { ApiHandler } from './index.ts';
+import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
-interface FetchPartitionRequest {
-  partition: number;
-  currentLeaderEpoch: number;
-  fetchOffset: bigint;
-  lastFetchedEpoch: number;
-  logStartOffset: bigint;
-  partitionMaxBytes: number;
-}
+type FetchRequest = Request<1>;
+type FetchPartitionRequest = FetchRequest['topics'][number]['partitions'][number];
+type FetchPartitionResponse = NonNullable<NonNullable<Response<1>['responses']>[number]['partitions']>[number];
 
-interface FetchRequest {
-  replicaId: number;
-  replicaState?: { replicaId: number };
-  maxWaitMs: number;
-  minBytes: number;
-  maxBytes: number;
-  isolationLevel: number;
-  sessionId: number;
-  sessionEpoch: number;
-  topics: Array<{ topic: string; topicId: string; partitions: FetchPartitionRequest[] }>;
-}
+
 
 interface Target {
   topicIndex: number;
@@ -46,11 +30,11 @@ interface Target {
 
 const READ_UNCOMMITTED = 0;
 
-export const fetchHandler: ApiHandler = {
+export const fetchHandler: ApiHandler<1> = {
   apiKey: 1,
   minVersion: 4,
   maxVersion: 16,
-  async handle(req: FetchRequest, { broker, apiVersion }) {
+  async handle(req, { broker, apiVersion }) {
     const replicaId = apiVersion >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId;
     if (req.sessionId !== 0) return topLevelError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, req);
     const byId = apiVersion >= 13;
@@ -59,13 +43,13 @@ export const fetchHandler: ApiHandler = {
     req.topics.forEach((t, topicIndex) => {
       for (const p of t.partitions) targets.push(resolve(broker, names[topicIndex] ?? null, byId, topicIndex, p));
     });
-    const deadline = Date.now() + Math.max(0, req.maxWaitMs);
+    const deadline = broker.clock() + Math.max(0, req.maxWaitMs);
     const brokerMax = broker.settings.int('fetch.max.bytes');
     const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, brokerMax) : brokerMax;
     if (replicaId >= 0) recordFollowerFetches(broker, replicaId, targets);
     for (;;) {
       const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId);
-      const remaining = deadline - Date.now();
+      const remaining = deadline - broker.clock();
       if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
         return respond(broker, req, names, byId, results);
       }
@@ -76,7 +60,7 @@ export const fetchHandler: ApiHandler = {
   },
 };
 
-function resolve(broker: Broker, name: string | null, byId: boolean, topicIndex: number, request: FetchPartitionRequest): Target {
+function resolve(broker: BrokerServices, name: string | null, byId: boolean, topicIndex: number, request: FetchPartitionRequest): Target {
   if (name === null) return { topicIndex, request, partition: null, error: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
   const partition = broker.partition(name, request.partition);
   if (!partition) {
@@ -98,7 +82,7 @@ interface PartitionResult {
  * proposes adding a follower that caught up to the ISR. Its log start offset (v5+) feeds the low
  * watermark that DeleteRecords waits for.
  */
-function recordFollowerFetches(broker: Broker, replicaId: number, targets: Target[]): void {
+function recordFollowerFetches(broker: BrokerServices, replicaId: number, targets: Target[]): void {
   for (const t of targets) {
     const p = t.partition;
     if (!p || !p.isLeader || t.request.currentLeaderEpoch !== p.leaderEpoch) continue;
@@ -116,7 +100,7 @@ function divergence(p: Partition, q: FetchPartitionRequest): { epoch: number; en
   return null;
 }
 
-async function readAll(broker: Broker, targets: Target[], maxBytes: number, replicaId: number) {
+async function readAll(broker: BrokerServices, targets: Target[], maxBytes: number, replicaId: number) {
   let bytes = 0;
   let errors = false;
   const results: PartitionResult[] = [];
@@ -162,12 +146,12 @@ async function readAll(broker: Broker, targets: Target[], maxBytes: number, repl
   return { results, bytes, errors };
 }
 
-function respond(broker: Broker, req: FetchRequest, names: Array<string | null>, byId: boolean, results: PartitionResult[]) {
+function respond(broker: BrokerServices, req: FetchRequest, names: Array<string | null>, byId: boolean, results: PartitionResult[]) {
   const readCommitted = req.isolationLevel !== READ_UNCOMMITTED;
   const responses = req.topics.map((t, i) => ({
     topic: byId ? '' : t.topic,
     topicId: byId ? t.topicId : (names[i] ? broker.topic(names[i]!)?.topicId ?? ZERO_UUID : ZERO_UUID),
-    partitions: [] as unknown[],
+    partitions: [] as FetchPartitionResponse[],
   }));
   for (const r of results) {
     const p = r.target.partition;

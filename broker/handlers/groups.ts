@@ -4,22 +4,55 @@
  * OffsetFetch (9), DeleteGroups (42), OffsetDelete (47). The group logic lives in
  * broker/groups; these handlers translate requests and responses.
  */
-import { ErrorCode, errorCodeOf } from '../errors.ts';
-import type { Broker } from '../broker.ts';
-import type { ApiHandler } from './index.ts';
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import { OFFSETS_TOPIC } from '../groups/index.ts';
+import type { ApiHandler, BrokerServices, Response } from './index.ts';
+
+type DescribedMember = NonNullable<NonNullable<Response<15>['groups']>[number]['members']>[number];
 
 const KEY_TYPE_GROUP = 0;
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
+/**
+ * The broker that coordinates `groupId`: the leader of its __consumer_offsets partition. The
+ * offsets topic is created on first use, as Kafka does, with offsets.topic.replication.factor
+ * replicas — and, as in Kafka, not before that many brokers are alive (COORDINATOR_NOT_AVAILABLE
+ * meanwhile), so a consumer arriving early cannot leave an under-replicated offsets topic for good.
+ */
+async function groupCoordinatorNode(broker: BrokerServices, groupId: string, listener: string): Promise<{ nodeId: number; host: string; port: number } | null> {
+  if (!broker.topic(OFFSETS_TOPIC)) {
+    const rf = broker.settings.int('offsets.topic.replication.factor');
+    const alive = broker.liveBrokers().length;
+    if (alive < rf) {
+      throw new KafkaError('COORDINATOR_NOT_AVAILABLE', `Number of alive brokers '${alive}' does not meet the required replication factor '${rf}' `
+        + `for the offsets topic (configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up and not all brokers are up yet.`);
+    }
+    try {
+      await broker.admin.create({
+        name: OFFSETS_TOPIC, numPartitions: broker.settings.int('offsets.topic.num.partitions'), replicationFactor: rf, assignments: [],
+        configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(broker.settings.int('offsets.topic.segment.bytes')) },
+      });
+      broker.log.info(`created ${OFFSETS_TOPIC} (${broker.settings.int('offsets.topic.num.partitions')} partitions, RF ${rf})`);
+    } catch (err) {
+      if (!(err instanceof KafkaError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
+    }
+    await broker.settled();
+  }
+  const state = broker.topic(OFFSETS_TOPIC)?.partitions[broker.groups.partitionFor(groupId)];
+  if (!state || state.leader < 0) return null;
+  const endpoint = broker.brokerEndpoints(listener).find((b) => b.nodeId === state.leader);
+  return endpoint ? { nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port } : null;
+}
+
 /** FindCoordinator: the coordinator of a group is the leader of its __consumer_offsets partition. */
-async function coordinatorFor(broker: Broker, key: string, keyType: number, listener: string) {
+async function coordinatorFor(broker: BrokerServices, key: string, keyType: number, listener: string) {
   const none = { nodeId: -1, host: '', port: -1 };
   if (keyType !== KEY_TYPE_GROUP) {
     return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported by this broker.' };
   }
   if (!key) return { ...none, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is empty.' };
   try {
-    const leader = await broker.groupCoordinatorNode(key, listener);
+    const leader = await groupCoordinatorNode(broker, key, listener);
     if (!leader) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The offsets topic has no leader for this group yet.' };
     return { ...leader, errorCode: ErrorCode.NONE, errorMessage: null };
   } catch (err) {
@@ -27,11 +60,11 @@ async function coordinatorFor(broker: Broker, key: string, keyType: number, list
   }
 }
 
-export const findCoordinatorHandler: ApiHandler = {
+export const findCoordinatorHandler: ApiHandler<10> = {
   apiKey: 10,
   minVersion: 0,
   maxVersion: 4,
-  async handle(req: { key: string; keyType: number; coordinatorKeys: string[] }, { apiVersion, broker, listener }) {
+  async handle(req, { apiVersion, broker, listener }) {
     if (apiVersion >= 4) {
       const coordinators = await Promise.all(req.coordinatorKeys.map(async (key) => ({ key, ...await coordinatorFor(broker, key, req.keyType, listener) })));
       return { throttleTimeMs: 0, coordinators };
@@ -40,16 +73,12 @@ export const findCoordinatorHandler: ApiHandler = {
   },
 };
 
-interface JoinGroupRequest {
-  groupId: string; sessionTimeoutMs: number; rebalanceTimeoutMs: number; memberId: string; groupInstanceId: string | null;
-  protocolType: string; protocols: Array<{ name: string; metadata: Buffer }>;
-}
 
-export const joinGroupHandler: ApiHandler = {
+export const joinGroupHandler: ApiHandler<11> = {
   apiKey: 11,
   minVersion: 0,
   maxVersion: 9,
-  async handle(req: JoinGroupRequest, { broker, apiVersion, clientId, remote }) {
+  async handle(req, { broker, apiVersion, clientId, remote }) {
     const result = await broker.groups.join({
       groupId: req.groupId, memberId: req.memberId, groupInstanceId: req.groupInstanceId, protocolType: req.protocolType,
       protocols: req.protocols, sessionTimeoutMs: req.sessionTimeoutMs,
@@ -60,31 +89,30 @@ export const joinGroupHandler: ApiHandler = {
   },
 };
 
-export const syncGroupHandler: ApiHandler = {
+export const syncGroupHandler: ApiHandler<14> = {
   apiKey: 14,
   minVersion: 0,
   maxVersion: 5,
-  async handle(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null; protocolType: string | null;
-    protocolName: string | null; assignments: Array<{ memberId: string; assignment: Buffer }> }, { broker }) {
+  async handle(req, { broker }) {
     const result = await broker.groups.sync(req);
     return { throttleTimeMs: 0, ...result };
   },
 };
 
-export const heartbeatHandler: ApiHandler = {
+export const heartbeatHandler: ApiHandler<12> = {
   apiKey: 12,
   minVersion: 0,
   maxVersion: 4,
-  handle(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null }, { broker }) {
+  handle(req, { broker }) {
     return { throttleTimeMs: 0, errorCode: broker.groups.heartbeat(req) };
   },
 };
 
-export const leaveGroupHandler: ApiHandler = {
+export const leaveGroupHandler: ApiHandler<13> = {
   apiKey: 13,
   minVersion: 0,
   maxVersion: 5,
-  handle(req: { groupId: string; memberId: string; members: Array<{ memberId: string; groupInstanceId: string | null }> }, { broker, apiVersion }) {
+  handle(req, { broker, apiVersion }) {
     const members = apiVersion >= 3 ? req.members : [{ memberId: req.memberId, groupInstanceId: null }];
     const result = broker.groups.leave(req.groupId, members);
     // v0-2 carry one member and report its error at the top level.
@@ -93,16 +121,12 @@ export const leaveGroupHandler: ApiHandler = {
   },
 };
 
-interface OffsetCommitRequest {
-  groupId: string; generationIdOrMemberEpoch: number; memberId: string; groupInstanceId: string | null;
-  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; committedMetadata: string | null }> }>;
-}
 
-export const offsetCommitHandler: ApiHandler = {
+export const offsetCommitHandler: ApiHandler<8> = {
   apiKey: 8,
   minVersion: 2,
   maxVersion: 8,
-  async handle(req: OffsetCommitRequest, { broker }) {
+  async handle(req, { broker }) {
     const exists = (topic: string, partition: number) => partition >= 0 && partition < (broker.topic(topic)?.partitions.length ?? 0);
     const errors = await broker.groups.commitOffsets({
       groupId: req.groupId, generationId: req.generationIdOrMemberEpoch, memberId: req.memberId,
@@ -123,13 +147,8 @@ export const offsetCommitHandler: ApiHandler = {
   },
 };
 
-interface OffsetFetchRequest {
-  groupId: string;
-  topics: Array<{ name: string; partitionIndexes: number[] }> | null;
-  groups: Array<{ groupId: string; topics: Array<{ name: string; partitionIndexes: number[] }> | null }>;
-}
 
-function fetchGroupOffsets(broker: Broker, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null) {
+function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null) {
   const r = broker.groups.fetchOffsets(groupId, topics);
   return {
     errorCode: r.errorCode,
@@ -146,11 +165,11 @@ function fetchGroupOffsets(broker: Broker, groupId: string, topics: Array<{ name
   };
 }
 
-export const offsetFetchHandler: ApiHandler = {
+export const offsetFetchHandler: ApiHandler<9> = {
   apiKey: 9,
   minVersion: 1,
   maxVersion: 8,
-  handle(req: OffsetFetchRequest, { broker, apiVersion }) {
+  handle(req, { broker, apiVersion }) {
     if (apiVersion >= 8) {
       return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(broker, g.groupId, g.topics) })) };
     }
@@ -163,26 +182,26 @@ export const offsetFetchHandler: ApiHandler = {
   },
 };
 
-export const listGroupsHandler: ApiHandler = {
+export const listGroupsHandler: ApiHandler<16> = {
   apiKey: 16,
   minVersion: 0,
   maxVersion: 4,
-  handle(req: { statesFilter: string[] }, { broker }) {
+  handle(req, { broker }) {
     const groups = broker.groups.listGroups(req.statesFilter ?? []).map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state }));
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
   },
 };
 
-export const describeGroupsHandler: ApiHandler = {
+export const describeGroupsHandler: ApiHandler<15> = {
   apiKey: 15,
   minVersion: 0,
   maxVersion: 5,
-  handle(req: { groups: string[] }, { broker }) {
+  handle(req, { broker }) {
     return {
       throttleTimeMs: 0,
       groups: req.groups.map((groupId) => {
         const { errorCode, group } = broker.groups.describe(groupId);
-        const base = { errorCode, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] as unknown[], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+        const base = { errorCode, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] as DescribedMember[], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
         if (!group) return base;
         const stable = group.is('Stable');
         return {
@@ -200,11 +219,11 @@ export const describeGroupsHandler: ApiHandler = {
   },
 };
 
-export const deleteGroupsHandler: ApiHandler = {
+export const deleteGroupsHandler: ApiHandler<42> = {
   apiKey: 42,
   minVersion: 0,
   maxVersion: 2,
-  async handle(req: { groupsNames: string[] }, { broker }) {
+  async handle(req, { broker }) {
     const results = [];
     for (const groupId of req.groupsNames) {
       let errorCode: number;
@@ -219,11 +238,11 @@ export const deleteGroupsHandler: ApiHandler = {
   },
 };
 
-export const offsetDeleteHandler: ApiHandler = {
+export const offsetDeleteHandler: ApiHandler<47> = {
   apiKey: 47,
   minVersion: 0,
   maxVersion: 0,
-  async handle(req: { groupId: string; topics: Array<{ name: string; partitions: Array<{ partitionIndex: number }> }> }, { broker }) {
+  async handle(req, { broker }) {
     const { errorCode, results } = await broker.groups.deleteOffsets(req.groupId,
       req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),
       (group, topic) => subscribedTopics(group.metadataOf.bind(group), [...group.members.values()]).has(topic));

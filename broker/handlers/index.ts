@@ -1,8 +1,14 @@
 /**
  * The handler table: one handler per implemented API, with the version range it implements.
  * ApiVersions advertises exactly this table, so adding an API here is what makes clients use it.
+ *
+ * A handler is typed from its API's schema data: it receives `RequestOf<ApiByKey[K]>` (every
+ * field of every version present, absent ones at their defaults) and returns what the encoder
+ * accepts, `ResponseInput<ApiByKey[K]>` (fields left out take the schema default), or null for
+ * no response (acks=0). It sees the broker only through BrokerServices.
  */
-import type { Broker } from '../broker.ts';
+import type { ApiByKey, RequestOf, ResponseInput } from '../protocol/index.ts';
+import type { BrokerServices } from './services.ts';
 import { apiVersionsHandler } from './api-versions.ts';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.ts';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.ts';
@@ -16,8 +22,10 @@ import {
   listGroupsHandler, offsetCommitHandler, offsetDeleteHandler, offsetFetchHandler, syncGroupHandler,
 } from './groups.ts';
 
+export type { BrokerServices } from './services.ts';
+
 export interface RequestContext {
-  readonly broker: Broker;
+  readonly broker: BrokerServices;
   readonly apiVersion: number;
   readonly clientId: string | null;
   readonly correlationId: number;
@@ -26,16 +34,34 @@ export interface RequestContext {
   readonly listener: string;
 }
 
-export interface ApiHandler {
-  readonly apiKey: number;
+/** An implemented API key. */
+export type ApiKeyOf = keyof ApiByKey;
+export type Request<K extends ApiKeyOf> = RequestOf<ApiByKey[K]>;
+export type Response<K extends ApiKeyOf> = ResponseInput<ApiByKey[K]>;
+type Answer<R> = R | null | Promise<R | null>;
+
+export interface ApiHandler<K extends ApiKeyOf> {
+  readonly apiKey: K;
   /** Lowest version served. */
   readonly minVersion: number;
   readonly maxVersion: number;
   /** Returns the response body, or null for requests that get no response (acks=0). */
-  handle(request: any, ctx: RequestContext): unknown;
+  handle(request: Request<K>, ctx: RequestContext): Answer<Response<K>>;
 }
 
-export const handlers: readonly ApiHandler[] = [
+/** A table entry: the server decodes the body by apiKey, so the request has that API's shape. */
+export interface RegisteredHandler {
+  readonly apiKey: number;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  handle(request: unknown, ctx: RequestContext): Answer<unknown>;
+}
+
+function register<K extends ApiKeyOf>(h: ApiHandler<K>): RegisteredHandler {
+  return { apiKey: h.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion, handle: (request, ctx) => h.handle(request as Request<K>, ctx) };
+}
+
+export const handlers: readonly RegisteredHandler[] = [
   produceHandler,
   fetchHandler,
   listOffsetsHandler,
@@ -63,8 +89,8 @@ export const handlers: readonly ApiHandler[] = [
   incrementalAlterConfigsHandler,
   offsetDeleteHandler,
   describeClusterHandler,
-];
+].map(register);
 
 const byKey = new Map(handlers.map((h) => [h.apiKey, h]));
 
-export function handlerFor(apiKey: number): ApiHandler | undefined { return byKey.get(apiKey); }
+export function handlerFor(apiKey: number): RegisteredHandler | undefined { return byKey.get(apiKey); }

@@ -3,24 +3,20 @@
  * Brokers are listed with their advertised addresses on the listener the request came in on.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
-import type { Broker } from '../broker.ts';
 import { validateTopicName } from '../metadata/index.ts';
 import type { TopicRecord } from '../metadata/index.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
-import type { ApiHandler } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
+import type { BrokerEndpoint } from './services.ts';
 
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
-interface MetadataRequest {
-  topics: Array<{ topicId: string; name: string | null }> | null;
-  allowAutoTopicCreation: boolean;
-}
 
-export const metadataHandler: ApiHandler = {
+export const metadataHandler: ApiHandler<3> = {
   apiKey: 3,
   minVersion: 0,
   maxVersion: 12,
-  async handle(req: MetadataRequest, { broker, apiVersion, listener }) {
+  async handle(req, { broker, apiVersion, listener }) {
     // v0: an empty list means all topics; v1+: null means all topics.
     const all = req.topics === null || (apiVersion === 0 && req.topics.length === 0);
     const view = listenerView(broker, listener);
@@ -39,14 +35,14 @@ export const metadataHandler: ApiHandler = {
 };
 
 /** The brokers as a client on `listener` sees them: live ones, and those with an address there. */
-interface ListenerView { endpoints: ReturnType<Broker['brokerEndpoints']>; live: Set<number>; reachable: Set<number> }
+interface ListenerView { endpoints: BrokerEndpoint[]; live: Set<number>; reachable: Set<number> }
 
-function listenerView(broker: Broker, listener: string): ListenerView {
+function listenerView(broker: BrokerServices, listener: string): ListenerView {
   const endpoints = broker.brokerEndpoints(listener);
   return { endpoints, live: new Set(broker.liveBrokers().map((b) => b.id)), reachable: new Set(endpoints.map((b) => b.nodeId)) };
 }
 
-async function lookup(broker: Broker, view: ListenerView, wanted: { topicId: string; name: string | null }, allowAutoCreate: boolean) {
+async function lookup(broker: BrokerServices, view: ListenerView, wanted: { topicId: string; name: string | null }, allowAutoCreate: boolean) {
   let name = wanted.name;
   if (name === null) {
     name = wanted.topicId && wanted.topicId !== ZERO_UUID ? broker.topicNameById(wanted.topicId) ?? null : null;
@@ -103,11 +99,11 @@ function describeTopic({ live, reachable }: ListenerView, topic: TopicRecord) {
   };
 }
 
-export const describeClusterHandler: ApiHandler = {
+export const describeClusterHandler: ApiHandler<60> = {
   apiKey: 60,
   minVersion: 0,
   maxVersion: 1,
-  handle(req: { endpointType?: number }, { broker, listener }) {
+  handle(req, { broker, listener }) {
     const endpointType = req.endpointType ?? 1;
     if (endpointType !== 1) {
       return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Brook serves broker endpoints only (endpointType 1).',

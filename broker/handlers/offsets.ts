@@ -1,8 +1,7 @@
 /** ListOffsets (2), OffsetForLeaderEpoch (23) and DeleteRecords (21). */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
-import type { Broker } from '../broker.ts';
 import type { Partition } from '../partition.ts';
-import type { ApiHandler } from './index.ts';
+import type { ApiHandler, BrokerServices } from './index.ts';
 
 const LATEST = -1n;
 const EARLIEST = -2n;
@@ -12,7 +11,7 @@ const EARLIEST = -2n;
  * view of the leader epoch (-1: none) is checked before leadership, as Kafka does: a client that
  * missed a leader change gets FENCED_LEADER_EPOCH from the old leader too.
  */
-function leaderPartition(broker: Broker, topic: string, index: number, currentLeaderEpoch = -1): Partition {
+function leaderPartition(broker: BrokerServices, topic: string, index: number, currentLeaderEpoch = -1): Partition {
   const p = broker.partition(topic, index);
   if (!p) {
     const t = broker.topic(topic);
@@ -24,17 +23,12 @@ function leaderPartition(broker: Broker, topic: string, index: number, currentLe
   return p;
 }
 
-interface ListOffsetsRequest {
-  replicaId: number;
-  isolationLevel: number;
-  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; currentLeaderEpoch: number; timestamp: bigint }> }>;
-}
 
-export const listOffsetsHandler: ApiHandler = {
+export const listOffsetsHandler: ApiHandler<2> = {
   apiKey: 2,
   minVersion: 1,
   maxVersion: 6,
-  async handle(req: ListOffsetsRequest, { broker }) {
+  async handle(req, { broker }) {
     const topics = await Promise.all(req.topics.map(async (t) => ({
       name: t.name,
       partitions: await Promise.all(t.partitions.map(async (q) => {
@@ -68,16 +62,12 @@ export const listOffsetsHandler: ApiHandler = {
   },
 };
 
-interface OffsetForLeaderEpochRequest {
-  replicaId: number;
-  topics: Array<{ topic: string; partitions: Array<{ partition: number; currentLeaderEpoch: number; leaderEpoch: number }> }>;
-}
 
-export const offsetForLeaderEpochHandler: ApiHandler = {
+export const offsetForLeaderEpochHandler: ApiHandler<23> = {
   apiKey: 23,
   minVersion: 2,
   maxVersion: 4,
-  handle(req: OffsetForLeaderEpochRequest, { broker }) {
+  handle(req, { broker }) {
     return {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
@@ -96,16 +86,12 @@ export const offsetForLeaderEpochHandler: ApiHandler = {
   },
 };
 
-interface DeleteRecordsRequest {
-  topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; offset: bigint }> }>;
-  timeoutMs: number;
-}
 
-export const deleteRecordsHandler: ApiHandler = {
+export const deleteRecordsHandler: ApiHandler<21> = {
   apiKey: 21,
   minVersion: 0,
   maxVersion: 2,
-  async handle(req: DeleteRecordsRequest, { broker }) {
+  async handle(req, { broker }) {
     const topics = await Promise.all(req.topics.map(async (t) => ({
       name: t.name,
       partitions: await Promise.all(t.partitions.map(async (q) => {

@@ -1,14 +1,6 @@
 /** Produce (0) and InitProducerId (22). */
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
-import type { Broker } from '../broker.ts';
-import type { ApiHandler } from './index.ts';
-
-interface ProduceRequest {
-  transactionalId: string | null;
-  acks: number;
-  timeoutMs: number;
-  topicData: Array<{ name: string; partitionData: Array<{ index: number; records: Buffer | null }> }>;
-}
+import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
 /**
  * Produce v0-2 is advertised (librdkafka enables gzip/snappy only when it sees Produce v0, as
@@ -19,22 +11,13 @@ const MIN_SERVED_VERSION = 3;
 
 interface Pending { response: PartitionResponse; wait: Promise<void> }
 
-interface PartitionResponse {
-  index: number;
-  errorCode: number;
-  baseOffset: bigint;
-  logAppendTimeMs: bigint;
-  logStartOffset: bigint;
-  recordErrors: never[];
-  errorMessage: string | null;
-}
+type PartitionResponse = NonNullable<NonNullable<Response<0>['responses']>[number]['partitionResponses']>[number];
 
-
-export const produceHandler: ApiHandler = {
+export const produceHandler: ApiHandler<0> = {
   apiKey: 0,
   minVersion: 0,
   maxVersion: 11,
-  handle(req: ProduceRequest, { broker, apiVersion }) {
+  handle(req, { broker, apiVersion }) {
     const fail = (code: number, message: string | null = null): ((p: { index: number }) => PartitionResponse) =>
       (p) => partitionResponse(p.index, code, -1n, -1n, -1n, message);
     let reject: ((p: { index: number }) => PartitionResponse) | null = null;
@@ -50,17 +33,16 @@ export const produceHandler: ApiHandler = {
     if (req.acks === 0) return null;
     const body = { responses, throttleTimeMs: 0 };
     if (durable.length === 0) return body;
-    broker.delayedProduces++;
     // each partition waits for what its acks and flush policy promise; a failure fails that partition only
-    return Promise.all(durable.map(({ response, wait }) => wait.catch((err: unknown) => {
+    return broker.delayedProduces.track(Promise.all(durable.map(({ response, wait }) => wait.catch((err: unknown) => {
       response.errorCode = errorCodeOf(err);
       response.errorMessage = (err as Error).message;
       response.baseOffset = -1n;
-    }))).then(() => body).finally(() => { broker.delayedProduces--; });
+    }))).then(() => body));
   },
 };
 
-function append(broker: Broker, topic: string, p: { index: number; records: Buffer | null }, acks: number, timeoutMs: number,
+function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'][number]['partitionData'][number], acks: number, timeoutMs: number,
   durable: Pending[]): PartitionResponse {
   const partition = broker.partition(topic, p.index);
   try {
@@ -95,20 +77,13 @@ function partitionResponse(index: number, errorCode: number, baseOffset: bigint,
   return { index, errorCode, baseOffset, logAppendTimeMs, logStartOffset, recordErrors: [], errorMessage };
 }
 
-interface InitProducerIdRequest {
-  transactionalId: string | null;
-  transactionTimeoutMs: number;
-  producerId: bigint;
-  producerEpoch: number;
-}
-
 const MAX_EPOCH = 32767;
 
-export const initProducerIdHandler: ApiHandler = {
+export const initProducerIdHandler: ApiHandler<22> = {
   apiKey: 22,
   minVersion: 0,
   maxVersion: 5,
-  async handle(req: InitProducerIdRequest, { broker }) {
+  async handle(req, { broker }) {
     const reply = (errorCode: number, producerId = -1n, producerEpoch = -1) => ({ throttleTimeMs: 0, errorCode, producerId, producerEpoch });
     if (req.transactionalId !== null) return reply(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
     // KIP-360: an idempotent producer may ask to bump its own epoch after an error.

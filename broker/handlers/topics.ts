@@ -1,20 +1,9 @@
 /** CreateTopics (19), DeleteTopics (20) and CreatePartitions (37). */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
-import type { ApiHandler } from './index.ts';
+import type { ApiHandler, Request, Response } from './index.ts';
 import { describeTopicConfigs } from './configs.ts';
 
-interface CreateTopicsRequest {
-  topics: Array<{
-    name: string;
-    numPartitions: number;
-    replicationFactor: number;
-    assignments: Array<{ partitionIndex: number; brokerIds: number[] }>;
-    configs: Array<{ name: string; value: string | null }>;
-  }>;
-  timeoutMs: number;
-  validateOnly: boolean;
-}
 
 /** Names that appear more than once in one request are all rejected, as Kafka does. */
 function duplicates(names: string[]): Set<string> {
@@ -26,14 +15,16 @@ function duplicates(names: string[]): Set<string> {
 
 const CREATE_CONCURRENCY = 32;
 
-export const createTopicsHandler: ApiHandler = {
+type CreatedTopicConfig = NonNullable<NonNullable<Response<19>['topics']>[number]['configs']>[number];
+
+export const createTopicsHandler: ApiHandler<19> = {
   apiKey: 19,
   minVersion: 2,
   maxVersion: 7,
-  async handle(req: CreateTopicsRequest, { broker }) {
+  async handle(req, { broker }) {
     const dup = duplicates(req.topics.map((t) => t.name));
-    const createOne = async (t: CreateTopicsRequest['topics'][number]) => {
-      const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null as unknown };
+    const createOne = async (t: Request<19>['topics'][number]) => {
+      const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null as CreatedTopicConfig[] | null };
       try {
         if (dup.has(t.name)) throw new KafkaError('INVALID_REQUEST', `Create topics request from client contains duplicate topic name ${t.name}.`);
         const configs: Record<string, string> = {};
@@ -71,17 +62,12 @@ export const createTopicsHandler: ApiHandler = {
   },
 };
 
-interface DeleteTopicsRequest {
-  topicNames: string[];
-  topics: Array<{ name: string | null; topicId: string }>;
-  timeoutMs: number;
-}
 
-export const deleteTopicsHandler: ApiHandler = {
+export const deleteTopicsHandler: ApiHandler<20> = {
   apiKey: 20,
   minVersion: 1,
   maxVersion: 6,
-  async handle(req: DeleteTopicsRequest, { broker, apiVersion }) {
+  async handle(req, { broker, apiVersion }) {
     const wanted = apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses = [];
     for (const w of wanted) {
@@ -103,17 +89,12 @@ export const deleteTopicsHandler: ApiHandler = {
   },
 };
 
-interface CreatePartitionsRequest {
-  topics: Array<{ name: string; count: number; assignments: Array<{ brokerIds: number[] }> | null }>;
-  timeoutMs: number;
-  validateOnly: boolean;
-}
 
-export const createPartitionsHandler: ApiHandler = {
+export const createPartitionsHandler: ApiHandler<37> = {
   apiKey: 37,
   minVersion: 0,
   maxVersion: 3,
-  async handle(req: CreatePartitionsRequest, { broker }) {
+  async handle(req, { broker }) {
     const dup = duplicates(req.topics.map((t) => t.name));
     const results = [];
     for (const t of req.topics) {

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomically } from './offset-index.ts';
+import { StorageError } from './errors.ts';
 
 export function writeCheckpoint(file: string, entries: readonly (readonly (string | number | bigint)[])[]): void {
   const text = ['0', String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n';
@@ -24,9 +25,9 @@ export function readCheckpoint(file: string): string[][] | null {
     throw err;
   }
   const lines = text.split('\n').filter((l) => l.length > 0);
-  if (lines[0] !== '0') throw new Error(`${file}: unknown checkpoint version ${lines[0]}`);
+  if (lines[0] !== '0') throw new StorageError('BROOK_ERR_CORRUPT_CHECKPOINT', `${file}: unknown checkpoint version ${lines[0]}`);
   const count = Number(lines[1]);
-  if (!Number.isInteger(count) || lines.length !== count + 2) throw new Error(`${file}: expected ${lines[1]} entries, found ${lines.length - 2}`);
+  if (!Number.isInteger(count) || lines.length !== count + 2) throw new StorageError('BROOK_ERR_CORRUPT_CHECKPOINT', `${file}: expected ${lines[1]} entries, found ${lines.length - 2}`);
   return lines.slice(2).map((l) => l.split(' '));
 }
 
@@ -37,4 +38,19 @@ export function fsyncDir(dir: string): void {
   } catch {
     // Some file systems do not support fsync on directories; the rename is still atomic.
   }
+}
+
+/** A one-offset checkpoint in `dir` (log-start-offset, recovery-point, cleaner-offset); null if absent or unreadable (callers fall back to a safe default). */
+export function readOffsetCheckpoint(dir: string, file: string): bigint | null {
+  try {
+    const rows = readCheckpoint(path.join(dir, file));
+    if (!rows || rows.length !== 1) return null;
+    return BigInt(rows[0]![0]!);
+  } catch {
+    return null;
+  }
+}
+
+export function writeOffsetCheckpoint(dir: string, file: string, offset: bigint): void {
+  writeCheckpoint(path.join(dir, file), [[offset]]);
 }

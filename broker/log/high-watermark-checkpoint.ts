@@ -14,6 +14,7 @@
  */
 import path from 'node:path';
 import { readCheckpoint, writeCheckpoint } from './checkpoint-file.ts';
+import { StorageError } from './errors.ts';
 
 export const HIGH_WATERMARK_CHECKPOINT = 'replication-offset-checkpoint';
 
@@ -28,7 +29,7 @@ export function readHighWatermarks(dataDir: string): HighWatermarks {
   for (const row of rows ?? []) {
     const [topic, partition, offset] = row;
     if (row.length !== 3 || !/^\d+$/.test(partition!) || !/^-?\d+$/.test(offset!)) {
-      throw new Error(`${path.join(dataDir, HIGH_WATERMARK_CHECKPOINT)}: malformed entry '${row.join(' ')}'`);
+      throw new StorageError('BROOK_ERR_CORRUPT_CHECKPOINT', `${path.join(dataDir, HIGH_WATERMARK_CHECKPOINT)}: malformed entry '${row.join(' ')}'`);
     }
     out.set(hwKey(topic!, Number(partition)), BigInt(offset!));
   }

@@ -16,3 +16,4 @@ export type {
 } from './log-cleaner.ts';
 export { HIGH_WATERMARK_CHECKPOINT, readHighWatermarks, writeHighWatermarks, hwKey } from './high-watermark-checkpoint.ts';
 export type { HighWatermarks } from './high-watermark-checkpoint.ts';
+export { claimPartitionDir, listPartitionDirs, PARTITION_METADATA } from './partition-metadata.ts';

@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { readCheckpoint, writeCheckpoint } from './checkpoint-file.ts';
 import { LEADER_EPOCH_CHECKPOINT } from './log-files.ts';
+import { StorageError } from './errors.ts';
 
 export interface EpochEntry {
   readonly epoch: number;
@@ -33,7 +34,7 @@ export class LeaderEpochCache {
       const rows = readCheckpoint(this.file) ?? [];
       const epochs = rows.map(([e, o]) => ({ epoch: Number(e), startOffset: BigInt(o!) }));
       for (let i = 1; i < epochs.length; i++) {
-        if (epochs[i]!.epoch <= epochs[i - 1]!.epoch || epochs[i]!.startOffset < epochs[i - 1]!.startOffset) throw new Error('not increasing');
+        if (epochs[i]!.epoch <= epochs[i - 1]!.epoch || epochs[i]!.startOffset < epochs[i - 1]!.startOffset) throw new StorageError('BROOK_ERR_CORRUPT_CHECKPOINT', `${this.file}: epochs not increasing`);
       }
       this.epochs = epochs;
       return true;

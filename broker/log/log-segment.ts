@@ -26,6 +26,7 @@ import {
 } from './record-batch.ts';
 import { OffsetIndex, OFFSET_INDEX_ENTRY_SIZE, writeFileAtomically } from './offset-index.ts';
 import { TimeIndex } from './time-index.ts';
+import type { LogConfig } from './log-config.ts';
 import { logFile, offsetIndexFile, timeIndexFile, DELETED_SUFFIX, TMP_SUFFIX, CLEANED_SUFFIX } from './log-files.ts';
 
 const SCAN_CHUNK = 1 << 20;
@@ -332,6 +333,25 @@ export class LogSegment {
   }
 
   /** True if the offset index cannot take another entry under segment.index.bytes. */
+  /** Kafka's LogSegment.shouldRoll: whether an append of `messagesSize` bytes must go to a new segment. */
+  shouldRoll(config: LogConfig, messagesSize: number, maxTimestampInMessages: bigint, maxOffsetInMessages: bigint, now: number): boolean {
+    if (this.isEmpty) return false;
+    const rollBase = this.rollingBaseTimestamp;
+    const waited = rollBase !== null && rollBase >= 0n ? Number(maxTimestampInMessages - rollBase) : now - this.created;
+    // Compacted logs also roll by max.compaction.lag.ms, so the cleaner can reach every record in time.
+    const rollMs = config.cleanupPolicy === 'delete' ? config.segmentMs : Math.min(config.segmentMs, config.maxCompactionLagMs);
+    return this.size > config.segmentBytes - messagesSize
+      || waited > rollMs
+      || this.isIndexFull(config.segmentIndexBytes)
+      || maxOffsetInMessages - this.baseOffset > 0x7fffffffn;
+  }
+
+  /** Kafka's segment.largestTimestamp: the max batch timestamp, or the file's mtime without one. */
+  get largestTimestamp(): number {
+    if (this.maxTimestamp >= 0n) return Number(this.maxTimestamp);
+    return fs.statSync(this.logPath).mtimeMs;
+  }
+
   isIndexFull(segmentIndexBytes: number): boolean {
     return this.offsetIdx.sizeInBytes + OFFSET_INDEX_ENTRY_SIZE > segmentIndexBytes;
   }

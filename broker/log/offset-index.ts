@@ -115,3 +115,16 @@ export function writeFileAtomically(file: string, bytes: Buffer): void {
   }
   fs.renameSync(tmp, file);
 }
+
+/** writeFileAtomically without blocking the event loop (producer snapshots after a roll). */
+export async function writeFileAtomicallyAsync(file: string, bytes: Buffer): Promise<void> {
+  const tmp = file + TMP_SUFFIX;
+  const fh = await fs.promises.open(tmp, 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, file);
+}

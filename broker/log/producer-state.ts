@@ -31,6 +31,7 @@ import { crc32c } from '@node-rs/crc32';
 import { KafkaError } from '../errors.ts';
 import { type BatchHeader, lastSequenceOf, incrementSequence, NO_PRODUCER_EPOCH } from './record-batch.ts';
 import { producerSnapshotFile, TMP_SUFFIX } from './log-files.ts';
+import { StorageError } from './errors.ts';
 
 export const NUM_BATCHES_TO_RETAIN = 5;
 const SNAPSHOT_VERSION = 1;
@@ -204,9 +205,9 @@ export class ProducerStateManager {
 
   /** Replaces the state with a decoded snapshot; throws if it is not a valid snapshot. */
   loadSnapshot(buf: Buffer): void {
-    if (buf.length < 10) throw new Error('snapshot too short');
-    if (buf.readInt16BE(0) !== SNAPSHOT_VERSION) throw new Error(`unknown snapshot version ${buf.readInt16BE(0)}`);
-    if ((crc32c(buf.subarray(6)) >>> 0) !== buf.readUInt32BE(2)) throw new Error('snapshot CRC mismatch');
+    if (buf.length < 10) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', 'snapshot too short');
+    if (buf.readInt16BE(0) !== SNAPSHOT_VERSION) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', `unknown snapshot version ${buf.readInt16BE(0)}`);
+    if ((crc32c(buf.subarray(6)) >>> 0) !== buf.readUInt32BE(2)) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', 'snapshot CRC mismatch');
     const producers = new Map<bigint, ProducerStateEntry>();
     let p = 6;
     const count = buf.readInt32BE(p); p += 4;
@@ -226,7 +227,7 @@ export class ProducerStateManager {
       }
       producers.set(producerId, { producerId, epoch, lastTimestamp, batches });
     }
-    if (p !== buf.length) throw new Error('snapshot has trailing bytes');
+    if (p !== buf.length) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', 'snapshot has trailing bytes');
     this.producers.clear();
     for (const [k, v] of producers) this.producers.set(k, v);
   }

@@ -36,6 +36,7 @@ const snappyUncompress = (b: Buffer, opts: { asBuffer: true }): Buffer => snappy
 const lz4CompressFrame = (b: Buffer): Buffer => lz4().compressFrameSync(b);
 const lz4DecompressFrame = (b: Buffer): Buffer => lz4().decompressFrameSync(b);
 import { KafkaError } from '../errors.ts';
+import { StorageError } from './errors.ts';
 import {
   type BatchHeader, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, COMPRESSION_CODEC_MASK, CRC_OFFSET, RECORDS_OFFSET, TIMESTAMP_TYPE_MASK,
   readBatchHeader,
@@ -99,7 +100,7 @@ class ByteSink {
  * stamps the real base offset and leader epoch on append.
  */
 export function encodeRecordBatch(records: readonly NewRecord[], timestamp: bigint): Buffer {
-  if (records.length === 0) throw new Error('BROOK_ERR_EMPTY_BATCH: a record batch needs at least one record');
+  if (records.length === 0) throw new StorageError('BROOK_ERR_EMPTY_BATCH', 'a record batch needs at least one record');
   const body = new ByteSink();
   let maxTimestamp = timestamp;
   records.forEach((r, i) => {
@@ -211,10 +212,10 @@ export function decompressRecords(codec: number, data: Buffer): { bytes: Buffer;
         const chunks: Buffer[] = [];
         let pos = XERIAL_HEADER_SIZE;
         while (pos < data.length) {
-          if (pos + 4 > data.length) throw new Error('truncated xerial block length');
+          if (pos + 4 > data.length) throw new StorageError('BROOK_ERR_CORRUPT_COMPRESSED_DATA', 'truncated xerial block length');
           const size = data.readInt32BE(pos);
           pos += 4;
-          if (size < 0 || pos + size > data.length) throw new Error(`xerial block of ${size} bytes runs past the end`);
+          if (size < 0 || pos + size > data.length) throw new StorageError('BROOK_ERR_CORRUPT_COMPRESSED_DATA', `xerial block of ${size} bytes runs past the end`);
           chunks.push(snappyBlock(data.subarray(pos, pos + size)));
           pos += size;
         }

@@ -4,20 +4,14 @@
  * unsupported version, with UNSUPPORTED_VERSION — see index.ts). Encoding errors are bugs in
  * the caller (a value of the wrong type or range) and throw ProtocolEncodeError.
  */
+import { BrookError } from '../errors.ts';
 
 export type ProtocolDecodeErrorCode =
   | 'BROOK_ERR_MALFORMED_FRAME'
   | 'BROOK_ERR_UNSUPPORTED_VERSION'
   | 'BROOK_ERR_UNKNOWN_API';
 
-export class ProtocolDecodeError extends Error {
-  readonly code: ProtocolDecodeErrorCode;
-  constructor(code: ProtocolDecodeErrorCode, message: string) {
-    super(message);
-    this.name = 'ProtocolDecodeError';
-    this.code = code;
-  }
-}
+export class ProtocolDecodeError extends BrookError<ProtocolDecodeErrorCode> {}
 
 export class ProtocolEncodeError extends Error {
   readonly code = 'BROOK_ERR_ENCODE' as const;

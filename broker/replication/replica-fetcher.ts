@@ -13,7 +13,7 @@
  * A failure on one partition backs off that partition only; a connection failure backs off the
  * whole fetcher and reconnects.
  */
-import { ErrorCode, errorInfo } from '../errors.ts';
+import { ErrorCode, KafkaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { KafkaConnection } from '../client/kafka-connection.ts';
 import type { Partition } from '../partition.ts';
@@ -33,6 +33,8 @@ export interface FetcherOptions {
   maxWaitMs: number;
   maxBytes: number;
   logger: Logger;
+  /** The broker's clock (partition back-off deadlines). */
+  clock: () => number;
 }
 
 interface Followed { partition: Partition; backoffUntil: number }
@@ -75,7 +77,7 @@ export class ReplicaFetcher {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const now = Date.now();
+      const now = this.opts.clock();
       const ready = [...this.followed.values()].filter((f) => f.backoffUntil <= now && !f.partition.isLeader);
       if (ready.length === 0) {
         await this.sleep(this.followed.size === 0 ? 60_000 : 100);
@@ -122,7 +124,7 @@ export class ReplicaFetcher {
       replicaId: this.opts.nodeId, maxWaitMs: this.opts.maxWaitMs, minBytes: 1, maxBytes: this.opts.maxBytes * 4,
       isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics, forgottenTopicsData: [], rackId: '',
     });
-    if (response.errorCode !== ErrorCode.NONE) throw new Error(`fetch error ${errorInfo(response.errorCode).name}`);
+    if (response.errorCode !== ErrorCode.NONE) throw KafkaError.fromCode(response.errorCode, `fetch from leader ${this.leaderId}`);
     for (const t of response.responses) {
       for (const r of t.partitions) {
         const s = sent.get(`${t.topic}\u0000${r.partitionIndex}`);
@@ -133,7 +135,7 @@ export class ReplicaFetcher {
         try {
           await this.handlePartition(s.f, r);
         } catch (err) {
-          s.f.backoffUntil = Date.now() + PARTITION_BACKOFF_MS;
+          s.f.backoffUntil = this.opts.clock() + PARTITION_BACKOFF_MS;
           this.opts.logger.warn(`replicating ${p.name} from leader ${this.leaderId} failed: ${(err as Error).message}`);
         }
       }
@@ -165,10 +167,10 @@ export class ReplicaFetcher {
       case ErrorCode.UNKNOWN_LEADER_EPOCH:
       case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
         // metadata will catch up; try again shortly
-        f.backoffUntil = Date.now() + 200;
+        f.backoffUntil = this.opts.clock() + 200;
         return;
       default:
-        throw new Error(errorInfo(r.errorCode).name);
+        throw KafkaError.fromCode(r.errorCode, `${p.name}: fetch from leader ${this.leaderId}`);
     }
   }
 
@@ -179,7 +181,7 @@ export class ReplicaFetcher {
         topics: [{ name: p.topic, partitions: [{ partitionIndex: p.index, currentLeaderEpoch: p.leaderEpoch, timestamp }] }],
       });
       const part = res.topics[0]?.partitions[0];
-      if (!part || part.errorCode !== ErrorCode.NONE) throw new Error(`ListOffsets: ${errorInfo(part?.errorCode ?? -1).name}`);
+      if (!part || part.errorCode !== ErrorCode.NONE) throw KafkaError.fromCode(part?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR, `${p.name}: ListOffsets to leader ${this.leaderId}`);
       return part.offset as bigint;
     };
     const leaderStart = await ask(-2n);

@@ -25,6 +25,7 @@ export interface ReplicaManagerOptions {
   fetchMaxBytes: number;
   endpointOf: (brokerId: number) => { host: string; port: number } | undefined;
   partitions: () => Iterable<Partition>;
+  clock: () => number;
 }
 
 export class ReplicaManager {
@@ -64,7 +65,7 @@ export class ReplicaManager {
       if (!fetcher) {
         fetcher = new ReplicaFetcher({
           nodeId: this.opts.nodeId, leaderId, host: endpoint.host, port: endpoint.port,
-          maxWaitMs: this.opts.fetchWaitMs, maxBytes: this.opts.fetchMaxBytes, logger: this.opts.logger,
+          maxWaitMs: this.opts.fetchWaitMs, maxBytes: this.opts.fetchMaxBytes, logger: this.opts.logger, clock: this.opts.clock,
         });
         this.fetchers.set(leaderId, fetcher);
       }

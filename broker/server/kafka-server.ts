@@ -12,17 +12,21 @@
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
 import { ErrorCode } from '../errors.ts';
-import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, parseRequestHeader } from '../protocol/index.ts';
-import type { Broker } from '../broker.ts';
+import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, parseRequestHeader, ProtocolDecodeError } from '../protocol/index.ts';
 import { handlerFor } from '../handlers/index.ts';
-import type { RequestContext } from '../handlers/index.ts';
+import type { BrokerServices, RequestContext } from '../handlers/index.ts';
+import type { BrokerMetrics } from '../metrics.ts';
 import { Connection } from './connection.ts';
 import type { FrameSink } from './connection.ts';
 
 const API_VERSIONS = 18;
 
+/** The counters the server itself keeps (per connection and per request). */
+export type ServerMetrics = Pick<BrokerMetrics, 'connectionsOpened' | 'connectionsClosedMalformed' | 'requests' | 'requestErrors' | 'requestSeconds'>;
+
 export class KafkaServer implements FrameSink {
-  private readonly broker: Broker;
+  private readonly broker: BrokerServices;
+  private readonly metrics: ServerMetrics;
   /** The listener name (upper case) this server serves. */
   readonly listener: string;
   private readonly server: Server;
@@ -30,14 +34,15 @@ export class KafkaServer implements FrameSink {
   private readonly maxFrameBytes: number;
   private boundPort = 0;
 
-  constructor(broker: Broker, listener: string) {
+  constructor(broker: BrokerServices, metrics: ServerMetrics, listener: string) {
     this.broker = broker;
+    this.metrics = metrics;
     this.listener = listener;
     this.maxFrameBytes = broker.settings.int('socket.request.max.bytes');
     this.server = createServer((socket) => {
       const conn = new Connection(socket, this, this.maxFrameBytes);
       this.connections.add(conn);
-      broker.metrics.connectionsOpened.inc();
+      metrics.connectionsOpened.inc();
     });
   }
 
@@ -73,7 +78,7 @@ export class KafkaServer implements FrameSink {
     const schema = apiSchema(apiKey);
     if (!handler || !schema || apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
       const name = schema?.name ?? `api-${apiKey}`;
-      this.broker.metrics.requestErrors.inc({ api: name, error: 'UNSUPPORTED_VERSION' });
+      this.metrics.requestErrors.inc({ api: name, error: 'UNSUPPORTED_VERSION' });
       this.broker.log.debug(`${conn.remote}: unsupported ${name} v${apiVersion}`);
       if (apiKey === API_VERSIONS) {
         const own = handlerFor(API_VERSIONS)!;
@@ -86,8 +91,8 @@ export class KafkaServer implements FrameSink {
     const ctx: RequestContext = { broker: this.broker, apiVersion, clientId: header.clientId, correlationId, remote: conn.remote, listener: this.listener };
     const finish = (body: unknown): Buffer[] | null => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.broker.metrics.requests.inc({ api: schema.name });
-      this.broker.metrics.requestSeconds.observe({ api: schema.name }, seconds);
+      this.metrics.requests.inc({ api: schema.name });
+      this.metrics.requestSeconds.observe({ api: schema.name }, seconds);
       return body === null ? null : encodeResponse(apiKey, apiVersion, correlationId, body);
     };
     const result = handler.handle(request, ctx);
@@ -95,18 +100,17 @@ export class KafkaServer implements FrameSink {
   }
 
   malformed(conn: Connection, reason: string, detail: string): void {
-    this.broker.metrics.connectionsClosedMalformed.inc({ reason });
+    this.metrics.connectionsClosedMalformed.inc({ reason });
     this.broker.log.warn(`closing ${conn.remote}: ${detail}`);
   }
 
   failed(conn: Connection, err: unknown): void {
-    const e = err as Error & { code?: string };
-    if (e?.code === 'BROOK_ERR_MALFORMED_FRAME' || e?.name === 'ProtocolDecodeError') {
-      this.malformed(conn, 'decode', e.message);
+    if (err instanceof ProtocolDecodeError) {
+      this.malformed(conn, 'decode', err.message);
       return;
     }
-    this.broker.metrics.connectionsClosedMalformed.inc({ reason: 'handler_error' });
-    this.broker.log.error(`closing ${conn.remote} after a failed request: ${e?.stack ?? String(err)}`);
+    this.metrics.connectionsClosedMalformed.inc({ reason: 'handler_error' });
+    this.broker.log.error(`closing ${conn.remote} after a failed request: ${(err as Error)?.stack ?? String(err)}`);
   }
 
   closed(conn: Connection): void {

@@ -1,5 +1,5 @@
 /**
- * Power loss, in one process. A broker that crashes in a test process (`Broker.crash()`) keeps
+ * Power loss, in one process. A broker that crashes in a test process (`Broker.stop('crash')`) keeps
  * what it wrote in the page cache, like a SIGKILLed process; a machine that loses power keeps
  * only what was fsynced. This module makes an in-process crash lose what a power loss loses:
  *

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/paths.ts';
 import { describeRun, expectSuccess, type RunResult } from '../harness/tools.ts';
-import type { Cluster, Topic } from '../../broker/k8s/crds.ts';
+import type { Cluster, Topic } from '../../broker/k8s/index.ts';
 import { kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
 

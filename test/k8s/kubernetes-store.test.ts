@@ -9,7 +9,7 @@ import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
 import { describeStoreConformance, partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
 import type { TopicEvent, TopicSpec } from '../../broker/metadata/types.ts';
-import type { Topic } from '../../broker/k8s/crds.ts';
+import type { Topic } from '../../broker/k8s/index.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
 import { kubectl } from './envtest.ts';

@@ -11,7 +11,7 @@ import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject } from '../../operator/kube.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { brokerRoleRules } from '../../operator/rbac.ts';
-import type { Cluster } from '../../broker/k8s/crds.ts';
+import type { Cluster } from '../../broker/k8s/index.ts';
 
 const { api, cleanup } = useOperatorApiServer();
 const ns = 'clusters';

@@ -9,7 +9,7 @@ import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject } from '../../operator/kube.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { jsonEqual } from '../../operator/conditions.ts';
-import type { Topic, TopicPartitionStatus } from '../../broker/k8s/crds.ts';
+import type { Topic, TopicPartitionStatus } from '../../broker/k8s/index.ts';
 
 const { api, cleanup } = useOperatorApiServer();
 const ns = 'topics';

@@ -1,4 +1,6 @@
 /**
+ * Delayed operations: requests whose answer waits for something to happen.
+ *
  * DelayedFetchQueue: long-polling fetches park here instead of spinning. A parked fetch wakes
  * when any partition it reads gets an append, when its max wait runs out, or when the broker
  * shuts down; the fetch handler then re-reads and decides whether to answer or park again with
@@ -30,5 +32,21 @@ export class DelayedFetchQueue {
   /** Answers every parked fetch now (shutdown). */
   wakeAll(): void {
     for (const done of [...this.parked]) done();
+  }
+}
+
+/**
+ * DelayedProduces: produce requests answered only once their records are replicated (acks=all)
+ * or flushed; counted for the delayed-operations gauge.
+ */
+export class DelayedProduces {
+  private count = 0;
+
+  get size(): number { return this.count; }
+
+  /** Counts `wait` as one delayed produce until it settles. */
+  track<T>(wait: Promise<T>): Promise<T> {
+    this.count++;
+    return wait.finally(() => { this.count--; });
   }
 }

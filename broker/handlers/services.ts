@@ -1,0 +1,59 @@
+/**
+ * What a request handler may ask of the broker, and nothing more: the handlers see this
+ * interface, never the concrete Broker (which implements it). Grouped by owner:
+ *
+ * - identity and settings: nodeId, clusterId, settings, clock, log;
+ * - the cluster as this broker sees it: topics (from the metadata store's watch), live brokers
+ *   and their addresses per listener, the controller;
+ * - the replicas it hosts: partition(), and proposeIsr() for the leader's ISR changes;
+ * - subsystems it composes: topic admin, group coordinator, producer ids, the delayed-fetch and
+ *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
+ *   (ElectLeaders).
+ */
+import type { BrokerSettings } from '../config.ts';
+import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
+import type { GroupCoordinator } from '../groups/index.ts';
+import type { Logger } from '../logger.ts';
+import type { BrokerInfo, MetadataStore, TopicRecord } from '../metadata/index.ts';
+import type { BrokerMetrics } from '../metrics.ts';
+import type { Partition } from '../partition.ts';
+import type { ProducerIdAllocator } from '../producer-ids.ts';
+import type { TopicAdmin } from '../topic-admin.ts';
+
+/** A live broker's address on one listener, as Metadata and DescribeCluster list it. */
+export interface BrokerEndpoint { nodeId: number; host: string; port: number; rack: string | null }
+
+/** The counters the request path bumps. */
+export type RequestMetrics = Pick<BrokerMetrics, 'bytesIn' | 'bytesOut' | 'recordsIn' | 'produceErrors'>;
+
+export interface BrokerServices {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  readonly settings: BrokerSettings;
+  readonly clock: () => number;
+  readonly log: Logger;
+
+  topic(name: string): TopicRecord | undefined;
+  topicNameById(id: string): string | undefined;
+  allTopics(): Iterable<TopicRecord>;
+  /** Resolves once every store change seen so far has been applied locally. */
+  settled(): Promise<void>;
+  /** The live brokers (holding their liveness lease), this one included while it starts. */
+  liveBrokers(): BrokerInfo[];
+  /** The live brokers' addresses on `listener`. */
+  brokerEndpoints(listener: string): BrokerEndpoint[];
+  /** The broker holding the controller lease, or -1. */
+  controllerId(): number;
+
+  partition(topic: string, index: number): Partition | undefined;
+  /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
+  proposeIsr(p: Partition, isr: number[]): void;
+
+  readonly admin: TopicAdmin;
+  readonly groups: GroupCoordinator;
+  readonly producerIds: ProducerIdAllocator;
+  readonly delayedFetches: DelayedFetchQueue;
+  readonly delayedProduces: DelayedProduces;
+  readonly metrics: RequestMetrics;
+  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic'>;
+}

@@ -1,0 +1,7 @@
+/**
+ * Replication: the public surface. ReplicaManager runs one ReplicaFetcher per leader this broker
+ * follows and proposes ISR changes for the partitions it leads; the broker composes it.
+ * (fleet-testing.ts is a test harness, imported directly by tests.)
+ */
+export { ReplicaManager } from './replica-manager.ts';
+export type { ReplicaManagerOptions } from './replica-manager.ts';
