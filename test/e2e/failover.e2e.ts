@@ -40,8 +40,9 @@ beforeAll(async () => {
   ns = await createNamespace('brook-failover');
   release = uniqueName('brook');
   const img = images();
+  // This release's operator watches only this namespace: other engineers' releases share the cluster.
   ok(await helm(['install', release, CHART, '-n', ns,
-    '--set', `image.repository=${img.brook.repository}`, '--set', `image.tag=${img.brook.tag}`, '--set', 'tests.enabled=false',
+    '--set', `image.repository=${img.brook.repository}`, '--set', `image.tag=${img.brook.tag}`, '--set', 'tests.enabled=false', '--set', `watchNamespaces={${ns}}`,
     '--wait', '--timeout', '180s'], { timeoutMs: 200_000 }));
   ok(await kubectl(['apply', '-n', ns, '-f', join(repoRoot, 'examples', 'cluster.yaml')]));
   await waitClusterReady(ns, CLUSTER, BROKERS, 300_000);

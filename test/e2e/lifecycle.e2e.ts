@@ -56,6 +56,8 @@ describe('Brook\'s life cycle on Kubernetes (KUBECONFIG)', () => {
     const started = Date.now();
     ok(await helm(['install', release, CHART, '-n', ns,
       '--set', `image.repository=${img.brook.repository}`, '--set', `image.tag=${img.brook.tag}`,
+      // This release's operator watches only this namespace: other engineers' releases share the cluster.
+      '--set', `watchNamespaces={${ns}}`,
       '--set', `tests.image.repository=${img.kcat.slice(0, img.kcat.lastIndexOf(':'))}`, '--set', `tests.image.tag=${img.kcat.slice(img.kcat.lastIndexOf(':') + 1)}`,
       '--wait', '--timeout', '180s'], { timeoutMs: 200_000 }));
     ok(await kubectl(['apply', '-n', ns, '-f', join(repoRoot, 'examples', 'cluster.yaml')]));
