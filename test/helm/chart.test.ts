@@ -156,6 +156,15 @@ describe('the rendered operator', () => {
     expect(cr.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
     const single = await render(operatorChart, { set: ['leaderElection.enabled=false'] });
     expect(podSpec(only(single, 'Deployment')).containers[0].args).toContain('--no-leader-election');
+    expect(find(single, 'Lease')).toEqual([]);
+  });
+
+  test('the leader-election Lease is part of the release, so helm uninstall deletes it', async () => {
+    const objects = await render(operatorChart);
+    const lease = only(objects, 'Lease');
+    const [c] = podSpec(only(objects, 'Deployment')).containers;
+    expect(c.args).toContain(`--leader-election-name=${lease.metadata.name}`);
+    expect(lease.metadata.namespace).toBe(only(objects, 'Deployment').metadata.namespace);
   });
 
   test('ServiceMonitor and PrometheusRule only where the cluster serves them, or when forced', async () => {
