@@ -7,7 +7,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import { Broker } from './broker.ts';
 import { BrokerSettings } from './config.ts';
 import { createLogger } from './logger.ts';
-import { MemoryStore } from './metadata/index.ts';
+import { MemoryStore, StaleVersionError } from './metadata/index.ts';
+import type { PartitionState, TopicRecord, TopicSpec } from './metadata/index.ts';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -165,5 +166,43 @@ describe('brook broker process', () => {
     await again.disconnect();
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
+  });
+});
+
+// Regression: the controller took a conflict (409) while placing a pending Topic for "someone else
+// placed it" and forgot the topic; when the conflict came from the operator adding its finalizer
+// and owner reference, nobody placed it, ever (seen on a one-broker Cluster: __consumer_offsets
+// pending for good, so consumer groups never found a coordinator).
+describe('pending topic placement', () => {
+  /** A store that reports one pending topic and refuses its first placement with a conflict. */
+  class ConflictOnceStore extends MemoryStore {
+    report: ((spec: TopicSpec) => void) | undefined;
+    conflicts = 1;
+    override watchPendingTopics(listener: (spec: TopicSpec) => void): () => void {
+      this.report = listener;
+      return () => { this.report = undefined; };
+    }
+    override async placePendingTopic(spec: TopicSpec, partitions: readonly PartitionState[] = []): Promise<TopicRecord> {
+      if (this.conflicts-- > 0) throw new StaleVersionError(`topic ${spec.name}`, '1', '2');
+      return this.createTopic(spec, partitions);
+    }
+  }
+
+  test('pending topic forgotten after a conflict: a placement that meets a conflict is tried again, and the topic gets placed', async () => {
+    const store = new ConflictOnceStore();
+    const broker = await Broker.start({
+      nodeId: 0, listen: { host: '127.0.0.1', port: 0 }, dataDir: tempDir(), store,
+      settings: new BrokerSettings({}), logger: createLogger('test', 'error'),
+    });
+    try {
+      const deadline = Date.now() + 10_000;
+      while (!store.report && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      store.report!({ name: 'late', partitions: 2, replicationFactor: 1, configs: {} });
+      while (!(await store.getTopic('late')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(store.conflicts).toBe(-1);
+      expect((await store.getTopic('late'))?.partitions).toHaveLength(2);
+    } finally {
+      await broker.stop();
+    }
   });
 });

@@ -256,6 +256,7 @@ export class Broker implements BrokerServices {
    * replication factor above the live brokers) stays pending and is retried when brokers change.
    */
   private async placePendingTopics(): Promise<void> {
+    let changedUnderUs = false;
     for (const [name, spec] of [...this.pendingTopics]) {
       try {
         const plan = this.admin.plan({ name, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: spec.configs });
@@ -263,13 +264,21 @@ export class Broker implements BrokerServices {
         this.pendingTopics.delete(name);
         this.log.info(`placed topic ${name} (${spec.partitions} partitions, RF ${spec.replicationFactor})`);
       } catch (err) {
-        if (err instanceof StaleVersionError || (err instanceof KafkaError && (err.errorName === 'TOPIC_ALREADY_EXISTS' || err.errorName === 'UNKNOWN_TOPIC_OR_PARTITION'))) {
-          // someone else placed it first (its creator, or another controller)
+        if (err instanceof KafkaError && (err.errorName === 'TOPIC_ALREADY_EXISTS' || err.errorName === 'UNKNOWN_TOPIC_OR_PARTITION')) {
+          // someone else placed it first (its creator, or another controller), or it is gone
           this.pendingTopics.delete(name);
+        } else if (err instanceof StaleVersionError) {
+          // The Topic changed under us: placed by someone else, or only its metadata changed (the
+          // operator adds its finalizer and owner reference at about the same time). Look again:
+          // a placed one answers TOPIC_ALREADY_EXISTS then.
+          changedUnderUs = true;
         } else {
           this.log.warn(`cannot place topic ${name} yet: ${(err as Error).message}`);
         }
       }
+    }
+    if (changedUnderUs && !this.stopping) {
+      setTimeout(() => { if (this.membership.isController && !this.stopping) void this.placePendingTopics(); }, 100).unref();
     }
   }
 

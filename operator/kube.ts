@@ -184,8 +184,9 @@ export class Kube {
     });
   }
 
-  async delete(r: Resource, namespace: string | undefined, name: string, opts: { uid?: string; propagationPolicy?: string } = {}): Promise<void> {
-    const body = { apiVersion: 'v1', kind: 'DeleteOptions', ...(opts.uid ? { preconditions: { uid: opts.uid } } : {}), ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}) };
+  async delete(r: Resource, namespace: string | undefined, name: string, opts: { uid?: string; resourceVersion?: string; propagationPolicy?: string } = {}): Promise<void> {
+    const preconditions = { ...(opts.uid ? { uid: opts.uid } : {}), ...(opts.resourceVersion ? { resourceVersion: opts.resourceVersion } : {}) };
+    const body = { apiVersion: 'v1', kind: 'DeleteOptions', ...(Object.keys(preconditions).length ? { preconditions } : {}), ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}) };
     try {
       await this.request('DELETE', objectPath(r, namespace, name), { body });
     } catch (err) {

@@ -7,7 +7,9 @@
  * - the leader renews every retryPeriod; if it cannot renew for renewDeadline (< leaseDuration)
  *   it stops leading (`onStoppedLeading`; the CLI exits so a restarted pod rejoins cleanly);
  * - every write is a compare-and-swap on resourceVersion, so two candidates never both win;
- * - `release` (graceful shutdown) empties holderIdentity so a standby takes over at once.
+ * - `release` (graceful shutdown) deletes the Lease (if it is still the one this leader wrote) so a
+ *   standby takes over at once by creating it, and an operator that goes away for good (`helm
+ *   uninstall`) leaves no Lease behind (nothing else would delete it: it has no owner).
  * Requests: the leader does one PUT per retryPeriod (a GET only after a conflict); a standby one GET.
  */
 import { isConflict, isNotFound, resources, type Kube, type KubeObject } from './kube.ts';
@@ -164,11 +166,9 @@ export class LeaderElector {
 
   private async release(): Promise<void> {
     if (!this.lease) return;
-    const body: LeaseObject = {
-      ...this.lease,
-      spec: { ...this.lease.spec, holderIdentity: null, leaseDurationSeconds: 1, renewTime: microTime(this.o.clock.now()) },
-    };
-    await this.o.kube.replace<LeaseObject>(resources.Lease, body);
-    this.o.log.info('released the leader lease', { lease: `${this.o.namespace}/${this.o.name}` });
+    // Preconditions: only the Lease as this leader last wrote it (a conflict means someone else holds it now).
+    await this.o.kube.delete(resources.Lease, this.o.namespace, this.o.name, { uid: this.lease.metadata.uid, resourceVersion: this.lease.metadata.resourceVersion });
+    this.lease = undefined;
+    this.o.log.info('released the leader lease (deleted it)', { lease: `${this.o.namespace}/${this.o.name}` });
   }
 }

@@ -94,12 +94,12 @@ describe('Brook on Kubernetes (KUBECONFIG)', () => {
     const count = 1000;
     const runId = uniqueName('run');
     // Produce until the topic exists, then read every record back and check this run's are all there.
-    // acks=1, not kcat's default acks=all: examples/topic.yaml has replicationFactor 1 while the
-    // Cluster's min.insync.replicas is 2, so acks=all gets NOT_ENOUGH_REPLICAS, as it would from Kafka.
+    // acks=all: examples/topic.yaml has replicationFactor 3 on the example Cluster, whose
+    // min.insync.replicas is 2.
     const script = [
       'set -e',
       `end=$(( $(date +%s) + 120 ))`,
-      `until seq 1 ${count} | sed "s/^/${runId} /" | kcat -P -b ${bootstrap} -t ${TOPIC} -X acks=1 -X message.timeout.ms=10000 -X topic.metadata.refresh.interval.ms=500; do`,
+      `until seq 1 ${count} | sed "s/^/${runId} /" | kcat -P -b ${bootstrap} -t ${TOPIC} -X acks=all -X message.timeout.ms=10000 -X topic.metadata.refresh.interval.ms=500; do`,
       '  [ "$(date +%s)" -lt "$end" ] || { echo "could not produce"; exit 1; }; sleep 1',
       'done',
       `echo "produced ${count} at $(date +%s%3N)"`,
@@ -148,7 +148,7 @@ describe('Brook on Kubernetes (KUBECONFIG)', () => {
     const count = 200;
     const started = Date.now();
     const input = Array.from({ length: count }, (_, i) => `${runId} ${i + 1}`).join('\n') + '\n';
-    ok(await kcat(['-P', '-b', bootstrap, '-t', TOPIC, '-X', 'acks=1'], { input, timeoutMs: 60_000 }));
+    ok(await kcat(['-P', '-b', bootstrap, '-t', TOPIC, '-X', 'acks=all'], { input, timeoutMs: 60_000 }));
     const consumed = ok(await kcat(['-C', '-b', bootstrap, '-t', TOPIC, '-o', 'beginning', '-e', '-q'], { timeoutMs: 60_000 }));
     report('host produce + consume through the external listener', Date.now() - started);
     const values = consumed.split('\n').filter((l) => l.startsWith(`${runId} `)).map((l) => Number(l.split(' ')[1])).sort((a, b) => a - b);

@@ -154,3 +154,47 @@ export async function runPod(ns: string, name: string, spec: Record<string, unkn
   const log = ok(await kubectl(['logs', '-n', ns, name]));
   return { phase, log };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the e2e failure and lifecycle scenarios (branch e2e: failover.e2e.ts, lifecycle.e2e.ts).
+
+/** The broker pods of Cluster `cluster` (the StatefulSet's pods, not helm test or client pods). */
+export async function brokerPods(ns: string, cluster: string): Promise<Pod[]> {
+  const list = await getJson<{ items: Pod[] }>(['get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${cluster},app.kubernetes.io/component=broker`]);
+  return list.items.filter((p) => p.metadata.labels?.['statefulset.kubernetes.io/pod-name']);
+}
+
+/** Waits for `brokers` Ready broker pods and the Cluster's Ready condition. */
+export async function waitClusterReady(ns: string, cluster: string, brokers: number, timeoutMs: number): Promise<void> {
+  await waitFor(`${brokers} Ready broker pods`, ns, timeoutMs, async () => {
+    const pods = await brokerPods(ns, cluster);
+    return pods.length === brokers && pods.every(podReady) ? pods : undefined;
+  });
+  await waitFor(`the Cluster ${cluster}'s Ready condition`, ns, timeoutMs, async () => {
+    const c = await getJson<{ status?: { conditions?: Condition[] } }>(['get', `clusters.brook.dev/${cluster}`, '-n', ns]);
+    return c.status?.conditions?.find((x) => x.type === 'Ready' && x.status === 'True');
+  });
+}
+
+/**
+ * The external nodePort listener of a Cluster as seen from the host: a bootstrap address (the node's
+ * address and broker 0's node port) and the broker id behind each advertised `address:nodePort`.
+ */
+export async function externalListener(ns: string, cluster: string, brokers: number, listener = 'external'): Promise<{ bootstrap: string; brokerAt: Map<string, number> }> {
+  const node = await getJson<{ items: Array<{ status: { addresses: Array<{ type: string; address: string }> } }> }>(['get', 'nodes']);
+  const address = node.items[0]!.status.addresses.find((a) => a.type === 'InternalIP')!.address;
+  const brokerAt = new Map<string, number>();
+  for (let i = 0; i < brokers; i++) {
+    const svc = await getJson<{ spec: { ports: Array<{ nodePort?: number }> } }>(['get', 'service', `${cluster}-${i}-${listener}`, '-n', ns]);
+    brokerAt.set(`${address}:${svc.spec.ports[0]!.nodePort}`, i);
+  }
+  return { bootstrap: [...brokerAt.keys()][0]!, brokerAt };
+}
+
+export interface TopicPartitionState { partition: number; replicas: number[]; leader: number; isr: number[] }
+
+/** status.partitions of a Topic (empty until the controller placed it). */
+export async function topicPartitions(ns: string, topic: string): Promise<TopicPartitionState[]> {
+  const t = await getJson<{ status?: { partitions?: TopicPartitionState[] } }>(['get', `topics.brook.dev/${topic}`, '-n', ns]);
+  return t.status?.partitions ?? [];
+}

@@ -156,6 +156,15 @@ describe('the rendered operator', () => {
     expect(cr.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
     const single = await render(operatorChart, { set: ['leaderElection.enabled=false'] });
     expect(podSpec(only(single, 'Deployment')).containers[0].args).toContain('--no-leader-election');
+    expect(find(single, 'Lease')).toEqual([]);
+  });
+
+  test('the leader-election Lease is part of the release, so helm uninstall deletes it', async () => {
+    const objects = await render(operatorChart);
+    const lease = only(objects, 'Lease');
+    const [c] = podSpec(only(objects, 'Deployment')).containers;
+    expect(c.args).toContain(`--leader-election-name=${lease.metadata.name}`);
+    expect(lease.metadata.namespace).toBe(only(objects, 'Deployment').metadata.namespace);
   });
 
   test('ServiceMonitor and PrometheusRule only where the cluster serves them, or when forced', async () => {
@@ -208,7 +217,12 @@ describe('the rendered operator', () => {
     const objects = await render(operatorChart, { set: ['tests.cluster=prod', 'tests.namespace=kafka'] });
     const topic = only(objects, 'Topic');
     expect(topic.metadata).toMatchObject({ namespace: 'kafka', annotations: { 'helm.sh/hook': 'test' } });
-    expect(topic.spec).toMatchObject({ cluster: 'prod', partitions: 1, replicationFactor: 1 });
+    // Its own min.insync.replicas, so acks=all works on any Cluster (examples/cluster.yaml sets 2 for the whole cluster).
+    expect(topic.spec).toMatchObject({ cluster: 'prod', partitions: 1, replicationFactor: 1, config: { 'min.insync.replicas': '1' } });
+    const three = only(await render(operatorChart, { set: ['tests.replicationFactor=3'] }), 'Topic');
+    expect(three.spec).toMatchObject({ replicationFactor: 3, config: { 'min.insync.replicas': '1' } });
+    // Nothing stays behind a passing test (helm uninstall does not delete hooks).
+    for (const o of [topic, only(objects, 'Pod')]) expect(o.metadata.annotations?.['helm.sh/hook-delete-policy']).toBe('before-hook-creation,hook-succeeded');
     const pod = only(objects, 'Pod');
     expect(pod.metadata.annotations?.['helm.sh/hook']).toBe('test');
     const spec = pod.spec as PodSpec;
@@ -218,6 +232,7 @@ describe('the rendered operator', () => {
     const script = (c.args ?? []).join('\n');
     expect(script).toMatch(/kcat -P -b "\$BOOTSTRAP"/);
     expect(script).toMatch(/kcat -C -b "\$BOOTSTRAP"/);
+    expect(script).toMatch(/-X acks=all/);
     expect(spec.securityContext).toMatchObject({ runAsNonRoot: true });
   });
 

@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { exampleTopicWithReplicationFactor } from '../harness/examples.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess, requireKcat, run } from '../harness/tools.ts';
 import { kubectl } from './envtest.ts';
@@ -83,7 +84,8 @@ describe('brokers with --store kubernetes', () => {
   test('kubectl apply -f examples/topic.yaml → a topic kcat produces to and consumes from; kubectl get topics shows it', async () => {
     b0 = await startBroker(0);
     const applied = Date.now();
-    expectSuccess(await k(['apply', '-n', ns, '-f', join(repoRoot, 'examples/topic.yaml')]));
+    // examples/topic.yaml as written (replicationFactor 3, for examples/cluster.yaml), made to fit one broker.
+    expectSuccess(await k(['apply', '-n', ns, '-f', '-'], exampleTopicWithReplicationFactor(1)));
     // first successful produce after the apply
     let produced = -1;
     await waitFor(async () => {

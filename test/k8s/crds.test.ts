@@ -51,7 +51,7 @@ describe('installing and using the CRDs', () => {
     const topics = expectSuccess(await k(['get', 'topics', '-n', 'examples'])).stdout.toString();
     const [header, row] = topics.trim().split('\n').map((l) => l.trim().split(/\s+/));
     expect(header).toEqual(['NAME', 'CLUSTER', 'PARTITIONS', 'RF', 'READY', 'LEADERS', 'AGE']);
-    expect(row.slice(0, 4)).toEqual(['orders', 'demo', '6', '1']);
+    expect(row.slice(0, 4)).toEqual(['orders', 'demo', '6', '3']);
 
     const clusters = expectSuccess(await k(['get', 'clusters.brook.dev', '-n', 'examples'])).stdout.toString();
     const [cHeader, cRow] = clusters.trim().split('\n').map((l) => l.trim().split(/\s+/));

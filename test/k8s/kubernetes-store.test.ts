@@ -10,6 +10,7 @@ import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
 import { describeStoreConformance, partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
 import type { TopicEvent, TopicSpec } from '../../broker/metadata/types.ts';
 import type { Topic } from '../../broker/k8s/index.ts';
+import { exampleTopicWithReplicationFactor } from '../harness/examples.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
 import { kubectl } from './envtest.ts';
@@ -86,7 +87,8 @@ describe('KubernetesStore', () => {
       const events: string[] = [];
       store.watchPendingTopics((t) => pending.push(t));
       store.watchTopics((e: TopicEvent) => events.push(`${e.type}:${e.topic.spec.name}`));
-      expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', join(repoRoot, 'examples/topic.yaml')]));
+      // examples/topic.yaml as written (replicationFactor 3, for examples/cluster.yaml), made to fit this store's one broker.
+      expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', '-'], { input: exampleTopicWithReplicationFactor(1) }));
       await waitFor(() => pending.some((t) => t.name === 'orders'));
       expect(await store.getTopic('orders')).toBeUndefined();
       // The controller places it: its first partition state goes into status.

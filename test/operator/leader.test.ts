@@ -17,10 +17,10 @@ const leaseSeconds = 3;
 
 interface Proc { child: ChildProcess; port: number; out: string[]; exited: Promise<void> }
 
-async function startOperatorProcess(): Promise<Proc> {
+async function startOperatorProcess(leaseNamespace = 'kube-system'): Promise<Proc> {
   const port = await freePort();
   const child = spawn(join(repoRoot, 'bin/brook'), ['operator', '--kubeconfig', api().kubeconfigPath, '--metrics-port', String(port), '--metrics-host', '127.0.0.1',
-    '--leader-election-namespace', 'kube-system', '--lease-duration', String(leaseSeconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--leader-election-namespace', leaseNamespace, '--lease-duration', String(leaseSeconds)], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out: string[] = [];
   child.stdout!.on('data', (b: Buffer) => out.push(b.toString()));
   child.stderr!.on('data', (b: Buffer) => out.push(b.toString()));
@@ -81,4 +81,30 @@ describe('leader election', () => {
     const logs = standby.out.join('');
     expect(logs).toContain('"msg":"became the leader"');
   }, 90_000);
+
+  // Regression: the leader used to release its Lease by emptying holderIdentity, so an operator that
+  // went away for good (helm uninstall) left its Lease in the namespace, owned by nothing.
+  test('operator lease left behind after helm uninstall: a leader stopping on SIGTERM deletes its Lease; a standby then takes over at once', async () => {
+    kube ??= adminKube(api());
+    // A Lease of their own (the first test's survivor still leads on kube-system's).
+    await createNamespace(kube, 'le-release');
+    const a = await startOperatorProcess('le-release');
+    await eventually(() => isLeader(a), 'a leader', 20_000, 100);
+    expect(await kube.getOrUndefined(resources.Lease, 'le-release', 'brook-operator')).toBeDefined();
+    const b = await startOperatorProcess('le-release');
+    // The standby is up (informers synced) before the leader goes.
+    await eventually(async () => (await fetch(`http://127.0.0.1:${b.port}/readyz`).catch(() => undefined))?.status === 200, 'the standby ready', 20_000, 100);
+    expect(await isLeader(b)).toBe(false);
+    a.child.kill('SIGTERM');
+    await a.exited;
+    const exitedAt = performance.now();
+    // The standby finds no Lease and creates it: no waiting for the lease to expire.
+    await eventually(() => isLeader(b), 'the standby to take over', 10_000, 50);
+    process.stdout.write(`leader handover after SIGTERM: ${(performance.now() - exitedAt).toFixed(0)} ms after the old leader exited\n`);
+    expect(performance.now() - exitedAt).toBeLessThan(leaseSeconds * 1000);
+    b.child.kill('SIGTERM');
+    await b.exited;
+    expect(await kube.getOrUndefined(resources.Lease, 'le-release', 'brook-operator')).toBeUndefined();
+    expect(a.out.join('')).toContain('released the leader lease (deleted it)');
+  }, 60_000);
 });
