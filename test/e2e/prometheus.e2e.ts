@@ -208,6 +208,8 @@ describe('Prometheus scraping a Brook cluster (KUBECONFIG): dashboards and alert
     const img = images();
     ok(await helm(['install', release, operatorChart, '-n', ns,
       '--set', `image.repository=${img.brook.repository}`, '--set', `image.tag=${img.brook.tag}`, '--set', 'image.pullPolicy=IfNotPresent',
+      // Its own namespace only: another suite's operator on the same cluster must not fight over Clusters.
+      '--set', `watchNamespaces={${ns}}`,
       '--wait', '--timeout', '180s'], { timeoutMs: 200_000 }));
     const cluster = yaml.load(readFileSync(join(repoRoot, 'examples', 'cluster.yaml'), 'utf8')) as { spec: { resources: { requests: { cpu: string } } } };
     cluster.spec.resources.requests.cpu = CLUSTER_CPU;
