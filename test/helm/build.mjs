@@ -96,7 +96,7 @@ export function ensureHelm() {
   const bin = dirname(out);
   const tmpBin = `${bin}.tmp-${process.pid}`;
   mkdirSync(tmpBin, { recursive: true });
-  log(`building helm ${HELM_VERSION} (default Kubernetes ${k8s}) into ${bin.slice(root.length + 1)}; first build takes a few minutes on 2 cores`);
+  log(`building helm ${HELM_VERSION} (default Kubernetes ${k8s}) into ${bin}; first build takes a few minutes on 2 cores`);
   try {
     runGo(go, ['install', '-trimpath', '-ldflags', flags, `${MODULE}/cmd/helm@${HELM_VERSION}`], { env: { GOBIN: tmpBin } });
     mkdirSync(bin, { recursive: true });
@@ -105,7 +105,7 @@ export function ensureHelm() {
     rmSync(tmpBin, { recursive: true, force: true });
   }
   const secs = ((Date.now() - started) / 1000).toFixed(0);
-  log(`built ${out.slice(root.length + 1)} in ${secs} s (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
+  log(`built ${out} in ${secs} s (${(statSync(out).size / 2 ** 20).toFixed(1)} MiB)`);
   return out;
 }
 
