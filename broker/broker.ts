@@ -12,6 +12,7 @@ import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { LogCleaner, logConfigFromTopicConfigs } from './log/index.ts';
 import { LogManager } from './log-manager.ts';
+import { Backoff } from './metadata/backoff.ts';
 import { StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics, partitionView } from './metrics.ts';
@@ -101,6 +102,8 @@ export class Broker implements BrokerServices {
   private preferredLeaderTimer: NodeJS.Timeout | null = null;
   /** Declared topics without partition state yet (kubectl-applied Topic resources). */
   private readonly pendingTopics = new Map<string, TopicSpec>();
+  /** Delays between attempts to place pending topics that failed (reset once a pass places all). */
+  private readonly placementBackoff = new Backoff({ initialMs: 100, maxMs: 5_000 });
   private unwatchPending: (() => void) | null = null;
 
   private constructor(opts: BrokerOptions) {
@@ -256,7 +259,7 @@ export class Broker implements BrokerServices {
    * replication factor above the live brokers) stays pending and is retried when brokers change.
    */
   private async placePendingTopics(): Promise<void> {
-    let changedUnderUs = false;
+    let retry = false;
     for (const [name, spec] of [...this.pendingTopics]) {
       try {
         const plan = this.admin.plan({ name, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: spec.configs });
@@ -271,14 +274,20 @@ export class Broker implements BrokerServices {
           // The Topic changed under us: placed by someone else, or only its metadata changed (the
           // operator adds its finalizer and owner reference at about the same time). Look again:
           // a placed one answers TOPIC_ALREADY_EXISTS then.
-          changedUnderUs = true;
+          retry = true;
         } else {
+          // Anything else (too few live brokers, a timed-out or refused API request) is retried
+          // with backoff as well as on every membership change: a one-broker cluster's membership
+          // never changes again, so waiting for that alone could leave the topic pending for good.
           this.log.warn(`cannot place topic ${name} yet: ${(err as Error).message}`);
+          retry = true;
         }
       }
     }
-    if (changedUnderUs && !this.stopping) {
-      setTimeout(() => { if (this.membership.isController && !this.stopping) void this.placePendingTopics(); }, 100).unref();
+    if (!retry) {
+      this.placementBackoff.reset();
+    } else if (!this.stopping) {
+      setTimeout(() => { if (this.membership.isController && !this.stopping) void this.placePendingTopics(); }, this.placementBackoff.next()).unref();
     }
   }
 
