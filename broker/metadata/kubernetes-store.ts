@@ -87,6 +87,8 @@ function withRequestTimeout(kc: KubeConfig, ms: number): KubeConfig {
 const clusterLabel = 'brook.dev/cluster';
 const roleLabel = 'brook.dev/role';
 const leaseMsAnnotation = 'brook.dev/lease-ms';
+/** Attempts at a new Topic's first status write when its metadata changes under it (finalizer, owner reference). */
+const CREATE_STATUS_ATTEMPTS = 5;
 
 interface Lease extends KubeObject {
   spec: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
@@ -299,23 +301,40 @@ export class KubernetesStore implements MetadataStore {
       if (httpCode(err) === 409) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
       throw this.translate(err, spec.name);
     }
-    created.status = { topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) };
-    let placed: Topic & KubeObject;
+    const status = { topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) };
+    // The status write is a compare-and-swap on the version `create` returned. A 409 means the
+    // Topic changed in between: either the controller placed it (it looked pending), or only its
+    // metadata changed (the operator adds its finalizer and owner reference right after creation).
+    // In the second case nothing placed it, so write again on the current version.
+    let current: Topic & KubeObject = created;
     try {
-      placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
-        group, version, namespace: this.ns, plural: 'topics', name, body: created, fieldManager: this.fieldManager,
-      }) as Topic & KubeObject;
-    } catch (err) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
+            group, version, namespace: this.ns, plural: 'topics', name, body: { ...current, status }, fieldManager: this.fieldManager,
+          }) as Topic & KubeObject;
+          await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
+          return this.toRecord(placed);
+        } catch (err) {
+          if (httpCode(err) !== 409 || attempt >= CREATE_STATUS_ATTEMPTS) throw httpCode(err) === 409 ? err : this.translate(err, spec.name);
+        }
+        current = await this.customObjects.getNamespacedCustomObject({ group, version, namespace: this.ns, plural: 'topics', name }) as Topic & KubeObject;
+        if (current.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' was deleted while it was being created.`);
+        if (current.status?.topicId) {
+          // placed by the controller meanwhile: the topic exists as asked, with its placement
+          await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(name)?.metadata.resourceVersion, current.metadata.resourceVersion!));
+          return this.toRecord(current);
+        }
+      }
+    } finally {
       this.creating.delete(name);
-      if (httpCode(err) !== 409) throw this.translate(err, spec.name);
-      // Between the two writes the new Topic looked pending and the controller placed it: the
-      // topic exists as asked, with the controller's placement.
-      await this.topicWatch.waitUntil(() => Boolean(this.topicWatch.cache.get(name)?.status?.topicId), 10_000);
-      return this.toRecord(this.topicWatch.cache.get(name) as Topic & KubeObject);
+      // Pending events for this Topic were held back while it was being created; if it is still
+      // pending now (the status write failed), the controller must hear of it or it stays pending.
+      const cached = this.topicWatch.cache.get(name);
+      if (cached && this.isOurs(cached) && !cached.metadata.deletionTimestamp && !cached.status?.topicId) {
+        for (const l of this.pendingListeners) l(cached);
+      }
     }
-    this.creating.delete(name);
-    await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.cache.get(name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
-    return this.toRecord(placed);
   }
 
   async updateTopic(name: string, expectedVersion: string, update: TopicUpdate): Promise<TopicRecord> {

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions, type ApiConstructor, type ApiType } from '@kubernetes/client-node';
 import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
 import { describeStoreConformance, partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
 import type { TopicEvent, TopicSpec } from '../../broker/metadata/types.ts';
@@ -76,6 +76,52 @@ describe('KubernetesStore', () => {
       expect(obj.spec).toEqual({ cluster: 'demo', topicName: 'Orders_v2', partitions: 2, replicationFactor: 1, config: { 'retention.ms': '1000' } });
     } finally {
       await store.close();
+    }
+  });
+
+  test('regression: a Topic whose metadata changes between its creation and its first status write (the operator adding its finalizer) is still placed, not left pending', async () => {
+    const ns = await freshNamespace();
+    // A real client whose createNamespacedCustomObject is followed, before it returns, by another
+    // writer's metadata change on the new Topic, as the operator does the moment it sees one: the
+    // store's status write then meets a real 409 from the API server.
+    const operatorLike = kubeConfig().makeApiClient(CustomObjectsApi);
+    class RacingKubeConfig extends KubeConfig {
+      override makeApiClient<T extends ApiType>(apiClientType: ApiConstructor<T>): T {
+        const client = super.makeApiClient(apiClientType);
+        if (!(client instanceof CustomObjectsApi)) return client;
+        const create = client.createNamespacedCustomObject.bind(client);
+        client.createNamespacedCustomObject = async (param) => {
+          const created = await create(param) as Topic & { metadata: { name: string } };
+          if (param.plural === 'topics') {
+            await operatorLike.patchNamespacedCustomObject({
+              group: 'brook.dev', version: 'v1alpha1', namespace: ns, plural: 'topics', name: created.metadata.name,
+              body: { metadata: { finalizers: ['brook.dev/test-finalizer'] } },
+            }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+          }
+          return created;
+        };
+        return client;
+      }
+    }
+    const kc = new RacingKubeConfig();
+    kc.loadFromFile(api().kubeconfigPath);
+    const store = await KubernetesStore.open({ kubeConfig: kc, namespace: ns, cluster: 'demo' });
+    const pending: string[] = [];
+    const unwatch = store.watchPendingTopics((spec) => pending.push(spec.name));
+    try {
+      const record = await store.createTopic(specOf('raced', 3), partitionsOf(3));
+      expect(record.partitions.map((p) => p.leader)).toEqual([0, 0, 0]);
+      const obj = JSON.parse(expectSuccess(await kubectl(api(), ['get', 'topic', 'raced', '-n', ns, '-o', 'json'])).stdout.toString()) as Topic & { metadata: { finalizers?: string[] } };
+      expect(obj.metadata.finalizers).toEqual(['brook.dev/test-finalizer']);
+      expect(obj.status?.topicId).toBeTruthy();
+      expect((await store.getTopic('raced'))?.partitions).toHaveLength(3);
+      expect(pending).toEqual([]);
+    } finally {
+      unwatch();
+      await store.close();
+      await operatorLike.patchNamespacedCustomObject({
+        group: 'brook.dev', version: 'v1alpha1', namespace: ns, plural: 'topics', name: 'raced', body: { metadata: { finalizers: null } },
+      }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)).catch(() => undefined);
     }
   });
 
