@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KafkaError } from '../../broker/errors.ts';
 import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
 import { describeStoreConformance, partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
 import type { TopicEvent, TopicSpec } from '../../broker/metadata/types.ts';
@@ -110,6 +111,19 @@ describe('KubernetesStore', () => {
       const t = await store.createTopic(specOf('shrink', 4), partitionsOf(4));
       const err = await store.updateTopic('shrink', t.version, { spec: { ...t.spec, partitions: 2 } }).catch((e: unknown) => e);
       expect(String(err)).toMatch(/INVALID_PARTITIONS.*partitions cannot be decreased/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('regression: a refused config whose name mentions partitions is INVALID_CONFIG, not INVALID_PARTITIONS (errors were mapped from message text)', async () => {
+    const store = await openStore();
+    try {
+      // The CRD caps config values at 4096 characters: the API server answers 422 with the cause's
+      // field spec.config.max.partitions.note — its message text names "partitions".
+      const err = await store.createTopic({ ...specOf('noted'), configs: { 'max.partitions.note': 'x'.repeat(5000) } }, partitionsOf(1)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KafkaError);
+      expect((err as KafkaError).errorName).toBe('INVALID_CONFIG');
     } finally {
       await store.close();
     }
