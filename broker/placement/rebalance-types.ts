@@ -4,6 +4,7 @@
  * its errors (one table of stable codes: RebalancePlanErrorCode). The algorithm is
  * rebalance-plan.ts's; the planner's working state, phase 1 and the report rebalance-state.ts's.
  */
+import { BrookError } from '../errors.ts';
 
 export interface PlannerBroker {
   readonly id: number;
@@ -121,14 +122,11 @@ export interface RebalancePlan {
 
 export type RebalancePlanErrorCode = 'BROOK_ERR_REBALANCE_TOO_FEW_BROKERS' | 'BROOK_ERR_REBALANCE_INVALID_INPUT';
 
-export class RebalancePlanError extends Error {
-  readonly code: RebalancePlanErrorCode;
+export class RebalancePlanError extends BrookError<RebalancePlanErrorCode> {
   /** The topics concerned (TOO_FEW_BROKERS), sorted. */
   readonly topics: string[];
   constructor(code: RebalancePlanErrorCode, message: string, topics: string[] = []) {
-    super(message);
-    this.name = 'RebalancePlanError';
-    this.code = code;
+    super(code, message);
     this.topics = topics;
   }
 }
