@@ -7,9 +7,8 @@
  *   `status.partitions` are the live partition state. A Topic without `status.topicId` is
  *   pending (applied with kubectl, not yet placed by the controller) and is not reported as a
  *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
- * - Lease `brook-<cluster>-broker-<id>` per live broker (host, port, rack and the lease length in
- *   milliseconds as annotations), Lease `brook-<cluster>-controller` for the controller
- *   (holderIdentity = broker id, leaseTransitions = controller epoch).
+ * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
+ *   for the controller (kubernetes-leases.ts, which has their contract).
  * - ConfigMap `brook-<cluster>-metadata`: the cluster id and the next free producer id.
  *
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
@@ -23,16 +22,10 @@
  * this store's watch has seen it, so listeners and reads always include the store's own writes
  * (read-your-writes; the same order as MemoryStore's synchronous listeners).
  *
- * Lease expiry is measured on the local clock from when this store *observed* a renewal, never
- * from the renewTime another machine wrote, so clock skew cannot expire a lease early (the rule
- * is broker/k8s/lease.ts's, shared with the operator). A broker
- * that fences itself must therefore stop acting `leaseMs` after it *sent* its last successful
- * renewal: that is no later than any other store can see the lease expire.
- *
- * When the API server is unreachable the store's view is stale, not empty: a lease expires only
- * after a whole lease length in which the view was known current (see CollectionWatch's
- * freshness) and showed no renewal. So an outage of the API server stops no broker from seeing
- * the others (followers keep fetching, Metadata keeps listing every broker); only writes wait.
+ * Leases (kubernetes-leases.ts): expiry is measured on the local clock from when this store
+ * *observed* a renewal, and when the API server is unreachable the store's view is stale, not
+ * empty: no news is not expiry. So an outage of the API server stops no broker from seeing the
+ * others (followers keep fetching, Metadata keeps listing every broker); only writes wait.
  * What keeps that safe is the compare-and-swap on every partition-state write, not liveness.
  *
  * API errors: every request goes through broker/k8s (Kube, KubeError); the store branches on the
@@ -52,13 +45,11 @@ import { Kube } from '../k8s/client.ts';
 import { CollectionWatch, type WatchEventType } from '../k8s/collection-watch.ts';
 import { apiVersion, kafkaTopicName, leadersSummary, type Topic } from '../k8s/crds.ts';
 import { KubeError, KubeErrorCode, isConflict, isNotFound } from '../k8s/errors.ts';
-import {
-  LeaseObservations, claimLease, heldLeaseSpec, leaseDurationMs, leaseMsAnnotation, leaseRemainingMs, type LeaseObject,
-} from '../k8s/lease.ts';
 import { resources, rvAtLeast, type KubeObject } from '../k8s/objects.ts';
 import { MetadataError, MetadataErrorCode } from './errors.ts';
+import { KubernetesLeases } from './kubernetes-leases.ts';
 import { randomClusterId } from './memory-store.ts';
-import { ControllerFencedError, StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
+import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type {
   BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
@@ -83,9 +74,7 @@ export interface KubernetesStoreOptions {
 }
 
 const clusterLabel = 'brook.dev/cluster';
-const roleLabel = 'brook.dev/role';
 
-type Lease = LeaseObject;
 type TopicObject = Topic & KubeObject;
 
 interface ConfigMapObject extends KubeObject {
@@ -128,23 +117,15 @@ export class KubernetesStore implements MetadataStore {
   private readonly clock: () => number;
   private readonly fieldManager: string;
   private readonly topicWatch: CollectionWatch<TopicObject>;
-  private readonly leaseWatch: CollectionWatch<Lease>;
+  private readonly leases: KubernetesLeases;
   private readonly topicListeners = new Set<(event: TopicEvent) => void>();
   private readonly pendingListeners = new Set<(topic: Topic) => void>();
-  private readonly brokerListeners = new Set<(brokers: readonly BrokerRegistration[]) => void>();
-  private readonly controllerListeners = new Set<(lease: ControllerLease | null) => void>();
   /** Kafka name → the ready record. */
   private readonly topics = new Map<string, { record: TopicRecord; object: TopicObject }>();
   /** Topic objects this store is writing in two steps (spec, then status): their events wait for the last step. */
   private readonly inFlight = new Set<string>();
   /** Object names this store has created and is about to give their first status. */
   private readonly creating = new Set<string>();
-  /** Lease name → when this store saw its current resourceVersion. */
-  private readonly observed: LeaseObservations;
-  /** Lease name → the timer that re-evaluates liveness when it would expire. */
-  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
-  private liveBrokersKey = '[]';
-  private controllerKey = 'null';
   private id = '';
   private closed = false;
 
@@ -154,18 +135,17 @@ export class KubernetesStore implements MetadataStore {
     this.ns = opts.namespace;
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? Date.now;
-    this.observed = new LeaseObservations(this.clock);
-    const selector = `${clusterLabel}=${opts.cluster}`;
     // Watches bound their own lists and connections; requestTimeoutMs is for the other requests.
     const watchKube = new Kube(opts.kubeConfig, { fieldManager: this.fieldManager });
     // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
-    const common = { kube: watchKube, namespace: opts.namespace, clock: this.clock, random: opts.random };
-    this.topicWatch = new CollectionWatch<TopicObject>({ ...common, resource: resources.Topic, labelSelector: '' });
-    // Lease expiry needs to know how current the lease view is: probe it when nothing arrives.
-    this.leaseWatch = new CollectionWatch<Lease>({ ...common, resource: resources.Lease, labelSelector: selector, probeMs: opts.leaseProbeMs ?? 1_000 });
+    this.topicWatch = new CollectionWatch<TopicObject>({
+      kube: watchKube, namespace: opts.namespace, clock: this.clock, random: opts.random, resource: resources.Topic, labelSelector: '',
+    });
     this.topicWatch.onEvent((type, obj, old) => this.onTopicEvent(type, obj, old));
-    this.leaseWatch.onEvent((type, obj) => this.onLeaseEvent(type, obj));
-    this.leaseWatch.onFreshness(() => this.recomputeLeases());
+    this.leases = new KubernetesLeases({
+      kube: this.kube, watchKube, namespace: opts.namespace, cluster: opts.cluster, clock: this.clock, random: opts.random,
+      leaseProbeMs: opts.leaseProbeMs ?? 1_000,
+    });
   }
 
   /** Connects, creates the cluster's metadata ConfigMap if missing, and syncs the caches. */
@@ -173,7 +153,7 @@ export class KubernetesStore implements MetadataStore {
     const store = new KubernetesStore(opts);
     try {
       store.id = await store.ensureMetadataConfigMap();
-      await Promise.all([store.topicWatch.start(), store.leaseWatch.start()]);
+      await Promise.all([store.topicWatch.start(), store.leases.start()]);
     } catch (err) {
       await store.close();
       throw err;
@@ -186,8 +166,8 @@ export class KubernetesStore implements MetadataStore {
     return {
       restartTopicWatchFrom: (rv: string) => this.topicWatch.restartFrom(rv),
       topicRelists: () => this.topicWatch.stats.relists,
-      watchStats: () => ({ topics: { ...this.topicWatch.stats }, leases: { ...this.leaseWatch.stats } }),
-      leaseFreshness: () => ({ freshAt: this.leaseWatch.freshAt, freshSince: this.leaseWatch.freshSince }),
+      watchStats: () => ({ topics: { ...this.topicWatch.stats }, leases: { ...this.leases.watch.stats } }),
+      leaseFreshness: () => ({ freshAt: this.leases.watch.freshAt, freshSince: this.leases.watch.freshSince }),
     };
   }
 
@@ -445,175 +425,32 @@ export class KubernetesStore implements MetadataStore {
     return err instanceof Error ? err : new Error(String(err));
   }
 
-  // ---------------------------------------------------------------- leases
-
-  private brokerLeaseName(id: number): string { return `brook-${this.cluster}-broker-${id}`; }
-  private get controllerLeaseName(): string { return `brook-${this.cluster}-controller`; }
-
-  /**
-   * Whether `lease` has run out: a whole lease length passed, on the local clock, during which
-   * this store's view of the leases was known current and showed no renewal. Time in which the
-   * view was not current (watch broken, API server unreachable) proves nothing — no news is not
-   * expiry — and each holder gets a whole lease length again once the view is current again.
-   */
-  private expired(lease: Lease): boolean {
-    const now = this.clock();
-    const renewedAt = this.observed.observedAt(lease.metadata.name, lease.metadata.resourceVersion) ?? now;
-    return leaseRemainingMs(now, renewedAt, leaseDurationMs(lease), this.leaseWatch) <= 0;
-  }
-
-  private onLeaseEvent(type: WatchEventType, obj: Lease): void {
-    const name = obj.metadata.name;
-    clearTimeout(this.expiryTimers.get(name));
-    if (type === 'DELETED') {
-      this.observed.forget(name);
-      this.expiryTimers.delete(name);
-    } else {
-      const timer = setTimeout(() => this.recomputeLeases(), leaseDurationMs(obj) + 1);
-      timer.unref();
-      this.expiryTimers.set(name, timer);
-      this.observed.observe(name, obj.metadata.resourceVersion!);
-    }
-    this.recomputeLeases();
-  }
-
-  private liveBrokers(): BrokerRegistration[] {
-    const out: BrokerRegistration[] = [];
-    for (const lease of this.leaseWatch.list()) {
-      if (lease.metadata.labels?.[roleLabel] !== 'broker' || !lease.spec.holderIdentity || this.expired(lease)) continue;
-      const a = lease.metadata.annotations ?? {};
-      out.push({ id: Number(lease.spec.holderIdentity), host: a['brook.dev/host'] ?? '', port: Number(a['brook.dev/port'] ?? 0), rack: a['brook.dev/rack'] ?? null, listeners: decodeListeners(a['brook.dev/listeners']) });
-    }
-    return out.sort((x, y) => x.id - y.id);
-  }
-
-  private currentController(): ControllerLease | null {
-    const lease = this.leaseWatch.get(this.controllerLeaseName);
-    if (!lease?.spec.holderIdentity || this.expired(lease)) return null;
-    return { holder: Number(lease.spec.holderIdentity), epoch: lease.spec.leaseTransitions ?? 0 };
-  }
-
-  private recomputeLeases(): void {
-    if (this.closed) return;
-    const brokers = this.liveBrokers();
-    const bKey = JSON.stringify(brokers);
-    if (bKey !== this.liveBrokersKey) {
-      this.liveBrokersKey = bKey;
-      for (const l of this.brokerListeners) l(brokers);
-    }
-    const controller = this.currentController();
-    const cKey = JSON.stringify(controller);
-    if (cKey !== this.controllerKey) {
-      this.controllerKey = cKey;
-      for (const l of this.controllerListeners) l(controller);
-    }
-  }
-
-  private async writeLease(lease: Lease, create: boolean): Promise<Lease> {
-    const written = create ? await this.kube.create(resources.Lease, lease) : await this.kube.replace(resources.Lease, lease);
-    await this.leaseWatch.waitUntil(() => rvAtLeast(this.leaseWatch.get(lease.metadata.name)?.metadata.resourceVersion, written.metadata.resourceVersion!));
-    return written;
-  }
-
-  private readLease(name: string): Promise<Lease | undefined> {
-    return this.kube.getOrUndefined<Lease>(resources.Lease, this.ns, name);
-  }
-
-  private newLease(name: string, role: string, holder: number, leaseMs: number, annotations: Record<string, string>, transitions?: number, acquireTime?: string | null): Lease {
-    return {
-      apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-      metadata: { name, namespace: this.ns, labels: { [clusterLabel]: this.cluster, [roleLabel]: role }, annotations: { ...annotations, [leaseMsAnnotation]: String(leaseMs) } },
-      spec: heldLeaseSpec(String(holder), leaseMs, this.clock(), transitions, acquireTime),
-    };
-  }
+  // ---------------------------------------------------------------- leases (kubernetes-leases.ts)
 
   async heartbeatBroker(reg: BrokerRegistration, leaseMs: number): Promise<void> {
     this.checkOpen();
-    const name = this.brokerLeaseName(reg.id);
-    const annotations: Record<string, string> = { 'brook.dev/host': reg.host, 'brook.dev/port': String(reg.port), ...(reg.rack === null ? {} : { 'brook.dev/rack': reg.rack }), ...(reg.listeners ? { 'brook.dev/listeners': encodeListeners(reg.listeners) } : {}) };
-    for (let attempt = 0; ; attempt++) {
-      const current = this.leaseWatch.get(name) ?? await this.readLease(name);
-      const lease = this.newLease(name, 'broker', reg.id, leaseMs, annotations, undefined, current?.spec.acquireTime);
-      if (current) {
-        lease.metadata.resourceVersion = current.metadata.resourceVersion;
-        lease.metadata.ownerReferences = current.metadata.ownerReferences; // the operator's (Cluster garbage collection)
-      }
-      try {
-        await this.writeLease(lease, !current);
-        return;
-      } catch (err) {
-        if (!isConflict(err) || attempt >= 5) throw err;
-      }
-    }
+    await this.leases.heartbeatBroker(reg, leaseMs);
   }
 
-  async unregisterBroker(id: number): Promise<void> {
-    const name = this.brokerLeaseName(id);
-    try {
-      await this.kube.deleteOrFail(resources.Lease, this.ns, name);
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw err;
-    }
-    await this.leaseWatch.waitUntil(() => !this.leaseWatch.get(name));
-  }
+  unregisterBroker(id: number): Promise<void> { return this.leases.unregisterBroker(id); }
 
-  watchBrokers(listener: (brokers: readonly BrokerRegistration[]) => void): () => void {
-    listener(this.liveBrokers());
-    this.brokerListeners.add(listener);
-    return () => { this.brokerListeners.delete(listener); };
-  }
+  watchBrokers(listener: (brokers: readonly BrokerRegistration[]) => void): () => void { return this.leases.watchBrokers(listener); }
 
   async claimController(id: number, leaseMs: number): Promise<ControllerLease> {
     this.checkOpen();
-    const name = this.controllerLeaseName;
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.readLease(name);
-      // The controller epoch is the lease's transition count: 1 for the first controller.
-      const claim = claimLease(current, String(id), current !== undefined && this.expired(current), 1);
-      if (!claim.take) return { holder: Number(claim.holder), epoch: current?.spec.leaseTransitions ?? 0 };
-      const lease = this.newLease(name, 'controller', id, leaseMs, {}, claim.transitions, claim.renewal ? claim.acquireTime : undefined);
-      if (current) lease.metadata.resourceVersion = current.metadata.resourceVersion;
-      if (current) lease.metadata.ownerReferences = current.metadata.ownerReferences;
-      try {
-        await this.writeLease(lease, !current);
-        return { holder: id, epoch: claim.transitions };
-      } catch (err) {
-        if (!isConflict(err) || attempt >= 5) throw err;
-      }
-    }
+    return await this.leases.claimController(id, leaseMs);
   }
 
-  async releaseController(id: number): Promise<void> {
-    const name = this.controllerLeaseName;
-    for (let attempt = 0; ; attempt++) {
-      const current = await this.readLease(name);
-      if (!current || current.spec.holderIdentity !== String(id)) return;
-      const { holderIdentity: _, ...spec } = current.spec;
-      try {
-        await this.writeLease({ ...current, spec }, false);
-        return;
-      } catch (err) {
-        if (!isConflict(err) || attempt >= 5) throw err;
-      }
-    }
-  }
+  releaseController(id: number): Promise<void> { return this.leases.releaseController(id); }
 
-  watchController(listener: (lease: ControllerLease | null) => void): () => void {
-    listener(this.currentController());
-    this.controllerListeners.add(listener);
-    return () => { this.controllerListeners.delete(listener); };
-  }
+  watchController(listener: (lease: ControllerLease | null) => void): () => void { return this.leases.watchController(listener); }
 
   async close(): Promise<void> {
     this.closed = true;
     this.topicWatch.close();
-    this.leaseWatch.close();
-    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.leases.close();
     this.topicListeners.clear();
     this.pendingListeners.clear();
-    this.brokerListeners.clear();
-    this.controllerListeners.clear();
   }
 
   private checkOpen(): void {
