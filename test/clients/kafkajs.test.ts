@@ -13,7 +13,7 @@ import { registerCodecs } from '../harness/codecs.ts';
 import { createTopicAndWait } from '../harness/topics.ts';
 import { batchHeaders, fetchPartition } from '../harness/wire.ts';
 
-const { Kafka, CompressionTypes, ConfigResourceTypes, logLevel } = kafkajs;
+const { Kafka, CompressionTypes, ConfigResourceTypes, AclResourceTypes, AclOperationTypes, AclPermissionTypes, ResourcePatternTypes, logLevel } = kafkajs;
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 registerCodecs();
@@ -179,6 +179,12 @@ describe('admin', () => {
 
     await admin.deleteTopics({ topics: [topic], timeout: 10_000 });
     expect(await admin.listTopics()).not.toContain(topic);
+  });
+  test('describeAcls on a cluster without an authorizer: SECURITY_DISABLED, as Kafka answers', async () => {
+    await expect(admin.describeAcls({
+      resourceType: AclResourceTypes.TOPIC, resourceName: 'orders', resourcePatternType: ResourcePatternTypes.LITERAL,
+      principal: 'User:alice', host: '*', operation: AclOperationTypes.ANY, permissionType: AclPermissionTypes.ANY,
+    })).rejects.toMatchObject({ type: 'SECURITY_DISABLED' });
   });
 });
 

@@ -2,11 +2,14 @@
 import type { ApiSpec } from '../schema.ts';
 import { alterConfigs } from './alterConfigs.ts';
 import { apiVersions } from './apiVersions.ts';
+import { createAcls } from './createAcls.ts';
 import { createPartitions } from './createPartitions.ts';
 import { createTopics } from './createTopics.ts';
+import { deleteAcls } from './deleteAcls.ts';
 import { deleteGroups } from './deleteGroups.ts';
 import { deleteRecords } from './deleteRecords.ts';
 import { deleteTopics } from './deleteTopics.ts';
+import { describeAcls } from './describeAcls.ts';
 import { describeCluster } from './describeCluster.ts';
 import { describeConfigs } from './describeConfigs.ts';
 import { describeGroups } from './describeGroups.ts';
@@ -31,8 +34,8 @@ import { saslHandshake } from './saslHandshake.ts';
 import { syncGroup } from './syncGroup.ts';
 
 export {
-  alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics,
-  describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
+  alterConfigs, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups, deleteRecords, deleteTopics,
+  describeAcls, describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 };
@@ -40,7 +43,7 @@ export {
 export const ALL_APIS: readonly ApiSpec[] = [
   produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup,
   heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics,
-  deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs,
+  deleteTopics, deleteRecords, initProducerId, describeAcls, createAcls, deleteAcls, offsetForLeaderEpoch, describeConfigs, alterConfigs,
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster,
   saslHandshake, saslAuthenticate,
 ];
