@@ -5,6 +5,12 @@ import type { ApiHandler, BrokerServices } from './index.ts';
 
 const LATEST = -1n;
 const EARLIEST = -2n;
+/** v7+ (KIP-734): the record with the largest timestamp (the first such record). */
+const MAX_TIMESTAMP = -3n;
+/** v8+ (KIP-405): the start of the local log — the log start offset, as Brook keeps no remote tier. */
+const EARLIEST_LOCAL = -4n;
+/** v9+ (KIP-1005): the last offset in remote storage — none, as Brook keeps no remote tier. */
+const LATEST_TIERED = -5n;
 
 /**
  * Finds the partition this broker leads, or throws the error Kafka would return. The client's
@@ -27,8 +33,8 @@ function leaderPartition(broker: BrokerServices, topic: string, index: number, c
 export const listOffsetsHandler: ApiHandler<2> = {
   apiKey: 2,
   minVersion: 1,
-  maxVersion: 6,
-  async handle(req, { broker }) {
+  maxVersion: 10,
+  async handle(req, { broker, apiVersion }) {
     const topics = await Promise.all(req.topics.map(async (t) => ({
       name: t.name,
       partitions: await Promise.all(t.partitions.map(async (q) => {
@@ -43,8 +49,10 @@ export const listOffsetsHandler: ApiHandler<2> = {
           let found: { offset: bigint; timestamp: bigint } | null;
           // a follower (replica id ≥ 0) asks for the leader's log end; consumers see the high watermark
           if (q.timestamp === LATEST) found = { offset: req.replicaId >= 0 ? p.log.logEndOffset : p.highWatermark, timestamp: -1n };
-          else if (q.timestamp === EARLIEST) found = { offset: p.log.logStartOffset, timestamp: -1n };
-          else if (q.timestamp < 0n) throw new KafkaError('INVALID_REQUEST', `unsupported ListOffsets timestamp ${q.timestamp}`);
+          else if (q.timestamp === EARLIEST || (q.timestamp === EARLIEST_LOCAL && apiVersion >= 8)) found = { offset: p.log.logStartOffset, timestamp: -1n };
+          else if (q.timestamp === LATEST_TIERED && apiVersion >= 9) found = { offset: -1n, timestamp: -1n };
+          else if (q.timestamp === MAX_TIMESTAMP && apiVersion >= 7) found = await p.log.offsetOfMaxTimestamp();
+          else if (q.timestamp < 0n) throw new KafkaError('INVALID_REQUEST', `unsupported ListOffsets timestamp ${q.timestamp} at version ${apiVersion}`);
           else found = await p.log.offsetForTimestamp(q.timestamp);
           if (found && req.replicaId < 0 && found.offset > p.highWatermark) found = null;
           if (!found && q.timestamp >= 0n && !established) throw notAvailable();

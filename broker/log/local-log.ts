@@ -173,6 +173,13 @@ export class LocalLog {
     return null;
   }
 
+  /** The largest batch maxTimestamp of any segment, -1 for an empty log. */
+  get maxTimestamp(): bigint {
+    let max = -1n;
+    for (const seg of this.segments) if (seg.maxTimestamp > max) max = seg.maxTimestamp;
+    return max;
+  }
+
   // ---------------------------------------------------------------- deletion, truncation, swap
 
   /** Deletes the oldest segments (never the active one) while `shouldDelete` says so. */

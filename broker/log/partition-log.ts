@@ -286,6 +286,16 @@ export class PartitionLog {
     return this.local.offsetForTimestamp(timestamp, () => this.startOffset);
   }
 
+  /**
+   * ListOffsets MAX_TIMESTAMP (KIP-734): the first record carrying the log's largest timestamp,
+   * with that timestamp (precise as offsetForTimestamp is). null for an empty log.
+   */
+  async offsetOfMaxTimestamp(): Promise<{ offset: bigint; timestamp: bigint } | null> {
+    this.ensureOpen();
+    const max = this.local.maxTimestamp;
+    return max < 0n ? null : this.local.offsetForTimestamp(max, () => this.startOffset);
+  }
+
   // ---------------------------------------------------------------- retention, DeleteRecords, truncation
 
   /**

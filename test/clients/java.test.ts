@@ -140,6 +140,32 @@ describe('Kafka CLI tools', () => {
   }, 240_000);
 });
 
+describe('GetOffsetShell --time: the ListOffsets specs of v7-v9', () => {
+  test('-3 (max timestamp, KIP-734) is the first record with the largest timestamp; -4 (earliest local) the log start; -5 (latest tiered) none', async () => {
+    const topic = topicName('max-ts');
+    expectSuccess(await topicCommand('--create', '--topic', topic, '--partitions', '1', '--replication-factor', '1'));
+    const producer = new Kafka({ clientId: 'max-ts', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    try {
+      // Out of order: the largest timestamp is at offset 2 (and again at 4: the first one counts),
+      // in separate batches so the batch-level and record-level answers agree.
+      for (const ts of [1_700_000_000_000, 1_700_000_000_500, 1_700_000_009_000, 1_700_000_001_000, 1_700_000_009_000, 1_700_000_002_000]) {
+        await producer.send({ topic, acks: -1, messages: [{ value: `at ${ts}`, timestamp: String(ts) }] });
+      }
+    } finally {
+      await producer.disconnect();
+    }
+    const offsetAt = async (time: string) => {
+      const out = expectSuccess(await kafkaTool('org.apache.kafka.tools.GetOffsetShell', ['--bootstrap-server', broker.bootstrap, '--topic', topic, '--time', time])).stdout.toString().trim();
+      return out === '' ? null : Number(out.split(':')[2]);
+    };
+    expect(await offsetAt('-3')).toBe(2);
+    expect(await offsetAt('-4')).toBe(0);
+    expect(await offsetAt('-1')).toBe(6);
+    expect(await offsetAt('-5')).toBeNull(); // offset -1: GetOffsetShell prints no line
+  }, 120_000);
+});
+
 describe('Java client programs', () => {
   test('idempotent acks=all keyed producer, read back by assignment byte-exact', async () => {
     const topic = topicName('keyed');

@@ -1,10 +1,14 @@
-/** ListOffsets (key 2). Timestamps -1 (latest) and -2 (earliest) are the usual queries. */
+/**
+ * ListOffsets (key 2). Timestamps -1 (latest) and -2 (earliest) are the usual queries; v7 adds -3
+ * (max timestamp, KIP-734), v8 -4 (earliest local, KIP-405), v9 -5 (latest tiered, KIP-1005), v10
+ * a timeout for remote reads (KIP-1075).
+ */
 import type { ApiSpec } from '../schema.ts';
 
 export const listOffsets = {
   apiKey: 2,
   name: 'ListOffsets',
-  validVersions: '1-8',
+  validVersions: '1-10',
   flexibleVersions: '6+',
   request: [
     { name: 'replicaId', type: 'int32', versions: '0+', default: -1 },
@@ -18,6 +22,7 @@ export const listOffsets = {
         { name: 'maxNumOffsets', type: 'int32', versions: '0', default: 1 },
       ] },
     ] },
+    { name: 'timeoutMs', type: 'int32', versions: '10+', default: 0 },
   ],
   response: [
     { name: 'throttleTimeMs', type: 'int32', versions: '2+' },
