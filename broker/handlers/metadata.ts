@@ -99,15 +99,21 @@ function describeTopic({ live, reachable }: ListenerView, topic: TopicRecord) {
   };
 }
 
+/**
+ * DescribeCluster (60): the cluster id, the controller and the brokers on the listener the request
+ * came in on. Brook's brokers are the only endpoints (no separate controller quorum), so a request
+ * for controller endpoints (endpointType 2) gets MISMATCHED_ENDPOINT_TYPE, as a Kafka broker answers.
+ * Every listed broker holds its liveness lease: none is fenced (v2's isFenced).
+ */
 export const describeClusterHandler: ApiHandler<60> = {
   apiKey: 60,
   minVersion: 0,
-  maxVersion: 1,
+  maxVersion: 2,
   handle(req, { broker, listener }) {
     const endpointType = req.endpointType ?? 1;
     if (endpointType !== 1) {
-      return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Brook serves broker endpoints only (endpointType 1).',
-        endpointType, clusterId: broker.clusterId, controllerId: -1, brokers: [], clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+      return { errorCode: ErrorCode.MISMATCHED_ENDPOINT_TYPE, errorMessage: `The request was sent to an endpoint of type BROKER, but endpoint type ${endpointType} was asked for.`,
+        endpointType: 1, clusterId: broker.clusterId, controllerId: -1, brokers: [], clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
     }
     return {
       throttleTimeMs: 0,
@@ -116,7 +122,7 @@ export const describeClusterHandler: ApiHandler<60> = {
       endpointType,
       clusterId: broker.clusterId,
       controllerId: broker.controllerId(),
-      brokers: broker.brokerEndpoints(listener).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      brokers: broker.brokerEndpoints(listener).map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
       clusterAuthorizedOperations: AUTHORIZED_OPERATIONS_OMITTED,
     };
   },

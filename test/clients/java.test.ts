@@ -166,6 +166,25 @@ describe('GetOffsetShell --time: the ListOffsets specs of v7-v9', () => {
   }, 120_000);
 });
 
+describe('kafka-cluster (DescribeCluster v0-v2)', () => {
+  const clusterTool = (...args: string[]) => kafkaTool('org.apache.kafka.tools.ClusterTool', [...args, '--bootstrap-server', broker.bootstrap]);
+
+  test('cluster-id prints the cluster id', async () => {
+    expect(expectSuccess(await clusterTool('cluster-id')).stdout.toString()).toMatch(/^Cluster ID: [A-Za-z0-9_-]{22}$/m);
+  });
+
+  test('list-endpoints, with and without --include-fenced-brokers (v2): the broker, not fenced', async () => {
+    const [host, port] = broker.bootstrap.split(',')[0]!.split(':');
+    for (const extra of [[], ['--include-fenced-brokers']]) {
+      const out = expectSuccess(await kafkaTool('org.apache.kafka.tools.ClusterTool', ['list-endpoints', ...extra, '--bootstrap-server', broker.bootstrap])).stdout.toString();
+      const rows = out.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/));
+      // ID HOST PORT RACK STATE ENDPOINT_TYPE
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.slice(1)).toEqual([host, port, 'null', 'unfenced', 'broker']);
+    }
+  });
+});
+
 describe('Java client programs', () => {
   test('idempotent acks=all keyed producer, read back by assignment byte-exact', async () => {
     const topic = topicName('keyed');

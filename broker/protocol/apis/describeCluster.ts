@@ -1,14 +1,15 @@
-/** DescribeCluster (key 60). endpointType: 1 brokers, 2 controllers. */
+/** DescribeCluster (key 60). endpointType: 1 brokers, 2 controllers (v1+, KIP-919); fenced brokers on request (v2+, KIP-1073). */
 import type { ApiSpec } from '../schema.ts';
 
 export const describeCluster = {
   apiKey: 60,
   name: 'DescribeCluster',
-  validVersions: '0-1',
+  validVersions: '0-2',
   flexibleVersions: '0+',
   request: [
     { name: 'includeClusterAuthorizedOperations', type: 'bool', versions: '0+' },
     { name: 'endpointType', type: 'int8', versions: '1+', default: 1 },
+    { name: 'includeFencedBrokers', type: 'bool', versions: '2+', default: false },
   ],
   response: [
     { name: 'throttleTimeMs', type: 'int32', versions: '0+' },
@@ -22,6 +23,7 @@ export const describeCluster = {
       { name: 'host', type: 'string', versions: '0+' },
       { name: 'port', type: 'int32', versions: '0+' },
       { name: 'rack', type: 'string', versions: '0+', nullableVersions: '0+', default: null },
+      { name: 'isFenced', type: 'bool', versions: '2+', default: false },
     ] },
     { name: 'clusterAuthorizedOperations', type: 'int32', versions: '0+', default: -2147483648 },
   ],
