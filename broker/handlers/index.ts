@@ -12,7 +12,7 @@ import type { BrokerServices } from './services.ts';
 import { apiVersionsHandler } from './api-versions.ts';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.ts';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.ts';
-import { describeClusterHandler, metadataHandler } from './metadata.ts';
+import { describeClusterHandler, describeTopicPartitionsHandler, metadataHandler } from './metadata.ts';
 import { deleteRecordsHandler, listOffsetsHandler, offsetForLeaderEpochHandler } from './offsets.ts';
 import { fetchHandler } from './fetch.ts';
 import { initProducerIdHandler, produceHandler } from './produce.ts';
@@ -90,6 +90,7 @@ export const handlers: readonly RegisteredHandler[] = [
   incrementalAlterConfigsHandler,
   offsetDeleteHandler,
   describeClusterHandler,
+  describeTopicPartitionsHandler,
   describeAclsHandler,
   createAclsHandler,
   deleteAclsHandler,

@@ -19,7 +19,7 @@ import { ErrorCode } from '../errors.ts';
 import { ALL_APIS } from './apis/index.ts';
 import type {
   alterConfigs, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups, deleteRecords, deleteTopics,
-  describeAcls, describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
+  describeAcls, describeCluster, describeConfigs, describeGroups, describeTopicPartitions, electLeaders, fetch, findCoordinator, heartbeat,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 } from './apis/index.ts';
@@ -44,7 +44,7 @@ export const ApiKey = {
   DescribeGroups: 15, ListGroups: 16, ApiVersions: 18, CreateTopics: 19, DeleteTopics: 20,
   DeleteRecords: 21, InitProducerId: 22, OffsetForLeaderEpoch: 23, DescribeAcls: 29, CreateAcls: 30, DeleteAcls: 31, DescribeConfigs: 32,
   AlterConfigs: 33, CreatePartitions: 37, DeleteGroups: 42, ElectLeaders: 43,
-  IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, SaslHandshake: 17, SaslAuthenticate: 36,
+  IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, DescribeTopicPartitions: 75, SaslHandshake: 17, SaslAuthenticate: 36,
 } as const;
 
 /** Schema by API key, for typing: `RequestOf<ApiByKey[0]>`. */
@@ -57,7 +57,7 @@ export interface ApiByKey {
   29: typeof describeAcls; 30: typeof createAcls; 31: typeof deleteAcls;
   32: typeof describeConfigs; 33: typeof alterConfigs; 37: typeof createPartitions;
   42: typeof deleteGroups; 43: typeof electLeaders; 44: typeof incrementalAlterConfigs;
-  47: typeof offsetDelete; 60: typeof describeCluster; 17: typeof saslHandshake; 36: typeof saslAuthenticate;
+  47: typeof offsetDelete; 60: typeof describeCluster; 75: typeof describeTopicPartitions; 17: typeof saslHandshake; 36: typeof saslAuthenticate;
 }
 
 type Req<K extends number> = K extends keyof ApiByKey ? RequestOf<ApiByKey[K]> : Record<string, unknown>;

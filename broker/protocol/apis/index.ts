@@ -13,6 +13,7 @@ import { describeAcls } from './describeAcls.ts';
 import { describeCluster } from './describeCluster.ts';
 import { describeConfigs } from './describeConfigs.ts';
 import { describeGroups } from './describeGroups.ts';
+import { describeTopicPartitions } from './describeTopicPartitions.ts';
 import { electLeaders } from './electLeaders.ts';
 import { fetch } from './fetch.ts';
 import { findCoordinator } from './findCoordinator.ts';
@@ -35,7 +36,7 @@ import { syncGroup } from './syncGroup.ts';
 
 export {
   alterConfigs, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups, deleteRecords, deleteTopics,
-  describeAcls, describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
+  describeAcls, describeCluster, describeConfigs, describeGroups, describeTopicPartitions, electLeaders, fetch, findCoordinator, heartbeat,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 };
@@ -44,6 +45,6 @@ export const ALL_APIS: readonly ApiSpec[] = [
   produce, fetch, listOffsets, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup,
   heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics,
   deleteTopics, deleteRecords, initProducerId, describeAcls, createAcls, deleteAcls, offsetForLeaderEpoch, describeConfigs, alterConfigs,
-  createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster,
+  createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster, describeTopicPartitions,
   saslHandshake, saslAuthenticate,
 ];
