@@ -24,7 +24,7 @@ import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
-import { ReplicaManager } from './replication/index.ts';
+import { electLeader, ReplicaManager } from './replication/index.ts';
 import { KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
 import type { Endpoint, ListenerPlan } from './listeners.ts';
@@ -442,11 +442,10 @@ export class Broker implements BrokerServices {
         if (!topic) break;
         let moved = 0;
         const partitions = topic.partitions.map((s) => {
-          if (s.leader !== this.nodeId) return s;
-          const next = s.replicas.find((r) => r !== this.nodeId && others.has(r) && s.isr.includes(r));
-          if (next === undefined) return s;
+          const handOff = electLeader({ ...s, live: others }, { kind: 'controlled-shutdown', leaving: this.nodeId });
+          if (!handOff.elected) return s;
           moved++;
-          return { ...s, leader: next, isr: s.isr.filter((r) => r !== this.nodeId), leaderEpoch: s.leaderEpoch + 1, partitionEpoch: s.partitionEpoch + 1 };
+          return { ...s, leader: handOff.leader, isr: handOff.isr, leaderEpoch: s.leaderEpoch + 1, partitionEpoch: s.partitionEpoch + 1 };
         });
         if (moved === 0) break;
         try {

@@ -3,8 +3,8 @@
  * partition led by a live broker:
  *
  * - a partition whose leader is not live gets a new leader from the live members of its ISR
- *   (the current order of the replica list decides), its leader epoch bumped; dead brokers
- *   leave the ISR;
+ *   (the rule is replication/election.ts's, as for every election), its leader epoch bumped;
+ *   dead brokers leave the ISR;
  * - when no ISR member is live the partition goes offline (leader -1, ISR kept as it was, so
  *   the last in-sync replica leads again when it returns) — unless the topic sets
  *   unclean.leader.election.enable, then any live replica may lead, losing what it lacks;
@@ -28,6 +28,7 @@ import type { Logger } from './logger.ts';
 import { Backoff, type BackoffOptions } from './metadata/backoff.ts';
 import { ControllerFencedError, StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, PartitionState, TopicRecord } from './metadata/index.ts';
+import { electLeader } from './replication/election.ts';
 
 export interface ElectionPolicy {
   live: ReadonlySet<number>;
@@ -35,29 +36,22 @@ export interface ElectionPolicy {
   preferred: boolean;
 }
 
-/** The state a partition should move to, or null when it is fine as it is. */
+/**
+ * The state a partition should move to, or null when it is fine as it is. Who leads is
+ * `electLeader`'s answer (replication/election.ts); dead brokers leave the ISR.
+ */
 export function planPartition(p: PartitionState, policy: ElectionPolicy): PartitionState | null {
   const liveIsr = p.isr.filter((r) => policy.live.has(r));
   let leader = p.leader;
-  let isr = p.isr;
-  const leaderLive = leader >= 0 && policy.live.has(leader);
-  if (!leaderLive) {
-    const inOrder = p.replicas.filter((r) => liveIsr.includes(r));
-    if (inOrder.length > 0) {
-      leader = inOrder[0]!;
-      isr = liveIsr;
-    } else if (policy.unclean) {
-      const anyLive = p.replicas.filter((r) => policy.live.has(r));
-      leader = anyLive[0] ?? -1;
-      isr = leader >= 0 ? [leader] : p.isr;
-    } else {
-      leader = -1;
-      isr = p.isr;
-    }
-  } else {
-    isr = liveIsr;
-    const preferred = p.replicas[0]!;
-    if (policy.preferred && preferred !== leader && policy.live.has(preferred) && liveIsr.includes(preferred)) leader = preferred;
+  let isr: readonly number[] = liveIsr;
+  if (!(leader >= 0 && policy.live.has(leader))) {
+    const offline = electLeader({ ...p, live: policy.live }, { kind: 'offline', unclean: policy.unclean });
+    // no live replica may lead: offline, the ISR kept as it was so its last member leads again on return
+    leader = offline.elected ? offline.leader : -1;
+    isr = offline.elected ? offline.isr : p.isr;
+  } else if (policy.preferred) {
+    const preferred = electLeader({ ...p, isr: liveIsr, live: policy.live }, { kind: 'preferred' });
+    if (preferred.elected) leader = preferred.leader;
   }
   const sameIsr = isr.length === p.isr.length && isr.every((r, i) => r === p.isr[i]);
   if (leader === p.leader && sameIsr) return null;
