@@ -43,7 +43,7 @@
 import { randomUUID, createHash } from 'node:crypto';
 import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { KafkaError } from '../errors.ts';
-import { apiVersion, group, kafkaTopicName, leadersSummary, version, type Topic } from '../k8s/crds.ts';
+import { apiVersion, group, kafkaTopicName, leadersSummary, version, type Topic, type TopicPartitionStatus } from '../k8s/crds.ts';
 import { CollectionWatch, httpCode, rvAtLeast, type KubeObject, type WatchEventType } from './collection-watch.ts';
 import { randomClusterId } from './memory-store.ts';
 import { ControllerFencedError, StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
@@ -235,9 +235,7 @@ export class KubernetesStore implements MetadataStore {
         configs: { ...obj.spec.config },
       },
       topicId: obj.status!.topicId!,
-      partitions: (obj.status?.partitions ?? []).map((p) => ({
-        partition: p.partition, replicas: p.replicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch,
-      })).sort((a, b) => a.partition - b.partition),
+      partitions: (obj.status?.partitions ?? []).map(partitionState).sort((a, b) => a.partition - b.partition),
       controllerEpoch: obj.status?.controllerEpoch ?? 0,
       version: obj.metadata.resourceVersion!,
     };
@@ -299,7 +297,7 @@ export class KubernetesStore implements MetadataStore {
       if (httpCode(err) === 409) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
       throw this.translate(err, spec.name);
     }
-    created.status = { topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) };
+    created.status = { topicId: randomUUID(), partitions: [...partitions].map(partitionStatus), leaders: leadersSummary(partitions) };
     let placed: Topic & KubeObject;
     try {
       placed = await this.customObjects.replaceNamespacedCustomObjectStatus({
@@ -358,7 +356,7 @@ export class KubernetesStore implements MetadataStore {
     if (update.partitions || update.controllerEpoch !== undefined) {
       obj.status = { ...obj.status };
       if (update.partitions) {
-        obj.status.partitions = update.partitions.map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] }));
+        obj.status.partitions = update.partitions.map(partitionStatus);
         obj.status.leaders = leadersSummary(update.partitions);
       }
       if (update.controllerEpoch !== undefined) obj.status.controllerEpoch = update.controllerEpoch;
@@ -431,7 +429,7 @@ export class KubernetesStore implements MetadataStore {
     const body = {
       ...obj,
       status: {
-        ...obj.status, topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions),
+        ...obj.status, topicId: randomUUID(), partitions: [...partitions].map(partitionStatus), leaders: leadersSummary(partitions),
         ...(controllerEpoch === undefined ? {} : { controllerEpoch }),
       },
     };
@@ -655,4 +653,28 @@ export class KubernetesStore implements MetadataStore {
   private checkOpen(): void {
     if (this.closed) throw new Error('BROOK_ERR_STORE_CLOSED: the metadata store is closed');
   }
+}
+
+/**
+ * A partition's state as the Topic's `status.partitions[]` holds it: a reassignment in flight
+ * is `reassignment` (target, adding, removing), absent when none is.
+ */
+function partitionStatus(p: PartitionState): TopicPartitionStatus {
+  const { addingReplicas = [], removingReplicas = [], ...rest } = p;
+  const status: TopicPartitionStatus = { ...rest, replicas: [...p.replicas], isr: [...p.isr] };
+  if (addingReplicas.length === 0 && removingReplicas.length === 0) return status;
+  const reassignment = {
+    targetReplicas: p.replicas.filter((r) => !removingReplicas.includes(r)),
+    addingReplicas: [...addingReplicas],
+    removingReplicas: [...removingReplicas],
+  };
+  return { ...status, reassignment };
+}
+
+/** The inverse of partitionStatus. */
+function partitionState(p: TopicPartitionStatus): PartitionState {
+  const state = { partition: p.partition, replicas: p.replicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch };
+  const adding = p.reassignment?.addingReplicas ?? [];
+  const removing = p.reassignment?.removingReplicas ?? [];
+  return adding.length === 0 && removing.length === 0 ? state : { ...state, addingReplicas: adding, removingReplicas: removing };
 }

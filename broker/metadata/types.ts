@@ -23,6 +23,15 @@ export interface PartitionState {
   readonly isr: readonly number[];
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /**
+   * A reassignment in flight (Kafka's PartitionRecord fields): `replicas` is then the union of
+   * the original and the target replicas; `addingReplicas` = target − original (catching up),
+   * `removingReplicas` = original − target (dropped once every adding replica is in the ISR).
+   * The target is `replicas` − `removingReplicas`, the original `replicas` − `addingReplicas`.
+   * Absent or both empty: no reassignment.
+   */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
 }
 
 export interface TopicRecord {
