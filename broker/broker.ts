@@ -6,6 +6,7 @@
  * /readyz (HealthServer). Everything runs on one event loop; changes from the store are applied
  * one at a time, in order, through a single promise chain.
  */
+import { resolve } from 'node:path';
 import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
 import { createLogger } from './logger.ts';
@@ -24,7 +25,7 @@ import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
-import { electLeader, ReplicaManager } from './replication/index.ts';
+import { electLeader, isReassigning, ReplicaManager } from './replication/index.ts';
 import { KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
 import type { Endpoint, ListenerPlan } from './listeners.ts';
@@ -354,6 +355,8 @@ export class Broker implements BrokerServices {
   topicNameById(id: string): string | undefined { return this.topicNamesById.get(id); }
   allTopics(): IterableIterator<TopicRecord> { return this.topics.values(); }
   partition(topic: string, index: number): Partition | undefined { return this.partitions.get(key(topic, index)); }
+  hostedPartitions(): Iterable<Partition> { return this.partitions.values(); }
+  get logDir(): string { return resolve(this.logs.dataDir); }
 
   /** Resolves once every store change seen so far has been applied locally. */
   async settled(): Promise<void> { await this.applying; }
@@ -406,6 +409,8 @@ export class Broker implements BrokerServices {
       }
     }
     if (!this.stopping) this.replicas.sync();
+    // a reassignment in flight moves on when its ISR changes: the controller checks it
+    if (this.membership.isController && !this.stopping && topic.partitions.some(isReassigning)) void this.controller.reconcile(false);
   }
 
   private async dropPartitions(topic: string): Promise<void> {

@@ -10,6 +10,10 @@
  *   unclean.leader.election.enable, then any live replica may lead, losing what it lacks;
  * - preferred-leader election: when the first replica of the list is live and in the ISR but
  *   does not lead, leadership moves back to it (after restarts), if auto.leader.rebalance.enable.
+ * - reassignments (replication/reassignment.ts): a partition whose adding replicas all joined
+ *   the ISR takes its target replicas, a removed leader handing over. Whatever is in flight in
+ *   the store is continued by whichever broker holds the lease, so a reassignment survives a
+ *   controller failover and a restart of every broker.
  *
  * Every change is a compare-and-swap of the topic in the metadata store; a lost race is
  * retried on fresh state. `planPartition` is pure so it can be tested without a cluster.
@@ -29,6 +33,7 @@ import { Backoff, type BackoffOptions } from './metadata/backoff.ts';
 import { ControllerFencedError, StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, PartitionState, TopicRecord } from './metadata/index.ts';
 import { electLeader } from './replication/election.ts';
+import { completeReassignment } from './replication/reassignment.ts';
 
 export interface ElectionPolicy {
   live: ReadonlySet<number>;
@@ -174,11 +179,14 @@ export class Controller {
       const changes: string[] = [];
       let elections = 0;
       const partitions = topic.partitions.map((p) => {
-        const next = planPartition(p, policy);
+        const planned = planPartition(p, policy);
+        const completed = completeReassignment(planned ?? p, live);
+        const next = completed ?? planned;
         if (!next) return p;
         if (next.leader !== p.leader) elections++;
         const leaderChange = next.leader !== p.leader ? `leader ${p.leader} → ${next.leader} (epoch ${next.leaderEpoch}), ` : '';
-        changes.push(`${name}-${p.partition}: ${leaderChange}ISR [${p.isr.join(',')}] → [${next.isr.join(',')}]`);
+        const moved = completed ? `reassignment complete: replicas [${p.replicas.join(',')}] → [${next.replicas.join(',')}], ` : '';
+        changes.push(`${name}-${p.partition}: ${moved}${leaderChange}ISR [${p.isr.join(',')}] → [${next.isr.join(',')}]`);
         return next;
       });
       // A topic a newer controller has not written yet gets its epoch all the same: from then on

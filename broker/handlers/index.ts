@@ -17,6 +17,7 @@ import { deleteRecordsHandler, listOffsetsHandler, offsetForLeaderEpochHandler }
 import { fetchHandler } from './fetch.ts';
 import { initProducerIdHandler, produceHandler } from './produce.ts';
 import { electLeadersHandler } from './elect-leaders.ts';
+import { alterPartitionReassignmentsHandler, describeLogDirsHandler, listPartitionReassignmentsHandler } from './reassignments.ts';
 import {
   deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
   listGroupsHandler, offsetCommitHandler, offsetDeleteHandler, offsetFetchHandler, syncGroupHandler,
@@ -89,6 +90,9 @@ export const handlers: readonly RegisteredHandler[] = [
   incrementalAlterConfigsHandler,
   offsetDeleteHandler,
   describeClusterHandler,
+  describeLogDirsHandler,
+  alterPartitionReassignmentsHandler,
+  listPartitionReassignmentsHandler,
 ].map(register);
 
 const byKey = new Map(handlers.map((h) => [h.apiKey, h]));

@@ -8,7 +8,7 @@
  * - the replicas it hosts: partition(), and proposeIsr() for the leader's ISR changes;
  * - subsystems it composes: topic admin, group coordinator, producer ids, the delayed-fetch and
  *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
- *   (ElectLeaders).
+ *   (ElectLeaders, AlterPartitionReassignments).
  */
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
@@ -55,5 +55,9 @@ export interface BrokerServices {
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;
   readonly metrics: RequestMetrics;
-  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic'>;
+  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics'>;
+  /** The replicas this broker hosts (DescribeLogDirs). */
+  hostedPartitions(): Iterable<Partition>;
+  /** The absolute path of the log directory (log.dirs: one per broker). */
+  readonly logDir: string;
 }

@@ -19,8 +19,8 @@ import { ErrorCode } from '../errors.ts';
 import { ALL_APIS } from './apis/index.ts';
 import type {
   alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics,
-  describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
-  incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
+  alterPartitionReassignments, describeCluster, describeConfigs, describeGroups, describeLogDirs, electLeaders, fetch,
+  findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, listPartitionReassignments, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 } from './apis/index.ts';
 import type { CompiledStruct } from './codec.ts';
@@ -45,6 +45,7 @@ export const ApiKey = {
   DeleteRecords: 21, InitProducerId: 22, OffsetForLeaderEpoch: 23, DescribeConfigs: 32,
   AlterConfigs: 33, CreatePartitions: 37, DeleteGroups: 42, ElectLeaders: 43,
   IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, SaslHandshake: 17, SaslAuthenticate: 36,
+  DescribeLogDirs: 35, AlterPartitionReassignments: 45, ListPartitionReassignments: 46,
 } as const;
 
 /** Schema by API key, for typing: `RequestOf<ApiByKey[0]>`. */
@@ -57,6 +58,7 @@ export interface ApiByKey {
   32: typeof describeConfigs; 33: typeof alterConfigs; 37: typeof createPartitions;
   42: typeof deleteGroups; 43: typeof electLeaders; 44: typeof incrementalAlterConfigs;
   47: typeof offsetDelete; 60: typeof describeCluster; 17: typeof saslHandshake; 36: typeof saslAuthenticate;
+  35: typeof describeLogDirs; 45: typeof alterPartitionReassignments; 46: typeof listPartitionReassignments;
 }
 
 type Req<K extends number> = K extends keyof ApiByKey ? RequestOf<ApiByKey[K]> : Record<string, unknown>;

@@ -8,3 +8,4 @@ export { ReplicaManager } from './replica-manager.ts';
 export type { ReplicaManagerOptions } from './replica-manager.ts';
 export { electLeader } from './election.ts';
 export type { ElectionInput, ElectionKind, ElectionOutcome, NoLeaderReason } from './election.ts';
+export { cancelReassignment, completeReassignment, isReassigning, originalReplicas, startReassignment, targetReplicas, validateTarget } from './reassignment.ts';

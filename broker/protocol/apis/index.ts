@@ -11,6 +11,9 @@ import { describeCluster } from './describeCluster.ts';
 import { describeConfigs } from './describeConfigs.ts';
 import { describeGroups } from './describeGroups.ts';
 import { electLeaders } from './electLeaders.ts';
+import { alterPartitionReassignments } from './alterPartitionReassignments.ts';
+import { listPartitionReassignments } from './listPartitionReassignments.ts';
+import { describeLogDirs } from './describeLogDirs.ts';
 import { fetch } from './fetch.ts';
 import { findCoordinator } from './findCoordinator.ts';
 import { heartbeat } from './heartbeat.ts';
@@ -32,7 +35,8 @@ import { syncGroup } from './syncGroup.ts';
 
 export {
   alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics,
-  describeCluster, describeConfigs, describeGroups, electLeaders, fetch, findCoordinator, heartbeat,
+  alterPartitionReassignments, describeCluster, describeConfigs, describeGroups, describeLogDirs, electLeaders, fetch, findCoordinator, heartbeat,
+  listPartitionReassignments,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 };
@@ -42,5 +46,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics,
   deleteTopics, deleteRecords, initProducerId, offsetForLeaderEpoch, describeConfigs, alterConfigs,
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster,
-  saslHandshake, saslAuthenticate,
+  saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
 ];
