@@ -15,7 +15,7 @@ import { LogCleaner, logConfigFromTopicConfigs } from './log/index.ts';
 import { LogManager } from './log-manager.ts';
 import { Backoff } from './metadata/backoff.ts';
 import { StaleVersionError } from './metadata/index.ts';
-import type { MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
+import type { DynamicBrokerConfigs, MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics, partitionView } from './metrics.ts';
 import { Partition } from './partition.ts';
 import { bindHost, ListenerSet } from './server/index.ts';
@@ -25,7 +25,7 @@ import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
-import { electLeader, isReassigning, ReplicaManager } from './replication/index.ts';
+import { electLeader, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
 import { KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
 import type { Endpoint, ListenerPlan } from './listeners.ts';
@@ -101,6 +101,11 @@ export class Broker implements BrokerServices {
   readonly replicas: ReplicaManager;
   readonly cleaner: LogCleaner | null;
   private preferredLeaderTimer: NodeJS.Timeout | null = null;
+  /** Replication throttles (leader/follower.replication.throttled.rate, dynamic broker configs). */
+  readonly leaderQuota: ReplicationQuota;
+  readonly followerQuota: ReplicationQuota;
+  private brokerConfigs: DynamicBrokerConfigs = {};
+  private unwatchBrokerConfigs: (() => void) | null = null;
   /** Declared topics without partition state yet (kubectl-applied Topic resources). */
   private readonly pendingTopics = new Map<string, TopicSpec>();
   /** Delays between attempts to place pending topics that failed (reset once a pass places all). */
@@ -169,6 +174,8 @@ export class Broker implements BrokerServices {
       logger: { info: (m) => cleanerLog.info(m), warn: (m) => cleanerLog.warn(m), error: (m, e) => cleanerLog.error(`${m}${e ? `: ${(e as Error).message}` : ''}`) },
       onClean: (r) => this.metrics.cleaned(r),
     }) : null;
+    this.leaderQuota = new ReplicationQuota({ clock: this.clock, onRecord: (n) => this.metrics.replicationThrottledBytes.inc({ side: 'leader' }, n) });
+    this.followerQuota = new ReplicationQuota({ clock: this.clock, onRecord: (n) => this.metrics.replicationThrottledBytes.inc({ side: 'follower' }, n) });
     this.replicas = new ReplicaManager({
       nodeId: this.nodeId, store: this.store, logger: this.log.child('replication'), metrics: this.metrics,
       lagMaxMs: this.settings.int('replica.lag.time.max.ms'),
@@ -177,8 +184,23 @@ export class Broker implements BrokerServices {
       endpointOf: (id) => this.membership.live.find((b) => b.id === id),
       partitions: () => this.partitions.values(),
       clock: this.clock,
+      followerQuota: this.followerQuota,
+      followerThrottled: (p) => isThrottledReplica(this.topics.get(p.topic)?.spec.configs['follower.replication.throttled.replicas'], p.index, this.nodeId),
     });
   }
+
+  /** Dynamic broker configs changed in the store: this broker's throttle rates are its own, else the cluster default. */
+  private brokerConfigsChanged(configs: DynamicBrokerConfigs): void {
+    this.brokerConfigs = configs;
+    const rate = (name: string) => {
+      const value = Number(configs[String(this.nodeId)]?.[name] ?? configs['']?.[name] ?? this.settings.get(name));
+      return Number.isSafeInteger(value) ? value : null; // Kafka's default, Long.MAX_VALUE: no throttle
+    };
+    this.leaderQuota.setRate(rate('leader.replication.throttled.rate'));
+    this.followerQuota.setRate(rate('follower.replication.throttled.rate'));
+  }
+
+  dynamicBrokerConfigs(): DynamicBrokerConfigs { return this.brokerConfigs; }
 
   /** Opens the logs this broker hosts, then starts serving. Resolves once ready. */
   static async start(opts: BrokerOptions): Promise<Broker> {
@@ -201,6 +223,7 @@ export class Broker implements BrokerServices {
         registry: this.metrics.registry, readinessProblem: () => this.readinessProblem(),
       });
     }
+    this.unwatchBrokerConfigs = this.store.watchBrokerConfigs((configs) => this.brokerConfigsChanged(configs));
     this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
     await this.applying;
     await this.logs.removeStray(this.partitions.values());
@@ -489,6 +512,7 @@ export class Broker implements BrokerServices {
     await this.replicas.stop();
     this.unwatch?.();
     this.unwatchPending?.();
+    this.unwatchBrokerConfigs?.();
     this.delayedFetches.wakeAll();
     this.groups.close();
     await this.listeners.close(controlled ? undefined : 0);

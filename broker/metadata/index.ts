@@ -1,5 +1,5 @@
 export type {
-  BrokerRegistration, ControllerLease, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  BrokerRegistration, ControllerLease, DynamicBrokerConfigs, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
 export { ControllerFencedError, StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
 export { MemoryStore, randomClusterId } from './memory-store.ts';

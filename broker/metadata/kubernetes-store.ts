@@ -48,7 +48,7 @@ import { CollectionWatch, httpCode, rvAtLeast, type KubeObject, type WatchEventT
 import { randomClusterId } from './memory-store.ts';
 import { ControllerFencedError, StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
 import type {
-  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
 
 export interface KubernetesStoreOptions {
@@ -631,6 +631,19 @@ export class KubernetesStore implements MetadataStore {
         if (httpCode(err) !== 409 || attempt >= 5) throw err;
       }
     }
+  }
+
+  /**
+   * Dynamic broker configs have no home on Kubernetes yet (the brokers' Role allows Topics and
+   * Leases only): none are set, and setting one is refused with a clear error.
+   */
+  watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
+    listener({});
+    return () => undefined;
+  }
+
+  async setBrokerConfigs(entity: string): Promise<void> {
+    throw new KafkaError('INVALID_REQUEST', `Dynamic broker configs (broker '${entity}') are not supported on the Kubernetes metadata store yet; set them in the Cluster's broker config.`);
   }
 
   watchController(listener: (lease: ControllerLease | null) => void): () => void {

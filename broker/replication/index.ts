@@ -9,3 +9,4 @@ export type { ReplicaManagerOptions } from './replica-manager.ts';
 export { electLeader } from './election.ts';
 export type { ElectionInput, ElectionKind, ElectionOutcome, NoLeaderReason } from './election.ts';
 export { cancelReassignment, completeReassignment, isReassigning, originalReplicas, startReassignment, targetReplicas, validateTarget } from './reassignment.ts';
+export { isThrottledReplica, ReplicationQuota } from './replication-quota.ts';

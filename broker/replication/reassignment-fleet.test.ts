@@ -148,3 +148,63 @@ describe('partition reassignment (AlterPartitionReassignments, ListPartitionReas
     expect(target).toContain(partitionState(f, 'failover', 0).leader);
   }, 60_000);
 });
+
+describe('replication throttles (leader/follower.replication.throttled.rate and .replicas)', () => {
+  test('a new replica catches up at about the throttled rate, counted in the throttled-bytes metric; the rates are dynamic broker configs every broker sees, described back with their source', async () => {
+    const RATE = 256 * 1024;
+    const f = await fleetOf(3);
+    await createTopic(f, 'throttled', 1, { 'min.insync.replicas': '1' }, 1);
+    const before = partitionState(f, 'throttled', 0);
+    const newcomer = [0, 1, 2].find((b) => b !== before.leader)!;
+    const producer = kafkaClient(f).producer();
+    await producer.connect();
+    const value = Buffer.alloc(10_000, 7);
+    for (let i = 0; i < 20; i++) await producer.send({ topic: 'throttled', acks: -1, messages: Array.from({ length: 10 }, () => ({ value })) });
+    await producer.disconnect();
+    const leader = f.brokers.find((b) => b.nodeId === before.leader)!;
+    const bytes = leader.partition('throttled', 0)!.log.sizeInBytes;
+    expect(bytes).toBeGreaterThan(1_900_000);
+
+    const conn = connectTo(f, 0);
+    try {
+      // the cluster default for the follower side, the leader's own rate for the leader side
+      const set = (resourceType: number, resourceName: string, configs: Record<string, string>) => conn.send(44, 1, { validateOnly: false,
+        resources: [{ resourceType, resourceName, configs: Object.entries(configs).map(([name, v]) => ({ name, configOperation: 0, value: v })) }] });
+      const brokerDefault = await set(4, '', { 'follower.replication.throttled.rate': String(RATE) });
+      expect(brokerDefault.responses[0].errorCode).toBe(ErrorCode.NONE);
+      const own = await connectTo(f, before.leader).send(44, 1, { validateOnly: false,
+        resources: [{ resourceType: 4, resourceName: String(before.leader), configs: [{ name: 'leader.replication.throttled.rate', configOperation: 0, value: String(RATE) }] }] });
+      expect(own.responses[0].errorCode).toBe(ErrorCode.NONE);
+      const topic = await set(2, 'throttled', { 'leader.replication.throttled.replicas': `0:${before.leader}`, 'follower.replication.throttled.replicas': `0:${newcomer}` });
+      expect(topic.responses[0].errorCode).toBe(ErrorCode.NONE);
+      const bad = await set(4, '', { 'leader.replication.throttled.rate': '-5' });
+      expect(bad.responses[0].errorCode).toBe(ErrorCode.INVALID_CONFIG);
+      const staticOnly = await set(4, '', { 'log.retention.ms': '5' });
+      expect(staticOnly.responses[0].errorCode).toBe(ErrorCode.INVALID_REQUEST);
+    } finally {
+      conn.close();
+    }
+    await waitFor(() => f.brokers.every((b) => b.followerQuota.rate === RATE) && leader.leaderQuota.rate === RATE, 'every broker to take the rates');
+    const described = await connectTo(f, newcomer).send(32, 4, { includeSynonyms: true, includeDocumentation: false,
+      resources: [{ resourceType: 4, resourceName: String(newcomer), configurationKeys: ['follower.replication.throttled.rate'] }] });
+    expect(described.results[0].configs[0]).toMatchObject({ name: 'follower.replication.throttled.rate', value: String(RATE), configSource: 3 });
+
+    const started = Date.now();
+    const admin = kafkaClient(f).admin();
+    await admin.connect();
+    await admin.alterPartitionReassignments({ topics: [{ topic: 'throttled', partitionAssignment: [{ partition: 0, replicas: [before.leader, newcomer] }] }] });
+    await admin.disconnect();
+    await waitFor(() => partitionState(f, 'throttled', 0).addingReplicas === undefined && partitionState(f, 'throttled', 0).replicas.length === 2, 'the throttled reassignment to finish', 60_000);
+    const seconds = (Date.now() - started) / 1000;
+    const rate = bytes / seconds;
+    // the bucket lets one second of bytes through at once; the rest comes at the rate
+    const expectedSeconds = bytes / RATE - 1;
+    process.stdout.write(`throttled catch-up: ${bytes} bytes in ${seconds.toFixed(2)} s = ${(rate / 1024).toFixed(0)} KiB/s at a throttle of ${RATE / 1024} KiB/s (expected about ${expectedSeconds.toFixed(1)} s)\n`);
+    expect(rate).toBeLessThan(RATE * 1.6);
+    expect(rate).toBeGreaterThan(RATE * 0.4);
+    const metric = async (b: (typeof f.brokers)[number], side: string) =>
+      ((await b.metrics.replicationThrottledBytes.get()).values.find((v) => v.labels.side === side)?.value ?? 0);
+    expect(await metric(leader, 'leader')).toBeGreaterThanOrEqual(bytes * 0.9);
+    expect(await metric(f.brokers.find((b) => b.nodeId === newcomer)!, 'follower')).toBeGreaterThanOrEqual(bytes * 0.9);
+  }, 90_000);
+});
