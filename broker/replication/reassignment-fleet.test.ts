@@ -149,6 +149,37 @@ describe('partition reassignment (AlterPartitionReassignments, ListPartitionReas
   }, 60_000);
 });
 
+describe('a reassignment survives a restart of every broker', () => {
+  test('every broker crashes while a throttled reassignment is in flight; after they restart the controller finishes it from the store', async () => {
+    current = await startTestFleet({ 'follower.replication.throttled.rate': String(200 * 1024) }, 3);
+    const f = current.fleet;
+    await createTopic(f, 'restart', 1, { 'min.insync.replicas': '1', 'follower.replication.throttled.replicas': '*' }, 1);
+    const before = partitionState(f, 'restart', 0);
+    const newcomer = [0, 1, 2].find((b) => b !== before.leader)!;
+    const producer = kafkaClient(f).producer();
+    await producer.connect();
+    const value = Buffer.alloc(10_000, 1);
+    for (let i = 0; i < 10; i++) await producer.send({ topic: 'restart', acks: -1, messages: Array.from({ length: 10 }, () => ({ value })) });
+    await producer.disconnect();
+    const admin = kafkaClient(f).admin();
+    await admin.connect();
+    await admin.alterPartitionReassignments({ topics: [{ topic: 'restart', partitionAssignment: [{ partition: 0, replicas: [newcomer, before.leader] }] }] });
+    await admin.disconnect();
+    for (const id of [0, 1, 2]) await f.crash(id);
+    // at about 200 KiB/s the 1 MB catch-up cannot be over yet
+    expect(f.brokers).toHaveLength(0);
+    expect((await current.store.getTopic('restart'))!.partitions[0]!.addingReplicas).toEqual([newcomer]);
+    for (const id of [0, 1, 2]) await f.start(id);
+    await waitFor(() => {
+      const s = partitionState(f, 'restart', 0);
+      return s.addingReplicas === undefined && s.replicas.join() === [newcomer, before.leader].join() && s.isr.length === 2;
+    }, 'the reassignment to finish after the restart', 60_000);
+    const logEnd = (id: number) => f.brokers.find((b) => b.nodeId === id)!.partition('restart', 0)!.log.logEndOffset;
+    expect(logEnd(newcomer)).toBe(logEnd(before.leader));
+    expect(logEnd(newcomer)).toBe(100n);
+  }, 90_000);
+});
+
 describe('replication throttles (leader/follower.replication.throttled.rate and .replicas)', () => {
   test('a new replica catches up at about the throttled rate, counted in the throttled-bytes metric; the rates are dynamic broker configs every broker sees, described back with their source', async () => {
     const RATE = 256 * 1024;

@@ -7,10 +7,11 @@
  * throttles (kafka-configs shows none left), and every acknowledged record is at the partition and
  * offset its acknowledgement named on every new replica, read from the segment files
  * (test/harness/chaos-checker.ts). Then a reassignment held back by a 1 byte/s throttle is
- * cancelled with `--cancel`: the partition has its replicas from before.
+ * cancelled with `--cancel`: the partition has its replicas from before. `kafka-log-dirs
+ * --describe` (DescribeLogDirs) then lists each broker's replicas with their size on disk.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
@@ -159,3 +160,27 @@ test('kafka-reassign-partitions --cancel stops a reassignment held back by a thr
   await waitUntil(async () => (await assignment(TOPIC))[0]!.replicas.join() === p0.replicas.join(), 'the original replicas back', 30_000);
   expect((await reassign('--list')).stdout.toString()).toContain('No partition reassignments found.');
 }, 300_000);
+
+test('kafka-log-dirs --describe (DescribeLogDirs) lists every replica a broker holds, with its size on disk', async () => {
+  const assigned = await assignment(TOPIC);
+  const run = await kafkaTool('org.apache.kafka.tools.LogDirsCommand', ['--bootstrap-server', fleet.bootstrap, '--describe', '--topic-list', TOPIC], { timeoutMs: 120_000 });
+  expect([run.code, describeRun(run)]).toEqual([0, expect.any(String)]);
+  const json = JSON.parse(run.stdout.toString().trim().split('\n').at(-1)!) as {
+    brokers: Array<{ broker: number; logDirs: Array<{ logDir: string; error: string | null; partitions: Array<{ partition: string; size: number; offsetLag: number; isFuture: boolean }> }> }>;
+  };
+  expect(json.brokers.map((b) => b.broker).sort()).toEqual(fleet.brokerIds);
+  for (const b of json.brokers) {
+    expect(b.logDirs).toHaveLength(1);
+    const dir = b.logDirs[0]!;
+    expect(dir.error).toBeNull();
+    const hosted = assigned.filter((p) => p.replicas.includes(b.broker)).map((p) => `${TOPIC}-${p.partition}`).sort();
+    expect([b.broker, dir.partitions.map((p) => p.partition).sort()]).toEqual([b.broker, hosted]);
+    for (const p of dir.partitions) {
+      const onDisk = readdirSync(fleet.replicaDir(b.broker, TOPIC, Number(p.partition.split('-').at(-1))))
+        .filter((name) => name.endsWith('.log'))
+        .reduce((sum, name) => sum + statSync(join(fleet.replicaDir(b.broker, TOPIC, Number(p.partition.split('-').at(-1))), name)).size, 0);
+      expect([b.broker, p.partition, p.size, p.isFuture]).toEqual([b.broker, p.partition, onDisk, false]);
+      expect(p.size).toBeGreaterThan(0);
+    }
+  }
+}, 120_000);
