@@ -10,10 +10,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { target } from './brook.ts';
+import { freePort, waitForPort } from './kafka-reference.ts';
 import { repoRoot } from './paths.ts';
 import { requireJava } from './tools.ts';
 
@@ -24,33 +24,6 @@ export interface FleetHandle {
   /** Everything the fleet's processes wrote to stderr (the end). */
   logs(): string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
-function waitForPort(port: number, deadline: number, exited: () => boolean): Promise<boolean> {
-  return new Promise((resolve) => {
-    const attempt = () => {
-      if (exited()) return resolve(false);
-      const socket = net.connect({ host: '127.0.0.1', port });
-      socket.once('connect', () => { socket.destroy(); resolve(true); });
-      socket.once('error', () => {
-        socket.destroy();
-        if (Date.now() > deadline) resolve(false);
-        else setTimeout(attempt, 200);
-      });
-    };
-    attempt();
-  });
 }
 
 function stopAll(children: ChildProcess[]): Promise<void> {
@@ -147,8 +120,7 @@ async function startKafkaFleet(brokers: number, settings: Record<string, string>
     children.push(child);
   }
   // three JVMs starting at once on a loaded 2-core machine: allow them 180 s
-  const deadline = Date.now() + 180_000;
-  const up = await Promise.all(ids.map((i) => waitForPort(ports[i]!, deadline, () => children[i]!.exitCode !== null)));
+  const up = await Promise.all(ids.map((i) => waitForPort(ports[i]!, 180_000, () => children[i]!.exitCode !== null)));
   if (!up.every(Boolean)) {
     await stopAll(children);
     throw new Error(`Apache Kafka fleet did not start (ports ${ports.join(',')})\n${err.slice(-4000)}`);
