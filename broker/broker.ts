@@ -253,14 +253,17 @@ export class Broker implements BrokerServices {
   /**
    * Ready means: serving, registered in the cluster (holding its liveness lease), and in the ISR
    * of every hosted partition that has a live leader — so a restarted broker is ready only once it
-   * caught up, which is what a rolling restart waits for.
+   * caught up, which is what a rolling restart waits for. Replicas a reassignment is adding here
+   * do not count: they may catch up for long at a throttle while the broker serves the rest.
    */
   readinessProblem(): string | null {
     if (this.stopping) return 'stopping';
     if (!this.ready) return 'starting';
     if (!this.membership.live.some((b) => b.id === this.nodeId)) return 'not registered in the cluster yet';
     const live = this.liveIds();
-    const behind = [...this.partitions.values()].filter((p) => p.state.leader >= 0 && live.has(p.state.leader) && !p.state.isr.includes(this.nodeId));
+    // (a replica a reassignment is adding may catch up for long, throttled: the broker serves meanwhile)
+    const behind = [...this.partitions.values()].filter((p) => p.state.leader >= 0 && live.has(p.state.leader) && !p.state.isr.includes(this.nodeId)
+      && !p.state.addingReplicas?.includes(this.nodeId));
     if (behind.length > 0) return `catching up: not in the ISR of ${behind.length} partition(s), e.g. ${behind[0]!.name}`;
     return null;
   }

@@ -43,6 +43,15 @@ function produceUntilStopped(kafka: Kafka, topic: string, partitions: number): {
   return { async stop() { running = false; await loop; return acked; } };
 }
 
+/** `batches` acks=all requests of ten 10 kB records each to partition 0 of `topic`. */
+async function produce100kBatches(f: LocalFleet, topic: string, batches: number): Promise<void> {
+  const producer = kafkaClient(f).producer();
+  await producer.connect();
+  const value = Buffer.alloc(10_000, 7);
+  for (let i = 0; i < batches; i++) await producer.send({ topic, acks: -1, messages: Array.from({ length: 10 }, () => ({ partition: 0, value })) });
+  await producer.disconnect();
+}
+
 describe('partition reassignment (AlterPartitionReassignments, ListPartitionReassignments)', () => {
   test('replicas of a live topic move under acks=all produce: every acknowledged record is at its offset on the new replicas, the removed broker deletes its copy', async () => {
     const f = await fleetOf(4);
@@ -156,11 +165,7 @@ describe('a reassignment survives a restart of every broker', () => {
     await createTopic(f, 'restart', 1, { 'min.insync.replicas': '1', 'follower.replication.throttled.replicas': '*' }, 1);
     const before = partitionState(f, 'restart', 0);
     const newcomer = [0, 1, 2].find((b) => b !== before.leader)!;
-    const producer = kafkaClient(f).producer();
-    await producer.connect();
-    const value = Buffer.alloc(10_000, 1);
-    for (let i = 0; i < 10; i++) await producer.send({ topic: 'restart', acks: -1, messages: Array.from({ length: 10 }, () => ({ value })) });
-    await producer.disconnect();
+    await produce100kBatches(f, 'restart', 10);
     const admin = kafkaClient(f).admin();
     await admin.connect();
     await admin.alterPartitionReassignments({ topics: [{ topic: 'restart', partitionAssignment: [{ partition: 0, replicas: [newcomer, before.leader] }] }] });
@@ -187,11 +192,7 @@ describe('replication throttles (leader/follower.replication.throttled.rate and 
     await createTopic(f, 'throttled', 1, { 'min.insync.replicas': '1' }, 1);
     const before = partitionState(f, 'throttled', 0);
     const newcomer = [0, 1, 2].find((b) => b !== before.leader)!;
-    const producer = kafkaClient(f).producer();
-    await producer.connect();
-    const value = Buffer.alloc(10_000, 7);
-    for (let i = 0; i < 20; i++) await producer.send({ topic: 'throttled', acks: -1, messages: Array.from({ length: 10 }, () => ({ value })) });
-    await producer.disconnect();
+    await produce100kBatches(f, 'throttled', 20);
     const leader = f.brokers.find((b) => b.nodeId === before.leader)!;
     const bytes = leader.partition('throttled', 0)!.log.sizeInBytes;
     expect(bytes).toBeGreaterThan(1_900_000);
@@ -225,6 +226,11 @@ describe('replication throttles (leader/follower.replication.throttled.rate and 
     await admin.connect();
     await admin.alterPartitionReassignments({ topics: [{ topic: 'throttled', partitionAssignment: [{ partition: 0, replicas: [before.leader, newcomer] }] }] });
     await admin.disconnect();
+    // catching up at the throttle does not make the receiving broker unready (it serves everything else)
+    const receiving = f.brokers.find((b) => b.nodeId === newcomer)!;
+    await waitFor(() => receiving.partition('throttled', 0) !== undefined, 'the new replica to open');
+    expect(partitionState(f, 'throttled', 0).addingReplicas).toEqual([newcomer]);
+    expect(receiving.readinessProblem()).toBeNull();
     await waitFor(() => partitionState(f, 'throttled', 0).addingReplicas === undefined && partitionState(f, 'throttled', 0).replicas.length === 2, 'the throttled reassignment to finish', 60_000);
     const seconds = (Date.now() - started) / 1000;
     const rate = bytes / seconds;
