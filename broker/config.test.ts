@@ -7,7 +7,7 @@ describe('BrokerSettings', () => {
     const s = new BrokerSettings({ 'log.retention.hours': '2', 'num.partitions': '3' });
     expect(s.get('log.retention.ms')).toBe('7200000');
     expect(s.int('num.partitions')).toBe(3);
-    expect(s.bool('auto.create.topics.enable')).toBe(false);
+    expect(s.bool('auto.create.topics.enable')).toBe(true); // Kafka's default
     expect(s.isExplicit('num.partitions')).toBe(true);
     expect(s.isExplicit('message.max.bytes')).toBe(false);
   });

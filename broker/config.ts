@@ -36,7 +36,7 @@ const LONG_MAX = '9223372036854775807';
 const THROTTLED_REPLICAS = /^(\*|(\s*\d+\s*:\s*\d+\s*)(,\s*\d+\s*:\s*\d+\s*)*)?$/;
 
 export const brokerSettings: readonly BrokerSetting[] = [
-  { name: 'auto.create.topics.enable', type: 'boolean', default: 'false', doc: 'Create a topic when a client asks for metadata of, or produces to, a topic that does not exist. Off by default: topics are declared (Topic resources or CreateTopics).' },
+  { name: 'auto.create.topics.enable', type: 'boolean', default: 'true', doc: 'Create a topic (num.partitions, default.replication.factor) when a client asks for metadata of, or produces to, a topic that does not exist. On by default, as in Kafka; set false to have topics only declared (Topic resources or CreateTopics).' },
   { name: 'num.partitions', type: 'int', default: '1', doc: 'Partitions of auto-created topics and of CreateTopics requests that leave the count to the broker (-1).' },
   { name: 'default.replication.factor', type: 'int', default: '1', doc: 'Replication factor of auto-created topics and of CreateTopics requests that leave it to the broker (-1).' },
   { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },

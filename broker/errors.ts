@@ -61,6 +61,7 @@ const table = [
   [48, 'INVALID_TXN_STATE', false, 'The producer attempted a transactional operation in an invalid state.'],
   [49, 'INVALID_PRODUCER_ID_MAPPING', false, 'The producer attempted to use a producer id which is not currently assigned to its transactional id.'],
   [53, 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', false, 'Transactional Id authorization failed.'],
+  [54, 'SECURITY_DISABLED', false, 'Security features are disabled.'],
   [56, 'KAFKA_STORAGE_ERROR', true, 'Disk error when trying to access log file on the disk.'],
   [57, 'LOG_DIR_NOT_FOUND', false, 'The user-specified log directory is not found in the broker config.'],
   [58, 'SASL_AUTHENTICATION_FAILED', false, 'SASL Authentication failed.'],

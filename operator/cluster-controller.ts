@@ -19,7 +19,7 @@ import {
 } from './cluster-resources.ts';
 import { findCondition, jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
 import { splitKey, type Result } from './controller.ts';
-import { ApiError, isNotFound, resources, type Kube, type KubeObject } from './kube.ts';
+import { KubeErrorCode, isNotFound, kubeCodeOf, resources, type Kube, type KubeObject } from '../broker/k8s/index.ts';
 import type { Logger } from './log.ts';
 import type { Clock } from './workqueue.ts';
 import { isPodReady, ownedKinds, type ClusterObject, type OwnedKind, type PodObject, type StatefulSetObject, type World } from './world.ts';
@@ -133,8 +133,8 @@ export class ClusterReconciler {
     } catch (err) {
       // Server-side apply merges list entries other managers added (a port someone edited in by
       // hand) and the result can be invalid (two ports named alike): then write the whole object.
-      if (!(err instanceof ApiError) || err.code !== 422 || !cached) throw err;
-      log.warn('apply was refused; replacing the object instead', { kind: d.kind, name: d.object.metadata.name, error: err.message });
+      if (kubeCodeOf(err) !== KubeErrorCode.INVALID || !cached) throw err;
+      log.warn('apply was refused; replacing the object instead', { kind: d.kind, name: d.object.metadata.name, error: (err as Error).message });
       const body = overlay(cached, d.object) as KubeObject;
       await this.kube.replace(resources[d.kind], body);
     }

@@ -42,7 +42,7 @@
 import { createHash } from 'node:crypto';
 import type { Cluster } from '../broker/k8s/index.ts';
 import { brokerRoleRules } from './rbac.ts';
-import type { KubeObject, OwnerReference } from './kube.ts';
+import type { KubeObject, OwnerReference } from '../broker/k8s/index.ts';
 
 export const defaultBrokerImage = 'brook:latest';
 export const clusterLabel = 'brook.dev/cluster';

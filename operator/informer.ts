@@ -1,16 +1,18 @@
 /**
- * Informer: one list+watch of a kind (client-node's ListWatch, the object behind makeInformer),
- * kept in a cache that reconcilers read instead of the API server. Handlers map events to
- * reconcile keys; they never carry the event into the reconcile.
+ * Informer: one list+watch of a kind (broker/k8s's CollectionWatch, the same one the brokers'
+ * KubernetesStore uses), kept in a cache that reconcilers read instead of the API server.
+ * Handlers map events to reconcile keys; they never carry the event into the reconcile.
  *
- * Differences from makeInformer's defaults, on purpose:
- * - lists and watches go through Kube (plain JSON, counted requests);
- * - the watch's client-side inactivity timeout is 10 minutes instead of 30 s, so a quiet
- *   collection is not re-watched twice a minute (the server closes watches after 30-60 min);
- * - a failed list or watch (ListWatch stops and reports an error) is restarted with backoff.
+ * Settings for the operator, on purpose:
+ * - lists go through Kube (plain JSON, counted requests);
+ * - a watch may stay quiet for 10 minutes before it is started again, and the server picks its
+ *   own watch timeout (30-60 min), so a quiet collection is not re-watched twice a minute;
+ * - the first list, and any failed list or watch, is retried with backoff (500 ms doubling to
+ *   30 s, with jitter) until it succeeds; failures are logged;
+ * - cached objects drop managedFields and kubectl's last-applied annotation (no reconciler reads
+ *   them; they are most of a cached object's memory).
  */
-import { ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { collectionPath, type Kube, type KubeObject, type Resource } from './kube.ts';
+import { CollectionWatch, type Kube, type KubeObject, type Resource, type WatchEventType } from '../broker/k8s/index.ts';
 import type { Logger } from './log.ts';
 
 export type EventType = 'add' | 'update' | 'delete';
@@ -19,76 +21,51 @@ export interface InformerOptions {
   /** Watch one namespace; all when undefined. */
   namespace?: string;
   labelSelector?: string;
-  /** Client-side inactivity timeout of a watch (default 10 min). */
+  /** How long a watch may deliver nothing before it is started again (default 10 min). */
   watchTimeoutMs?: number;
 }
 
+const eventTypes: Record<WatchEventType, EventType> = { ADDED: 'add', MODIFIED: 'update', DELETED: 'delete' };
+
 export class Informer<T extends KubeObject> {
   readonly resource: Resource;
-  private readonly lw: ListWatch<KubernetesObject>;
-  private readonly log: Logger;
-  private readonly handlers: Array<(type: EventType, obj: T) => void> = [];
+  private readonly watch: CollectionWatch<T>;
   private stopped = false;
-  private restartDelayMs = 0;
-  private listed: () => void = () => {};
   synced = false;
 
   constructor(kube: Kube, resource: Resource, log: Logger, opts: InformerOptions = {}) {
     this.resource = resource;
-    this.log = log;
-    const path = collectionPath(resource, opts.namespace);
-    const watch = new Watch(kube.kc);
-    (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = opts.watchTimeoutMs ?? 600_000;
-    const listFn = async () => {
-      const list = await kube.list<T>(resource, opts.namespace, { labelSelector: opts.labelSelector });
-      for (const item of list.items) slim(item);
-      this.listed();
-      return list as unknown as KubernetesListObject<KubernetesObject>;
-    };
-    this.lw = new ListWatch(path, watch, listFn, false, opts.labelSelector, undefined, {
-      delayFn: (ms) => new Promise((r) => { setTimeout(r, ms).unref(); }),
+    this.watch = new CollectionWatch<T>({
+      kube, resource, namespace: opts.namespace, labelSelector: opts.labelSelector,
+      watchTimeoutSeconds: null, idleWatchMs: opts.watchTimeoutMs ?? 600_000, startAttempts: Infinity,
+      backoff: { initialMs: 500, maxMs: 30_000 },
+      transform: slim,
+      onError: (err) => { if (!this.stopped) log.warn('watch failed; restarting', { kind: resource.kind, error: err.message, code: err.code }); },
     });
-    for (const type of ['add', 'update', 'delete'] as const) {
-      // The cache holds this very object: slimming it here slims the cache.
-      this.lw.on(type, (obj) => { slim(obj as unknown as T); for (const h of this.handlers) h(type, obj as unknown as T); });
-    }
-    this.lw.on('connect', () => { this.restartDelayMs = 0; });
-    this.lw.on('error', (err) => this.onError(err));
   }
 
-  on(handler: (type: EventType, obj: T) => void): void { this.handlers.push(handler); }
+  on(handler: (type: EventType, obj: T) => void): void {
+    this.watch.onEvent((type, obj) => handler(eventTypes[type], obj));
+  }
 
   /** Resolves once a list succeeded and the cache holds it (failed attempts are retried). */
   async start(): Promise<void> {
     this.stopped = false;
-    const firstList = new Promise<void>((resolve) => { this.listed = resolve; });
-    await this.lw.start().catch((err: unknown) => this.onError(err));
-    await firstList;
-    // The list's items are in the cache once lw.start() (or the restart) ran past it.
-    await new Promise((r) => setImmediate(r));
+    await this.watch.start();
     this.synced = true;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.lw.stop();
+    this.watch.close();
   }
 
   get(namespace: string | undefined, name: string): T | undefined {
-    return this.lw.get(name, namespace) as unknown as T | undefined;
+    return this.watch.get(name, namespace);
   }
 
   list(namespace?: string): readonly T[] {
-    return this.lw.list(namespace) as unknown as readonly T[];
-  }
-
-  private onError(err: unknown): void {
-    if (this.stopped) return;
-    this.restartDelayMs = Math.min(30_000, this.restartDelayMs ? this.restartDelayMs * 2 : 500);
-    this.log.warn('watch failed; restarting', { kind: this.resource.kind, error: (err as Error)?.message ?? String(err), retryInMs: this.restartDelayMs });
-    setTimeout(() => {
-      if (!this.stopped) this.lw.start().catch((e: unknown) => this.onError(e));
-    }, this.restartDelayMs).unref();
+    return this.watch.list(namespace);
   }
 }
 

@@ -11,14 +11,17 @@
  *   standby takes over at once by creating it, and an operator that goes away for good (`helm
  *   uninstall`) leaves no Lease behind (nothing else would delete it: it has no owner).
  * Requests: the leader does one PUT per retryPeriod (a GET only after a conflict); a standby one GET.
+ * The lease rules themselves (expiry from the observed change, acquire or renew) are
+ * broker/k8s/lease.ts's, shared with the brokers' KubernetesStore.
  */
-import { isConflict, isNotFound, resources, type Kube, type KubeObject } from './kube.ts';
+import {
+  LeaseObservations, claimLease, heldLeaseSpec, isConflict, isNotFound, leaseDurationMs, leaseRemainingMs, resources,
+  type Kube, type LeaseObject,
+} from '../broker/k8s/index.ts';
 import { realClock, type Clock } from './workqueue.ts';
 import type { Logger } from './log.ts';
 
-export interface LeaseObject extends KubeObject {
-  spec: { holderIdentity?: string | null; leaseDurationSeconds?: number; acquireTime?: string | null; renewTime?: string | null; leaseTransitions?: number };
-}
+export type { LeaseObject } from '../broker/k8s/index.ts';
 
 export interface LeaderElectionOptions {
   kube: Kube;
@@ -35,16 +38,11 @@ export interface LeaderElectionOptions {
   onNewLeader?: (identity: string | undefined) => void;
 }
 
-function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-}
-
 export class LeaderElector {
   private readonly o: Required<Omit<LeaderElectionOptions, 'onNewLeader'>> & Pick<LeaderElectionOptions, 'onNewLeader'>;
   private lease: LeaseObject | undefined;
   /** When the lease's resourceVersion last changed, as this candidate saw it. */
-  private observedAt = 0;
-  private observedRv = '';
+  private readonly observations: LeaseObservations;
   private lastRenew = 0;
   private leading = false;
   private stopped = false;
@@ -53,6 +51,7 @@ export class LeaderElector {
 
   constructor(opts: LeaderElectionOptions) {
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, clock: realClock, ...opts };
+    this.observations = new LeaseObservations(() => this.o.clock.now());
   }
 
   get isLeader(): boolean { return this.leading; }
@@ -77,8 +76,7 @@ export class LeaderElector {
 
   private observe(lease: LeaseObject | undefined): void {
     this.lease = lease;
-    const rv = lease?.metadata.resourceVersion ?? '';
-    if (rv !== this.observedRv) { this.observedRv = rv; this.observedAt = this.o.clock.now(); }
+    this.observations.observe(this.o.name, lease?.metadata.resourceVersion ?? '');
     const holder = lease?.spec.holderIdentity || undefined;
     if (holder !== this.lastLeader) {
       this.lastLeader = holder;
@@ -112,13 +110,7 @@ export class LeaderElector {
   }
 
   private desired(now: number, transitions: number, acquireTime: string | null | undefined): LeaseObject['spec'] {
-    return {
-      holderIdentity: this.o.identity,
-      leaseDurationSeconds: Math.max(1, Math.ceil(this.o.leaseDurationMs / 1000)),
-      acquireTime: acquireTime ?? microTime(now),
-      renewTime: microTime(now),
-      leaseTransitions: transitions,
-    };
+    return heldLeaseSpec(this.o.identity, this.o.leaseDurationMs, now, transitions, acquireTime);
   }
 
   /** One round; true when this candidate holds the lease afterwards. */
@@ -144,15 +136,13 @@ export class LeaderElector {
         throw err;
       }
     }
-    const holder = current.spec.holderIdentity || undefined;
-    const mine = holder === this.o.identity;
-    const durationMs = (current.spec.leaseDurationSeconds ?? 15) * 1000;
-    if (!mine && holder && now < this.observedAt + durationMs) return false;
-    const transitions = (current.spec.leaseTransitions ?? 0) + (mine ? 0 : 1);
+    const observedAt = this.observations.observedAt(this.o.name, current.metadata.resourceVersion ?? '') ?? now;
+    const claim = claimLease(current, this.o.identity, leaseRemainingMs(now, observedAt, leaseDurationMs(current)) <= 0, 0);
+    if (!claim.take) return false;
     const body: LeaseObject = {
       ...current,
       metadata: { ...current.metadata },
-      spec: this.desired(now, transitions, mine ? current.spec.acquireTime : undefined),
+      spec: this.desired(now, claim.transitions, claim.renewal ? claim.acquireTime : undefined),
     };
     try {
       const written = await kube.replace<LeaseObject>(resources.Lease, body);

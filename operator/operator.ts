@@ -14,7 +14,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterReconciler, clusterKeyOf } from './cluster-controller.ts';
 import { clusterLabel, defaultBrokerImage, type OperatorSettings } from './cluster-resources.ts';
 import { Controller, keyOf } from './controller.ts';
-import { Kube } from './kube.ts';
+import { Kube } from '../broker/k8s/index.ts';
 import { LeaderElector } from './leader-election.ts';
 import { createLogger, type Logger } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';

@@ -23,7 +23,7 @@ import type { Cluster } from '../broker/k8s/index.ts';
 import { clusterLabel, withAdoption } from './cluster-resources.ts';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
 import { splitKey, type Result } from './controller.ts';
-import { isConflict, isNotFound, resources, type Kube } from './kube.ts';
+import { isConflict, isNotFound, resources, type Kube } from '../broker/k8s/index.ts';
 import type { Logger } from './log.ts';
 import type { Clock } from './workqueue.ts';
 import type { TopicObject, World } from './world.ts';

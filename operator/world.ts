@@ -5,14 +5,12 @@
  */
 import type { Cluster, Topic } from '../broker/k8s/index.ts';
 import { clusterLabel, managedSelector, names } from './cluster-resources.ts';
+import { LeaseObservations, leaseDurationMs, leaseRemainingMs, resources, type Kube, type KubeObject, type LeaseObject } from '../broker/k8s/index.ts';
 import { Informer } from './informer.ts';
-import { resources, type Kube, type KubeObject } from './kube.ts';
 import type { Logger } from './log.ts';
 import type { Clock } from './workqueue.ts';
 
-export interface LeaseObject extends KubeObject {
-  spec: { holderIdentity?: string | null; leaseDurationSeconds?: number; renewTime?: string };
-}
+export type { LeaseObject } from '../broker/k8s/index.ts';
 
 export interface PodObject extends KubeObject {
   spec?: { nodeName?: string };
@@ -41,10 +39,11 @@ export class World {
   readonly leases: Informer<LeaseObject>;
   private readonly clock: Clock;
   /** Lease namespace/name → resourceVersion and when this process saw it change. */
-  private readonly leaseSeen = new Map<string, { rv: string; at: number }>();
+  private readonly leaseSeen: LeaseObservations;
 
   constructor(kube: Kube, log: Logger, clock: Clock, namespace?: string) {
     this.clock = clock;
+    this.leaseSeen = new LeaseObservations(() => clock.now());
     const opts = { namespace };
     this.clusters = new Informer(kube, resources.Cluster, log, opts);
     this.topics = new Informer(kube, resources.Topic, log, opts);
@@ -55,9 +54,8 @@ export class World {
     this.leases = new Informer(kube, resources.Lease, log, { ...opts, labelSelector: 'brook.dev/role' });
     this.leases.on((type, lease) => {
       const key = `${lease.metadata.namespace}/${lease.metadata.name}`;
-      if (type === 'delete') { this.leaseSeen.delete(key); return; }
-      const rv = lease.metadata.resourceVersion ?? '';
-      if (this.leaseSeen.get(key)?.rv !== rv) this.leaseSeen.set(key, { rv, at: this.clock.now() });
+      if (type === 'delete') { this.leaseSeen.forget(key); return; }
+      this.leaseSeen.observe(key, lease.metadata.resourceVersion ?? '');
     });
   }
 
@@ -74,9 +72,9 @@ export class World {
   /** Milliseconds `lease` stays live from now (≤ 0: expired), measured from when it was observed. */
   leaseRemainingMs(lease: LeaseObject): number {
     if (!lease.spec.holderIdentity) return 0;
-    const seen = this.leaseSeen.get(`${lease.metadata.namespace}/${lease.metadata.name}`);
-    const ms = Number(lease.metadata.annotations?.['brook.dev/lease-ms'] ?? (lease.spec.leaseDurationSeconds ?? 15) * 1000);
-    return (seen?.at ?? this.clock.now()) + ms - this.clock.now();
+    const now = this.clock.now();
+    const seenAt = this.leaseSeen.observedAt(`${lease.metadata.namespace}/${lease.metadata.name}`, lease.metadata.resourceVersion ?? '');
+    return leaseRemainingMs(now, seenAt ?? now, leaseDurationMs(lease));
   }
 
   /** Broker ids of `cluster` whose Lease is live. */

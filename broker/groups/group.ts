@@ -134,3 +134,10 @@ export function splitOffsetKey(key: string): { topic: string; partition: number 
   const i = key.lastIndexOf('\u0000');
   return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
 }
+
+/** A member as it joins (or is loaded): no assignment, no waiters, no session timer yet. */
+export function newMember(memberId: string, groupInstanceId: string | null, clientId: string, clientHost: string,
+  rebalanceTimeoutMs: number, sessionTimeoutMs: number, protocols: Array<{ name: string; metadata: Buffer }>): Member {
+  return { memberId, groupInstanceId, clientId, clientHost, rebalanceTimeoutMs, sessionTimeoutMs, protocols,
+    assignment: EMPTY, joinWaiter: null, syncWaiter: null, sessionTimer: null };
+}

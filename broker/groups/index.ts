@@ -1,7 +1,10 @@
 /**
  * Consumer groups: the public surface. GroupCoordinator runs Kafka's classic group protocol for
- * the __consumer_offsets partitions this broker leads; the group handlers and the broker use it.
+ * the __consumer_offsets partitions this broker leads (its groups kept by GroupStore); the group
+ * handlers and the broker use it.
  */
-export { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC, partitionForGroup } from './coordinator.ts';
-export type { GroupCoordinatorConfig, GroupSummary } from './coordinator.ts';
+export { GroupCoordinator } from './coordinator.ts';
+export { groupCoordinatorConfig, OFFSETS_TOPIC, partitionForGroup } from './config.ts';
+export type { GroupCoordinatorConfig } from './config.ts';
+export type { GroupSummary } from './group-store.ts';
 export type { GroupState, JoinResult, SyncResult, CommittedOffset } from './group.ts';

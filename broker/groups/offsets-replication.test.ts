@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ErrorCode } from '../errors.ts';
 import { LocalFleet } from '../local-fleet.ts';
 import { MemoryStore } from '../metadata/index.ts';
-import { OFFSETS_TOPIC, partitionForGroup } from './coordinator.ts';
+import { OFFSETS_TOPIC, partitionForGroup } from './config.ts';
 import { FAST_FLEET_SETTINGS, connectTo, createTopic, startTestFleet, waitFor } from '../replication/fleet-testing.ts';
 import type { TestFleet } from '../replication/fleet-testing.ts';
 

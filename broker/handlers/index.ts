@@ -17,6 +17,7 @@ import { deleteRecordsHandler, listOffsetsHandler, offsetForLeaderEpochHandler }
 import { fetchHandler } from './fetch.ts';
 import { initProducerIdHandler, produceHandler } from './produce.ts';
 import { electLeadersHandler } from './elect-leaders.ts';
+import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './acls.ts';
 import { alterPartitionReassignmentsHandler, describeLogDirsHandler, listPartitionReassignmentsHandler } from './reassignments.ts';
 import {
   deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
@@ -90,6 +91,9 @@ export const handlers: readonly RegisteredHandler[] = [
   incrementalAlterConfigsHandler,
   offsetDeleteHandler,
   describeClusterHandler,
+  describeAclsHandler,
+  createAclsHandler,
+  deleteAclsHandler,
   describeLogDirsHandler,
   alterPartitionReassignmentsHandler,
   listPartitionReassignmentsHandler,

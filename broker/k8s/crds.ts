@@ -10,6 +10,7 @@
  * preserve unknown fields (except podTemplate), so the API server prunes them; clients asking for
  * strict field validation (kubectl's default) get the request rejected instead.
  */
+import type { ObjectMeta } from './objects.ts';
 
 export const group = 'brook.dev';
 export const version = 'v1alpha1';
@@ -360,21 +361,8 @@ export const clusterSchema = {
 
 // ---- the types ----
 
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  generation?: number;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: Array<{ apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }>;
-}
-
-export type TopicSpec = FromSchema<typeof topicSpecSchema>;
+/** The Topic resource's spec (what kubectl applies); the metadata store's view of a topic is broker/metadata's TopicSpec. */
+export type TopicResourceSpec = FromSchema<typeof topicSpecSchema>;
 export type TopicStatus = FromSchema<typeof topicStatusSchema>;
 export type TopicPartitionStatus = FromSchema<typeof topicPartitionStatusSchema>;
 export type ClusterSpec = FromSchema<typeof clusterSpecSchema>;
@@ -385,7 +373,7 @@ export interface Topic {
   apiVersion: typeof apiVersion;
   kind: 'Topic';
   metadata: ObjectMeta;
-  spec: TopicSpec;
+  spec: TopicResourceSpec;
   status?: TopicStatus;
 }
 

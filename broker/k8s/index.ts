@@ -1,5 +1,18 @@
 /**
- * Brook's Kubernetes resources: the public surface (the Cluster and Topic custom resources,
- * their schemas, types and CRDs). The operator imports broker/ through this module.
+ * Brook's Kubernetes layer: the public surface the operator imports from broker/ (with
+ * placement/index.ts for its rebalancer), and what the broker's KubernetesStore is built on.
+ * - crds.ts: the Cluster and Topic custom resources (schemas, types, CRDs);
+ * - objects.ts: ObjectMeta / KubeObject, the kinds and their REST paths, resourceVersion order;
+ * - client.ts: `Kube`, the one REST client (plain JSON, counted requests, request timeouts);
+ * - errors.ts: `KubeError`, API failures by HTTP status and Status reason (BROOK_ERR_KUBE_*);
+ * - collection-watch.ts: list+watch with resume from resourceVersion, relist on 410, backoff,
+ *   and a known freshness (the informer of both the store and the operator);
+ * - lease.ts: the lease rules (observed-renewal expiry, stale view is not expiry, acquire/renew).
+ * Loading it loads @kubernetes/client-node (~80 MiB): brokers on other stores do not import it.
  */
 export * from './crds.ts';
+export * from './objects.ts';
+export * from './errors.ts';
+export * from './client.ts';
+export * from './collection-watch.ts';
+export * from './lease.ts';

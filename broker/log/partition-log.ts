@@ -3,7 +3,8 @@
  * producer state and leader epoch cache, and the policies over the segment list: what an append
  * may write, when to roll, flush and delete, truncation, and the cleaner's swap. Three layers:
  * LogLoader (log-loader.ts: recovery on open), LocalLog (local-log.ts: the segment list, reads,
- * the recovery point and group-commit flush) and this class. Files and their byte formats:
+ * the recovery point and group-commit flush) and this class; what an append may write and what
+ * retention lets go are log-validator.ts's. Files and their byte formats:
  * log-files.ts and the modules it names.
  *
  * Concurrency contract
@@ -23,15 +24,15 @@
  * writes a replacement to `<base>.log.cleaned`, fsyncs it, then replaceSegments() swaps it in
  * synchronously (LocalLog.swapIn). Appends and reads never wait for the cleaner. Compacted
  * topics reject records without a key (INVALID_RECORD), decompressing compressed batches to
- * check, as Kafka does.
+ * check, as Kafka does (log-validator.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { KafkaError } from '../errors.ts';
 import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
-import { validateClientBatches, validateReplicatedBatches, stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf } from './record-batch.ts';
-import { firstKeylessRecord } from './records.ts';
+import { stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf } from './record-batch.ts';
+import { checkClientAppend, checkReplicatedAppend, retentionVerdict } from './log-validator.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { fsyncDir, writeOffsetCheckpoint } from './checkpoint-file.ts';
@@ -125,19 +126,7 @@ export class PartitionLog {
   append(records: Buffer, opts: AppendOptions): AppendResult {
     this.ensureWritable();
     const now = opts.now ?? this.clock();
-    const headers = validateClientBatches(records, { maxBatchBytes: this.config.maxMessageBytes });
-    if (records.length > this.config.segmentBytes) {
-      throw new KafkaError('RECORD_LIST_TOO_LARGE', `${this.name}: ${records.length} bytes exceed segment.bytes ${this.config.segmentBytes}`);
-    }
-    if (this.config.cleanupPolicy !== 'delete') {
-      headers.forEach((h, batchIndex) => {
-        const record = firstKeylessRecord(records, h.position, h);
-        if (record >= 0) {
-          throw new KafkaError('INVALID_RECORD',
-            `Compacted topic cannot accept message without key in topic partition ${this.name} (batch ${batchIndex}, record ${record}).`);
-        }
-      });
-    }
+    const headers = checkClientAppend(records, this.config, this.name);
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
     const pending = new ProducerAppendBatch();
     const planned: { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number; position: number }[] = [];
@@ -186,10 +175,7 @@ export class PartitionLog {
   appendAsFollower(records: Buffer, opts: { now?: number } = {}): { firstOffset: bigint; lastOffset: bigint; recordCount: number; flushRequired: boolean } {
     this.ensureWritable();
     const now = opts.now ?? this.clock();
-    const headers = validateReplicatedBatches(records, this.logEndOffset, this.name);
-    if (records.length > this.config.segmentBytes) {
-      throw new KafkaError('RECORD_LIST_TOO_LARGE', `${this.name}: ${records.length} bytes exceed segment.bytes ${this.config.segmentBytes}`);
-    }
+    const headers = checkReplicatedAppend(records, this.logEndOffset, this.config, this.name);
     let maxTimestamp = -1n;
     let recordCount = 0;
     for (const h of headers) {
@@ -319,22 +305,7 @@ export class PartitionLog {
   enforceRetention(now: number): RetentionResult {
     if (this.closing) return { deletedSegments: [], deletedBytes: 0, logStartOffset: this.startOffset };
     this.ensureOpen();
-    const deleteAllowed = this.config.cleanupPolicy.includes('delete');
-    const retentionMs = this.config.retentionMs;
-    const retentionBytes = this.config.retentionBytes;
-    let excess = this.sizeInBytes - retentionBytes;
-    return this.deleteSegmentsWhile((seg) => {
-      if (!deleteAllowed) return false;
-      if (retentionMs >= 0 && retentionMs !== Infinity && now - seg.largestTimestamp > retentionMs) {
-        excess -= seg.size;
-        return true;
-      }
-      if (retentionBytes >= 0 && excess - seg.size >= 0) {
-        excess -= seg.size;
-        return true;
-      }
-      return false;
-    });
+    return this.deleteSegmentsWhile(retentionVerdict(this.config, this.sizeInBytes, now));
   }
 
   /** Deletes oldest segments while `predicate` holds or they lie below the log start offset. */

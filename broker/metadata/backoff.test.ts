@@ -15,7 +15,7 @@ describe('Backoff', () => {
   test('never zero, so a failing peer is never retried in a tight loop; bad settings are a clear error', () => {
     const b = new Backoff({ initialMs: 1, maxMs: 1, random: () => 0 });
     for (let i = 0; i < 100; i++) expect(b.next()).toBeGreaterThan(0);
-    expect(() => new Backoff({ initialMs: 0 })).toThrow(/BROOK_ERR_INVALID_BACKOFF/);
-    expect(() => new Backoff({ initialMs: 10, maxMs: 5 })).toThrow(/BROOK_ERR_INVALID_BACKOFF/);
+    expect(() => new Backoff({ initialMs: 0 })).toThrow(expect.objectContaining({ code: 'BROOK_ERR_INVALID_BACKOFF' }));
+    expect(() => new Backoff({ initialMs: 10, maxMs: 5 })).toThrow(expect.objectContaining({ code: 'BROOK_ERR_INVALID_BACKOFF' }));
   });
 });

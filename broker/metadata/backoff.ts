@@ -8,6 +8,7 @@
  * the server at the same instant does not come back in lockstep). `reset()` after a success
  * starts again from initialMs. Randomness is injected for tests. Not shared between callers.
  */
+import { MetadataError, MetadataErrorCode } from './errors.ts';
 
 export interface BackoffOptions {
   initialMs?: number;
@@ -30,7 +31,7 @@ export class Backoff {
     this.factor = opts.factor ?? 2;
     this.random = opts.random ?? Math.random;
     if (!(this.initialMs > 0 && this.maxMs >= this.initialMs && this.factor >= 1)) {
-      throw new Error(`BROOK_ERR_INVALID_BACKOFF: need 0 < initialMs <= maxMs and factor >= 1 (got ${this.initialMs}, ${this.maxMs}, ${this.factor})`);
+      throw new MetadataError(MetadataErrorCode.INVALID_BACKOFF, `need 0 < initialMs <= maxMs and factor >= 1 (got ${this.initialMs}, ${this.maxMs}, ${this.factor})`);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { MetadataError, MetadataErrorCode } from './errors.ts';
 import { MemoryStore } from './memory-store.ts';
 import type { MemoryStoreState } from './memory-store.ts';
 
@@ -26,7 +27,7 @@ export class FileStore extends MemoryStore {
       try {
         state = JSON.parse(readFileSync(store.file, 'utf8')) as MemoryStoreState;
       } catch (err) {
-        throw new Error(`BROOK_ERR_METADATA_CORRUPT: cannot read ${store.file}: ${(err as Error).message}`);
+        throw new MetadataError(MetadataErrorCode.METADATA_CORRUPT, `cannot read ${store.file}: ${(err as Error).message}`, { cause: err });
       }
       store.restore(state);
     } else {

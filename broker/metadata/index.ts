@@ -1,7 +1,8 @@
 export type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
-export { ControllerFencedError, StaleVersionError, decodeListeners, encodeListeners } from './types.ts';
+export { decodeListeners, encodeListeners } from './types.ts';
+export { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './errors.ts';
 export { MemoryStore, randomClusterId } from './memory-store.ts';
 export { FileStore } from './file-store.ts';
 export { placeReplicas, validateTopicName } from './placement.ts';

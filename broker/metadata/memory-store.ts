@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { KafkaError } from '../errors.ts';
-import { ControllerFencedError, StaleVersionError } from './types.ts';
+import { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './errors.ts';
 import type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
@@ -242,7 +242,7 @@ export class MemoryStore implements MetadataStore {
   }
 
   private checkOpen(): void {
-    if (this.closed) throw new Error('BROOK_ERR_STORE_CLOSED: the metadata store is closed');
+    if (this.closed) throw new MetadataError(MetadataErrorCode.STORE_CLOSED, 'the metadata store is closed');
   }
 }
 

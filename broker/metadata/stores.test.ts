@@ -37,7 +37,7 @@ describe('FileStore', () => {
     const dir = freshDir();
     FileStore.open(dir);
     writeFileSync(join(dir, 'metadata.json'), '{"clusterId": "x", "topi');
-    expect(() => FileStore.open(dir)).toThrow(/BROOK_ERR_METADATA_CORRUPT/);
+    expect(() => FileStore.open(dir)).toThrow(expect.objectContaining({ code: 'BROOK_ERR_METADATA_CORRUPT' }));
   });
 
   test('a leftover temp file from a crash mid-write does not affect the committed state', async () => {

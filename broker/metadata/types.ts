@@ -5,6 +5,7 @@
  * controller. Writes are compare-and-swap on `version`, so concurrent writers never overwrite
  * each other silently: the loser gets a `StaleVersionError` and retries on fresh state.
  */
+export { ControllerFencedError, StaleVersionError } from './errors.ts';
 
 export interface TopicSpec {
   /** The Kafka topic name. */
@@ -155,14 +156,6 @@ export interface MetadataStore {
   close(): Promise<void>;
 }
 
-export class StaleVersionError extends Error {
-  readonly code = 'BROOK_ERR_STALE_VERSION';
-  constructor(what: string, expected: string, actual: string) {
-    super(`${what}: expected version ${expected}, store has ${actual}`);
-    this.name = 'StaleVersionError';
-  }
-}
-
 /** Listeners in Kafka's advertised.listeners form, `NAME://host:port,...` (how a Lease annotation carries them). */
 export function encodeListeners(listeners: readonly ListenerEndpoint[]): string {
   return listeners.map((l) => `${l.name}://${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port}`).join(',');
@@ -178,17 +171,4 @@ export function decodeListeners(text: string | undefined): ListenerEndpoint[] | 
     out.push({ name: m[1]!, host: m[2]!, port: Number(m[3]) });
   }
   return out;
-}
-
-/** A controller write under an epoch older than the one that last wrote the topic: that controller lost its lease. */
-export class ControllerFencedError extends Error {
-  readonly code = 'BROOK_ERR_CONTROLLER_FENCED';
-  readonly topicEpoch: number;
-  readonly writerEpoch: number;
-  constructor(topic: string, writerEpoch: number, topicEpoch: number) {
-    super(`topic ${topic}: written under controller epoch ${topicEpoch}, refusing a write under older epoch ${writerEpoch}`);
-    this.name = 'ControllerFencedError';
-    this.topicEpoch = topicEpoch;
-    this.writerEpoch = writerEpoch;
-  }
 }

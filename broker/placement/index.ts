@@ -4,8 +4,10 @@
  */
 export { placeReplicas } from '../metadata/placement.ts';
 export type { BrokerInfo } from '../metadata/placement.ts';
-export { RebalancePlanError, estimateRebalanceSeconds, planRebalance } from './rebalance-plan.ts';
+export { planRebalance } from './rebalance-plan.ts';
+export { estimateRebalanceSeconds } from './rebalance-state.ts';
+export { RebalancePlanError } from './rebalance-types.ts';
 export type {
   BrokerLoad, BrokerLoadChange, CurrentPartition, PartitionMove, PlanIssue, PlanIssueCode, PlannerBroker,
   RebalanceInput, RebalancePlan, RebalancePlanErrorCode, TargetPartition,
-} from './rebalance-plan.ts';
+} from './rebalance-types.ts';

@@ -18,9 +18,10 @@
 import { ErrorCode } from '../errors.ts';
 import { ALL_APIS } from './apis/index.ts';
 import type {
-  alterConfigs, apiVersions, createPartitions, createTopics, deleteGroups, deleteRecords, deleteTopics,
-  alterPartitionReassignments, describeCluster, describeConfigs, describeGroups, describeLogDirs, electLeaders, fetch,
-  findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, listPartitionReassignments, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
+  alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
+  deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, electLeaders, fetch,
+  findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets,
+  listPartitionReassignments, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 } from './apis/index.ts';
 import type { CompiledStruct } from './codec.ts';
@@ -42,7 +43,7 @@ export const ApiKey = {
   Produce: 0, Fetch: 1, ListOffsets: 2, Metadata: 3, OffsetCommit: 8, OffsetFetch: 9,
   FindCoordinator: 10, JoinGroup: 11, Heartbeat: 12, LeaveGroup: 13, SyncGroup: 14,
   DescribeGroups: 15, ListGroups: 16, ApiVersions: 18, CreateTopics: 19, DeleteTopics: 20,
-  DeleteRecords: 21, InitProducerId: 22, OffsetForLeaderEpoch: 23, DescribeConfigs: 32,
+  DeleteRecords: 21, InitProducerId: 22, OffsetForLeaderEpoch: 23, DescribeAcls: 29, CreateAcls: 30, DeleteAcls: 31, DescribeConfigs: 32,
   AlterConfigs: 33, CreatePartitions: 37, DeleteGroups: 42, ElectLeaders: 43,
   IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, SaslHandshake: 17, SaslAuthenticate: 36,
   DescribeLogDirs: 35, AlterPartitionReassignments: 45, ListPartitionReassignments: 46,
@@ -55,6 +56,7 @@ export interface ApiByKey {
   12: typeof heartbeat; 13: typeof leaveGroup; 14: typeof syncGroup; 15: typeof describeGroups;
   16: typeof listGroups; 18: typeof apiVersions; 19: typeof createTopics; 20: typeof deleteTopics;
   21: typeof deleteRecords; 22: typeof initProducerId; 23: typeof offsetForLeaderEpoch;
+  29: typeof describeAcls; 30: typeof createAcls; 31: typeof deleteAcls;
   32: typeof describeConfigs; 33: typeof alterConfigs; 37: typeof createPartitions;
   42: typeof deleteGroups; 43: typeof electLeaders; 44: typeof incrementalAlterConfigs;
   47: typeof offsetDelete; 60: typeof describeCluster; 17: typeof saslHandshake; 36: typeof saslAuthenticate;

@@ -35,6 +35,12 @@ async function expectStillServing(): Promise<void> {
   expect(broker.exited()).toBe(false);
 }
 
+/** Brook's answer to a request it cannot parse the API of: UNSUPPORTED_VERSION (35) for that correlation id. */
+function expectUnsupportedVersion(r: Awaited<ReturnType<WireConnection['next']>>, correlationId: number): void {
+  if (r === 'closed' || r === 'timeout') throw new Error(`expected an UNSUPPORTED_VERSION response for correlation id ${correlationId}, got ${r}`);
+  expect({ correlationId: r.correlationId, errorCode: r.body.readInt16BE(0) }).toEqual({ correlationId, errorCode: 35 });
+}
+
 function int32(n: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n, 0);
@@ -124,9 +130,7 @@ describe('malformed frames', () => {
     if (target === 'kafka') {
       expect(r).toBe('closed');
     } else {
-      expect(r).not.toBe('closed');
-      expect(r).not.toBe('timeout');
-      if (r !== 'closed' && r !== 'timeout') expect({ correlationId: r.correlationId, errorCode: r.body.readInt16BE(0) }).toEqual({ correlationId: 1, errorCode: 35 });
+      expectUnsupportedVersion(r, 1);
     }
     conn.close();
     await expectStillServing();
@@ -145,9 +149,7 @@ describe('protocol errors', () => {
       if (target === 'kafka') {
         expect(r).toBe('closed');
       } else {
-        expect(r).not.toBe('closed');
-        expect(r).not.toBe('timeout');
-        if (r !== 'closed' && r !== 'timeout') expect({ correlationId: r.correlationId, errorCode: r.body.readInt16BE(0) }).toEqual({ correlationId: id, errorCode: 35 });
+        expectUnsupportedVersion(r, id);
         // and the same connection goes on serving
         const id2 = correlation++;
         expect(parseApiVersionsV0(await conn.roundTrip(frameRequest(18, 0, id2, Buffer.alloc(0)), id2)).errorCode).toBe(0);
@@ -261,10 +263,12 @@ describe('protocol errors', () => {
     await expectStillServing();
   });
 
-  // Brook's own: Apache Kafka has no HTTP metrics endpoint, so against Kafka this test is skipped (reported as such)
-  (target === 'brook' ? test : test.skip)('the metrics endpoint still answers after all of the above', async () => {
-    const res = await fetch(broker.metricsUrl);
-    expect(res.status).toBe(200);
-    expect((await res.text()).length).toBeGreaterThan(0);
-  });
+  // Brook's own (Apache Kafka has no HTTP metrics endpoint): not part of the run against Kafka.
+  if (target === 'brook') {
+    test('the metrics endpoint still answers after all of the above', async () => {
+      const res = await fetch(broker.metricsUrl);
+      expect(res.status).toBe(200);
+      expect((await res.text()).length).toBeGreaterThan(0);
+    });
+  }
 });

@@ -207,3 +207,21 @@ describe('Java client programs', () => {
     expect(await readByAssignment(topic)).toEqual(sent);
   }, 120_000);
 });
+
+describe('ACLs on a cluster without an authorizer', () => {
+  const aclCommand = (...args: string[]) => kafkaTool('org.apache.kafka.tools.AclCommand', ['--bootstrap-server', broker.bootstrap, ...args]);
+
+  // No authorizer configured (Kafka's default, and Brook's until the authorizer exists): every ACL
+  // operation is refused with SECURITY_DISABLED, which tools such as MirrorMaker 2 treat as "no ACLs
+  // to sync" — an unsupported API would break them instead.
+  test.each([
+    ['--list', ['--list']],
+    ['--add', ['--add', '--allow-principal', 'User:alice', '--operation', 'Read', '--topic', 'orders']],
+    ['--remove', ['--remove', '--force', '--allow-principal', 'User:alice', '--operation', 'Read', '--topic', 'orders']],
+  ])('kafka-acls %s: SecurityDisabledException "No Authorizer is configured"', async (_name, args) => {
+    const r = await aclCommand(...args);
+    const output = `${r.stdout.toString()}${r.stderr}`;
+    expect(output).toContain('SecurityDisabledException');
+    expect(output).toContain('No Authorizer is configured');
+  });
+});

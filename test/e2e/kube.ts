@@ -53,7 +53,11 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(3).toString('hex')}`;
 }
 
-/** What a person would look at when a wait fails: pods, recent events, and the logs of unready pods. */
+/**
+ * What a person would look at when a wait fails: pods, recent events, and the logs of every pod
+ * (the tail for ready ones, more for unready ones and the previous run of restarted ones): a
+ * broker's or the operator's log is often the only trace of why a ready pod misbehaved.
+ */
 export async function diagnose(ns: string): Promise<string> {
   const parts: string[] = [];
   const add = async (title: string, args: string[]) => {
@@ -63,13 +67,13 @@ export async function diagnose(ns: string): Promise<string> {
   await add('pods', ['get', 'pods', '-n', ns, '-o', 'wide']);
   await add('pvc', ['get', 'pvc', '-n', ns]);
   await add('clusters, topics', ['get', 'clusters.brook.dev,topics.brook.dev', '-n', ns, '-o', 'yaml']);
+  await add('leases', ['get', 'leases', '-n', ns, '-o', 'wide']);
   await add('events', ['get', 'events', '-n', ns, '--sort-by=.lastTimestamp']);
   const pods = await kubectl(['get', 'pods', '-n', ns, '-o', 'jsonpath={range .items[*]}{.metadata.name} {.status.containerStatuses[0].ready} {.status.containerStatuses[0].restartCount}{"\\n"}{end}']);
   for (const line of pods.stdout.toString('utf8').split('\n').filter(Boolean)) {
     const [name, ready, restarts] = line.split(' ');
-    if (ready === 'true') continue;
-    await add(`logs ${name}`, ['logs', '-n', ns, name, '--tail=40']);
-    if (Number(restarts) > 0) await add(`previous logs ${name}`, ['logs', '-n', ns, name, '--previous', '--tail=40']);
+    await add(`logs ${name}${ready === 'true' ? '' : ' (not ready)'}`, ['logs', '-n', ns, name!, `--tail=${ready === 'true' ? 150 : 300}`]);
+    if (Number(restarts) > 0) await add(`previous logs ${name}`, ['logs', '-n', ns, name!, '--previous', '--tail=100']);
   }
   return parts.join('\n');
 }

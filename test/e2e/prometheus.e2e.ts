@@ -259,10 +259,8 @@ describe('Prometheus scraping a Brook cluster (KUBECONFIG): dashboards and alert
     try {
       await consumer.subscribe({ topics: [TOPIC_RF3], fromBeginning: true });
       let seen = 0;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`consumed ${seen} of 100 records in 60 s`)), 60_000);
-        void consumer.run({ autoCommit: false, eachMessage: async () => { if (++seen >= 100) { clearTimeout(timer); resolve(); } } });
-      });
+      await consumer.run({ autoCommit: false, eachMessage: async () => { seen++; } });
+      await waitFor('the group to consume the first 100 records', ns, 60_000, async () => (seen >= 100 ? true : undefined));
       const admin = kafka('prometheus-e2e').admin();
       await admin.connect();
       const offsets = await admin.fetchTopicOffsets(TOPIC_RF3);

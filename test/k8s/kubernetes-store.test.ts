@@ -6,6 +6,9 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KafkaError } from '../../broker/errors.ts';
+import { Kube } from '../../broker/k8s/client.ts';
+import { resources, type KubeObject } from '../../broker/k8s/objects.ts';
 import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
 import { describeStoreConformance, partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
 import type { TopicEvent, TopicSpec } from '../../broker/metadata/types.ts';
@@ -79,6 +82,45 @@ describe('KubernetesStore', () => {
     }
   });
 
+  test('regression: a Topic whose metadata changes between its creation and its first status write (the operator adding its finalizer) is still placed, not left pending', async () => {
+    const ns = await freshNamespace();
+    // Every Topic creation in this namespace is followed, before the creator hears back, by another
+    // writer's metadata change on the new Topic, as the operator does the moment it sees one: the
+    // store's status write then meets a real 409 from the API server.
+    const operatorLike = new Kube(kubeConfig(), { fieldManager: 'test-operator' });
+    const create = Kube.prototype.create;
+    Kube.prototype.create = async function racingCreate<T extends KubeObject>(this: Kube, r: typeof resources.Topic, obj: T): Promise<T> {
+      const created = await create.call(this, r, obj) as T;
+      if (r === resources.Topic && created.metadata.namespace === ns) {
+        await operatorLike.mergePatch(resources.Topic, ns, created.metadata.name!, { metadata: { finalizers: ['brook.dev/test-finalizer'] } });
+      }
+      return created;
+    };
+    let store: KubernetesStore;
+    try {
+      store = await KubernetesStore.open({ kubeConfig: kubeConfig(), namespace: ns, cluster: 'demo' });
+    } catch (err) {
+      Kube.prototype.create = create;
+      throw err;
+    }
+    const pending: string[] = [];
+    const unwatch = store.watchPendingTopics((spec) => pending.push(spec.name));
+    try {
+      const record = await store.createTopic(specOf('raced', 3), partitionsOf(3));
+      expect(record.partitions.map((p) => p.leader)).toEqual([0, 0, 0]);
+      const obj = JSON.parse(expectSuccess(await kubectl(api(), ['get', 'topic', 'raced', '-n', ns, '-o', 'json'])).stdout.toString()) as Topic & { metadata: { finalizers?: string[] } };
+      expect(obj.metadata.finalizers).toEqual(['brook.dev/test-finalizer']);
+      expect(obj.status?.topicId).toBeTruthy();
+      expect((await store.getTopic('raced'))?.partitions).toHaveLength(3);
+      expect(pending).toEqual([]);
+    } finally {
+      Kube.prototype.create = create;
+      unwatch();
+      await store.close();
+      await operatorLike.mergePatch(resources.Topic, ns, 'raced', { metadata: { finalizers: null } }).catch(() => undefined);
+    }
+  });
+
   test('a Topic applied with kubectl is pending until placed, then a topic; kubectl delete removes it', async () => {
     const store = await openStore();
     const ns = storeNamespaces.get(store)!;
@@ -110,6 +152,19 @@ describe('KubernetesStore', () => {
       const t = await store.createTopic(specOf('shrink', 4), partitionsOf(4));
       const err = await store.updateTopic('shrink', t.version, { spec: { ...t.spec, partitions: 2 } }).catch((e: unknown) => e);
       expect(String(err)).toMatch(/INVALID_PARTITIONS.*partitions cannot be decreased/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('regression: a refused config whose name mentions partitions is INVALID_CONFIG, not INVALID_PARTITIONS (errors were mapped from message text)', async () => {
+    const store = await openStore();
+    try {
+      // The CRD caps config values at 4096 characters: the API server answers 422 with the cause's
+      // field spec.config.max.partitions.note — its message text names "partitions".
+      const err = await store.createTopic({ ...specOf('noted'), configs: { 'max.partitions.note': 'x'.repeat(5000) } }, partitionsOf(1)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KafkaError);
+      expect((err as KafkaError).errorName).toBe('INVALID_CONFIG');
     } finally {
       await store.close();
     }

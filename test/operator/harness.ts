@@ -10,7 +10,7 @@ import * as yaml from 'js-yaml';
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
 import { kubectl, type ApiServer } from '../k8s/envtest.ts';
-import { Kube, resources, type KubeObject } from '../../operator/kube.ts';
+import { Kube, resources, type KubeObject } from '../../broker/k8s/index.ts';
 import { Operator, type OperatorOptions } from '../../operator/operator.ts';
 import { OperatorMetrics } from '../../operator/metrics.ts';
 import { createLogger, silentLogger } from '../../operator/log.ts';

@@ -10,7 +10,7 @@ import { repoRoot } from '../harness/paths.ts';
 import { freePort } from '../k8s/envtest.ts';
 import { adminKube, createNamespace, eventually, resources } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
-import type { Kube, KubeObject } from '../../operator/kube.ts';
+import type { Kube, KubeObject } from '../../broker/k8s/index.ts';
 
 const { api, cleanup } = useOperatorApiServer();
 const leaseSeconds = 3;

@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { adminKube, createNamespace, eventually, kubeConfigOf, loadExample, resources, sleep, startOperator } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
-import type { Kube, KubeObject } from '../../operator/kube.ts';
+import type { Kube, KubeObject } from '../../broker/k8s/index.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
 import { explicitlyAdvertised, resolveListeners } from '../../broker/listeners.ts';

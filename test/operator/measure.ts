@@ -17,7 +17,7 @@ import { Watch } from '@kubernetes/client-node';
 import { repoRoot } from '../harness/paths.ts';
 import { freePort, startApiServer } from '../k8s/envtest.ts';
 import { adminKube, createNamespace, installCrds, resources } from './harness.ts';
-import type { KubeObject } from '../../operator/kube.ts';
+import type { KubeObject } from '../../broker/k8s/index.ts';
 
 const { values } = parseArgs({ options: { clusters: { type: 'string' }, topics: { type: 'string' }, 'window-s': { type: 'string' }, samples: { type: 'string' }, 'node-options': { type: 'string' } } });
 const nClusters = Number(values.clusters ?? 100);

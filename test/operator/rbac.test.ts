@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { adminKube, createNamespace, eventually, kubeConfigOf, loadExample, resources, startOperator } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
-import { ApiError, Kube, type KubeObject } from '../../operator/kube.ts';
+import { Kube, KubeError, type KubeObject } from '../../broker/k8s/index.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { operatorClusterRules } from '../../operator/rbac.ts';
 
@@ -19,7 +19,7 @@ let asOperator: Kube;
 let operator: Operator;
 
 async function status(p: Promise<unknown>): Promise<number> {
-  try { await p; return 200; } catch (err) { if (err instanceof ApiError) return err.code; throw err; }
+  try { await p; return 200; } catch (err) { if (err instanceof KubeError && err.status > 0) return err.status; throw err; }
 }
 
 beforeAll(async () => {

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { adminKube, createNamespace, eventually, loadExample, resources, sleep, startOperator } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
-import type { Kube, KubeObject } from '../../operator/kube.ts';
+import type { Kube, KubeObject } from '../../broker/k8s/index.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { jsonEqual } from '../../operator/conditions.ts';
 import type { Topic, TopicPartitionStatus } from '../../broker/k8s/index.ts';

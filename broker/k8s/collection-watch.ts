@@ -1,15 +1,17 @@
 /**
- * CollectionWatch: one list+watch of a Kubernetes collection (a small informer), kept in a cache
- * keyed by object name, that knows how current its cache is.
+ * CollectionWatch: one list+watch of a Kubernetes collection (an informer), kept in a cache
+ * keyed by namespace and name, that knows how current its cache is. The broker's KubernetesStore
+ * and the operator's informers both use it.
  *
  * Contract:
  * - `start()` lists, then watches from the list's resourceVersion. A watch that ends is resumed
  *   from the last resourceVersion seen; 410 Gone (an ERROR event or the HTTP status) relists and
  *   reports the difference as events. A watch or list that fails is retried after an exponential
  *   backoff with jitter (capped; reset once a watch delivers or runs normally): never a tight loop.
- *   A watch that delivered nothing for 10 s, or that a probe found behind, is started again.
- * - Events reach `onEvent` handlers in resourceVersion order; an object older than the cached one
- *   (already superseded by a probe's list) is dropped.
+ *   A watch that delivered nothing for `idleWatchMs` (default 10 s), or that a probe found behind,
+ *   is started again.
+ * - Events reach `onEvent` handlers in resourceVersion order, after the cache has them; an object
+ *   older than the cached one (already superseded by a probe's list) is dropped.
  * - Freshness: `freshAt` is the local time up to which the cache is known to hold every change
  *   (set when an event or bookmark arrives, and when a list — the initial one, a relist or a
  *   probe — is applied, as of the time it was sent). When `probeMs` > 0 and nothing arrived for
@@ -21,52 +23,40 @@
  * - `waitUntil` resolves once a predicate holds on the cache (read-your-writes for the store).
  * One event loop; not shared between stores.
  */
-import { ApiException, CustomObjectsApi, Observable, Watch } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
-import { Backoff, sleep } from './backoff.ts';
-
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; deletionTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: unknown[] };
-}
+import { Watch } from '@kubernetes/client-node';
+import { Backoff, sleep } from '../metadata/backoff.ts';
+import type { Kube } from './client.ts';
+import { KubeError, KubeErrorCode, isGone, toKubeError, type Status } from './errors.ts';
+import { collectionPath, rvOlder, type KubeList, type KubeObject, type Resource } from './objects.ts';
 
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
-export interface CollectionWatchOptions {
-  kubeConfig: KubeConfig;
-  /** group, version, plural of the collection. */
-  gvp: { group: string; version: string; plural: string };
-  namespace: string;
-  labelSelector: string;
+export interface CollectionWatchOptions<T extends KubeObject = KubeObject> {
+  kube: Kube;
+  resource: Resource;
+  /** Watch one namespace; every namespace (or a cluster-scoped kind) when undefined. */
+  namespace?: string;
+  labelSelector?: string;
   clock?: () => number;
   random?: () => number;
   /** Probe the collection when nothing arrived for this long; 0 (default): never. */
   probeMs?: number;
   /** Reconnect backoff (default 100 ms doubling to 5 s). */
   backoff?: { initialMs?: number; maxMs?: number };
-}
-
-/** Is resourceVersion `a` at or after `b`? (etcd-backed servers use increasing integers.) */
-export function rvAtLeast(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  if (a === b) return true;
-  try { return BigInt(a) >= BigInt(b); } catch { return false; }
-}
-
-/** Is resourceVersion `a` strictly older than `b`? Unknown orders count as not older. */
-function rvOlder(a: string | undefined, b: string | undefined): boolean {
-  if (a === undefined || b === undefined || a === b) return false;
-  try { return BigInt(a) < BigInt(b); } catch { return false; }
-}
-
-export function httpCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  const status = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
+  /** The server ends each watch after this long (default 25 s); null: the server's own default. */
+  watchTimeoutSeconds?: number | null;
+  /** A watch that delivered nothing (no event, no bookmark) for this long is started again (default 10 s). */
+  idleWatchMs?: number;
+  /** Attempts of the first list before start() fails (default 20; Infinity: keep trying). */
+  startAttempts?: number;
+  /** Applied to every object before it is cached (e.g. dropping managedFields). */
+  transform?: (obj: T) => void;
+  /** Told of every failed list or watch (for logs). */
+  onError?: (err: KubeError) => void;
 }
 
 export class CollectionWatch<T extends KubeObject> {
+  /** namespace/name → object (cluster-scoped kinds: /name). */
   readonly cache = new Map<string, T>();
   /** Local time up to which the cache is known complete (0: never yet). */
   freshAt = 0;
@@ -88,19 +78,29 @@ export class CollectionWatch<T extends KubeObject> {
   private readonly backoff: Backoff;
   private readonly clock: () => number;
   private readonly probeMs: number;
-  private readonly kc: KubeConfig;
-  private readonly api: CustomObjectsApi;
-  private readonly opts: CollectionWatchOptions;
+  private readonly idleWatchMs: number;
+  private readonly opts: CollectionWatchOptions<T>;
   private readonly path: string;
 
-  constructor(opts: CollectionWatchOptions) {
+  constructor(opts: CollectionWatchOptions<T>) {
     this.opts = opts;
-    this.kc = opts.kubeConfig;
-    this.api = opts.kubeConfig.makeApiClient(CustomObjectsApi);
     this.clock = opts.clock ?? Date.now;
     this.probeMs = opts.probeMs ?? 0;
+    this.idleWatchMs = opts.idleWatchMs ?? 10_000;
     this.backoff = new Backoff({ initialMs: opts.backoff?.initialMs ?? 100, maxMs: opts.backoff?.maxMs ?? 5_000, random: opts.random });
-    this.path = `/apis/${opts.gvp.group}/${opts.gvp.version}/namespaces/${opts.namespace}/${opts.gvp.plural}`;
+    this.path = collectionPath(opts.resource, opts.namespace);
+  }
+
+  /** The cached object `name` in `namespace` (default: the watched namespace; ignored for cluster-scoped kinds). */
+  get(name: string, namespace?: string): T | undefined {
+    const ns = this.opts.resource.namespaced ? namespace ?? this.opts.namespace ?? '' : '';
+    return this.cache.get(`${ns}/${name}`);
+  }
+
+  /** The cached objects, of one namespace when given. */
+  list(namespace?: string): T[] {
+    const all = [...this.cache.values()];
+    return namespace === undefined || !this.opts.resource.namespaced ? all : all.filter((o) => o.metadata.namespace === namespace);
   }
 
   onEvent(handler: (type: WatchEventType, obj: T, old: T | undefined) => void): void { this.handlers.add(handler); }
@@ -109,7 +109,7 @@ export class CollectionWatch<T extends KubeObject> {
   onFreshness(handler: () => void): void { this.freshHandlers.add(handler); }
 
   async start(): Promise<void> {
-    await this.relist(20);
+    await this.relist(this.opts.startAttempts ?? 20);
     void this.watchLoop();
     if (this.probeMs > 0) {
       this.probeTimer = setInterval(() => { void this.probeIfQuiet(); }, Math.max(10, Math.floor(this.probeMs / 2)));
@@ -129,7 +129,7 @@ export class CollectionWatch<T extends KubeObject> {
   waitUntil(predicate: () => boolean, timeoutMs = 30_000): Promise<void> {
     if (predicate()) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiters.delete(check); reject(new Error(`BROOK_ERR_WATCH_TIMEOUT: ${this.path} did not show the write within ${timeoutMs} ms`)); }, timeoutMs);
+      const timer = setTimeout(() => { this.waiters.delete(check); reject(new KubeError(KubeErrorCode.WATCH_TIMEOUT, `${this.path} did not show the write within ${timeoutMs} ms`)); }, timeoutMs);
       const check = () => {
         if (this.closed || predicate()) { clearTimeout(timer); this.waiters.delete(check); resolve(); }
       };
@@ -163,13 +163,14 @@ export class CollectionWatch<T extends KubeObject> {
   }
 
   private apply(type: WatchEventType, obj: T): void {
-    const name = obj.metadata.name;
+    const name = keyOf(obj);
     const old = this.cache.get(name);
     if (old && rvOlder(obj.metadata.resourceVersion, old.metadata.resourceVersion)) return; // a probe's list was newer
     if (type === 'DELETED') {
       if (!old) return;
       this.cache.delete(name);
     } else {
+      this.opts.transform?.(obj);
       this.cache.set(name, obj);
     }
     for (const h of this.handlers) h(type, obj, old);
@@ -177,26 +178,21 @@ export class CollectionWatch<T extends KubeObject> {
 
   private notify(): void { for (const w of [...this.waiters]) w(); }
 
-  private async list(timeoutMs?: number): Promise<{ metadata: { resourceVersion: string }; items: T[] }> {
+  private async fetchList(timeoutMs?: number): Promise<KubeList<T>> {
     const signal = timeoutMs === undefined ? this.stop.signal : AbortSignal.any([this.stop.signal, AbortSignal.timeout(timeoutMs)]);
-    return await this.api.listNamespacedCustomObject({
-      ...this.opts.gvp, namespace: this.opts.namespace, labelSelector: this.opts.labelSelector || undefined,
-    }, {
-      middleware: [{ pre: (ctx) => { ctx.setSignal(signal); return new Observable(Promise.resolve(ctx)); }, post: (res) => new Observable(Promise.resolve(res)) }],
-      middlewareMergeStrategy: 'append',
-    }) as { metadata: { resourceVersion: string }; items: T[] };
+    return await this.opts.kube.list<T>(this.opts.resource, this.opts.namespace, { labelSelector: this.opts.labelSelector || undefined }, signal);
   }
 
   /**
    * Applies a list: newer objects replace cached ones, cached ones the list lacks are deleted.
    * Returns whether anything changed (the watch had missed it).
    */
-  private applyList(list: { metadata: { resourceVersion: string }; items: T[] }): boolean {
+  private applyList(list: KubeList<T>): boolean {
     const seen = new Set<string>();
     let changed = false;
     for (const item of list.items) {
-      seen.add(item.metadata.name);
-      const old = this.cache.get(item.metadata.name);
+      seen.add(keyOf(item));
+      const old = this.cache.get(keyOf(item));
       if (old?.metadata.resourceVersion !== item.metadata.resourceVersion && !rvOlder(item.metadata.resourceVersion, old?.metadata.resourceVersion)) {
         this.apply(old ? 'MODIFIED' : 'ADDED', item);
         changed = true;
@@ -218,18 +214,18 @@ export class CollectionWatch<T extends KubeObject> {
     for (let attempt = 1; ; attempt++) {
       const sentAt = this.clock();
       try {
-        const list = await this.list();
+        const list = await this.fetchList();
         this.applyList(list);
-        this.lastRv = list.metadata.resourceVersion;
+        this.lastRv = list.metadata.resourceVersion ?? '';
         this.backoff.reset();
         this.markFresh(sentAt);
         return;
-      } catch (err) {
+      } catch (e) {
         if (this.closed) return;
+        const err = toKubeError(e, `list ${this.path}`);
+        this.opts.onError?.(err);
         // 429 "storage is (re)initializing" right after a CRD is established; 5xx while the server starts.
-        const code = httpCode(err);
-        const retriable = code === undefined || code === 429 || code >= 500;
-        if (attempt >= attempts || (attempts !== Infinity && !retriable)) throw err;
+        if (attempt >= attempts || (attempts !== Infinity && !err.retriable)) throw err;
         this.markBroken();
         await sleep(this.backoff.next(), this.stop.signal);
       }
@@ -243,14 +239,15 @@ export class CollectionWatch<T extends KubeObject> {
     this.stats.probes++;
     const sentAt = this.clock();
     try {
-      const list = await this.list(Math.max(this.probeMs, 500));
+      const list = await this.fetchList(Math.max(this.probeMs, 500));
       if (this.closed) return;
       // The watch missed something: it is stuck (e.g. on a connection a partition left half-open).
       // Start it again; events older than the cache are dropped, so nothing goes back in time.
       if (this.applyList(list)) this.abort?.abort();
       this.markFresh(sentAt);
-    } catch {
+    } catch (err) {
       this.stats.probeFailures++;
+      if (!this.closed) this.opts.onError?.(toKubeError(err, `list ${this.path}`));
       if (!this.closed) this.markBroken();
     } finally {
       this.probing = false;
@@ -264,21 +261,25 @@ export class CollectionWatch<T extends KubeObject> {
       let delivered = false;
       const startedAt = this.clock();
       this.stats.watchStarts++;
-      // A watch silent for IDLE_WATCH_MS is started again (resumed from lastRv): a connection a
+      // A watch silent for idleWatchMs is started again (resumed from lastRv): a connection a
       // network partition left half-open would otherwise hang on for client-node's 30 s.
       let lastNews = Date.now();
       let idle = false;
       const idleTimer = setInterval(() => {
-        if (Date.now() - lastNews < IDLE_WATCH_MS) return;
+        if (Date.now() - lastNews < this.idleWatchMs) return;
         idle = true;
         this.abort?.abort();
-      }, 1_000);
+      }, Math.min(1_000, this.idleWatchMs));
       idleTimer.unref();
+      const timeoutSeconds = this.opts.watchTimeoutSeconds === undefined ? 25 : this.opts.watchTimeoutSeconds ?? undefined;
       await new Promise<void>((resolve) => {
-        const watch = new Watch(this.kc);
-        watch.watch(this.path, { labelSelector: this.opts.labelSelector || undefined, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds: 25 },
-          (phase: string, obj: T & { code?: number }) => {
-            if (phase === 'ERROR') { if (obj.code === 410) gone = true; return; }
+        const watch = new Watch(this.opts.kube.kc);
+        // client-node's own inactivity timeout (30 s, private) would cut a longer idle allowance short.
+        const inactivity = watch as unknown as { requestTimeoutMs: number };
+        inactivity.requestTimeoutMs = Math.max(inactivity.requestTimeoutMs, this.idleWatchMs + 2_000);
+        watch.watch(this.path, { labelSelector: this.opts.labelSelector || undefined, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds },
+          (phase: string, obj: T) => {
+            if (phase === 'ERROR') { if (isGone(KubeError.fromStatus(`watch ${this.path}`, 0, obj as Status))) gone = true; return; }
             delivered = true;
             lastNews = Date.now();
             this.backoff.reset();
@@ -292,7 +293,7 @@ export class CollectionWatch<T extends KubeObject> {
       });
       clearInterval(idleTimer);
       if (this.closed) break;
-      if (failed !== null && httpCode(failed) === 410) { gone = true; failed = null; }
+      if (failed !== null && !isAbort(failed) && isGone(toKubeError(failed))) { gone = true; failed = null; }
       if (gone) {
         this.stats.relists++;
         await this.relist(Infinity);
@@ -302,15 +303,17 @@ export class CollectionWatch<T extends KubeObject> {
       // ended at once without delivering anything, waits: the server may be down or restarting.
       if (idle && delivered) continue; // (one that never delivered anything backs off below)
       if (failed !== null || (!delivered && this.clock() - startedAt < 1_000)) {
-        if (failed !== null && !isAbort(failed)) { this.stats.watchFailures++; this.markBroken(); }
+        if (failed !== null && !isAbort(failed)) { this.stats.watchFailures++; this.markBroken(); this.opts.onError?.(toKubeError(failed, `watch ${this.path}`)); }
         await sleep(this.backoff.next(), this.stop.signal);
       }
     }
   }
 }
 
-/** How long a watch may deliver nothing (no event, no bookmark) before it is started again. */
-const IDLE_WATCH_MS = 10_000;
+/** The cache key: namespace/name (cluster-scoped objects: /name). */
+function keyOf(obj: KubeObject): string {
+  return `${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+}
 
 function isAbort(err: unknown): boolean {
   return (err as { name?: string } | null)?.name === 'AbortError';

@@ -1,0 +1,369 @@
+/**
+ * GroupStore: where the groups of this broker's `__consumer_offsets` partitions live — Kafka's
+ * GroupMetadataManager. It owns the group map, loads a partition's groups by replaying its log
+ * when this broker becomes its leader (COORDINATOR_LOAD_IN_PROGRESS meanwhile), forgets them when
+ * it resigns, writes group state and offsets to the partition, answers the reads and admin
+ * operations on groups and offsets, and expires old offsets (offsets.retention.minutes).
+ *
+ * Durability: every write is appended to the group's partition and resolves only once every
+ * in-sync replica has it (acks=all: the high watermark passed it, the ISR still at
+ * min.insync.replicas) and it is flushed as the topic's flush policy asks — so a coordinator that
+ * dies right after answering loses nothing its successor (an ISR member) will not load. A write
+ * that cannot get there within offsets.commit.timeout.ms fails with Kafka's coordinator errors
+ * (asCoordinatorError); callers change in-memory state only after success. Compaction keeps the
+ * log to the latest record per key.
+ *
+ * The membership protocol (JoinGroup, SyncGroup, heartbeats, timers) is the coordinator's
+ * (coordinator.ts); this file never touches a member's timers or waiters.
+ */
+import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
+import type { ErrorName } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
+import type { NewRecord } from '../log/records.ts';
+import type { Partition } from '../partition.ts';
+import { partitionForGroup } from './config.ts';
+import type { GroupCoordinatorConfig } from './config.ts';
+import { Group, newMember, splitOffsetKey } from './group.ts';
+import type { CommittedOffset } from './group.ts';
+import { decodeGroupValue, decodeKey, decodeOffsetValue, groupKey, groupValue, offsetKey, offsetValue } from './offsets-records.ts';
+
+export interface GroupSummary { groupId: string; protocolType: string; state: string }
+
+interface OwnedPartition { partition: Partition; loading: Promise<void> | null }
+
+export class GroupStore {
+  readonly groups = new Map<string, Group>();
+  private readonly owned = new Map<number, OwnedPartition>();
+  private readonly config: GroupCoordinatorConfig;
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private retentionTimer: NodeJS.Timeout | null = null;
+
+  constructor(opts: { config: GroupCoordinatorConfig; logger: Logger; clock: () => number }) {
+    this.config = opts.config;
+    this.log = opts.logger;
+    this.clock = opts.clock;
+    this.retentionTimer = setInterval(() => { void this.expireOffsets(); }, this.config.offsetsRetentionCheckIntervalMs);
+    this.retentionTimer.unref();
+  }
+
+  partitionFor(groupId: string): number { return partitionForGroup(groupId, this.config.offsetsTopicPartitions); }
+
+  // ---------------------------------------------------------------- partition ownership
+
+  /** This broker now leads `partition`: load its groups, then hand them to `loaded`. */
+  becameLeader(partition: Partition, loaded: (groups: Group[]) => void): void {
+    const entry: OwnedPartition = { partition, loading: null };
+    this.owned.set(partition.index, entry);
+    entry.loading = this.load(partition).then(() => {
+      entry.loading = null;
+      loaded([...this.groups.values()].filter((g) => this.partitionFor(g.id) === partition.index));
+    }, (err: Error) => {
+      this.log.error(`loading groups from ${partition.name} failed: ${err.stack}`);
+      this.owned.delete(partition.index);
+    });
+  }
+
+  /** This broker no longer leads partition `index`: forgets its groups (another broker loads them) and returns them. */
+  resigned(index: number): Group[] {
+    this.owned.delete(index);
+    const dropped = [...this.groups.values()].filter((g) => this.partitionFor(g.id) === index);
+    for (const g of dropped) this.groups.delete(g.id);
+    return dropped;
+  }
+
+  /** Resolves once every owned partition has been loaded (tests, start-up). */
+  async loaded(): Promise<void> {
+    await Promise.all([...this.owned.values()].map((e) => e.loading));
+  }
+
+  private async load(partition: Partition): Promise<void> {
+    const log = partition.log;
+    let offset = log.logStartOffset;
+    let records = 0;
+    while (offset < log.logEndOffset) {
+      const { records: bytes } = await log.read(offset, 1 << 20, { minOneBatch: true });
+      if (bytes.length === 0) break;
+      forEachBatch(bytes, (pos) => {
+        for (const r of decodeBatchRecords(bytes, pos)) {
+          this.replay(r.key, r.value);
+          records++;
+          offset = r.offset + 1n;
+        }
+        offset = bytes.readBigInt64BE(pos) + BigInt(bytes.readInt32BE(pos + 23)) + 1n;
+      });
+    }
+    this.log.info(`loaded ${records} records from ${partition.name}: ${[...this.groups.values()].filter((g) => this.partitionFor(g.id) === partition.index).length} groups`);
+  }
+
+  private replay(keyBytes: Buffer | null, value: Buffer | null): void {
+    if (!keyBytes) return;
+    const key = decodeKey(keyBytes);
+    if (!key) return;
+    if (key.kind === 'offset') {
+      const g = this.groups.get(key.group);
+      if (value === null) {
+        g?.offsets.delete(g.offsetKey(key.topic, key.partition));
+        return;
+      }
+      const group = g ?? this.create(key.group);
+      const v = decodeOffsetValue(value);
+      group.offsets.set(group.offsetKey(key.topic, key.partition),
+        { offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, commitTimestamp: v.commitTimestamp });
+      return;
+    }
+    if (value === null) {
+      this.groups.delete(key.group);
+      return;
+    }
+    const v = decodeGroupValue(value);
+    const group = this.groups.get(key.group) ?? this.create(key.group);
+    group.protocolType = v.protocolType;
+    group.protocolName = v.protocol;
+    group.generationId = v.generation;
+    group.leaderId = v.leader;
+    group.stateTimestamp = v.currentStateTimestamp;
+    group.members.clear();
+    group.staticMembers.clear();
+    for (const m of v.members) {
+      const member = newMember(m.memberId, m.groupInstanceId, m.clientId, m.clientHost, m.rebalanceTimeout, m.sessionTimeout,
+        [{ name: v.protocol ?? '', metadata: m.subscription }]);
+      member.assignment = m.assignment;
+      group.members.set(m.memberId, member);
+      if (m.groupInstanceId) group.staticMembers.set(m.groupInstanceId, m.memberId);
+    }
+    group.state = group.members.size > 0 ? 'Stable' : 'Empty';
+  }
+
+  /** The error code for a group this broker cannot serve right now, or NONE. */
+  coordinatorError(groupId: string): number {
+    if (!groupId) return ErrorCode.INVALID_GROUP_ID;
+    const entry = this.owned.get(this.partitionFor(groupId));
+    if (!entry) return ErrorCode.NOT_COORDINATOR;
+    if (entry.loading) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    return ErrorCode.NONE;
+  }
+
+  create(id: string): Group {
+    const g = new Group(id, this.clock());
+    this.groups.set(id, g);
+    return g;
+  }
+
+  // ---------------------------------------------------------------- offsets and admin
+
+  /** Stores committed offsets of `group` (already validated by the coordinator); per partition key, the error code. */
+  async storeOffsets(group: Group, accepted: ReadonlyArray<{ topic: string; partition: number; value: CommittedOffset }>, errors: Map<string, number>): Promise<void> {
+    if (accepted.length === 0) return;
+    const records: NewRecord[] = accepted.map((a) => ({ key: offsetKey(group.id, a.topic, a.partition), value: offsetValue(a.value) }));
+    try {
+      await this.append(group.id, records);
+    } catch (e) {
+      this.log.warn(`group ${group.id}: storing offsets failed: ${(e as Error).message}`);
+      for (const a of accepted) errors.set(group.offsetKey(a.topic, a.partition), errorCodeOf(e));
+      return;
+    }
+    for (const a of accepted) {
+      group.offsets.set(group.offsetKey(a.topic, a.partition), a.value);
+      errors.set(group.offsetKey(a.topic, a.partition), ErrorCode.NONE);
+    }
+  }
+
+  /** Committed offsets of a group; `topics` null means every partition the group has committed. */
+  fetchOffsets(groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null):
+    { errorCode: number; topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; offset: CommittedOffset | null }> }> } {
+    const err = this.coordinatorError(groupId);
+    if (err !== ErrorCode.NONE) return { errorCode: err, topics: [] };
+    const group = this.groups.get(groupId);
+    if (topics === null) {
+      const byTopic = new Map<string, Array<{ partitionIndex: number; offset: CommittedOffset | null }>>();
+      for (const [k, v] of group?.offsets ?? []) {
+        const { topic, partition } = splitOffsetKey(k);
+        if (!byTopic.has(topic)) byTopic.set(topic, []);
+        byTopic.get(topic)!.push({ partitionIndex: partition, offset: v });
+      }
+      return { errorCode: ErrorCode.NONE, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
+    }
+    return {
+      errorCode: ErrorCode.NONE,
+      topics: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, offset: group?.offsets.get(`${t.name}\u0000${p}`) ?? null })),
+      })),
+    };
+  }
+
+  /** OffsetDelete: removes committed offsets of topics the group is not subscribed to. */
+  async deleteOffsets(groupId: string, topics: Array<{ name: string; partitions: number[] }>, subscribed: (group: Group, topic: string) => boolean):
+    Promise<{ errorCode: number; results: Map<string, number> }> {
+    const results = new Map<string, number>();
+    const err = this.coordinatorError(groupId);
+    if (err !== ErrorCode.NONE) return { errorCode: err, results };
+    const group = this.groups.get(groupId);
+    if (!group) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, results };
+    const records: NewRecord[] = [];
+    for (const t of topics) {
+      for (const p of t.partitions) {
+        const k = `${t.name}\u0000${p}`;
+        if (!group.is('Empty') && subscribed(group, t.name)) {
+          results.set(k, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
+          continue;
+        }
+        results.set(k, ErrorCode.NONE);
+        if (group.offsets.has(k)) records.push({ key: offsetKey(groupId, t.name, p), value: null });
+      }
+    }
+    if (records.length > 0) {
+      try {
+        await this.append(groupId, records);
+      } catch (err) {
+        return { errorCode: errorCodeOf(err), results: new Map() };
+      }
+      for (const [k, code] of results) if (code === ErrorCode.NONE) group.offsets.delete(k);
+    }
+    return { errorCode: ErrorCode.NONE, results };
+  }
+
+  listGroups(statesFilter: string[]): GroupSummary[] {
+    const out: GroupSummary[] = [];
+    for (const g of this.groups.values()) {
+      if (g.is('Dead') || this.coordinatorError(g.id) !== ErrorCode.NONE) continue;
+      if (statesFilter.length > 0 && !statesFilter.some((s) => s.toLowerCase() === g.state.toLowerCase())) continue;
+      out.push({ groupId: g.id, protocolType: g.protocolType ?? '', state: g.state });
+    }
+    return out;
+  }
+
+  describe(groupId: string): { errorCode: number; group: Group | null } {
+    const err = this.coordinatorError(groupId);
+    if (err !== ErrorCode.NONE) return { errorCode: err, group: null };
+    return { errorCode: ErrorCode.NONE, group: this.groups.get(groupId) ?? null };
+  }
+
+  async deleteGroup(groupId: string): Promise<number> {
+    const err = this.coordinatorError(groupId);
+    if (err !== ErrorCode.NONE) return err;
+    const group = this.groups.get(groupId);
+    if (!group || group.is('Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (group.members.size > 0 || !group.is('Empty')) return ErrorCode.NON_EMPTY_GROUP;
+    const records: NewRecord[] = [...group.offsets.keys()].map((k) => {
+      const { topic, partition } = splitOffsetKey(k);
+      return { key: offsetKey(groupId, topic, partition), value: null };
+    });
+    records.push({ key: groupKey(groupId), value: null });
+    await this.append(groupId, records);
+    group.transition('Dead', this.clock());
+    this.groups.delete(groupId);
+    this.log.info(`group ${groupId}: deleted`);
+    return ErrorCode.NONE;
+  }
+
+  /** Lag needs the committed offsets of every group this broker coordinates. */
+  *committedOffsets(): Generator<{ group: string; topic: string; partition: number; offset: bigint }> {
+    for (const g of this.groups.values()) {
+      for (const [k, v] of g.offsets) {
+        const { topic, partition } = splitOffsetKey(k);
+        yield { group: g.id, topic, partition, offset: v.offset };
+      }
+    }
+  }
+
+  groupCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const g of this.groups.values()) counts.set(g.state, (counts.get(g.state) ?? 0) + 1);
+    return counts;
+  }
+
+  /** offsets.retention.minutes: offsets of empty groups expire that long after their commit. */
+  async expireOffsets(): Promise<void> {
+    const cutoff = BigInt(this.clock() - this.config.offsetsRetentionMs);
+    for (const g of [...this.groups.values()]) {
+      if (!g.is('Empty') || this.coordinatorError(g.id) !== ErrorCode.NONE) continue;
+      const expired = [...g.offsets].filter(([, v]) => v.commitTimestamp < cutoff).map(([k]) => k);
+      if (expired.length === 0) continue;
+      const records: NewRecord[] = expired.map((k) => {
+        const { topic, partition } = splitOffsetKey(k);
+        return { key: offsetKey(g.id, topic, partition), value: null };
+      });
+      const dropGroup = expired.length === g.offsets.size;
+      if (dropGroup) records.push({ key: groupKey(g.id), value: null });
+      try {
+        await this.append(g.id, records);
+      } catch (err) {
+        this.log.warn(`group ${g.id}: expiring offsets failed: ${(err as Error).message}`);
+        continue;
+      }
+      for (const k of expired) g.offsets.delete(k);
+      if (dropGroup) {
+        g.transition('Dead', this.clock());
+        this.groups.delete(g.id);
+      }
+      this.log.info(`group ${g.id}: expired ${expired.length} committed offsets${dropGroup ? ' and removed the group' : ''}`);
+    }
+  }
+
+  close(): void {
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Stores the group's membership and assignments (acks=all, see append). */
+  storeGroup(group: Group): Promise<void> {
+    const value = groupValue({
+      protocolType: group.protocolType ?? '',
+      generation: group.generationId,
+      protocol: group.protocolName,
+      leader: group.leaderId,
+      currentStateTimestamp: group.stateTimestamp,
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
+        rebalanceTimeout: m.rebalanceTimeoutMs, sessionTimeout: m.sessionTimeoutMs,
+        subscription: group.metadataOf(m), assignment: m.assignment,
+      })),
+    });
+    return this.append(group.id, [{ key: groupKey(group.id), value }]).catch((err: Error) => {
+      this.log.error(`group ${group.id}: storing group metadata failed: ${err.message}`);
+      throw err;
+    });
+  }
+
+  /**
+   * Appends records to the group's offsets partition and resolves once every in-sync replica has
+   * them (acks=all) and they are flushed per policy; rejects with a coordinator error
+   * (asCoordinatorError) otherwise.
+   */
+  async append(groupId: string, records: NewRecord[]): Promise<void> {
+    const entry = this.owned.get(this.partitionFor(groupId));
+    if (!entry) throw new KafkaError('NOT_COORDINATOR', `not the coordinator of ${groupId}`);
+    const partition = entry.partition;
+    try {
+      const result = partition.appendAsLeader(encodeRecordBatch(records, BigInt(this.clock())), -1);
+      await Promise.all([partition.log.flushed(result.lastOffset), partition.replicated(result.lastOffset + 1n, this.config.commitTimeoutMs)]);
+    } catch (err) {
+      throw asCoordinatorError(err, partition.name);
+    }
+  }
+}
+
+/**
+ * What a group client is told when writing to the offsets topic failed, as Kafka's group
+ * coordinator maps it: too few replicas or no replication in time means "coordinator not
+ * available, retry"; a lost leadership or a failed disk means "find the coordinator again".
+ */
+export function asCoordinatorError(err: unknown, partitionName: string): KafkaError {
+  const name = errorInfo(errorCodeOf(err)).name;
+  const mapped: ErrorName | null = ({
+    UNKNOWN_TOPIC_OR_PARTITION: 'COORDINATOR_NOT_AVAILABLE',
+    NOT_ENOUGH_REPLICAS: 'COORDINATOR_NOT_AVAILABLE',
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND: 'COORDINATOR_NOT_AVAILABLE',
+    REQUEST_TIMED_OUT: 'COORDINATOR_NOT_AVAILABLE',
+    NOT_LEADER_OR_FOLLOWER: 'NOT_COORDINATOR',
+    KAFKA_STORAGE_ERROR: 'NOT_COORDINATOR',
+    MESSAGE_TOO_LARGE: 'UNKNOWN_SERVER_ERROR',
+    RECORD_LIST_TOO_LARGE: 'UNKNOWN_SERVER_ERROR',
+  } as Record<string, ErrorName>)[name] ?? null;
+  if (!mapped) return err instanceof KafkaError ? err : new KafkaError('UNKNOWN_SERVER_ERROR', `${partitionName}: ${(err as Error).message}`);
+  return new KafkaError(mapped, `${partitionName}: ${(err as Error).message}`);
+}
