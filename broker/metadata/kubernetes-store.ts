@@ -9,7 +9,10 @@
  *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
  *   for the controller (kubernetes-leases.ts, which has their contract).
- * - ConfigMap `brook-<cluster>-metadata`: the cluster id and the next free producer id.
+ * - ConfigMap `brook-<cluster>-metadata`: the cluster id, the next free producer id, and the
+ *   dynamic broker configs (`brokerConfigs`, JSON by entity). The brokers' Role lets them get and
+ *   update this one ConfigMap but not watch it, so each store re-reads it every
+ *   `brokerConfigsPollMs` (default 2 s) and reports what changed.
  *
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
  * → StaleVersionError or a re-read and retry). A topic's spec and status are separate API writes
@@ -71,6 +74,8 @@ export interface KubernetesStoreOptions {
    * a network partition must not hold up the heartbeat that follows the partition's end.
    */
   requestTimeoutMs?: number;
+  /** How often the dynamic broker configs are re-read from the metadata ConfigMap (default 2 s). */
+  brokerConfigsPollMs?: number;
 }
 
 const clusterLabel = 'brook.dev/cluster';
@@ -130,6 +135,10 @@ export class KubernetesStore implements MetadataStore {
   private readonly creating = new Set<string>();
   private id = '';
   private closed = false;
+  private brokerConfigs: DynamicBrokerConfigs = {};
+  private readonly brokerConfigListeners = new Set<(configs: DynamicBrokerConfigs) => void>();
+  private brokerConfigsTimer: NodeJS.Timeout | null = null;
+  private readonly brokerConfigsPollMs: number;
 
   private constructor(opts: KubernetesStoreOptions) {
     this.fieldManager = opts.fieldManager ?? 'brook-broker';
@@ -137,6 +146,7 @@ export class KubernetesStore implements MetadataStore {
     this.ns = opts.namespace;
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? Date.now;
+    this.brokerConfigsPollMs = opts.brokerConfigsPollMs ?? 2_000;
     // Watches bound their own lists and connections; requestTimeoutMs is for the other requests.
     const watchKube = new Kube(opts.kubeConfig, { fieldManager: this.fieldManager });
     // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
@@ -180,7 +190,10 @@ export class KubernetesStore implements MetadataStore {
   private async ensureMetadataConfigMap(): Promise<string> {
     for (;;) {
       const existing = await this.kube.getOrUndefined<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName);
-      if (existing) return existing.data?.clusterId ?? '';
+      if (existing) {
+        this.brokerConfigs = parseBrokerConfigs(existing);
+        return existing.data?.clusterId ?? '';
+      }
       try {
         const cm = await this.kube.create<ConfigMapObject>(resources.ConfigMap, {
           metadata: { name: this.metadataName, namespace: this.ns, labels: { [clusterLabel]: this.cluster } }, data: { clusterId: randomClusterId(), nextProducerId: '0' },
@@ -207,6 +220,50 @@ export class KubernetesStore implements MetadataStore {
         if (!isConflict(err)) throw err;
       }
     }
+  }
+
+  // ---------------------------------------------------------------- dynamic broker configs
+
+  watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
+    listener(this.brokerConfigs);
+    this.brokerConfigListeners.add(listener);
+    if (!this.brokerConfigsTimer && !this.closed) {
+      this.brokerConfigsTimer = setInterval(() => { void this.pollBrokerConfigs(); }, this.brokerConfigsPollMs);
+      this.brokerConfigsTimer.unref();
+    }
+    return () => { this.brokerConfigListeners.delete(listener); };
+  }
+
+  async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
+    this.checkOpen();
+    for (;;) {
+      const cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName);
+      const next: Record<string, Readonly<Record<string, string>>> = { ...parseBrokerConfigs(cm) };
+      if (Object.keys(configs).length === 0) delete next[entity];
+      else next[entity] = { ...configs };
+      cm.data = { ...cm.data, brokerConfigs: JSON.stringify(next) };
+      try {
+        await this.kube.replace(resources.ConfigMap, cm);
+        this.brokerConfigsRead(next);
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+  }
+
+  /** A failed read is retried at the next poll; the configs known stay in force meanwhile. */
+  private async pollBrokerConfigs(): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.brokerConfigsRead(parseBrokerConfigs(await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName)));
+    } catch { /* the API server is unreachable: no news is not a change */ }
+  }
+
+  private brokerConfigsRead(configs: DynamicBrokerConfigs): void {
+    if (JSON.stringify(configs) === JSON.stringify(this.brokerConfigs)) return;
+    this.brokerConfigs = configs;
+    for (const l of this.brokerConfigListeners) l(configs);
   }
 
   // ---------------------------------------------------------------- topics
@@ -460,19 +517,6 @@ export class KubernetesStore implements MetadataStore {
 
   releaseController(id: number): Promise<void> { return this.leases.releaseController(id); }
 
-  /**
-   * Dynamic broker configs have no home on Kubernetes yet (the brokers' Role allows Topics and
-   * Leases only): none are set, and setting one is refused with a clear error.
-   */
-  watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
-    listener({});
-    return () => undefined;
-  }
-
-  async setBrokerConfigs(entity: string): Promise<void> {
-    throw new KafkaError('INVALID_REQUEST', `Dynamic broker configs (broker '${entity}') are not supported on the Kubernetes metadata store yet; set them in the Cluster's broker config.`);
-  }
-
   watchController(listener: (lease: ControllerLease | null) => void): () => void { return this.leases.watchController(listener); }
 
   async close(): Promise<void> {
@@ -481,6 +525,8 @@ export class KubernetesStore implements MetadataStore {
     this.leases.close();
     this.topicListeners.clear();
     this.pendingListeners.clear();
+    this.brokerConfigListeners.clear();
+    if (this.brokerConfigsTimer) clearInterval(this.brokerConfigsTimer);
   }
 
   private checkOpen(): void {
@@ -510,4 +556,16 @@ function partitionState(p: TopicPartitionStatus): PartitionState {
   const adding = p.reassignment?.addingReplicas ?? [];
   const removing = p.reassignment?.removingReplicas ?? [];
   return adding.length === 0 && removing.length === 0 ? state : { ...state, addingReplicas: adding, removingReplicas: removing };
+}
+
+/** The dynamic broker configs the metadata ConfigMap holds (none when absent or unreadable). */
+function parseBrokerConfigs(cm: ConfigMapObject): DynamicBrokerConfigs {
+  const text = cm.data?.brokerConfigs;
+  if (!text) return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed && typeof parsed === 'object' ? parsed as DynamicBrokerConfigs : {};
+  } catch {
+    return {};
+  }
 }

@@ -175,7 +175,28 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect((await store.getTopic('moving'))!.partitions[0]).toEqual(done);
     });
 
+    test('dynamic broker configs: per broker and for the cluster default (\'\'), reported to watchers; an empty record removes an entity', async () => {
+      const seen: string[] = [];
+      const stop = store.watchBrokerConfigs((c) => seen.push(JSON.stringify(c)));
+      await store.setBrokerConfigs('1', { 'leader.replication.throttled.rate': '100' });
+      await store.setBrokerConfigs('', { 'follower.replication.throttled.rate': '200' });
+      const both = JSON.stringify({ 1: { 'leader.replication.throttled.rate': '100' }, '': { 'follower.replication.throttled.rate': '200' } });
+      await waitFor(() => seen.at(-1) === both);
+      await store.setBrokerConfigs('1', {});
+      await waitFor(() => seen.at(-1) === JSON.stringify({ '': { 'follower.replication.throttled.rate': '200' } }));
+      stop();
+      expect(seen[0]).toBe('{}');
+    });
+
     if (factory.reopen) {
+      test('dynamic broker configs survive a restart of the store', async () => {
+        await store.setBrokerConfigs('2', { 'follower.replication.throttled.rate': '300' });
+        store = await factory.reopen!(store);
+        const seen: string[] = [];
+        store.watchBrokerConfigs((c) => seen.push(JSON.stringify(c)))();
+        expect(seen).toEqual([JSON.stringify({ 2: { 'follower.replication.throttled.rate': '300' } })]);
+      });
+
       test('a reassignment in flight survives a restart of the store', async () => {
         const t = await store.createTopic(specOf('moving-durable', 1), partitionsOf(1));
         const moving: PartitionState = { partition: 0, replicas: [2, 0], leader: 0, isr: [0], leaderEpoch: 0, partitionEpoch: 1, addingReplicas: [2], removingReplicas: [0] };
