@@ -6,6 +6,7 @@
  * /readyz (HealthServer). Everything runs on one event loop; changes from the store are applied
  * one at a time, in order, through a single promise chain.
  */
+import { resolve } from 'node:path';
 import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
 import { createLogger } from './logger.ts';
@@ -14,7 +15,7 @@ import { LogCleaner, logConfigFromTopicConfigs } from './log/index.ts';
 import { LogManager } from './log-manager.ts';
 import { Backoff } from './metadata/backoff.ts';
 import { StaleVersionError } from './metadata/index.ts';
-import type { MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
+import type { DynamicBrokerConfigs, MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics, partitionView } from './metrics.ts';
 import { Partition } from './partition.ts';
 import { bindHost, ListenerSet } from './server/index.ts';
@@ -24,7 +25,7 @@ import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
-import { ReplicaManager } from './replication/index.ts';
+import { electLeader, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
 import { KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
 import type { Endpoint, ListenerPlan } from './listeners.ts';
@@ -100,6 +101,11 @@ export class Broker implements BrokerServices {
   readonly replicas: ReplicaManager;
   readonly cleaner: LogCleaner | null;
   private preferredLeaderTimer: NodeJS.Timeout | null = null;
+  /** Replication throttles (leader/follower.replication.throttled.rate, dynamic broker configs). */
+  readonly leaderQuota: ReplicationQuota;
+  readonly followerQuota: ReplicationQuota;
+  private brokerConfigs: DynamicBrokerConfigs = {};
+  private unwatchBrokerConfigs: (() => void) | null = null;
   /** Declared topics without partition state yet (kubectl-applied Topic resources). */
   private readonly pendingTopics = new Map<string, TopicSpec>();
   /** Delays between attempts to place pending topics that failed (reset once a pass places all). */
@@ -168,6 +174,8 @@ export class Broker implements BrokerServices {
       logger: { info: (m) => cleanerLog.info(m), warn: (m) => cleanerLog.warn(m), error: (m, e) => cleanerLog.error(`${m}${e ? `: ${(e as Error).message}` : ''}`) },
       onClean: (r) => this.metrics.cleaned(r),
     }) : null;
+    this.leaderQuota = new ReplicationQuota({ clock: this.clock, onRecord: (n) => this.metrics.replicationThrottledBytes.inc({ side: 'leader' }, n) });
+    this.followerQuota = new ReplicationQuota({ clock: this.clock, onRecord: (n) => this.metrics.replicationThrottledBytes.inc({ side: 'follower' }, n) });
     this.replicas = new ReplicaManager({
       nodeId: this.nodeId, store: this.store, logger: this.log.child('replication'), metrics: this.metrics,
       lagMaxMs: this.settings.int('replica.lag.time.max.ms'),
@@ -176,8 +184,23 @@ export class Broker implements BrokerServices {
       endpointOf: (id) => this.membership.live.find((b) => b.id === id),
       partitions: () => this.partitions.values(),
       clock: this.clock,
+      followerQuota: this.followerQuota,
+      followerThrottled: (p) => isThrottledReplica(this.topics.get(p.topic)?.spec.configs['follower.replication.throttled.replicas'], p.index, this.nodeId),
     });
   }
+
+  /** Dynamic broker configs changed in the store: this broker's throttle rates are its own, else the cluster default. */
+  private brokerConfigsChanged(configs: DynamicBrokerConfigs): void {
+    this.brokerConfigs = configs;
+    const rate = (name: string) => {
+      const value = Number(configs[String(this.nodeId)]?.[name] ?? configs['']?.[name] ?? this.settings.get(name));
+      return Number.isSafeInteger(value) ? value : null; // Kafka's default, Long.MAX_VALUE: no throttle
+    };
+    this.leaderQuota.setRate(rate('leader.replication.throttled.rate'));
+    this.followerQuota.setRate(rate('follower.replication.throttled.rate'));
+  }
+
+  dynamicBrokerConfigs(): DynamicBrokerConfigs { return this.brokerConfigs; }
 
   /** Opens the logs this broker hosts, then starts serving. Resolves once ready. */
   static async start(opts: BrokerOptions): Promise<Broker> {
@@ -200,6 +223,7 @@ export class Broker implements BrokerServices {
         registry: this.metrics.registry, readinessProblem: () => this.readinessProblem(),
       });
     }
+    this.unwatchBrokerConfigs = this.store.watchBrokerConfigs((configs) => this.brokerConfigsChanged(configs));
     this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
     await this.applying;
     await this.logs.removeStray(this.partitions.values());
@@ -229,14 +253,17 @@ export class Broker implements BrokerServices {
   /**
    * Ready means: serving, registered in the cluster (holding its liveness lease), and in the ISR
    * of every hosted partition that has a live leader — so a restarted broker is ready only once it
-   * caught up, which is what a rolling restart waits for.
+   * caught up, which is what a rolling restart waits for. Replicas a reassignment is adding here
+   * do not count: they may catch up for long at a throttle while the broker serves the rest.
    */
   readinessProblem(): string | null {
     if (this.stopping) return 'stopping';
     if (!this.ready) return 'starting';
     if (!this.membership.live.some((b) => b.id === this.nodeId)) return 'not registered in the cluster yet';
     const live = this.liveIds();
-    const behind = [...this.partitions.values()].filter((p) => p.state.leader >= 0 && live.has(p.state.leader) && !p.state.isr.includes(this.nodeId));
+    // (a replica a reassignment is adding may catch up for long, throttled: the broker serves meanwhile)
+    const behind = [...this.partitions.values()].filter((p) => p.state.leader >= 0 && live.has(p.state.leader) && !p.state.isr.includes(this.nodeId)
+      && !p.state.addingReplicas?.includes(this.nodeId));
     if (behind.length > 0) return `catching up: not in the ISR of ${behind.length} partition(s), e.g. ${behind[0]!.name}`;
     return null;
   }
@@ -354,6 +381,8 @@ export class Broker implements BrokerServices {
   topicNameById(id: string): string | undefined { return this.topicNamesById.get(id); }
   allTopics(): IterableIterator<TopicRecord> { return this.topics.values(); }
   partition(topic: string, index: number): Partition | undefined { return this.partitions.get(key(topic, index)); }
+  hostedPartitions(): Iterable<Partition> { return this.partitions.values(); }
+  get logDir(): string { return resolve(this.logs.dataDir); }
 
   /** Resolves once every store change seen so far has been applied locally. */
   async settled(): Promise<void> { await this.applying; }
@@ -406,6 +435,8 @@ export class Broker implements BrokerServices {
       }
     }
     if (!this.stopping) this.replicas.sync();
+    // a reassignment in flight moves on when its ISR changes: the controller checks it
+    if (this.membership.isController && !this.stopping && topic.partitions.some(isReassigning)) void this.controller.reconcile(false);
   }
 
   private async dropPartitions(topic: string): Promise<void> {
@@ -442,11 +473,10 @@ export class Broker implements BrokerServices {
         if (!topic) break;
         let moved = 0;
         const partitions = topic.partitions.map((s) => {
-          if (s.leader !== this.nodeId) return s;
-          const next = s.replicas.find((r) => r !== this.nodeId && others.has(r) && s.isr.includes(r));
-          if (next === undefined) return s;
+          const handOff = electLeader({ ...s, live: others }, { kind: 'controlled-shutdown', leaving: this.nodeId });
+          if (!handOff.elected) return s;
           moved++;
-          return { ...s, leader: next, isr: s.isr.filter((r) => r !== this.nodeId), leaderEpoch: s.leaderEpoch + 1, partitionEpoch: s.partitionEpoch + 1 };
+          return { ...s, leader: handOff.leader, isr: handOff.isr, leaderEpoch: s.leaderEpoch + 1, partitionEpoch: s.partitionEpoch + 1 };
         });
         if (moved === 0) break;
         try {
@@ -485,6 +515,7 @@ export class Broker implements BrokerServices {
     await this.replicas.stop();
     this.unwatch?.();
     this.unwatchPending?.();
+    this.unwatchBrokerConfigs?.();
     this.delayedFetches.wakeAll();
     this.groups.close();
     await this.listeners.close(controlled ? undefined : 0);

@@ -14,18 +14,26 @@ export interface BrokerSetting {
   readonly type: ConfigType;
   readonly default: string | null;
   readonly doc: string;
+  /** Settable at run time through the Kafka API (a dynamic broker config, kept in the metadata store). */
+  readonly dynamic?: boolean;
 }
 
 export interface TopicSetting {
   readonly name: string;
   readonly type: ConfigType;
-  /** The broker setting that supplies the default (Kafka's "synonym"). */
-  readonly brokerSynonym: string;
+  /** The broker setting that supplies the default (Kafka's "synonym"); null: none, `default` applies. */
+  readonly brokerSynonym: string | null;
+  readonly default?: string;
   readonly doc: string;
   readonly validValues?: readonly string[];
+  /** A value must match this (whole). */
+  readonly pattern?: RegExp;
 }
 
 const LONG_MAX = '9223372036854775807';
+
+/** Kafka's throttled-replicas list: `*`, or `partition:broker` entries comma-separated (empty: none). */
+const THROTTLED_REPLICAS = /^(\*|(\s*\d+\s*:\s*\d+\s*)(,\s*\d+\s*:\s*\d+\s*)*)?$/;
 
 export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'auto.create.topics.enable', type: 'boolean', default: 'true', doc: 'Create a topic (num.partitions, default.replication.factor) when a client asks for metadata of, or produces to, a topic that does not exist. On by default, as in Kafka; set false to have topics only declared (Topic resources or CreateTopics).' },
@@ -72,6 +80,9 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'replica.high.watermark.checkpoint.interval.ms', type: 'long', default: '5000', doc: 'How often each partition\'s high watermark is written to replication-offset-checkpoint in the data directory (also on clean shutdown); a restarted replica resumes from it.' },
   { name: 'replica.fetch.wait.max.ms', type: 'int', default: '500', doc: 'Longest a follower\'s fetch waits at the leader for new data.' },
   { name: 'replica.fetch.max.bytes', type: 'int', default: '1048576', doc: 'Bytes a follower asks for per partition and fetch.' },
+  { name: 'leader.replication.throttled.rate', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Bytes per second this broker sends as leader to the replicas listed in topics\' leader.replication.throttled.replicas (followers outside the ISR only). Dynamic: IncrementalAlterConfigs on this broker, or on the cluster default.' },
+  { name: 'follower.replication.throttled.rate', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Bytes per second this broker fetches as follower for the replicas listed in topics\' follower.replication.throttled.replicas (while outside the ISR). Dynamic, as leader.replication.throttled.rate.' },
+  { name: 'replica.alter.log.dirs.io.max.bytes.per.second', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Kafka\'s throttle for moving replicas between log directories of one broker. Brook keeps one log directory per broker, so nothing moves between directories: accepted (Kafka\'s tools set and clear it) and has no effect.' },
   { name: 'auto.leader.rebalance.enable', type: 'boolean', default: 'true', doc: 'Move leadership back to the preferred (first) replica when it is in sync.' },
   { name: 'leader.imbalance.check.interval.seconds', type: 'long', default: '300', doc: 'How often the controller checks for preferred leaders.' },
   { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'A stopping broker hands its leaderships to other in-sync replicas first.' },
@@ -102,6 +113,10 @@ export const topicSettings: readonly TopicSetting[] = [
   { name: 'segment.index.bytes', type: 'int', brokerSynonym: 'log.index.size.max.bytes', doc: 'Maximum offset index size.' },
   { name: 'segment.ms', type: 'long', brokerSynonym: 'log.roll.ms', doc: 'Roll the active segment after this long.' },
   { name: 'unclean.leader.election.enable', type: 'boolean', brokerSynonym: 'unclean.leader.election.enable', doc: 'Allow out-of-sync replicas to lead.' },
+  { name: 'leader.replication.throttled.replicas', type: 'list', brokerSynonym: null, default: '', pattern: THROTTLED_REPLICAS,
+    doc: 'Replicas (partition:broker,... or *) whose replication is throttled on the leader side, at the leader\'s leader.replication.throttled.rate.' },
+  { name: 'follower.replication.throttled.replicas', type: 'list', brokerSynonym: null, default: '', pattern: THROTTLED_REPLICAS,
+    doc: 'Replicas (partition:broker,... or *) whose replication is throttled on the follower side, at the follower\'s follower.replication.throttled.rate.' },
 ];
 
 const brokerByName = new Map(brokerSettings.map((s) => [s.name, s]));
@@ -176,7 +191,7 @@ export class BrokerSettings {
   /** A topic's effective configs: its overrides over these broker defaults. */
   topicConfigs(overrides: Readonly<Record<string, string>>): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const s of topicSettings) out[s.name] = overrides[s.name] ?? this.get(s.brokerSynonym) ?? '';
+    for (const s of topicSettings) out[s.name] = overrides[s.name] ?? (s.brokerSynonym ? this.get(s.brokerSynonym) : s.default) ?? '';
     return out;
   }
 }
@@ -189,6 +204,9 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string | n
     if (value === null) continue;
     const problem = checkType(name, setting.type, value);
     if (problem) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${problem}`);
+    if (setting.pattern && !setting.pattern.test(value)) {
+      throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${setting.doc}`);
+    }
     if (setting.validValues && !setting.validValues.includes(value)) {
       throw new KafkaError('INVALID_CONFIG',
         `Invalid value ${value} for configuration ${name}: must be one of ${setting.validValues.join(', ')}`);
@@ -197,6 +215,17 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string | n
 }
 
 export function topicSetting(name: string): TopicSetting | undefined { return topicByName.get(name); }
+export function brokerSetting(name: string): BrokerSetting | undefined { return brokerByName.get(name); }
+
+/** Validates a dynamic broker config value (IncrementalAlterConfigs / AlterConfigs on a BROKER resource). */
+export function validateDynamicBrokerConfig(name: string, value: string): void {
+  const setting = brokerByName.get(name);
+  if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
+  if (!setting.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: ${name} (set it at start: config file or --set)`);
+  const problem = checkType(name, setting.type, value);
+  if (problem) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${problem}`);
+  if (setting.type === 'long' && BigInt(value) < 0n) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: must be at least 0`);
+}
 
 /** Reads a Java-style properties file (key=value, # and ! comments). */
 export function readPropertiesFile(path: string): Record<string, string> {

@@ -3,13 +3,17 @@
  * partition led by a live broker:
  *
  * - a partition whose leader is not live gets a new leader from the live members of its ISR
- *   (the current order of the replica list decides), its leader epoch bumped; dead brokers
- *   leave the ISR;
+ *   (the rule is replication/election.ts's, as for every election), its leader epoch bumped;
+ *   dead brokers leave the ISR;
  * - when no ISR member is live the partition goes offline (leader -1, ISR kept as it was, so
  *   the last in-sync replica leads again when it returns) — unless the topic sets
  *   unclean.leader.election.enable, then any live replica may lead, losing what it lacks;
  * - preferred-leader election: when the first replica of the list is live and in the ISR but
  *   does not lead, leadership moves back to it (after restarts), if auto.leader.rebalance.enable.
+ * - reassignments (replication/reassignment.ts): a partition whose adding replicas all joined
+ *   the ISR takes its target replicas, a removed leader handing over. Whatever is in flight in
+ *   the store is continued by whichever broker holds the lease, so a reassignment survives a
+ *   controller failover and a restart of every broker.
  *
  * Every change is a compare-and-swap of the topic in the metadata store; a lost race is
  * retried on fresh state. `planPartition` is pure so it can be tested without a cluster.
@@ -28,6 +32,8 @@ import type { Logger } from './logger.ts';
 import { Backoff, type BackoffOptions } from './metadata/backoff.ts';
 import { ControllerFencedError, StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, PartitionState, TopicRecord } from './metadata/index.ts';
+import { electLeader } from './replication/election.ts';
+import { completeReassignment } from './replication/reassignment.ts';
 
 export interface ElectionPolicy {
   live: ReadonlySet<number>;
@@ -35,29 +41,22 @@ export interface ElectionPolicy {
   preferred: boolean;
 }
 
-/** The state a partition should move to, or null when it is fine as it is. */
+/**
+ * The state a partition should move to, or null when it is fine as it is. Who leads is
+ * `electLeader`'s answer (replication/election.ts); dead brokers leave the ISR.
+ */
 export function planPartition(p: PartitionState, policy: ElectionPolicy): PartitionState | null {
   const liveIsr = p.isr.filter((r) => policy.live.has(r));
   let leader = p.leader;
-  let isr = p.isr;
-  const leaderLive = leader >= 0 && policy.live.has(leader);
-  if (!leaderLive) {
-    const inOrder = p.replicas.filter((r) => liveIsr.includes(r));
-    if (inOrder.length > 0) {
-      leader = inOrder[0]!;
-      isr = liveIsr;
-    } else if (policy.unclean) {
-      const anyLive = p.replicas.filter((r) => policy.live.has(r));
-      leader = anyLive[0] ?? -1;
-      isr = leader >= 0 ? [leader] : p.isr;
-    } else {
-      leader = -1;
-      isr = p.isr;
-    }
-  } else {
-    isr = liveIsr;
-    const preferred = p.replicas[0]!;
-    if (policy.preferred && preferred !== leader && policy.live.has(preferred) && liveIsr.includes(preferred)) leader = preferred;
+  let isr: readonly number[] = liveIsr;
+  if (!(leader >= 0 && policy.live.has(leader))) {
+    const offline = electLeader({ ...p, live: policy.live }, { kind: 'offline', unclean: policy.unclean });
+    // no live replica may lead: offline, the ISR kept as it was so its last member leads again on return
+    leader = offline.elected ? offline.leader : -1;
+    isr = offline.elected ? offline.isr : p.isr;
+  } else if (policy.preferred) {
+    const preferred = electLeader({ ...p, isr: liveIsr, live: policy.live }, { kind: 'preferred' });
+    if (preferred.elected) leader = preferred.leader;
   }
   const sameIsr = isr.length === p.isr.length && isr.every((r, i) => r === p.isr[i]);
   if (leader === p.leader && sameIsr) return null;
@@ -180,11 +179,14 @@ export class Controller {
       const changes: string[] = [];
       let elections = 0;
       const partitions = topic.partitions.map((p) => {
-        const next = planPartition(p, policy);
+        const planned = planPartition(p, policy);
+        const completed = completeReassignment(planned ?? p, live);
+        const next = completed ?? planned;
         if (!next) return p;
         if (next.leader !== p.leader) elections++;
         const leaderChange = next.leader !== p.leader ? `leader ${p.leader} → ${next.leader} (epoch ${next.leaderEpoch}), ` : '';
-        changes.push(`${name}-${p.partition}: ${leaderChange}ISR [${p.isr.join(',')}] → [${next.isr.join(',')}]`);
+        const moved = completed ? `reassignment complete: replicas [${p.replicas.join(',')}] → [${next.replicas.join(',')}], ` : '';
+        changes.push(`${name}-${p.partition}: ${moved}${leaderChange}ISR [${p.isr.join(',')}] → [${next.isr.join(',')}]`);
         return next;
       });
       // A topic a newer controller has not written yet gets its epoch all the same: from then on

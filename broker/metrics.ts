@@ -69,6 +69,7 @@ export class BrokerMetrics {
   readonly connectionsClosedMalformed: Counter<'reason'>;
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
+  readonly replicationThrottledBytes: Counter;
   private readonly cleanerRuns: Counter<'result'>;
   private readonly cleanerBytesRead: Counter;
   private readonly cleanerBytesWritten: Counter;
@@ -93,6 +94,9 @@ export class BrokerMetrics {
     this.connectionsClosedMalformed = new Counter({ name: 'brook_connections_closed_malformed_total', help: 'Connections closed because of a malformed or oversized frame.', labelNames: ['reason'], registers: [r] });
     this.isrShrinks = new Counter({ name: 'brook_isr_shrinks_total', help: 'ISR shrinks on partitions this broker leads.', registers: [r] });
     this.isrExpands = new Counter({ name: 'brook_isr_expands_total', help: 'ISR expansions on partitions this broker leads.', registers: [r] });
+    this.replicationThrottledBytes = new Counter({ name: 'brook_replication_throttled_bytes_total',
+      help: 'Bytes of throttled replicas (leader/follower.replication.throttled.replicas) sent as leader or fetched as follower, counted against the replication throttle.',
+      labelNames: ['side'], registers: [r] });
 
     this.cleanerRuns = new Counter({ name: 'brook_log_cleaner_runs_total', help: 'Compactions of a log, by result.', labelNames: ['result'], registers: [r] });
     this.cleanerBytesRead = new Counter({ name: 'brook_log_cleaner_read_bytes_total', help: 'Bytes of log read by the cleaner.', registers: [r] });

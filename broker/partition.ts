@@ -82,7 +82,10 @@ export class Partition {
   get leaderEpoch(): number { return this.stateValue.leaderEpoch; }
   get isLeader(): boolean { return this.stateValue.leader === this.nodeId; }
   get highWatermark(): bigint { return this.hw; }
-  get underReplicated(): boolean { return this.stateValue.isr.length < this.stateValue.replicas.length; }
+  /** Fewer in-sync replicas than the replication factor (during a reassignment: the target's, as Kafka counts it). */
+  get underReplicated(): boolean {
+    return this.stateValue.isr.length < this.stateValue.replicas.length - (this.stateValue.removingReplicas?.length ?? 0);
+  }
   get underMinIsr(): boolean { return this.stateValue.isr.length < this.minIsr; }
   get minInsyncReplicas(): number { return this.minIsr; }
   followerStates(): ReadonlyMap<number, FollowerState> { return this.followers; }
@@ -94,6 +97,7 @@ export class Partition {
     this.stateValue = state;
     this.minIsr = minInsyncReplicas;
     if (this.isLeader && (newEpoch || !wasLeader)) this.becomeLeader();
+    else if (this.isLeader) this.followReplicaChanges();
     if (!this.isLeader) this.followers.clear();
     if (this.isLeader) this.maybeAdvanceHighWatermark();
     for (const l of [...this.roleListeners]) l();
@@ -110,12 +114,23 @@ export class Partition {
   private becomeLeader(): void {
     this.epochStartOffsetValue = this.log.logEndOffset;
     this.log.assignEpochStartOffset(this.leaderEpoch, this.log.logEndOffset);
-    const now = this.clock();
     this.followers.clear();
-    for (const r of this.stateValue.replicas) {
-      if (r !== this.nodeId) this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0, lastFetchLeaderLogEndOffset: -1n, logStartOffset: -1n });
-    }
+    this.followReplicaChanges();
     this.maybeAdvanceHighWatermark();
+  }
+
+  /**
+   * Tracks a follower for every other replica (a new leader: all of them; a reassignment under
+   * the same leader: the replicas it adds, from now) and forgets removed ones.
+   */
+  private followReplicaChanges(): void {
+    const now = this.clock();
+    for (const r of this.stateValue.replicas) {
+      if (r !== this.nodeId && !this.followers.has(r)) {
+        this.followers.set(r, { logEndOffset: -1n, lastCaughtUpMs: now, lastFetchMs: 0, lastFetchLeaderLogEndOffset: -1n, logStartOffset: -1n });
+      }
+    }
+    for (const r of [...this.followers.keys()]) if (!this.stateValue.replicas.includes(r)) this.followers.delete(r);
   }
 
   updateConfig(config: LogConfig, minInsyncReplicas: number): void {

@@ -1,6 +1,6 @@
 /** DescribeConfigs (32), AlterConfigs (33) and IncrementalAlterConfigs (44). */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
-import { brokerSettings, topicSetting, topicSettings } from '../config.ts';
+import { brokerSetting, brokerSettings, topicSetting, topicSettings, validateDynamicBrokerConfig } from '../config.ts';
 import type { ConfigType } from '../config.ts';
 import type { ApiHandler, BrokerServices } from './index.ts';
 
@@ -9,6 +9,8 @@ const RESOURCE_BROKER = 4;
 
 /** Kafka's ConfigSource values. */
 const SOURCE_DYNAMIC_TOPIC = 1;
+const SOURCE_DYNAMIC_BROKER = 2;
+const SOURCE_DYNAMIC_DEFAULT_BROKER = 3;
 const SOURCE_STATIC_BROKER = 4;
 const SOURCE_DEFAULT = 5;
 
@@ -31,13 +33,14 @@ interface ConfigEntry {
 export function describeTopicConfigs(broker: BrokerServices, overrides: Readonly<Record<string, string>>, keys: string[] | null,
   includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
   return topicSettings.filter((s) => keys === null || keys.includes(s.name)).map((s) => {
-    const brokerValue = broker.settings.get(s.brokerSynonym);
-    const brokerSource = broker.settings.isExplicit(s.brokerSynonym) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
+    const synonym = s.brokerSynonym;
+    const brokerValue = synonym ? broker.settings.get(synonym) : s.default ?? null;
+    const brokerSource = synonym && broker.settings.isExplicit(synonym) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
     const own = overrides[s.name];
     const synonyms = [];
     if (own !== undefined) synonyms.push({ name: s.name, value: own, source: SOURCE_DYNAMIC_TOPIC });
-    if (brokerSource === SOURCE_STATIC_BROKER) synonyms.push({ name: s.brokerSynonym, value: brokerValue, source: SOURCE_STATIC_BROKER });
-    synonyms.push({ name: s.brokerSynonym, value: brokerSettings.find((b) => b.name === s.brokerSynonym)?.default ?? null, source: SOURCE_DEFAULT });
+    if (synonym && brokerSource === SOURCE_STATIC_BROKER) synonyms.push({ name: synonym, value: brokerValue, source: SOURCE_STATIC_BROKER });
+    if (synonym) synonyms.push({ name: synonym, value: brokerSettings.find((b) => b.name === synonym)?.default ?? null, source: SOURCE_DEFAULT });
     const configSource = own !== undefined ? SOURCE_DYNAMIC_TOPIC : brokerSource;
     return {
       name: s.name,
@@ -53,13 +56,24 @@ export function describeTopicConfigs(broker: BrokerServices, overrides: Readonly
   });
 }
 
-function describeBrokerConfigs(broker: BrokerServices, keys: string[] | null, includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
+/**
+ * A broker's configs as Kafka describes them: a dynamic config set for this broker
+ * (DYNAMIC_BROKER_CONFIG) over the cluster default (DYNAMIC_DEFAULT_BROKER_CONFIG, resource name
+ * '') over the static setting. `entity` is the broker id asked about, or '' for the default.
+ */
+function describeBrokerConfigs(broker: BrokerServices, entity: string, keys: string[] | null, includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
+  const dynamic = broker.dynamicBrokerConfigs();
   return brokerSettings.filter((s) => keys === null || keys.includes(s.name)).map((s) => {
-    const source = broker.settings.isExplicit(s.name) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
-    const value = broker.settings.get(s.name);
+    const staticSource = broker.settings.isExplicit(s.name) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
+    const layers = [
+      ...(entity !== '' && dynamic[entity]?.[s.name] !== undefined ? [{ value: dynamic[entity]![s.name]!, source: SOURCE_DYNAMIC_BROKER }] : []),
+      ...(dynamic['']?.[s.name] !== undefined ? [{ value: dynamic['']![s.name]!, source: SOURCE_DYNAMIC_DEFAULT_BROKER }] : []),
+      { value: broker.settings.get(s.name), source: staticSource },
+    ];
+    const { value, source } = layers[0]!;
     return {
-      name: s.name, value, readOnly: true, isDefault: source === SOURCE_DEFAULT, configSource: source, isSensitive: false,
-      synonyms: includeSynonyms ? [{ name: s.name, value, source }] : [],
+      name: s.name, value, readOnly: !s.dynamic, isDefault: source === SOURCE_DEFAULT, configSource: source, isSensitive: false,
+      synonyms: includeSynonyms ? layers.map((l) => ({ name: s.name, value: l.value, source: l.source })) : [],
       configType: CONFIG_TYPE[s.type], documentation: includeDocumentation ? s.doc : null,
     };
   });
@@ -81,7 +95,7 @@ export const describeConfigsHandler: ApiHandler<32> = {
           configs = describeTopicConfigs(broker, topic.spec.configs, r.configurationKeys, req.includeSynonyms, req.includeDocumentation);
         } else if (r.resourceType === RESOURCE_BROKER) {
           checkBrokerResource(broker, r.resourceName);
-          configs = describeBrokerConfigs(broker, r.configurationKeys, req.includeSynonyms, req.includeDocumentation);
+          configs = describeBrokerConfigs(broker, r.resourceName, r.configurationKeys, req.includeSynonyms, req.includeDocumentation);
         } else {
           throw new KafkaError('INVALID_REQUEST', `Unsupported resource type ${r.resourceType}`);
         }
@@ -102,18 +116,30 @@ function checkBrokerResource(broker: BrokerServices, name: string): void {
 
 type Edit = (current: Readonly<Record<string, string>>) => Record<string, string>;
 
+/**
+ * Dynamic broker configs of one entity (a broker id, '' = cluster default) edited and stored in
+ * the metadata store, which every broker watches; only the settings marked dynamic are accepted.
+ */
+async function alterBrokerConfigs(broker: BrokerServices, entity: string, edit: Edit, validateOnly: boolean): Promise<void> {
+  const next = edit(broker.dynamicBrokerConfigs()[entity] ?? {});
+  for (const [name, value] of Object.entries(next)) validateDynamicBrokerConfig(name, value);
+  if (!validateOnly) await broker.store.setBrokerConfigs(entity, next);
+}
+
 async function alterResources(broker: BrokerServices, resources: Array<{ resourceType: number; resourceName: string }>,
-  editFor: (index: number) => Edit, validateOnly: boolean) {
+  editFor: (index: number, kind: 'topic' | 'broker') => Edit, validateOnly: boolean) {
   const responses = [];
   for (const [i, r] of resources.entries()) {
     const base = { resourceType: r.resourceType, resourceName: r.resourceName };
     try {
       if (r.resourceType === RESOURCE_BROKER) {
         checkBrokerResource(broker, r.resourceName);
-        throw new KafkaError('INVALID_REQUEST', 'Brook brokers take their settings at start (config file, --set); dynamic broker configs are not supported.');
+        await alterBrokerConfigs(broker, r.resourceName, editFor(i, 'broker'), validateOnly);
+        responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
+        continue;
       }
       if (r.resourceType !== RESOURCE_TOPIC) throw new KafkaError('INVALID_REQUEST', `Unsupported resource type ${r.resourceType}`);
-      await broker.admin.alterConfigs(r.resourceName, editFor(i), validateOnly);
+      await broker.admin.alterConfigs(r.resourceName, editFor(i, 'topic'), validateOnly);
       await broker.settled();
       responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
     } catch (err) {
@@ -148,11 +174,11 @@ export const incrementalAlterConfigsHandler: ApiHandler<44> = {
   minVersion: 0,
   maxVersion: 1,
   handle(req, { broker }) {
-    return alterResources(broker, req.resources, (i) => (current) => {
+    return alterResources(broker, req.resources, (i, kind) => (current) => {
       const out: Record<string, string> = { ...current };
       for (const c of req.resources[i]!.configs) {
-        const setting = topicSetting(c.name);
-        if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown topic config name: ${c.name}`);
+        const setting = kind === 'topic' ? topicSetting(c.name) : brokerSetting(c.name);
+        if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown ${kind} config name: ${c.name}`);
         const effective = () => (out[c.name] ?? broker.settings.topicConfigs({})[c.name] ?? '').split(',').filter((x) => x !== '');
         switch (c.configOperation) {
           case OP_SET:

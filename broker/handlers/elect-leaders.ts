@@ -1,35 +1,24 @@
 /**
  * ElectLeaders (43): preferred-leader election (type 0) moves leadership back to the first
  * replica when it is live and in the ISR; unclean election (type 1) elects any live replica for
- * partitions that have no leader. Like every partition-state change, it is a compare-and-swap
- * of the topic in the metadata store.
+ * partitions that have no leader. Who may lead is replication/election.ts's rule. Like every
+ * partition-state change, it is a compare-and-swap of the topic in the metadata store.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { StaleVersionError } from '../metadata/index.ts';
 import type { PartitionState } from '../metadata/index.ts';
+import { electLeader } from '../replication/election.ts';
 import type { ApiHandler, BrokerServices } from './index.ts';
 
 const PREFERRED = 0;
 const UNCLEAN = 1;
 
-
+/** The partition after an ElectLeaders election of `type` (replication/election.ts decides who leads). */
 function elect(p: PartitionState, type: number, live: Set<number>): PartitionState {
-  if (type === PREFERRED) {
-    const preferred = p.replicas[0]!;
-    if (p.leader === preferred) throw new KafkaError('ELECTION_NOT_NEEDED', 'The preferred replica already leads.');
-    if (!live.has(preferred) || !p.isr.includes(preferred)) {
-      throw new KafkaError('PREFERRED_LEADER_NOT_AVAILABLE', `Preferred replica ${preferred} is not live and in sync.`);
-    }
-    return { ...p, leader: preferred, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
-  }
-  if (type === UNCLEAN) {
-    if (p.leader >= 0 && live.has(p.leader)) throw new KafkaError('ELECTION_NOT_NEEDED', 'The partition has a live leader.');
-    const candidate = p.replicas.find((r) => live.has(r) && p.isr.includes(r)) ?? p.replicas.find((r) => live.has(r));
-    if (candidate === undefined) throw new KafkaError('ELIGIBLE_LEADERS_NOT_AVAILABLE', 'No replica is live.');
-    return { ...p, leader: candidate, isr: p.isr.includes(candidate) ? p.isr.filter((r) => live.has(r)) : [candidate],
-      leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
-  }
-  throw new KafkaError('INVALID_REQUEST', `Unknown election type ${type}`);
+  if (type !== PREFERRED && type !== UNCLEAN) throw new KafkaError('INVALID_REQUEST', `Unknown election type ${type}`);
+  const outcome = electLeader({ ...p, live }, type === PREFERRED ? { kind: 'preferred' } : { kind: 'offline', unclean: true });
+  if (!outcome.elected) throw new KafkaError(outcome.reason, outcome.message);
+  return { ...p, leader: outcome.leader, isr: outcome.isr, leaderEpoch: p.leaderEpoch + 1, partitionEpoch: p.partitionEpoch + 1 };
 }
 
 export const electLeadersHandler: ApiHandler<43> = {

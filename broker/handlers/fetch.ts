@@ -13,6 +13,7 @@
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Partition } from '../partition.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
+import { isThrottledReplica } from '../replication/index.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
 type FetchRequest = Request<1>;
@@ -130,12 +131,20 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
       }
       const budget = Math.min(target.request.partitionMaxBytes, maxBytes - bytes);
       let records: Buffer | null = null;
+      // a throttled follower out of the ISR gets nothing while the leader's quota is used up
+      const throttled = replicaId >= 0 && !p.state.isr.includes(replicaId)
+        && isThrottledReplica(broker.topic(p.topic)?.spec.configs['leader.replication.throttled.replicas'], p.index, broker.nodeId);
+      if (throttled && broker.leaderQuota.isExceeded()) {
+        results.push({ target, errorCode: ErrorCode.NONE, records: Buffer.alloc(0) });
+        continue;
+      }
       // consumers read below the high watermark; followers read everything the leader has
       const upTo = replicaId >= 0 ? p.log.logEndOffset : p.highWatermark;
       if (offset < upTo && (budget > 0 || bytes === 0)) {
         const read = await p.log.read(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0 });
         records = read.records;
         bytes += read.records.length;
+        if (throttled) broker.leaderQuota.record(read.records.length);
       }
       results.push({ target, errorCode: ErrorCode.NONE, records });
     } catch (err) {

@@ -18,6 +18,7 @@ import { fetchHandler } from './fetch.ts';
 import { initProducerIdHandler, produceHandler } from './produce.ts';
 import { electLeadersHandler } from './elect-leaders.ts';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './acls.ts';
+import { alterPartitionReassignmentsHandler, describeLogDirsHandler, listPartitionReassignmentsHandler } from './reassignments.ts';
 import {
   deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
   listGroupsHandler, offsetCommitHandler, offsetDeleteHandler, offsetFetchHandler, syncGroupHandler,
@@ -94,6 +95,9 @@ export const handlers: readonly RegisteredHandler[] = [
   describeAclsHandler,
   createAclsHandler,
   deleteAclsHandler,
+  describeLogDirsHandler,
+  alterPartitionReassignmentsHandler,
+  listPartitionReassignmentsHandler,
 ].map(register);
 
 const byKey = new Map(handlers.map((h) => [h.apiKey, h]));

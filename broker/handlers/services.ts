@@ -8,13 +8,14 @@
  * - the replicas it hosts: partition(), and proposeIsr() for the leader's ISR changes;
  * - subsystems it composes: topic admin, group coordinator, producer ids, the delayed-fetch and
  *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
- *   (ElectLeaders).
+ *   (ElectLeaders, AlterPartitionReassignments).
  */
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
 import type { GroupCoordinator } from '../groups/index.ts';
 import type { Logger } from '../logger.ts';
-import type { BrokerInfo, MetadataStore, TopicRecord } from '../metadata/index.ts';
+import type { BrokerInfo, DynamicBrokerConfigs, MetadataStore, TopicRecord } from '../metadata/index.ts';
+import type { ReplicationQuota } from '../replication/index.ts';
 import type { BrokerMetrics } from '../metrics.ts';
 import type { Partition } from '../partition.ts';
 import type { ProducerIdAllocator } from '../producer-ids.ts';
@@ -55,5 +56,13 @@ export interface BrokerServices {
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;
   readonly metrics: RequestMetrics;
-  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic'>;
+  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs'>;
+  /** The leader side's replication throttle (leader.replication.throttled.rate). */
+  readonly leaderQuota: ReplicationQuota;
+  /** Dynamic broker configs as the store has them (entity '' = cluster default). */
+  dynamicBrokerConfigs(): DynamicBrokerConfigs;
+  /** The replicas this broker hosts (DescribeLogDirs). */
+  hostedPartitions(): Iterable<Partition>;
+  /** The absolute path of the log directory (log.dirs: one per broker). */
+  readonly logDir: string;
 }

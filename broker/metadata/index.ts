@@ -1,5 +1,5 @@
 export type {
-  BrokerRegistration, ControllerLease, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  BrokerRegistration, ControllerLease, DynamicBrokerConfigs, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
 export { decodeListeners, encodeListeners } from './types.ts';
 export { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './errors.ts';

@@ -9,7 +9,10 @@
  *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
  *   for the controller (kubernetes-leases.ts, which has their contract).
- * - ConfigMap `brook-<cluster>-metadata`: the cluster id and the next free producer id.
+ * - ConfigMap `brook-<cluster>-metadata`: the cluster id, the next free producer id, and the
+ *   dynamic broker configs (`brokerConfigs`, JSON by entity). The brokers' Role lets them get and
+ *   update this one ConfigMap but not watch it, so each store re-reads it every
+ *   `brokerConfigsPollMs` (default 2 s) and reports what changed.
  *
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
  * → StaleVersionError or a re-read and retry). A topic's spec and status are separate API writes
@@ -43,7 +46,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { KafkaError, type ErrorName } from '../errors.ts';
 import { Kube } from '../k8s/client.ts';
 import { CollectionWatch, type WatchEventType } from '../k8s/collection-watch.ts';
-import { apiVersion, kafkaTopicName, leadersSummary, type Topic } from '../k8s/crds.ts';
+import { apiVersion, kafkaTopicName, leadersSummary, type Topic, type TopicPartitionStatus } from '../k8s/crds.ts';
 import { KubeError, KubeErrorCode, isConflict, isNotFound } from '../k8s/errors.ts';
 import { resources, rvAtLeast, type KubeObject } from '../k8s/objects.ts';
 import { MetadataError, MetadataErrorCode } from './errors.ts';
@@ -51,7 +54,7 @@ import { KubernetesLeases } from './kubernetes-leases.ts';
 import { randomClusterId } from './memory-store.ts';
 import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type {
-  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
 
 export interface KubernetesStoreOptions {
@@ -71,6 +74,8 @@ export interface KubernetesStoreOptions {
    * a network partition must not hold up the heartbeat that follows the partition's end.
    */
   requestTimeoutMs?: number;
+  /** How often the dynamic broker configs are re-read from the metadata ConfigMap (default 2 s). */
+  brokerConfigsPollMs?: number;
 }
 
 const clusterLabel = 'brook.dev/cluster';
@@ -130,6 +135,10 @@ export class KubernetesStore implements MetadataStore {
   private readonly creating = new Set<string>();
   private id = '';
   private closed = false;
+  private brokerConfigs: DynamicBrokerConfigs = {};
+  private readonly brokerConfigListeners = new Set<(configs: DynamicBrokerConfigs) => void>();
+  private brokerConfigsTimer: NodeJS.Timeout | null = null;
+  private readonly brokerConfigsPollMs: number;
 
   private constructor(opts: KubernetesStoreOptions) {
     this.fieldManager = opts.fieldManager ?? 'brook-broker';
@@ -137,6 +146,7 @@ export class KubernetesStore implements MetadataStore {
     this.ns = opts.namespace;
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? Date.now;
+    this.brokerConfigsPollMs = opts.brokerConfigsPollMs ?? 2_000;
     // Watches bound their own lists and connections; requestTimeoutMs is for the other requests.
     const watchKube = new Kube(opts.kubeConfig, { fieldManager: this.fieldManager });
     // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
@@ -180,7 +190,10 @@ export class KubernetesStore implements MetadataStore {
   private async ensureMetadataConfigMap(): Promise<string> {
     for (;;) {
       const existing = await this.kube.getOrUndefined<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName);
-      if (existing) return existing.data?.clusterId ?? '';
+      if (existing) {
+        this.brokerConfigs = parseBrokerConfigs(existing);
+        return existing.data?.clusterId ?? '';
+      }
       try {
         const cm = await this.kube.create<ConfigMapObject>(resources.ConfigMap, {
           metadata: { name: this.metadataName, namespace: this.ns, labels: { [clusterLabel]: this.cluster } }, data: { clusterId: randomClusterId(), nextProducerId: '0' },
@@ -209,6 +222,50 @@ export class KubernetesStore implements MetadataStore {
     }
   }
 
+  // ---------------------------------------------------------------- dynamic broker configs
+
+  watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
+    listener(this.brokerConfigs);
+    this.brokerConfigListeners.add(listener);
+    if (!this.brokerConfigsTimer && !this.closed) {
+      this.brokerConfigsTimer = setInterval(() => { void this.pollBrokerConfigs(); }, this.brokerConfigsPollMs);
+      this.brokerConfigsTimer.unref();
+    }
+    return () => { this.brokerConfigListeners.delete(listener); };
+  }
+
+  async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
+    this.checkOpen();
+    for (;;) {
+      const cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName);
+      const next: Record<string, Readonly<Record<string, string>>> = { ...parseBrokerConfigs(cm) };
+      if (Object.keys(configs).length === 0) delete next[entity];
+      else next[entity] = { ...configs };
+      cm.data = { ...cm.data, brokerConfigs: JSON.stringify(next) };
+      try {
+        await this.kube.replace(resources.ConfigMap, cm);
+        this.brokerConfigsRead(next);
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+  }
+
+  /** A failed read is retried at the next poll; the configs known stay in force meanwhile. */
+  private async pollBrokerConfigs(): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.brokerConfigsRead(parseBrokerConfigs(await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName)));
+    } catch { /* the API server is unreachable: no news is not a change */ }
+  }
+
+  private brokerConfigsRead(configs: DynamicBrokerConfigs): void {
+    if (JSON.stringify(configs) === JSON.stringify(this.brokerConfigs)) return;
+    this.brokerConfigs = configs;
+    for (const l of this.brokerConfigListeners) l(configs);
+  }
+
   // ---------------------------------------------------------------- topics
 
   private toRecord(obj: TopicObject): TopicRecord {
@@ -220,9 +277,7 @@ export class KubernetesStore implements MetadataStore {
         configs: { ...obj.spec.config },
       },
       topicId: obj.status!.topicId!,
-      partitions: (obj.status?.partitions ?? []).map((p) => ({
-        partition: p.partition, replicas: p.replicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch,
-      })).sort((a, b) => a.partition - b.partition),
+      partitions: (obj.status?.partitions ?? []).map(partitionState).sort((a, b) => a.partition - b.partition),
       controllerEpoch: obj.status?.controllerEpoch ?? 0,
       version: obj.metadata.resourceVersion!,
     };
@@ -282,7 +337,7 @@ export class KubernetesStore implements MetadataStore {
       if (isConflict(err)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
       throw this.translate(err, spec.name);
     }
-    const status = { topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions) };
+    const status = { topicId: randomUUID(), partitions: [...partitions].map(partitionStatus), leaders: leadersSummary(partitions) };
     // The status write is a compare-and-swap on the version `create` returned. A 409 means the
     // Topic changed in between: either the controller placed it (it looked pending), or only its
     // metadata changed (the operator adds its finalizer and owner reference right after creation).
@@ -354,7 +409,7 @@ export class KubernetesStore implements MetadataStore {
     if (update.partitions || update.controllerEpoch !== undefined) {
       obj.status = { ...obj.status };
       if (update.partitions) {
-        obj.status.partitions = update.partitions.map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] }));
+        obj.status.partitions = update.partitions.map(partitionStatus);
         obj.status.leaders = leadersSummary(update.partitions);
       }
       if (update.controllerEpoch !== undefined) obj.status.controllerEpoch = update.controllerEpoch;
@@ -424,7 +479,7 @@ export class KubernetesStore implements MetadataStore {
     const body = {
       ...obj,
       status: {
-        ...obj.status, topicId: randomUUID(), partitions: [...partitions].map((p) => ({ ...p, replicas: [...p.replicas], isr: [...p.isr] })), leaders: leadersSummary(partitions),
+        ...obj.status, topicId: randomUUID(), partitions: [...partitions].map(partitionStatus), leaders: leadersSummary(partitions),
         ...(controllerEpoch === undefined ? {} : { controllerEpoch }),
       },
     };
@@ -470,9 +525,47 @@ export class KubernetesStore implements MetadataStore {
     this.leases.close();
     this.topicListeners.clear();
     this.pendingListeners.clear();
+    this.brokerConfigListeners.clear();
+    if (this.brokerConfigsTimer) clearInterval(this.brokerConfigsTimer);
   }
 
   private checkOpen(): void {
     if (this.closed) throw new MetadataError(MetadataErrorCode.STORE_CLOSED, 'the metadata store is closed');
+  }
+}
+
+/**
+ * A partition's state as the Topic's `status.partitions[]` holds it: a reassignment in flight
+ * is `reassignment` (target, adding, removing), absent when none is.
+ */
+function partitionStatus(p: PartitionState): TopicPartitionStatus {
+  const { addingReplicas = [], removingReplicas = [], ...rest } = p;
+  const status: TopicPartitionStatus = { ...rest, replicas: [...p.replicas], isr: [...p.isr] };
+  if (addingReplicas.length === 0 && removingReplicas.length === 0) return status;
+  const reassignment = {
+    targetReplicas: p.replicas.filter((r) => !removingReplicas.includes(r)),
+    addingReplicas: [...addingReplicas],
+    removingReplicas: [...removingReplicas],
+  };
+  return { ...status, reassignment };
+}
+
+/** The inverse of partitionStatus. */
+function partitionState(p: TopicPartitionStatus): PartitionState {
+  const state = { partition: p.partition, replicas: p.replicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch };
+  const adding = p.reassignment?.addingReplicas ?? [];
+  const removing = p.reassignment?.removingReplicas ?? [];
+  return adding.length === 0 && removing.length === 0 ? state : { ...state, addingReplicas: adding, removingReplicas: removing };
+}
+
+/** The dynamic broker configs the metadata ConfigMap holds (none when absent or unreadable). */
+function parseBrokerConfigs(cm: ConfigMapObject): DynamicBrokerConfigs {
+  const text = cm.data?.brokerConfigs;
+  if (!text) return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed && typeof parsed === 'object' ? parsed as DynamicBrokerConfigs : {};
+  } catch {
+    return {};
   }
 }

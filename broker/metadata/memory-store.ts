@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { KafkaError } from '../errors.ts';
 import { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './errors.ts';
 import type {
-  BrokerRegistration, ControllerLease, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
 } from './types.ts';
 
 export interface MemoryStoreState {
@@ -15,6 +15,8 @@ export interface MemoryStoreState {
   nextProducerId: string;
   revision: number;
   topics: TopicRecord[];
+  /** (absent in files written before dynamic broker configs existed) */
+  brokerConfigs?: DynamicBrokerConfigs;
 }
 
 export class MemoryStore implements MetadataStore {
@@ -30,6 +32,8 @@ export class MemoryStore implements MetadataStore {
   private controller: { lease: ControllerLease; expiresAt: number; timer: NodeJS.Timeout } | null = null;
   private controllerEpoch = 0;
   private readonly controllerListeners = new Set<(lease: ControllerLease | null) => void>();
+  protected brokerConfigs: DynamicBrokerConfigs = {};
+  private readonly brokerConfigListeners = new Set<(configs: DynamicBrokerConfigs) => void>();
 
   constructor(opts: { clusterId?: string; clock?: () => number } = {}) {
     this.id = opts.clusterId ?? randomClusterId();
@@ -176,6 +180,21 @@ export class MemoryStore implements MetadataStore {
     return () => { this.listeners.delete(listener); };
   }
 
+  watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
+    listener(this.brokerConfigs);
+    this.brokerConfigListeners.add(listener);
+    return () => { this.brokerConfigListeners.delete(listener); };
+  }
+
+  async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
+    this.checkOpen();
+    const next: Record<string, Readonly<Record<string, string>>> = { ...this.brokerConfigs };
+    if (Object.keys(configs).length === 0) delete next[entity];
+    else next[entity] = { ...configs };
+    await this.commit(() => { this.brokerConfigs = next; });
+    for (const l of this.brokerConfigListeners) l(next);
+  }
+
   async allocateProducerIds(count: number): Promise<bigint> {
     this.checkOpen();
     const first = this.nextProducerId;
@@ -188,6 +207,7 @@ export class MemoryStore implements MetadataStore {
     this.listeners.clear();
     this.brokerListeners.clear();
     this.controllerListeners.clear();
+    this.brokerConfigListeners.clear();
     for (const b of this.brokers.values()) clearTimeout(b.timer);
     if (this.controller) clearTimeout(this.controller.timer);
   }
@@ -201,6 +221,7 @@ export class MemoryStore implements MetadataStore {
       nextProducerId: this.nextProducerId.toString(),
       revision: this.revision,
       topics: [...this.topics.values()],
+      brokerConfigs: this.brokerConfigs,
     };
   }
 
@@ -208,6 +229,7 @@ export class MemoryStore implements MetadataStore {
     this.id = state.clusterId;
     this.nextProducerId = BigInt(state.nextProducerId);
     this.revision = state.revision;
+    this.brokerConfigs = state.brokerConfigs ?? {};
     this.topics.clear();
     // (files written before controller epochs existed lack the field)
     for (const t of state.topics) this.topics.set(t.spec.name, { ...t, controllerEpoch: t.controllerEpoch ?? 0 });

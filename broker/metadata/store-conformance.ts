@@ -157,7 +157,54 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(now.controllerEpoch).toBe(2);
     });
 
+    test('a reassignment in flight (adding and removing replicas) is kept beside replicas and ISR, and read back and watched as written', async () => {
+      const t = await store.createTopic({ ...specOf('moving', 2), replicationFactor: 2 }, partitionsOf(2));
+      const moving: PartitionState = { partition: 0, replicas: [3, 4, 0, 1], leader: 0, isr: [0, 1], leaderEpoch: 0, partitionEpoch: 1,
+        addingReplicas: [3, 4], removingReplicas: [0, 1] };
+      const seen: PartitionState[] = [];
+      const stop = store.watchTopics((e) => { if (e.type === 'put' && e.topic.spec.name === 'moving') seen.push(e.topic.partitions[0]!); });
+      const written = await store.updateTopic('moving', t.version, { partitions: [moving, t.partitions[1]!] });
+      await waitFor(() => seen.some((p) => p.addingReplicas !== undefined));
+      stop();
+      expect(written.partitions[0]).toEqual(moving);
+      expect((await store.getTopic('moving'))!.partitions).toEqual([moving, t.partitions[1]]);
+      expect(seen.at(-1)).toEqual(moving);
+      // finishing it leaves no reassignment behind
+      const done: PartitionState = { partition: 0, replicas: [3, 4], leader: 3, isr: [3, 4], leaderEpoch: 1, partitionEpoch: 2 };
+      await store.updateTopic('moving', written.version, { partitions: [done, t.partitions[1]!] });
+      expect((await store.getTopic('moving'))!.partitions[0]).toEqual(done);
+    });
+
+    test('dynamic broker configs: per broker and for the cluster default (\'\'), reported to watchers; an empty record removes an entity', async () => {
+      const seen: string[] = [];
+      const stop = store.watchBrokerConfigs((c) => seen.push(JSON.stringify(c)));
+      await store.setBrokerConfigs('1', { 'leader.replication.throttled.rate': '100' });
+      await store.setBrokerConfigs('', { 'follower.replication.throttled.rate': '200' });
+      const both = JSON.stringify({ 1: { 'leader.replication.throttled.rate': '100' }, '': { 'follower.replication.throttled.rate': '200' } });
+      await waitFor(() => seen.at(-1) === both);
+      await store.setBrokerConfigs('1', {});
+      await waitFor(() => seen.at(-1) === JSON.stringify({ '': { 'follower.replication.throttled.rate': '200' } }));
+      stop();
+      expect(seen[0]).toBe('{}');
+    });
+
     if (factory.reopen) {
+      test('dynamic broker configs survive a restart of the store', async () => {
+        await store.setBrokerConfigs('2', { 'follower.replication.throttled.rate': '300' });
+        store = await factory.reopen!(store);
+        const seen: string[] = [];
+        store.watchBrokerConfigs((c) => seen.push(JSON.stringify(c)))();
+        expect(seen).toEqual([JSON.stringify({ 2: { 'follower.replication.throttled.rate': '300' } })]);
+      });
+
+      test('a reassignment in flight survives a restart of the store', async () => {
+        const t = await store.createTopic(specOf('moving-durable', 1), partitionsOf(1));
+        const moving: PartitionState = { partition: 0, replicas: [2, 0], leader: 0, isr: [0], leaderEpoch: 0, partitionEpoch: 1, addingReplicas: [2], removingReplicas: [0] };
+        await store.updateTopic('moving-durable', t.version, { partitions: [moving] });
+        store = await factory.reopen!(store);
+        expect((await store.getTopic('moving-durable'))!.partitions).toEqual([moving]);
+      });
+
       test('topics, versions and producer ids survive a restart', async () => {
         const created = await store.createTopic(specOf('durable', 2), partitionsOf(2));
         const t = await store.updateTopic('durable', created.version, { controllerEpoch: 3 });

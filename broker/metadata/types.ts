@@ -24,6 +24,15 @@ export interface PartitionState {
   readonly isr: readonly number[];
   readonly leaderEpoch: number;
   readonly partitionEpoch: number;
+  /**
+   * A reassignment in flight (Kafka's PartitionRecord fields): `replicas` is then the union of
+   * the original and the target replicas; `addingReplicas` = target − original (catching up),
+   * `removingReplicas` = original − target (dropped once every adding replica is in the ISR).
+   * The target is `replicas` − `removingReplicas`, the original `replicas` − `addingReplicas`.
+   * Absent or both empty: no reassignment.
+   */
+  readonly addingReplicas?: readonly number[];
+  readonly removingReplicas?: readonly number[];
 }
 
 export interface TopicRecord {
@@ -63,6 +72,9 @@ export interface ControllerLease {
   readonly holder: number;
   readonly epoch: number;
 }
+
+/** Dynamic broker configs by entity: a broker id as text, or '' for the cluster-wide default. */
+export type DynamicBrokerConfigs = Readonly<Record<string, Readonly<Record<string, string>>>>;
 
 export interface TopicUpdate {
   readonly spec?: TopicSpec;
@@ -131,6 +143,14 @@ export interface MetadataStore {
   releaseController(id: number): Promise<void>;
   /** Calls `listener` with the controller lease now (null when nobody holds it) and after every change. */
   watchController(listener: (lease: ControllerLease | null) => void): () => void;
+  /**
+   * Dynamic broker configs (Kafka's IncrementalAlterConfigs on a BROKER resource, e.g. the
+   * replication throttle rates): by entity, a broker id as text or '' for the cluster-wide
+   * default. `listener` gets them all now and after every change. Returns the unsubscribe.
+   */
+  watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void;
+  /** Replaces one entity's dynamic configs (an empty record removes the entity); last writer wins. */
+  setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void>;
   /** Reserves `count` producer ids and returns the first; never hands out an id twice. */
   allocateProducerIds(count: number): Promise<bigint>;
   close(): Promise<void>;

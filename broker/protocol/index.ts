@@ -18,9 +18,10 @@
 import { ErrorCode } from '../errors.ts';
 import { ALL_APIS } from './apis/index.ts';
 import type {
-  alterConfigs, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups, deleteRecords, deleteTopics,
-  describeAcls, describeCluster, describeConfigs, describeGroups, describeTopicPartitions, electLeaders, fetch, findCoordinator, heartbeat,
-  incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
+  alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
+  deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
+  findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets,
+  listPartitionReassignments, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 } from './apis/index.ts';
 import type { CompiledStruct } from './codec.ts';
@@ -45,6 +46,7 @@ export const ApiKey = {
   DeleteRecords: 21, InitProducerId: 22, OffsetForLeaderEpoch: 23, DescribeAcls: 29, CreateAcls: 30, DeleteAcls: 31, DescribeConfigs: 32,
   AlterConfigs: 33, CreatePartitions: 37, DeleteGroups: 42, ElectLeaders: 43,
   IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, DescribeTopicPartitions: 75, SaslHandshake: 17, SaslAuthenticate: 36,
+  DescribeLogDirs: 35, AlterPartitionReassignments: 45, ListPartitionReassignments: 46,
 } as const;
 
 /** Schema by API key, for typing: `RequestOf<ApiByKey[0]>`. */
@@ -58,6 +60,7 @@ export interface ApiByKey {
   32: typeof describeConfigs; 33: typeof alterConfigs; 37: typeof createPartitions;
   42: typeof deleteGroups; 43: typeof electLeaders; 44: typeof incrementalAlterConfigs;
   47: typeof offsetDelete; 60: typeof describeCluster; 75: typeof describeTopicPartitions; 17: typeof saslHandshake; 36: typeof saslAuthenticate;
+  35: typeof describeLogDirs; 45: typeof alterPartitionReassignments; 46: typeof listPartitionReassignments;
 }
 
 type Req<K extends number> = K extends keyof ApiByKey ? RequestOf<ApiByKey[K]> : Record<string, unknown>;

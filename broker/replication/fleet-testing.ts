@@ -24,20 +24,23 @@ export const FAST_FLEET_SETTINGS: Readonly<Record<string, string>> = {
 export interface TestFleet {
   fleet: LocalFleet;
   dataDir: string;
+  /** The metadata store the brokers share (it outlives their crashes). */
+  store: MemoryStore;
   /** Stops every broker and removes the data. */
   close(): Promise<void>;
 }
 
 export async function startTestFleet(settings: Record<string, string> = {}, brokers = 3): Promise<TestFleet> {
   const dataDir = mkdtempSync(join(tmpdir(), 'brook-fleet-'));
+  const store = new MemoryStore();
   const fleet = new LocalFleet({
-    brokers, host: '127.0.0.1', basePort: 0, metricsBasePort: null, dataDir, store: new MemoryStore(),
+    brokers, host: '127.0.0.1', basePort: 0, metricsBasePort: null, dataDir, store,
     settings: { ...FAST_FLEET_SETTINGS, ...settings }, logLevel: 'warn',
   });
   await fleet.startAll();
   await waitFor(() => fleet.brokers.every((b) => b.liveBrokers().length === brokers), 'all brokers live');
   return {
-    fleet, dataDir,
+    fleet, dataDir, store,
     async close() {
       await fleet.stopAll();
       rmSync(dataDir, { recursive: true, force: true });

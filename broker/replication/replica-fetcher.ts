@@ -16,6 +16,7 @@
 import { ErrorCode, KafkaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { KafkaConnection } from '../client/kafka-connection.ts';
+import type { ReplicationQuota } from './replication-quota.ts';
 import type { Partition } from '../partition.ts';
 
 const FETCH = 1;
@@ -35,6 +36,9 @@ export interface FetcherOptions {
   logger: Logger;
   /** The broker's clock (partition back-off deadlines). */
   clock: () => number;
+  /** The follower side's replication throttle, and whether a partition's replica here is throttled by it. */
+  quota?: ReplicationQuota;
+  throttled?: (p: Partition) => boolean;
 }
 
 interface Followed { partition: Partition; backoffUntil: number }
@@ -78,7 +82,7 @@ export class ReplicaFetcher {
   private async run(): Promise<void> {
     while (this.running) {
       const now = this.opts.clock();
-      const ready = [...this.followed.values()].filter((f) => f.backoffUntil <= now && !f.partition.isLeader);
+      const ready = [...this.followed.values()].filter((f) => f.backoffUntil <= now && !f.partition.isLeader && !this.heldBack(f.partition));
       if (ready.length === 0) {
         await this.sleep(this.followed.size === 0 ? 60_000 : 100);
         continue;
@@ -91,6 +95,15 @@ export class ReplicaFetcher {
         await this.sleep(CONNECTION_BACKOFF_MS);
       }
     }
+  }
+
+  /** A throttled replica out of the ISR waits while the follower quota is used up (Kafka's shouldFollowerThrottle). */
+  private isThrottled(p: Partition): boolean {
+    return this.opts.throttled !== undefined && !p.state.isr.includes(this.opts.nodeId) && this.opts.throttled(p);
+  }
+
+  private heldBack(p: Partition): boolean {
+    return this.opts.quota !== undefined && this.isThrottled(p) && this.opts.quota.isExceeded();
   }
 
   private sleep(ms: number): Promise<void> {
@@ -132,6 +145,7 @@ export class ReplicaFetcher {
         const p = s.f.partition;
         // The partition may have changed role or epoch while the fetch was out.
         if (p.isLeader || p.leaderEpoch !== s.epoch || p.log.logEndOffset !== s.fetchOffset) continue;
+        if (r.records && this.isThrottled(p)) this.opts.quota?.record(r.records.length);
         try {
           await this.handlePartition(s.f, r);
         } catch (err) {

@@ -14,6 +14,7 @@ import { StaleVersionError } from '../metadata/index.ts';
 import type { MetadataStore } from '../metadata/index.ts';
 import type { Partition } from '../partition.ts';
 import { ReplicaFetcher } from './replica-fetcher.ts';
+import type { ReplicationQuota } from './replication-quota.ts';
 
 export interface ReplicaManagerOptions {
   nodeId: number;
@@ -26,6 +27,9 @@ export interface ReplicaManagerOptions {
   endpointOf: (brokerId: number) => { host: string; port: number } | undefined;
   partitions: () => Iterable<Partition>;
   clock: () => number;
+  /** The follower side's replication throttle, and which followed replicas it applies to. */
+  followerQuota?: ReplicationQuota;
+  followerThrottled?: (p: Partition) => boolean;
 }
 
 export class ReplicaManager {
@@ -66,6 +70,7 @@ export class ReplicaManager {
         fetcher = new ReplicaFetcher({
           nodeId: this.opts.nodeId, leaderId, host: endpoint.host, port: endpoint.port,
           maxWaitMs: this.opts.fetchWaitMs, maxBytes: this.opts.fetchMaxBytes, logger: this.opts.logger, clock: this.opts.clock,
+          quota: this.opts.followerQuota, throttled: this.opts.followerThrottled,
         });
         this.fetchers.set(leaderId, fetcher);
       }

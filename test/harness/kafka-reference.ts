@@ -13,7 +13,7 @@ import type { BrokerHandle, StartBrokerOptions } from './brook.ts';
 import { repoRoot } from './paths.ts';
 import { requireJava } from './tools.ts';
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
@@ -25,7 +25,8 @@ function freePort(): Promise<number> {
   });
 }
 
-function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<boolean> {
+/** Resolves true once something accepts connections on `port`, false after `timeoutMs` or once `exited()`. */
+export function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve) => {
     const attempt = () => {

@@ -17,6 +17,8 @@ export interface BrokerLaunch {
   listen: string;
   /** Turns the command line into the one to run, e.g. inside a network namespace. */
   wrap?: (cmd: string, args: string[]) => [string, string[]];
+  /** More broker settings (`--set k=v`). */
+  set?: Record<string, string>;
 }
 
 /**
@@ -28,7 +30,8 @@ export function startBrokerProcess(node: BrokerNode, launch: BrokerLaunch): Prom
     '--store', 'kubernetes', '--cluster', 'demo', '--namespace', launch.namespace, '--kubeconfig', launch.kubeconfig,
     '--listen', launch.listen, '--data-dir', node.dataDir, '--metrics-port', 'none',
     '--set', 'broker.session.timeout.ms=2000', '--set', 'broker.heartbeat.interval.ms=400',
-    '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0'];
+    '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0',
+    ...Object.entries(launch.set ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`])];
   const [cmd, args] = launch.wrap ? launch.wrap(process.execPath, argv) : [process.execPath, argv];
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   node.child = child;

@@ -186,3 +186,18 @@ describe('KubernetesStore', () => {
     }
   });
 });
+
+test('dynamic broker configs written through one broker\'s store reach another broker\'s store (the metadata ConfigMap, re-read every 2 s)', async () => {
+  const a = await openStore();
+  const b = await openStore(storeNamespaces.get(a)!);
+  try {
+    const seen: string[] = [];
+    const stop = b.watchBrokerConfigs((c) => seen.push(JSON.stringify(c)));
+    await a.setBrokerConfigs('0', { 'leader.replication.throttled.rate': '1000' });
+    await waitFor(() => seen.at(-1) === JSON.stringify({ 0: { 'leader.replication.throttled.rate': '1000' } }), 10_000);
+    stop();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});

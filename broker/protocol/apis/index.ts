@@ -15,6 +15,9 @@ import { describeConfigs } from './describeConfigs.ts';
 import { describeGroups } from './describeGroups.ts';
 import { describeTopicPartitions } from './describeTopicPartitions.ts';
 import { electLeaders } from './electLeaders.ts';
+import { alterPartitionReassignments } from './alterPartitionReassignments.ts';
+import { listPartitionReassignments } from './listPartitionReassignments.ts';
+import { describeLogDirs } from './describeLogDirs.ts';
 import { fetch } from './fetch.ts';
 import { findCoordinator } from './findCoordinator.ts';
 import { heartbeat } from './heartbeat.ts';
@@ -35,8 +38,9 @@ import { saslHandshake } from './saslHandshake.ts';
 import { syncGroup } from './syncGroup.ts';
 
 export {
-  alterConfigs, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups, deleteRecords, deleteTopics,
-  describeAcls, describeCluster, describeConfigs, describeGroups, describeTopicPartitions, electLeaders, fetch, findCoordinator, heartbeat,
+  alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
+  deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
+  findCoordinator, heartbeat, listPartitionReassignments,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
 };
@@ -46,5 +50,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, apiVersions, createTopics,
   deleteTopics, deleteRecords, initProducerId, describeAcls, createAcls, deleteAcls, offsetForLeaderEpoch, describeConfigs, alterConfigs,
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster, describeTopicPartitions,
-  saslHandshake, saslAuthenticate,
+  saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
 ];
