@@ -12,15 +12,11 @@
  *   BROOK_OUTAGE_MS=30000 npm run jest -- test/k8s/api-server-outage.test.ts   # the 30 s figure in docs/failure.md
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess, requireKcat, run } from '../harness/tools.ts';
-import { freePort, kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
-import { longestGap, partitionStates, startBrokerProcess, waitFor, type BrokerNode } from './broker-processes.ts';
+import { longestGap, partitionStates, startBrokerFleet, waitFor } from './broker-processes.ts';
 
 const api = useApiServer();
 const ns = 'outage';
@@ -29,29 +25,18 @@ const PARTITIONS = 3;
 /** The longest pause in acknowledgements or deliveries tolerated around the outage (the target is none; the machine is loaded). */
 const MAX_STALL_MS = 3_000;
 
-interface Node extends BrokerNode { port: number }
-const nodes: Node[] = [];
-const start = (node: Node) => startBrokerProcess(node, { namespace: ns, kubeconfig: api().kubeconfigPath, listen: `127.0.0.1:${node.port}` });
+let fleet: Awaited<ReturnType<typeof startBrokerFleet>>;
 const outageStates = () => partitionStates(api(), ns, 'outage');
 
 beforeAll(async () => {
   requireKcat();
-  expectSuccess(await kubectl(api(), ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
-  expectSuccess(await kubectl(api(), ['create', 'namespace', ns]));
-  expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', join(repoRoot, 'examples/cluster.yaml')]));
-  for (let id = 0; id < 3; id++) nodes.push({ id, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `brook-outage-${id}-`)), child: null, log: '' });
-  await Promise.all(nodes.map(start));
+  fleet = await startBrokerFleet(api(), { namespace: ns });
 }, 120_000);
 
-afterAll(() => {
-  for (const n of nodes) {
-    n.child?.kill('SIGKILL');
-    rmSync(n.dataDir, { recursive: true, force: true });
-  }
-});
+afterAll(() => fleet?.stop());
 
 test(`an API server outage stops the data plane: acks=all produce and consume go on through ${OUTAGE_MS / 1000} s of SIGSTOPped kube-apiserver`, async () => {
-  const bootstrap = nodes.map((n) => `127.0.0.1:${n.port}`);
+  const bootstrap = fleet.bootstrap();
   const kafka = new Kafka({ brokers: bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
   const admin = kafka.admin();
   await admin.connect();

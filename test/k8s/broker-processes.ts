@@ -4,9 +4,12 @@
  * state from the API server, wait for a condition, and measure stalls.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/paths.ts';
-import { kubectl, type ApiServer } from './envtest.ts';
+import { expectSuccess } from '../harness/tools.ts';
+import { freePort, kubectl, type ApiServer } from './envtest.ts';
 
 export interface BrokerNode { id: number; dataDir: string; child: ChildProcess | null; log: string }
 
@@ -41,6 +44,43 @@ export function startBrokerProcess(node: BrokerNode, launch: BrokerLaunch): Prom
     child.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) resolve(); });
     child.once('exit', (code, signal) => reject(new Error(`broker ${node.id} exited (${code ?? signal}):\n${node.log}`)));
   });
+}
+
+export interface FleetNode extends BrokerNode { port: number }
+
+/**
+ * `size` broker processes (ids 0..size-1, free ports, fresh data directories) on the Kubernetes
+ * store of `api`, in a new namespace `namespace` holding the CRDs' examples/cluster.yaml Cluster;
+ * for a test file's beforeAll. `stop` SIGKILLs them (SIGCONT first: a test may have stopped one)
+ * and removes their data.
+ */
+export async function startBrokerFleet(api: ApiServer, opts: { namespace: string; size?: number; set?: Record<string, string> }): Promise<{
+  nodes: FleetNode[];
+  start(node: FleetNode): Promise<void>;
+  bootstrap(): string[];
+  stop(): void;
+}> {
+  expectSuccess(await kubectl(api, ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
+  expectSuccess(await kubectl(api, ['create', 'namespace', opts.namespace]));
+  expectSuccess(await kubectl(api, ['apply', '-n', opts.namespace, '-f', join(repoRoot, 'examples/cluster.yaml')]));
+  const nodes: FleetNode[] = [];
+  for (let id = 0; id < (opts.size ?? 3); id++) {
+    nodes.push({ id, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `brook-${opts.namespace}-${id}-`)), child: null, log: '' });
+  }
+  const start = (node: FleetNode) => startBrokerProcess(node, { namespace: opts.namespace, kubeconfig: api.kubeconfigPath, listen: `127.0.0.1:${node.port}`, set: opts.set });
+  await Promise.all(nodes.map(start));
+  return {
+    nodes,
+    start,
+    bootstrap: () => nodes.map((n) => `127.0.0.1:${n.port}`),
+    stop() {
+      for (const n of nodes) {
+        n.child?.kill('SIGCONT');
+        n.child?.kill('SIGKILL');
+        rmSync(n.dataDir, { recursive: true, force: true });
+      }
+    },
+  };
 }
 
 export async function waitFor(cond: () => Promise<boolean> | boolean, what: string, timeoutMs = 30_000): Promise<void> {

@@ -11,28 +11,22 @@
  * acknowledged record at its offset.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { repoRoot } from '../harness/paths.ts';
 import { checkAcknowledged, replicaFromDirectory, waitForReplicas } from '../harness/chaos-checker.ts';
 import type { AckedRecord, PartitionEvidence } from '../harness/chaos-checker.ts';
 import { describeRun, expectSuccess, javaProgram, requireKcat, run } from '../harness/tools.ts';
-import { freePort, kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
-import { partitionStates, startBrokerProcess, waitFor, type BrokerNode } from './broker-processes.ts';
+import { partitionStates, startBrokerFleet, waitFor, type FleetNode } from './broker-processes.ts';
 
 const api = useApiServer();
 const ns = 'chaos';
 const KILLS = 20;
 const PARTITIONS = 3;
 
-interface Node extends BrokerNode { port: number }
-const nodes: Node[] = [];
-const start = (node: Node) => startBrokerProcess(node, { namespace: ns, kubeconfig: api().kubeconfigPath, listen: `127.0.0.1:${node.port}` });
+let fleet: Awaited<ReturnType<typeof startBrokerFleet>>;
 
-async function kill9(node: Node): Promise<void> {
+async function kill9(node: FleetNode): Promise<void> {
   const child = node.child!;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
@@ -45,23 +39,13 @@ const chaosStates = () => partitionStates(api(), ns, 'chaos');
 
 beforeAll(async () => {
   requireKcat();
-  expectSuccess(await kubectl(api(), ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
-  expectSuccess(await kubectl(api(), ['create', 'namespace', ns]));
-  expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', join(repoRoot, 'examples/cluster.yaml')]));
-  for (let id = 0; id < 3; id++) nodes.push({ id, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `brook-chaos-${id}-`)), child: null, log: '' });
-  await Promise.all(nodes.map(start));
+  fleet = await startBrokerFleet(api(), { namespace: ns });
 }, 120_000);
 
-afterAll(() => {
-  for (const n of nodes) {
-    n.child?.kill('SIGCONT');
-    n.child?.kill('SIGKILL');
-    rmSync(n.dataDir, { recursive: true, force: true });
-  }
-});
+afterAll(() => fleet?.stop());
 
 test(`${KILLS} leader kills (SIGKILL) and pauses (SIGSTOP) across processes lose no acknowledged record of either client on any in-sync replica and duplicate nothing`, async () => {
-  const bootstrap = nodes.map((n) => `127.0.0.1:${n.port}`);
+  const bootstrap = fleet.bootstrap();
   const kafka = new Kafka({ brokers: bootstrap, logLevel: logLevel.NOTHING, retry: { retries: 100, initialRetryTime: 100, maxRetryTime: 1000 } });
   const admin = kafka.admin();
   await admin.connect();
@@ -96,12 +80,12 @@ test(`${KILLS} leader kills (SIGKILL) and pauses (SIGSTOP) across processes lose
   for (let round = 0; round < KILLS; round++) {
     const p = round % PARTITIONS;
     const states = await chaosStates();
-    const victim = nodes[states[p]!.leader]!;
+    const victim = fleet.nodes[states[p]!.leader]!;
     const before = acked.length;
     if (round % 2 === 0) {
       await kill9(victim);
       await waitFor(async () => { const s = (await chaosStates())[p]!; return s.leader >= 0 && s.leader !== victim.id; }, `failover of partition ${p} after SIGKILL`);
-      await start(victim);
+      await fleet.start(victim);
     } else {
       victim.child!.kill('SIGSTOP');
       try {
@@ -133,7 +117,7 @@ test(`${KILLS} leader kills (SIGKILL) and pauses (SIGSTOP) across processes lose
       try {
         await waitFor(async () => (await partitionStates(api(), ns, topic)).every((s) => s.isr.length === 3), `every ISR of ${topic} whole again`, 60_000);
       } catch (err) {
-        const logs = nodes.map((n) => `--- broker ${n.id} (stderr, last lines)\n${n.log.split('\n').slice(-15).join('\n')}`).join('\n');
+        const logs = fleet.nodes.map((n) => `--- broker ${n.id} (stderr, last lines)\n${n.log.split('\n').slice(-15).join('\n')}`).join('\n');
         throw new Error(`${(err as Error).message}: ${JSON.stringify(await partitionStates(api(), ns, topic))}\n${logs}`);
       }
       const evidence = await waitForReplicas(async (): Promise<PartitionEvidence[]> => {
@@ -145,7 +129,7 @@ test(`${KILLS} leader kills (SIGKILL) and pauses (SIGSTOP) across processes lose
           return {
             partition: s.partition,
             highWatermark,
-            inSync: inSync.map((id) => replicaFromDirectory(`broker ${id}`, join(nodes[id]!.dataDir, `${topic}-${s.partition}`), highWatermark)),
+            inSync: inSync.map((id) => replicaFromDirectory(`broker ${id}`, join(fleet.nodes[id]!.dataDir, `${topic}-${s.partition}`), highWatermark)),
           };
         });
       }, records);

@@ -7,26 +7,19 @@
  * it, and every acknowledged record is on both replicas of the target at its offset.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
-import { repoRoot } from '../harness/paths.ts';
 import { checkAcknowledged, replicaFromDirectory, waitForReplicas } from '../harness/chaos-checker.ts';
 import type { AckedRecord } from '../harness/chaos-checker.ts';
-import { expectSuccess } from '../harness/tools.ts';
-import { freePort, kubectl } from './envtest.ts';
+import { kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
-import { startBrokerProcess, waitFor, type BrokerNode } from './broker-processes.ts';
+import { startBrokerFleet, waitFor } from './broker-processes.ts';
 
 const api = useApiServer();
 const ns = 'reassign';
 const RATE = 1_000_000;
 
-interface Node extends BrokerNode { port: number }
-const nodes: Node[] = [];
-const start = (node: Node) => startBrokerProcess(node, { namespace: ns, kubeconfig: api().kubeconfigPath, listen: `127.0.0.1:${node.port}`,
-  set: { 'follower.replication.throttled.rate': String(RATE) } });
+let fleet: Awaited<ReturnType<typeof startBrokerFleet>>;
 
 interface StatusPartition { partition: number; replicas: number[]; leader: number; isr: number[]; reassignment?: { targetReplicas: number[]; addingReplicas?: number[] } }
 async function status(topic: string): Promise<StatusPartition[]> {
@@ -36,22 +29,13 @@ async function status(topic: string): Promise<StatusPartition[]> {
 }
 
 beforeAll(async () => {
-  expectSuccess(await kubectl(api(), ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
-  expectSuccess(await kubectl(api(), ['create', 'namespace', ns]));
-  expectSuccess(await kubectl(api(), ['apply', '-n', ns, '-f', join(repoRoot, 'examples/cluster.yaml')]));
-  for (let id = 0; id < 3; id++) nodes.push({ id, port: await freePort(), dataDir: mkdtempSync(join(tmpdir(), `brook-reassign-${id}-`)), child: null, log: '' });
-  await Promise.all(nodes.map(start));
+  fleet = await startBrokerFleet(api(), { namespace: ns, set: { 'follower.replication.throttled.rate': String(RATE) } });
 }, 120_000);
 
-afterAll(() => {
-  for (const n of nodes) {
-    n.child?.kill('SIGKILL');
-    rmSync(n.dataDir, { recursive: true, force: true });
-  }
-});
+afterAll(() => fleet?.stop());
 
 test('a reassignment interrupted by SIGKILL of the controller broker finishes after failover, losing no acknowledged record', async () => {
-  const kafka = new Kafka({ brokers: nodes.map((n) => `127.0.0.1:${n.port}`), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
+  const kafka = new Kafka({ brokers: fleet.bootstrap(), logLevel: logLevel.NOTHING, retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 } });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: 'moving', numPartitions: 3, replicationFactor: 1,
@@ -75,7 +59,7 @@ test('a reassignment interrupted by SIGKILL of the controller broker finishes af
   await producer.disconnect();
 
   await admin.alterPartitionReassignments({ topics: [{ topic: 'moving', partitionAssignment: [{ partition: chosen.partition, replicas: target }] }] });
-  const node = nodes[controller]!;
+  const node = fleet.nodes[controller]!;
   const child = node.child!;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGKILL');
@@ -89,7 +73,7 @@ test('a reassignment interrupted by SIGKILL of the controller broker finishes af
     return s.reassignment === undefined && s.replicas.join() === target.join() && s.isr.length === 2;
   }, 'the reassignment to finish under the new controller', 90_000);
   // the killed broker comes back (its RF 1 partitions were offline meanwhile); the lease stays with its successor
-  await start(node);
+  await fleet.start(node);
   await waitFor(async () => (await status('moving')).every((p) => p.leader >= 0), 'every partition led again');
   await admin.disconnect();
   const admin2 = kafka.admin();
@@ -99,7 +83,7 @@ test('a reassignment interrupted by SIGKILL of the controller broker finishes af
   await admin2.disconnect();
   const highWatermark = BigInt(offsets.find((o) => o.partition === chosen.partition)!.high);
   const evidence = await waitForReplicas(async () => [{ partition: chosen.partition, highWatermark,
-    inSync: target.map((id) => replicaFromDirectory(`broker ${id}`, join(nodes[id]!.dataDir, `moving-${chosen.partition}`), highWatermark)) }], acked);
+    inSync: target.map((id) => replicaFromDirectory(`broker ${id}`, join(fleet.nodes[id]!.dataDir, `moving-${chosen.partition}`), highWatermark)) }], acked);
   const report = checkAcknowledged(acked, evidence);
   expect(report.problems).toEqual([]);
   expect(report.verified).toBe(acked.length * 2);
