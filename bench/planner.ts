@@ -10,7 +10,7 @@
  */
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { placeReplicas, planRebalance } from '../broker/placement/index.ts';
+import { placeReplicas, planRebalance, seededRandom } from '../broker/placement/index.ts';
 import type { CurrentPartition, PlannerBroker, RebalancePlan } from '../broker/placement/index.ts';
 
 const { values } = parseArgs({ options: { partitions: { type: 'string' }, brokers: { type: 'string' }, runs: { type: 'string' } } });
@@ -22,16 +22,6 @@ const RF = 3;
 const TOPICS = 100;
 const MIB = 1024 ** 2;
 
-/** mulberry32: a small seeded generator, so every run plans the same input. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const all: PlannerBroker[] = Array.from({ length: BROKERS }, (_, id) => ({ id, rack: `zone-${id % RACKS}` }));
 
@@ -53,9 +43,9 @@ function assignment(on: number, rnd: () => number): CurrentPartition[] {
 
 interface Scenario { name: string; brokers: PlannerBroker[]; partitions: CurrentPartition[] }
 const scenarios: Scenario[] = [
-  { name: `scale-up: placed on 10 brokers, ${BROKERS} now`, brokers: all, partitions: assignment(10, seeded(1)) },
-  { name: `skewed: placed on ${BROKERS}, 10 hot brokers hold a second copy set`, brokers: all, partitions: skewed(seeded(2)) },
-  { name: `drain: ${BROKERS} balanced, the last 5 draining`, brokers: all.map((b) => ({ ...b, draining: b.id >= BROKERS - 5 })), partitions: assignment(BROKERS, seeded(3)) },
+  { name: `scale-up: placed on 10 brokers, ${BROKERS} now`, brokers: all, partitions: assignment(10, seededRandom(1)) },
+  { name: `skewed: placed on ${BROKERS}, 10 hot brokers hold a second copy set`, brokers: all, partitions: skewed(seededRandom(2)) },
+  { name: `drain: ${BROKERS} balanced, the last 5 draining`, brokers: all.map((b) => ({ ...b, draining: b.id >= BROKERS - 5 })), partitions: assignment(BROKERS, seededRandom(3)) },
 ];
 
 /** Balanced placement, then a third of the partitions moved wholesale onto brokers 0-9 (rack-spread kept). */
@@ -77,7 +67,7 @@ for (const s of scenarios) {
   for (let r = 0; r < RUNS; r++) {
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    plan = planRebalance({ brokers: s.brokers, partitions: s.partitions, random: seeded(100 + r), throttleBytesPerSecond: 50 * MIB });
+    plan = planRebalance({ brokers: s.brokers, partitions: s.partitions, random: seededRandom(100 + r), throttleBytesPerSecond: 50 * MIB });
     times.push(performance.now() - t0);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);

@@ -7,6 +7,7 @@ export type { BrokerInfo } from '../metadata/placement.ts';
 export { planRebalance } from './rebalance-plan.ts';
 export { estimateRebalanceSeconds } from './rebalance-state.ts';
 export { RebalancePlanError } from './rebalance-types.ts';
+export { seededRandom } from './seeded-random.ts';
 export type {
   BrokerLoad, BrokerLoadChange, CurrentPartition, PartitionMove, PlanIssue, PlanIssueCode, PlannerBroker,
   RebalanceInput, RebalancePlan, RebalancePlanErrorCode, TargetPartition,

@@ -1,21 +1,11 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { placeReplicas } from '../metadata/placement.ts';
-import { RebalancePlanError, estimateRebalanceSeconds, planRebalance } from './index.ts';
+import { RebalancePlanError, estimateRebalanceSeconds, planRebalance, seededRandom } from './index.ts';
 import type { CurrentPartition, PlannerBroker, RebalanceInput, RebalancePlan } from './index.ts';
 
 const MIB = 1024n * 1024n;
 
-/** mulberry32: seeded, so a property's cluster is reproducible from its seed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GHOST_BASE = 1000;
 
@@ -45,7 +35,7 @@ const clusterArb = (opts: { evenRacks: boolean; mixedRf?: boolean; isrSubsets?: 
   sizes: fc.boolean(),
   seed: fc.integer(),
 }).map((g): Cluster => {
-  const rnd = seeded(g.seed);
+  const rnd = seededRandom(g.seed);
   const rf = Math.min(g.rfPick, g.n, 5);
   const ids = Array.from({ length: g.n }, (_, i) => i * 3 + (i % 2));
   const draining = ids.map(() => rnd() < g.drainRate);
@@ -167,7 +157,7 @@ function flagged(plan: RebalancePlan): Set<string> {
 describe('planRebalance properties', () => {
   test('random clusters (1-50 brokers, 0-6 racks of equal size, RF 1-5, skewed, ghost and draining brokers): the plan is valid, replicas and leaders within one per broker', () => {
     fc.assert(fc.property(clusterArb({ evenRacks: true }), fc.integer(), ({ brokers, partitions }, seed) => {
-      const input = { brokers, partitions, random: seeded(seed) };
+      const input = { brokers, partitions, random: seededRandom(seed) };
       const plan = planRebalance(input);
       expectConsistent(input, plan);
       const rfOf = new Map(partitions.map((p) => [`${p.topic}-${p.partition}`, p.replicas.length]));
@@ -187,7 +177,7 @@ describe('planRebalance properties', () => {
   test('without racks, every topic is within one replica per broker too (mixed RF, skewed, ghost and draining brokers)', () => {
     fc.assert(fc.property(clusterArb({ evenRacks: true, noRacks: true, mixedRf: true }), fc.integer(), ({ brokers, partitions }, seed) => {
       fc.pre(!guarded(brokers, partitions));
-      const plan = planRebalance({ brokers, partitions, random: seeded(seed) });
+      const plan = planRebalance({ brokers, partitions, random: seededRandom(seed) });
       const eligible = [...eligibleIds(brokers)];
       for (const topic of new Set(partitions.map((p) => p.topic))) {
         const per = new Map(eligible.map((id) => [id, 0]));
@@ -200,7 +190,7 @@ describe('planRebalance properties', () => {
 
   test('random clusters with racks of any size, mixed RF and partial ISRs: always valid, and "balanced" is true exactly when replicas and leaders are within one', () => {
     fc.assert(fc.property(clusterArb({ evenRacks: false, mixedRf: true, isrSubsets: true }), fc.integer(), ({ brokers, partitions }, seed) => {
-      const input = { brokers, partitions, random: seeded(seed) };
+      const input = { brokers, partitions, random: seededRandom(seed) };
       const plan = planRebalance(input);
       expectConsistent(input, plan);
       const rfOf = new Map(partitions.map((p) => [`${p.topic}-${p.partition}`, p.replicas.length]));
@@ -215,7 +205,7 @@ describe('planRebalance properties', () => {
 
   test('planning the plan\'s own target again moves nothing (what is placed well stays)', () => {
     fc.assert(fc.property(clusterArb({ evenRacks: false, mixedRf: true, isrSubsets: true }), fc.integer(), fc.integer(), ({ brokers, partitions }, seed1, seed2) => {
-      const first = planRebalance({ brokers, partitions, random: seeded(seed1) });
+      const first = planRebalance({ brokers, partitions, random: seededRandom(seed1) });
       // after the moves ran, the added replicas are in sync, the removed ones gone
       const again: CurrentPartition[] = first.assignments.map((a, i) => {
         const was = partitions[i]!;
@@ -226,7 +216,7 @@ describe('planRebalance properties', () => {
           ...(partitions[i]!.sizeBytes !== undefined ? { sizeBytes: partitions[i]!.sizeBytes } : {}),
         };
       });
-      const second = planRebalance({ brokers, partitions: again, random: seeded(seed2) });
+      const second = planRebalance({ brokers, partitions: again, random: seededRandom(seed2) });
       // where the first plan had to keep an only in-sync replica, the next may go on once more are in sync
       if (guarded(brokers, partitions)) return;
       expect(second.moves).toEqual([]);
@@ -247,7 +237,7 @@ describe('planRebalance properties', () => {
           topic: 'orders', partition: p, replicas: Array.from({ length: rf }, (_, k) => (p + k) % n),
           sizeBytes: 10n * MIB,
         }));
-        const plan = planRebalance({ brokers, partitions, random: seeded(seed) });
+        const plan = planRebalance({ brokers, partitions, random: seededRandom(seed) });
         expect(plan.moves).toEqual([]);
         expect(plan.balanced).toBe(true);
       }), { numRuns: 200 });
@@ -255,14 +245,14 @@ describe('planRebalance properties', () => {
 
   test('same random seed, same plan; the seed only breaks ties', () => {
     fc.assert(fc.property(clusterArb({ evenRacks: false, mixedRf: true }), fc.integer(), ({ brokers, partitions }, seed) => {
-      const a = planRebalance({ brokers, partitions, random: seeded(seed) });
-      const b = planRebalance({ brokers, partitions, random: seeded(seed) });
+      const a = planRebalance({ brokers, partitions, random: seededRandom(seed) });
+      const b = planRebalance({ brokers, partitions, random: seededRandom(seed) });
       expect(b).toEqual(a);
     }), { numRuns: 100 });
     // and the seed is used: on a tie-rich input different seeds give different plans
     const brokers = Array.from({ length: 6 }, (_, id) => ({ id, rack: null }));
     const partitions = Array.from({ length: 12 }, (_, p) => ({ topic: 't', partition: p, replicas: [0, 1] }));
-    const plans = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((s) => JSON.stringify(planRebalance({ brokers, partitions, random: seeded(s) }).assignments)));
+    const plans = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((s) => JSON.stringify(planRebalance({ brokers, partitions, random: seededRandom(s) }).assignments)));
     expect(plans.size).toBeGreaterThan(1);
   });
 });
@@ -277,7 +267,7 @@ describe('planRebalance cases', () => {
   test('adding 2 empty brokers to 3 balanced ones moves exactly the fair share: 36 of 90 replicas', () => {
     const brokers = Array.from({ length: 5 }, (_, id) => ({ id, rack: null }));
     const partitions = rr(30, [0, 1, 2], 3, () => 100n * MIB);
-    const plan = planRebalance({ brokers, partitions, random: seeded(7) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(7) });
     expect(plan.balanced).toBe(true);
     // 90 replicas on 5 brokers: 18 each, so the 2 new brokers take 36, and nothing else moves
     expect(plan.brokers.map((b) => b.after.replicas)).toEqual([18, 18, 18, 18, 18]);
@@ -294,7 +284,7 @@ describe('planRebalance cases', () => {
       ...Array.from({ length: 12 }, (_, p) => ({ topic: 'a', partition: p, replicas: [p % 3, (p + 1) % 3] })),
       ...Array.from({ length: 12 }, (_, p) => ({ topic: 'b', partition: p, replicas: [3 + (p % 3), 3 + ((p + 1) % 3)] })),
     ];
-    const plan = planRebalance({ brokers, partitions, random: seeded(5) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(5) });
     expect(plan.balanced).toBe(true);
     for (const topic of ['a', 'b']) {
       const perBroker = brokers.map((b) => plan.assignments.filter((x) => x.topic === topic && x.replicas.includes(b.id)).length);
@@ -306,7 +296,7 @@ describe('planRebalance cases', () => {
   test('moves the smallest partitions when sizes differ (bytes goal off)', () => {
     const brokers = Array.from({ length: 4 }, (_, id) => ({ id, rack: null }));
     const partitions = rr(12, [0, 1, 2], 1, (p) => BigInt(p + 1) * MIB); // partition p has p+1 MiB
-    const plan = planRebalance({ brokers, partitions, random: seeded(1), bytesTolerance: Infinity });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1), bytesTolerance: Infinity });
     expect(plan.totals.replicasMoved).toBe(3);
     // one from each old broker: the smallest each holds (partitions 0, 1, 2)
     expect(plan.moves.map((m) => m.partition).sort()).toEqual([0, 1, 2]);
@@ -318,8 +308,8 @@ describe('planRebalance cases', () => {
     const partitions: CurrentPartition[] = Array.from({ length: 16 }, (_, p) => ({
       topic: 't', partition: p, replicas: [p < 4 ? 0 : 1 + (p % 3)], sizeBytes: p < 4 ? 1000n * MIB : 10n * MIB,
     }));
-    const before = planRebalance({ brokers, partitions, random: seeded(1), bytesTolerance: Infinity });
-    const plan = planRebalance({ brokers, partitions, random: seeded(1) });
+    const before = planRebalance({ brokers, partitions, random: seededRandom(1), bytesTolerance: Infinity });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1) });
     const maxBytes = (pl: RebalancePlan) => Math.max(...pl.brokers.map((b) => Number(b.after.bytes)));
     const total = partitions.reduce((s, p) => s + Number(p.sizeBytes), 0);
     expect(maxBytes(before)).toBeGreaterThan(total / 4 * 1.1);
@@ -329,9 +319,9 @@ describe('planRebalance cases', () => {
 
   test('a drain moves every replica off the draining brokers and keeps racks spread', () => {
     const brokers = Array.from({ length: 9 }, (_, id) => ({ id, rack: `r${id % 3}`, draining: id >= 6 }));
-    const partitions = placeReplicas({ brokers, partitions: 24, replicationFactor: 3, random: seeded(3) })
+    const partitions = placeReplicas({ brokers, partitions: 24, replicationFactor: 3, random: seededRandom(3) })
       .map((replicas, partition) => ({ topic: 'orders', partition, replicas, isr: replicas }));
-    const plan = planRebalance({ brokers, partitions, random: seeded(4) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(4) });
     expect(plan.balanced).toBe(true);
     expect(plan.brokers.filter((b) => b.id >= 6).map((b) => b.after.replicas)).toEqual([0, 0, 0]);
     expect(plan.brokers.filter((b) => b.id < 6).map((b) => b.after.replicas)).toEqual([12, 12, 12, 12, 12, 12]);
@@ -344,7 +334,7 @@ describe('planRebalance cases', () => {
     // 4 brokers in 3 racks (r0: 0 and 3, r1: 1, r2: 2): RF 3 needs every rack, so 1 and 2 hold every partition
     const brokers = Array.from({ length: 4 }, (_, id) => ({ id, rack: `r${id % 3}` }));
     const partitions = Array.from({ length: 12 }, (_, p) => ({ topic: 't', partition: p, replicas: [0, 3, p % 2 ? 1 : 2] }));
-    const plan = planRebalance({ brokers, partitions, random: seeded(2) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(2) });
     for (const a of plan.assignments) expect(new Set(a.replicas.map((id) => id % 3)).size).toBe(3);
     expect(plan.brokers.map((b) => b.after.replicas)).toEqual([6, 12, 12, 6]);
     expect(plan.balanced).toBe(false);
@@ -357,7 +347,7 @@ describe('planRebalance cases', () => {
       { topic: 't', partition: 0, replicas: [7, 0, 1] },
       { topic: 't', partition: 1, replicas: [1, 8, 9] },
     ];
-    const plan = planRebalance({ brokers, partitions, random: seeded(1) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1) });
     for (const a of plan.assignments) for (const id of a.replicas) expect([0, 1, 2]).toContain(id);
     expect(plan.brokers.filter((b) => b.state === 'ghost').map((b) => [b.id, b.after.replicas])).toEqual([[7, 0], [8, 0], [9, 0]]);
     expect(plan.moves.find((m) => m.partition === 0)!.removing).toEqual([7]);
@@ -371,7 +361,7 @@ describe('planRebalance cases', () => {
       { topic: 'logs', partition: 0, replicas: [0, 1] },
     ];
     let err: unknown;
-    try { planRebalance({ brokers, partitions, random: seeded(1) }); } catch (e) { err = e; }
+    try { planRebalance({ brokers, partitions, random: seededRandom(1) }); } catch (e) { err = e; }
     expect(err).toBeInstanceOf(RebalancePlanError);
     expect((err as RebalancePlanError).code).toBe('BROOK_ERR_REBALANCE_TOO_FEW_BROKERS');
     expect((err as RebalancePlanError).topics).toEqual(['audit', 'payments']);
@@ -384,7 +374,7 @@ describe('planRebalance cases', () => {
       { topic: 't', partition: 0, replicas: [3, 0, 1], isr: [3] },
       { topic: 't', partition: 1, replicas: [3, 1, 2], isr: [3, 1] },
     ];
-    const plan = planRebalance({ brokers, partitions, random: seeded(1) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1) });
     expect(plan.assignments[0]!.replicas).toContain(3);
     expect(plan.assignments[1]!.replicas).not.toContain(3);
     expect(plan.issues).toEqual([expect.objectContaining({ code: 'LastInSyncReplica', topic: 't', partition: 0 })]);
@@ -394,7 +384,7 @@ describe('planRebalance cases', () => {
   test('an RF 1 partition on a draining broker is moved although its replica is the only in-sync one (was: pinned, the drain never finished)', () => {
     const brokers = [0, 1, 2].map((id) => ({ id, rack: null, draining: id === 2 }));
     const partitions = [{ topic: 't', partition: 0, replicas: [2], isr: [2], sizeBytes: 5n * MIB }];
-    const plan = planRebalance({ brokers, partitions, random: seeded(1) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1) });
     expect(plan.issues).toEqual([]);
     expect(plan.moves).toEqual([expect.objectContaining({ adding: [expect.any(Number)], removing: [2], replicasDuringMove: [plan.assignments[0]!.replicas[0], 2] })]);
     expect(plan.brokers.find((b) => b.id === 2)!.after.replicas).toBe(0);
@@ -403,7 +393,7 @@ describe('planRebalance cases', () => {
   test('a partition with no in-sync replica on a known broker is left as it is and reported', () => {
     const brokers = [0, 1, 2].map((id) => ({ id, rack: null }));
     const partitions = [{ topic: 't', partition: 0, replicas: [5, 0], isr: [5] }];
-    const plan = planRebalance({ brokers, partitions, random: seeded(1) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1) });
     expect(plan.moves).toEqual([]);
     expect(plan.issues.map((i) => i.code)).toEqual(['NoInSyncReplica']);
   });
@@ -411,16 +401,16 @@ describe('planRebalance cases', () => {
   test('partitions below min.insync.replicas move only to satisfy a constraint, never for balance', () => {
     const brokers = [0, 1, 2, 3].map((id) => ({ id, rack: null }));
     const partitions = Array.from({ length: 8 }, (_, p) => ({ topic: p < 4 ? 'weak' : 'fine', partition: p, replicas: [p % 2, 1 - (p % 2)], isr: p < 4 ? [p % 2] : [0, 1] }));
-    const plan = planRebalance({ brokers, partitions, random: seeded(1), minInsyncReplicas: new Map([['weak', 2], ['fine', 2]]) });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1), minInsyncReplicas: new Map([['weak', 2], ['fine', 2]]) });
     for (const m of plan.moves) if (m.adding.length > 0) expect(m.topic).toBe('fine');
   });
 
   test('canMove and maxMoves limit what changes', () => {
     const brokers = Array.from({ length: 6 }, (_, id) => ({ id, rack: null }));
     const partitions = rr(30, [0, 1, 2], 3);
-    const fixed = planRebalance({ brokers, partitions, random: seeded(1), canMove: (_t, p) => p % 2 === 0 });
+    const fixed = planRebalance({ brokers, partitions, random: seededRandom(1), canMove: (_t, p) => p % 2 === 0 });
     for (const a of fixed.assignments) if (a.partition % 2 === 1) expect(a.changed).toBe(false);
-    const limited = planRebalance({ brokers, partitions, random: seeded(1), maxMoves: 5 });
+    const limited = planRebalance({ brokers, partitions, random: seededRandom(1), maxMoves: 5 });
     expect(limited.totals.partitionsMoved).toBeLessThanOrEqual(5);
     expect(limited.balanced).toBe(false);
     expect(limited.issues.map((i) => i.code)).toContain('MoveLimitReached');
@@ -434,7 +424,7 @@ describe('planRebalance cases', () => {
       { topic: 't', partition: 2, replicas: [0], leader: 0, sizeBytes: 100n * MIB },
       { topic: 't', partition: 3, replicas: [0], leader: 0, sizeBytes: 100n * MIB },
     ];
-    const plan = planRebalance({ brokers, partitions, random: seeded(1), throttleBytesPerSecond: 10 * 1024 * 1024 });
+    const plan = planRebalance({ brokers, partitions, random: seededRandom(1), throttleBytesPerSecond: 10 * 1024 * 1024 });
     // three partitions move to brokers 1, 2, 3 (one each), all copied from leader 0: 300 MiB out of broker 0 at 10 MiB/s
     expect(plan.totals.replicasMoved).toBe(3);
     expect(plan.estimatedSeconds).toBe(30);
@@ -448,7 +438,7 @@ describe('planRebalance cases', () => {
     ['a partition with no replicas', { brokers: [{ id: 1, rack: null }], partitions: [{ topic: 't', partition: 0, replicas: [] }] }],
     ['a negative size', { brokers: [{ id: 1, rack: null }], partitions: [{ topic: 't', partition: 0, replicas: [1], sizeBytes: -1n }] }],
   ])('bad input (%s) is BROOK_ERR_REBALANCE_INVALID_INPUT', (_name, input) => {
-    expect(() => planRebalance({ ...input, random: seeded(1) } as RebalanceInput))
+    expect(() => planRebalance({ ...input, random: seededRandom(1) } as RebalanceInput))
       .toThrow(expect.objectContaining({ code: 'BROOK_ERR_REBALANCE_INVALID_INPUT' }));
   });
 });
