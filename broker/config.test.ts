@@ -22,8 +22,8 @@ describe('BrokerSettings', () => {
 
   test('unknown names and bad values are clear errors', () => {
     expect(() => new BrokerSettings({ 'no.such.thing': '1' })).toThrow(ConfigError);
-    expect(() => new BrokerSettings({ 'num.partitions': 'three' })).toThrow(/32-bit integer/);
-    expect(() => new BrokerSettings({ 'auto.create.topics.enable': 'yes' })).toThrow(/true or false/);
+    expect(() => new BrokerSettings({ 'num.partitions': 'three' })).toThrow(/Invalid value three for configuration num.partitions: Not a number of type INT/);
+    expect(() => new BrokerSettings({ 'auto.create.topics.enable': 'yes' })).toThrow(/Expected value to be either true or false/);
   });
 });
 

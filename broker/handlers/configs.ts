@@ -1,5 +1,5 @@
 /** DescribeConfigs (32), AlterConfigs (33) and IncrementalAlterConfigs (44). */
-import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import { ErrorCode, KafkaError, errorCodeOf, errorMessageOf } from '../errors.ts';
 import { brokerSetting, brokerSettings, topicSetting, topicSettings, validateDynamicBrokerConfig } from '../config.ts';
 import type { ConfigType } from '../config.ts';
 import type { ApiHandler, BrokerServices } from './index.ts';
@@ -15,7 +15,7 @@ const SOURCE_STATIC_BROKER = 4;
 const SOURCE_DEFAULT = 5;
 
 /** Kafka's ConfigType values (DescribeConfigs v3+). */
-const CONFIG_TYPE: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, list: 7 };
+const CONFIG_TYPE: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, double: 6, list: 7 };
 
 interface ConfigEntry {
   name: string;
@@ -40,7 +40,8 @@ export function describeTopicConfigs(broker: BrokerServices, overrides: Readonly
     const synonyms = [];
     if (own !== undefined) synonyms.push({ name: s.name, value: own, source: SOURCE_DYNAMIC_TOPIC });
     if (synonym && brokerSource === SOURCE_STATIC_BROKER) synonyms.push({ name: synonym, value: brokerValue, source: SOURCE_STATIC_BROKER });
-    if (synonym) synonyms.push({ name: synonym, value: brokerSettings.find((b) => b.name === synonym)?.default ?? null, source: SOURCE_DEFAULT });
+    const brokerDefault = synonym ? brokerSetting(synonym) : undefined;
+    if (brokerDefault && !brokerDefault.defaultFromAlias) synonyms.push({ name: brokerDefault.name, value: brokerDefault.default, source: SOURCE_DEFAULT });
     const configSource = own !== undefined ? SOURCE_DYNAMIC_TOPIC : brokerSource;
     return {
       name: s.name,
@@ -101,7 +102,7 @@ export const describeConfigsHandler: ApiHandler<32> = {
         }
         return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
       } catch (err) {
-        return { ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message, configs: [] };
+        return { ...base, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err), configs: [] };
       }
     });
     return { throttleTimeMs: 0, results };
@@ -143,7 +144,7 @@ async function alterResources(broker: BrokerServices, resources: Array<{ resourc
       await broker.settled();
       responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
     } catch (err) {
-      responses.push({ ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message });
+      responses.push({ ...base, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) });
     }
   }
   return { throttleTimeMs: 0, responses };

@@ -33,6 +33,7 @@ import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
 import { stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf } from './record-batch.ts';
 import { checkClientAppend, checkReplicatedAppend, retentionVerdict } from './log-validator.ts';
+import { checkTimestamps, convertCompression } from './batch-conversion.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { fsyncDir, writeOffsetCheckpoint } from './checkpoint-file.ts';
@@ -120,13 +121,19 @@ export class PartitionLog {
 
   /**
    * Validates, de-duplicates, assigns offsets, stamps and writes a produce request's record
-   * batches for this partition, all or nothing. Stamps `records` in place. See the contracts
+   * batches for this partition, all or nothing. Stamps the batches in place (or a re-compressed copy when compression.type asks for another codec). See the contracts
    * at the top of this file.
    */
-  append(records: Buffer, opts: AppendOptions): AppendResult {
+  append(received: Buffer, opts: AppendOptions): AppendResult {
     this.ensureWritable();
     const now = opts.now ?? this.clock();
-    const headers = checkClientAppend(records, this.config, this.name);
+    const checked = checkClientAppend(received, this.config, this.name);
+    checkTimestamps(received, checked, this.config, now);
+    const { records, headers } = convertCompression(received, checked, this.config);
+    if (records !== received) {
+      const big = headers.find((h) => h.size > this.config.maxMessageBytes);
+      if (big) throw new KafkaError('MESSAGE_TOO_LARGE', `${this.name}: re-compressed batch of ${big.size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`);
+    }
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
     const pending = new ProducerAppendBatch();
     const planned: { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number; position: number }[] = [];
