@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { BrokerSettings, ConfigError, validateTopicConfigs } from './config.ts';
+import { BrokerSettings, ConfigError, settingsReference, topicSettings, validateTopicConfigs } from './config.ts';
 import { ErrorCode } from './errors.ts';
 
 describe('BrokerSettings', () => {
@@ -63,5 +63,19 @@ describe('the Kafka 4.1 topic config catalogue', () => {
     ['leader.replication.throttled.replicas', '0-1', 'must be the literal \'*\' or a list of replicas'],
   ])('%s=%s is INVALID_CONFIG: %s', (name, value, reason) => {
     expect(() => validateTopicConfigs({ [name]: value })).toThrow(`Invalid value ${value} for configuration ${name}: ${reason}`);
+  });
+});
+
+describe('brook settings', () => {
+  test('lists every topic config, the names accepted without effect and every default that differs from Kafka\'s, with reasons', () => {
+    const text = settingsReference();
+    for (const t of topicSettings) expect(text).toContain(`\n${t.name} (${t.type}, `);
+    const noEffect = text.slice(text.indexOf('Accepted but without effect'), text.indexOf('Defaults that differ'));
+    for (const name of ['remote.storage.enable', 'preallocate', 'segment.jitter.ms', 'local.retention.ms', 'compression.lz4.level']) expect(noEffect).toContain(`  ${name}: `);
+    expect(noEffect).not.toContain('unclean.leader.election.enable'); // honoured: the controller elects out-of-sync replicas when a topic asks
+    const differing = text.slice(text.indexOf('Defaults that differ'));
+    expect(differing).toContain('broker.session.timeout.ms: 4000 (Kafka: 9000) - ');
+    expect(differing).toContain('broker.heartbeat.interval.ms: 1000 (Kafka: 2000) - ');
+    expect(differing).toContain('default.replication.factor under brook local');
   });
 });

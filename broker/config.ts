@@ -111,7 +111,7 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'replica.fetch.max.bytes', type: 'int', default: '1048576', doc: 'Bytes a follower asks for per partition and fetch.' },
   { name: 'leader.replication.throttled.rate', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Bytes per second this broker sends as leader to the replicas listed in topics\' leader.replication.throttled.replicas (followers outside the ISR only). Dynamic: IncrementalAlterConfigs on this broker, or on the cluster default.' },
   { name: 'follower.replication.throttled.rate', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Bytes per second this broker fetches as follower for the replicas listed in topics\' follower.replication.throttled.replicas (while outside the ISR). Dynamic, as leader.replication.throttled.rate.' },
-  { name: 'replica.alter.log.dirs.io.max.bytes.per.second', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Kafka\'s throttle for moving replicas between log directories of one broker. Brook keeps one log directory per broker, so nothing moves between directories: accepted (Kafka\'s tools set and clear it) and has no effect.' },
+  { name: 'replica.alter.log.dirs.io.max.bytes.per.second', type: 'long', default: LONG_MAX, dynamic: true, noEffect: 'one log directory per broker: nothing moves between directories.', doc: 'Kafka\'s throttle for moving replicas between log directories of one broker. Brook keeps one log directory per broker, so nothing moves between directories: accepted (Kafka\'s tools set and clear it) and has no effect.' },
   { name: 'auto.leader.rebalance.enable', type: 'boolean', default: 'true', doc: 'Move leadership back to the preferred (first) replica when it is in sync.' },
   { name: 'leader.imbalance.check.interval.seconds', type: 'long', default: '300', doc: 'How often the controller checks for preferred leaders.' },
   { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'A stopping broker hands its leaderships to other in-sync replicas first.' },
@@ -341,4 +341,40 @@ export function readPropertiesFile(path: string): Record<string, string> {
     out[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
   });
   return out;
+}
+
+/** Defaults of `brook local` (the fleet `npm start` runs) that differ from a lone broker's, and why. */
+export const localFleetDefaults: ReadonlyArray<{ name: string; value: string; reason: string }> = [
+  { name: 'default.replication.factor', value: 'min(3, brokers)', reason: 'the local fleet has several brokers so that topics created without a replication factor are replicated, as a production cluster\'s would be; Kafka\'s default is 1.' },
+  { name: 'offsets.topic.replication.factor', value: 'min(3, brokers)', reason: 'so that a 1- or 2-broker local fleet can create __consumer_offsets (Kafka\'s 3 would wait for brokers that never come).' },
+];
+
+/**
+ * What `brook settings` prints: every broker setting (dynamic ones marked), every topic config
+ * with the broker setting that supplies its default, the names accepted without effect and why,
+ * and every default that differs from Apache Kafka 4.1's, with the reason.
+ */
+export function settingsReference(): string {
+  const lines: string[] = ['Broker settings (config file or --set key=value; [dynamic]: also IncrementalAlterConfigs on a BROKER resource):', ''];
+  for (const s of brokerSettings) {
+    lines.push(`${s.name} (${s.type}, default ${s.default ?? 'unset'})${s.dynamic ? ' [dynamic]' : ''}`, `    ${s.doc}`);
+    if (s.noEffect) lines.push(`    Accepted, no effect: ${s.noEffect}`);
+    if (s.kafkaDefault) lines.push(`    Apache Kafka's default is ${s.kafkaDefault.value}: ${s.kafkaDefault.reason}`);
+  }
+  lines.push('', 'Topic configs (CreateTopics, kafka-configs --alter, Topic resources), Apache Kafka 4.1\'s full set:', '');
+  for (const t of topicSettings) {
+    const from = t.brokerSynonym ? `default from ${t.brokerSynonym}` : `default ${t.default === '' ? '""' : t.default}`;
+    lines.push(`${t.name} (${t.type}, ${from})`, `    ${t.doc}`);
+    if (t.noEffect) lines.push(`    Accepted, no effect: ${t.noEffect}`);
+  }
+  lines.push('', 'Accepted but without effect (stored and described as Kafka describes them):', '');
+  const seen = new Set<string>();
+  for (const s of [...topicSettings, ...brokerSettings]) {
+    if (s.noEffect && !seen.has(s.name)) lines.push(`  ${s.name}: ${s.noEffect}`);
+    seen.add(s.name);
+  }
+  lines.push('', 'Defaults that differ from Apache Kafka 4.1\'s:', '');
+  for (const s of brokerSettings) if (s.kafkaDefault) lines.push(`  ${s.name}: ${s.default} (Kafka: ${s.kafkaDefault.value}) - ${s.kafkaDefault.reason}`);
+  for (const l of localFleetDefaults) lines.push(`  ${l.name} under brook local / npm start: ${l.value} - ${l.reason}`);
+  return lines.join('\n') + '\n';
 }
