@@ -59,37 +59,37 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'num.partitions', type: 'int', default: '1', doc: 'Partitions of auto-created topics and of CreateTopics requests that leave the count to the broker (-1).' },
   { name: 'default.replication.factor', type: 'int', default: '1', doc: 'Replication factor of auto-created topics and of CreateTopics requests that leave it to the broker (-1).' },
   { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },
-  { name: 'message.max.bytes', type: 'int', default: '1048588', doc: 'Largest record batch the broker accepts (topic: max.message.bytes).' },
-  { name: 'log.segment.bytes', type: 'int', default: '1073741824', doc: 'Segment size at which a new segment is rolled (topic: segment.bytes).' },
-  { name: 'log.roll.ms', type: 'long', default: '604800000', defaultFromAlias: true, doc: 'Age at which the active segment is rolled even if not full (topic: segment.ms).' },
-  { name: 'log.retention.ms', type: 'long', default: '604800000', defaultFromAlias: true, doc: 'Delete segments whose newest record is older than this; -1 keeps them forever (topic: retention.ms).' },
-  { name: 'log.retention.bytes', type: 'long', default: '-1', doc: 'Delete old segments while a partition is larger than this; -1 means no size limit (topic: retention.bytes).' },
+  { name: 'message.max.bytes', type: 'int', default: '1048588', dynamic: true, doc: 'Largest record batch the broker accepts (topic: max.message.bytes).' },
+  { name: 'log.segment.bytes', type: 'int', default: '1073741824', dynamic: true, doc: 'Segment size at which a new segment is rolled (topic: segment.bytes).' },
+  { name: 'log.roll.ms', type: 'long', default: '604800000', dynamic: true, defaultFromAlias: true, doc: 'Age at which the active segment is rolled even if not full (topic: segment.ms).' },
+  { name: 'log.retention.ms', type: 'long', default: '604800000', dynamic: true, defaultFromAlias: true, doc: 'Delete segments whose newest record is older than this; -1 keeps them forever (topic: retention.ms).' },
+  { name: 'log.retention.bytes', type: 'long', default: '-1', dynamic: true, doc: 'Delete old segments while a partition is larger than this; -1 means no size limit (topic: retention.bytes).' },
   { name: 'log.retention.check.interval.ms', type: 'long', default: '300000', doc: 'How often retention is enforced.' },
-  { name: 'log.flush.interval.messages', type: 'long', default: LONG_MAX, doc: 'fsync after this many messages; 1 makes every acknowledged batch durable before the response (topic: flush.messages).' },
-  { name: 'log.flush.interval.ms', type: 'long', default: LONG_MAX, defaultFromAlias: true, doc: 'fsync data older than this (topic: flush.ms).' },
-  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', doc: 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s clock (topic: message.timestamp.type).' },
-  { name: 'log.index.interval.bytes', type: 'int', default: '4096', doc: 'Bytes of log between offset-index entries (topic: index.interval.bytes).' },
-  { name: 'log.index.size.max.bytes', type: 'int', default: '10485760', doc: 'Maximum size of an offset index file (topic: segment.index.bytes).' },
-  { name: 'log.cleanup.policy', type: 'list', default: 'delete', doc: 'delete (retention) or compact (topic: cleanup.policy).' },
-  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', doc: 'How long tombstones are kept on compacted topics (topic: delete.retention.ms).' },
+  { name: 'log.flush.interval.messages', type: 'long', default: LONG_MAX, dynamic: true, doc: 'fsync after this many messages; 1 makes every acknowledged batch durable before the response (topic: flush.messages).' },
+  { name: 'log.flush.interval.ms', type: 'long', default: LONG_MAX, dynamic: true, defaultFromAlias: true, doc: 'fsync data older than this (topic: flush.ms).' },
+  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', dynamic: true, doc: 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s clock (topic: message.timestamp.type).' },
+  { name: 'log.index.interval.bytes', type: 'int', default: '4096', dynamic: true, doc: 'Bytes of log between offset-index entries (topic: index.interval.bytes).' },
+  { name: 'log.index.size.max.bytes', type: 'int', default: '10485760', dynamic: true, doc: 'Maximum size of an offset index file (topic: segment.index.bytes).' },
+  { name: 'log.cleanup.policy', type: 'list', default: 'delete', dynamic: true, doc: 'delete (retention) or compact (topic: cleanup.policy).' },
+  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', dynamic: true, doc: 'How long tombstones are kept on compacted topics (topic: delete.retention.ms).' },
   { name: 'log.cleaner.enable', type: 'boolean', default: 'true', doc: 'Run the log cleaner, which compacts topics with cleanup.policy=compact.' },
   { name: 'log.cleaner.backoff.ms', type: 'long', default: '15000', doc: 'How long the log cleaner sleeps when no log needs cleaning.' },
-  { name: 'log.cleaner.min.cleanable.ratio', type: 'double', default: '0.5', doc: 'A log is cleaned once its dirty bytes reach this fraction of its cleanable bytes; a number from 0 to 1 (topic: min.cleanable.dirty.ratio).' },
-  { name: 'log.cleaner.min.compaction.lag.ms', type: 'long', default: '0', doc: 'A record stays uncompacted at least this long (topic: min.compaction.lag.ms).' },
-  { name: 'log.cleaner.max.compaction.lag.ms', type: 'long', default: LONG_MAX, doc: 'A record is compacted at most this long after it was written (topic: max.compaction.lag.ms).' },
-  { name: 'log.segment.delete.delay.ms', type: 'long', default: '60000', doc: 'How long a segment removed by retention stays on disk, renamed *.deleted, before its files are deleted (topic: file.delete.delay.ms).' },
-  { name: 'log.roll.jitter.ms', type: 'long', default: '0', defaultFromAlias: true, doc: 'Random jitter subtracted from log.roll.ms (topic: segment.jitter.ms).', noEffect: 'segments roll at segment.ms exactly, without jitter.' },
-  { name: 'log.preallocate', type: 'boolean', default: 'false', doc: 'Preallocate segment files (topic: preallocate).', noEffect: 'segments grow as they are written.' },
-  { name: 'log.message.timestamp.before.max.ms', type: 'long', default: LONG_MAX, doc: 'CreateTime topics refuse records timestamped more than this before the broker\'s clock (topic: message.timestamp.before.max.ms).' },
-  { name: 'log.message.timestamp.after.max.ms', type: 'long', default: '3600000', doc: 'CreateTime topics refuse records timestamped more than this after the broker\'s clock (topic: message.timestamp.after.max.ms).' },
-  { name: 'compression.gzip.level', type: 'int', default: '-1', doc: 'gzip level of batches the broker re-compresses (topic: compression.gzip.level).' },
-  { name: 'compression.lz4.level', type: 'int', default: '9', doc: 'lz4 level of batches the broker re-compresses (topic: compression.lz4.level).', noEffect: 'one lz4 level (lz4-napi\'s).' },
-  { name: 'compression.zstd.level', type: 'int', default: '3', doc: 'zstd level of batches the broker re-compresses (topic: compression.zstd.level).' },
-  { name: 'log.local.retention.ms', type: 'long', default: '-2', doc: 'Tiered storage (topic: local.retention.ms).', noEffect: 'tiered storage is not implemented.' },
-  { name: 'log.local.retention.bytes', type: 'long', default: '-2', doc: 'Tiered storage (topic: local.retention.bytes).', noEffect: 'tiered storage is not implemented.' },
-  { name: 'min.insync.replicas', type: 'int', default: '1', doc: 'Replicas that must be in sync for acks=all writes (topic: min.insync.replicas).' },
-  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', doc: 'Allow an out-of-sync replica to become leader, losing data (topic: unclean.leader.election.enable).' },
-  { name: 'compression.type', type: 'string', default: 'producer', doc: 'Codec of stored batches: producer keeps the producer\'s; uncompressed, gzip, snappy, lz4 or zstd makes the broker re-compress batches with another codec (topic: compression.type).' },
+  { name: 'log.cleaner.min.cleanable.ratio', type: 'double', default: '0.5', dynamic: true, doc: 'A log is cleaned once its dirty bytes reach this fraction of its cleanable bytes; a number from 0 to 1 (topic: min.cleanable.dirty.ratio).' },
+  { name: 'log.cleaner.min.compaction.lag.ms', type: 'long', default: '0', dynamic: true, doc: 'A record stays uncompacted at least this long (topic: min.compaction.lag.ms).' },
+  { name: 'log.cleaner.max.compaction.lag.ms', type: 'long', default: LONG_MAX, dynamic: true, doc: 'A record is compacted at most this long after it was written (topic: max.compaction.lag.ms).' },
+  { name: 'log.segment.delete.delay.ms', type: 'long', default: '60000', dynamic: true, doc: 'How long a segment removed by retention stays on disk, renamed *.deleted, before its files are deleted (topic: file.delete.delay.ms).' },
+  { name: 'log.roll.jitter.ms', type: 'long', default: '0', dynamic: true, defaultFromAlias: true, doc: 'Random jitter subtracted from log.roll.ms (topic: segment.jitter.ms).', noEffect: 'segments roll at segment.ms exactly, without jitter.' },
+  { name: 'log.preallocate', type: 'boolean', default: 'false', dynamic: true, doc: 'Preallocate segment files (topic: preallocate).', noEffect: 'segments grow as they are written.' },
+  { name: 'log.message.timestamp.before.max.ms', type: 'long', default: LONG_MAX, dynamic: true, doc: 'CreateTime topics refuse records timestamped more than this before the broker\'s clock (topic: message.timestamp.before.max.ms).' },
+  { name: 'log.message.timestamp.after.max.ms', type: 'long', default: '3600000', dynamic: true, doc: 'CreateTime topics refuse records timestamped more than this after the broker\'s clock (topic: message.timestamp.after.max.ms).' },
+  { name: 'compression.gzip.level', type: 'int', default: '-1', dynamic: true, doc: 'gzip level of batches the broker re-compresses (topic: compression.gzip.level).' },
+  { name: 'compression.lz4.level', type: 'int', default: '9', dynamic: true, doc: 'lz4 level of batches the broker re-compresses (topic: compression.lz4.level).', noEffect: 'one lz4 level (lz4-napi\'s).' },
+  { name: 'compression.zstd.level', type: 'int', default: '3', dynamic: true, doc: 'zstd level of batches the broker re-compresses (topic: compression.zstd.level).' },
+  { name: 'log.local.retention.ms', type: 'long', default: '-2', dynamic: true, doc: 'Tiered storage (topic: local.retention.ms).', noEffect: 'tiered storage is not implemented.' },
+  { name: 'log.local.retention.bytes', type: 'long', default: '-2', dynamic: true, doc: 'Tiered storage (topic: local.retention.bytes).', noEffect: 'tiered storage is not implemented.' },
+  { name: 'min.insync.replicas', type: 'int', default: '1', dynamic: true, doc: 'Replicas that must be in sync for acks=all writes (topic: min.insync.replicas).' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', dynamic: true, doc: 'Allow an out-of-sync replica to become leader, losing data (topic: unclean.leader.election.enable).' },
+  { name: 'compression.type', type: 'string', default: 'producer', dynamic: true, doc: 'Codec of stored batches: producer keeps the producer\'s; uncompressed, gzip, snappy, lz4 or zstd makes the broker re-compress batches with another codec (topic: compression.type).' },
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', doc: 'Largest request frame; larger frames close the connection.' },
   { name: 'fetch.max.bytes', type: 'int', default: '57671680', doc: 'Upper bound on the bytes one Fetch response returns.' },
   { name: 'offsets.topic.num.partitions', type: 'int', default: '50', doc: 'Partitions of __consumer_offsets (fixed once the topic exists).' },
@@ -250,8 +250,12 @@ function topicValueProblem(setting: TopicSetting, value: string): string | { sho
 }
 
 /** Resolved broker settings; `get` returns the effective value (explicit or default). */
+export type BrokerConfigSource = 'DYNAMIC_BROKER_CONFIG' | 'DYNAMIC_DEFAULT_BROKER_CONFIG' | 'STATIC_BROKER_CONFIG' | 'DEFAULT_CONFIG';
+
 export class BrokerSettings {
   private readonly values = new Map<string, string>();
+  private dynamicForBroker: Record<string, string> = {};
+  private dynamicDefault: Record<string, string> = {};
 
   constructor(explicit: Record<string, string> = {}) {
     for (const [rawName, value] of Object.entries(explicit)) {
@@ -275,11 +279,32 @@ export class BrokerSettings {
     this.values.set(name, value);
   }
 
-  get(name: string): string | null {
-    if (this.values.has(name)) return this.values.get(name)!;
+  get(name: string): string | null { return this.layers(name)[0]!.value; }
+
+  /**
+   * Where `name`'s value comes from, highest precedence first, as Kafka resolves a broker config:
+   * a dynamic config for this broker, the dynamic cluster default, the static setting (config file
+   * or --set), the default. The last entry is always the default.
+   */
+  layers(name: string): Array<{ value: string | null; source: BrokerConfigSource }> {
     const setting = brokerByName.get(name);
     if (!setting) throw new ConfigError(`unknown broker setting '${name}'`);
-    return setting.default;
+    const out: Array<{ value: string | null; source: BrokerConfigSource }> = [];
+    if (this.dynamicForBroker[name] !== undefined) out.push({ value: this.dynamicForBroker[name]!, source: 'DYNAMIC_BROKER_CONFIG' });
+    if (this.dynamicDefault[name] !== undefined) out.push({ value: this.dynamicDefault[name]!, source: 'DYNAMIC_DEFAULT_BROKER_CONFIG' });
+    if (this.values.has(name)) out.push({ value: this.values.get(name)!, source: 'STATIC_BROKER_CONFIG' });
+    out.push({ value: setting.default, source: 'DEFAULT_CONFIG' });
+    return out;
+  }
+
+  /**
+   * The dynamic broker configs in force (from the metadata store): this broker's own and the
+   * cluster default. Only names marked dynamic are kept; they take effect on the next get().
+   */
+  setDynamic(forBroker: Readonly<Record<string, string>>, clusterDefault: Readonly<Record<string, string>>): void {
+    const keep = (m: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(m).filter(([k]) => brokerByName.get(k)?.dynamic));
+    this.dynamicForBroker = keep(forBroker);
+    this.dynamicDefault = keep(clusterDefault);
   }
 
   isExplicit(name: string): boolean { return this.values.has(name); }
@@ -314,13 +339,28 @@ export function validateTopicConfigs(configs: Readonly<Record<string, string | n
 export function topicSetting(name: string): TopicSetting | undefined { return topicByName.get(name); }
 export function brokerSetting(name: string): BrokerSetting | undefined { return brokerByName.get(name); }
 
-/** Validates a dynamic broker config value (IncrementalAlterConfigs / AlterConfigs on a BROKER resource). */
+/** Broker configs Brook describes as read-only facts (not settings): altering them is refused as Kafka refuses it. */
+const READ_ONLY_BROKER_FACTS = new Set(['broker.id', 'node.id', 'log.dirs', 'log.dir', 'inter.broker.protocol.version', 'process.roles']);
+
+/**
+ * Validates a dynamic broker config value (IncrementalAlterConfigs / AlterConfigs on a BROKER
+ * resource) as Kafka's controller does: a config that cannot change at run time, or an invalid
+ * value, is INVALID_REQUEST with Kafka's message.
+ */
 export function validateDynamicBrokerConfig(name: string, value: string): void {
   const setting = brokerByName.get(name);
-  if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
-  if (!setting.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: ${name} (set it at start: config file or --set)`);
+  if (!setting && !READ_ONLY_BROKER_FACTS.has(name)) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
+  if (!setting?.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: Set(${name})`);
   const problem = checkType(setting.type, value);
-  if (problem) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${problem}`);
+  if (problem) throw new KafkaError('INVALID_REQUEST', `Invalid value ${value} for configuration ${name}: ${problem}`);
+  // A topic config's broker default is validated as the topic config is (Kafka's validateBrokerLogConfigValues).
+  const topic = topicSettings.find((t) => t.brokerSynonym === name);
+  if (topic) {
+    const reason = topicValueProblem(topic, value);
+    if (reason !== null) throw new KafkaError('INVALID_REQUEST', `Invalid value ${typeof reason === 'string' ? value : reason.shown} for configuration ${name}: ${typeof reason === 'string' ? reason : reason.reason}`);
+    return;
+  }
+  // The replication throttle rates (Kafka's DynamicConfig.Broker, validated apart from the log configs).
   if (setting.type === 'long' && BigInt(value) < 0n) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: Value must be at least 0`);
 }
 
