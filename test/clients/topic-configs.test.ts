@@ -129,6 +129,17 @@ describe('kafka-configs on topics', () => {
   }, 240_000);
 });
 
+test('regression (issue 14): CreateTopics with the configs MirrorMaker 2 copies and Connect\'s topic.creation sends (compression.type=lz4, preallocate, message.timestamp.after.max.ms) was refused with INVALID_CONFIG', async () => {
+  const configEntries = [
+    { name: 'compression.type', value: 'lz4' }, { name: 'preallocate', value: 'false' }, { name: 'message.timestamp.after.max.ms', value: '3600000' },
+    { name: 'segment.jitter.ms', value: '0' }, { name: 'file.delete.delay.ms', value: '60000' }, { name: 'local.retention.ms', value: '-2' },
+  ];
+  const topic = await createTopic('mm2', configEntries);
+  const described = await admin.describeConfigs({ resources: [{ type: 2, name: topic, configNames: configEntries.map((c) => c.name) }], includeSynonyms: false });
+  expect(Object.fromEntries(described.resources[0]!.configEntries.map((e) => [e.configName, e.configValue])))
+    .toEqual(Object.fromEntries(configEntries.map((c) => [c.name, c.value])));
+}, 60_000);
+
 describe('compression.type is honoured', () => {
   const lines = Array.from({ length: 300 }, (_, i) => `record ${i} ${'payload'.repeat(20)}`);
 
