@@ -35,6 +35,16 @@ describe('convertCompression', () => {
     expect(back.records).toEqual(records);
   });
 
+  test.each([['gzip', 'gzipLevel', 1, 9], ['zstd', 'zstdLevel', -5, 19]] as const)('compression.%s.level is the level the broker re-compresses with', (type, key, low, high) => {
+    const big = encodeBatch(Array.from({ length: 400 }, (_, i) => ({ value: `${i % 13} some fairly repetitive text ${i * 7919 % 1000} `.repeat(4) })));
+    const { records, headers } = batches(big);
+    const at = (level: number) => convertCompression(records, headers, config({ compressionType: type, [key]: level }));
+    const fast = at(low);
+    const small = at(high);
+    expect(small.records.length).toBeLessThan(fast.records.length);
+    for (const out of [fast, small]) expect(decodeBatchRecords(out.records, 0)).toEqual(decodeBatchRecords(records, 0));
+  });
+
   test('compression.type=producer, or a batch already in the topic\'s codec, is left as it came (same buffer)', () => {
     const { records, headers } = batches(idempotent);
     expect(convertCompression(records, headers, config({ compressionType: 'producer' })).records).toBe(records);
