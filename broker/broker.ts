@@ -12,6 +12,7 @@ import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
 import { LogCleaner, logConfigFromTopicConfigs } from './log/index.ts';
+import type { LogConfig } from './log/index.ts';
 import { LogManager } from './log-manager.ts';
 import { Backoff } from './metadata/backoff.ts';
 import { StaleVersionError } from './metadata/index.ts';
@@ -189,9 +190,16 @@ export class Broker implements BrokerServices {
     });
   }
 
-  /** Dynamic broker configs changed in the store: this broker's throttle rates are its own, else the cluster default. */
+  /**
+   * Dynamic broker configs changed in the store: this broker's own over the cluster default over
+   * the static settings. Throttle rates apply at once; topic defaults (log.retention.ms,
+   * compression.type, min.insync.replicas, ...) are re-applied to every hosted partition whose
+   * topic does not override them, without a restart, as Kafka applies them.
+   */
   private brokerConfigsChanged(configs: DynamicBrokerConfigs): void {
     this.brokerConfigs = configs;
+    this.settings.setDynamic(configs[String(this.nodeId)] ?? {}, configs[''] ?? {});
+    this.reapplyTopicConfigs();
     const rate = (name: string) => {
       const value = Number(configs[String(this.nodeId)]?.[name] ?? configs['']?.[name] ?? this.settings.get(name));
       return Number.isSafeInteger(value) ? value : null; // Kafka's default, Long.MAX_VALUE: no throttle
@@ -201,6 +209,22 @@ export class Broker implements BrokerServices {
   }
 
   dynamicBrokerConfigs(): DynamicBrokerConfigs { return this.brokerConfigs; }
+
+  private reapplyTopicConfigs(): void {
+    for (const [name, topic] of this.topics) {
+      let effective: Record<string, string>;
+      let logConfig: LogConfig;
+      try {
+        effective = this.settings.topicConfigs(topic.spec.configs);
+        logConfig = logConfigFromTopicConfigs(effective);
+      } catch (err) {
+        this.log.warn(`topic ${name}: dynamic broker configs not applied: ${(err as Error).message}`);
+        continue;
+      }
+      const minIsr = Number(effective['min.insync.replicas']);
+      for (const state of topic.partitions) this.partitions.get(key(name, state.partition))?.updateConfig(logConfig, minIsr);
+    }
+  }
 
   /** Opens the logs this broker hosts, then starts serving. Resolves once ready. */
   static async start(opts: BrokerOptions): Promise<Broker> {

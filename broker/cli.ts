@@ -412,8 +412,8 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'settings': {
-      const { brokerSettings } = await import('./config.ts');
-      for (const s of brokerSettings) process.stdout.write(`${s.name} (${s.type}, default ${s.default ?? 'unset'})\n    ${s.doc}\n`);
+      const { settingsReference } = await import('./config.ts');
+      process.stdout.write(settingsReference());
       return;
     }
     case undefined: case 'help': case '--help': case '-h':

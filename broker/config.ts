@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { KafkaError } from './errors.ts';
 
-export type ConfigType = 'boolean' | 'int' | 'long' | 'string' | 'list';
+export type ConfigType = 'boolean' | 'int' | 'long' | 'double' | 'string' | 'list';
 
 export interface BrokerSetting {
   readonly name: string;
@@ -16,6 +16,15 @@ export interface BrokerSetting {
   readonly doc: string;
   /** Settable at run time through the Kafka API (a dynamic broker config, kept in the metadata store). */
   readonly dynamic?: boolean;
+  /** Accepted and described, but Brook does not act on it: why. */
+  readonly noEffect?: string;
+  /**
+   * Kafka declares no default for this name itself (an hours/minutes alias supplies it, e.g.
+   * log.retention.hours for log.retention.ms), so DescribeConfigs lists no DEFAULT_CONFIG synonym.
+   */
+  readonly defaultFromAlias?: boolean;
+  /** Apache Kafka 4.1's default where Brook's differs on purpose, and why. */
+  readonly kafkaDefault?: { readonly value: string; readonly reason: string };
 }
 
 export interface TopicSetting {
@@ -25,9 +34,19 @@ export interface TopicSetting {
   readonly brokerSynonym: string | null;
   readonly default?: string;
   readonly doc: string;
+  /** A string value must be one of these (Kafka's ValidString). */
   readonly validValues?: readonly string[];
+  /** Each item of a list value must be one of these (Kafka's ValidList). */
+  readonly listValues?: readonly string[];
   /** A value must match this (whole). */
   readonly pattern?: RegExp;
+  /** Kafka's Range: inclusive bounds of a number (as decimal strings, compared exactly). */
+  readonly min?: string;
+  readonly max?: string;
+  /** -1 is valid besides [min, max] (compression.gzip.level). */
+  readonly orMinusOne?: boolean;
+  /** Accepted, stored and described, but Brook does not act on it: why. */
+  readonly noEffect?: string;
 }
 
 const LONG_MAX = '9223372036854775807';
@@ -40,27 +59,37 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'num.partitions', type: 'int', default: '1', doc: 'Partitions of auto-created topics and of CreateTopics requests that leave the count to the broker (-1).' },
   { name: 'default.replication.factor', type: 'int', default: '1', doc: 'Replication factor of auto-created topics and of CreateTopics requests that leave it to the broker (-1).' },
   { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },
-  { name: 'message.max.bytes', type: 'int', default: '1048588', doc: 'Largest record batch the broker accepts (topic: max.message.bytes).' },
-  { name: 'log.segment.bytes', type: 'int', default: '1073741824', doc: 'Segment size at which a new segment is rolled (topic: segment.bytes).' },
-  { name: 'log.roll.ms', type: 'long', default: '604800000', doc: 'Age at which the active segment is rolled even if not full (topic: segment.ms).' },
-  { name: 'log.retention.ms', type: 'long', default: '604800000', doc: 'Delete segments whose newest record is older than this; -1 keeps them forever (topic: retention.ms).' },
-  { name: 'log.retention.bytes', type: 'long', default: '-1', doc: 'Delete old segments while a partition is larger than this; -1 means no size limit (topic: retention.bytes).' },
+  { name: 'message.max.bytes', type: 'int', default: '1048588', dynamic: true, doc: 'Largest record batch the broker accepts (topic: max.message.bytes).' },
+  { name: 'log.segment.bytes', type: 'int', default: '1073741824', dynamic: true, doc: 'Segment size at which a new segment is rolled (topic: segment.bytes).' },
+  { name: 'log.roll.ms', type: 'long', default: '604800000', dynamic: true, defaultFromAlias: true, doc: 'Age at which the active segment is rolled even if not full (topic: segment.ms).' },
+  { name: 'log.retention.ms', type: 'long', default: '604800000', dynamic: true, defaultFromAlias: true, doc: 'Delete segments whose newest record is older than this; -1 keeps them forever (topic: retention.ms).' },
+  { name: 'log.retention.bytes', type: 'long', default: '-1', dynamic: true, doc: 'Delete old segments while a partition is larger than this; -1 means no size limit (topic: retention.bytes).' },
   { name: 'log.retention.check.interval.ms', type: 'long', default: '300000', doc: 'How often retention is enforced.' },
-  { name: 'log.flush.interval.messages', type: 'long', default: LONG_MAX, doc: 'fsync after this many messages; 1 makes every acknowledged batch durable before the response (topic: flush.messages).' },
-  { name: 'log.flush.interval.ms', type: 'long', default: LONG_MAX, doc: 'fsync data older than this (topic: flush.ms).' },
-  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', doc: 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s clock (topic: message.timestamp.type).' },
-  { name: 'log.index.interval.bytes', type: 'int', default: '4096', doc: 'Bytes of log between offset-index entries (topic: index.interval.bytes).' },
-  { name: 'log.index.size.max.bytes', type: 'int', default: '10485760', doc: 'Maximum size of an offset index file (topic: segment.index.bytes).' },
-  { name: 'log.cleanup.policy', type: 'list', default: 'delete', doc: 'delete (retention) or compact (topic: cleanup.policy).' },
-  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', doc: 'How long tombstones are kept on compacted topics (topic: delete.retention.ms).' },
+  { name: 'log.flush.interval.messages', type: 'long', default: LONG_MAX, dynamic: true, doc: 'fsync after this many messages; 1 makes every acknowledged batch durable before the response (topic: flush.messages).' },
+  { name: 'log.flush.interval.ms', type: 'long', default: LONG_MAX, dynamic: true, defaultFromAlias: true, doc: 'fsync data older than this (topic: flush.ms).' },
+  { name: 'log.message.timestamp.type', type: 'string', default: 'CreateTime', dynamic: true, doc: 'CreateTime keeps the producer\'s timestamps; LogAppendTime stamps the broker\'s clock (topic: message.timestamp.type).' },
+  { name: 'log.index.interval.bytes', type: 'int', default: '4096', dynamic: true, doc: 'Bytes of log between offset-index entries (topic: index.interval.bytes).' },
+  { name: 'log.index.size.max.bytes', type: 'int', default: '10485760', dynamic: true, doc: 'Maximum size of an offset index file (topic: segment.index.bytes).' },
+  { name: 'log.cleanup.policy', type: 'list', default: 'delete', dynamic: true, doc: 'delete (retention) or compact (topic: cleanup.policy).' },
+  { name: 'log.cleaner.delete.retention.ms', type: 'long', default: '86400000', dynamic: true, doc: 'How long tombstones are kept on compacted topics (topic: delete.retention.ms).' },
   { name: 'log.cleaner.enable', type: 'boolean', default: 'true', doc: 'Run the log cleaner, which compacts topics with cleanup.policy=compact.' },
   { name: 'log.cleaner.backoff.ms', type: 'long', default: '15000', doc: 'How long the log cleaner sleeps when no log needs cleaning.' },
-  { name: 'log.cleaner.min.cleanable.ratio', type: 'string', default: '0.5', doc: 'A log is cleaned once its dirty bytes reach this fraction of its cleanable bytes; a number from 0 to 1 (topic: min.cleanable.dirty.ratio).' },
-  { name: 'log.cleaner.min.compaction.lag.ms', type: 'long', default: '0', doc: 'A record stays uncompacted at least this long (topic: min.compaction.lag.ms).' },
-  { name: 'log.cleaner.max.compaction.lag.ms', type: 'long', default: LONG_MAX, doc: 'A record is compacted at most this long after it was written (topic: max.compaction.lag.ms).' },
-  { name: 'min.insync.replicas', type: 'int', default: '1', doc: 'Replicas that must be in sync for acks=all writes (topic: min.insync.replicas).' },
-  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', doc: 'Allow an out-of-sync replica to become leader, losing data (topic: unclean.leader.election.enable).' },
-  { name: 'compression.type', type: 'string', default: 'producer', doc: 'Batches are stored as the producer compressed them (topic: compression.type).' },
+  { name: 'log.cleaner.min.cleanable.ratio', type: 'double', default: '0.5', dynamic: true, doc: 'A log is cleaned once its dirty bytes reach this fraction of its cleanable bytes; a number from 0 to 1 (topic: min.cleanable.dirty.ratio).' },
+  { name: 'log.cleaner.min.compaction.lag.ms', type: 'long', default: '0', dynamic: true, doc: 'A record stays uncompacted at least this long (topic: min.compaction.lag.ms).' },
+  { name: 'log.cleaner.max.compaction.lag.ms', type: 'long', default: LONG_MAX, dynamic: true, doc: 'A record is compacted at most this long after it was written (topic: max.compaction.lag.ms).' },
+  { name: 'log.segment.delete.delay.ms', type: 'long', default: '60000', dynamic: true, doc: 'How long a segment removed by retention stays on disk, renamed *.deleted, before its files are deleted (topic: file.delete.delay.ms).' },
+  { name: 'log.roll.jitter.ms', type: 'long', default: '0', dynamic: true, defaultFromAlias: true, doc: 'Random jitter subtracted from log.roll.ms (topic: segment.jitter.ms).', noEffect: 'segments roll at segment.ms exactly, without jitter.' },
+  { name: 'log.preallocate', type: 'boolean', default: 'false', dynamic: true, doc: 'Preallocate segment files (topic: preallocate).', noEffect: 'segments grow as they are written.' },
+  { name: 'log.message.timestamp.before.max.ms', type: 'long', default: LONG_MAX, dynamic: true, doc: 'CreateTime topics refuse records timestamped more than this before the broker\'s clock (topic: message.timestamp.before.max.ms).' },
+  { name: 'log.message.timestamp.after.max.ms', type: 'long', default: '3600000', dynamic: true, doc: 'CreateTime topics refuse records timestamped more than this after the broker\'s clock (topic: message.timestamp.after.max.ms).' },
+  { name: 'compression.gzip.level', type: 'int', default: '-1', dynamic: true, doc: 'gzip level of batches the broker re-compresses (topic: compression.gzip.level).' },
+  { name: 'compression.lz4.level', type: 'int', default: '9', dynamic: true, doc: 'lz4 level of batches the broker re-compresses (topic: compression.lz4.level).', noEffect: 'one lz4 level (lz4-napi\'s).' },
+  { name: 'compression.zstd.level', type: 'int', default: '3', dynamic: true, doc: 'zstd level of batches the broker re-compresses (topic: compression.zstd.level).' },
+  { name: 'log.local.retention.ms', type: 'long', default: '-2', dynamic: true, doc: 'Tiered storage (topic: local.retention.ms).', noEffect: 'tiered storage is not implemented.' },
+  { name: 'log.local.retention.bytes', type: 'long', default: '-2', dynamic: true, doc: 'Tiered storage (topic: local.retention.bytes).', noEffect: 'tiered storage is not implemented.' },
+  { name: 'min.insync.replicas', type: 'int', default: '1', dynamic: true, doc: 'Replicas that must be in sync for acks=all writes (topic: min.insync.replicas).' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', dynamic: true, doc: 'Allow an out-of-sync replica to become leader, losing data (topic: unclean.leader.election.enable).' },
+  { name: 'compression.type', type: 'string', default: 'producer', dynamic: true, doc: 'Codec of stored batches: producer keeps the producer\'s; uncompressed, gzip, snappy, lz4 or zstd makes the broker re-compress batches with another codec (topic: compression.type).' },
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', doc: 'Largest request frame; larger frames close the connection.' },
   { name: 'fetch.max.bytes', type: 'int', default: '57671680', doc: 'Upper bound on the bytes one Fetch response returns.' },
   { name: 'offsets.topic.num.partitions', type: 'int', default: '50', doc: 'Partitions of __consumer_offsets (fixed once the topic exists).' },
@@ -74,15 +103,15 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'group.max.session.timeout.ms', type: 'int', default: '1800000', doc: 'Largest session timeout a consumer may ask for.' },
   { name: 'group.initial.rebalance.delay.ms', type: 'int', default: '3000', doc: 'How long the first rebalance of an empty group waits for more members to join.' },
   { name: 'group.max.size', type: 'int', default: '2147483647', doc: 'Most members a group may have.' },
-  { name: 'broker.session.timeout.ms', type: 'int', default: '4000', doc: 'A broker that has not renewed its liveness lease for this long is considered dead; its partitions fail over.' },
-  { name: 'broker.heartbeat.interval.ms', type: 'int', default: '1000', doc: 'How often a broker renews its liveness lease and bids for the controller lease.' },
+  { name: 'broker.session.timeout.ms', type: 'int', default: '4000', kafkaDefault: { value: '9000', reason: 'Brook fails partitions over within 5 s of a broker\'s death (design target); Kafka\'s 9 s session alone would exceed it.' }, doc: 'A broker that has not renewed its liveness lease for this long is considered dead; its partitions fail over.' },
+  { name: 'broker.heartbeat.interval.ms', type: 'int', default: '1000', kafkaDefault: { value: '2000', reason: 'about a quarter of broker.session.timeout.ms, as Kafka\'s 2 s is of its 9 s, so a lease survives missed renewals.' }, doc: 'How often a broker renews its liveness lease and bids for the controller lease.' },
   { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', doc: 'A follower that has not caught up with the leader for this long leaves the ISR.' },
   { name: 'replica.high.watermark.checkpoint.interval.ms', type: 'long', default: '5000', doc: 'How often each partition\'s high watermark is written to replication-offset-checkpoint in the data directory (also on clean shutdown); a restarted replica resumes from it.' },
   { name: 'replica.fetch.wait.max.ms', type: 'int', default: '500', doc: 'Longest a follower\'s fetch waits at the leader for new data.' },
   { name: 'replica.fetch.max.bytes', type: 'int', default: '1048576', doc: 'Bytes a follower asks for per partition and fetch.' },
   { name: 'leader.replication.throttled.rate', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Bytes per second this broker sends as leader to the replicas listed in topics\' leader.replication.throttled.replicas (followers outside the ISR only). Dynamic: IncrementalAlterConfigs on this broker, or on the cluster default.' },
   { name: 'follower.replication.throttled.rate', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Bytes per second this broker fetches as follower for the replicas listed in topics\' follower.replication.throttled.replicas (while outside the ISR). Dynamic, as leader.replication.throttled.rate.' },
-  { name: 'replica.alter.log.dirs.io.max.bytes.per.second', type: 'long', default: LONG_MAX, dynamic: true, doc: 'Kafka\'s throttle for moving replicas between log directories of one broker. Brook keeps one log directory per broker, so nothing moves between directories: accepted (Kafka\'s tools set and clear it) and has no effect.' },
+  { name: 'replica.alter.log.dirs.io.max.bytes.per.second', type: 'long', default: LONG_MAX, dynamic: true, noEffect: 'one log directory per broker: nothing moves between directories.', doc: 'Kafka\'s throttle for moving replicas between log directories of one broker. Brook keeps one log directory per broker, so nothing moves between directories: accepted (Kafka\'s tools set and clear it) and has no effect.' },
   { name: 'auto.leader.rebalance.enable', type: 'boolean', default: 'true', doc: 'Move leadership back to the preferred (first) replica when it is in sync.' },
   { name: 'leader.imbalance.check.interval.seconds', type: 'long', default: '300', doc: 'How often the controller checks for preferred leaders.' },
   { name: 'controlled.shutdown.enable', type: 'boolean', default: 'true', doc: 'A stopping broker hands its leaderships to other in-sync replicas first.' },
@@ -94,29 +123,59 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'cluster.id', type: 'string', default: null, doc: 'Cluster id; taken from the metadata store when unset.' },
 ];
 
+/**
+ * Every topic config of Apache Kafka 4.1 (LogConfig's ConfigDef in kafka-storage 4.1.1, read with
+ * javap and printed from the jar), with Kafka's type, range and valid values, and the broker
+ * setting that supplies its default (ServerTopicConfigSynonyms). `noEffect` names the ones Brook
+ * accepts, stores and describes but does not act on, and why.
+ */
 export const topicSettings: readonly TopicSetting[] = [
-  { name: 'cleanup.policy', type: 'list', brokerSynonym: 'log.cleanup.policy', doc: 'delete or compact (or both).', validValues: ['delete', 'compact', 'compact,delete', 'delete,compact'] },
-  { name: 'compression.type', type: 'string', brokerSynonym: 'compression.type', doc: 'producer: store batches as the producer compressed them.', validValues: ['producer'] },
-  { name: 'delete.retention.ms', type: 'long', brokerSynonym: 'log.cleaner.delete.retention.ms', doc: 'How long tombstones are kept on compacted topics.' },
-  { name: 'flush.messages', type: 'long', brokerSynonym: 'log.flush.interval.messages', doc: 'fsync after this many messages.' },
-  { name: 'flush.ms', type: 'long', brokerSynonym: 'log.flush.interval.ms', doc: 'fsync data older than this.' },
-  { name: 'index.interval.bytes', type: 'int', brokerSynonym: 'log.index.interval.bytes', doc: 'Bytes of log between offset-index entries.' },
-  { name: 'max.compaction.lag.ms', type: 'long', brokerSynonym: 'log.cleaner.max.compaction.lag.ms', doc: 'Compact a record at most this long after it was written.' },
-  { name: 'max.message.bytes', type: 'int', brokerSynonym: 'message.max.bytes', doc: 'Largest record batch accepted.' },
-  { name: 'message.timestamp.type', type: 'string', brokerSynonym: 'log.message.timestamp.type', doc: 'CreateTime or LogAppendTime.', validValues: ['CreateTime', 'LogAppendTime'] },
-  { name: 'min.cleanable.dirty.ratio', type: 'string', brokerSynonym: 'log.cleaner.min.cleanable.ratio', doc: 'Clean once dirty bytes reach this fraction of the cleanable log (0 to 1).' },
-  { name: 'min.compaction.lag.ms', type: 'long', brokerSynonym: 'log.cleaner.min.compaction.lag.ms', doc: 'Leave a record uncompacted at least this long.' },
-  { name: 'min.insync.replicas', type: 'int', brokerSynonym: 'min.insync.replicas', doc: 'Replicas that must be in sync for acks=all writes.' },
-  { name: 'retention.bytes', type: 'long', brokerSynonym: 'log.retention.bytes', doc: 'Delete old segments while the partition is larger than this; -1: no limit.' },
-  { name: 'retention.ms', type: 'long', brokerSynonym: 'log.retention.ms', doc: 'Delete segments older than this; -1: keep forever.' },
-  { name: 'segment.bytes', type: 'int', brokerSynonym: 'log.segment.bytes', doc: 'Segment size.' },
-  { name: 'segment.index.bytes', type: 'int', brokerSynonym: 'log.index.size.max.bytes', doc: 'Maximum offset index size.' },
-  { name: 'segment.ms', type: 'long', brokerSynonym: 'log.roll.ms', doc: 'Roll the active segment after this long.' },
-  { name: 'unclean.leader.election.enable', type: 'boolean', brokerSynonym: 'unclean.leader.election.enable', doc: 'Allow out-of-sync replicas to lead.' },
-  { name: 'leader.replication.throttled.replicas', type: 'list', brokerSynonym: null, default: '', pattern: THROTTLED_REPLICAS,
-    doc: 'Replicas (partition:broker,... or *) whose replication is throttled on the leader side, at the leader\'s leader.replication.throttled.rate.' },
+  { name: 'cleanup.policy', type: 'list', brokerSynonym: 'log.cleanup.policy', listValues: ['compact', 'delete'], doc: 'delete or compact (or both).' },
+  { name: 'compression.type', type: 'string', brokerSynonym: 'compression.type', validValues: ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'],
+    doc: 'Codec of the stored batches: producer keeps the producer\'s codec; any other value makes the broker re-compress batches that arrive with a different codec, as Kafka does.' },
+  { name: 'compression.gzip.level', type: 'int', brokerSynonym: 'compression.gzip.level', min: '1', max: '9', orMinusOne: true, doc: 'gzip level of batches the broker re-compresses (-1: zlib\'s default).' },
+  { name: 'compression.lz4.level', type: 'int', brokerSynonym: 'compression.lz4.level', min: '1', max: '17', doc: 'lz4 level of batches the broker re-compresses.',
+    noEffect: 'Brook\'s lz4 frame encoder (lz4-napi) has one level; re-compressed lz4 batches use it.' },
+  { name: 'compression.zstd.level', type: 'int', brokerSynonym: 'compression.zstd.level', min: '-131072', max: '22', doc: 'zstd level of batches the broker re-compresses.' },
+  { name: 'delete.retention.ms', type: 'long', brokerSynonym: 'log.cleaner.delete.retention.ms', min: '0', doc: 'How long tombstones are kept on compacted topics.' },
+  { name: 'file.delete.delay.ms', type: 'long', brokerSynonym: 'log.segment.delete.delay.ms', min: '0', doc: 'How long a segment removed by retention stays on disk (renamed *.deleted) before its files are deleted.' },
+  { name: 'flush.messages', type: 'long', brokerSynonym: 'log.flush.interval.messages', min: '1', doc: 'fsync after this many messages.' },
+  { name: 'flush.ms', type: 'long', brokerSynonym: 'log.flush.interval.ms', min: '0', doc: 'fsync data older than this.' },
   { name: 'follower.replication.throttled.replicas', type: 'list', brokerSynonym: null, default: '', pattern: THROTTLED_REPLICAS,
     doc: 'Replicas (partition:broker,... or *) whose replication is throttled on the follower side, at the follower\'s follower.replication.throttled.rate.' },
+  { name: 'index.interval.bytes', type: 'int', brokerSynonym: 'log.index.interval.bytes', min: '0', doc: 'Bytes of log between offset-index entries.' },
+  { name: 'leader.replication.throttled.replicas', type: 'list', brokerSynonym: null, default: '', pattern: THROTTLED_REPLICAS,
+    doc: 'Replicas (partition:broker,... or *) whose replication is throttled on the leader side, at the leader\'s leader.replication.throttled.rate.' },
+  { name: 'local.retention.bytes', type: 'long', brokerSynonym: 'log.local.retention.bytes', min: '-2', doc: 'Tiered storage: bytes kept locally (-2: retention.bytes).',
+    noEffect: 'tiered storage: Brook keeps every segment on the broker\'s disk; retention.bytes applies.' },
+  { name: 'local.retention.ms', type: 'long', brokerSynonym: 'log.local.retention.ms', min: '-2', doc: 'Tiered storage: time kept locally (-2: retention.ms).',
+    noEffect: 'tiered storage: Brook keeps every segment on the broker\'s disk; retention.ms applies.' },
+  { name: 'max.compaction.lag.ms', type: 'long', brokerSynonym: 'log.cleaner.max.compaction.lag.ms', min: '1', doc: 'Compact a record at most this long after it was written.' },
+  { name: 'max.message.bytes', type: 'int', brokerSynonym: 'message.max.bytes', min: '0', doc: 'Largest record batch accepted.' },
+  { name: 'message.timestamp.after.max.ms', type: 'long', brokerSynonym: 'log.message.timestamp.after.max.ms', min: '0',
+    doc: 'CreateTime topics refuse a batch with a record timestamped more than this far after the broker\'s clock (INVALID_TIMESTAMP).' },
+  { name: 'message.timestamp.before.max.ms', type: 'long', brokerSynonym: 'log.message.timestamp.before.max.ms', min: '0',
+    doc: 'CreateTime topics refuse a batch with a record timestamped more than this far before the broker\'s clock (INVALID_TIMESTAMP).' },
+  { name: 'message.timestamp.type', type: 'string', brokerSynonym: 'log.message.timestamp.type', validValues: ['CreateTime', 'LogAppendTime'], doc: 'CreateTime or LogAppendTime.' },
+  { name: 'min.cleanable.dirty.ratio', type: 'double', brokerSynonym: 'log.cleaner.min.cleanable.ratio', min: '0', max: '1', doc: 'Clean once dirty bytes reach this fraction of the cleanable log (0 to 1).' },
+  { name: 'min.compaction.lag.ms', type: 'long', brokerSynonym: 'log.cleaner.min.compaction.lag.ms', min: '0', doc: 'Leave a record uncompacted at least this long.' },
+  { name: 'min.insync.replicas', type: 'int', brokerSynonym: 'min.insync.replicas', min: '1', doc: 'Replicas that must be in sync for acks=all writes.' },
+  { name: 'preallocate', type: 'boolean', brokerSynonym: 'log.preallocate', doc: 'Preallocate segment files.',
+    noEffect: 'segments grow as they are written; nothing is preallocated.' },
+  { name: 'remote.log.copy.disable', type: 'boolean', brokerSynonym: null, default: 'false', doc: 'Tiered storage: stop copying segments to remote storage.',
+    noEffect: 'tiered storage is not implemented.' },
+  { name: 'remote.log.delete.on.disable', type: 'boolean', brokerSynonym: null, default: 'false', doc: 'Tiered storage: delete remote data when tiering is turned off.',
+    noEffect: 'tiered storage is not implemented.' },
+  { name: 'remote.storage.enable', type: 'boolean', brokerSynonym: null, default: 'false', doc: 'Tiered storage: copy segments to remote storage.',
+    noEffect: 'tiered storage is not implemented; true is stored and reported but nothing is copied.' },
+  { name: 'retention.bytes', type: 'long', brokerSynonym: 'log.retention.bytes', doc: 'Delete old segments while the partition is larger than this; -1: no limit.' },
+  { name: 'retention.ms', type: 'long', brokerSynonym: 'log.retention.ms', min: '-1', doc: 'Delete segments older than this; -1: keep forever.' },
+  { name: 'segment.bytes', type: 'int', brokerSynonym: 'log.segment.bytes', min: '1048576', doc: 'Segment size.' },
+  { name: 'segment.index.bytes', type: 'int', brokerSynonym: 'log.index.size.max.bytes', min: '4', doc: 'Maximum offset index size; a segment rolls when its index is full.' },
+  { name: 'segment.jitter.ms', type: 'long', brokerSynonym: 'log.roll.jitter.ms', min: '0', doc: 'Random jitter subtracted from segment.ms.',
+    noEffect: 'segments roll at segment.ms exactly, without jitter.' },
+  { name: 'segment.ms', type: 'long', brokerSynonym: 'log.roll.ms', min: '1', doc: 'Roll the active segment after this long.' },
+  { name: 'unclean.leader.election.enable', type: 'boolean', brokerSynonym: 'unclean.leader.election.enable', doc: 'Allow out-of-sync replicas to lead.' },
 ];
 
 const brokerByName = new Map(brokerSettings.map((s) => [s.name, s]));
@@ -134,25 +193,69 @@ export class ConfigError extends Error {
   constructor(message: string) { super(message); this.name = 'ConfigError'; }
 }
 
-function checkType(name: string, type: ConfigType, value: string): string | null {
+/**
+ * Kafka's type check of a config value (ConfigDef.parseType): null when the value parses, else the
+ * reason, worded as Kafka words it ("Not a number of type LONG").
+ */
+function checkType(type: ConfigType, value: string): string | null {
+  const v = value.trim();
   switch (type) {
     case 'boolean':
-      return value === 'true' || value === 'false' ? null : `${name} must be true or false, got '${value}'`;
-    case 'int': {
-      const n = Number(value);
-      return /^-?\d+$/.test(value) && n >= -(2 ** 31) && n < 2 ** 31 ? null : `${name} must be a 32-bit integer, got '${value}'`;
-    }
+      return /^(true|false)$/i.test(v) ? null : 'Expected value to be either true or false';
+    case 'int':
+      return /^[-+]?\d+$/.test(v) && BigInt(v) >= -(2n ** 31n) && BigInt(v) < 2n ** 31n ? null : 'Not a number of type INT';
     case 'long':
-      return /^-?\d+$/.test(value) && BigInt(value) >= -(2n ** 63n) && BigInt(value) < 2n ** 63n
-        ? null : `${name} must be a 64-bit integer, got '${value}'`;
+      return /^[-+]?\d+$/.test(v) && BigInt(v) >= -(2n ** 63n) && BigInt(v) < 2n ** 63n ? null : 'Not a number of type LONG';
+    case 'double':
+      return v !== '' && Number.isFinite(Number(v)) ? null : 'Not a number of type DOUBLE';
     default:
       return null;
   }
 }
 
+/** Compares decimal strings exactly (a long may exceed a double's precision). */
+function compareNumber(type: ConfigType, a: string, b: string): number {
+  if (type === 'double') return Math.sign(Number(a) - Number(b));
+  const x = BigInt(a.trim().replace(/^\+/, ''));
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/**
+ * Kafka's validator of one topic config value (type, Range, ValidString, ValidList, the throttled
+ * replicas list): null when valid, else the reason after "Invalid value V for configuration N: ".
+ */
+function topicValueProblem(setting: TopicSetting, value: string): string | { shown: string; reason: string } | null {
+  const typeProblem = checkType(setting.type, value);
+  if (typeProblem) return typeProblem;
+  const v = value.trim();
+  if (setting.orMinusOne && compareNumber(setting.type, v, '-1') === 0) return null;
+  if (setting.min !== undefined && compareNumber(setting.type, v, setting.min) < 0) {
+    return setting.max !== undefined && setting.orMinusOne ? `Value must be between ${setting.min} and ${setting.max} or -1` : `Value must be at least ${setting.min}`;
+  }
+  if (setting.max !== undefined && compareNumber(setting.type, v, setting.max) > 0) {
+    return setting.orMinusOne ? `Value must be between ${setting.min} and ${setting.max} or -1` : `Value must be no more than ${setting.max}`;
+  }
+  if (setting.validValues && !setting.validValues.includes(v)) return `String must be one of: ${setting.validValues.join(', ')}`;
+  if (setting.listValues) {
+    const items = v.split(',').map((x) => x.trim());
+    const bad = items.find((x) => !setting.listValues!.includes(x));
+    // Kafka's ValidList checks item by item and names the item in its message.
+    if (bad !== undefined) return { shown: bad, reason: `String must be one of: ${setting.listValues.join(', ')}` };
+  }
+  if (setting.pattern && !setting.pattern.test(v)) {
+    return 'must be the literal \'*\' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...';
+  }
+  return null;
+}
+
 /** Resolved broker settings; `get` returns the effective value (explicit or default). */
+export type BrokerConfigSource = 'DYNAMIC_BROKER_CONFIG' | 'DYNAMIC_DEFAULT_BROKER_CONFIG' | 'STATIC_BROKER_CONFIG' | 'DEFAULT_CONFIG';
+
 export class BrokerSettings {
   private readonly values = new Map<string, string>();
+  private dynamicForBroker: Record<string, string> = {};
+  private dynamicDefault: Record<string, string> = {};
 
   constructor(explicit: Record<string, string> = {}) {
     for (const [rawName, value] of Object.entries(explicit)) {
@@ -171,16 +274,37 @@ export class BrokerSettings {
     if (!setting) {
       throw new ConfigError(`unknown broker setting '${name}' (known: ${[...brokerByName.keys()].join(', ')})`);
     }
-    const problem = checkType(name, setting.type, value);
-    if (problem) throw new ConfigError(problem);
+    const problem = checkType(setting.type, value);
+    if (problem) throw new ConfigError(`Invalid value ${value} for configuration ${name}: ${problem}`);
     this.values.set(name, value);
   }
 
-  get(name: string): string | null {
-    if (this.values.has(name)) return this.values.get(name)!;
+  get(name: string): string | null { return this.layers(name)[0]!.value; }
+
+  /**
+   * Where `name`'s value comes from, highest precedence first, as Kafka resolves a broker config:
+   * a dynamic config for this broker, the dynamic cluster default, the static setting (config file
+   * or --set), the default. The last entry is always the default.
+   */
+  layers(name: string): Array<{ value: string | null; source: BrokerConfigSource }> {
     const setting = brokerByName.get(name);
     if (!setting) throw new ConfigError(`unknown broker setting '${name}'`);
-    return setting.default;
+    const out: Array<{ value: string | null; source: BrokerConfigSource }> = [];
+    if (this.dynamicForBroker[name] !== undefined) out.push({ value: this.dynamicForBroker[name]!, source: 'DYNAMIC_BROKER_CONFIG' });
+    if (this.dynamicDefault[name] !== undefined) out.push({ value: this.dynamicDefault[name]!, source: 'DYNAMIC_DEFAULT_BROKER_CONFIG' });
+    if (this.values.has(name)) out.push({ value: this.values.get(name)!, source: 'STATIC_BROKER_CONFIG' });
+    out.push({ value: setting.default, source: 'DEFAULT_CONFIG' });
+    return out;
+  }
+
+  /**
+   * The dynamic broker configs in force (from the metadata store): this broker's own and the
+   * cluster default. Only names marked dynamic are kept; they take effect on the next get().
+   */
+  setDynamic(forBroker: Readonly<Record<string, string>>, clusterDefault: Readonly<Record<string, string>>): void {
+    const keep = (m: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(m).filter(([k]) => brokerByName.get(k)?.dynamic));
+    this.dynamicForBroker = keep(forBroker);
+    this.dynamicDefault = keep(clusterDefault);
   }
 
   isExplicit(name: string): boolean { return this.values.has(name); }
@@ -196,35 +320,48 @@ export class BrokerSettings {
   }
 }
 
-/** Validates topic config overrides from CreateTopics / AlterConfigs / Topic resources. */
+/**
+ * Validates topic config overrides from CreateTopics / AlterConfigs / Topic resources as Kafka's
+ * LogConfig does: an unknown name or an invalid value is INVALID_CONFIG with Kafka's message.
+ */
 export function validateTopicConfigs(configs: Readonly<Record<string, string | null>>): void {
   for (const [name, value] of Object.entries(configs)) {
     const setting = topicByName.get(name);
     if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown topic config name: ${name}`);
     if (value === null) continue;
-    const problem = checkType(name, setting.type, value);
-    if (problem) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${problem}`);
-    if (setting.pattern && !setting.pattern.test(value)) {
-      throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${setting.doc}`);
-    }
-    if (setting.validValues && !setting.validValues.includes(value)) {
-      throw new KafkaError('INVALID_CONFIG',
-        `Invalid value ${value} for configuration ${name}: must be one of ${setting.validValues.join(', ')}`);
-    }
+    const problem = topicValueProblem(setting, value);
+    if (problem === null) continue;
+    const { shown, reason } = typeof problem === 'string' ? { shown: value, reason: problem } : problem;
+    throw new KafkaError('INVALID_CONFIG', `Invalid value ${shown} for configuration ${name}: ${reason}`);
   }
 }
 
 export function topicSetting(name: string): TopicSetting | undefined { return topicByName.get(name); }
 export function brokerSetting(name: string): BrokerSetting | undefined { return brokerByName.get(name); }
 
-/** Validates a dynamic broker config value (IncrementalAlterConfigs / AlterConfigs on a BROKER resource). */
+/** Broker configs Brook describes as read-only facts (not settings): altering them is refused as Kafka refuses it. */
+const READ_ONLY_BROKER_FACTS = new Set(['broker.id', 'node.id', 'log.dirs', 'log.dir', 'inter.broker.protocol.version', 'process.roles']);
+
+/**
+ * Validates a dynamic broker config value (IncrementalAlterConfigs / AlterConfigs on a BROKER
+ * resource) as Kafka's controller does: a config that cannot change at run time, or an invalid
+ * value, is INVALID_REQUEST with Kafka's message.
+ */
 export function validateDynamicBrokerConfig(name: string, value: string): void {
   const setting = brokerByName.get(name);
-  if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
-  if (!setting.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: ${name} (set it at start: config file or --set)`);
-  const problem = checkType(name, setting.type, value);
-  if (problem) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: ${problem}`);
-  if (setting.type === 'long' && BigInt(value) < 0n) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: must be at least 0`);
+  if (!setting && !READ_ONLY_BROKER_FACTS.has(name)) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
+  if (!setting?.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: Set(${name})`);
+  const problem = checkType(setting.type, value);
+  if (problem) throw new KafkaError('INVALID_REQUEST', `Invalid value ${value} for configuration ${name}: ${problem}`);
+  // A topic config's broker default is validated as the topic config is (Kafka's validateBrokerLogConfigValues).
+  const topic = topicSettings.find((t) => t.brokerSynonym === name);
+  if (topic) {
+    const reason = topicValueProblem(topic, value);
+    if (reason !== null) throw new KafkaError('INVALID_REQUEST', `Invalid value ${typeof reason === 'string' ? value : reason.shown} for configuration ${name}: ${typeof reason === 'string' ? reason : reason.reason}`);
+    return;
+  }
+  // The replication throttle rates (Kafka's DynamicConfig.Broker, validated apart from the log configs).
+  if (setting.type === 'long' && BigInt(value) < 0n) throw new KafkaError('INVALID_CONFIG', `Invalid value ${value} for configuration ${name}: Value must be at least 0`);
 }
 
 /** Reads a Java-style properties file (key=value, # and ! comments). */
@@ -244,4 +381,40 @@ export function readPropertiesFile(path: string): Record<string, string> {
     out[trimmed.slice(0, eq).trim()] = trimmed.slice(eq + 1).trim();
   });
   return out;
+}
+
+/** Defaults of `brook local` (the fleet `npm start` runs) that differ from a lone broker's, and why. */
+export const localFleetDefaults: ReadonlyArray<{ name: string; value: string; reason: string }> = [
+  { name: 'default.replication.factor', value: 'min(3, brokers)', reason: 'the local fleet has several brokers so that topics created without a replication factor are replicated, as a production cluster\'s would be; Kafka\'s default is 1.' },
+  { name: 'offsets.topic.replication.factor', value: 'min(3, brokers)', reason: 'so that a 1- or 2-broker local fleet can create __consumer_offsets (Kafka\'s 3 would wait for brokers that never come).' },
+];
+
+/**
+ * What `brook settings` prints: every broker setting (dynamic ones marked), every topic config
+ * with the broker setting that supplies its default, the names accepted without effect and why,
+ * and every default that differs from Apache Kafka 4.1's, with the reason.
+ */
+export function settingsReference(): string {
+  const lines: string[] = ['Broker settings (config file or --set key=value; [dynamic]: also IncrementalAlterConfigs on a BROKER resource):', ''];
+  for (const s of brokerSettings) {
+    lines.push(`${s.name} (${s.type}, default ${s.default ?? 'unset'})${s.dynamic ? ' [dynamic]' : ''}`, `    ${s.doc}`);
+    if (s.noEffect) lines.push(`    Accepted, no effect: ${s.noEffect}`);
+    if (s.kafkaDefault) lines.push(`    Apache Kafka's default is ${s.kafkaDefault.value}: ${s.kafkaDefault.reason}`);
+  }
+  lines.push('', 'Topic configs (CreateTopics, kafka-configs --alter, Topic resources), Apache Kafka 4.1\'s full set:', '');
+  for (const t of topicSettings) {
+    const from = t.brokerSynonym ? `default from ${t.brokerSynonym}` : `default ${t.default === '' ? '""' : t.default}`;
+    lines.push(`${t.name} (${t.type}, ${from})`, `    ${t.doc}`);
+    if (t.noEffect) lines.push(`    Accepted, no effect: ${t.noEffect}`);
+  }
+  lines.push('', 'Accepted but without effect (stored and described as Kafka describes them):', '');
+  const seen = new Set<string>();
+  for (const s of [...topicSettings, ...brokerSettings]) {
+    if (s.noEffect && !seen.has(s.name)) lines.push(`  ${s.name}: ${s.noEffect}`);
+    seen.add(s.name);
+  }
+  lines.push('', 'Defaults that differ from Apache Kafka 4.1\'s:', '');
+  for (const s of brokerSettings) if (s.kafkaDefault) lines.push(`  ${s.name}: ${s.default} (Kafka: ${s.kafkaDefault.value}) - ${s.kafkaDefault.reason}`);
+  for (const l of localFleetDefaults) lines.push(`  ${l.name} under brook local / npm start: ${l.value} - ${l.reason}`);
+  return lines.join('\n') + '\n';
 }

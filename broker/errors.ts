@@ -116,10 +116,13 @@ export function errorInfo(code: number): ErrorInfo {
 export class KafkaError extends Error {
   readonly errorCode: number;
   readonly errorName: string;
+  /** The message without the error name, as a Kafka broker words it in a response's errorMessage. */
+  readonly detail: string;
   constructor(name: ErrorName, detail?: string) {
     const info = byName.get(name)!;
     super(detail ? `${info.name}: ${detail}` : `${info.name}: ${info.message}`);
     this.name = 'KafkaError';
+    this.detail = detail ?? info.message;
     this.errorCode = info.code;
     this.errorName = info.name;
   }
@@ -136,6 +139,11 @@ export class KafkaError extends Error {
  * The one place an exception becomes a wire error code. Anything that is not a KafkaError is a
  * bug or an I/O failure: UNKNOWN_SERVER_ERROR, or KAFKA_STORAGE_ERROR for file-system errors.
  */
+/** The errorMessage a response carries for `err`: a KafkaError's detail as Kafka words it, else the message. */
+export function errorMessageOf(err: unknown): string {
+  return err instanceof KafkaError ? err.detail : (err as Error).message;
+}
+
 export function errorCodeOf(err: unknown): number {
   if (err instanceof KafkaError) return err.errorCode;
   if (err && typeof err === 'object' && 'syscall' in err) return ErrorCode.KAFKA_STORAGE_ERROR;

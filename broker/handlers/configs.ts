@@ -1,7 +1,7 @@
 /** DescribeConfigs (32), AlterConfigs (33) and IncrementalAlterConfigs (44). */
-import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import { ErrorCode, KafkaError, errorCodeOf, errorMessageOf } from '../errors.ts';
 import { brokerSetting, brokerSettings, topicSetting, topicSettings, validateDynamicBrokerConfig } from '../config.ts';
-import type { ConfigType } from '../config.ts';
+import type { BrokerConfigSource, ConfigType } from '../config.ts';
 import type { ApiHandler, BrokerServices } from './index.ts';
 
 const RESOURCE_TOPIC = 2;
@@ -15,7 +15,7 @@ const SOURCE_STATIC_BROKER = 4;
 const SOURCE_DEFAULT = 5;
 
 /** Kafka's ConfigType values (DescribeConfigs v3+). */
-const CONFIG_TYPE: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, list: 7 };
+const CONFIG_TYPE: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, double: 6, list: 7 };
 
 interface ConfigEntry {
   name: string;
@@ -29,22 +29,35 @@ interface ConfigEntry {
   documentation: string | null;
 }
 
-/** The effective configs of a topic with their sources, as DescribeConfigs reports them. */
+const SOURCE_CODE: Record<BrokerConfigSource, number> = {
+  DYNAMIC_BROKER_CONFIG: SOURCE_DYNAMIC_BROKER, DYNAMIC_DEFAULT_BROKER_CONFIG: SOURCE_DYNAMIC_DEFAULT_BROKER,
+  STATIC_BROKER_CONFIG: SOURCE_STATIC_BROKER, DEFAULT_CONFIG: SOURCE_DEFAULT,
+};
+
+/**
+ * The effective configs of a topic with their sources, as DescribeConfigs reports them: the
+ * topic's override (DYNAMIC_TOPIC_CONFIG) over its broker synonym's layers (dynamic for this
+ * broker, dynamic cluster default, static, default). Kafka lists no DEFAULT_CONFIG synonym for a
+ * broker name whose default an hours/minutes alias supplies (log.retention.ms, log.roll.ms, ...).
+ */
 export function describeTopicConfigs(broker: BrokerServices, overrides: Readonly<Record<string, string>>, keys: string[] | null,
   includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
   return topicSettings.filter((s) => keys === null || keys.includes(s.name)).map((s) => {
-    const synonym = s.brokerSynonym;
-    const brokerValue = synonym ? broker.settings.get(synonym) : s.default ?? null;
-    const brokerSource = synonym && broker.settings.isExplicit(synonym) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
+    const synonym = s.brokerSynonym ? brokerSetting(s.brokerSynonym) : undefined;
+    const brokerLayers = synonym ? broker.settings.layers(synonym.name) : [{ value: s.default ?? null, source: 'DEFAULT_CONFIG' as const }];
     const own = overrides[s.name];
-    const synonyms = [];
+    const synonyms: ConfigEntry['synonyms'] = [];
     if (own !== undefined) synonyms.push({ name: s.name, value: own, source: SOURCE_DYNAMIC_TOPIC });
-    if (synonym && brokerSource === SOURCE_STATIC_BROKER) synonyms.push({ name: synonym, value: brokerValue, source: SOURCE_STATIC_BROKER });
-    if (synonym) synonyms.push({ name: synonym, value: brokerSettings.find((b) => b.name === synonym)?.default ?? null, source: SOURCE_DEFAULT });
-    const configSource = own !== undefined ? SOURCE_DYNAMIC_TOPIC : brokerSource;
+    if (synonym) {
+      for (const l of brokerLayers) {
+        if (l.source === 'DEFAULT_CONFIG' && synonym.defaultFromAlias) continue;
+        synonyms.push({ name: synonym.name, value: l.value, source: SOURCE_CODE[l.source] });
+      }
+    }
+    const configSource = own !== undefined ? SOURCE_DYNAMIC_TOPIC : SOURCE_CODE[brokerLayers[0]!.source];
     return {
       name: s.name,
-      value: own ?? brokerValue,
+      value: own ?? brokerLayers[0]!.value,
       readOnly: false,
       isDefault: configSource === SOURCE_DEFAULT,
       configSource,
@@ -57,26 +70,47 @@ export function describeTopicConfigs(broker: BrokerServices, overrides: Readonly
 }
 
 /**
+ * The metadata version Brook's protocol implements, reported as `inter.broker.protocol.version`:
+ * Kafka 4 dropped that config (KRaft keeps metadata.version as a feature), but UIs such as
+ * kafka-ui still read it from a broker's configs to decide which features the cluster has.
+ */
+export const INTER_BROKER_PROTOCOL_VERSION = '4.1-IV1';
+
+/** Read-only facts about this broker, described as Kafka describes its static identity configs. */
+function brokerFacts(broker: BrokerServices): Array<{ name: string; value: string; type: ConfigType; source: number; doc: string }> {
+  return [
+    { name: 'broker.id', value: String(broker.nodeId), type: 'int', source: SOURCE_STATIC_BROKER, doc: 'This broker\'s id.' },
+    { name: 'node.id', value: String(broker.nodeId), type: 'int', source: SOURCE_STATIC_BROKER, doc: 'This broker\'s id (KRaft name).' },
+    { name: 'log.dirs', value: broker.logDir, type: 'string', source: SOURCE_STATIC_BROKER, doc: 'The directory holding this broker\'s partition logs (one per broker).' },
+    { name: 'inter.broker.protocol.version', value: INTER_BROKER_PROTOCOL_VERSION, type: 'string', source: SOURCE_DEFAULT,
+      doc: 'The Kafka protocol version the brokers speak. Kafka 4 no longer reports it; Brook does, for tools that read it.' },
+  ];
+}
+
+/**
  * A broker's configs as Kafka describes them: a dynamic config set for this broker
  * (DYNAMIC_BROKER_CONFIG) over the cluster default (DYNAMIC_DEFAULT_BROKER_CONFIG, resource name
- * '') over the static setting. `entity` is the broker id asked about, or '' for the default.
+ * '') over the static setting, then the read-only facts (broker.id, log.dirs, ...). `entity` is
+ * the broker id asked about, or '' for the cluster default.
  */
 function describeBrokerConfigs(broker: BrokerServices, entity: string, keys: string[] | null, includeSynonyms: boolean, includeDocumentation: boolean): ConfigEntry[] {
-  const dynamic = broker.dynamicBrokerConfigs();
-  return brokerSettings.filter((s) => keys === null || keys.includes(s.name)).map((s) => {
-    const staticSource = broker.settings.isExplicit(s.name) ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
-    const layers = [
-      ...(entity !== '' && dynamic[entity]?.[s.name] !== undefined ? [{ value: dynamic[entity]![s.name]!, source: SOURCE_DYNAMIC_BROKER }] : []),
-      ...(dynamic['']?.[s.name] !== undefined ? [{ value: dynamic['']![s.name]!, source: SOURCE_DYNAMIC_DEFAULT_BROKER }] : []),
-      { value: broker.settings.get(s.name), source: staticSource },
-    ];
+  // The cluster default ('') is described as Kafka does: only the configs set there, with that one source.
+  const layersOf = (name: string) => broker.settings.layers(name).filter((l) => entity !== '' || l.source === 'DYNAMIC_DEFAULT_BROKER_CONFIG');
+  const settings = brokerSettings.filter((s) => (keys === null || keys.includes(s.name)) && layersOf(s.name).length > 0).map((s) => {
+    const layers = layersOf(s.name);
     const { value, source } = layers[0]!;
     return {
-      name: s.name, value, readOnly: !s.dynamic, isDefault: source === SOURCE_DEFAULT, configSource: source, isSensitive: false,
-      synonyms: includeSynonyms ? layers.map((l) => ({ name: s.name, value: l.value, source: l.source })) : [],
+      name: s.name, value, readOnly: !s.dynamic, isDefault: source === 'DEFAULT_CONFIG', configSource: SOURCE_CODE[source], isSensitive: false,
+      synonyms: includeSynonyms ? layers.map((l) => ({ name: s.name, value: l.value, source: SOURCE_CODE[l.source] })) : [],
       configType: CONFIG_TYPE[s.type], documentation: includeDocumentation ? s.doc : null,
     };
   });
+  const facts = entity === '' ? [] : brokerFacts(broker).filter((f) => keys === null || keys.includes(f.name)).map((f) => ({
+    name: f.name, value: f.value, readOnly: true, isDefault: f.source === SOURCE_DEFAULT, configSource: f.source, isSensitive: false,
+    synonyms: includeSynonyms ? [{ name: f.name, value: f.value, source: f.source }] : [],
+    configType: CONFIG_TYPE[f.type], documentation: includeDocumentation ? f.doc : null,
+  }));
+  return [...settings, ...facts];
 }
 
 
@@ -101,7 +135,7 @@ export const describeConfigsHandler: ApiHandler<32> = {
         }
         return { ...base, errorCode: ErrorCode.NONE, errorMessage: null, configs };
       } catch (err) {
-        return { ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message, configs: [] };
+        return { ...base, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err), configs: [] };
       }
     });
     return { throttleTimeMs: 0, results };
@@ -143,7 +177,7 @@ async function alterResources(broker: BrokerServices, resources: Array<{ resourc
       await broker.settled();
       responses.push({ ...base, errorCode: ErrorCode.NONE, errorMessage: null });
     } catch (err) {
-      responses.push({ ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message });
+      responses.push({ ...base, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) });
     }
   }
   return { throttleTimeMs: 0, responses };
@@ -178,7 +212,8 @@ export const incrementalAlterConfigsHandler: ApiHandler<44> = {
       const out: Record<string, string> = { ...current };
       for (const c of req.resources[i]!.configs) {
         const setting = kind === 'topic' ? topicSetting(c.name) : brokerSetting(c.name);
-        if (!setting) throw new KafkaError('INVALID_CONFIG', `Unknown ${kind} config name: ${c.name}`);
+        // A broker name Brook does not know as a setting may be a read-only fact (log.dirs): validateDynamicBrokerConfig answers it.
+        if (!setting && kind === 'topic') throw new KafkaError('INVALID_CONFIG', `Unknown topic config name: ${c.name}`);
         const effective = () => (out[c.name] ?? broker.settings.topicConfigs({})[c.name] ?? '').split(',').filter((x) => x !== '');
         switch (c.configOperation) {
           case OP_SET:
@@ -190,7 +225,7 @@ export const incrementalAlterConfigsHandler: ApiHandler<44> = {
             break;
           case OP_APPEND:
           case OP_SUBTRACT: {
-            if (setting.type !== 'list') throw new KafkaError('INVALID_CONFIG', `${c.name} is not a list; APPEND and SUBTRACT apply to lists only`);
+            if (setting?.type !== 'list') throw new KafkaError('INVALID_CONFIG', `${c.name} is not a list; APPEND and SUBTRACT apply to lists only`);
             const items = (c.value ?? '').split(',').filter((x) => x !== '');
             const list = effective();
             out[c.name] = (c.configOperation === OP_APPEND ? [...new Set([...list, ...items])] : list.filter((x) => !items.includes(x))).join(',');

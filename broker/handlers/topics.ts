@@ -1,5 +1,5 @@
 /** CreateTopics (19), DeleteTopics (20) and CreatePartitions (37). */
-import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import { ErrorCode, KafkaError, errorCodeOf, errorMessageOf } from '../errors.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
 import type { ApiHandler, Request, Response } from './index.ts';
 import { describeTopicConfigs } from './configs.ts';
@@ -48,7 +48,7 @@ export const createTopicsHandler: ApiHandler<19> = {
           })),
         };
       } catch (err) {
-        return { ...base, errorCode: errorCodeOf(err), errorMessage: (err as Error).message };
+        return { ...base, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) };
       }
     };
     // Topics are independent: create them CREATE_CONCURRENCY at a time (each is a round trip to

@@ -182,8 +182,11 @@ export class LocalLog {
 
   // ---------------------------------------------------------------- deletion, truncation, swap
 
-  /** Deletes the oldest segments (never the active one) while `shouldDelete` says so. */
-  deleteOldestWhile(shouldDelete: (seg: LogSegment, nextBase: bigint) => boolean): { deleted: bigint[]; bytes: number } {
+  /**
+   * Deletes the oldest segments (never the active one) while `shouldDelete` says so. `beforeDelete`
+   * sees each segment before it is deleted (to hold its file for file.delete.delay.ms).
+   */
+  deleteOldestWhile(shouldDelete: (seg: LogSegment, nextBase: bigint) => boolean, beforeDelete?: (seg: LogSegment) => void): { deleted: bigint[]; bytes: number } {
     const deleted: bigint[] = [];
     let bytes = 0;
     while (this.segments.length > 1) {
@@ -193,6 +196,7 @@ export class LocalLog {
       deleted.push(seg.baseOffset);
       bytes += seg.size;
       try {
+        beforeDelete?.(seg);
         seg.delete();
       } catch (err) {
         throw this.storageError('delete segment', err);

@@ -7,6 +7,9 @@ import { KafkaError } from '../errors.ts';
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime';
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
+/** compression.type: `producer` keeps each batch's codec; any other re-compresses batches with another codec. */
+export type CompressionType = 'producer' | 'uncompressed' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+const COMPRESSION_TYPES: readonly CompressionType[] = ['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 export interface LogConfig {
   /** retention.ms; -1 keeps data forever. */
@@ -37,6 +40,16 @@ export interface LogConfig {
   readonly minCompactionLagMs: number;
   /** max.compaction.lag.ms: a record is compacted (and its segment rolled) within this long. Infinity = no bound. */
   readonly maxCompactionLagMs: number;
+  /** compression.type: the codec stored batches get from a client append. */
+  readonly compressionType: CompressionType;
+  /** compression.gzip.level (-1: zlib's default) and compression.zstd.level, for re-compressed batches. */
+  readonly gzipLevel: number;
+  readonly zstdLevel: number;
+  /** message.timestamp.before.max.ms / after.max.ms: how far a CreateTime record may be from the broker's clock. Infinity = no bound. */
+  readonly timestampBeforeMaxMs: number;
+  readonly timestampAfterMaxMs: number;
+  /** file.delete.delay.ms: how long a segment removed by retention stays on disk (renamed .deleted). */
+  readonly fileDeleteDelayMs: number;
 }
 
 export const defaultLogConfig: LogConfig = Object.freeze({
@@ -55,6 +68,13 @@ export const defaultLogConfig: LogConfig = Object.freeze({
   minCleanableDirtyRatio: 0.5,
   minCompactionLagMs: 0,
   maxCompactionLagMs: Infinity,
+  compressionType: 'producer',
+  gzipLevel: -1,
+  zstdLevel: 3,
+  timestampBeforeMaxMs: Infinity,
+  // No bound in the log layer alone; the broker's catalogue (config.ts) supplies Kafka's 1 h default.
+  timestampAfterMaxMs: Infinity,
+  fileDeleteDelayMs: 60_000,
 });
 
 const INT32_MAX = 0x7fffffff;
@@ -106,6 +126,17 @@ export function logConfigFromTopicConfigs(map: Readonly<Record<string, string>>,
       case 'min.cleanable.dirty.ratio': c.minCleanableDirtyRatio = parseRatio(key, value); break;
       case 'min.compaction.lag.ms': c.minCompactionLagMs = parseLong(key, value, 0); break;
       case 'max.compaction.lag.ms': c.maxCompactionLagMs = parseLong(key, value, 1); break;
+      case 'compression.type':
+        if (!(COMPRESSION_TYPES as readonly string[]).includes(value)) {
+          throw new KafkaError('INVALID_CONFIG', `${key}=${value}: must be one of ${COMPRESSION_TYPES.join(', ')}`);
+        }
+        c.compressionType = value as CompressionType;
+        break;
+      case 'compression.gzip.level': c.gzipLevel = parseInt32(key, value, -1); break;
+      case 'compression.zstd.level': c.zstdLevel = parseInt32(key, value, -131072); break;
+      case 'message.timestamp.before.max.ms': c.timestampBeforeMaxMs = parseLong(key, value, 0); break;
+      case 'message.timestamp.after.max.ms': c.timestampAfterMaxMs = parseLong(key, value, 0); break;
+      case 'file.delete.delay.ms': c.fileDeleteDelayMs = parseLong(key, value, 0); break;
       case 'message.timestamp.type':
         if (value !== 'CreateTime' && value !== 'LogAppendTime') {
           throw new KafkaError('INVALID_CONFIG', `${key}=${value}: must be CreateTime or LogAppendTime`);

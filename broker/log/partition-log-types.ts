@@ -36,6 +36,8 @@ export interface RetentionResult {
 
 export interface PartitionLogOptions {
   readonly clock?: () => number;
+  /** Runs `fn` after `ms` (file.delete.delay.ms); returns a cancel. Default: setTimeout, unref'd. */
+  readonly schedule?: (fn: () => void, ms: number) => () => void;
   /** For messages, e.g. `orders-3`. */
   readonly name?: string;
 }

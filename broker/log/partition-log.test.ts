@@ -568,7 +568,7 @@ describe('more recovery and lifecycle', () => {
 
   test('a read in flight keeps a segment readable while retention deletes it', async () => {
     const dir = tmpDir();
-    const log = await PartitionLog.open(dir, config({ segmentBytes: 3000 }));
+    const log = await PartitionLog.open(dir, config({ segmentBytes: 3000, fileDeleteDelayMs: 0 }));
     const originals: Buffer[] = [];
     for (let i = 0; i < 10; i++) {
       const b = sizedBatch(i, 1, 900);
@@ -584,6 +584,39 @@ describe('more recovery and lifecycle', () => {
     expect(fs.readdirSync(dir).some((f) => f.endsWith('.deleted'))).toBe(false);
     await expectKafkaRejection(log.read(0n, 100), 'OFFSET_OUT_OF_RANGE');
     await log.close();
+  });
+
+  test('file.delete.delay.ms keeps a segment removed by retention on disk as .deleted until the delay ends', async () => {
+    const dir = tmpDir();
+    const timers: Array<{ fn: () => void; ms: number; cancelled: boolean }> = [];
+    const schedule = (fn: () => void, ms: number) => {
+      const t = { fn, ms, cancelled: false };
+      timers.push(t);
+      return () => { t.cancelled = true; };
+    };
+    const log = await PartitionLog.open(dir, config({ segmentBytes: 3000, fileDeleteDelayMs: 45_000 }), { schedule });
+    for (let i = 0; i < 10; i++) log.append(sizedBatch(i, 1, 900), { leaderEpoch: 0 });
+    await log.flush();
+    log.deleteRecordsBefore(8n);
+    expect(log.segmentBaseOffsets[0]).toBeGreaterThan(0n);
+    const deleted = () => fs.readdirSync(dir).filter((f) => f.endsWith('.deleted')).sort();
+    expect(deleted().length).toBeGreaterThan(0);
+    expect(timers.map((t) => t.ms)).toEqual(deleted().map(() => 45_000));
+    await expectKafkaRejection(log.read(0n, 100), 'OFFSET_OUT_OF_RANGE');
+    for (const t of timers) t.fn();
+    expect(deleted()).toEqual([]);
+    await log.close();
+  });
+
+  test('file.delete.delay.ms: closing the log removes the .deleted files it still held', async () => {
+    const dir = tmpDir();
+    const log = await PartitionLog.open(dir, config({ segmentBytes: 3000, fileDeleteDelayMs: 3_600_000 }));
+    for (let i = 0; i < 10; i++) log.append(sizedBatch(i, 1, 900), { leaderEpoch: 0 });
+    await log.flush();
+    log.deleteRecordsBefore(8n);
+    expect(fs.readdirSync(dir).some((f) => f.endsWith('.deleted'))).toBe(true);
+    await log.close();
+    expect(fs.readdirSync(dir).some((f) => f.endsWith('.deleted'))).toBe(false);
   });
 
   test('flush.ms flushes in the background', async () => {

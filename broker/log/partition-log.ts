@@ -33,6 +33,7 @@ import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
 import { stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf } from './record-batch.ts';
 import { checkClientAppend, checkReplicatedAppend, retentionVerdict } from './log-validator.ts';
+import { checkTimestamps, convertCompression } from './batch-conversion.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { fsyncDir, writeOffsetCheckpoint } from './checkpoint-file.ts';
@@ -56,6 +57,13 @@ export class PartitionLog {
   readonly name: string;
   private config: LogConfig;
   private readonly clock: () => number;
+  private readonly schedule: (fn: () => void, ms: number) => () => void;
+  /**
+   * Segments removed by retention whose `.deleted` file is kept for file.delete.delay.ms (Kafka's
+   * asynchronous delete): each holds a reader reference, released when its delay ends or the log
+   * closes; the segment's file is unlinked when its last reference goes.
+   */
+  private readonly delayedDeletes = new Map<LogSegment, () => void>();
   private local!: LocalLog;
   private startOffset = 0n;
   private flushPolicy!: FlushPolicy;
@@ -73,6 +81,7 @@ export class PartitionLog {
     this.name = opts.name ?? path.basename(dir);
     this.config = config;
     this.clock = opts.clock ?? Date.now;
+    this.schedule = opts.schedule ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return () => clearTimeout(t); });
     this.producers = new ProducerStateManager(dir);
     this.epochs = new LeaderEpochCache(dir);
   }
@@ -120,13 +129,19 @@ export class PartitionLog {
 
   /**
    * Validates, de-duplicates, assigns offsets, stamps and writes a produce request's record
-   * batches for this partition, all or nothing. Stamps `records` in place. See the contracts
+   * batches for this partition, all or nothing. Stamps the batches in place (or a re-compressed copy when compression.type asks for another codec). See the contracts
    * at the top of this file.
    */
-  append(records: Buffer, opts: AppendOptions): AppendResult {
+  append(received: Buffer, opts: AppendOptions): AppendResult {
     this.ensureWritable();
     const now = opts.now ?? this.clock();
-    const headers = checkClientAppend(records, this.config, this.name);
+    const checked = checkClientAppend(received, this.config, this.name);
+    checkTimestamps(received, checked, this.config, now);
+    const { records, headers } = convertCompression(received, checked, this.config);
+    if (records !== received) {
+      const big = headers.find((h) => h.size > this.config.maxMessageBytes);
+      if (big) throw new KafkaError('MESSAGE_TOO_LARGE', `${this.name}: re-compressed batch of ${big.size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`);
+    }
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
     const pending = new ProducerAppendBatch();
     const planned: { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number; position: number }[] = [];
@@ -320,10 +335,31 @@ export class PartitionLog {
 
   /** Deletes oldest segments while `predicate` holds or they lie below the log start offset. */
   private deleteSegmentsWhile(predicate: (seg: LogSegment) => boolean): RetentionResult {
-    const { deleted, bytes } = this.local.deleteOldestWhile((seg, nextBase) => nextBase <= this.startOffset || predicate(seg));
+    const { deleted, bytes } = this.local.deleteOldestWhile((seg, nextBase) => nextBase <= this.startOffset || predicate(seg),
+      (seg) => this.holdForDeleteDelay(seg));
     if (this.local.first.baseOffset > this.startOffset) this.advanceLogStart(this.local.first.baseOffset);
     if (deleted.length > 0) this.deleteOldSnapshots();
     return { deletedSegments: deleted, deletedBytes: bytes, logStartOffset: this.startOffset };
+  }
+
+  private holdForDeleteDelay(seg: LogSegment): void {
+    const delay = this.config.fileDeleteDelayMs;
+    if (delay <= 0 || !seg.retain()) return;
+    const cancel = this.schedule(() => this.releaseDelayedDelete(seg), Math.min(delay, 0x7fffffff));
+    this.delayedDeletes.set(seg, cancel);
+  }
+
+  private releaseDelayedDelete(seg: LogSegment): void {
+    const cancel = this.delayedDeletes.get(seg);
+    if (!cancel) return;
+    this.delayedDeletes.delete(seg);
+    cancel();
+    seg.release();
+  }
+
+  /** Ends every file.delete.delay.ms wait now (the log is closing): the `.deleted` files go. */
+  private releaseDelayedDeletes(): void {
+    for (const seg of [...this.delayedDeletes.keys()]) this.releaseDelayedDelete(seg);
   }
 
   private advanceLogStart(offset: bigint): void {
@@ -480,6 +516,7 @@ export class PartitionLog {
       fsyncDir(this.dir);
     } finally {
       this.local.close();
+      this.releaseDelayedDeletes();
     }
     if (this.backgroundError) throw this.backgroundError;
   }
@@ -496,6 +533,7 @@ export class PartitionLog {
     this.flushPolicy.stop();
     await this.background.catch(() => undefined);
     this.local.close();
+    this.releaseDelayedDeletes();
     this.local.rejectFlushWaiters(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log abandoned`));
   }
 
@@ -507,6 +545,7 @@ export class PartitionLog {
       this.flushPolicy.stop();
       await this.background.catch(() => undefined);
       this.local.close();
+      this.releaseDelayedDeletes();
       this.local.rejectFlushWaiters(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log deleted`));
     }
     await fs.promises.rm(this.dir, { recursive: true, force: true });

@@ -20,7 +20,7 @@
  * snappy and lz4 go through the napi-rs packages `snappy` and `lz4-napi` (prebuilt binaries).
  * Only the log cleaner and compacted-topic key validation decompress; nothing on the fetch path.
  */
-import { gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync, zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import { crc32c } from '@node-rs/crc32';
 import { createRequire } from 'node:module';
 
@@ -231,11 +231,18 @@ export function decompressRecords(codec: number, data: Buffer): { bytes: Buffer;
   throw new KafkaError('UNSUPPORTED_COMPRESSION_TYPE', `unknown compression codec ${codec}`);
 }
 
+/** Compression levels (compression.gzip.level, compression.zstd.level); absent: the codec's default. */
+export interface CompressionLevels {
+  /** -1: zlib's default. */
+  readonly gzip?: number;
+  readonly zstd?: number;
+}
+
 /** Compresses a records section with `codec` (and, for snappy, `framing`). */
-export function compressRecords(codec: number, data: Buffer, framing: Framing = 'plain'): Buffer {
+export function compressRecords(codec: number, data: Buffer, framing: Framing = 'plain', levels: CompressionLevels = {}): Buffer {
   switch (codec) {
     case CODEC_NONE: return data;
-    case CODEC_GZIP: return gzipSync(data);
+    case CODEC_GZIP: return levels.gzip !== undefined && levels.gzip >= 0 ? gzipSync(data, { level: levels.gzip }) : gzipSync(data);
     case CODEC_SNAPPY: {
       if (framing === 'plain') return snappyCompress(data);
       const parts: Buffer[] = [Buffer.alloc(XERIAL_HEADER_SIZE)];
@@ -252,7 +259,8 @@ export function compressRecords(codec: number, data: Buffer, framing: Framing = 
     }
     // lz4_flex's frame encoder: FLG version 01 with independent blocks, 64 KiB blocks, no content size.
     case CODEC_LZ4: return lz4CompressFrame(data);
-    case CODEC_ZSTD: return zstdCompressSync(data);
+    case CODEC_ZSTD:
+      return levels.zstd !== undefined ? zstdCompressSync(data, { params: { [zlibConstants.ZSTD_c_compressionLevel]: levels.zstd } }) : zstdCompressSync(data);
     default: throw new KafkaError('UNSUPPORTED_COMPRESSION_TYPE', `unknown compression codec ${codec}`);
   }
 }
