@@ -459,6 +459,47 @@ export class GroupCoordinator {
     return errors;
   }
 
+  /**
+   * TxnOffsetCommit: the same member validation as OffsetCommit when the request names a member
+   * (v3+), then the offsets are held pending in the store until the producer's transaction ends
+   * (completeTransaction, on the marker).
+   */
+  async txnCommitOffsets(req: { groupId: string; producerId: bigint; producerEpoch: number; generationId: number; memberId: string;
+    groupInstanceId: string | null; topics: Array<{ name: string; partitions: OffsetCommitPartition[] }> }): Promise<Map<string, number>> {
+    const errors = new Map<string, number>();
+    const all = (code: number) => {
+      for (const t of req.topics) for (const p of t.partitions) errors.set(`${t.name}\u0000${p.partitionIndex}`, code);
+      return errors;
+    };
+    const err = this.coordinatorError(req.groupId);
+    if (err !== ErrorCode.NONE) return all(err);
+    const group = this.store.groups.get(req.groupId) ?? this.store.create(req.groupId);
+    if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (req.generationId >= 0 || req.memberId !== '') {
+      const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+      if (invalid !== ErrorCode.NONE) return all(invalid);
+      if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
+    }
+    const now = BigInt(this.clock());
+    const accepted: Array<{ topic: string; partition: number; value: CommittedOffset }> = [];
+    for (const t of req.topics) {
+      for (const p of t.partitions) {
+        const metadata = p.committedMetadata ?? '';
+        if (Buffer.byteLength(metadata) > this.config.offsetMetadataMaxBytes) {
+          errors.set(`${t.name}\u0000${p.partitionIndex}`, ErrorCode.OFFSET_METADATA_TOO_LARGE);
+          continue;
+        }
+        accepted.push({ topic: t.name, partition: p.partitionIndex, value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata, commitTimestamp: now } });
+      }
+    }
+    await this.store.storeTxnOffsets(group, req.producerId, req.producerEpoch, accepted, errors);
+    return errors;
+  }
+
+  /** A transaction marker was written to offsets partition `index` (WriteTxnMarkers). */
+  completeTransaction(index: number, producerId: bigint, commit: boolean): void { this.store.completeTransaction(index, producerId, commit); }
+  hasPendingOffset(groupId: string, topic: string, partition: number): boolean { return this.store.hasPendingOffset(groupId, topic, partition); }
+
   // ---------------------------------------------------------------- reads and admin (the store's)
 
   fetchOffsets(...args: Parameters<GroupStore['fetchOffsets']>): ReturnType<GroupStore['fetchOffsets']> { return this.store.fetchOffsets(...args); }
