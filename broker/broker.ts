@@ -184,6 +184,7 @@ export class Broker implements BrokerServices {
       delayedFetches: () => self.delayedFetches.size,
       delayedProduces: () => self.delayedProduces.size,
       connections: () => self.listeners.connectionCount,
+      transactions: () => self.transactions.counts(),
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
     const cleanerLog = this.log.child('cleaner');

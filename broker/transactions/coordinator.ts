@@ -112,6 +112,13 @@ export class TransactionCoordinator {
     this.abortTimer.unref();
   }
 
+  /** For the metrics: open transactions (Ongoing or Prepare*) and the completed counts. */
+  counts(): { open: number; committed: number; aborted: number } {
+    let open = 0;
+    for (const m of this.txns.values()) if (m.state === 'Ongoing' || m.state === 'PrepareCommit' || m.state === 'PrepareAbort') open++;
+    return { open, committed: this.completed.commit, aborted: this.completed.abort };
+  }
+
   partitionFor(transactionalId: string): number { return partitionForTransactionalId(transactionalId, this.config.partitions); }
 
   close(): void {

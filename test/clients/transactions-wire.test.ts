@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import kafkajs from 'kafkajs';
 import { KafkaConnection } from '../../broker/client/kafka-connection.ts';
 import { encodeRecordBatch } from '../../broker/log/records.ts';
-import { startBroker, stopAllBrokers, tempDir } from '../harness/brook.ts';
+import { startBroker, stopAllBrokers, target, tempDir } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
 import { createTopicAndWait } from '../harness/topics.ts';
 
@@ -182,6 +182,12 @@ describe('one broker', () => {
 
     expect(await client.latest(topic, 0)).toBe(4n);
     expect(await client.latest(topic, 1)).toBe(0n);
+    if (target === 'brook') {
+      // Brook's own metrics (Apache Kafka has no HTTP endpoint): the open transaction and the LSO lag it causes
+      const metrics = await (await fetch(broker.metricsUrl)).text();
+      expect(metrics).toMatch(/^brook_transactions_open\{broker="0"\} 1$/m);
+      expect(metrics).toContain(`brook_last_stable_offset_lag{topic="${topic}",partition="0",broker="0"} 4\n`);
+    }
     const open = await client.fetch(topic, 0n, 1);
     expect(open).toMatchObject({ errorCode: NONE, highWatermark: 4n, lastStableOffset: 0n, bytes: 0 });
     expect((await client.fetch(topic, 0n, 0)).bytes).toBeGreaterThan(0);
@@ -195,6 +201,17 @@ describe('one broker', () => {
     // read_uncommitted fetches carry no aborted list; a read_committed fetch past the abort has none to report
     expect((await client.fetch(topic, 0n, 0)).abortedTransactions).toBeNull();
     expect((await client.fetch(topic, 5n, 1)).abortedTransactions).toEqual([]);
+    if (target === 'brook') {
+      // the coordinator writes CompleteAbort after the markers: wait for it
+      const deadline = Date.now() + 10_000;
+      let metrics = '';
+      while (Date.now() < deadline && !/^brook_transactions_completed\{result="abort",broker="0"\} 1$/m.test(metrics)) {
+        metrics = await (await fetch(broker.metricsUrl)).text();
+      }
+      expect(metrics).toMatch(/^brook_transactions_completed\{result="abort",broker="0"\} 1$/m);
+      expect(metrics).toMatch(/^brook_transactions_open\{broker="0"\} 0$/m);
+      expect(metrics).toContain(`brook_last_stable_offset_lag{topic="${topic}",partition="0",broker="0"} 0\n`);
+    }
   }, 60_000);
 });
 
