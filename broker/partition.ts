@@ -174,6 +174,10 @@ export class Partition {
   /** Writes a transaction marker as leader (WriteTxnMarkers); see PartitionLog.appendMarker. */
   appendMarker(producerId: bigint, producerEpoch: number, commit: boolean, coordinatorEpoch: number): AppendResult {
     this.requireLeader();
+    // markers are written with acks=all: refused before the append when the ISR is too small, as Kafka does
+    if (this.underMinIsr) {
+      throw new KafkaError('NOT_ENOUGH_REPLICAS', `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
+    }
     const result = this.log.appendMarker(producerId, producerEpoch, commit, coordinatorEpoch, { leaderEpoch: this.stateValue.leaderEpoch });
     this.maybeAdvanceHighWatermark();
     for (const l of this.appendListeners) l();

@@ -229,13 +229,9 @@ export class PartitionLog {
     this.maybeRoll(records.length, maxTimestamp, lastOffset, now);
     this.local.append(records, headers, this.config.indexIntervalBytes);
     for (const h of headers) {
-      if (isControl(h) && h.producerId >= 0n) {
-        const firstOffset = this.producers.entry(h.producerId)?.currentTxnFirstOffset ?? -1n;
-        this.producers.replay(h);
-        if (firstOffset >= 0n && controlTypeOf(records, h.position) === CONTROL_ABORT) this.recordAbort(h.producerId, firstOffset, h.baseOffset);
-        continue;
-      }
+      const openedAt = isControl(h) && h.producerId >= 0n ? this.producers.entry(h.producerId)?.currentTxnFirstOffset ?? -1n : -1n;
       this.producers.replay(h);
+      if (openedAt >= 0n && controlTypeOf(records, h.position) === CONTROL_ABORT) this.recordAbort(h.producerId, openedAt, h.baseOffset);
       if (h.partitionLeaderEpoch >= 0 && h.partitionLeaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(h.partitionLeaderEpoch, h.baseOffset);
     }
     const flushRequired = this.flushPolicy.appended(recordCount, lastOffset + 1n, this.config);

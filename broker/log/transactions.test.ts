@@ -109,4 +109,17 @@ describe('PartitionLog transactions', () => {
     await leader.close();
     await follower.close();
   });
+
+  test('regression: a follower took no leader epoch from a marker batch, so a new leader whose first write was a marker never got it back in the ISR', async () => {
+    const leader = await PartitionLog.open(tmpDir(), defaultLogConfig);
+    leader.append(txnBatch(4n, 0, 0, 2), { leaderEpoch: 1 });   // 0-1 at epoch 1
+    leader.appendMarker(4n, 0, true, 0, { leaderEpoch: 2 });      // 2: the new leader's first write, epoch 2
+    const { records } = await leader.read(0n, 1 << 20);
+    const follower = await PartitionLog.open(tmpDir(), defaultLogConfig);
+    follower.appendAsFollower(records);
+    expect(follower.latestEpoch).toBe(2);
+    expect(follower.endOffsetForEpoch(1)).toEqual(leader.endOffsetForEpoch(1));
+    await leader.close();
+    await follower.close();
+  });
 });
