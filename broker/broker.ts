@@ -450,7 +450,8 @@ export class Broker implements BrokerServices {
           checkpointedHighWatermark: this.logs.checkpointedHighWatermark(name, state.partition),
         });
         this.partitions.set(key(name, state.partition), partition);
-        this.cleaner?.register(log, { uncleanableFrom: () => partition.highWatermark });
+        // compaction stops at the last stable offset (at most the high watermark), as Kafka's: data of open transactions stays as written
+        this.cleaner?.register(log, { uncleanableFrom: () => partition.lastStableOffset });
         if (partition.isLeader) this.leadershipChanged(partition);
       }
     }
