@@ -6,10 +6,12 @@
  *
  * Versions: Brook speaks transaction protocol v1 (it does not advertise the `transaction.version`
  * feature), so clients send AddPartitionsToTxn v0-3, EndTxn v0-4 and TxnOffsetCommit v0-4 — the
- * versions advertised here. AddPartitionsToTxn v4+ (the batched broker-to-coordinator form of
+ * versions advertised here. The admin APIs of KIP-664 (kafka-transactions.sh list / describe /
+ * describe-producers) are here too: ListTransactions (66), DescribeTransactions (65) and
+ * DescribeProducers (61). AddPartitionsToTxn v4+ (the batched broker-to-coordinator form of
  * KIP-890 part 2), EndTxn v5 and TxnOffsetCommit v5 belong to protocol v2 and are not advertised.
  */
-import { ErrorCode, errorCodeOf } from '../errors.ts';
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
 import { writeMarkersLocally } from '../transactions/index.ts';
 import type { ApiHandler } from './index.ts';
@@ -94,6 +96,88 @@ export const txnOffsetCommitHandler: ApiHandler<28> = {
       topics: req.topics.map((t) => ({
         name: t.name,
         partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: errors.get(`${t.name}\u0000${p.partitionIndex}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
+      })),
+    };
+  },
+};
+
+export const listTransactionsHandler: ApiHandler<66> = {
+  apiKey: 66,
+  minVersion: 0,
+  maxVersion: 2,
+  handle(req, { broker }) {
+    let pattern: RegExp | null = null;
+    if (req.transactionalIdPattern !== null && req.transactionalIdPattern !== '') {
+      try {
+        pattern = new RegExp(`^(?:${req.transactionalIdPattern})$`);
+      } catch {
+        return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, unknownStateFilters: [], transactionStates: [] };
+      }
+    }
+    const r = broker.transactions.list({ states: req.stateFilters, producerIds: req.producerIdFilters, minDurationMs: req.durationFilter, pattern });
+    return {
+      throttleTimeMs: 0, errorCode: r.errorCode, unknownStateFilters: r.unknownStates,
+      transactionStates: r.transactions.map((m) => ({ transactionalId: m.transactionalId, producerId: m.producerId, transactionState: m.state })),
+    };
+  },
+};
+
+export const describeTransactionsHandler: ApiHandler<65> = {
+  apiKey: 65,
+  minVersion: 0,
+  maxVersion: 0,
+  handle(req, { broker }) {
+    return {
+      throttleTimeMs: 0,
+      transactionStates: req.transactionalIds.map((transactionalId) => {
+        const { errorCode, txn } = broker.transactions.describe(transactionalId);
+        if (!txn) {
+          return { errorCode, transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1n, producerId: -1n, producerEpoch: -1, topics: [] };
+        }
+        const topics = new Map<string, number[]>();
+        for (const k of txn.partitions) {
+          const i = k.lastIndexOf('\u0000');
+          topics.set(k.slice(0, i), [...(topics.get(k.slice(0, i)) ?? []), Number(k.slice(i + 1))]);
+        }
+        return {
+          errorCode, transactionalId, transactionState: txn.state, transactionTimeoutMs: txn.timeoutMs,
+          transactionStartTimeMs: txn.startTimestamp,
+          producerId: txn.producerId, producerEpoch: txn.producerEpoch,
+          topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+        };
+      }),
+    };
+  },
+};
+
+export const describeProducersHandler: ApiHandler<61> = {
+  apiKey: 61,
+  minVersion: 0,
+  maxVersion: 0,
+  handle(req, { broker }) {
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((index) => {
+          try {
+            const p = broker.partition(t.name, index);
+            if (!p) {
+              const topic = broker.topic(t.name);
+              throw topic && index >= 0 && index < topic.partitions.length
+                ? new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} hosts no replica of ${t.name}-${index}`)
+                : new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${t.name}-${index}`);
+            }
+            p.requireLeader();
+            const activeProducers = [...p.log.producerState.entries()].map((e) => ({
+              producerId: e.producerId, producerEpoch: e.epoch, lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
+              lastTimestamp: e.lastTimestamp, coordinatorEpoch: -1, currentTxnStartOffset: e.currentTxnFirstOffset,
+            }));
+            return { partitionIndex: index, errorCode: ErrorCode.NONE, errorMessage: null, activeProducers };
+          } catch (err) {
+            return { partitionIndex: index, errorCode: errorCodeOf(err), errorMessage: (err as Error).message, activeProducers: [] };
+          }
+        }),
       })),
     };
   },

@@ -183,6 +183,9 @@ export class ProducerStateManager {
     return first;
   }
 
+  /** Every producer with state in this partition (DescribeProducers). */
+  entries(): Iterable<Readonly<ProducerStateEntry>> { return this.producers.values(); }
+
   /** The open transactions: producer id → first offset. */
   openTransactions(): Array<{ producerId: bigint; epoch: number; firstOffset: bigint; lastTimestamp: bigint }> {
     const out = [];

@@ -28,7 +28,7 @@ import type { Logger } from '../logger.ts';
 import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
 import type { Partition } from '../partition.ts';
 import { asCoordinatorError, javaHashCode } from '../groups/index.ts';
-import { decodeTxnKey, decodeTxnValue, txnKey, txnValue } from './txn-records.ts';
+import { decodeTxnKey, decodeTxnValue, TXN_STATES, txnKey, txnValue } from './txn-records.ts';
 import type { TxnLogValue, TxnState } from './txn-records.ts';
 
 export const TRANSACTION_STATE_TOPIC = '__transaction_state';
@@ -187,6 +187,36 @@ export class TransactionCoordinator {
     if (!entry) return ErrorCode.NOT_COORDINATOR;
     if (entry.loading) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
     return ErrorCode.NONE;
+  }
+
+  // ---------------------------------------------------------------- admin (KIP-664)
+
+  /**
+   * ListTransactions: the transactions of the partitions this broker has loaded, filtered by
+   * state (names as Kafka's), producer id, minimum age in ms (-1: any) and an id pattern (a
+   * regular expression the whole id must match; null: any). Unknown state names are returned apart.
+   */
+  list(filter: { states: string[]; producerIds: bigint[]; minDurationMs: bigint; pattern: RegExp | null }):
+    { errorCode: number; unknownStates: string[]; transactions: TxnMetadata[] } {
+    for (const e of this.owned.values()) if (e.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, unknownStates: [], transactions: [] };
+    const known = new Set<string>(TXN_STATES);
+    const unknownStates = filter.states.filter((s) => !known.has(s));
+    const states = new Set(filter.states.filter((s) => known.has(s)));
+    if (unknownStates.length > 0 && states.size === 0) return { errorCode: ErrorCode.NONE, unknownStates, transactions: [] };
+    const now = BigInt(this.clock());
+    const transactions = [...this.txns.values()].filter((m) => (states.size === 0 || states.has(m.state))
+      && (filter.producerIds.length === 0 || filter.producerIds.includes(m.producerId))
+      && (filter.minDurationMs < 0n || (m.state === 'Ongoing' && now - m.startTimestamp >= filter.minDurationMs))
+      && (filter.pattern === null || filter.pattern.test(m.transactionalId)));
+    return { errorCode: ErrorCode.NONE, unknownStates, transactions };
+  }
+
+  /** DescribeTransactions of one id: its metadata, or the error (NOT_COORDINATOR, TRANSACTIONAL_ID_NOT_FOUND, ...). */
+  describe(transactionalId: string): { errorCode: number; txn: TxnMetadata | null } {
+    const err = this.coordinatorError(transactionalId);
+    if (err !== ErrorCode.NONE) return { errorCode: err, txn: null };
+    const txn = this.txns.get(transactionalId);
+    return txn ? { errorCode: ErrorCode.NONE, txn } : { errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, txn: null };
   }
 
   // ---------------------------------------------------------------- client operations

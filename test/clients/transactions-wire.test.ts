@@ -14,6 +14,7 @@ import { encodeRecordBatch } from '../../broker/log/records.ts';
 import { startBroker, stopAllBrokers, target, tempDir } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
 import { createTopicAndWait } from '../harness/topics.ts';
+import { expectSuccess, kafkaTool } from '../harness/tools.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -213,6 +214,36 @@ describe('one broker', () => {
       expect(metrics).toContain(`brook_last_stable_offset_lag{topic="${topic}",partition="0",broker="0"} 0\n`);
     }
   }, 60_000);
+  test('kafka-transactions list / describe / describe-producers show an open transaction', async () => {
+    const topic = await createTopic(broker.bootstrap, 'admin');
+    const id = name('admin-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { producerId, producerEpoch } = await client.initProducerId(id);
+    expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
+    expect(await client.produce(topic, ['a', 'b'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    const tool = async (...args: string[]) => expectSuccess(await kafkaTool('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', broker.bootstrap, ...args])).stdout.toString();
+    const row = (out: string, first: string) => out.split('\n').find((l) => l.trim().split(/\s+/)[0] === first)?.trim().split(/\s+/);
+
+    const list = await tool('list');
+    expect(list.split('\n')[0]!.trim().split(/\s+/)).toEqual(['TransactionalId', 'Coordinator', 'ProducerId', 'TransactionState']);
+    expect(row(list, id)).toEqual([id, '0', String(producerId), 'Ongoing']);
+
+    const describe = await tool('describe', '--transactional-id', id);
+    const header = describe.split('\n')[0]!.trim().split(/\s+/);
+    expect(header).toEqual(['CoordinatorId', 'TransactionalId', 'ProducerId', 'ProducerEpoch', 'TransactionState', 'TransactionTimeoutMs',
+      'CurrentTransactionStartTimeMs', 'TransactionDurationMs', 'TopicPartitions']);
+    const d = row(describe, '0')!;
+    expect(d.slice(0, 6)).toEqual(['0', id, String(producerId), String(producerEpoch), 'Ongoing', '60000']);
+    expect(d.at(-1)).toBe(`${topic}-0`);
+
+    const producers = await tool('describe-producers', '--topic', topic, '--partition', '0');
+    expect(producers.split('\n')[0]!.trim().split(/\s+/)).toEqual(['ProducerId', 'ProducerEpoch', 'LatestCoordinatorEpoch', 'LastSequence', 'LastTimestamp', 'CurrentTransactionStartOffset']);
+    const p = row(producers, String(producerId))!;
+    expect([p[0], p[1], p[3], p[5]]).toEqual([String(producerId), String(producerEpoch), '1', '0']);
+
+    expect(await client.endTxn(id, producerId, producerEpoch, true)).toBe(NONE);
+    await client.awaitStable(topic, 3n);
+  }, 120_000);
 });
 
 test('an open transaction survives a SIGKILL of the broker and commits after the restart', async () => {

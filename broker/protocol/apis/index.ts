@@ -21,6 +21,9 @@ import { endTxn } from './endTxn.ts';
 import { alterPartitionReassignments } from './alterPartitionReassignments.ts';
 import { listPartitionReassignments } from './listPartitionReassignments.ts';
 import { describeLogDirs } from './describeLogDirs.ts';
+import { describeProducers } from './describeProducers.ts';
+import { describeTransactions } from './describeTransactions.ts';
+import { listTransactions } from './listTransactions.ts';
 import { fetch } from './fetch.ts';
 import { findCoordinator } from './findCoordinator.ts';
 import { heartbeat } from './heartbeat.ts';
@@ -43,7 +46,7 @@ import { txnOffsetCommit } from './txnOffsetCommit.ts';
 import { writeTxnMarkers } from './writeTxnMarkers.ts';
 
 export {
-  addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers,
+  addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers, describeProducers, describeTransactions, listTransactions,
   alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
   deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
   findCoordinator, heartbeat, listPartitionReassignments,
@@ -57,5 +60,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   deleteTopics, deleteRecords, initProducerId, describeAcls, createAcls, deleteAcls, offsetForLeaderEpoch, describeConfigs, alterConfigs,
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster, describeTopicPartitions,
   saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
-  addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit,
+  addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
 ];
