@@ -443,18 +443,7 @@ export class GroupCoordinator {
       if (group.is('CompletingRebalance')) return all(ErrorCode.REBALANCE_IN_PROGRESS);
       this.scheduleSessionExpiry(group, group.members.get(req.memberId)!);
     }
-    const now = BigInt(this.clock());
-    const accepted: Array<{ topic: string; partition: number; value: CommittedOffset }> = [];
-    for (const t of req.topics) {
-      for (const p of t.partitions) {
-        const metadata = p.committedMetadata ?? '';
-        if (Buffer.byteLength(metadata) > this.config.offsetMetadataMaxBytes) {
-          errors.set(`${t.name}\u0000${p.partitionIndex}`, ErrorCode.OFFSET_METADATA_TOO_LARGE);
-          continue;
-        }
-        accepted.push({ topic: t.name, partition: p.partitionIndex, value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata, commitTimestamp: now } });
-      }
-    }
+    const accepted = this.acceptOffsets(req.topics, errors);
     await this.store.storeOffsets(group, accepted, errors);
     return errors;
   }
@@ -480,9 +469,17 @@ export class GroupCoordinator {
       if (invalid !== ErrorCode.NONE) return all(invalid);
       if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
     }
+    const accepted = this.acceptOffsets(req.topics, errors);
+    await this.store.storeTxnOffsets(group, req.producerId, req.producerEpoch, accepted, errors);
+    return errors;
+  }
+
+  /** The offsets a commit may store (metadata within offset.metadata.max.bytes, else OFFSET_METADATA_TOO_LARGE in `errors`). */
+  private acceptOffsets(topics: Array<{ name: string; partitions: OffsetCommitPartition[] }>, errors: Map<string, number>):
+    Array<{ topic: string; partition: number; value: CommittedOffset }> {
     const now = BigInt(this.clock());
     const accepted: Array<{ topic: string; partition: number; value: CommittedOffset }> = [];
-    for (const t of req.topics) {
+    for (const t of topics) {
       for (const p of t.partitions) {
         const metadata = p.committedMetadata ?? '';
         if (Buffer.byteLength(metadata) > this.config.offsetMetadataMaxBytes) {
@@ -492,8 +489,7 @@ export class GroupCoordinator {
         accepted.push({ topic: t.name, partition: p.partitionIndex, value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata, commitTimestamp: now } });
       }
     }
-    await this.store.storeTxnOffsets(group, req.producerId, req.producerEpoch, accepted, errors);
-    return errors;
+    return accepted;
   }
 
   /** A transaction marker was written to offsets partition `index` (WriteTxnMarkers). */
