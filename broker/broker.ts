@@ -24,10 +24,13 @@ import { HealthServer } from './http/health-server.ts';
 import { TopicAdmin } from './topic-admin.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
+import { TransactionCoordinator, TRANSACTION_STATE_TOPIC, writeMarkersLocally } from './transactions/index.ts';
+import type { TxnMarker } from './transactions/index.ts';
+import { KafkaConnection } from './client/kafka-connection.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
 import { electLeader, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
-import { KafkaError } from './errors.ts';
+import { ErrorCode, KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
 import type { Endpoint, ListenerPlan } from './listeners.ts';
 import type { ListenerEndpoint } from './metadata/index.ts';
@@ -78,6 +81,9 @@ export class Broker implements BrokerServices {
   readonly delayedFetches = new DelayedFetchQueue();
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
+  readonly transactions: TransactionCoordinator;
+  /** Connections to other brokers for WriteTxnMarkers, by broker id. */
+  private readonly markerConnections = new Map<number, KafkaConnection>();
   readonly log: Logger;
   readonly clock: () => number;
   readonly delayedProduces = new DelayedProduces();
@@ -136,6 +142,19 @@ export class Broker implements BrokerServices {
       clock: this.clock,
       config: groupCoordinatorConfig(this.settings),
     });
+    this.transactions = new TransactionCoordinator({
+      logger: this.log.child('transactions'),
+      clock: this.clock,
+      config: {
+        partitions: this.settings.int('transaction.state.log.num.partitions'),
+        maxTimeoutMs: this.settings.int('transaction.max.timeout.ms'),
+        abortIntervalMs: this.settings.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+        writeTimeoutMs: this.settings.int('transaction.state.log.write.timeout.ms'),
+      },
+      allocateProducerId: () => this.producerIds.allocate(),
+      markers: { write: (m) => this.writeTxnMarkers(m) },
+      partitionExists: (topic, index) => index >= 0 && index < (this.topics.get(topic)?.partitions.length ?? 0),
+    });
     this.membership = new Membership({
       store: this.store,
       self: () => ({ id: this.nodeId, host: this.advertised.host, port: this.advertised.port, rack: this.rack, listeners: this.advertisedListeners() }),
@@ -166,6 +185,7 @@ export class Broker implements BrokerServices {
       delayedFetches: () => self.delayedFetches.size,
       delayedProduces: () => self.delayedProduces.size,
       connections: () => self.listeners.connectionCount,
+      transactions: () => self.transactions.counts(),
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
     const cleanerLog = this.log.child('cleaner');
@@ -454,7 +474,8 @@ export class Broker implements BrokerServices {
           checkpointedHighWatermark: this.logs.checkpointedHighWatermark(name, state.partition),
         });
         this.partitions.set(key(name, state.partition), partition);
-        this.cleaner?.register(log, { uncleanableFrom: () => partition.highWatermark });
+        // compaction stops at the last stable offset (at most the high watermark), as Kafka's: data of open transactions stays as written
+        this.cleaner?.register(log, { uncleanableFrom: () => partition.lastStableOffset });
         if (partition.isLeader) this.leadershipChanged(partition);
       }
     }
@@ -467,15 +488,85 @@ export class Broker implements BrokerServices {
     for (const p of [...this.partitions.values()]) if (p.topic === topic) await this.dropPartition(p);
   }
 
-  /** Internal topics whose leaders have duties: the group coordinator follows __consumer_offsets. */
+  /**
+   * Internal topics whose leaders have duties: the group coordinator follows __consumer_offsets,
+   * the transaction coordinator __transaction_state.
+   */
   private leadershipChanged(p: Partition): void {
-    if (p.topic !== OFFSETS_TOPIC) return;
-    if (p.isLeader) this.groups.becameLeader(p);
-    else this.groups.resigned(p.index);
+    if (p.topic === OFFSETS_TOPIC) {
+      if (p.isLeader) this.groups.becameLeader(p);
+      else this.groups.resigned(p.index);
+    } else if (p.topic === TRANSACTION_STATE_TOPIC) {
+      if (p.isLeader) this.transactions.becameLeader(p);
+      else this.transactions.resigned(p.index);
+    }
+  }
+
+  /** How long a transaction marker waits for its partition's ISR (Kafka: request.timeout.ms of the marker channel). */
+  get markerTimeoutMs(): number { return this.settings.int('transaction.state.log.write.timeout.ms'); }
+
+  /**
+   * The transaction coordinator's marker channel: each partition's marker goes to its current
+   * leader — written here when that is this broker, else sent as WriteTxnMarkers v1.
+   */
+  private async writeTxnMarkers(marker: TxnMarker): Promise<Map<string, number>> {
+    const results = new Map<string, number>();
+    const byLeader = new Map<number, TxnMarker['partitions']>();
+    for (const tp of marker.partitions) {
+      const topic = this.topics.get(tp.topic);
+      const leader = topic?.partitions[tp.partition]?.leader ?? -1;
+      if (!topic) results.set(`${tp.topic}\u0000${tp.partition}`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      else if (leader < 0) results.set(`${tp.topic}\u0000${tp.partition}`, ErrorCode.LEADER_NOT_AVAILABLE);
+      else byLeader.set(leader, [...(byLeader.get(leader) ?? []), tp]);
+    }
+    await Promise.all([...byLeader].map(async ([leader, partitions]) => {
+      const part = { ...marker, partitions };
+      try {
+        const written = leader === this.nodeId ? await writeMarkersLocally(this, part) : await this.sendTxnMarkers(leader, part);
+        for (const [k, v] of written) results.set(k, v);
+      } catch (err) {
+        this.log.warn(`WriteTxnMarkers to broker ${leader} failed: ${(err as Error).message}`);
+        for (const tp of partitions) results.set(`${tp.topic}\u0000${tp.partition}`, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+      }
+    }));
+    return results;
+  }
+
+  private async sendTxnMarkers(leader: number, marker: TxnMarker): Promise<Map<string, number>> {
+    const endpoint = this.membership.live.find((b) => b.id === leader);
+    if (!endpoint) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${leader} is not alive`);
+    let conn = this.markerConnections.get(leader);
+    if (conn && (conn.host !== endpoint.host || conn.port !== endpoint.port)) {
+      conn.close();
+      conn = undefined;
+    }
+    if (!conn) {
+      conn = new KafkaConnection({ host: endpoint.host, port: endpoint.port, clientId: `brook-txn-markers-${this.nodeId}`, requestTimeoutMs: this.markerTimeoutMs + 5_000 });
+      this.markerConnections.set(leader, conn);
+    }
+    const topics = new Map<string, number[]>();
+    for (const tp of marker.partitions) topics.set(tp.topic, [...(topics.get(tp.topic) ?? []), tp.partition]);
+    let response: { markers: Array<{ topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }> }> };
+    try {
+      response = await conn.send(27, 1, {
+        markers: [{
+          producerId: marker.producerId, producerEpoch: marker.producerEpoch, transactionResult: marker.commit, coordinatorEpoch: marker.coordinatorEpoch,
+          topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
+        }],
+      });
+    } catch (err) {
+      conn.close();
+      this.markerConnections.delete(leader);
+      throw err;
+    }
+    const out = new Map<string, number>();
+    for (const t of response.markers[0]?.topics ?? []) for (const p of t.partitions) out.set(`${t.name}\u0000${p.partitionIndex}`, p.errorCode);
+    return out;
   }
 
   private async dropPartition(p: Partition): Promise<void> {
     if (p.topic === OFFSETS_TOPIC && p.isLeader) this.groups.resigned(p.index);
+    if (p.topic === TRANSACTION_STATE_TOPIC && p.isLeader) this.transactions.resigned(p.index);
     this.partitions.delete(key(p.topic, p.index));
     await this.cleaner?.unregister(p.log);
     await p.log.delete();
@@ -542,6 +633,8 @@ export class Broker implements BrokerServices {
     this.unwatchBrokerConfigs?.();
     this.delayedFetches.wakeAll();
     this.groups.close();
+    this.transactions.close();
+    for (const c of this.markerConnections.values()) c.close();
     await this.listeners.close(controlled ? undefined : 0);
     await this.applying;
     await this.cleaner?.stop();

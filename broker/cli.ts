@@ -339,7 +339,8 @@ function localCommand(args: string[]): LocalOptions | null {
     dataDir: resolve(values['data-dir'] ?? './data'),
     metricsPort: parseMetricsPort(values['metrics-port']),
     // the fleet size is the user's explicit choice: a 1- or 2-broker fleet still gets consumer groups
-    settings: { 'default.replication.factor': String(Math.min(3, brokers)), 'offsets.topic.replication.factor': String(Math.min(3, brokers)), ...sets },
+    settings: { 'default.replication.factor': String(Math.min(3, brokers)), 'offsets.topic.replication.factor': String(Math.min(3, brokers)),
+      'transaction.state.log.replication.factor': String(Math.min(3, brokers)), 'transaction.state.log.min.isr': String(Math.min(2, brokers)), ...sets },
   };
 }
 

@@ -19,6 +19,8 @@ export interface PartitionView {
   readonly logStartOffset: bigint;
   readonly logEndOffset: bigint;
   readonly highWatermark: bigint;
+  /** The last stable offset (read_committed readers stop there); equals the high watermark without open transactions. */
+  readonly lastStableOffset: bigint;
   /** For partitions this broker leads: how far each follower is behind. */
   readonly followers: ReadonlyArray<{ id: number; lagMessages: number; lagSeconds: number }>;
 }
@@ -29,7 +31,7 @@ export function partitionView(p: Partition, nowMs: number): PartitionView {
     topic: p.topic, partition: p.index, isLeader: p.isLeader, underReplicated: p.underReplicated,
     underMinIsr: p.underMinIsr, offline: p.state.leader < 0, sizeBytes: p.log.sizeInBytes,
     segments: p.log.segmentCount, logStartOffset: p.log.logStartOffset, logEndOffset: p.log.logEndOffset,
-    highWatermark: p.highWatermark,
+    highWatermark: p.highWatermark, lastStableOffset: p.lastStableOffset,
     followers: p.isLeader ? [...p.followerStates()].map(([id, f]) => ({
       id, lagMessages: f.logEndOffset < 0n ? Number(p.log.logEndOffset) : Number(p.log.logEndOffset - f.logEndOffset),
       lagSeconds: (nowMs - f.lastCaughtUpMs) / 1000,
@@ -54,6 +56,8 @@ export interface BrokerStateView {
   delayedProduces(): number;
   connections(): number;
   controller(): { isController: boolean; epoch: number; elections: number };
+  /** Transactions coordinated by this broker: open now (Ongoing or Prepare*), and completed since start. */
+  transactions(): { open: number; committed: number; aborted: number };
 }
 
 export class BrokerMetrics {
@@ -106,6 +110,9 @@ export class BrokerMetrics {
     new Gauge({ name: 'brook_controller_active', help: '1 on the broker that holds the controller lease.', registers: [r], collect() { this.set(state.controller().isController ? 1 : 0); } });
     new Gauge({ name: 'brook_controller_epoch', help: 'Epoch of the controller lease as this broker last saw it.', registers: [r], collect() { this.set(state.controller().epoch); } });
     new Gauge({ name: 'brook_leader_elections', help: 'Leader elections this broker made while controller (a counter kept by the controller).', registers: [r], collect() { this.set(state.controller().elections); } });
+    new Gauge({ name: 'brook_transactions_open', help: 'Transactions this broker coordinates that are open (Ongoing, PrepareCommit or PrepareAbort).', registers: [r], collect() { this.set(state.transactions().open); } });
+    new Gauge({ name: 'brook_transactions_completed', help: 'Transactions this broker\'s coordinator completed since start, by result (a counter kept by the coordinator).', labelNames: ['result'], registers: [r],
+      collect() { const t = state.transactions(); this.set({ result: 'commit' }, t.committed); this.set({ result: 'abort' }, t.aborted); } });
     new Gauge({ name: 'brook_connections', help: 'Open client connections.', registers: [r], collect() { this.set(state.connections()); } });
     new Gauge({ name: 'brook_delayed_operations', help: 'Requests parked in delayed-operation queues.', labelNames: ['queue'], registers: [r],
       collect() { this.set({ queue: 'fetch' }, state.delayedFetches()); this.set({ queue: 'produce' }, state.delayedProduces()); } });
@@ -130,6 +137,11 @@ export class BrokerMetrics {
     new Gauge({ name: 'brook_log_segments', help: 'Segments of a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => p.segments) });
     new Gauge({ name: 'brook_log_start_offset', help: 'First offset of a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.logStartOffset)) });
     new Gauge({ name: 'brook_log_end_offset', help: 'Next offset to be written to a partition log.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.logEndOffset)) });
+    new Gauge({ name: 'brook_last_stable_offset_lag', help: 'Offsets between the last stable offset and the high watermark of a partition this broker leads (held back by open transactions).', labelNames: pl, registers: [r],
+      collect() {
+        this.reset();
+        for (const p of state.partitions()) if (p.isLeader) this.set({ topic: p.topic, partition: String(p.partition) }, Number(p.highWatermark - p.lastStableOffset));
+      } });
     const groupLabels = ['group', 'topic', 'partition'];
     new Gauge({ name: 'brook_consumer_group_committed_offset', help: 'Committed offset of a consumer group on a partition (groups this broker coordinates).', labelNames: groupLabels, registers: [r],
       collect() {

@@ -82,6 +82,11 @@ export class Partition {
   get leaderEpoch(): number { return this.stateValue.leaderEpoch; }
   get isLeader(): boolean { return this.stateValue.leader === this.nodeId; }
   get highWatermark(): bigint { return this.hw; }
+  /** The last stable offset: below it every transaction is decided (read_committed reads up to it). */
+  get lastStableOffset(): bigint {
+    const unstable = this.log.firstUnstableOffset;
+    return unstable !== null && unstable < this.hw ? unstable : this.hw;
+  }
   /** Fewer in-sync replicas than the replication factor (during a reassignment: the target's, as Kafka counts it). */
   get underReplicated(): boolean {
     return this.stateValue.isr.length < this.stateValue.replicas.length - (this.stateValue.removingReplicas?.length ?? 0);
@@ -152,17 +157,30 @@ export class Partition {
   // ---------------------------------------------------------------- leader
 
   /** Appends a producer's record batches (validated, de-duplicated, stamped) as the leader. */
-  appendAsLeader(records: Buffer, acks: number): AppendResult {
+  appendAsLeader(records: Buffer, acks: number, coordinator = false): AppendResult {
     this.requireLeader();
     if (acks === -1 && this.underMinIsr) {
       throw new KafkaError('NOT_ENOUGH_REPLICAS',
         `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
     }
-    const result = this.log.append(records, { leaderEpoch: this.stateValue.leaderEpoch });
+    const result = this.log.append(records, { leaderEpoch: this.stateValue.leaderEpoch, coordinator });
     if (!result.duplicate) {
       this.maybeAdvanceHighWatermark();
       for (const l of this.appendListeners) l();
     }
+    return result;
+  }
+
+  /** Writes a transaction marker as leader (WriteTxnMarkers); see PartitionLog.appendMarker. */
+  appendMarker(producerId: bigint, producerEpoch: number, commit: boolean, coordinatorEpoch: number): AppendResult {
+    this.requireLeader();
+    // markers are written with acks=all: refused before the append when the ISR is too small, as Kafka does
+    if (this.underMinIsr) {
+      throw new KafkaError('NOT_ENOUGH_REPLICAS', `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
+    }
+    const result = this.log.appendMarker(producerId, producerEpoch, commit, coordinatorEpoch, { leaderEpoch: this.stateValue.leaderEpoch });
+    this.maybeAdvanceHighWatermark();
+    for (const l of this.appendListeners) l();
     return result;
   }
 

@@ -443,9 +443,43 @@ export class GroupCoordinator {
       if (group.is('CompletingRebalance')) return all(ErrorCode.REBALANCE_IN_PROGRESS);
       this.scheduleSessionExpiry(group, group.members.get(req.memberId)!);
     }
+    const accepted = this.acceptOffsets(req.topics, errors);
+    await this.store.storeOffsets(group, accepted, errors);
+    return errors;
+  }
+
+  /**
+   * TxnOffsetCommit: the same member validation as OffsetCommit when the request names a member
+   * (v3+), then the offsets are held pending in the store until the producer's transaction ends
+   * (completeTransaction, on the marker).
+   */
+  async txnCommitOffsets(req: { groupId: string; producerId: bigint; producerEpoch: number; generationId: number; memberId: string;
+    groupInstanceId: string | null; topics: Array<{ name: string; partitions: OffsetCommitPartition[] }> }): Promise<Map<string, number>> {
+    const errors = new Map<string, number>();
+    const all = (code: number) => {
+      for (const t of req.topics) for (const p of t.partitions) errors.set(`${t.name}\u0000${p.partitionIndex}`, code);
+      return errors;
+    };
+    const err = this.coordinatorError(req.groupId);
+    if (err !== ErrorCode.NONE) return all(err);
+    const group = this.store.groups.get(req.groupId) ?? this.store.create(req.groupId);
+    if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (req.generationId >= 0 || req.memberId !== '') {
+      const invalid = validateMember(group, req.memberId, req.groupInstanceId);
+      if (invalid !== ErrorCode.NONE) return all(invalid);
+      if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
+    }
+    const accepted = this.acceptOffsets(req.topics, errors);
+    await this.store.storeTxnOffsets(group, req.producerId, req.producerEpoch, accepted, errors);
+    return errors;
+  }
+
+  /** The offsets a commit may store (metadata within offset.metadata.max.bytes, else OFFSET_METADATA_TOO_LARGE in `errors`). */
+  private acceptOffsets(topics: Array<{ name: string; partitions: OffsetCommitPartition[] }>, errors: Map<string, number>):
+    Array<{ topic: string; partition: number; value: CommittedOffset }> {
     const now = BigInt(this.clock());
     const accepted: Array<{ topic: string; partition: number; value: CommittedOffset }> = [];
-    for (const t of req.topics) {
+    for (const t of topics) {
       for (const p of t.partitions) {
         const metadata = p.committedMetadata ?? '';
         if (Buffer.byteLength(metadata) > this.config.offsetMetadataMaxBytes) {
@@ -455,9 +489,12 @@ export class GroupCoordinator {
         accepted.push({ topic: t.name, partition: p.partitionIndex, value: { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata, commitTimestamp: now } });
       }
     }
-    await this.store.storeOffsets(group, accepted, errors);
-    return errors;
+    return accepted;
   }
+
+  /** A transaction marker was written to offsets partition `index` (WriteTxnMarkers). */
+  completeTransaction(index: number, producerId: bigint, commit: boolean): void { this.store.completeTransaction(index, producerId, commit); }
+  hasPendingOffset(groupId: string, topic: string, partition: number): boolean { return this.store.hasPendingOffset(groupId, topic, partition); }
 
   // ---------------------------------------------------------------- reads and admin (the store's)
 

@@ -19,8 +19,9 @@
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { ErrorName } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
-import type { NewRecord } from '../log/records.ts';
+import { CONTROL_COMMIT, controlTypeOf, decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
+import type { BatchProducer, NewRecord } from '../log/records.ts';
+import { CONTROL_MASK, TRANSACTIONAL_MASK } from '../log/record-batch.ts';
 import type { Partition } from '../partition.ts';
 import { partitionForGroup } from './config.ts';
 import type { GroupCoordinatorConfig } from './config.ts';
@@ -34,6 +35,12 @@ interface OwnedPartition { partition: Partition; loading: Promise<void> | null }
 
 export class GroupStore {
   readonly groups = new Map<string, Group>();
+  /**
+   * TxnOffsetCommit: offsets written in a transaction (transactional batches of the producer),
+   * applied to their groups when the commit marker reaches the offsets partition, dropped on
+   * abort. producerId → group → offset key → offset.
+   */
+  readonly pendingTxnOffsets = new Map<bigint, Map<string, Map<string, CommittedOffset>>>();
   private readonly owned = new Map<number, OwnedPartition>();
   private readonly config: GroupCoordinatorConfig;
   private readonly log: Logger;
@@ -70,6 +77,10 @@ export class GroupStore {
     this.owned.delete(index);
     const dropped = [...this.groups.values()].filter((g) => this.partitionFor(g.id) === index);
     for (const g of dropped) this.groups.delete(g.id);
+    for (const [producerId, byGroup] of this.pendingTxnOffsets) {
+      for (const groupId of byGroup.keys()) if (this.partitionFor(groupId) === index) byGroup.delete(groupId);
+      if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId);
+    }
     return dropped;
   }
 
@@ -86,15 +97,83 @@ export class GroupStore {
       const { records: bytes } = await log.read(offset, 1 << 20, { minOneBatch: true });
       if (bytes.length === 0) break;
       forEachBatch(bytes, (pos) => {
-        for (const r of decodeBatchRecords(bytes, pos)) {
-          this.replay(r.key, r.value);
-          records++;
-          offset = r.offset + 1n;
+        const attributes = bytes.readInt16BE(pos + 21);
+        const producerId = bytes.readBigInt64BE(pos + 43);
+        if (attributes & CONTROL_MASK) {
+          this.completeTransaction(partition.index, producerId, controlTypeOf(bytes, pos) === CONTROL_COMMIT);
+        } else {
+          for (const r of decodeBatchRecords(bytes, pos)) {
+            if (attributes & TRANSACTIONAL_MASK) this.replayPendingOffset(producerId, r.key, r.value);
+            else this.replay(r.key, r.value);
+            records++;
+            offset = r.offset + 1n;
+          }
         }
         offset = bytes.readBigInt64BE(pos) + BigInt(bytes.readInt32BE(pos + 23)) + 1n;
       });
     }
     this.log.info(`loaded ${records} records from ${partition.name}: ${[...this.groups.values()].filter((g) => this.partitionFor(g.id) === partition.index).length} groups`);
+  }
+
+  private replayPendingOffset(producerId: bigint, keyBytes: Buffer | null, value: Buffer | null): void {
+    const key = keyBytes ? decodeKey(keyBytes) : null;
+    if (!key || key.kind !== 'offset' || value === null) return;
+    const v = decodeOffsetValue(value);
+    this.addPending(producerId, key.group, `${key.topic}\u0000${key.partition}`,
+      { offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, commitTimestamp: v.commitTimestamp });
+  }
+
+  private addPending(producerId: bigint, groupId: string, offsetKey: string, value: CommittedOffset): void {
+    let byGroup = this.pendingTxnOffsets.get(producerId);
+    if (!byGroup) this.pendingTxnOffsets.set(producerId, byGroup = new Map());
+    let offsets = byGroup.get(groupId);
+    if (!offsets) byGroup.set(groupId, offsets = new Map());
+    offsets.set(offsetKey, value);
+  }
+
+  /**
+   * A transaction marker of `producerId` reached offsets partition `index`: its pending offsets
+   * for the groups of that partition become committed (commit) or are dropped (abort).
+   */
+  completeTransaction(index: number, producerId: bigint, commit: boolean): void {
+    const byGroup = this.pendingTxnOffsets.get(producerId);
+    if (!byGroup) return;
+    for (const [groupId, offsets] of byGroup) {
+      if (this.partitionFor(groupId) !== index) continue;
+      byGroup.delete(groupId);
+      if (!commit) continue;
+      const group = this.groups.get(groupId) ?? this.create(groupId);
+      for (const [k, v] of offsets) group.offsets.set(k, v);
+    }
+    if (byGroup.size === 0) this.pendingTxnOffsets.delete(producerId);
+  }
+
+  /** True if a transaction holds an uncommitted offset for the group's partition (OffsetFetch requireStable). */
+  hasPendingOffset(groupId: string, topic: string, partition: number): boolean {
+    const k = `${topic}\u0000${partition}`;
+    for (const byGroup of this.pendingTxnOffsets.values()) if (byGroup.get(groupId)?.has(k)) return true;
+    return false;
+  }
+
+  /**
+   * TxnOffsetCommit (validated by the coordinator): writes the offsets as a transactional batch of
+   * the producer (acks=all) and holds them pending until its transaction ends.
+   */
+  async storeTxnOffsets(group: Group, producerId: bigint, producerEpoch: number,
+    accepted: ReadonlyArray<{ topic: string; partition: number; value: CommittedOffset }>, errors: Map<string, number>): Promise<void> {
+    if (accepted.length === 0) return;
+    const records: NewRecord[] = accepted.map((a) => ({ key: offsetKey(group.id, a.topic, a.partition), value: offsetValue(a.value) }));
+    try {
+      await this.append(group.id, records, { producerId, producerEpoch, baseSequence: -1, transactional: true });
+    } catch (e) {
+      this.log.warn(`group ${group.id}: storing transactional offsets failed: ${(e as Error).message}`);
+      for (const a of accepted) errors.set(group.offsetKey(a.topic, a.partition), errorCodeOf(e));
+      return;
+    }
+    for (const a of accepted) {
+      this.addPending(producerId, group.id, group.offsetKey(a.topic, a.partition), a.value);
+      errors.set(group.offsetKey(a.topic, a.partition), ErrorCode.NONE);
+    }
   }
 
   private replay(keyBytes: Buffer | null, value: Buffer | null): void {
@@ -334,12 +413,12 @@ export class GroupStore {
    * them (acks=all) and they are flushed per policy; rejects with a coordinator error
    * (asCoordinatorError) otherwise.
    */
-  async append(groupId: string, records: NewRecord[]): Promise<void> {
+  async append(groupId: string, records: NewRecord[], producer: BatchProducer | null = null): Promise<void> {
     const entry = this.owned.get(this.partitionFor(groupId));
     if (!entry) throw new KafkaError('NOT_COORDINATOR', `not the coordinator of ${groupId}`);
     const partition = entry.partition;
     try {
-      const result = partition.appendAsLeader(encodeRecordBatch(records, BigInt(this.clock())), -1);
+      const result = partition.appendAsLeader(encodeRecordBatch(records, BigInt(this.clock()), producer), -1, true);
       await Promise.all([partition.log.flushed(result.lastOffset), partition.replicated(result.lastOffset + 1n, this.config.commitTimeoutMs)]);
     } catch (err) {
       throw asCoordinatorError(err, partition.name);

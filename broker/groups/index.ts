@@ -4,7 +4,8 @@
  * handlers and the broker use it.
  */
 export { GroupCoordinator } from './coordinator.ts';
-export { groupCoordinatorConfig, OFFSETS_TOPIC, partitionForGroup } from './config.ts';
+export { groupCoordinatorConfig, javaHashCode, OFFSETS_TOPIC, partitionForGroup } from './config.ts';
+export { asCoordinatorError } from './group-store.ts';
 export type { GroupCoordinatorConfig } from './config.ts';
 export type { GroupSummary } from './group-store.ts';
 export type { GroupState, JoinResult, SyncResult, CommittedOffset } from './group.ts';

@@ -49,7 +49,7 @@ export const fetchHandler: ApiHandler<1> = {
     const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, brokerMax) : brokerMax;
     if (replicaId >= 0) recordFollowerFetches(broker, replicaId, targets);
     for (;;) {
-      const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId);
+      const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId, req.isolationLevel !== READ_UNCOMMITTED);
       const remaining = deadline - broker.clock();
       if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
         return respond(broker, req, names, byId, results);
@@ -75,6 +75,8 @@ interface PartitionResult {
   target: Target;
   errorCode: number;
   records: Buffer | null;
+  /** read_committed: the aborted transactions within what was read (null otherwise). */
+  aborted?: Array<{ producerId: bigint; firstOffset: bigint }>;
   divergingEpoch?: { epoch: number; endOffset: bigint };
 }
 
@@ -101,7 +103,7 @@ function divergence(p: Partition, q: FetchPartitionRequest): { epoch: number; en
   return null;
 }
 
-async function readAll(broker: BrokerServices, targets: Target[], maxBytes: number, replicaId: number) {
+async function readAll(broker: BrokerServices, targets: Target[], maxBytes: number, replicaId: number, readCommitted: boolean) {
   let bytes = 0;
   let errors = false;
   const results: PartitionResult[] = [];
@@ -138,15 +140,20 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
         results.push({ target, errorCode: ErrorCode.NONE, records: Buffer.alloc(0) });
         continue;
       }
-      // consumers read below the high watermark; followers read everything the leader has
-      const upTo = replicaId >= 0 ? p.log.logEndOffset : p.highWatermark;
+      // consumers read below the high watermark (read_committed: below the last stable offset);
+      // followers read everything the leader has
+      const upTo = replicaId >= 0 ? p.log.logEndOffset : readCommitted ? p.lastStableOffset : p.highWatermark;
+      let aborted: PartitionResult['aborted'];
       if (offset < upTo && (budget > 0 || bytes === 0)) {
         const read = await p.log.read(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0 });
         records = read.records;
         bytes += read.records.length;
         if (throttled) broker.leaderQuota.record(read.records.length);
+        if (readCommitted && replicaId < 0 && read.records.length > 0) {
+          aborted = p.log.abortedTransactions(offset, endOfRead(read.records)).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+        }
       }
-      results.push({ target, errorCode: ErrorCode.NONE, records });
+      results.push({ target, errorCode: ErrorCode.NONE, records, aborted });
     } catch (err) {
       errors = true;
       results.push({ target, errorCode: errorCodeOf(err), records: null });
@@ -170,15 +177,25 @@ function respond(broker: BrokerServices, req: FetchRequest, names: Array<string 
       partitionIndex: r.target.request.partition,
       errorCode: r.errorCode,
       highWatermark: hw,
-      lastStableOffset: hw,
+      lastStableOffset: p && hw >= 0n ? p.lastStableOffset : -1n,
       logStartOffset: p ? p.log.logStartOffset : -1n,
-      abortedTransactions: readCommitted ? [] : null,
+      abortedTransactions: readCommitted ? r.aborted ?? [] : null,
       preferredReadReplica: -1,
       records: r.records ?? (r.errorCode === ErrorCode.NONE ? Buffer.alloc(0) : null),
       divergingEpoch: r.divergingEpoch ?? { epoch: -1, endOffset: -1n },
     });
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+}
+
+/** The offset after the last batch of a read (the upper bound for its aborted transactions). */
+function endOfRead(records: Buffer): bigint {
+  let end = -1n;
+  for (let pos = 0; pos + 61 <= records.length;) {
+    end = records.readBigInt64BE(pos) + BigInt(records.readInt32BE(pos + 23)) + 1n;
+    pos += records.readInt32BE(pos + 8) + 12;
+  }
+  return end;
 }
 
 function topLevelError(errorCode: number, req: FetchRequest) {

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
+import { TRANSACTION_STATE_TOPIC } from '../transactions/index.ts';
 import type { ApiHandler, BrokerServices, Response } from './index.ts';
 
 type DescribedMember = NonNullable<NonNullable<Response<15>['groups']>[number]['members']>[number];
@@ -13,47 +14,81 @@ type DescribedMember = NonNullable<NonNullable<Response<15>['groups']>[number]['
 const KEY_TYPE_GROUP = 0;
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
 
+const KEY_TYPE_TRANSACTION = 1;
+
+/** An internal topic whose partition leaders coordinate: __consumer_offsets (groups) or __transaction_state. */
+interface CoordinatorTopic {
+  name: string;
+  partitions: number;
+  replicationFactor: number;
+  /** The setting that names the replication factor, for the error message. */
+  rfSetting: string;
+  configs: Record<string, string>;
+}
+
+function coordinatorTopic(broker: BrokerServices, keyType: number): CoordinatorTopic {
+  if (keyType === KEY_TYPE_TRANSACTION) {
+    return {
+      name: TRANSACTION_STATE_TOPIC, partitions: broker.settings.int('transaction.state.log.num.partitions'),
+      replicationFactor: broker.settings.int('transaction.state.log.replication.factor'), rfSetting: 'transaction.state.log.replication.factor',
+      configs: {
+        'cleanup.policy': 'compact', 'segment.bytes': String(broker.settings.int('transaction.state.log.segment.bytes')),
+        'min.insync.replicas': String(broker.settings.int('transaction.state.log.min.isr')),
+      },
+    };
+  }
+  return {
+    name: OFFSETS_TOPIC, partitions: broker.settings.int('offsets.topic.num.partitions'),
+    replicationFactor: broker.settings.int('offsets.topic.replication.factor'), rfSetting: 'offsets.topic.replication.factor',
+    configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(broker.settings.int('offsets.topic.segment.bytes')) },
+  };
+}
+
 /**
- * The broker that coordinates `groupId`: the leader of its __consumer_offsets partition. The
- * offsets topic is created on first use, as Kafka does, with offsets.topic.replication.factor
- * replicas — and, as in Kafka, not before that many brokers are alive (COORDINATOR_NOT_AVAILABLE
- * meanwhile), so a consumer arriving early cannot leave an under-replicated offsets topic for good.
+ * The broker that coordinates `key`: the leader of its partition of the coordinator topic
+ * (__consumer_offsets for a group, __transaction_state for a transactional id). The topic is
+ * created on first use, as Kafka does, with its replication factor setting — and, as in Kafka,
+ * not before that many brokers are alive (COORDINATOR_NOT_AVAILABLE meanwhile), so a client
+ * arriving early cannot leave an under-replicated internal topic for good.
  */
-async function groupCoordinatorNode(broker: BrokerServices, groupId: string, listener: string): Promise<{ nodeId: number; host: string; port: number } | null> {
-  if (!broker.topic(OFFSETS_TOPIC)) {
-    const rf = broker.settings.int('offsets.topic.replication.factor');
+async function coordinatorNode(broker: BrokerServices, key: string, keyType: number, listener: string): Promise<{ nodeId: number; host: string; port: number } | null> {
+  const topic = coordinatorTopic(broker, keyType);
+  if (!broker.topic(topic.name)) {
+    const rf = topic.replicationFactor;
     const alive = broker.liveBrokers().length;
     if (alive < rf) {
       throw new KafkaError('COORDINATOR_NOT_AVAILABLE', `Number of alive brokers '${alive}' does not meet the required replication factor '${rf}' `
-        + `for the offsets topic (configured via 'offsets.topic.replication.factor'). This error can be ignored if the cluster is starting up and not all brokers are up yet.`);
+        + `for the ${topic.name} topic (configured via '${topic.rfSetting}'). This error can be ignored if the cluster is starting up and not all brokers are up yet.`);
     }
     try {
-      await broker.admin.create({
-        name: OFFSETS_TOPIC, numPartitions: broker.settings.int('offsets.topic.num.partitions'), replicationFactor: rf, assignments: [],
-        configs: { 'cleanup.policy': 'compact', 'segment.bytes': String(broker.settings.int('offsets.topic.segment.bytes')) },
-      });
-      broker.log.info(`created ${OFFSETS_TOPIC} (${broker.settings.int('offsets.topic.num.partitions')} partitions, RF ${rf})`);
+      await broker.admin.create({ name: topic.name, numPartitions: topic.partitions, replicationFactor: rf, assignments: [], configs: topic.configs });
+      broker.log.info(`created ${topic.name} (${topic.partitions} partitions, RF ${rf})`);
     } catch (err) {
       if (!(err instanceof KafkaError && err.errorName === 'TOPIC_ALREADY_EXISTS')) throw err;
     }
     await broker.settled();
   }
-  const state = broker.topic(OFFSETS_TOPIC)?.partitions[broker.groups.partitionFor(groupId)];
+  const index = keyType === KEY_TYPE_TRANSACTION ? broker.transactions.partitionFor(key) : broker.groups.partitionFor(key);
+  const state = broker.topic(topic.name)?.partitions[index];
   if (!state || state.leader < 0) return null;
   const endpoint = broker.brokerEndpoints(listener).find((b) => b.nodeId === state.leader);
   return endpoint ? { nodeId: endpoint.nodeId, host: endpoint.host, port: endpoint.port } : null;
 }
 
-/** FindCoordinator: the coordinator of a group is the leader of its __consumer_offsets partition. */
+/** FindCoordinator: the coordinator of a group or transactional id is the leader of its internal-topic partition. */
 async function coordinatorFor(broker: BrokerServices, key: string, keyType: number, listener: string) {
   const none = { nodeId: -1, host: '', port: -1 };
-  if (keyType !== KEY_TYPE_GROUP) {
-    return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported by this broker.' };
+  if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
+    return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator key type ${keyType}.` };
   }
-  if (!key) return { ...none, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is empty.' };
+  if (!key) {
+    return keyType === KEY_TYPE_GROUP
+      ? { ...none, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is empty.' }
+      : { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'The transactional id is empty.' };
+  }
   try {
-    const leader = await groupCoordinatorNode(broker, key, listener);
-    if (!leader) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The offsets topic has no leader for this group yet.' };
+    const leader = await coordinatorNode(broker, key, keyType, listener);
+    if (!leader) return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The coordinator partition has no leader yet.' };
     return { ...leader, errorCode: ErrorCode.NONE, errorMessage: null };
   } catch (err) {
     return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: (err as Error).message };
@@ -148,7 +183,8 @@ export const offsetCommitHandler: ApiHandler<8> = {
 };
 
 
-function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null) {
+/** requireStable (v7+, KIP-447): a partition with an offset pending in an open transaction answers UNSTABLE_OFFSET_COMMIT (retriable). */
+function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable: boolean) {
   const r = broker.groups.fetchOffsets(groupId, topics);
   return {
     errorCode: r.errorCode,
@@ -159,7 +195,7 @@ function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Arra
         committedOffset: p.offset?.offset ?? -1n,
         committedLeaderEpoch: p.offset?.leaderEpoch ?? -1,
         metadata: p.offset?.metadata ?? '',
-        errorCode: ErrorCode.NONE,
+        errorCode: requireStable && broker.groups.hasPendingOffset(groupId, t.name, p.partitionIndex) ? ErrorCode.UNSTABLE_OFFSET_COMMIT : ErrorCode.NONE,
       })),
     })),
   };
@@ -171,9 +207,9 @@ export const offsetFetchHandler: ApiHandler<9> = {
   maxVersion: 8,
   handle(req, { broker, apiVersion }) {
     if (apiVersion >= 8) {
-      return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(broker, g.groupId, g.topics) })) };
+      return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(broker, g.groupId, g.topics, req.requireStable) })) };
     }
-    const r = fetchGroupOffsets(broker, req.groupId, req.topics);
+    const r = fetchGroupOffsets(broker, req.groupId, req.topics, req.requireStable);
     if (apiVersion < 2 && r.errorCode !== ErrorCode.NONE) {
       // v1 has no top-level error: report it on every requested partition.
       for (const t of r.topics) for (const p of t.partitions) p.errorCode = r.errorCode;

@@ -17,6 +17,10 @@ import { deleteRecordsHandler, listOffsetsHandler, offsetForLeaderEpochHandler }
 import { fetchHandler } from './fetch.ts';
 import { initProducerIdHandler, produceHandler } from './produce.ts';
 import { electLeadersHandler } from './elect-leaders.ts';
+import {
+  addOffsetsToTxnHandler, addPartitionsToTxnHandler, describeProducersHandler, describeTransactionsHandler, endTxnHandler, listTransactionsHandler,
+  txnOffsetCommitHandler, writeTxnMarkersHandler,
+} from './transactions.ts';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './acls.ts';
 import { alterPartitionReassignmentsHandler, describeLogDirsHandler, listPartitionReassignmentsHandler } from './reassignments.ts';
 import {
@@ -78,6 +82,14 @@ export const handlers: readonly RegisteredHandler[] = [
   describeGroupsHandler,
   listGroupsHandler,
   offsetForLeaderEpochHandler,
+  addPartitionsToTxnHandler,
+  addOffsetsToTxnHandler,
+  endTxnHandler,
+  writeTxnMarkersHandler,
+  txnOffsetCommitHandler,
+  describeProducersHandler,
+  describeTransactionsHandler,
+  listTransactionsHandler,
   apiVersionsHandler,
   createTopicsHandler,
   deleteTopicsHandler,

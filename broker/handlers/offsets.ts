@@ -47,14 +47,16 @@ export const listOffsetsHandler: ApiHandler<2> = {
           const established = req.replicaId >= 0 || p.highWatermarkEstablished;
           if (q.timestamp === LATEST && !established) throw notAvailable();
           let found: { offset: bigint; timestamp: bigint } | null;
-          // a follower (replica id ≥ 0) asks for the leader's log end; consumers see the high watermark
-          if (q.timestamp === LATEST) found = { offset: req.replicaId >= 0 ? p.log.logEndOffset : p.highWatermark, timestamp: -1n };
+          // a follower (replica id ≥ 0) asks for the leader's log end; consumers see the high
+          // watermark, or the last stable offset under read_committed (isolation level 1)
+          const visible = req.isolationLevel === 1 ? p.lastStableOffset : p.highWatermark;
+          if (q.timestamp === LATEST) found = { offset: req.replicaId >= 0 ? p.log.logEndOffset : visible, timestamp: -1n };
           else if (q.timestamp === EARLIEST || (q.timestamp === EARLIEST_LOCAL && apiVersion >= 8)) found = { offset: p.log.logStartOffset, timestamp: -1n };
           else if (q.timestamp === LATEST_TIERED && apiVersion >= 9) found = { offset: -1n, timestamp: -1n };
           else if (q.timestamp === MAX_TIMESTAMP && apiVersion >= 7) found = await p.log.offsetOfMaxTimestamp();
           else if (q.timestamp < 0n) throw new KafkaError('INVALID_REQUEST', `unsupported ListOffsets timestamp ${q.timestamp} at version ${apiVersion}`);
           else found = await p.log.offsetForTimestamp(q.timestamp);
-          if (found && req.replicaId < 0 && found.offset > p.highWatermark) found = null;
+          if (found && req.replicaId < 0 && found.offset > visible) found = null;
           if (!found && q.timestamp >= 0n && !established) throw notAvailable();
           return {
             partitionIndex: q.partitionIndex, errorCode: ErrorCode.NONE,

@@ -1,4 +1,4 @@
-/** Produce (0) and InitProducerId (22). */
+/** Produce (0) and InitProducerId (22); with a transactional id, InitProducerId is the transaction coordinator's. */
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
@@ -23,7 +23,6 @@ export const produceHandler: ApiHandler<0> = {
     let reject: ((p: { index: number }) => PartitionResponse) | null = null;
     if (apiVersion < MIN_SERVED_VERSION) reject = fail(ErrorCode.UNSUPPORTED_VERSION, 'Produce v0-2 (message format v0/v1) is not supported; use v3+.');
     else if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) reject = fail(ErrorCode.INVALID_REQUIRED_ACKS);
-    else if (req.transactionalId !== null) reject = fail(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported by this broker.');
 
     const durable: Pending[] = [];
     const responses = req.topicData.map((topic) => ({
@@ -85,7 +84,10 @@ export const initProducerIdHandler: ApiHandler<22> = {
   maxVersion: 5,
   async handle(req, { broker }) {
     const reply = (errorCode: number, producerId = -1n, producerEpoch = -1) => ({ throttleTimeMs: 0, errorCode, producerId, producerEpoch });
-    if (req.transactionalId !== null) return reply(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+    if (req.transactionalId !== null && req.transactionalId !== '') {
+      const r = await broker.transactions.initProducerId(req.transactionalId, req.transactionTimeoutMs, req.producerId, req.producerEpoch);
+      return reply(r.errorCode, r.producerId, r.producerEpoch);
+    }
     // KIP-360: an idempotent producer may ask to bump its own epoch after an error.
     if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < MAX_EPOCH) {
       return reply(ErrorCode.NONE, req.producerId, req.producerEpoch + 1);

@@ -13,6 +13,7 @@
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
 import type { GroupCoordinator } from '../groups/index.ts';
+import type { TransactionCoordinator } from '../transactions/index.ts';
 import type { Logger } from '../logger.ts';
 import type { BrokerInfo, DynamicBrokerConfigs, MetadataStore, TopicRecord } from '../metadata/index.ts';
 import type { ReplicationQuota } from '../replication/index.ts';
@@ -52,6 +53,9 @@ export interface BrokerServices {
 
   readonly admin: TopicAdmin;
   readonly groups: GroupCoordinator;
+  readonly transactions: TransactionCoordinator;
+  /** How long a transaction marker waits for its partition's ISR. */
+  readonly markerTimeoutMs: number;
   readonly producerIds: ProducerIdAllocator;
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;

@@ -11,6 +11,7 @@
  *   00000000000000000000.log.cleaned  a segment being written by the log cleaner (removed on open)
  *   00000000000000000000.log.swap     a cleaned segment committed to replace the segments in its
  *                                   offset range (the swap is finished on open: see PartitionLog)
+ *   aborted-transactions.txnindex   aborted-transaction index (txn-index.ts)
  *   cleaner-offset-checkpoint       first dirty offset: the log below it has been compacted
  *   leader-epoch-checkpoint         leader epoch cache
  *   log-start-offset-checkpoint     log start offset (advanced by DeleteRecords / retention)
@@ -32,6 +33,7 @@ export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-checkpoint';
 export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
+export const ABORTED_TXN_INDEX = 'aborted-transactions.txnindex';
 
 /** `1234n` → `"00000000000000001234"`. */
 export function filenamePrefixFromOffset(offset: bigint): string {

@@ -18,8 +18,8 @@ import { validateClientBatches, validateReplicatedBatches, type BatchHeader } fr
 import { firstKeylessRecord } from './records.ts';
 
 /** The headers of a produce request's batches for partition `name`, once it may be appended. */
-export function checkClientAppend(records: Buffer, config: LogConfig, name: string): BatchHeader[] {
-  const headers = validateClientBatches(records, { maxBatchBytes: config.maxMessageBytes });
+export function checkClientAppend(records: Buffer, config: LogConfig, name: string, coordinator = false): BatchHeader[] {
+  const headers = validateClientBatches(records, { maxBatchBytes: config.maxMessageBytes, coordinator });
   checkSegmentFits(records, config, name);
   if (config.cleanupPolicy !== 'delete') {
     headers.forEach((h, batchIndex) => {

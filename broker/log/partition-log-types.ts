@@ -10,6 +10,8 @@ export interface AppendOptions {
   readonly leaderEpoch: number;
   /** Append time in ms (LogAppendTime, segment.ms); defaults to the log's clock. */
   readonly now?: number;
+  /** Written by a coordinator of this broker, not a client (see ValidateOptions.coordinator). */
+  readonly coordinator?: boolean;
 }
 
 export interface AppendResult {

@@ -31,7 +31,10 @@ import path from 'node:path';
 import { KafkaError } from '../errors.ts';
 import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
-import { stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf } from './record-batch.ts';
+import { stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf, isControl, validateReplicatedBatches } from './record-batch.ts';
+import { CONTROL_ABORT, controlTypeOf, encodeMarkerBatch } from './records.ts';
+import { AbortedTxnIndex } from './txn-index.ts';
+import type { AbortedTxn } from './txn-index.ts';
 import { checkClientAppend, checkReplicatedAppend, retentionVerdict } from './log-validator.ts';
 import { checkTimestamps, convertCompression } from './batch-conversion.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
@@ -71,6 +74,7 @@ export class PartitionLog {
   private backgroundError: Error | null = null;
   private readonly producers: ProducerStateManager;
   private readonly epochs: LeaderEpochCache;
+  private readonly abortedTxns: AbortedTxnIndex;
   private closed = false;
   /** close() or delete() has started: no more appends. */
   private closing = false;
@@ -84,6 +88,7 @@ export class PartitionLog {
     this.schedule = opts.schedule ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return () => clearTimeout(t); });
     this.producers = new ProducerStateManager(dir);
     this.epochs = new LeaderEpochCache(dir);
+    this.abortedTxns = new AbortedTxnIndex(dir);
   }
 
   // ---------------------------------------------------------------- open / recovery
@@ -98,6 +103,7 @@ export class PartitionLog {
       log.flushPolicy = new FlushPolicy(log.local, (offset) => log.flushUpTo(offset));
       log.startOffset = loaded.startOffset;
       log.cleanerState = new CleanerCheckpoint(dir, loaded.firstDirty);
+      log.abortedTxns.load(log.local.logEndOffset);
     } catch (err) {
       throw log.storageError('open', err);
     }
@@ -135,7 +141,7 @@ export class PartitionLog {
   append(received: Buffer, opts: AppendOptions): AppendResult {
     this.ensureWritable();
     const now = opts.now ?? this.clock();
-    const checked = checkClientAppend(received, this.config, this.name);
+    const checked = checkClientAppend(received, this.config, this.name, opts.coordinator ?? false);
     checkTimestamps(received, checked, this.config, now);
     const { records, headers } = convertCompression(received, checked, this.config);
     if (records !== received) {
@@ -182,6 +188,42 @@ export class PartitionLog {
   }
 
   /**
+   * Writes a transaction marker (commit or abort control batch) for `producerId` at `producerEpoch`
+   * (WriteTxnMarkers, on the leader). Closes the producer's open transaction here; an abort adds
+   * it to the aborted-transactions index. INVALID_PRODUCER_EPOCH if the producer has a newer epoch.
+   */
+  appendMarker(producerId: bigint, producerEpoch: number, commit: boolean, coordinatorEpoch: number, opts: AppendOptions): AppendResult {
+    this.ensureWritable();
+    const now = opts.now ?? this.clock();
+    const firstOffset = this.producers.checkMarker(producerId, producerEpoch);
+    const records = encodeMarkerBatch(producerId, producerEpoch, commit, coordinatorEpoch, BigInt(now));
+    const [h] = validateReplicatedBatches(records, 0n, this.name);
+    const offset = this.logEndOffset;
+    this.maybeRoll(records.length, BigInt(now), offset, now);
+    stampOffsetAndEpoch(records, 0, offset, opts.leaderEpoch);
+    this.local.append(records, [{ baseOffset: offset, lastOffsetDelta: 0, maxTimestamp: BigInt(now), size: records.length }], this.config.indexIntervalBytes);
+    const pending = new ProducerAppendBatch();
+    this.producers.stage(pending, h!, offset, BigInt(now));
+    this.producers.commit(pending);
+    if (!commit && firstOffset >= 0n) this.recordAbort(producerId, firstOffset, offset);
+    if (opts.leaderEpoch >= 0 && opts.leaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(opts.leaderEpoch, offset);
+    const flushRequired = this.flushPolicy.appended(1, offset + 1n, this.config);
+    return { baseOffset: offset, lastOffset: offset, logAppendTime: -1n, duplicate: false, recordCount: 1, flushRequired };
+  }
+
+  private recordAbort(producerId: bigint, firstOffset: bigint, markerOffset: bigint): void {
+    this.abortedTxns.append({ producerId, firstOffset, lastOffset: markerOffset, lastStableOffset: this.producers.firstUnstableOffset() ?? markerOffset + 1n });
+  }
+
+  /** The first offset of the oldest open transaction, or null: the last stable offset is min(this, high watermark). */
+  get firstUnstableOffset(): bigint | null { return this.producers.firstUnstableOffset(); }
+
+  /** The aborted transactions a read_committed fetch of [fetchOffset, upperBound) reports. */
+  abortedTransactions(fetchOffset: bigint, upperBound: bigint): AbortedTxn[] {
+    return this.abortedTxns.collect(fetchOffset, upperBound).filter((e) => e.lastOffset >= this.startOffset);
+  }
+
+  /**
    * Appends batches replicated from the leader, as they are: offsets, leader epochs and
    * timestamps are the leader's. Checks each batch's length, magic and CRC (CORRUPT_MESSAGE) and
    * that base offsets increase from the log end (gaps are allowed: compacted leaders have them).
@@ -202,7 +244,9 @@ export class PartitionLog {
     this.maybeRoll(records.length, maxTimestamp, lastOffset, now);
     this.local.append(records, headers, this.config.indexIntervalBytes);
     for (const h of headers) {
+      const openedAt = isControl(h) && h.producerId >= 0n ? this.producers.entry(h.producerId)?.currentTxnFirstOffset ?? -1n : -1n;
       this.producers.replay(h);
+      if (openedAt >= 0n && controlTypeOf(records, h.position) === CONTROL_ABORT) this.recordAbort(h.producerId, openedAt, h.baseOffset);
       if (h.partitionLeaderEpoch >= 0 && h.partitionLeaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(h.partitionLeaderEpoch, h.baseOffset);
     }
     const flushRequired = this.flushPolicy.appended(recordCount, lastOffset + 1n, this.config);
@@ -398,6 +442,7 @@ export class PartitionLog {
         this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
       }
       this.epochs.truncateFromEnd(this.logEndOffset);
+      this.abortedTxns.truncateTo(this.logEndOffset);
       rebuildProducerState(this.dir, this.producers, this.local.list(), this.startOffset);
       this.cleanerState.truncated(this.logEndOffset);
     } catch (err) {
@@ -421,6 +466,7 @@ export class PartitionLog {
       this.epochs.truncateFromStart(offset);
       for (const s of snapshotOffsets(this.dir)) fs.rmSync(producerSnapshotFile(this.dir, s), { force: true });
       this.producers.clear();
+      this.abortedTxns.clear();
       this.cleanerState.restartedAt(offset);
     } catch (err) {
       throw this.storageError('truncate fully', err);

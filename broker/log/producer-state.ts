@@ -13,12 +13,18 @@
  *   - a producerId with no state at all (new, or its batches were removed by retention /
  *     DeleteRecords) is accepted at any sequence, as Kafka does since KIP-360 (2.5+);
  *     UNKNOWN_PRODUCER_ID is never returned.
- * Producer-id expiry (producer.id.expiration.ms) and transactions are not implemented yet.
+ *   - transactions: a producer's first transactional batch after a marker opens a transaction
+ *     at its base offset (`currentTxnFirstOffset`); the next control batch (commit or abort
+ *     marker) closes it. The smallest open first offset is the partition's first unstable
+ *     offset, which bounds the last stable offset (LSO). A marker with an epoch older than the
+ *     producer's is rejected (INVALID_PRODUCER_EPOCH); a newer one fences the older epoch.
+ * Producer-id expiry (producer.id.expiration.ms) is not implemented yet.
  *
  * Snapshot file `<offset>.snapshot` holds the state after every batch below `offset`.
  * Byte format (big-endian):
- *   version i16 (=1) | crc u32 (CRC-32C of every byte after it) | producerCount i32 |
- *   per producer: producerId i64 | epoch i16 | lastTimestamp i64 | batchCount i8 |
+ *   version i16 (=2; 1 is read too) | crc u32 (CRC-32C of every byte after it) | producerCount i32 |
+ *   per producer: producerId i64 | epoch i16 | lastTimestamp i64 |
+ *     currentTxnFirstOffset i64 (v2 only; -1 = no open transaction) | batchCount i8 |
  *     per batch: firstSeq i32 | lastSeq i32 | baseOffset i64 | lastOffsetDelta i32 | timestamp i64
  * Written to a .tmp file, fsynced and renamed, so a snapshot is either whole or absent; a
  * snapshot with a bad CRC is ignored (the log is replayed from an older one instead).
@@ -29,12 +35,13 @@
 import fs from 'node:fs';
 import { crc32c } from '@node-rs/crc32';
 import { KafkaError } from '../errors.ts';
-import { type BatchHeader, lastSequenceOf, incrementSequence, NO_PRODUCER_EPOCH } from './record-batch.ts';
+import { type BatchHeader, lastSequenceOf, incrementSequence, isControl, isTransactional, NO_PRODUCER_EPOCH } from './record-batch.ts';
 import { producerSnapshotFile, TMP_SUFFIX } from './log-files.ts';
 import { StorageError } from './errors.ts';
 
 export const NUM_BATCHES_TO_RETAIN = 5;
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
+const NO_TXN = -1n;
 
 export interface ProducerBatchMetadata {
   readonly firstSeq: number;
@@ -49,12 +56,14 @@ export interface ProducerStateEntry {
   readonly producerId: bigint;
   epoch: number;
   lastTimestamp: bigint;
+  /** Base offset of the producer's open transaction in this partition, or -1. */
+  currentTxnFirstOffset: bigint;
   /** Oldest first, at most NUM_BATCHES_TO_RETAIN. */
   batches: ProducerBatchMetadata[];
 }
 
 function cloneEntry(e: ProducerStateEntry): ProducerStateEntry {
-  return { producerId: e.producerId, epoch: e.epoch, lastTimestamp: e.lastTimestamp, batches: e.batches.slice() };
+  return { producerId: e.producerId, epoch: e.epoch, lastTimestamp: e.lastTimestamp, currentTxnFirstOffset: e.currentTxnFirstOffset, batches: e.batches.slice() };
 }
 
 function inSequence(lastSeq: number, nextSeq: number): boolean {
@@ -126,7 +135,7 @@ export class ProducerStateManager {
     let e = pending.updates.get(h.producerId);
     if (!e) {
       const committed = this.producers.get(h.producerId);
-      e = committed ? cloneEntry(committed) : { producerId: h.producerId, epoch: h.producerEpoch, lastTimestamp: -1n, batches: [] };
+      e = committed ? cloneEntry(committed) : { producerId: h.producerId, epoch: h.producerEpoch, lastTimestamp: -1n, currentTxnFirstOffset: NO_TXN, batches: [] };
       pending.updates.set(h.producerId, e);
     }
     if (e.epoch !== h.producerEpoch) {
@@ -134,6 +143,11 @@ export class ProducerStateManager {
       e.batches = [];
     }
     e.lastTimestamp = timestamp;
+    if (isControl(h)) {
+      e.currentTxnFirstOffset = NO_TXN;
+      return;
+    }
+    if (isTransactional(h) && e.currentTxnFirstOffset < 0n) e.currentTxnFirstOffset = baseOffset;
     if (h.baseSequence < 0) return;
     e.batches.push({
       firstSeq: h.baseSequence, lastSeq: lastSequenceOf(h),
@@ -144,6 +158,41 @@ export class ProducerStateManager {
 
   commit(pending: ProducerAppendBatch): void {
     for (const [id, e] of pending.updates) this.producers.set(id, e);
+  }
+
+  /**
+   * Checks a transaction marker of `producerId` at `epoch` (Kafka's checkProducerEpoch for
+   * control records) and returns the first offset of the transaction it closes, or -1 if the
+   * producer has none open here.
+   */
+  checkMarker(producerId: bigint, epoch: number): bigint {
+    const e = this.producers.get(producerId);
+    if (!e) return NO_TXN;
+    if (epoch < e.epoch) {
+      throw new KafkaError('INVALID_PRODUCER_EPOCH', `producer ${producerId}: marker epoch ${epoch} is older than current epoch ${e.epoch}`);
+    }
+    return e.currentTxnFirstOffset;
+  }
+
+  /** The first offset of the oldest open transaction, or null when none is open (the LSO's bound). */
+  firstUnstableOffset(): bigint | null {
+    let first: bigint | null = null;
+    for (const e of this.producers.values()) {
+      if (e.currentTxnFirstOffset >= 0n && (first === null || e.currentTxnFirstOffset < first)) first = e.currentTxnFirstOffset;
+    }
+    return first;
+  }
+
+  /** Every producer with state in this partition (DescribeProducers). */
+  entries(): Iterable<Readonly<ProducerStateEntry>> { return this.producers.values(); }
+
+  /** The open transactions: producer id → first offset. */
+  openTransactions(): Array<{ producerId: bigint; epoch: number; firstOffset: bigint; lastTimestamp: bigint }> {
+    const out = [];
+    for (const e of this.producers.values()) {
+      if (e.currentTxnFirstOffset >= 0n) out.push({ producerId: e.producerId, epoch: e.epoch, firstOffset: e.currentTxnFirstOffset, lastTimestamp: e.lastTimestamp });
+    }
+    return out;
   }
 
   /** Replays one stored batch (recovery, replication): no checks, just state. */
@@ -172,7 +221,7 @@ export class ProducerStateManager {
   truncateHead(logStartOffset: bigint): void {
     for (const [id, e] of this.producers) {
       e.batches = e.batches.filter((b) => b.lastOffset >= logStartOffset);
-      if (e.batches.length === 0) this.producers.delete(id);
+      if (e.batches.length === 0 && e.currentTxnFirstOffset < 0n) this.producers.delete(id);
     }
   }
 
@@ -180,7 +229,7 @@ export class ProducerStateManager {
 
   encodeSnapshot(): Buffer {
     let size = 2 + 4 + 4;
-    for (const e of this.producers.values()) size += 8 + 2 + 8 + 1 + e.batches.length * 28;
+    for (const e of this.producers.values()) size += 8 + 2 + 8 + 8 + 1 + e.batches.length * 28;
     const buf = Buffer.alloc(size);
     let p = 0;
     buf.writeInt16BE(SNAPSHOT_VERSION, p); p += 2;
@@ -190,6 +239,7 @@ export class ProducerStateManager {
       buf.writeBigInt64BE(e.producerId, p); p += 8;
       buf.writeInt16BE(e.epoch, p); p += 2;
       buf.writeBigInt64BE(e.lastTimestamp, p); p += 8;
+      buf.writeBigInt64BE(e.currentTxnFirstOffset, p); p += 8;
       buf.writeInt8(e.batches.length, p); p += 1;
       for (const b of e.batches) {
         buf.writeInt32BE(b.firstSeq, p); p += 4;
@@ -206,7 +256,8 @@ export class ProducerStateManager {
   /** Replaces the state with a decoded snapshot; throws if it is not a valid snapshot. */
   loadSnapshot(buf: Buffer): void {
     if (buf.length < 10) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', 'snapshot too short');
-    if (buf.readInt16BE(0) !== SNAPSHOT_VERSION) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', `unknown snapshot version ${buf.readInt16BE(0)}`);
+    const version = buf.readInt16BE(0);
+    if (version !== SNAPSHOT_VERSION && version !== 1) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', `unknown snapshot version ${buf.readInt16BE(0)}`);
     if ((crc32c(buf.subarray(6)) >>> 0) !== buf.readUInt32BE(2)) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', 'snapshot CRC mismatch');
     const producers = new Map<bigint, ProducerStateEntry>();
     let p = 6;
@@ -215,6 +266,8 @@ export class ProducerStateManager {
       const producerId = buf.readBigInt64BE(p); p += 8;
       const epoch = buf.readInt16BE(p); p += 2;
       const lastTimestamp = buf.readBigInt64BE(p); p += 8;
+      let currentTxnFirstOffset = NO_TXN;
+      if (version >= 2) { currentTxnFirstOffset = buf.readBigInt64BE(p); p += 8; }
       const n = buf.readInt8(p); p += 1;
       const batches: ProducerBatchMetadata[] = [];
       for (let j = 0; j < n; j++) {
@@ -225,7 +278,7 @@ export class ProducerStateManager {
         const timestamp = buf.readBigInt64BE(p); p += 8;
         batches.push({ firstSeq, lastSeq, baseOffset, lastOffset: baseOffset + BigInt(delta), timestamp });
       }
-      producers.set(producerId, { producerId, epoch, lastTimestamp, batches });
+      producers.set(producerId, { producerId, epoch, lastTimestamp, currentTxnFirstOffset, batches });
     }
     if (p !== buf.length) throw new StorageError('BROOK_ERR_CORRUPT_SNAPSHOT', 'snapshot has trailing bytes');
     this.producers.clear();

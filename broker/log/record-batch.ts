@@ -136,6 +136,11 @@ export function storedBatchProblem(buf: Buffer, position: number, available: num
 export interface ValidateOptions {
   /** max.message.bytes: the largest batch accepted. */
   readonly maxBatchBytes: number;
+  /**
+   * A coordinator's own write (Kafka's AppendOrigin.COORDINATOR): transactional offset commits
+   * carry the producer's id and epoch but no sequence.
+   */
+  readonly coordinator?: boolean;
 }
 
 /**
@@ -175,7 +180,7 @@ export function validateClientBatches(records: Buffer, opts: ValidateOptions): B
         `batch at position ${position}: lastOffsetDelta ${h.lastOffsetDelta} + 1 != recordsCount ${h.recordsCount} (must be > 0)`);
     }
     if (isControl(h)) throw new KafkaError('INVALID_RECORD', 'clients may not produce control batches');
-    if (h.producerId >= 0n && h.baseSequence < 0) {
+    if (h.producerId >= 0n && h.baseSequence < 0 && !opts.coordinator) {
       throw new KafkaError('INVALID_RECORD', `batch with producerId ${h.producerId} has invalid baseSequence ${h.baseSequence}`);
     }
     batches.push(h);

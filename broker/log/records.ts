@@ -38,7 +38,8 @@ const lz4DecompressFrame = (b: Buffer): Buffer => lz4().decompressFrameSync(b);
 import { KafkaError } from '../errors.ts';
 import { StorageError } from './errors.ts';
 import {
-  type BatchHeader, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, COMPRESSION_CODEC_MASK, CRC_OFFSET, RECORDS_OFFSET, TIMESTAMP_TYPE_MASK,
+  type BatchHeader, ATTRIBUTES_OFFSET, BASE_TIMESTAMP_OFFSET, COMPRESSION_CODEC_MASK, CONTROL_MASK, CRC_OFFSET, RECORDS_OFFSET, TIMESTAMP_TYPE_MASK,
+  TRANSACTIONAL_MASK,
   readBatchHeader,
 } from './record-batch.ts';
 
@@ -95,11 +96,20 @@ class ByteSink {
   result(): Buffer { return this.buf.subarray(0, this.pos); }
 }
 
+/** The producer fields of a batch: idempotent (sequence >= 0), transactional, or a control batch. */
+export interface BatchProducer {
+  readonly producerId: bigint;
+  readonly producerEpoch: number;
+  readonly baseSequence: number;
+  readonly transactional: boolean;
+  readonly control?: boolean;
+}
+
 /**
- * Builds one uncompressed batch (no producer id) holding `records` at offsets 0..n-1; the log
- * stamps the real base offset and leader epoch on append.
+ * Builds one uncompressed batch (no producer id unless `producer`) holding `records` at offsets
+ * 0..n-1; the log stamps the real base offset and leader epoch on append.
  */
-export function encodeRecordBatch(records: readonly NewRecord[], timestamp: bigint): Buffer {
+export function encodeRecordBatch(records: readonly NewRecord[], timestamp: bigint, producer: BatchProducer | null = null): Buffer {
   if (records.length === 0) throw new StorageError('BROOK_ERR_EMPTY_BATCH', 'a record batch needs at least one record');
   const body = new ByteSink();
   let maxTimestamp = timestamp;
@@ -128,17 +138,41 @@ export function encodeRecordBatch(records: readonly NewRecord[], timestamp: bigi
   out.writeInt32BE(out.length - 12, 8);
   out.writeInt32BE(-1, 12);
   out.writeInt8(2, 16);
-  out.writeInt16BE(0, ATTRIBUTES_OFFSET);
+  out.writeInt16BE((producer?.transactional ? TRANSACTIONAL_MASK : 0) | (producer?.control ? CONTROL_MASK : 0), ATTRIBUTES_OFFSET);
   out.writeInt32BE(records.length - 1, 23);
   out.writeBigInt64BE(timestamp, BASE_TIMESTAMP_OFFSET);
   out.writeBigInt64BE(maxTimestamp, 35);
-  out.writeBigInt64BE(-1n, 43);
-  out.writeInt16BE(-1, 51);
-  out.writeInt32BE(-1, 53);
+  out.writeBigInt64BE(producer?.producerId ?? -1n, 43);
+  out.writeInt16BE(producer?.producerEpoch ?? -1, 51);
+  out.writeInt32BE(producer?.baseSequence ?? -1, 53);
   out.writeInt32BE(records.length, 57);
   recordsBytes.copy(out, RECORDS_OFFSET);
   out.writeUInt32BE(crc32c(out.subarray(ATTRIBUTES_OFFSET)), CRC_OFFSET);
   return out;
+}
+
+/** Control record types (the int16 after the version in a control record's key). */
+export const CONTROL_ABORT = 0;
+export const CONTROL_COMMIT = 1;
+
+/**
+ * A transaction marker: a control batch of one record whose key is version i16 (0) | type i16
+ * (0 abort, 1 commit) and value version i16 (0) | coordinatorEpoch i32 (Kafka's EndTransactionMarker).
+ */
+export function encodeMarkerBatch(producerId: bigint, producerEpoch: number, commit: boolean, coordinatorEpoch: number, timestamp: bigint): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeInt16BE(0, 0);
+  key.writeInt16BE(commit ? CONTROL_COMMIT : CONTROL_ABORT, 2);
+  const value = Buffer.alloc(6);
+  value.writeInt16BE(0, 0);
+  value.writeInt32BE(coordinatorEpoch, 2);
+  return encodeRecordBatch([{ key, value }], timestamp, { producerId, producerEpoch, baseSequence: -1, transactional: true, control: true });
+}
+
+/** The control type (CONTROL_ABORT / CONTROL_COMMIT) of the control batch at `position`, or -1 if unreadable. */
+export function controlTypeOf(buf: Buffer, position: number): number {
+  const key = decodeBatchRecords(buf, position)[0]?.key;
+  return key && key.length >= 4 ? key.readInt16BE(2) : -1;
 }
 
 // ---------------------------------------------------------------- decoding

@@ -18,6 +18,7 @@
 import { ErrorCode } from '../errors.ts';
 import { ALL_APIS } from './apis/index.ts';
 import type {
+  addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers, describeProducers, describeTransactions, listTransactions,
   alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
   deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
   findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets,
@@ -47,6 +48,8 @@ export const ApiKey = {
   AlterConfigs: 33, CreatePartitions: 37, DeleteGroups: 42, ElectLeaders: 43,
   IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, DescribeTopicPartitions: 75, SaslHandshake: 17, SaslAuthenticate: 36,
   DescribeLogDirs: 35, AlterPartitionReassignments: 45, ListPartitionReassignments: 46,
+  AddPartitionsToTxn: 24, AddOffsetsToTxn: 25, EndTxn: 26, WriteTxnMarkers: 27, TxnOffsetCommit: 28,
+  DescribeProducers: 61, DescribeTransactions: 65, ListTransactions: 66,
 } as const;
 
 /** Schema by API key, for typing: `RequestOf<ApiByKey[0]>`. */
@@ -61,6 +64,8 @@ export interface ApiByKey {
   42: typeof deleteGroups; 43: typeof electLeaders; 44: typeof incrementalAlterConfigs;
   47: typeof offsetDelete; 60: typeof describeCluster; 75: typeof describeTopicPartitions; 17: typeof saslHandshake; 36: typeof saslAuthenticate;
   35: typeof describeLogDirs; 45: typeof alterPartitionReassignments; 46: typeof listPartitionReassignments;
+  24: typeof addPartitionsToTxn; 25: typeof addOffsetsToTxn; 26: typeof endTxn; 27: typeof writeTxnMarkers; 28: typeof txnOffsetCommit;
+  61: typeof describeProducers; 65: typeof describeTransactions; 66: typeof listTransactions;
 }
 
 type Req<K extends number> = K extends keyof ApiByKey ? RequestOf<ApiByKey[K]> : Record<string, unknown>;

@@ -100,8 +100,11 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     '--data-dir', dataDir,
     '--metrics-port', '0',
   ];
-  // one broker: __consumer_offsets needs replication factor 1, as in Kafka's single-node configs
-  const settings = { 'offsets.topic.replication.factor': '1', ...opts.set };
+  // one broker: __consumer_offsets and __transaction_state need replication factor 1 (and
+  // min ISR 1), as in Kafka's single-node configs
+  const settings = {
+    'offsets.topic.replication.factor': '1', 'transaction.state.log.replication.factor': '1', 'transaction.state.log.min.isr': '1', ...opts.set,
+  };
   for (const [key, value] of Object.entries(settings)) args.push('--set', `${key}=${value}`);
 
   const wrap = opts.wrapWith ?? [];

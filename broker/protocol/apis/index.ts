@@ -1,5 +1,7 @@
 /** Every API schema Brook knows. Having a schema does not mean the server advertises the API. */
 import type { ApiSpec } from '../schema.ts';
+import { addOffsetsToTxn } from './addOffsetsToTxn.ts';
+import { addPartitionsToTxn } from './addPartitionsToTxn.ts';
 import { alterConfigs } from './alterConfigs.ts';
 import { apiVersions } from './apiVersions.ts';
 import { createAcls } from './createAcls.ts';
@@ -15,9 +17,13 @@ import { describeConfigs } from './describeConfigs.ts';
 import { describeGroups } from './describeGroups.ts';
 import { describeTopicPartitions } from './describeTopicPartitions.ts';
 import { electLeaders } from './electLeaders.ts';
+import { endTxn } from './endTxn.ts';
 import { alterPartitionReassignments } from './alterPartitionReassignments.ts';
 import { listPartitionReassignments } from './listPartitionReassignments.ts';
 import { describeLogDirs } from './describeLogDirs.ts';
+import { describeProducers } from './describeProducers.ts';
+import { describeTransactions } from './describeTransactions.ts';
+import { listTransactions } from './listTransactions.ts';
 import { fetch } from './fetch.ts';
 import { findCoordinator } from './findCoordinator.ts';
 import { heartbeat } from './heartbeat.ts';
@@ -36,8 +42,11 @@ import { produce } from './produce.ts';
 import { saslAuthenticate } from './saslAuthenticate.ts';
 import { saslHandshake } from './saslHandshake.ts';
 import { syncGroup } from './syncGroup.ts';
+import { txnOffsetCommit } from './txnOffsetCommit.ts';
+import { writeTxnMarkers } from './writeTxnMarkers.ts';
 
 export {
+  addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers, describeProducers, describeTransactions, listTransactions,
   alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
   deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
   findCoordinator, heartbeat, listPartitionReassignments,
@@ -51,4 +60,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   deleteTopics, deleteRecords, initProducerId, describeAcls, createAcls, deleteAcls, offsetForLeaderEpoch, describeConfigs, alterConfigs,
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster, describeTopicPartitions,
   saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
+  addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
 ];

@@ -1,0 +1,184 @@
+/**
+ * The transaction APIs: AddPartitionsToTxn (24), AddOffsetsToTxn (25), EndTxn (26),
+ * WriteTxnMarkers (27, broker to broker) and TxnOffsetCommit (28). InitProducerId with a
+ * transactional id is in produce.ts; FindCoordinator key type 1 in groups.ts. The transaction
+ * logic lives in broker/transactions; these handlers translate requests and responses.
+ *
+ * Versions: Brook speaks transaction protocol v1 (it does not advertise the `transaction.version`
+ * feature), so clients send AddPartitionsToTxn v0-3, EndTxn v0-4 and TxnOffsetCommit v0-4 — the
+ * versions advertised here. The admin APIs of KIP-664 (kafka-transactions.sh list / describe /
+ * describe-producers) are here too: ListTransactions (66), DescribeTransactions (65) and
+ * DescribeProducers (61). AddPartitionsToTxn v4+ (the batched broker-to-coordinator form of
+ * KIP-890 part 2), EndTxn v5 and TxnOffsetCommit v5 belong to protocol v2 and are not advertised.
+ */
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
+import { OFFSETS_TOPIC } from '../groups/index.ts';
+import { writeMarkersLocally } from '../transactions/index.ts';
+import type { ApiHandler } from './index.ts';
+
+export const addPartitionsToTxnHandler: ApiHandler<24> = {
+  apiKey: 24,
+  minVersion: 0,
+  maxVersion: 3,
+  async handle(req, { broker }) {
+    const partitions = req.v3AndBelowTopics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
+    const results = await broker.transactions.addPartitions(req.v3AndBelowTransactionalId, req.v3AndBelowProducerId, req.v3AndBelowProducerEpoch, partitions);
+    return {
+      throttleTimeMs: 0,
+      resultsByTopicV3AndBelow: req.v3AndBelowTopics.map((t) => ({
+        name: t.name,
+        resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: results.get(`${t.name}\u0000${p}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
+      })),
+    };
+  },
+};
+
+export const addOffsetsToTxnHandler: ApiHandler<25> = {
+  apiKey: 25,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle(req, { broker }) {
+    if (!req.groupId) return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_GROUP_ID };
+    const errorCode = await broker.transactions.addOffsets(req.transactionalId, req.producerId, req.producerEpoch, OFFSETS_TOPIC, broker.groups.partitionFor(req.groupId));
+    return { throttleTimeMs: 0, errorCode };
+  },
+};
+
+export const endTxnHandler: ApiHandler<26> = {
+  apiKey: 26,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle(req, { broker }) {
+    const errorCode = await broker.transactions.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.committed);
+    return { throttleTimeMs: 0, errorCode };
+  },
+};
+
+export const writeTxnMarkersHandler: ApiHandler<27> = {
+  apiKey: 27,
+  minVersion: 1,
+  maxVersion: 1,
+  async handle(req, { broker }) {
+    const markers = await Promise.all(req.markers.map(async (m) => {
+      const partitions = m.topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
+      let results: Map<string, number>;
+      try {
+        results = await writeMarkersLocally(broker, {
+          producerId: m.producerId, producerEpoch: m.producerEpoch, commit: m.transactionResult, coordinatorEpoch: m.coordinatorEpoch, partitions,
+        });
+      } catch (err) {
+        results = new Map(partitions.map((p) => [`${p.topic}\u0000${p.partition}`, errorCodeOf(err)]));
+      }
+      return {
+        producerId: m.producerId,
+        topics: m.topics.map((t) => ({
+          name: t.name,
+          partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, errorCode: results.get(`${t.name}\u0000${p}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
+        })),
+      };
+    }));
+    return { markers };
+  },
+};
+
+export const txnOffsetCommitHandler: ApiHandler<28> = {
+  apiKey: 28,
+  minVersion: 0,
+  maxVersion: 4,
+  async handle(req, { broker }) {
+    const errors = await broker.groups.txnCommitOffsets({
+      groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, generationId: req.generationId,
+      memberId: req.memberId, groupInstanceId: req.groupInstanceId,
+      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions })),
+    });
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: errors.get(`${t.name}\u0000${p.partitionIndex}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
+      })),
+    };
+  },
+};
+
+export const listTransactionsHandler: ApiHandler<66> = {
+  apiKey: 66,
+  minVersion: 0,
+  maxVersion: 2,
+  handle(req, { broker }) {
+    let pattern: RegExp | null = null;
+    if (req.transactionalIdPattern !== null && req.transactionalIdPattern !== '') {
+      try {
+        pattern = new RegExp(`^(?:${req.transactionalIdPattern})$`);
+      } catch {
+        return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, unknownStateFilters: [], transactionStates: [] };
+      }
+    }
+    const r = broker.transactions.list({ states: req.stateFilters, producerIds: req.producerIdFilters, minDurationMs: req.durationFilter, pattern });
+    return {
+      throttleTimeMs: 0, errorCode: r.errorCode, unknownStateFilters: r.unknownStates,
+      transactionStates: r.transactions.map((m) => ({ transactionalId: m.transactionalId, producerId: m.producerId, transactionState: m.state })),
+    };
+  },
+};
+
+export const describeTransactionsHandler: ApiHandler<65> = {
+  apiKey: 65,
+  minVersion: 0,
+  maxVersion: 0,
+  handle(req, { broker }) {
+    return {
+      throttleTimeMs: 0,
+      transactionStates: req.transactionalIds.map((transactionalId) => {
+        const { errorCode, txn } = broker.transactions.describe(transactionalId);
+        if (!txn) {
+          return { errorCode, transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1n, producerId: -1n, producerEpoch: -1, topics: [] };
+        }
+        const topics = new Map<string, number[]>();
+        for (const k of txn.partitions) {
+          const i = k.lastIndexOf('\u0000');
+          topics.set(k.slice(0, i), [...(topics.get(k.slice(0, i)) ?? []), Number(k.slice(i + 1))]);
+        }
+        return {
+          errorCode, transactionalId, transactionState: txn.state, transactionTimeoutMs: txn.timeoutMs,
+          transactionStartTimeMs: txn.startTimestamp,
+          producerId: txn.producerId, producerEpoch: txn.producerEpoch,
+          topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+        };
+      }),
+    };
+  },
+};
+
+export const describeProducersHandler: ApiHandler<61> = {
+  apiKey: 61,
+  minVersion: 0,
+  maxVersion: 0,
+  handle(req, { broker }) {
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitionIndexes.map((index) => {
+          try {
+            const p = broker.partition(t.name, index);
+            if (!p) {
+              const topic = broker.topic(t.name);
+              throw topic && index >= 0 && index < topic.partitions.length
+                ? new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} hosts no replica of ${t.name}-${index}`)
+                : new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${t.name}-${index}`);
+            }
+            p.requireLeader();
+            const activeProducers = [...p.log.producerState.entries()].map((e) => ({
+              producerId: e.producerId, producerEpoch: e.epoch, lastSequence: e.batches.at(-1)?.lastSeq ?? -1,
+              lastTimestamp: e.lastTimestamp, coordinatorEpoch: -1, currentTxnStartOffset: e.currentTxnFirstOffset,
+            }));
+            return { partitionIndex: index, errorCode: ErrorCode.NONE, errorMessage: null, activeProducers };
+          } catch (err) {
+            return { partitionIndex: index, errorCode: errorCodeOf(err), errorMessage: (err as Error).message, activeProducers: [] };
+          }
+        }),
+      })),
+    };
+  },
+};

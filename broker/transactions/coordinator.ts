@@ -1,0 +1,453 @@
+/**
+ * TransactionCoordinator: Kafka's transaction coordinator (TransactionCoordinator +
+ * TransactionStateManager) for the transactional ids whose `__transaction_state` partition this
+ * broker leads (partition = abs(javaHashCode(transactionalId)) % transaction.state.log.num.partitions).
+ *
+ * State machine per transactional id (Kafka's TransactionState, transaction protocol v1 — Brook
+ * does not advertise the `transaction.version` feature, so clients run KIP-890 part 1 only):
+ *
+ *   Empty / CompleteCommit / CompleteAbort --AddPartitionsToTxn--> Ongoing
+ *   Ongoing --EndTxn(commit)--> PrepareCommit --markers written--> CompleteCommit
+ *   Ongoing --EndTxn(abort) / timeout / new producer--> PrepareAbort --markers written--> CompleteAbort
+ *   InitProducerId: bumps the epoch (fencing the previous producer) from Empty/Complete*; an
+ *   Ongoing transaction is first aborted with a bumped epoch (CONCURRENT_TRANSACTIONS meanwhile).
+ *
+ * Durability: every state change is appended to the id's partition and takes effect (in memory,
+ * and in the answer) only once every in-sync replica has it (acks=all, the topic's
+ * min.insync.replicas = transaction.state.log.min.isr) — the write-ahead rule of Kafka's
+ * coordinator, so a coordinator elected after a crash loads exactly what clients were told and
+ * finishes any Prepare* transaction it finds. Markers go to the partition leaders through the
+ * TxnMarkerWriter (WriteTxnMarkers on the wire); the Complete* state is written after every
+ * marker is.
+ *
+ * Concurrency: everything runs on one event loop; the operations on one transactional id are
+ * serialized by a per-id queue, so an async write never interleaves with another change to it.
+ */
+import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
+import type { Partition } from '../partition.ts';
+import { asCoordinatorError, javaHashCode } from '../groups/index.ts';
+import { decodeTxnKey, decodeTxnValue, TXN_STATES, txnKey, txnValue } from './txn-records.ts';
+import type { TxnLogValue, TxnState } from './txn-records.ts';
+
+export const TRANSACTION_STATE_TOPIC = '__transaction_state';
+const MAX_EPOCH = 32767;
+
+export interface TransactionCoordinatorConfig {
+  partitions: number;
+  maxTimeoutMs: number;
+  abortIntervalMs: number;
+  writeTimeoutMs: number;
+}
+
+/** One transaction marker to write: the leaders of `partitions` append it. */
+export interface TxnMarker {
+  producerId: bigint;
+  producerEpoch: number;
+  commit: boolean;
+  coordinatorEpoch: number;
+  partitions: Array<{ topic: string; partition: number }>;
+}
+
+/** Writes markers to partition leaders; resolves with an error code per `topic\0partition` (NONE = written). */
+export interface TxnMarkerWriter {
+  write(marker: TxnMarker): Promise<Map<string, number>>;
+}
+
+export interface TxnMetadata {
+  readonly transactionalId: string;
+  producerId: bigint;
+  producerEpoch: number;
+  /** The epoch before the last bump (in memory only), to recognise a retried InitProducerId. */
+  lastProducerEpoch: number;
+  timeoutMs: number;
+  state: TxnState;
+  /** `topic\0partition` */
+  partitions: Set<string>;
+  startTimestamp: bigint;
+  lastUpdateTimestamp: bigint;
+}
+
+interface OwnedPartition { partition: Partition; epoch: number; loading: Promise<void> | null }
+
+export function partitionForTransactionalId(transactionalId: string, partitions: number): number {
+  return (javaHashCode(transactionalId) & 0x7fffffff) % partitions;
+}
+
+const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+function splitTp(key: string): { topic: string; partition: number } {
+  const i = key.lastIndexOf('\u0000');
+  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
+}
+
+export interface InitProducerIdResult { errorCode: number; producerId: bigint; producerEpoch: number }
+
+export class TransactionCoordinator {
+  private readonly config: TransactionCoordinatorConfig;
+  private readonly log: Logger;
+  private readonly clock: () => number;
+  private readonly allocate: () => Promise<bigint>;
+  private readonly markers: TxnMarkerWriter;
+  private readonly partitionExists: (topic: string, partition: number) => boolean;
+  readonly txns = new Map<string, TxnMetadata>();
+  private readonly owned = new Map<number, OwnedPartition>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly abortTimer: NodeJS.Timeout;
+  /** Counters for the metrics: transactions committed / aborted by this coordinator. */
+  readonly completed = { commit: 0, abort: 0 };
+  private closed = false;
+
+  constructor(opts: {
+    config: TransactionCoordinatorConfig; logger: Logger; clock?: () => number; allocateProducerId: () => Promise<bigint>;
+    markers: TxnMarkerWriter; partitionExists: (topic: string, partition: number) => boolean;
+  }) {
+    this.config = opts.config;
+    this.log = opts.logger;
+    this.clock = opts.clock ?? Date.now;
+    this.allocate = opts.allocateProducerId;
+    this.markers = opts.markers;
+    this.partitionExists = opts.partitionExists;
+    this.abortTimer = setInterval(() => this.abortTimedOut(), this.config.abortIntervalMs);
+    this.abortTimer.unref();
+  }
+
+  /** For the metrics: open transactions (Ongoing or Prepare*) and the completed counts. */
+  counts(): { open: number; committed: number; aborted: number } {
+    let open = 0;
+    for (const m of this.txns.values()) if (m.state === 'Ongoing' || m.state === 'PrepareCommit' || m.state === 'PrepareAbort') open++;
+    return { open, committed: this.completed.commit, aborted: this.completed.abort };
+  }
+
+  partitionFor(transactionalId: string): number { return partitionForTransactionalId(transactionalId, this.config.partitions); }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.abortTimer);
+  }
+
+  // ---------------------------------------------------------------- partition ownership
+
+  /** This broker now leads `partition` of __transaction_state: load its transactions, then finish the decided ones. */
+  becameLeader(partition: Partition): void {
+    const entry: OwnedPartition = { partition, epoch: partition.leaderEpoch, loading: null };
+    this.owned.set(partition.index, entry);
+    entry.loading = this.load(partition).then(() => {
+      entry.loading = null;
+      for (const m of this.txns.values()) {
+        if (this.partitionFor(m.transactionalId) !== partition.index) continue;
+        if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort') {
+          void this.complete(m, m.state === 'PrepareCommit');
+        }
+      }
+    }, (err: Error) => {
+      this.log.error(`loading transactions from ${partition.name} failed: ${err.stack}`);
+      this.owned.delete(partition.index);
+    });
+  }
+
+  /** This broker no longer leads partition `index`: forget its transactions (the new leader loads them). */
+  resigned(index: number): void {
+    this.owned.delete(index);
+    for (const id of [...this.txns.keys()]) if (this.partitionFor(id) === index) this.txns.delete(id);
+  }
+
+  /** Resolves once every owned partition has been loaded. */
+  async loaded(): Promise<void> { await Promise.all([...this.owned.values()].map((e) => e.loading)); }
+
+  private async load(partition: Partition): Promise<void> {
+    const log = partition.log;
+    let offset = log.logStartOffset;
+    let records = 0;
+    while (offset < log.logEndOffset) {
+      const { records: bytes } = await log.read(offset, 1 << 20, { minOneBatch: true });
+      if (bytes.length === 0) break;
+      forEachBatch(bytes, (pos) => {
+        for (const r of decodeBatchRecords(bytes, pos)) {
+          records++;
+          const id = r.key ? decodeTxnKey(r.key) : null;
+          if (id === null) continue;
+          if (r.value === null) { this.txns.delete(id); continue; }
+          const v = decodeTxnValue(r.value);
+          this.txns.set(id, {
+            transactionalId: id, producerId: v.producerId, producerEpoch: v.producerEpoch, lastProducerEpoch: -1, timeoutMs: v.timeoutMs,
+            state: v.state, partitions: new Set([...v.partitions].flatMap(([t, ps]) => ps.map((p) => tp(t, p)))),
+            startTimestamp: v.startTimestamp, lastUpdateTimestamp: v.lastUpdateTimestamp,
+          });
+        }
+        offset = bytes.readBigInt64BE(pos) + BigInt(bytes.readInt32BE(pos + 23)) + 1n;
+      });
+    }
+    this.log.info(`loaded ${records} records from ${partition.name}`);
+  }
+
+  /** The error code for a transactional id this broker cannot serve right now, or NONE. */
+  coordinatorError(transactionalId: string): number {
+    const entry = this.owned.get(this.partitionFor(transactionalId));
+    if (!entry) return ErrorCode.NOT_COORDINATOR;
+    if (entry.loading) return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    return ErrorCode.NONE;
+  }
+
+  // ---------------------------------------------------------------- admin (KIP-664)
+
+  /**
+   * ListTransactions: the transactions of the partitions this broker has loaded, filtered by
+   * state (names as Kafka's), producer id, minimum age in ms (-1: any) and an id pattern (a
+   * regular expression the whole id must match; null: any). Unknown state names are returned apart.
+   */
+  list(filter: { states: string[]; producerIds: bigint[]; minDurationMs: bigint; pattern: RegExp | null }):
+    { errorCode: number; unknownStates: string[]; transactions: TxnMetadata[] } {
+    for (const e of this.owned.values()) if (e.loading) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, unknownStates: [], transactions: [] };
+    const known = new Set<string>(TXN_STATES);
+    const unknownStates = filter.states.filter((s) => !known.has(s));
+    const states = new Set(filter.states.filter((s) => known.has(s)));
+    if (unknownStates.length > 0 && states.size === 0) return { errorCode: ErrorCode.NONE, unknownStates, transactions: [] };
+    const now = BigInt(this.clock());
+    const transactions = [...this.txns.values()].filter((m) => (states.size === 0 || states.has(m.state))
+      && (filter.producerIds.length === 0 || filter.producerIds.includes(m.producerId))
+      && (filter.minDurationMs < 0n || (m.state === 'Ongoing' && now - m.startTimestamp >= filter.minDurationMs))
+      && (filter.pattern === null || filter.pattern.test(m.transactionalId)));
+    return { errorCode: ErrorCode.NONE, unknownStates, transactions };
+  }
+
+  /** DescribeTransactions of one id: its metadata, or the error (NOT_COORDINATOR, TRANSACTIONAL_ID_NOT_FOUND, ...). */
+  describe(transactionalId: string): { errorCode: number; txn: TxnMetadata | null } {
+    const err = this.coordinatorError(transactionalId);
+    if (err !== ErrorCode.NONE) return { errorCode: err, txn: null };
+    const txn = this.txns.get(transactionalId);
+    return txn ? { errorCode: ErrorCode.NONE, txn } : { errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND, txn: null };
+  }
+
+  // ---------------------------------------------------------------- client operations
+
+  /** InitProducerId with a transactional id (the handler validated the id is non-empty). */
+  initProducerId(transactionalId: string, timeoutMs: number, expectedProducerId: bigint, expectedEpoch: number): Promise<InitProducerIdResult> {
+    const fail = (errorCode: number): InitProducerIdResult => ({ errorCode, producerId: -1n, producerEpoch: -1 });
+    if (timeoutMs <= 0 || timeoutMs > this.config.maxTimeoutMs) return Promise.resolve(fail(ErrorCode.INVALID_TRANSACTION_TIMEOUT));
+    return this.enqueue(transactionalId, async () => {
+      const err = this.coordinatorError(transactionalId);
+      if (err !== ErrorCode.NONE) return fail(err);
+      const m = this.txns.get(transactionalId);
+      const now = BigInt(this.clock());
+      if (!m) {
+        const producerId = await this.allocate();
+        const next = this.fresh(transactionalId, producerId, 0, timeoutMs, now);
+        await this.persist(next);
+        this.txns.set(transactionalId, next);
+        return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
+      }
+      if (expectedProducerId >= 0n) {
+        // KIP-360: a producer recovering with its current id and epoch; a retry of a bump it missed is answered again
+        if (expectedProducerId === m.producerId && expectedEpoch === m.lastProducerEpoch && m.state === 'Empty') {
+          return { errorCode: ErrorCode.NONE, producerId: m.producerId, producerEpoch: m.producerEpoch };
+        }
+        if (expectedProducerId !== m.producerId || expectedEpoch !== m.producerEpoch) return fail(ErrorCode.PRODUCER_FENCED);
+      }
+      if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      if (m.state === 'Ongoing') {
+        // a new producer instance: fence the old one (epoch + 1) and abort its transaction
+        await this.prepareAbort(m, true);
+        return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+      }
+      let producerId = m.producerId;
+      let epoch = m.producerEpoch + 1;
+      if (epoch >= MAX_EPOCH) {
+        producerId = await this.allocate();
+        epoch = 0;
+      }
+      const next = { ...this.fresh(transactionalId, producerId, epoch, timeoutMs, now), lastProducerEpoch: m.producerEpoch };
+      await this.persist(next);
+      this.txns.set(transactionalId, next);
+      return { errorCode: ErrorCode.NONE, producerId, producerEpoch: epoch };
+    }).catch((err: unknown) => fail(errorCodeOf(err)));
+  }
+
+  /** AddPartitionsToTxn (v0-3): an error code per `topic\0partition`. */
+  addPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    const all = (code: number) => new Map(partitions.map((p) => [tp(p.topic, p.partition), code]));
+    const unknown = partitions.filter((p) => !this.partitionExists(p.topic, p.partition));
+    if (unknown.length > 0) {
+      const out = all(ErrorCode.OPERATION_NOT_ATTEMPTED);
+      for (const p of unknown) out.set(tp(p.topic, p.partition), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+      return Promise.resolve(out);
+    }
+    return this.enqueue(transactionalId, async () => all(await this.addToTxn(transactionalId, producerId, epoch, partitions.map((p) => tp(p.topic, p.partition)))))
+      .catch((err: unknown) => all(errorCodeOf(err)));
+  }
+
+  /** AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction. */
+  addOffsets(transactionalId: string, producerId: bigint, epoch: number, offsetsTopic: string, offsetsPartition: number): Promise<number> {
+    return this.enqueue(transactionalId, () => this.addToTxn(transactionalId, producerId, epoch, [tp(offsetsTopic, offsetsPartition)]))
+      .catch((err: unknown) => errorCodeOf(err));
+  }
+
+  private async addToTxn(transactionalId: string, producerId: bigint, epoch: number, keys: string[]): Promise<number> {
+    const err = this.coordinatorError(transactionalId);
+    if (err !== ErrorCode.NONE) return err;
+    const m = this.txns.get(transactionalId);
+    if (!m || m.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    if (m.producerEpoch !== epoch) return ErrorCode.PRODUCER_FENCED;
+    if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return ErrorCode.CONCURRENT_TRANSACTIONS;
+    if (m.state === 'Ongoing' && keys.every((k) => m.partitions.has(k))) return ErrorCode.NONE;
+    const now = BigInt(this.clock());
+    const ongoing = m.state === 'Ongoing';
+    const next: TxnMetadata = {
+      ...m, state: 'Ongoing', partitions: new Set([...(ongoing ? m.partitions : []), ...keys]),
+      startTimestamp: ongoing ? m.startTimestamp : now, lastUpdateTimestamp: now,
+    };
+    await this.persist(next);
+    this.txns.set(transactionalId, next);
+    return ErrorCode.NONE;
+  }
+
+  /** EndTxn (v0-4): moves to Prepare*, answers, and completes (markers, then Complete*) in the background. */
+  endTxn(transactionalId: string, producerId: bigint, epoch: number, commit: boolean): Promise<number> {
+    return this.enqueue(transactionalId, async () => {
+      const err = this.coordinatorError(transactionalId);
+      if (err !== ErrorCode.NONE) return err;
+      const m = this.txns.get(transactionalId);
+      if (!m || m.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+      if (m.producerEpoch !== epoch) return ErrorCode.PRODUCER_FENCED;
+      switch (m.state) {
+        case 'Ongoing': {
+          const next: TxnMetadata = { ...m, state: commit ? 'PrepareCommit' : 'PrepareAbort', lastUpdateTimestamp: BigInt(this.clock()) };
+          await this.persist(next);
+          this.txns.set(transactionalId, next);
+          void this.complete(next, commit);
+          return ErrorCode.NONE;
+        }
+        case 'CompleteCommit': return commit ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
+        case 'CompleteAbort': return commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.NONE;
+        case 'PrepareCommit': return commit ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.INVALID_TXN_STATE;
+        case 'PrepareAbort': return commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.CONCURRENT_TRANSACTIONS;
+        case 'PrepareEpochFence': return ErrorCode.CONCURRENT_TRANSACTIONS;
+        default: return ErrorCode.INVALID_TXN_STATE;
+      }
+    }).catch((err: unknown) => errorCodeOf(err));
+  }
+
+  /** Aborts the Ongoing transactions older than their timeout, fencing their producer (epoch + 1) as Kafka does. */
+  abortTimedOut(): void {
+    const now = BigInt(this.clock());
+    for (const m of this.txns.values()) {
+      if (m.state !== 'Ongoing' || m.startTimestamp + BigInt(m.timeoutMs) > now) continue;
+      const id = m.transactionalId;
+      void this.enqueue(id, async () => {
+        const current = this.txns.get(id);
+        if (!current || current.state !== 'Ongoing' || current.producerEpoch !== m.producerEpoch || this.coordinatorError(id) !== ErrorCode.NONE) return;
+        this.log.info(`aborting transaction of ${id} (producer ${current.producerId}, epoch ${current.producerEpoch}): open longer than ${current.timeoutMs} ms`);
+        await this.prepareAbort(current, true);
+      }).catch((err: unknown) => this.log.warn(`timing out the transaction of ${id} failed: ${(err as Error).message}`));
+    }
+  }
+
+  /** Ongoing → PrepareAbort (bumping the epoch when fencing), then completes in the background. */
+  private async prepareAbort(m: TxnMetadata, fence: boolean): Promise<void> {
+    const bump = fence && m.producerEpoch + 1 < MAX_EPOCH;
+    const next: TxnMetadata = {
+      ...m, state: 'PrepareAbort', lastUpdateTimestamp: BigInt(this.clock()),
+      producerEpoch: bump ? m.producerEpoch + 1 : m.producerEpoch, lastProducerEpoch: bump ? m.producerEpoch : m.lastProducerEpoch,
+    };
+    await this.persist(next);
+    this.txns.set(m.transactionalId, next);
+    void this.complete(next, false);
+  }
+
+  /**
+   * Writes the markers of a Prepare* transaction to every partition in it (retrying partitions
+   * whose leader is moving), then the Complete* state. Runs outside the id's queue, so requests
+   * meanwhile see the Prepare* state (CONCURRENT_TRANSACTIONS). Stops when this broker stops
+   * coordinating the id: the next coordinator resumes from the Prepare* state it loads.
+   */
+  private async complete(m: TxnMetadata, commit: boolean): Promise<void> {
+    const id = m.transactionalId;
+    let remaining = [...m.partitions];
+    let backoffMs = 50;
+    while (remaining.length > 0) {
+      const entry = this.owned.get(this.partitionFor(id));
+      if (this.closed || !entry || this.txns.get(id) !== m) return;
+      let results: Map<string, number>;
+      try {
+        results = await this.markers.write({
+          producerId: m.producerId, producerEpoch: m.producerEpoch, commit, coordinatorEpoch: entry.epoch, partitions: remaining.map(splitTp),
+        });
+      } catch (err) {
+        this.log.warn(`writing ${commit ? 'commit' : 'abort'} markers for ${id} failed: ${(err as Error).message}`);
+        results = new Map();
+      }
+      remaining = remaining.filter((k) => {
+        const code = results.get(k) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        if (code === ErrorCode.NONE) return false;
+        // a deleted partition, or one whose producer moved past this epoch, has nothing to mark (as Kafka)
+        if (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || code === ErrorCode.INVALID_PRODUCER_EPOCH) {
+          this.log.warn(`marker for ${id} on ${k.replace('\u0000', '-')} dropped: ${errorInfo(code).name}`);
+          return false;
+        }
+        return true;
+      });
+      if (remaining.length > 0) {
+        await new Promise((r) => setTimeout(r, backoffMs).unref());
+        backoffMs = Math.min(backoffMs * 2, 1000);
+      }
+    }
+    for (;;) {
+      const done = await this.enqueue(id, async () => {
+        if (this.closed || this.txns.get(id) !== m || this.coordinatorError(id) !== ErrorCode.NONE) return true;
+        const next: TxnMetadata = { ...m, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Set(), lastUpdateTimestamp: BigInt(this.clock()) };
+        await this.persist(next);
+        this.txns.set(id, next);
+        this.completed[commit ? 'commit' : 'abort']++;
+        return true;
+      }).catch((err: unknown) => {
+        this.log.warn(`completing the transaction of ${id} failed: ${(err as Error).message}; retrying`);
+        return false;
+      });
+      if (done) return;
+      await new Promise((r) => setTimeout(r, 200).unref());
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private fresh(transactionalId: string, producerId: bigint, epoch: number, timeoutMs: number, now: bigint): TxnMetadata {
+    return {
+      transactionalId, producerId, producerEpoch: epoch, lastProducerEpoch: -1, timeoutMs, state: 'Empty',
+      partitions: new Set(), startTimestamp: -1n, lastUpdateTimestamp: now,
+    };
+  }
+
+  /** Runs `op` after every earlier operation on `transactionalId`. */
+  private enqueue<T>(transactionalId: string, op: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(transactionalId) ?? Promise.resolve();
+    const run = prev.then(op, op);
+    const tail = run.catch(() => undefined);
+    this.queues.set(transactionalId, tail);
+    void tail.then(() => { if (this.queues.get(transactionalId) === tail) this.queues.delete(transactionalId); });
+    return run;
+  }
+
+  /** Appends `m` to its partition and waits for the ISR (acks=all); Kafka's coordinator errors if it cannot. */
+  private async persist(m: TxnMetadata): Promise<void> {
+    const entry = this.owned.get(this.partitionFor(m.transactionalId));
+    if (!entry || entry.loading) throw new KafkaError('NOT_COORDINATOR', `not the coordinator of ${m.transactionalId}`);
+    const partition = entry.partition;
+    const partitions = new Map<string, number[]>();
+    for (const k of m.partitions) {
+      const { topic, partition: p } = splitTp(k);
+      if (!partitions.has(topic)) partitions.set(topic, []);
+      partitions.get(topic)!.push(p);
+    }
+    const value: TxnLogValue = {
+      producerId: m.producerId, producerEpoch: m.producerEpoch, timeoutMs: m.timeoutMs, state: m.state, partitions,
+      lastUpdateTimestamp: m.lastUpdateTimestamp, startTimestamp: m.startTimestamp,
+    };
+    try {
+      const result = partition.appendAsLeader(encodeRecordBatch([{ key: txnKey(m.transactionalId), value: txnValue(value) }], BigInt(this.clock())), -1);
+      await Promise.all([partition.log.flushed(result.lastOffset), partition.replicated(result.lastOffset + 1n, this.config.writeTimeoutMs)]);
+    } catch (err) {
+      throw asCoordinatorError(err, partition.name);
+    }
+    if (this.owned.get(this.partitionFor(m.transactionalId)) !== entry) throw new KafkaError('NOT_COORDINATOR', `${partition.name}: leadership moved during the write`);
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * Transactions: the public surface. TransactionCoordinator runs Kafka's transaction protocol for
+ * the __transaction_state partitions this broker leads; writeMarkersLocally appends commit/abort
+ * markers on partition leaders.
+ */
+export { TransactionCoordinator, TRANSACTION_STATE_TOPIC, partitionForTransactionalId } from './coordinator.ts';
+export type { TransactionCoordinatorConfig, TxnMarker, TxnMarkerWriter, TxnMetadata, InitProducerIdResult } from './coordinator.ts';
+export { writeMarkersLocally } from './markers.ts';
+export type { MarkerHost } from './markers.ts';
+export type { TxnState } from './txn-records.ts';

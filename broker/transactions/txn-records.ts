@@ -1,0 +1,97 @@
+/**
+ * The records the transaction coordinator writes to `__transaction_state`, in Kafka's own layout
+ * (TransactionLogKey / TransactionLogValue v0) so the topic reads the same to Kafka's tools. A
+ * key per transactional id; compaction keeps the latest state; a null value removes the id.
+ *
+ *   key   v0  transactionalId string
+ *   value v0  producerId int64, producerEpoch int16, transactionTimeoutMs int32, transactionStatus int8,
+ *             transactionPartitions [topic string, partitionIds []int32] (nullable),
+ *             transactionLastUpdateTimestampMs int64, transactionStartTimestampMs int64
+ *
+ * Status codes are Kafka's TransactionState ids: Empty 0, Ongoing 1, PrepareCommit 2,
+ * PrepareAbort 3, CompleteCommit 4, CompleteAbort 5, Dead 6, PrepareEpochFence 7.
+ */
+import { Reader, Writer, compileStruct } from '../protocol/codec.ts';
+import type { CompiledStruct } from '../protocol/codec.ts';
+import type { FieldSpec } from '../protocol/index.ts';
+
+export const TXN_STATES = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort', 'Dead', 'PrepareEpochFence'] as const;
+export type TxnState = typeof TXN_STATES[number];
+
+const keySchema: readonly FieldSpec[] = [{ name: 'transactionalId', type: 'string', versions: '0+' }];
+const valueSchema: readonly FieldSpec[] = [
+  { name: 'producerId', type: 'int64', versions: '0+' },
+  { name: 'producerEpoch', type: 'int16', versions: '0+' },
+  { name: 'transactionTimeoutMs', type: 'int32', versions: '0+' },
+  { name: 'transactionStatus', type: 'int8', versions: '0+' },
+  { name: 'transactionPartitions', type: '[]PartitionsSchema', versions: '0+', nullableVersions: '0+', fields: [
+    { name: 'topic', type: 'string', versions: '0+' },
+    { name: 'partitionIds', type: '[]int32', versions: '0+' },
+  ] },
+  { name: 'transactionLastUpdateTimestampMs', type: 'int64', versions: '0+' },
+  { name: 'transactionStartTimestampMs', type: 'int64', versions: '0+' },
+];
+
+const KEY_VERSION = 0;
+const VALUE_VERSION = 0;
+let keyStruct: CompiledStruct | null = null;
+let valueStruct: CompiledStruct | null = null;
+const keyS = () => (keyStruct ??= compileStruct(keySchema, KEY_VERSION, false, 'TransactionLogKey'));
+const valueS = () => (valueStruct ??= compileStruct(valueSchema, VALUE_VERSION, false, 'TransactionLogValue'));
+
+export interface TxnLogValue {
+  producerId: bigint;
+  producerEpoch: number;
+  timeoutMs: number;
+  state: TxnState;
+  /** topic → partitions */
+  partitions: Map<string, number[]>;
+  lastUpdateTimestamp: bigint;
+  startTimestamp: bigint;
+}
+
+function withVersion(version: number, s: CompiledStruct, value: unknown): Buffer {
+  const w = new Writer(false);
+  w.ensure(2);
+  w.buf.writeInt16BE(version, w.pos);
+  w.pos += 2;
+  s.encode(w, value);
+  return Buffer.concat(w.finish());
+}
+
+export function txnKey(transactionalId: string): Buffer {
+  return withVersion(KEY_VERSION, keyS(), { transactionalId });
+}
+
+export function txnValue(v: TxnLogValue): Buffer {
+  return withVersion(VALUE_VERSION, valueS(), {
+    producerId: v.producerId, producerEpoch: v.producerEpoch, transactionTimeoutMs: v.timeoutMs,
+    transactionStatus: TXN_STATES.indexOf(v.state),
+    transactionPartitions: [...v.partitions].map(([topic, partitionIds]) => ({ topic, partitionIds })),
+    transactionLastUpdateTimestampMs: v.lastUpdateTimestamp, transactionStartTimestampMs: v.startTimestamp,
+  });
+}
+
+/** The transactional id of a key, or null for a key this version does not know. */
+export function decodeTxnKey(key: Buffer): string | null {
+  if (key.length < 2 || key.readInt16BE(0) !== KEY_VERSION) return null;
+  const r = new Reader(key, 2, key.length);
+  return (keyS().decode(r) as { transactionalId: string }).transactionalId;
+}
+
+export function decodeTxnValue(value: Buffer): TxnLogValue {
+  const version = value.readInt16BE(0);
+  if (version !== VALUE_VERSION) throw new Error(`unknown TransactionLogValue version ${version}`);
+  const r = new Reader(value, 2, value.length);
+  const v = valueS().decode(r) as {
+    producerId: bigint; producerEpoch: number; transactionTimeoutMs: number; transactionStatus: number;
+    transactionPartitions: Array<{ topic: string; partitionIds: number[] }> | null;
+    transactionLastUpdateTimestampMs: bigint; transactionStartTimestampMs: bigint;
+  };
+  return {
+    producerId: v.producerId, producerEpoch: v.producerEpoch, timeoutMs: v.transactionTimeoutMs,
+    state: TXN_STATES[v.transactionStatus] ?? 'Dead',
+    partitions: new Map((v.transactionPartitions ?? []).map((p) => [p.topic, p.partitionIds])),
+    lastUpdateTimestamp: v.transactionLastUpdateTimestampMs, startTimestamp: v.transactionStartTimestampMs,
+  };
+}

@@ -1,0 +1,307 @@
+/**
+ * The transaction protocol over the wire (issue 13), request by request, against Brook and (with
+ * BROOK_TEST_TARGET=kafka) Apache Kafka, with the same assertions: Kafka's error codes for bad
+ * transactional requests; the last stable offset holding read_committed readers (Fetch and
+ * ListOffsets isolation level 1) below an open transaction and the aborted-transactions list of
+ * a read_committed fetch; an open transaction surviving a SIGKILL of the broker (producer state and
+ * coordinator state rebuilt from the logs) and committed after the restart; and the coordinator
+ * aborting a transaction that outlives transaction.timeout.ms, fencing its producer.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import kafkajs from 'kafkajs';
+import { KafkaConnection } from '../../broker/client/kafka-connection.ts';
+import { encodeRecordBatch } from '../../broker/log/records.ts';
+import { startBroker, stopAllBrokers, target, tempDir } from '../harness/brook.ts';
+import type { BrokerHandle } from '../harness/brook.ts';
+import { createTopicAndWait } from '../harness/topics.ts';
+import { expectSuccess, kafkaTool } from '../harness/tools.ts';
+
+const { Kafka, logLevel } = kafkajs;
+
+const NONE = 0;
+const UNKNOWN_TOPIC_OR_PARTITION = 3;
+const COORDINATOR_LOAD_IN_PROGRESS = 14;
+const COORDINATOR_NOT_AVAILABLE = 15;
+const NOT_COORDINATOR = 16;
+const INVALID_TXN_STATE = 48;
+const INVALID_PRODUCER_ID_MAPPING = 49;
+const INVALID_TRANSACTION_TIMEOUT = 50;
+const CONCURRENT_TRANSACTIONS = 51;
+const OPERATION_NOT_ATTEMPTED = 55;
+const PRODUCER_FENCED = 90;
+const RETRIABLE = new Set([COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS]);
+
+let seq = 0;
+const name = (what: string) => `txnwire-${what}-${process.pid}-${seq++}`;
+
+/** A client speaking the transaction APIs at the versions the Java client uses with protocol v1. */
+class TxnClient {
+  readonly conn: KafkaConnection;
+  constructor(bootstrap: string) {
+    const [host, port] = bootstrap.split(':');
+    this.conn = new KafkaConnection({ host: host!, port: Number(port), clientId: 'txn-wire-test', requestTimeoutMs: 30_000 });
+  }
+
+  close(): void { this.conn.close(); }
+
+  /** Retries while the coordinator is loading / being created, as clients do. */
+  private async retrying<T>(call: () => Promise<T>, code: (r: T) => number): Promise<T> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const r = await call();
+      if (!RETRIABLE.has(code(r)) || Date.now() > deadline) return r;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
+  findCoordinator(key: string): Promise<{ errorCode: number; nodeId: number }> {
+    return this.retrying(async () => {
+      const r = await this.conn.send(10, 4, { keyType: 1, coordinatorKeys: [key] });
+      return r.coordinators[0];
+    }, (r) => r.errorCode);
+  }
+
+  initProducerId(transactionalId: string, transactionTimeoutMs = 60_000): Promise<{ errorCode: number; producerId: bigint; producerEpoch: number }> {
+    return this.retrying(() => this.conn.send(22, 4, { transactionalId, transactionTimeoutMs, producerId: -1n, producerEpoch: -1 }), (r) => r.errorCode);
+  }
+
+  async addPartitions(transactionalId: string, producerId: bigint, producerEpoch: number, topic: string, partitions: number[]): Promise<number[]> {
+    const r = await this.retrying(() => this.conn.send(24, 3, {
+      v3AndBelowTransactionalId: transactionalId, v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch,
+      v3AndBelowTopics: [{ name: topic, partitions }],
+    }), (res: any) => res.resultsByTopicV3AndBelow[0].resultsByPartition[0].partitionErrorCode);
+    return r.resultsByTopicV3AndBelow[0].resultsByPartition.map((p: { partitionErrorCode: number }) => p.partitionErrorCode);
+  }
+
+  async endTxn(transactionalId: string, producerId: bigint, producerEpoch: number, committed: boolean, retry = true): Promise<number> {
+    const send = () => this.conn.send(26, 3, { transactionalId, producerId, producerEpoch, committed });
+    const r = retry ? await this.retrying(send, (res: any) => res.errorCode) : await send();
+    return r.errorCode;
+  }
+
+  /** Produces `values` to partition 0 in one batch: transactional when `producer` is given. */
+  async produce(topic: string, values: string[], producer: { transactionalId: string; producerId: bigint; producerEpoch: number; baseSequence: number } | null): Promise<{ errorCode: number; baseOffset: bigint }> {
+    const records = encodeRecordBatch(values.map((v) => ({ key: null, value: Buffer.from(v) })), BigInt(Date.now()),
+      producer ? { producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: producer.baseSequence, transactional: true } : null);
+    const r = await this.conn.send(0, 9, {
+      transactionalId: producer?.transactionalId ?? null, acks: -1, timeoutMs: 10_000,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+    });
+    return r.responses[0].partitionResponses[0];
+  }
+
+  /** ListOffsets LATEST of partition 0 at `isolationLevel` (0 read_uncommitted, 1 read_committed). */
+  async latest(topic: string, isolationLevel: number): Promise<bigint> {
+    const r = await this.conn.send(2, 7, { replicaId: -1, isolationLevel, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1n, currentLeaderEpoch: -1 }] }] });
+    return r.topics[0].partitions[0].offset;
+  }
+
+  /** Fetch v11 of partition 0 from `offset`. */
+  async fetch(topic: string, offset: bigint, isolationLevel: number) {
+    const r = await this.conn.send(1, 11, {
+      replicaId: -1, maxWaitMs: 0, minBytes: 0, maxBytes: 1 << 20, isolationLevel, sessionId: 0, sessionEpoch: -1,
+      topics: [{ topic, partitions: [{ partition: 0, currentLeaderEpoch: -1, fetchOffset: offset, lastFetchedEpoch: -1, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+      forgottenTopicsData: [], rackId: '',
+    });
+    const p = r.responses[0].partitions[0];
+    return { errorCode: p.errorCode as number, highWatermark: p.highWatermark as bigint, lastStableOffset: p.lastStableOffset as bigint,
+      abortedTransactions: p.abortedTransactions as Array<{ producerId: bigint; firstOffset: bigint }> | null, bytes: (p.records as Buffer | null)?.length ?? 0 };
+  }
+
+  /** Waits until ListOffsets read_committed reaches `offset`. */
+  async awaitStable(topic: string, offset: bigint): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while ((await this.latest(topic, 1)) < offset) {
+      if (Date.now() > deadline) throw new Error(`LSO of ${topic} did not reach ${offset}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function createTopic(bootstrap: string, what: string): Promise<string> {
+  const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  const topic = name(what);
+  try {
+    expect(await createTopicAndWait(admin, { topic, numPartitions: 1, replicationFactor: 1 })).toBe(true);
+  } finally {
+    await admin.disconnect();
+  }
+  return topic;
+}
+
+afterAll(async () => {
+  await stopAllBrokers();
+});
+
+describe('one broker', () => {
+  let broker: BrokerHandle;
+  let client: TxnClient;
+
+  beforeAll(async () => {
+    broker = await startBroker();
+    client = new TxnClient(broker.bootstrap);
+  }, 120_000);
+
+  afterAll(() => client?.close());
+
+  test('bad transactional requests get Kafka\'s error codes', async () => {
+    const topic = await createTopic(broker.bootstrap, 'errors');
+    const id = name('errors-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    expect((await client.initProducerId(id, 900_001)).errorCode).toBe(INVALID_TRANSACTION_TIMEOUT);
+    expect(await client.endTxn(name('never-initialised'), 1234n, 0, true)).toBe(INVALID_PRODUCER_ID_MAPPING);
+
+    const { errorCode, producerId, producerEpoch } = await client.initProducerId(id);
+    expect(errorCode).toBe(NONE);
+    // nothing added yet: there is no transaction to end
+    expect(await client.endTxn(id, producerId, producerEpoch, true)).toBe(INVALID_TXN_STATE);
+    expect(await client.endTxn(id, producerId, producerEpoch + 1, true)).toBe(PRODUCER_FENCED);
+    expect(await client.addPartitions(id, producerId + 1n, producerEpoch, topic, [0])).toEqual([INVALID_PRODUCER_ID_MAPPING]);
+    expect(await client.addPartitions(id, producerId, producerEpoch - 1, topic, [0])).toEqual([PRODUCER_FENCED]);
+    const r = await client.conn.send(24, 3, {
+      v3AndBelowTransactionalId: id, v3AndBelowProducerId: producerId, v3AndBelowProducerEpoch: producerEpoch,
+      v3AndBelowTopics: [{ name: topic, partitions: [0] }, { name: name('no-such-topic'), partitions: [0] }],
+    });
+    const codes = Object.fromEntries(r.resultsByTopicV3AndBelow.map((t: any) => [t.name === topic ? 'known' : 'unknown', t.resultsByPartition[0].partitionErrorCode]));
+    expect(codes).toEqual({ known: OPERATION_NOT_ATTEMPTED, unknown: UNKNOWN_TOPIC_OR_PARTITION });
+
+    // a second InitProducerId bumps the epoch: the first epoch is fenced
+    const second = await client.initProducerId(id);
+    expect(second).toMatchObject({ errorCode: NONE, producerId, producerEpoch: producerEpoch + 1 });
+    expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([PRODUCER_FENCED]);
+  }, 60_000);
+
+  test('the LSO holds read_committed readers below an open transaction; an abort lists it in abortedTransactions', async () => {
+    const topic = await createTopic(broker.bootstrap, 'lso');
+    const id = name('lso-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { producerId, producerEpoch } = await client.initProducerId(id);
+    expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
+    expect(await client.produce(topic, ['a', 'b', 'c'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await client.produce(topic, ['plain'], null)).toMatchObject({ errorCode: NONE, baseOffset: 3n });
+
+    expect(await client.latest(topic, 0)).toBe(4n);
+    expect(await client.latest(topic, 1)).toBe(0n);
+    if (target === 'brook') {
+      // Brook's own metrics (Apache Kafka has no HTTP endpoint): the open transaction and the LSO lag it causes
+      const metrics = await (await fetch(broker.metricsUrl)).text();
+      expect(metrics).toMatch(/^brook_transactions_open\{broker="0"\} 1$/m);
+      expect(metrics).toContain(`brook_last_stable_offset_lag{topic="${topic}",partition="0",broker="0"} 4\n`);
+    }
+    const open = await client.fetch(topic, 0n, 1);
+    expect(open).toMatchObject({ errorCode: NONE, highWatermark: 4n, lastStableOffset: 0n, bytes: 0 });
+    expect((await client.fetch(topic, 0n, 0)).bytes).toBeGreaterThan(0);
+
+    expect(await client.endTxn(id, producerId, producerEpoch, false)).toBe(NONE);
+    await client.awaitStable(topic, 5n); // the abort marker is offset 4
+    const done = await client.fetch(topic, 0n, 1);
+    expect(done).toMatchObject({ errorCode: NONE, highWatermark: 5n, lastStableOffset: 5n });
+    expect(done.bytes).toBeGreaterThan(0);
+    expect(done.abortedTransactions).toEqual([{ producerId, firstOffset: 0n }]);
+    // read_uncommitted fetches carry no aborted list; a read_committed fetch past the abort has none to report
+    expect((await client.fetch(topic, 0n, 0)).abortedTransactions).toBeNull();
+    expect((await client.fetch(topic, 5n, 1)).abortedTransactions).toEqual([]);
+    if (target === 'brook') {
+      // the coordinator writes CompleteAbort after the markers: wait for it
+      const deadline = Date.now() + 10_000;
+      let metrics = '';
+      while (Date.now() < deadline && !/^brook_transactions_completed\{result="abort",broker="0"\} 1$/m.test(metrics)) {
+        metrics = await (await fetch(broker.metricsUrl)).text();
+      }
+      expect(metrics).toMatch(/^brook_transactions_completed\{result="abort",broker="0"\} 1$/m);
+      expect(metrics).toMatch(/^brook_transactions_open\{broker="0"\} 0$/m);
+      expect(metrics).toContain(`brook_last_stable_offset_lag{topic="${topic}",partition="0",broker="0"} 0\n`);
+    }
+  }, 60_000);
+  test('kafka-transactions list / describe / describe-producers show an open transaction', async () => {
+    const topic = await createTopic(broker.bootstrap, 'admin');
+    const id = name('admin-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { producerId, producerEpoch } = await client.initProducerId(id);
+    expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
+    expect(await client.produce(topic, ['a', 'b'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    const tool = async (...args: string[]) => expectSuccess(await kafkaTool('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', broker.bootstrap, ...args])).stdout.toString();
+    const row = (out: string, first: string) => out.split('\n').find((l) => l.trim().split(/\s+/)[0] === first)?.trim().split(/\s+/);
+
+    const list = await tool('list');
+    expect(list.split('\n')[0]!.trim().split(/\s+/)).toEqual(['TransactionalId', 'Coordinator', 'ProducerId', 'TransactionState']);
+    expect(row(list, id)).toEqual([id, '0', String(producerId), 'Ongoing']);
+
+    const describe = await tool('describe', '--transactional-id', id);
+    const header = describe.split('\n')[0]!.trim().split(/\s+/);
+    expect(header).toEqual(['CoordinatorId', 'TransactionalId', 'ProducerId', 'ProducerEpoch', 'TransactionState', 'TransactionTimeoutMs',
+      'CurrentTransactionStartTimeMs', 'TransactionDurationMs', 'TopicPartitions']);
+    const d = row(describe, '0')!;
+    expect(d.slice(0, 6)).toEqual(['0', id, String(producerId), String(producerEpoch), 'Ongoing', '60000']);
+    expect(d.at(-1)).toBe(`${topic}-0`);
+
+    const producers = await tool('describe-producers', '--topic', topic, '--partition', '0');
+    expect(producers.split('\n')[0]!.trim().split(/\s+/)).toEqual(['ProducerId', 'ProducerEpoch', 'LatestCoordinatorEpoch', 'LastSequence', 'LastTimestamp', 'CurrentTransactionStartOffset']);
+    const p = row(producers, String(producerId))!;
+    expect([p[0], p[1], p[3], p[5]]).toEqual([String(producerId), String(producerEpoch), '1', '0']);
+
+    expect(await client.endTxn(id, producerId, producerEpoch, true)).toBe(NONE);
+    await client.awaitStable(topic, 3n);
+  }, 120_000);
+});
+
+test('an open transaction survives a SIGKILL of the broker and commits after the restart', async () => {
+  const dataDir = tempDir('txn-restart-');
+  let broker = await startBroker({ dataDir });
+  let client = new TxnClient(broker.bootstrap);
+  const topic = await createTopic(broker.bootstrap, 'restart');
+  const id = name('restart-id');
+  expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+  const { errorCode, producerId, producerEpoch } = await client.initProducerId(id);
+  expect(errorCode).toBe(NONE);
+  expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
+  expect(await client.produce(topic, ['x', 'y'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+  expect(await client.produce(topic, ['plain'], null)).toMatchObject({ errorCode: NONE, baseOffset: 2n });
+  expect(await client.latest(topic, 1)).toBe(0n);
+  client.close();
+
+  await broker.kill('SIGKILL');
+  broker = await startBroker({ dataDir, port: broker.port });
+  client = new TxnClient(broker.bootstrap);
+  try {
+    // the open transaction still holds the LSO: the producer state came back from the log
+    const deadline = Date.now() + 30_000;
+    let hw = -1n;
+    while (Date.now() < deadline && hw < 3n) {
+      try { hw = await client.latest(topic, 0); } catch { /* partition not led yet */ }
+      if (hw < 3n) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(hw).toBe(3n);
+    expect(await client.latest(topic, 1)).toBe(0n);
+    // and the coordinator state came back from __transaction_state: the same producer commits
+    expect(await client.endTxn(id, producerId, producerEpoch, true)).toBe(NONE);
+    await client.awaitStable(topic, 4n);
+    const done = await client.fetch(topic, 0n, 1);
+    expect(done).toMatchObject({ errorCode: NONE, lastStableOffset: 4n, abortedTransactions: [] });
+  } finally {
+    client.close();
+  }
+}, 180_000);
+
+test('a transaction open longer than transaction.timeout.ms is aborted by the coordinator and its producer fenced', async () => {
+  const broker = await startBroker({ set: { 'transaction.abort.timed.out.transaction.cleanup.interval.ms': '200' } });
+  const client = new TxnClient(broker.bootstrap);
+  try {
+    const topic = await createTopic(broker.bootstrap, 'timeout');
+    const id = name('timeout-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { errorCode, producerId, producerEpoch } = await client.initProducerId(id, 1000);
+    expect(errorCode).toBe(NONE);
+    expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
+    expect(await client.produce(topic, ['late'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await client.latest(topic, 1)).toBe(0n);
+    // aborted without any request from the producer: the abort marker (offset 1) makes it stable
+    await client.awaitStable(topic, 2n);
+    expect((await client.fetch(topic, 0n, 1)).abortedTransactions).toEqual([{ producerId, firstOffset: 0n }]);
+    // the producer's epoch was bumped by the abort
+    expect(await client.endTxn(id, producerId, producerEpoch, true, false)).toBe(PRODUCER_FENCED);
+  } finally {
+    client.close();
+  }
+}, 120_000);
