@@ -30,7 +30,7 @@
  */
 import type { Logger } from './logger.ts';
 import { Backoff, type BackoffOptions } from './metadata/backoff.ts';
-import { ControllerFencedError, StaleVersionError } from './metadata/index.ts';
+import { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './metadata/index.ts';
 import type { MetadataStore, PartitionState, TopicRecord } from './metadata/index.ts';
 import { electLeader } from './replication/election.ts';
 import { completeReassignment } from './replication/reassignment.ts';
@@ -202,6 +202,6 @@ export class Controller {
         if (!(err instanceof StaleVersionError)) throw err;
       }
     }
-    throw new Error(`BROOK_ERR_CONTROLLER_CONTENDED: topic ${name} changed under 10 attempts in a row`);
+    throw new MetadataError(MetadataErrorCode.CONTROLLER_CONTENDED, `topic ${name} changed under 10 attempts in a row`);
   }
 }

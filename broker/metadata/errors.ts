@@ -17,6 +17,8 @@ export const MetadataErrorCode = {
   METADATA_CORRUPT: 'BROOK_ERR_METADATA_CORRUPT',
   /** Backoff options that would retry in a tight loop or never grow. */
   INVALID_BACKOFF: 'BROOK_ERR_INVALID_BACKOFF',
+  /** The controller lost the compare-and-swap on one topic too many times in a row (retried on its next pass). */
+  CONTROLLER_CONTENDED: 'BROOK_ERR_CONTROLLER_CONTENDED',
 } as const;
 
 export type MetadataErrorCode = (typeof MetadataErrorCode)[keyof typeof MetadataErrorCode];
