@@ -158,20 +158,28 @@ let load: Promise<void> | undefined;
 let produceErrors = 0;
 const consumerCrashes: string[] = [];
 
+/**
+ * One sequential acks=all send loop per partition (one partition per Produce request). Not one send
+ * over all 30 partitions: kafkajs rolls back the sequence numbers of every partition of a Produce
+ * request that failed for one of them (producer/sendMessages.js), including partitions whose batch
+ * the broker had written; when such a partition's leader then moves to a broker that already
+ * answered in the same send, the partition is not retried and its next batch reuses the written
+ * batch's sequence — which any broker (Kafka too) de-duplicates, acknowledging the new records at
+ * the old batch's offset. Seen in this test as records "lost" and duplicated during the scale-up.
+ */
 async function produceLoop(): Promise<void> {
-  for (let round = 0; producing; round++) {
-    const values = Array.from({ length: 30 }, (_, p) => ({ partition: p, value: `r${round}-p${p}` }));
-    try {
-      const res = await producer.send({ topic: 'events', acks: -1, messages: values });
-      for (const r of res) {
-        const v = values.find((x) => x.partition === r.partition)!;
-        acked.push({ client: 'kafkajs', partition: r.partition, offset: BigInt(r.baseOffset!), value: v.value });
+  await Promise.all(Array.from({ length: 30 }, async (_, p) => {
+    for (let round = 0; producing; round++) {
+      const value = `r${round}-p${p}`;
+      try {
+        const [r] = await producer.send({ topic: 'events', acks: -1, messages: [{ partition: p, value }] });
+        acked.push({ client: 'kafkajs', partition: r!.partition, offset: BigInt(r!.baseOffset!), value });
+      } catch {
+        produceErrors++; // not acknowledged: the checker asks nothing of this value
       }
-    } catch {
-      produceErrors++; // not acknowledged: the checker asks nothing of these values
+      await sleep(50);
     }
-    await sleep(50);
-  }
+  }));
 }
 
 beforeAll(async () => {
