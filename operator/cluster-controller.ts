@@ -21,8 +21,13 @@ import { findCondition, jsonEqual, setConditions, type ConditionInput } from './
 import { splitKey, type Result } from './controller.ts';
 import { KubeErrorCode, isNotFound, kubeCodeOf, resources, type Kube, type KubeObject } from '../broker/k8s/index.ts';
 import type { Logger } from './log.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import { Rebalancer, type AdminFactory, type RebalanceStep } from './rebalancer.ts';
 import type { Clock } from './workqueue.ts';
-import { isPodReady, ownedKinds, type ClusterObject, type OwnedKind, type PodObject, type StatefulSetObject, type World } from './world.ts';
+import { isPodReady, ownedKinds, underReplicatedWaitable, type ClusterObject, type OwnedKind, type PodObject, type StatefulSetObject, type World } from './world.ts';
+
+/** StorageClasses (cluster-scoped): storage growth reads allowVolumeExpansion. */
+const storageClassResource = { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', plural: 'storageclasses', namespaced: false } as const;
 
 /** How often a Cluster is looked at without events (from the caches: no API requests). */
 export const clusterResyncMs = 30_000;
@@ -34,11 +39,13 @@ export class ClusterReconciler {
   private readonly log: Logger;
   private readonly clock: Clock;
   /** Pod deleted by the last rolling step, per cluster key: the next step waits until it is back Ready. */
-  private readonly rolling = new Map<string, { pod: string; uid: string }>();
+  private readonly rolling = new Map<string, { pod: string; uid: string; since: number }>();
   /** Hash of the monitoring objects last applied, per cluster key (they have no informer). */
   private readonly monitoringApplied = new Map<string, string>();
   /** Storage size the claims were last expanded to, per cluster key (patched once per process). */
   private readonly expanded = new Map<string, string>();
+  /** The StorageExpanded condition per cluster key, once a storage growth was asked for. */
+  private readonly storage = new Map<string, ConditionInput>();
   private readonly nodeZones = new Map<string, { labels: Record<string, string>; at: number }>();
   /** uid of each cluster's metadata ConfigMap once it carries the owner reference (one GET until then). */
   private readonly adoptedMetadata = new Map<string, string>();
@@ -47,13 +54,15 @@ export class ClusterReconciler {
   /** Problems annotating pods already logged (node labels unreadable...), so each is logged once. */
   private readonly warned = new Set<string>();
   monitoring = { serviceMonitor: false, prometheusRule: false };
+  readonly rebalancer: Rebalancer;
 
-  constructor(opts: { kube: Kube; world: World; settings: OperatorSettings; log: Logger; clock: Clock }) {
+  constructor(opts: { kube: Kube; world: World; settings: OperatorSettings; log: Logger; clock: Clock; metrics?: OperatorMetrics; adminFactory?: AdminFactory }) {
     this.kube = opts.kube;
     this.world = opts.world;
     this.settings = opts.settings;
     this.log = opts.log.child({ controller: 'Cluster' });
     this.clock = opts.clock;
+    this.rebalancer = new Rebalancer({ kube: opts.kube, world: opts.world, log: opts.log, clock: opts.clock, metrics: opts.metrics, adminFactory: opts.adminFactory });
   }
 
   /** Checks (discovery) whether the Prometheus Operator's CRDs exist. */
@@ -69,6 +78,7 @@ export class ClusterReconciler {
       this.rolling.delete(key);
       this.monitoringApplied.delete(key);
       this.adoptedMetadata.delete(key);
+      this.rebalancer.forget(key);
       return this.seen.has(key) ? this.sweepLeftovers(key) : {};
     }
     this.seen.add(key);
@@ -86,12 +96,31 @@ export class ClusterReconciler {
     // Pod annotations (rack, external addresses) are best effort: a broker never waits for them.
     if (!applyError) await this.annotatePods(cluster, log);
     const roll = applyError ? { state: 'Blocked' as const, message: '' } : await this.rollStep(key, cluster, log);
-    await this.writeStatus(cluster, roll, applyError);
+    const rebalance = applyError ? undefined : await this.rebalanceStep(key, cluster, log);
+    await this.writeStatus(cluster, roll, applyError, rebalance);
     if (applyError) throw applyError;
     const controller = this.world.controller(namespace, name);
-    const next = Math.min(clusterResyncMs, roll.state === 'Rolling' ? 5_000 : clusterResyncMs, controller.id >= 0 ? controller.remainingMs + 100 : clusterResyncMs);
+    const next = Math.min(clusterResyncMs, roll.state === 'Rolling' ? 5_000 : clusterResyncMs, controller.id >= 0 ? controller.remainingMs + 100 : clusterResyncMs, rebalance?.requeueMs ?? clusterResyncMs);
     return { requeueAfter: Math.max(100, next) };
   };
+
+  /** The rebalancer's step (rebalancer.ts); a failure is reported in the Rebalancing condition and retried. */
+  private async rebalanceStep(key: string, cluster: ClusterObject, log: Logger): Promise<RebalanceStep> {
+    const ns = cluster.metadata.namespace!;
+    const sts = this.world.owned.StatefulSet.get(ns, names.statefulSet(cluster.metadata.name)) as StatefulSetObject | undefined;
+    try {
+      const step = await this.rebalancer.step(key, cluster, sts);
+      if (sts?.spec.replicas !== undefined && sts.spec.replicas === (cluster.spec.replicas ?? 3)) await this.rebalancer.forgetRemovedBrokers(cluster, sts.spec.replicas);
+      return step;
+    } catch (err) {
+      log.warn('rebalance step failed', { error: (err as Error).message });
+      return {
+        status: this.rebalancer.current(key, cluster),
+        condition: { type: 'Rebalancing', status: 'Unknown', reason: 'RebalanceError', message: (err as Error).message.slice(0, 1000) },
+        requeueMs: 5_000,
+      };
+    }
+  }
 
   private async ensureOwned(cluster: ClusterObject, log: Logger): Promise<void> {
     const ns = cluster.metadata.namespace!;
@@ -101,6 +130,8 @@ export class ClusterReconciler {
       if (d.kind === 'StatefulSet' && sts) {
         // volumeClaimTemplates are immutable: keep the existing ones (storage growth expands the claims instead).
         (d.object.spec as { volumeClaimTemplates?: unknown }).volumeClaimTemplates = sts.spec.volumeClaimTemplates;
+        // A scale-down shrinks the StatefulSet only once the brokers that go are drained (rebalancer.ts).
+        (d.object.spec as { replicas?: number }).replicas = this.rebalancer.statefulSetReplicas(cluster, sts);
       }
     }
     // RBAC first (a Role must exist before pods use it), the StatefulSet last.
@@ -140,21 +171,42 @@ export class ClusterReconciler {
     }
   }
 
-  /** spec.storage.size grew: expand each broker's claim (the storage class must allow expansion). */
+  /**
+   * spec.storage.size grew: expand each broker's claim in place, where its StorageClass allows
+   * expansion (allowVolumeExpansion); otherwise, or when the API server refuses, the claims stay
+   * as they are and the StorageExpanded condition says why.
+   */
   private async expandClaims(cluster: ClusterObject, sts: StatefulSetObject): Promise<void> {
     const want = cluster.spec.storage?.size;
     const vct = sts.spec.volumeClaimTemplates?.[0] as { spec?: { resources?: { requests?: { storage?: string } } } } | undefined;
     const key = `${cluster.metadata.namespace}/${cluster.metadata.name}`;
-    if (!want || vct?.spec?.resources?.requests?.storage === want || this.expanded.get(key) === want) return;
+    if (!want || vct?.spec?.resources?.requests?.storage === want) { this.storage.delete(key); return; }
+    if (this.expanded.get(key) === want) return;
     const ns = cluster.metadata.namespace!;
-    for (let i = 0; i < (cluster.spec.replicas ?? 3); i++) {
+    const refused = (reason: string, message: string) => {
+      this.storage.set(key, { type: 'StorageExpanded', status: 'False', reason, message });
+      this.expanded.set(key, want);
+    };
+    for (let i = 0; i < (sts.spec.replicas ?? cluster.spec.replicas ?? 3); i++) {
       const claim = `data-${names.pod(cluster.metadata.name, i)}`;
+      const pvc = await this.kube.getOrUndefined<KubeObject & { spec?: { storageClassName?: string } }>(resources.PersistentVolumeClaim, ns, claim);
+      if (!pvc) continue;
+      const className = pvc.spec?.storageClassName ?? cluster.spec.storage?.class;
+      const sc = className ? await this.kube.getOrUndefined<KubeObject & { allowVolumeExpansion?: boolean }>(storageClassResource, undefined, className) : undefined;
+      if (!sc?.allowVolumeExpansion) {
+        return refused('ExpansionNotSupported', `storage.size ${want} is not applied: ${className ? `StorageClass ${className} ${sc ? 'does not allow volume expansion (allowVolumeExpansion is not true)' : 'does not exist'}` : `claim ${claim} has no StorageClass`}; `
+          + `the claims keep ${vct?.spec?.resources?.requests?.storage ?? 'their size'}`);
+      }
       try {
         await this.kube.mergePatch(resources.PersistentVolumeClaim, ns, claim, { spec: { resources: { requests: { storage: want } } } });
       } catch (err) {
-        if (!isNotFound(err)) throw err;
+        if (isNotFound(err)) continue;
+        const code = kubeCodeOf(err);
+        if (code === KubeErrorCode.INVALID || code === KubeErrorCode.FORBIDDEN) return refused('ExpansionRefused', `the API server refused to grow ${claim} to ${want}: ${(err as Error).message}`.slice(0, 1000));
+        throw err;
       }
     }
+    this.storage.set(key, { type: 'StorageExpanded', status: 'True', reason: 'Requested', message: `the brokers' claims are requested at ${want}; the storage driver grows the volumes` });
     this.expanded.set(key, want);
   }
 
@@ -268,7 +320,7 @@ export class ClusterReconciler {
     return labels;
   }
 
-  private async rollStep(key: string, cluster: ClusterObject, log: Logger): Promise<{ state: 'UpToDate' | 'Rolling' | 'Blocked' | 'Waiting'; message: string }> {
+  private async rollStep(key: string, cluster: ClusterObject, log: Logger): Promise<{ state: 'UpToDate' | 'Rolling' | 'Blocked' | 'Waiting' | 'Stuck'; message: string }> {
     const ns = cluster.metadata.namespace!;
     const c = cluster.metadata.name;
     const sts = this.world.owned.StatefulSet.get(ns, names.statefulSet(c)) as StatefulSetObject | undefined;
@@ -286,6 +338,10 @@ export class ClusterReconciler {
     if (pending) {
       const back = pods.find((p) => p.metadata.name === pending.pod);
       if (!back || back.metadata.uid === pending.uid || !isPodReady(back)) {
+        const waited = this.clock.now() - pending.since;
+        if (waited > (this.settings.rollStuckAfterMs ?? 600_000)) {
+          return { state: 'Stuck', message: `rolling restart stopped: ${pending.pod} has not come back ready in ${Math.round(waited / 1000)} s; no other broker is restarted until it is` };
+        }
         return { state: 'Rolling', message: `waiting for ${pending.pod} to come back ready` };
       }
       this.rolling.delete(key);
@@ -294,20 +350,20 @@ export class ClusterReconciler {
     if (pods.length < replicas || notReady.length) {
       return { state: 'Blocked', message: `rolling restart waits for every broker to be ready (${notReady.join(', ') || `${pods.length}/${replicas} pods exist`})` };
     }
-    const health = this.world.partitionHealth(cluster);
-    if (health.underReplicated > 0) {
-      return { state: 'Blocked', message: `rolling restart waits: ${health.underReplicated} partitions are under-replicated` };
+    const underReplicated = underReplicatedWaitable(this.world, cluster, sts.spec.replicas ?? replicas);
+    if (underReplicated > 0) {
+      return { state: 'Blocked', message: `rolling restart waits: ${underReplicated} partitions are under-replicated` };
     }
     const controller = this.world.controller(ns, c).id;
     const ordinal = (p: PodObject) => Number(/-(\d+)$/.exec(p.metadata.name)![1]);
     const next = [...outdated].sort((a, b) => Number(ordinal(a) === controller) - Number(ordinal(b) === controller) || ordinal(b) - ordinal(a))[0]!;
     log.info('rolling restart: deleting an outdated broker pod', { pod: next.metadata.name, revision: sts.status.updateRevision, remaining: outdated.length });
     await this.kube.delete(resources.Pod, ns, next.metadata.name, { uid: next.metadata.uid });
-    this.rolling.set(key, { pod: next.metadata.name, uid: next.metadata.uid! });
+    this.rolling.set(key, { pod: next.metadata.name, uid: next.metadata.uid!, since: this.clock.now() });
     return { state: 'Rolling', message: `restarting ${next.metadata.name} (${outdated.length} of ${pods.length} brokers to restart)` };
   }
 
-  private async writeStatus(cluster: ClusterObject, roll: { state: string; message: string }, applyError: Error | undefined): Promise<void> {
+  private async writeStatus(cluster: ClusterObject, roll: { state: string; message: string }, applyError: Error | undefined, rebalance: RebalanceStep | undefined): Promise<void> {
     const ns = cluster.metadata.namespace!;
     const c = cluster.metadata.name;
     const replicas = cluster.spec.replicas ?? 3;
@@ -319,13 +375,15 @@ export class ClusterReconciler {
 
     const progressing: ConditionInput = !sts
       ? { type: 'Progressing', status: 'True', reason: 'Creating', message: 'creating the brokers\' StatefulSet' }
-      : roll.state === 'Rolling' || roll.state === 'Blocked' && roll.message
+      : roll.state === 'Rolling' || roll.state === 'Stuck' || roll.state === 'Blocked' && roll.message
         ? { type: 'Progressing', status: 'True', reason: 'RollingRestart', message: roll.message }
         : readyBrokers < replicas || (sts.status?.replicas ?? 0) !== replicas
           ? { type: 'Progressing', status: 'True', reason: (sts.status?.replicas ?? 0) > replicas ? 'ScalingDown' : 'BrokersStarting', message: `${readyBrokers} of ${replicas} brokers ready` }
           : { type: 'Progressing', status: 'False', reason: 'UpToDate', message: 'every broker runs the current configuration' };
     const degraded: ConditionInput = applyError
       ? { type: 'Degraded', status: 'True', reason: 'ReconcileFailed', message: applyError.message.slice(0, 1000) }
+      : roll.state === 'Stuck'
+        ? { type: 'Degraded', status: 'True', reason: 'RollingRestartStuck', message: roll.message }
       : health.offline > 0
         ? { type: 'Degraded', status: 'True', reason: 'OfflinePartitions', message: `${health.offline} partitions have no leader` }
         : health.underMinIsr > 0
@@ -343,12 +401,14 @@ export class ClusterReconciler {
 
     const status = {
       observedGeneration: generation,
-      conditions: setConditions(cluster.status?.conditions, [ready, progressing, degraded], generation, new Date(this.clock.now())),
+      conditions: setConditions(cluster.status?.conditions, [ready, progressing, degraded, ...(rebalance ? [rebalance.condition] : []),
+        ...(this.storage.has(`${ns}/${c}`) ? [this.storage.get(`${ns}/${c}`)!] : [])], generation, new Date(this.clock.now())),
       replicas: sts?.status?.replicas ?? 0,
       selector: selectorString(c),
       readyBrokers,
       controller,
       partitions: health,
+      ...(rebalance?.status ?? cluster.status?.rebalance ? { rebalance: rebalance?.status ?? cluster.status?.rebalance } : {}),
     };
     if (jsonEqual(status, cluster.status)) return;
     const wasReady = findCondition(cluster.status?.conditions, 'Ready')?.status;

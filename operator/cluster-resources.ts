@@ -166,6 +166,8 @@ function metricsPort(cluster: Cluster): number { return cluster.spec.metrics?.po
 export interface OperatorSettings {
   /** Broker image when spec.image is unset. */
   defaultImage: string;
+  /** A broker pod a rolling restart deleted that is not back Ready after this long stops the roll with Degraded (default 10 minutes). */
+  rollStuckAfterMs?: number;
 }
 
 function meta(cluster: Cluster, name: string, extra: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): KubeObject['metadata'] {

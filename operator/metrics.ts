@@ -36,6 +36,35 @@ export class OperatorMetrics {
     labelNames: ['verb', 'resource'] as const, registers: [this.registry],
   });
 
+  readonly rebalancePartitionsToMove = new Gauge({
+    name: 'brook_operator_rebalance_partitions_to_move', help: 'Partitions the current rebalance plan of a cluster moves.',
+    labelNames: ['namespace', 'cluster'] as const, registers: [this.registry],
+  });
+  readonly rebalancePartitionsDone = new Gauge({
+    name: 'brook_operator_rebalance_partitions_done', help: 'Partitions of the current rebalance plan that have reached their target replicas.',
+    labelNames: ['namespace', 'cluster'] as const, registers: [this.registry],
+  });
+  readonly rebalancePartitionsInFlight = new Gauge({
+    name: 'brook_operator_rebalance_partitions_in_flight', help: 'Partitions of the current rebalance plan being reassigned now.',
+    labelNames: ['namespace', 'cluster'] as const, registers: [this.registry],
+  });
+  readonly rebalanceBytesToMove = new Gauge({
+    name: 'brook_operator_rebalance_bytes_to_move', help: 'Bytes the current rebalance plan copies (partition sizes when it was made).',
+    labelNames: ['namespace', 'cluster'] as const, registers: [this.registry],
+  });
+  readonly rebalanceEstimatedSeconds = new Gauge({
+    name: 'brook_operator_rebalance_estimated_seconds', help: 'Estimated copy time of the current rebalance plan at the throttle (0 without a throttle).',
+    labelNames: ['namespace', 'cluster'] as const, registers: [this.registry],
+  });
+  readonly rebalanceState = new Gauge({
+    name: 'brook_operator_rebalance_state', help: '1 for the state the current rebalance plan of a cluster is in (Proposed, Running, Completed, Refused), else 0.',
+    labelNames: ['namespace', 'cluster', 'state'] as const, registers: [this.registry],
+  });
+  readonly rebalanceMovesStarted = new Counter({
+    name: 'brook_operator_rebalance_moves_started_total', help: 'Partition reassignments the rebalancer started.',
+    labelNames: ['namespace', 'cluster'] as const, registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
     this.leader.set(0);

@@ -18,6 +18,7 @@ import { Kube } from '../broker/k8s/index.ts';
 import { LeaderElector } from './leader-election.ts';
 import { createLogger, type Logger } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';
+import type { AdminFactory } from './rebalancer.ts';
 import { TopicReconciler } from './topic-controller.ts';
 import { realClock, type Clock } from './workqueue.ts';
 import { World, ownedKinds, type LeaseObject, type TopicObject } from './world.ts';
@@ -32,6 +33,8 @@ export interface OperatorOptions {
   /** Called when leadership is lost (the CLI exits). */
   onLostLeadership?: () => void;
   metrics?: OperatorMetrics;
+  /** How the rebalancer reaches a cluster's brokers (default: Brook's Kafka connection to the addresses in their Leases). */
+  adminFactory?: AdminFactory;
   log?: Logger;
   clock?: Clock;
   workers?: number;
@@ -62,7 +65,7 @@ export class Operator {
     this.kube = new Kube(opts.kubeConfig, { onRequest: (verb, resource) => this.metrics.apiRequests.inc({ verb, resource }) });
     this.world = new World(this.kube, this.log, clock, opts.namespace);
     const settings: OperatorSettings = { defaultImage: defaultBrokerImage, ...opts.settings };
-    this.clusterReconciler = new ClusterReconciler({ kube: this.kube, world: this.world, settings, log: this.log, clock });
+    this.clusterReconciler = new ClusterReconciler({ kube: this.kube, world: this.world, settings, log: this.log, clock, metrics: this.metrics, adminFactory: opts.adminFactory });
     this.topicReconciler = new TopicReconciler({ kube: this.kube, world: this.world, log: this.log, clock });
     this.clusters = new Controller({ kind: 'Cluster', reconcile: this.clusterReconciler.reconcile, log: this.log, metrics: this.metrics, clock, workers: opts.workers });
     this.topics = new Controller({ kind: 'Topic', reconcile: this.topicReconciler.reconcile, log: this.log, metrics: this.metrics, clock, workers: opts.workers });

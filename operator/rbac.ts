@@ -35,6 +35,8 @@ export const operatorClusterRules: readonly PolicyRule[] = [
   { apiGroups: [''], resources: ['persistentvolumeclaims'], verbs: ['get', 'list', 'watch', 'patch'] },
   // Rack awareness reads the zone label of the node a broker runs on.
   { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+  // Storage growth reads whether the claims' StorageClass allows expansion.
+  { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get'] },
   // Leader election, broker liveness and the controller lease; the brokers' Role grants all of these.
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: crud },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },

@@ -87,6 +87,19 @@ export class World {
     return out;
   }
 
+  /** Live brokers of `cluster` as they registered in their Leases: id, address (inter-broker listener), rack. */
+  brokerRegistrations(namespace: string, cluster: string): Map<number, { id: number; host: string; port: number; rack: string | null }> {
+    const out = new Map<number, { id: number; host: string; port: number; rack: string | null }>();
+    for (const l of this.leases.list(namespace)) {
+      if (l.metadata.labels?.[clusterLabel] !== cluster || l.metadata.labels?.['brook.dev/role'] !== 'broker') continue;
+      if (this.leaseRemainingMs(l) <= 0) continue;
+      const a = l.metadata.annotations ?? {};
+      const id = Number(l.spec.holderIdentity);
+      out.set(id, { id, host: a['brook.dev/host'] ?? '', port: Number(a['brook.dev/port'] ?? 0), rack: a['brook.dev/rack'] ?? null });
+    }
+    return out;
+  }
+
   /** The controller broker of `cluster` (-1 when none) and how long its lease is good for. */
   controller(namespace: string, cluster: string): { id: number; remainingMs: number } {
     const l = this.leases.get(namespace, names.controllerLease(cluster));
@@ -118,6 +131,24 @@ export class World {
     }
     return h;
   }
+}
+
+/**
+ * Under-replicated partitions a rolling restart must wait for: those missing an in-sync replica
+ * on a broker that exists (id below `brokers`). A replica on a broker id that no longer exists
+ * can never catch up (strimzi#2964: a roll must not wait for what cannot happen); the drain
+ * removes such replicas instead. Partitions whose replication factor is below
+ * min.insync.replicas are under-replicated only if their ISR is short, like any other.
+ */
+export function underReplicatedWaitable(world: World, cluster: ClusterObject, brokers: number): number {
+  let n = 0;
+  for (const t of world.topicsOf(cluster.metadata.namespace!, cluster.metadata.name)) {
+    if (t.metadata.deletionTimestamp) continue;
+    for (const p of t.status?.partitions ?? []) {
+      if (p.replicas.some((r) => r < brokers && !p.isr.includes(r))) n++;
+    }
+  }
+  return n;
 }
 
 export function isPodReady(p: PodObject): boolean {

@@ -309,6 +309,25 @@ export const clusterSpecSchema = {
       description: 'Overrides merged into the broker pod template (metadata and spec of a corev1.PodTemplateSpec).',
       'x-kubernetes-preserve-unknown-fields': true,
     },
+    rebalance: {
+      type: 'object',
+      default: {},
+      description: 'How the operator moves partitions when brokers are added or removed (or a full rebalance is asked for with the annotation brook.dev/rebalance=full).',
+      properties: {
+        mode: {
+          type: 'string', enum: ['auto', 'approve'], default: 'auto',
+          description: 'auto: a plan runs as soon as it is made; approve: plans stay Proposed in status.rebalance until the annotation brook.dev/rebalance=approve is set (a scale-down waits too).',
+        },
+        throttleBytesPerSecond: {
+          type: 'integer', format: 'int64', minimum: 1,
+          description: 'Replication throttle while partitions move (leader/follower.replication.throttled.rate on every broker, as kafka-reassign-partitions --throttle); none when unset.',
+        },
+        maxConcurrentMoves: {
+          type: 'integer', format: 'int32', minimum: 1, maximum: 10000, default: 10,
+          description: 'Partitions being reassigned at once.',
+        },
+      },
+    },
     metrics: {
       type: 'object',
       default: {},
@@ -316,6 +335,47 @@ export const clusterSpecSchema = {
         enabled: { type: 'boolean', default: true, description: 'Serve /metrics (Prometheus) from each broker.' },
         port: { type: 'integer', format: 'int32', minimum: 1024, maximum: 65535, default: 9464 },
         podMonitor: { type: 'boolean', default: false, description: 'Create a Prometheus Operator PodMonitor.' },
+      },
+    },
+  },
+} as const satisfies JSONSchemaProps;
+
+/** The operator's rebalance plan and its progress (operator/rebalancer.ts writes it). */
+export const clusterRebalanceStatusSchema = {
+  type: 'object',
+  description: 'The last rebalance plan: why, what it moves, and how far it got. The plan is kept here so an operator restart finishes it.',
+  required: ['id', 'state'],
+  properties: {
+    id: { type: 'string', maxLength: 64, description: 'Names the plan; brook.dev/rebalance=approve approves the Proposed one.' },
+    state: {
+      type: 'string', enum: ['Proposed', 'Running', 'Completed', 'Refused'],
+      description: 'Proposed: waiting for approval (spec.rebalance.mode approve); Running: moving; Completed: every move done; Refused: the scale-down is unsafe (see message).',
+    },
+    reason: { type: 'string', enum: ['ScaleUp', 'ScaleDown', 'Full', 'BrokersChanged'], description: 'What asked for the plan.' },
+    message: { type: 'string', maxLength: 4096 },
+    brokers: { ...brokerIds, description: 'Brokers the plan balances over.' },
+    draining: { ...brokerIds, description: 'Brokers the plan empties (a scale-down removes them once empty).' },
+    partitionsToMove: { type: 'integer', format: 'int32', minimum: 0, description: 'Partitions whose replica list changes.' },
+    replicasToMove: { type: 'integer', format: 'int32', minimum: 0, description: 'Replicas to copy.' },
+    bytesToMove: { type: 'integer', format: 'int64', minimum: 0, description: 'Bytes to copy (sizes from DescribeLogDirs when the plan was made).' },
+    estimatedSeconds: { type: 'integer', format: 'int64', minimum: 0, description: 'Estimated copy time at spec.rebalance.throttleBytesPerSecond; unset without a throttle.' },
+    partitionsDone: { type: 'integer', format: 'int32', minimum: 0 },
+    partitionsInFlight: { type: 'integer', format: 'int32', minimum: 0 },
+    progress: { type: 'string', maxLength: 32, description: 'partitionsDone/partitionsToMove, for kubectl get.' },
+    proposedAt: { type: 'string', format: 'date-time' },
+    startedAt: { type: 'string', format: 'date-time' },
+    completedAt: { type: 'string', format: 'date-time' },
+    moves: {
+      type: 'array',
+      description: 'The plan: target replicas (preferred leader first) of every partition it moves.',
+      items: {
+        type: 'object',
+        required: ['topic', 'partition', 'replicas'],
+        properties: {
+          topic: { type: 'string', maxLength: 249 },
+          partition: { type: 'integer', format: 'int32', minimum: 0 },
+          replicas: brokerIds,
+        },
       },
     },
   },
@@ -341,6 +401,7 @@ export const clusterStatusSchema = {
         offline: { type: 'integer', format: 'int32', minimum: 0 },
       },
     },
+    rebalance: clusterRebalanceStatusSchema,
   },
 } as const satisfies JSONSchemaProps;
 
@@ -367,6 +428,7 @@ export type TopicStatus = FromSchema<typeof topicStatusSchema>;
 export type TopicPartitionStatus = FromSchema<typeof topicPartitionStatusSchema>;
 export type ClusterSpec = FromSchema<typeof clusterSpecSchema>;
 export type ClusterStatus = FromSchema<typeof clusterStatusSchema>;
+export type ClusterRebalanceStatus = FromSchema<typeof clusterRebalanceStatusSchema>;
 export type Condition = FromSchema<typeof conditions.items>;
 
 export interface Topic {
@@ -458,6 +520,8 @@ export const clusterCrd = crd('Cluster', 'clusters', ['brc'], clusterSchema, [
   { name: 'Brokers', type: 'integer', jsonPath: '.spec.replicas', description: 'Brokers wanted' },
   { name: 'Ready', type: 'integer', jsonPath: '.status.readyBrokers', description: 'Brokers ready' },
   { name: 'Controller', type: 'integer', jsonPath: '.status.controller', description: 'Broker id of the controller' },
+  { name: 'Rebalance', type: 'string', jsonPath: '.status.rebalance.state', description: 'State of the last rebalance plan' },
+  { name: 'Moved', type: 'string', jsonPath: '.status.rebalance.progress', description: 'Partitions moved / partitions the plan moves' },
   { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
   ageColumn,
 ], { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' });

@@ -153,7 +153,7 @@ describe('the rendered operator', () => {
     expect(find(objects, 'Role').map((r) => `${r.metadata.namespace}/${r.metadata.name}`).sort())
       .toEqual(['brook-system/brook-brook-operator-leader-election', 'kafka/brook-brook-operator']);
     const cr = only(objects, 'ClusterRole');
-    expect(cr.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+    expect(cr.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }, { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get'] }]);
     const single = await render(operatorChart, { set: ['leaderElection.enabled=false'] });
     expect(podSpec(only(single, 'Deployment')).containers[0].args).toContain('--no-leader-election');
     expect(find(single, 'Lease')).toEqual([]);

@@ -60,11 +60,11 @@ async function canI(user: string, groups: string[], checks: Access[]): Promise<b
 function accessesOf(rules: readonly PolicyRule[], namespace?: string): Access[] {
   return rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.flatMap((res) => rule.verbs.map((verb) => {
     const [resource, subresource] = res.split('/');
-    return { verb, group, resource, subresource, namespace: resource === 'nodes' ? undefined : namespace, name: rule.resourceNames?.[0] };
+    return { verb, group, resource, subresource, namespace: clusterScoped.has(resource!) ? undefined : namespace, name: rule.resourceNames?.[0] };
   }))));
 }
 
-const clusterScoped = new Set(['nodes']);
+const clusterScoped = new Set(['nodes', 'storageclasses']);
 const triples = (rules: readonly PolicyRule[]) =>
   new Set(rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}|${res}|${v}`)))));
 

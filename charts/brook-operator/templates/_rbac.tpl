@@ -55,10 +55,14 @@ in each watched namespace.
   verbs: [get, list, watch, create, update, patch, delete]
 {{- end -}}
 
-{{/* Cluster-scoped: rack awareness reads the zone label of the node a broker runs on. */}}
+{{/* Cluster-scoped: rack awareness reads the zone label of the node a broker runs on; storage growth reads StorageClasses. */}}
 {{- define "brook-operator.clusterRules" -}}
 - apiGroups: [""]
   resources: [nodes]
+  verbs: [get]
+# Storage growth reads whether the claims' StorageClass allows expansion.
+- apiGroups: [storage.k8s.io]
+  resources: [storageclasses]
   verbs: [get]
 {{- end -}}
 
