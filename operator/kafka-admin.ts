@@ -9,8 +9,7 @@
  * (connection refused, timeout) throws KafkaAdminError BROOK_ERR_ADMIN_REQUEST; per-partition
  * answers carry their Kafka error code and message back to the caller.
  */
-import { KafkaConnection } from '../broker/client/kafka-connection.ts';
-import { ApiKey } from '../broker/protocol/index.ts';
+import { ApiKey, KafkaConnection } from '../broker/client/index.ts';
 
 export interface BrokerAddress { readonly id: number; readonly host: string; readonly port: number }
 
