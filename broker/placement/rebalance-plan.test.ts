@@ -219,6 +219,10 @@ describe('planRebalance properties', () => {
       const second = planRebalance({ brokers, partitions: again, random: seededRandom(seed2) });
       // where the first plan had to keep an only in-sync replica, the next may go on once more are in sync
       if (guarded(brokers, partitions)) return;
+      // a first plan that could not balance (it says why in its issues) may be improved on by a
+      // second one: found by this property (47 brokers in 4 uneven racks, RF 1/3/4 mixed, seed
+      // -1413232630); only a balanced plan's target must be left as it is
+      if (!first.balanced) return;
       expect(second.moves).toEqual([]);
       expect(second.totals).toEqual({ partitionsMoved: 0, replicasMoved: 0, bytesMoved: 0n, leadersChanged: 0, movesOfUnknownSize: 0 });
     }), { numRuns: 200 });

@@ -55,7 +55,7 @@ describe('installing and using the CRDs', () => {
 
     const clusters = expectSuccess(await k(['get', 'clusters.brook.dev', '-n', 'examples'])).stdout.toString();
     const [cHeader, cRow] = clusters.trim().split('\n').map((l) => l.trim().split(/\s+/));
-    expect(cHeader).toEqual(['NAME', 'BROKERS', 'READY', 'CONTROLLER', 'AGE']);
+    expect(cHeader).toEqual(['NAME', 'BROKERS', 'READY', 'CONTROLLER', 'REBALANCE', 'MOVED', 'AGE']);
     expect(cRow.slice(0, 2)).toEqual(['demo', '3']);
 
     // The category and short names reach both kinds.
@@ -74,6 +74,7 @@ describe('installing and using the CRDs', () => {
       storage: { size: '10Gi' },
       listeners: [{ name: 'internal', port: 9092, type: 'internal' }],
       metrics: { enabled: true, port: 9464, podMonitor: false },
+      rebalance: { mode: 'auto', maxConcurrentMoves: 10 },
     });
   });
 
