@@ -92,7 +92,14 @@ export class AckedLoad {
  * not there as acknowledged: no record at that partition and offset, or a different one.
  */
 export async function missingAcks(bootstrap: string, topic: string, acks: readonly Ack[]): Promise<string[]> {
-  const r = await kcat(['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\\n'], { timeoutMs: 120_000 });
+  // Right after a pod restart its NodePort may still point at the old pod until kube-proxy has
+  // synced the new endpoint ("1/1 brokers are down"): give the read a few attempts.
+  const args = ['-C', '-b', bootstrap, '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%p %o %s\\n'];
+  let r = await kcat(args, { timeoutMs: 120_000 });
+  for (let attempt = 1; r.code !== 0 && /brokers are down|Connection refused|timed out/.test(r.stderr) && attempt < 10; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    r = await kcat(args, { timeoutMs: 120_000 });
+  }
   if (r.code !== 0) throw new Error(`kcat could not read ${topic} back: ${r.stderr}`);
   const stored = new Map<string, string>();
   for (const line of r.stdout.toString('utf8').split('\n')) {
