@@ -192,12 +192,21 @@ describe('protocol errors', () => {
     try {
       expect(await createTopicRaw(conn, topic)).toEqual([{ name: topic, errorCode: 0 }]);
       const marker = 'CORRUPT-ME-PLEASE';
-      const id = correlation++;
-      const frame = await produceFrame(topic, marker, id);
-      const at = frame.indexOf(Buffer.from(marker));
-      expect(at).toBeGreaterThan(0);
-      frame[at] ^= 0x20; // 'C' -> 'c': the CRC no longer matches
-      const corrupt = parseProduceV3(await conn.roundTrip(frame, id));
+      const sendCorrupt = async () => {
+        const id = correlation++;
+        const frame = await produceFrame(topic, marker, id);
+        const at = frame.indexOf(Buffer.from(marker));
+        expect(at).toBeGreaterThan(0);
+        frame[at] ^= 0x20; // 'C' -> 'c': the CRC no longer matches
+        return parseProduceV3(await conn.roundTrip(frame, id));
+      };
+      // A just-created topic may have no leader yet (Apache Kafka answers NOT_LEADER_OR_FOLLOWER or
+      // UNKNOWN_TOPIC_OR_PARTITION for a moment, before looking at the batch): ask again then.
+      let corrupt = await sendCorrupt();
+      for (let i = 0; i < 40 && (corrupt.errorCode === 6 || corrupt.errorCode === 3); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        corrupt = await sendCorrupt();
+      }
       expect(corrupt.errorCode).toBe(2);
 
       const id2 = correlation++;
