@@ -12,7 +12,8 @@
 //                                         scheduler, kube-proxy and CoreDNS built with Go (test/k8s/build.mjs),
 //                                         containerd, runc, CNI plugins, iptables, umoci (Debian)
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, mkdirSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureClusterBinaries, ensureK8sBinaries } from '../test/k8s/build.mjs';
@@ -71,14 +72,18 @@ export function kafkaVersion() {
   return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)[1];
 }
 
+/** The jars follow the pom: a dependency added to it is fetched on the next run, even with a warm cache. */
 function ensureKafkaJars() {
+  const pom = join(root, 'test/tools/kafka/pom.xml');
   const libs = join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs');
-  if (existsSync(libs) && readdirSync(libs).some((f) => f.startsWith('kafka-tools-'))) return;
+  const stamp = join(libs, '.pom-sha256');
+  const want = createHash('sha256').update(readFileSync(pom)).digest('hex');
+  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
   if (!has('java')) aptInstall(['openjdk-17-jre-headless']);
   if (!has('mvn')) aptInstall(['maven']);
   mkdirSync(libs, { recursive: true });
-  run('mvn', ['-q', '-B', '-f', 'test/tools/kafka/pom.xml', 'dependency:copy-dependencies',
-    `-DoutputDirectory=${libs}`]);
+  run('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`]);
+  writeFileSync(stamp, want);
 }
 
 /** What the local single-node cluster of the e2e tier runs from Debian (test/cluster/cluster.ts). */
