@@ -32,6 +32,10 @@ import { Membership } from './membership.ts';
 import { electLeader, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
 import { ErrorCode, KafkaError } from './errors.ts';
 import { resolveListeners } from './listeners.ts';
+import { interBrokerClientSecurity, resolveListenerSecurity } from './security/listener-security.ts';
+import type { ClientSecurity, ListenerSecurity } from './security/listener-security.ts';
+import { isScramMechanism, makeCredential } from './security/scram.ts';
+import type { ScramCredential, ScramCredentials, ScramMechanism } from './security/scram.ts';
 import type { Endpoint, ListenerPlan } from './listeners.ts';
 import type { ListenerEndpoint } from './metadata/index.ts';
 import type { BrokerEndpoint, BrokerServices } from './handlers/services.ts';
@@ -94,6 +98,12 @@ export class Broker implements BrokerServices {
   private readonly topics = new Map<string, TopicRecord>();
   private readonly topicNamesById = new Map<string, string>();
   private readonly listeners: ListenerSet;
+  /** Each listener's security (TLS material, SASL mechanisms), resolved at construction. */
+  private readonly security = new Map<string, ListenerSecurity>();
+  /** How this broker connects to the others' inter-broker listener (replication, transaction markers). */
+  readonly clientSecurity: ClientSecurity;
+  private scram: ScramCredentials = {};
+  private unwatchScram: (() => void) | null = null;
   private rackValue: string | null;
   private health: HealthServer | null = null;
   private unwatch: (() => void) | null = null;
@@ -134,6 +144,10 @@ export class Broker implements BrokerServices {
       interBrokerListenerName: this.settings.get('inter.broker.listener.name'),
     }, { listen: opts.listen, advertised: opts.advertised });
     this.listeners = new ListenerSet(plan, opts.pendingListeners ?? [], this.log);
+    for (const l of plan.listeners) {
+      this.security.set(l.name, resolveListenerSecurity(this.settings, l, (err) => this.log.warn(`listener ${l.name}: reloading its TLS files failed (the previous certificate stays in use): ${err.message}`)));
+    }
+    this.clientSecurity = interBrokerClientSecurity(this.settings, this.security.get(plan.interBroker)!);
     this.rackValue = this.settings.get('broker.rack');
     this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
     this.producerIds = new ProducerIdAllocator(this.store);
@@ -203,6 +217,7 @@ export class Broker implements BrokerServices {
       fetchWaitMs: this.settings.int('replica.fetch.wait.max.ms'),
       fetchMaxBytes: this.settings.int('replica.fetch.max.bytes'),
       endpointOf: (id) => this.membership.live.find((b) => b.id === id),
+      security: this.clientSecurity,
       partitions: () => this.partitions.values(),
       clock: this.clock,
       followerQuota: this.followerQuota,
@@ -268,10 +283,20 @@ export class Broker implements BrokerServices {
       });
     }
     this.unwatchBrokerConfigs = this.store.watchBrokerConfigs((configs) => this.brokerConfigsChanged(configs));
+    this.unwatchScram = this.store.watchScramCredentials((credentials) => { this.scram = credentials; });
+    await this.ensureOwnScramCredential();
     this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
     await this.applying;
     await this.logs.removeStray(this.partitions.values());
-    await this.listeners.start(this, this.metrics);
+    await this.listeners.start(this, this.metrics, this.security);
+    for (const sec of this.security.values()) {
+      if (!sec.ssl) continue;
+      sec.ssl.onChange(() => {
+        this.metrics.tlsReloads.inc({ listener: sec.listener });
+        this.log.info(`listener ${sec.listener}: key store / trust store changed, new TLS handshakes use the new files`);
+      });
+      sec.ssl.watch(this.settings.int('ssl.reload.check.interval.ms'));
+    }
     const interval = this.settings.int('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => { void this.logs.enforceRetention(this.partitions.values()); }, interval);
     this.retentionTimer.unref();
@@ -364,6 +389,27 @@ export class Broker implements BrokerServices {
 
   /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
   proposeIsr(p: Partition, isr: number[]): void { this.replicas.proposeIsr(p, isr); }
+
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined { return this.scram[user]?.[mechanism]; }
+  scramCredentials(): ScramCredentials { return this.scram; }
+
+  /**
+   * A SCRAM inter-broker mechanism needs the broker's own user in the store (Kafka bootstraps it
+   * with `kafka-storage format --add-scram`): Brook adds it from the broker's JAAS username and
+   * password when the store has no credential of that mechanism for the user. An existing one is
+   * never overwritten.
+   */
+  private async ensureOwnScramCredential(): Promise<void> {
+    const own = this.clientSecurity.sasl;
+    if (!own || !isScramMechanism(own.mechanism) || this.scram[own.username]?.[own.mechanism]) return;
+    await this.store.alterScramCredentials([{ user: own.username, mechanism: own.mechanism, credential: makeCredential(own.mechanism, own.password) }]);
+    this.log.info(`added the ${own.mechanism} credential of the inter-broker user ${own.username} to the metadata store`);
+  }
+
+  /** A connection to another broker's inter-broker listener, with this broker's TLS and SASL. */
+  connectTo(endpoint: { host: string; port: number }, clientId: string, requestTimeoutMs: number): KafkaConnection {
+    return new KafkaConnection({ host: endpoint.host, port: endpoint.port, clientId, requestTimeoutMs, security: this.clientSecurity });
+  }
 
   /** The inter-broker listener's advertised address (what this broker registers as host:port). */
   get advertised(): Endpoint { return this.listeners.interBrokerAdvertised; }
@@ -541,7 +587,7 @@ export class Broker implements BrokerServices {
       conn = undefined;
     }
     if (!conn) {
-      conn = new KafkaConnection({ host: endpoint.host, port: endpoint.port, clientId: `brook-txn-markers-${this.nodeId}`, requestTimeoutMs: this.markerTimeoutMs + 5_000 });
+      conn = this.connectTo(endpoint, `brook-txn-markers-${this.nodeId}`, this.markerTimeoutMs + 5_000);
       this.markerConnections.set(leader, conn);
     }
     const topics = new Map<string, number[]>();
@@ -631,6 +677,8 @@ export class Broker implements BrokerServices {
     this.unwatch?.();
     this.unwatchPending?.();
     this.unwatchBrokerConfigs?.();
+    this.unwatchScram?.();
+    for (const sec of this.security.values()) sec.ssl?.close();
     this.delayedFetches.wakeAll();
     this.groups.close();
     this.transactions.close();

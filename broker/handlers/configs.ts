@@ -99,9 +99,10 @@ function describeBrokerConfigs(broker: BrokerServices, entity: string, keys: str
   const settings = brokerSettings.filter((s) => (keys === null || keys.includes(s.name)) && layersOf(s.name).length > 0).map((s) => {
     const layers = layersOf(s.name);
     const { value, source } = layers[0]!;
+    const hide = (v: string | null) => (s.sensitive ? null : v);
     return {
-      name: s.name, value, readOnly: !s.dynamic, isDefault: source === 'DEFAULT_CONFIG', configSource: SOURCE_CODE[source], isSensitive: false,
-      synonyms: includeSynonyms ? layers.map((l) => ({ name: s.name, value: l.value, source: SOURCE_CODE[l.source] })) : [],
+      name: s.name, value: hide(value), readOnly: !s.dynamic, isDefault: source === 'DEFAULT_CONFIG', configSource: SOURCE_CODE[source], isSensitive: s.sensitive === true,
+      synonyms: includeSynonyms ? layers.map((l) => ({ name: s.name, value: hide(l.value), source: SOURCE_CODE[l.source] })) : [],
       configType: CONFIG_TYPE[s.type], documentation: includeDocumentation ? s.doc : null,
     };
   });

@@ -21,6 +21,7 @@ import type { BrokerMetrics } from '../metrics.ts';
 import type { Partition } from '../partition.ts';
 import type { ProducerIdAllocator } from '../producer-ids.ts';
 import type { TopicAdmin } from '../topic-admin.ts';
+import type { ScramCredential, ScramCredentials, ScramMechanism } from '../security/scram.ts';
 
 /** A live broker's address on one listener, as Metadata and DescribeCluster list it. */
 export interface BrokerEndpoint { nodeId: number; host: string; port: number; rack: string | null }
@@ -60,7 +61,11 @@ export interface BrokerServices {
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;
   readonly metrics: RequestMetrics;
-  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs'>;
+  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs' | 'alterScramCredentials'>;
+  /** A user's SCRAM credential as the metadata store has it (SASL listeners check proofs against it). */
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined;
+  /** Every SCRAM credential the store has (DescribeUserScramCredentials). */
+  scramCredentials(): ScramCredentials;
   /** The leader side's replication throttle (leader.replication.throttled.rate). */
   readonly leaderQuota: ReplicationQuota;
   /** Dynamic broker configs as the store has them (entity '' = cluster default). */

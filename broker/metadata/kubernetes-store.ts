@@ -52,9 +52,11 @@ import { resources, rvAtLeast, type KubeObject } from '../k8s/objects.ts';
 import { MetadataError, MetadataErrorCode } from './errors.ts';
 import { KubernetesLeases } from './kubernetes-leases.ts';
 import { randomClusterId } from './memory-store.ts';
+import { applyScramChanges, parseScramCredentials } from './scram-credentials.ts';
 import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  ScramCredentialChange, ScramCredentials,
 } from './types.ts';
 
 export interface KubernetesStoreOptions {
@@ -85,6 +87,12 @@ const CREATE_STATUS_ATTEMPTS = 5;
 type TopicObject = Topic & KubeObject;
 
 interface ConfigMapObject extends KubeObject {
+  data?: Record<string, string>;
+}
+
+interface SecretObject extends KubeObject {
+  type?: string;
+  /** base64 values */
   data?: Record<string, string>;
 }
 
@@ -138,6 +146,9 @@ export class KubernetesStore implements MetadataStore {
   private brokerConfigs: DynamicBrokerConfigs = {};
   private readonly brokerConfigListeners = new Set<(configs: DynamicBrokerConfigs) => void>();
   private brokerConfigsTimer: NodeJS.Timeout | null = null;
+  private scram: ScramCredentials = {};
+  private readonly scramListeners = new Set<(credentials: ScramCredentials) => void>();
+  private scramTimer: NodeJS.Timeout | null = null;
   private readonly brokerConfigsPollMs: number;
 
   private constructor(opts: KubernetesStoreOptions) {
@@ -250,6 +261,67 @@ export class KubernetesStore implements MetadataStore {
         if (!isConflict(err)) throw err;
       }
     }
+  }
+
+  // ---------------------------------------------------------------- SCRAM credentials
+  // A Secret of the cluster, `brook-<cluster>-scram-credentials`, data.credentials = the JSON map
+  // user → mechanism → { salt, iterations, storedKey, serverKey } (salted; never a password).
+  // Written with optimistic concurrency; read by polling like the dynamic broker configs.
+
+  private get scramSecretName(): string { return `brook-${this.cluster}-scram-credentials`; }
+
+  private async readScramSecret(): Promise<SecretObject | undefined> {
+    return this.kube.getOrUndefined<SecretObject>(resources.Secret, this.ns, this.scramSecretName);
+  }
+
+  private static scramOf(secret: SecretObject | undefined): ScramCredentials {
+    const data = secret?.data?.credentials;
+    return parseScramCredentials(data ? Buffer.from(data, 'base64').toString('utf8') : undefined);
+  }
+
+  watchScramCredentials(listener: (credentials: ScramCredentials) => void): () => void {
+    this.scramListeners.add(listener);
+    listener(this.scram);
+    if (!this.scramTimer && !this.closed) {
+      void this.pollScram();
+      this.scramTimer = setInterval(() => { void this.pollScram(); }, this.brokerConfigsPollMs);
+      this.scramTimer.unref();
+    }
+    return () => { this.scramListeners.delete(listener); };
+  }
+
+  async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
+    this.checkOpen();
+    for (;;) {
+      const secret = await this.readScramSecret();
+      const next = applyScramChanges(KubernetesStore.scramOf(secret), changes);
+      const data = { credentials: Buffer.from(JSON.stringify(next)).toString('base64') };
+      try {
+        if (secret) await this.kube.replace(resources.Secret, { ...secret, data });
+        else {
+          await this.kube.create<SecretObject>(resources.Secret, {
+            metadata: { name: this.scramSecretName, namespace: this.ns, labels: { [clusterLabel]: this.cluster } }, type: 'Opaque', data,
+          } as SecretObject);
+        }
+        this.scramRead(next);
+        return;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+  }
+
+  private async pollScram(): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.scramRead(KubernetesStore.scramOf(await this.readScramSecret()));
+    } catch { /* the API server is unreachable: the credentials known stay in force */ }
+  }
+
+  private scramRead(credentials: ScramCredentials): void {
+    if (JSON.stringify(credentials) === JSON.stringify(this.scram)) return;
+    this.scram = credentials;
+    for (const l of this.scramListeners) l(credentials);
   }
 
   /** A failed read is retried at the next poll; the configs known stay in force meanwhile. */
@@ -526,7 +598,9 @@ export class KubernetesStore implements MetadataStore {
     this.topicListeners.clear();
     this.pendingListeners.clear();
     this.brokerConfigListeners.clear();
+    this.scramListeners.clear();
     if (this.brokerConfigsTimer) clearInterval(this.brokerConfigsTimer);
+    if (this.scramTimer) clearInterval(this.scramTimer);
   }
 
   private checkOpen(): void {
