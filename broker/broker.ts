@@ -14,23 +14,20 @@ import type { Logger } from './logger.ts';
 import { LogCleaner, logConfigFromTopicConfigs } from './log/index.ts';
 import type { LogConfig } from './log/index.ts';
 import { LogManager } from './log-manager.ts';
-import { Backoff } from './metadata/backoff.ts';
-import { StaleVersionError } from './metadata/index.ts';
-import type { DynamicBrokerConfigs, MetadataStore, TopicEvent, TopicRecord, TopicSpec, BrokerInfo } from './metadata/index.ts';
+import type { DynamicBrokerConfigs, MetadataStore, TopicEvent, TopicRecord, BrokerInfo } from './metadata/index.ts';
 import { BrokerMetrics, partitionView } from './metrics.ts';
 import { Partition } from './partition.ts';
 import { bindHost, ListenerSet } from './server/index.ts';
 import { HealthServer } from './http/health-server.ts';
 import { TopicAdmin } from './topic-admin.ts';
+import { PendingTopics } from './pending-topics.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
-import { TransactionCoordinator, TRANSACTION_STATE_TOPIC, writeMarkersLocally } from './transactions/index.ts';
-import type { TxnMarker } from './transactions/index.ts';
+import { TransactionCoordinator, TRANSACTION_STATE_TOPIC, TxnMarkerChannel, writeMarkersLocally } from './transactions/index.ts';
 import { KafkaConnection } from './client/kafka-connection.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
-import { electLeader, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
-import { ErrorCode, KafkaError } from './errors.ts';
+import { handOffLeadership, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
 import { resolveListeners } from './listeners.ts';
 import { interBrokerClientSecurity, resolveListenerSecurity } from './security/listener-security.ts';
 import type { ClientSecurity, ListenerSecurity } from './security/listener-security.ts';
@@ -87,7 +84,7 @@ export class Broker implements BrokerServices {
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
   /** Connections to other brokers for WriteTxnMarkers, by broker id. */
-  private readonly markerConnections = new Map<number, KafkaConnection>();
+  private readonly markers: TxnMarkerChannel;
   readonly log: Logger;
   readonly clock: () => number;
   readonly delayedProduces = new DelayedProduces();
@@ -123,10 +120,8 @@ export class Broker implements BrokerServices {
   readonly followerQuota: ReplicationQuota;
   private brokerConfigs: DynamicBrokerConfigs = {};
   private unwatchBrokerConfigs: (() => void) | null = null;
-  /** Declared topics without partition state yet (kubectl-applied Topic resources). */
-  private readonly pendingTopics = new Map<string, TopicSpec>();
-  /** Delays between attempts to place pending topics that failed (reset once a pass places all). */
-  private readonly placementBackoff = new Backoff({ initialMs: 100, maxMs: 5_000 });
+  /** Declared topics without partition state yet (kubectl-applied Topic resources): the controller places them. */
+  private readonly pendingTopics: PendingTopics;
   private unwatchPending: (() => void) | null = null;
 
   private constructor(opts: BrokerOptions) {
@@ -156,6 +151,15 @@ export class Broker implements BrokerServices {
       clock: this.clock,
       config: groupCoordinatorConfig(this.settings),
     });
+    this.markers = new TxnMarkerChannel({
+      nodeId: this.nodeId,
+      topic: (name) => this.topics.get(name),
+      liveBroker: (id) => this.membership.live.find((b) => b.id === id),
+      writeLocally: (m) => writeMarkersLocally(this, m),
+      timeoutMs: () => this.markerTimeoutMs,
+      connect: (endpoint, clientId, timeoutMs) => this.connectTo(endpoint, clientId, timeoutMs),
+      log: this.log,
+    });
     this.transactions = new TransactionCoordinator({
       logger: this.log.child('transactions'),
       clock: this.clock,
@@ -166,7 +170,7 @@ export class Broker implements BrokerServices {
         writeTimeoutMs: this.settings.int('transaction.state.log.write.timeout.ms'),
       },
       allocateProducerId: () => this.producerIds.allocate(),
-      markers: { write: (m) => this.writeTxnMarkers(m) },
+      markers: { write: (m) => this.markers.write(m) },
       partitionExists: (topic, index) => index >= 0 && index < (this.topics.get(topic)?.partitions.length ?? 0),
     });
     this.membership = new Membership({
@@ -178,6 +182,11 @@ export class Broker implements BrokerServices {
       clock: this.clock,
       onLiveBrokers: () => this.clusterChanged(),
       onControllerChange: () => this.clusterChanged(),
+    });
+    this.pendingTopics = new PendingTopics({
+      store: this.store, admin: this.admin, log: this.log,
+      controllerEpoch: () => (this.membership.isController ? this.membership.controllerLease?.epoch ?? null : null),
+      stopping: () => this.stopping !== null,
     });
     this.controller = new Controller({
       store: this.store,
@@ -302,10 +311,7 @@ export class Broker implements BrokerServices {
     this.retentionTimer.unref();
     this.hwCheckpointTimer = setInterval(() => this.logs.checkpointHighWatermarks(this.partitions.values()), this.settings.int('replica.high.watermark.checkpoint.interval.ms'));
     this.hwCheckpointTimer.unref();
-    this.unwatchPending = this.store.watchPendingTopics((spec) => {
-      this.pendingTopics.set(spec.name, spec);
-      if (this.membership.isController) void this.placePendingTopics();
-    });
+    this.unwatchPending = this.store.watchPendingTopics((spec) => this.pendingTopics.add(spec));
     await this.membership.start();
     this.replicas.start();
     this.cleaner?.start();
@@ -344,47 +350,9 @@ export class Broker implements BrokerServices {
     if (this.stopping) return;
     if (this.membership.isController) {
       void this.controller.reconcile(false);
-      void this.placePendingTopics();
+      void this.pendingTopics.place();
     }
     this.replicas.sync();
-  }
-
-  /**
-   * The controller's part in `kubectl apply -f topic.yaml`: a declared topic gets replicas placed
-   * on the live brokers and its first partition state. A topic that cannot be placed (e.g. a
-   * replication factor above the live brokers) stays pending and is retried when brokers change.
-   */
-  private async placePendingTopics(): Promise<void> {
-    let retry = false;
-    for (const [name, spec] of [...this.pendingTopics]) {
-      try {
-        const plan = this.admin.plan({ name, numPartitions: spec.partitions, replicationFactor: spec.replicationFactor, assignments: [], configs: spec.configs });
-        await this.store.placePendingTopic(spec, plan.partitions, this.membership.controllerLease?.epoch);
-        this.pendingTopics.delete(name);
-        this.log.info(`placed topic ${name} (${spec.partitions} partitions, RF ${spec.replicationFactor})`);
-      } catch (err) {
-        if (err instanceof KafkaError && (err.errorName === 'TOPIC_ALREADY_EXISTS' || err.errorName === 'UNKNOWN_TOPIC_OR_PARTITION')) {
-          // someone else placed it first (its creator, or another controller), or it is gone
-          this.pendingTopics.delete(name);
-        } else if (err instanceof StaleVersionError) {
-          // The Topic changed under us: placed by someone else, or only its metadata changed (the
-          // operator adds its finalizer and owner reference at about the same time). Look again:
-          // a placed one answers TOPIC_ALREADY_EXISTS then.
-          retry = true;
-        } else {
-          // Anything else (too few live brokers, a timed-out or refused API request) is retried
-          // with backoff as well as on every membership change: a one-broker cluster's membership
-          // never changes again, so waiting for that alone could leave the topic pending for good.
-          this.log.warn(`cannot place topic ${name} yet: ${(err as Error).message}`);
-          retry = true;
-        }
-      }
-    }
-    if (!retry) {
-      this.placementBackoff.reset();
-    } else if (!this.stopping) {
-      setTimeout(() => { if (this.membership.isController && !this.stopping) void this.placePendingTopics(); }, this.placementBackoff.next()).unref();
-    }
   }
 
   /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
@@ -551,65 +519,6 @@ export class Broker implements BrokerServices {
   /** How long a transaction marker waits for its partition's ISR (Kafka: request.timeout.ms of the marker channel). */
   get markerTimeoutMs(): number { return this.settings.int('transaction.state.log.write.timeout.ms'); }
 
-  /**
-   * The transaction coordinator's marker channel: each partition's marker goes to its current
-   * leader — written here when that is this broker, else sent as WriteTxnMarkers v1.
-   */
-  private async writeTxnMarkers(marker: TxnMarker): Promise<Map<string, number>> {
-    const results = new Map<string, number>();
-    const byLeader = new Map<number, TxnMarker['partitions']>();
-    for (const tp of marker.partitions) {
-      const topic = this.topics.get(tp.topic);
-      const leader = topic?.partitions[tp.partition]?.leader ?? -1;
-      if (!topic) results.set(`${tp.topic}\u0000${tp.partition}`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-      else if (leader < 0) results.set(`${tp.topic}\u0000${tp.partition}`, ErrorCode.LEADER_NOT_AVAILABLE);
-      else byLeader.set(leader, [...(byLeader.get(leader) ?? []), tp]);
-    }
-    await Promise.all([...byLeader].map(async ([leader, partitions]) => {
-      const part = { ...marker, partitions };
-      try {
-        const written = leader === this.nodeId ? await writeMarkersLocally(this, part) : await this.sendTxnMarkers(leader, part);
-        for (const [k, v] of written) results.set(k, v);
-      } catch (err) {
-        this.log.warn(`WriteTxnMarkers to broker ${leader} failed: ${(err as Error).message}`);
-        for (const tp of partitions) results.set(`${tp.topic}\u0000${tp.partition}`, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-      }
-    }));
-    return results;
-  }
-
-  private async sendTxnMarkers(leader: number, marker: TxnMarker): Promise<Map<string, number>> {
-    const endpoint = this.membership.live.find((b) => b.id === leader);
-    if (!endpoint) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${leader} is not alive`);
-    let conn = this.markerConnections.get(leader);
-    if (conn && (conn.host !== endpoint.host || conn.port !== endpoint.port)) {
-      conn.close();
-      conn = undefined;
-    }
-    if (!conn) {
-      conn = this.connectTo(endpoint, `brook-txn-markers-${this.nodeId}`, this.markerTimeoutMs + 5_000);
-      this.markerConnections.set(leader, conn);
-    }
-    const topics = new Map<string, number[]>();
-    for (const tp of marker.partitions) topics.set(tp.topic, [...(topics.get(tp.topic) ?? []), tp.partition]);
-    let response: { markers: Array<{ topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }> }> };
-    try {
-      response = await conn.send(27, 1, {
-        markers: [{
-          producerId: marker.producerId, producerEpoch: marker.producerEpoch, transactionResult: marker.commit, coordinatorEpoch: marker.coordinatorEpoch,
-          topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })),
-        }],
-      });
-    } catch (err) {
-      conn.close();
-      this.markerConnections.delete(leader);
-      throw err;
-    }
-    const out = new Map<string, number>();
-    for (const t of response.markers[0]?.topics ?? []) for (const p of t.partitions) out.set(`${t.name}\u0000${p.partitionIndex}`, p.errorCode);
-    return out;
-  }
-
   private async dropPartition(p: Partition): Promise<void> {
     if (p.topic === OFFSETS_TOPIC && p.isLeader) this.groups.resigned(p.index);
     if (p.topic === TRANSACTION_STATE_TOPIC && p.isLeader) this.transactions.resigned(p.index);
@@ -617,42 +526,6 @@ export class Broker implements BrokerServices {
     await this.cleaner?.unregister(p.log);
     await p.log.delete();
     this.log.info(`deleted partition ${p.name}`);
-  }
-
-  /**
-   * Controlled shutdown: every partition this broker leads moves to another live in-sync
-   * replica (compare-and-swap, leader epoch bumped) before the broker goes away, so clients
-   * fail over without waiting for the liveness lease to expire.
-   */
-  private async handOffLeadership(): Promise<void> {
-    const others = new Set(this.membership.live.map((b) => b.id).filter((id) => id !== this.nodeId));
-    if (others.size === 0) return;
-    const names = new Set([...this.partitions.values()].filter((p) => p.isLeader).map((p) => p.topic));
-    for (const name of names) {
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const topic = await this.store.getTopic(name);
-        if (!topic) break;
-        let moved = 0;
-        const partitions = topic.partitions.map((s) => {
-          const handOff = electLeader({ ...s, live: others }, { kind: 'controlled-shutdown', leaving: this.nodeId });
-          if (!handOff.elected) return s;
-          moved++;
-          return { ...s, leader: handOff.leader, isr: handOff.isr, leaderEpoch: s.leaderEpoch + 1, partitionEpoch: s.partitionEpoch + 1 };
-        });
-        if (moved === 0) break;
-        try {
-          await this.store.updateTopic(name, topic.version, { partitions });
-          this.log.info(`controlled shutdown: moved leadership of ${moved} partition(s) of ${name}`);
-          break;
-        } catch (err) {
-          if (!(err instanceof StaleVersionError)) {
-            this.log.warn(`controlled shutdown of ${name} failed: ${(err as Error).message}`);
-            break;
-          }
-        }
-      }
-    }
-    await this.applying;
   }
 
   /**
@@ -671,7 +544,14 @@ export class Broker implements BrokerServices {
     if (this.hwCheckpointTimer) clearInterval(this.hwCheckpointTimer);
     if (this.preferredLeaderTimer) clearInterval(this.preferredLeaderTimer);
     this.controller.stop();
-    if (controlled && this.settings.bool('controlled.shutdown.enable')) await this.handOffLeadership();
+    if (controlled && this.settings.bool('controlled.shutdown.enable')) {
+      await handOffLeadership({
+        store: this.store, nodeId: this.nodeId, log: this.log,
+        others: new Set(this.membership.live.map((b) => b.id).filter((id) => id !== this.nodeId)),
+        topics: new Set([...this.partitions.values()].filter((p) => p.isLeader).map((p) => p.topic)),
+      });
+      await this.applying;
+    }
     await this.membership.stop({ unregister: controlled });
     await this.replicas.stop();
     this.unwatch?.();
@@ -682,7 +562,7 @@ export class Broker implements BrokerServices {
     this.delayedFetches.wakeAll();
     this.groups.close();
     this.transactions.close();
-    for (const c of this.markerConnections.values()) c.close();
+    this.markers.close();
     await this.listeners.close(controlled ? undefined : 0);
     await this.applying;
     await this.cleaner?.stop();

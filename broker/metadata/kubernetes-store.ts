@@ -9,10 +9,10 @@
  *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
  *   for the controller (kubernetes-leases.ts, which has their contract).
+ * - Secret `brook-<cluster>-scram-credentials`: salted SCRAM credentials (kubernetes-scram-secret.ts).
  * - ConfigMap `brook-<cluster>-metadata`: the cluster id, the next free producer id, and the
- *   dynamic broker configs (`brokerConfigs`, JSON by entity). The brokers' Role lets them get and
- *   update this one ConfigMap but not watch it, so each store re-reads it every
- *   `brokerConfigsPollMs` (default 2 s) and reports what changed.
+ *   dynamic broker configs, re-read every `brokerConfigsPollMs` (default 2 s)
+ *   (kubernetes-configmap.ts, which has its contract).
  *
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
  * → StaleVersionError or a re-read and retry). A topic's spec and status are separate API writes
@@ -41,18 +41,19 @@
  * together with the resourceVersion compare-and-swap, a controller whose lease moved on cannot
  * land a write on a topic the newer controller has written.
  */
-import { randomUUID, createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KafkaError, type ErrorName } from '../errors.ts';
+import { KafkaError } from '../errors.ts';
 import { Kube } from '../k8s/client.ts';
 import { CollectionWatch, type WatchEventType } from '../k8s/collection-watch.ts';
-import { apiVersion, kafkaTopicName, leadersSummary, type Topic, type TopicPartitionStatus } from '../k8s/crds.ts';
+import { apiVersion, kafkaTopicName, leadersSummary, type Topic } from '../k8s/crds.ts';
 import { KubeError, KubeErrorCode, isConflict, isNotFound } from '../k8s/errors.ts';
 import { resources, rvAtLeast, type KubeObject } from '../k8s/objects.ts';
 import { MetadataError, MetadataErrorCode } from './errors.ts';
+import { MetadataConfigMap } from './kubernetes-configmap.ts';
 import { KubernetesLeases } from './kubernetes-leases.ts';
-import { randomClusterId } from './memory-store.ts';
-import { applyScramChanges, parseScramCredentials } from './scram-credentials.ts';
+import { ScramSecret } from './kubernetes-scram-secret.ts';
+import { invalidTopicError, partitionState, partitionStatus, topicObjectName } from './kubernetes-topic-object.ts';
 import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
@@ -86,44 +87,7 @@ const CREATE_STATUS_ATTEMPTS = 5;
 
 type TopicObject = Topic & KubeObject;
 
-interface ConfigMapObject extends KubeObject {
-  data?: Record<string, string>;
-}
-
-interface SecretObject extends KubeObject {
-  type?: string;
-  /** base64 values */
-  data?: Record<string, string>;
-}
-
-/**
- * The Kafka error for the API server's refusal of a Topic write as invalid (422): by the field
- * of its first cause that names a topic field (the Status's structured causes, not its text).
- */
-const invalidFieldErrors: ReadonlyArray<readonly [string, ErrorName]> = [
-  ['spec.partitions', 'INVALID_PARTITIONS'],
-  ['spec.replicationFactor', 'INVALID_REPLICATION_FACTOR'],
-  ['spec.topicName', 'INVALID_TOPIC_EXCEPTION'],
-  ['metadata.name', 'INVALID_TOPIC_EXCEPTION'],
-  ['spec.config', 'INVALID_CONFIG'],
-];
-
-function invalidTopicError(err: KubeError): ErrorName {
-  for (const cause of err.causes) {
-    const field = cause.field ?? '';
-    const hit = invalidFieldErrors.find(([prefix]) => field === prefix || field.startsWith(`${prefix}.`) || field.startsWith(`${prefix}[`));
-    if (hit) return hit[1];
-  }
-  return 'INVALID_REQUEST';
-}
-
-/** A Kubernetes object name for a Kafka topic name (Kafka allows upper case and `_`). */
-export function topicObjectName(kafkaName: string): string {
-  if (/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(kafkaName) && kafkaName.length <= 253 && !kafkaName.includes('..')) return kafkaName;
-  const hash = createHash('sha256').update(kafkaName).digest('hex').slice(0, 10);
-  const base = kafkaName.toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/\.\.+/g, '.').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '').slice(0, 200);
-  return base ? `${base}-${hash}` : `topic-${hash}`;
-}
+export { topicObjectName };
 
 export class KubernetesStore implements MetadataStore {
   private readonly kube: Kube;
@@ -141,15 +105,10 @@ export class KubernetesStore implements MetadataStore {
   private readonly inFlight = new Set<string>();
   /** Object names this store has created and is about to give their first status. */
   private readonly creating = new Set<string>();
+  private readonly metadata: MetadataConfigMap;
+  private readonly scram: ScramSecret;
   private id = '';
   private closed = false;
-  private brokerConfigs: DynamicBrokerConfigs = {};
-  private readonly brokerConfigListeners = new Set<(configs: DynamicBrokerConfigs) => void>();
-  private brokerConfigsTimer: NodeJS.Timeout | null = null;
-  private scram: ScramCredentials = {};
-  private readonly scramListeners = new Set<(credentials: ScramCredentials) => void>();
-  private scramTimer: NodeJS.Timeout | null = null;
-  private readonly brokerConfigsPollMs: number;
 
   private constructor(opts: KubernetesStoreOptions) {
     this.fieldManager = opts.fieldManager ?? 'brook-broker';
@@ -157,7 +116,12 @@ export class KubernetesStore implements MetadataStore {
     this.ns = opts.namespace;
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? Date.now;
-    this.brokerConfigsPollMs = opts.brokerConfigsPollMs ?? 2_000;
+    this.metadata = new MetadataConfigMap({
+      kube: this.kube, namespace: opts.namespace, cluster: opts.cluster, labels: { [clusterLabel]: opts.cluster }, pollMs: opts.brokerConfigsPollMs ?? 2_000,
+    });
+    this.scram = new ScramSecret({
+      kube: this.kube, namespace: opts.namespace, cluster: opts.cluster, labels: { [clusterLabel]: opts.cluster }, pollMs: opts.brokerConfigsPollMs ?? 2_000,
+    });
     // Watches bound their own lists and connections; requestTimeoutMs is for the other requests.
     const watchKube = new Kube(opts.kubeConfig, { fieldManager: this.fieldManager });
     // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
@@ -175,7 +139,7 @@ export class KubernetesStore implements MetadataStore {
   static async open(opts: KubernetesStoreOptions): Promise<KubernetesStore> {
     const store = new KubernetesStore(opts);
     try {
-      store.id = await store.ensureMetadataConfigMap();
+      store.id = await store.metadata.open();
       await Promise.all([store.topicWatch.start(), store.leases.start()]);
     } catch (err) {
       await store.close();
@@ -194,148 +158,31 @@ export class KubernetesStore implements MetadataStore {
     };
   }
 
-  // ---------------------------------------------------------------- cluster id, producer ids
-
-  private get metadataName(): string { return `brook-${this.cluster}-metadata`; }
-
-  private async ensureMetadataConfigMap(): Promise<string> {
-    for (;;) {
-      const existing = await this.kube.getOrUndefined<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName);
-      if (existing) {
-        this.brokerConfigs = parseBrokerConfigs(existing);
-        return existing.data?.clusterId ?? '';
-      }
-      try {
-        const cm = await this.kube.create<ConfigMapObject>(resources.ConfigMap, {
-          metadata: { name: this.metadataName, namespace: this.ns, labels: { [clusterLabel]: this.cluster } }, data: { clusterId: randomClusterId(), nextProducerId: '0' },
-        });
-        return cm.data!.clusterId!;
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    }
-  }
+  // ---------------------------------------------------------------- the metadata ConfigMap (kubernetes-configmap.ts)
 
   async clusterId(): Promise<string> { return this.id; }
 
   async allocateProducerIds(count: number): Promise<bigint> {
     this.checkOpen();
-    for (;;) {
-      const cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName);
-      const first = BigInt(cm.data?.nextProducerId ?? '0');
-      cm.data = { ...cm.data, nextProducerId: (first + BigInt(count)).toString() };
-      try {
-        await this.kube.replace(resources.ConfigMap, cm);
-        return first;
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    }
+    return await this.metadata.allocateProducerIds(count);
   }
 
-  // ---------------------------------------------------------------- dynamic broker configs
-
   watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
-    listener(this.brokerConfigs);
-    this.brokerConfigListeners.add(listener);
-    if (!this.brokerConfigsTimer && !this.closed) {
-      this.brokerConfigsTimer = setInterval(() => { void this.pollBrokerConfigs(); }, this.brokerConfigsPollMs);
-      this.brokerConfigsTimer.unref();
-    }
-    return () => { this.brokerConfigListeners.delete(listener); };
+    return this.metadata.watchBrokerConfigs(listener);
   }
 
   async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
     this.checkOpen();
-    for (;;) {
-      const cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName);
-      const next: Record<string, Readonly<Record<string, string>>> = { ...parseBrokerConfigs(cm) };
-      if (Object.keys(configs).length === 0) delete next[entity];
-      else next[entity] = { ...configs };
-      cm.data = { ...cm.data, brokerConfigs: JSON.stringify(next) };
-      try {
-        await this.kube.replace(resources.ConfigMap, cm);
-        this.brokerConfigsRead(next);
-        return;
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    }
+    await this.metadata.setBrokerConfigs(entity, configs);
   }
 
-  // ---------------------------------------------------------------- SCRAM credentials
-  // A Secret of the cluster, `brook-<cluster>-scram-credentials`, data.credentials = the JSON map
-  // user → mechanism → { salt, iterations, storedKey, serverKey } (salted; never a password).
-  // Written with optimistic concurrency; read by polling like the dynamic broker configs.
+  // ---------------------------------------------------------------- SCRAM credentials (kubernetes-scram-secret.ts)
 
-  private get scramSecretName(): string { return `brook-${this.cluster}-scram-credentials`; }
-
-  private async readScramSecret(): Promise<SecretObject | undefined> {
-    return this.kube.getOrUndefined<SecretObject>(resources.Secret, this.ns, this.scramSecretName);
-  }
-
-  private static scramOf(secret: SecretObject | undefined): ScramCredentials {
-    const data = secret?.data?.credentials;
-    return parseScramCredentials(data ? Buffer.from(data, 'base64').toString('utf8') : undefined);
-  }
-
-  watchScramCredentials(listener: (credentials: ScramCredentials) => void): () => void {
-    this.scramListeners.add(listener);
-    listener(this.scram);
-    if (!this.scramTimer && !this.closed) {
-      void this.pollScram();
-      this.scramTimer = setInterval(() => { void this.pollScram(); }, this.brokerConfigsPollMs);
-      this.scramTimer.unref();
-    }
-    return () => { this.scramListeners.delete(listener); };
-  }
+  watchScramCredentials(listener: (credentials: ScramCredentials) => void): () => void { return this.scram.watch(listener); }
 
   async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
     this.checkOpen();
-    for (;;) {
-      const secret = await this.readScramSecret();
-      const next = applyScramChanges(KubernetesStore.scramOf(secret), changes);
-      const data = { credentials: Buffer.from(JSON.stringify(next)).toString('base64') };
-      try {
-        if (secret) await this.kube.replace(resources.Secret, { ...secret, data });
-        else {
-          await this.kube.create<SecretObject>(resources.Secret, {
-            metadata: { name: this.scramSecretName, namespace: this.ns, labels: { [clusterLabel]: this.cluster } }, type: 'Opaque', data,
-          } as SecretObject);
-        }
-        this.scramRead(next);
-        return;
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    }
-  }
-
-  private async pollScram(): Promise<void> {
-    if (this.closed) return;
-    try {
-      this.scramRead(KubernetesStore.scramOf(await this.readScramSecret()));
-    } catch { /* the API server is unreachable: the credentials known stay in force */ }
-  }
-
-  private scramRead(credentials: ScramCredentials): void {
-    if (JSON.stringify(credentials) === JSON.stringify(this.scram)) return;
-    this.scram = credentials;
-    for (const l of this.scramListeners) l(credentials);
-  }
-
-  /** A failed read is retried at the next poll; the configs known stay in force meanwhile. */
-  private async pollBrokerConfigs(): Promise<void> {
-    if (this.closed) return;
-    try {
-      this.brokerConfigsRead(parseBrokerConfigs(await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.metadataName)));
-    } catch { /* the API server is unreachable: no news is not a change */ }
-  }
-
-  private brokerConfigsRead(configs: DynamicBrokerConfigs): void {
-    if (JSON.stringify(configs) === JSON.stringify(this.brokerConfigs)) return;
-    this.brokerConfigs = configs;
-    for (const l of this.brokerConfigListeners) l(configs);
+    await this.scram.alter(changes);
   }
 
   // ---------------------------------------------------------------- topics
@@ -597,49 +444,11 @@ export class KubernetesStore implements MetadataStore {
     this.leases.close();
     this.topicListeners.clear();
     this.pendingListeners.clear();
-    this.brokerConfigListeners.clear();
-    this.scramListeners.clear();
-    if (this.brokerConfigsTimer) clearInterval(this.brokerConfigsTimer);
-    if (this.scramTimer) clearInterval(this.scramTimer);
+    this.metadata.close();
+    this.scram.close();
   }
 
   private checkOpen(): void {
     if (this.closed) throw new MetadataError(MetadataErrorCode.STORE_CLOSED, 'the metadata store is closed');
-  }
-}
-
-/**
- * A partition's state as the Topic's `status.partitions[]` holds it: a reassignment in flight
- * is `reassignment` (target, adding, removing), absent when none is.
- */
-function partitionStatus(p: PartitionState): TopicPartitionStatus {
-  const { addingReplicas = [], removingReplicas = [], ...rest } = p;
-  const status: TopicPartitionStatus = { ...rest, replicas: [...p.replicas], isr: [...p.isr] };
-  if (addingReplicas.length === 0 && removingReplicas.length === 0) return status;
-  const reassignment = {
-    targetReplicas: p.replicas.filter((r) => !removingReplicas.includes(r)),
-    addingReplicas: [...addingReplicas],
-    removingReplicas: [...removingReplicas],
-  };
-  return { ...status, reassignment };
-}
-
-/** The inverse of partitionStatus. */
-function partitionState(p: TopicPartitionStatus): PartitionState {
-  const state = { partition: p.partition, replicas: p.replicas, leader: p.leader, isr: p.isr, leaderEpoch: p.leaderEpoch, partitionEpoch: p.partitionEpoch };
-  const adding = p.reassignment?.addingReplicas ?? [];
-  const removing = p.reassignment?.removingReplicas ?? [];
-  return adding.length === 0 && removing.length === 0 ? state : { ...state, addingReplicas: adding, removingReplicas: removing };
-}
-
-/** The dynamic broker configs the metadata ConfigMap holds (none when absent or unreadable). */
-function parseBrokerConfigs(cm: ConfigMapObject): DynamicBrokerConfigs {
-  const text = cm.data?.brokerConfigs;
-  if (!text) return {};
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return parsed && typeof parsed === 'object' ? parsed as DynamicBrokerConfigs : {};
-  } catch {
-    return {};
   }
 }

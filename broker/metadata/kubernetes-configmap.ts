@@ -1,0 +1,146 @@
+/**
+ * The cluster's metadata ConfigMap `brook-<cluster>-metadata`, for the Kubernetes store: the
+ * cluster id (made once, by whichever broker opens the store first), the next free producer id,
+ * and the dynamic broker configs (`brokerConfigs`, JSON by entity: `""` for the cluster-wide
+ * default, a broker id for one broker).
+ *
+ * Every write is a compare-and-swap on the ConfigMap's resourceVersion, retried on a conflict
+ * from a fresh read, so brokers allocating producer ids at once never hand out one range twice.
+ * The brokers' Role lets them get and update this one ConfigMap but not watch it, so the dynamic
+ * broker configs are re-read every `pollMs` and listeners hear only of changes; a failed read
+ * changes nothing (the configs known stay in force: no news is not a change).
+ */
+import type { Kube } from '../k8s/client.ts';
+import { isConflict } from '../k8s/errors.ts';
+import { resources, type KubeObject } from '../k8s/objects.ts';
+import { randomClusterId } from './memory-store.ts';
+import type { DynamicBrokerConfigs } from './types.ts';
+
+interface ConfigMapObject extends KubeObject {
+  data?: Record<string, string>;
+}
+
+export interface MetadataConfigMapOptions {
+  kube: Kube;
+  namespace: string;
+  cluster: string;
+  /** Labels of the ConfigMap when this store creates it. */
+  labels: Readonly<Record<string, string>>;
+  /** How often the dynamic broker configs are re-read. */
+  pollMs: number;
+}
+
+export class MetadataConfigMap {
+  private readonly kube: Kube;
+  private readonly ns: string;
+  private readonly name: string;
+  private readonly labels: Readonly<Record<string, string>>;
+  private readonly pollMs: number;
+  private brokerConfigs: DynamicBrokerConfigs = {};
+  private readonly listeners = new Set<(configs: DynamicBrokerConfigs) => void>();
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(opts: MetadataConfigMapOptions) {
+    this.kube = opts.kube;
+    this.ns = opts.namespace;
+    this.name = `brook-${opts.cluster}-metadata`;
+    this.labels = opts.labels;
+    this.pollMs = opts.pollMs;
+  }
+
+  /** Reads the ConfigMap, creating it with a new cluster id when missing; returns the cluster id. */
+  async open(): Promise<string> {
+    for (;;) {
+      const existing = await this.kube.getOrUndefined<ConfigMapObject>(resources.ConfigMap, this.ns, this.name);
+      if (existing) {
+        this.brokerConfigs = parseBrokerConfigs(existing);
+        return existing.data?.clusterId ?? '';
+      }
+      try {
+        const cm = await this.kube.create<ConfigMapObject>(resources.ConfigMap, {
+          metadata: { name: this.name, namespace: this.ns, labels: { ...this.labels } }, data: { clusterId: randomClusterId(), nextProducerId: '0' },
+        });
+        return cm.data!.clusterId!;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+  }
+
+  /** The first of `count` producer ids no other broker got. */
+  allocateProducerIds(count: number): Promise<bigint> {
+    return this.update((cm) => {
+      const first = BigInt(cm.data?.nextProducerId ?? '0');
+      cm.data = { ...cm.data, nextProducerId: (first + BigInt(count)).toString() };
+      return first;
+    });
+  }
+
+  watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
+    listener(this.brokerConfigs);
+    this.listeners.add(listener);
+    if (!this.timer && !this.closed) {
+      this.timer = setInterval(() => { void this.poll(); }, this.pollMs);
+      this.timer.unref();
+    }
+    return () => { this.listeners.delete(listener); };
+  }
+
+  /** Replaces one entity's dynamic configs (none: the entity is removed). */
+  async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
+    const next = await this.update((cm) => {
+      const all: Record<string, Readonly<Record<string, string>>> = { ...parseBrokerConfigs(cm) };
+      if (Object.keys(configs).length === 0) delete all[entity];
+      else all[entity] = { ...configs };
+      cm.data = { ...cm.data, brokerConfigs: JSON.stringify(all) };
+      return all;
+    });
+    this.read(next);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.listeners.clear();
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Read, change, compare-and-swap; again from a fresh read on a conflict. */
+  private async update<T>(change: (cm: ConfigMapObject) => T): Promise<T> {
+    for (;;) {
+      const cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.name);
+      const result = change(cm);
+      try {
+        await this.kube.replace(resources.ConfigMap, cm);
+        return result;
+      } catch (err) {
+        if (!isConflict(err)) throw err;
+      }
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.read(parseBrokerConfigs(await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.name)));
+    } catch { /* the API server is unreachable: no news is not a change */ }
+  }
+
+  private read(configs: DynamicBrokerConfigs): void {
+    if (JSON.stringify(configs) === JSON.stringify(this.brokerConfigs)) return;
+    this.brokerConfigs = configs;
+    for (const l of this.listeners) l(configs);
+  }
+}
+
+/** The dynamic broker configs the metadata ConfigMap holds (none when absent or unreadable). */
+function parseBrokerConfigs(cm: ConfigMapObject): DynamicBrokerConfigs {
+  const text = cm.data?.brokerConfigs;
+  if (!text) return {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return parsed && typeof parsed === 'object' ? parsed as DynamicBrokerConfigs : {};
+  } catch {
+    return {};
+  }
+}
