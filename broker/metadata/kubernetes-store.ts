@@ -11,7 +11,7 @@
  *   for the controller (kubernetes-leases.ts, which has their contract).
  * - Secret `brook-<cluster>-scram-credentials`: salted SCRAM credentials (kubernetes-scram-secret.ts).
  * - ConfigMap `brook-<cluster>-metadata`: the cluster id, the next free producer id, and the
- *   dynamic broker configs, re-read every `brokerConfigsPollMs` (default 2 s)
+ *   dynamic broker configs and the ACL bindings, re-read every `brokerConfigsPollMs` (default 2 s)
  *   (kubernetes-configmap.ts, which has its contract).
  *
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
@@ -57,7 +57,7 @@ import { invalidTopicError, partitionState, partitionStatus, topicObjectName } f
 import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
-  ScramCredentialChange, ScramCredentials,
+  ScramCredentialChange, ScramCredentials, AclBinding, AclChange,
 } from './types.ts';
 
 export interface KubernetesStoreOptions {
@@ -174,6 +174,13 @@ export class KubernetesStore implements MetadataStore {
   async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
     this.checkOpen();
     await this.metadata.setBrokerConfigs(entity, configs);
+  }
+
+  watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void { return this.metadata.watchAcls(listener); }
+
+  async updateAcls<T>(change: (current: readonly AclBinding[]) => AclChange<T>): Promise<T> {
+    this.checkOpen();
+    return await this.metadata.updateAcls(change);
   }
 
   // ---------------------------------------------------------------- SCRAM credentials (kubernetes-scram-secret.ts)

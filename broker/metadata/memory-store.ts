@@ -8,7 +8,7 @@ import { KafkaError } from '../errors.ts';
 import { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './errors.ts';
 import type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
-  ScramCredentialChange, ScramCredentials,
+  ScramCredentialChange, ScramCredentials, AclBinding, AclChange,
 } from './types.ts';
 import { applyScramChanges } from './scram-credentials.ts';
 
@@ -21,6 +21,8 @@ export interface MemoryStoreState {
   brokerConfigs?: DynamicBrokerConfigs;
   /** Salted SCRAM credentials (absent in files written before SASL existed). */
   scramCredentials?: ScramCredentials;
+  /** ACL bindings (absent in files written before the authorizer existed). */
+  acls?: readonly AclBinding[];
 }
 
 export class MemoryStore implements MetadataStore {
@@ -40,6 +42,8 @@ export class MemoryStore implements MetadataStore {
   private readonly brokerConfigListeners = new Set<(configs: DynamicBrokerConfigs) => void>();
   protected scram: ScramCredentials = {};
   private readonly scramListeners = new Set<(credentials: ScramCredentials) => void>();
+  protected acls: readonly AclBinding[] = [];
+  private readonly aclListeners = new Set<(acls: readonly AclBinding[]) => void>();
 
   constructor(opts: { clusterId?: string; clock?: () => number } = {}) {
     this.id = opts.clusterId ?? randomClusterId();
@@ -214,6 +218,20 @@ export class MemoryStore implements MetadataStore {
     for (const l of this.scramListeners) l(next);
   }
 
+  watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void {
+    listener(this.acls);
+    this.aclListeners.add(listener);
+    return () => { this.aclListeners.delete(listener); };
+  }
+
+  async updateAcls<T>(change: (current: readonly AclBinding[]) => AclChange<T>): Promise<T> {
+    this.checkOpen();
+    const { acls, result } = change(this.acls);
+    await this.commit(() => { this.acls = acls; });
+    for (const l of this.aclListeners) l(acls);
+    return result;
+  }
+
   async allocateProducerIds(count: number): Promise<bigint> {
     this.checkOpen();
     const first = this.nextProducerId;
@@ -228,6 +246,7 @@ export class MemoryStore implements MetadataStore {
     this.controllerListeners.clear();
     this.brokerConfigListeners.clear();
     this.scramListeners.clear();
+    this.aclListeners.clear();
     for (const b of this.brokers.values()) clearTimeout(b.timer);
     if (this.controller) clearTimeout(this.controller.timer);
   }
@@ -243,6 +262,7 @@ export class MemoryStore implements MetadataStore {
       topics: [...this.topics.values()],
       brokerConfigs: this.brokerConfigs,
       scramCredentials: this.scram,
+      acls: this.acls,
     };
   }
 
@@ -252,6 +272,7 @@ export class MemoryStore implements MetadataStore {
     this.revision = state.revision;
     this.brokerConfigs = state.brokerConfigs ?? {};
     this.scram = state.scramCredentials ?? {};
+    this.acls = state.acls ?? [];
     this.topics.clear();
     // (files written before controller epochs existed lack the field)
     for (const t of state.topics) this.topics.set(t.spec.name, { ...t, controllerEpoch: t.controllerEpoch ?? 0 });

@@ -8,6 +8,8 @@
 export { ControllerFencedError, StaleVersionError } from './errors.ts';
 import type { ScramCredential, ScramCredentials, ScramMechanism } from '../security/scram.ts';
 export type { ScramCredential, ScramCredentials, ScramMechanism } from '../security/scram.ts';
+import type { AclBinding } from '../security/acls.ts';
+export type { AclBinding } from '../security/acls.ts';
 
 export interface TopicSpec {
   /** The Kafka topic name. */
@@ -83,6 +85,12 @@ export interface ScramCredentialChange {
   readonly user: string;
   readonly mechanism: ScramMechanism;
   readonly credential: ScramCredential | null;
+}
+
+/** What updateAcls's change makes: the new bindings and what to tell the caller. */
+export interface AclChange<T> {
+  readonly acls: readonly AclBinding[];
+  readonly result: T;
 }
 
 export interface TopicUpdate {
@@ -169,6 +177,13 @@ export interface MetadataStore {
   watchScramCredentials(listener: (credentials: ScramCredentials) => void): () => void;
   /** Applies the changes together (a user left with no mechanism disappears); last writer wins per credential. */
   alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void>;
+  /** The ACL bindings the authorizer enforces: `listener` gets them all now and after every change. Returns the unsubscribe. */
+  watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void;
+  /**
+   * Replaces the ACL bindings with what `change` makes of the current ones, atomically: `change`
+   * is pure and may run again on fresh bindings after a concurrent write. Returns its result.
+   */
+  updateAcls<T>(change: (current: readonly AclBinding[]) => AclChange<T>): Promise<T>;
   close(): Promise<void>;
 }
 
