@@ -29,6 +29,8 @@ import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
 import { handOffLeadership, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
 import { resolveListeners } from './listeners.ts';
+import { Authorizer } from './security/authorizer.ts';
+import { aclOperationName, resourceTypeName } from './security/acls.ts';
 import { interBrokerClientSecurity, resolveListenerSecurity } from './security/listener-security.ts';
 import type { ClientSecurity, ListenerSecurity } from './security/listener-security.ts';
 import { isScramMechanism, makeCredential } from './security/scram.ts';
@@ -83,6 +85,7 @@ export class Broker implements BrokerServices {
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
+  readonly authorizer: Authorizer | null;
   /** Connections to other brokers for WriteTxnMarkers, by broker id. */
   private readonly markers: TxnMarkerChannel;
   readonly log: Logger;
@@ -211,6 +214,9 @@ export class Broker implements BrokerServices {
       transactions: () => self.transactions.counts(),
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
+    this.authorizer = Authorizer.fromSettings(this.settings, this.store, (d) => this.metrics.authorizerDecisions.inc({
+      operation: aclOperationName(d.operation), resource_type: resourceTypeName(d.resourceType), result: d.allowed ? 'allowed' : 'denied',
+    }));
     const cleanerLog = this.log.child('cleaner');
     this.cleaner = this.settings.bool('log.cleaner.enable') ? new LogCleaner({
       clock: this.clock,
@@ -562,6 +568,7 @@ export class Broker implements BrokerServices {
     this.delayedFetches.wakeAll();
     this.groups.close();
     this.transactions.close();
+    this.authorizer?.close();
     this.markers.close();
     await this.listeners.close(controlled ? undefined : 0);
     await this.applying;

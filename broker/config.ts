@@ -152,6 +152,10 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'sasl.mechanism.inter.broker.protocol', type: 'string', default: 'GSSAPI', doc: 'The mechanism brokers authenticate with on a SASL inter-broker listener; the credentials are the username and password of listener.name.<name>.<mechanism>.sasl.jaas.config.' },
   { name: 'connections.max.reauth.ms', type: 'long', default: '0', doc: 'KIP-368: a SASL session lasts this long (SaslAuthenticate v1 tells the client); the client re-authenticates on the same connection before it ends, else the connection is closed. 0: sessions never expire.' },
   { name: 'sasl.server.max.receive.size', type: 'int', default: '524288', doc: 'Largest SASL token accepted before authentication; a larger frame closes the connection.' },
+  // Authorization (broker/security/authorizer.ts)
+  { name: 'authorizer.class.name', type: 'string', default: '', doc: 'The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or kafka.security.authorizer.AclAuthorizer: the same rules) enforces the ACLs of the metadata store (kafka-acls); empty: no authorizer, every request is allowed and the ACL APIs answer SECURITY_DISABLED.' },
+  { name: 'super.users', type: 'string', default: '', doc: 'Principals allowed everything whatever the ACLs say, separated by semicolons (User:admin;User:CN=broker-0,O=Brook).' },
+  { name: 'allow.everyone.if.no.acl.found', type: 'boolean', default: 'false', doc: 'With an authorizer: a resource no ACL names at all is open to everyone (true) or to super users only (false, Kafka\'s default).' },
 ];
 
 /**

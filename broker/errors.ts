@@ -42,6 +42,7 @@ const table = [
   [27, 'REBALANCE_IN_PROGRESS', false, 'The group is rebalancing, so a rejoin is needed.'],
   [28, 'INVALID_COMMIT_OFFSET_SIZE', false, 'The committing offset data size is not valid.'],
   [29, 'TOPIC_AUTHORIZATION_FAILED', false, 'Topic authorization failed.'],
+  [30, 'GROUP_AUTHORIZATION_FAILED', false, 'Group authorization failed.'],
   [31, 'CLUSTER_AUTHORIZATION_FAILED', false, 'Cluster authorization failed.'],
   [32, 'INVALID_TIMESTAMP', false, 'The timestamp of the message is out of acceptable range.'],
   [33, 'UNSUPPORTED_SASL_MECHANISM', false, 'The broker does not support the requested SASL mechanism.'],

@@ -14,6 +14,7 @@
 import { ErrorCode } from '../errors.ts';
 import { credentialFromSaltedPassword, MAX_ITERATIONS, MIN_ITERATIONS, scramMechanismById, scramMechanismIds, scramMechanisms } from '../security/scram.ts';
 import type { ScramCredential, ScramMechanism } from '../security/scram.ts';
+import { AclOperation, clusterAllowed } from './authz.ts';
 import type { ApiHandler } from './index.ts';
 
 export const saslHandshakeHandler: ApiHandler<17> = {
@@ -37,6 +38,9 @@ export const describeUserScramCredentialsHandler: ApiHandler<50> = {
   minVersion: 0,
   maxVersion: 0,
   handle(req, ctx) {
+    if (!clusterAllowed(ctx, AclOperation.DESCRIBE)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.', results: [] };
+    }
     const all = ctx.broker.scramCredentials();
     const asked = req.users === null || req.users.length === 0 ? Object.keys(all).sort() : req.users.map((u) => u.name);
     const counts = new Map<string, number>();
@@ -61,6 +65,10 @@ export const alterUserScramCredentialsHandler: ApiHandler<51> = {
   minVersion: 0,
   maxVersion: 0,
   async handle(req, ctx) {
+    if (!clusterAllowed(ctx, AclOperation.ALTER)) {
+      const users = [...new Set([...req.deletions, ...req.upsertions].map((u) => u.name))];
+      return { throttleTimeMs: 0, results: users.map((user) => ({ user, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.' })) };
+    }
     const existing = ctx.broker.scramCredentials();
     const errors = new Map<string, { errorCode: number; errorMessage: string }>();
     const fail = (user: string, errorCode: number, errorMessage: string) => { if (!errors.has(user)) errors.set(user, { errorCode, errorMessage }); };

@@ -10,6 +10,7 @@
  *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
  *   (ElectLeaders, AlterPartitionReassignments).
  */
+import type { Authorizer } from '../security/authorizer.ts';
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
 import type { GroupCoordinator } from '../groups/index.ts';
@@ -61,7 +62,9 @@ export interface BrokerServices {
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;
   readonly metrics: RequestMetrics;
-  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs' | 'alterScramCredentials'>;
+  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs' | 'alterScramCredentials' | 'updateAcls'>;
+  /** The authorizer (authorizer.class.name), or null: every request allowed. */
+  readonly authorizer: Authorizer | null;
   /** A user's SCRAM credential as the metadata store has it (SASL listeners check proofs against it). */
   scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined;
   /** Every SCRAM credential the store has (DescribeUserScramCredentials). */

@@ -36,6 +36,12 @@ export const Permission = { UNKNOWN: 0, ANY: 1, DENY: 2, ALLOW: 3 } as const;
 export type ResourceTypeCode = (typeof ResourceType)[keyof typeof ResourceType];
 export type OperationCode = (typeof AclOperation)[keyof typeof AclOperation];
 
+const nameOf = (table: Readonly<Record<string, number>>, code: number) => Object.keys(table).find((k) => table[k] === code) ?? String(code);
+/** READ, WRITE, ... (metrics, logs). */
+export const aclOperationName = (code: number): string => nameOf(AclOperation, code);
+/** TOPIC, GROUP, ... */
+export const resourceTypeName = (code: number): string => nameOf(ResourceType, code);
+
 /** The one cluster resource's name. */
 export const CLUSTER_NAME = 'kafka-cluster';
 /** LITERAL `*`: every resource of the type. */
@@ -99,6 +105,24 @@ export function authorize(
   if (mine.some((b) => b.permission === Permission.DENY && (b.operation === operation || b.operation === AclOperation.ALL))) return false;
   const allowing = [operation, AclOperation.ALL, ...(implied.get(operation) ?? [])];
   return mine.some((b) => b.permission === Permission.ALLOW && allowing.includes(b.operation));
+}
+
+/**
+ * Whether the principal may do `operation` on some resource of a type (Kafka's
+ * authorizeByResourceType, used for an idempotent producer's "WRITE on any topic"): a super user,
+ * or an ALLOW for it (or ALL) on some pattern of the type not denied for every resource by a
+ * DENY on the LITERAL wildcard; or, with allow.everyone.if.no.acl.found, no binding of the type at all.
+ */
+export function authorizeAny(
+  acls: readonly AclBinding[], config: AuthorizerConfig, principal: string, host: string, operation: number, resourceType: number,
+): boolean {
+  if (config.superUsers.has(principal)) return true;
+  const ofType = acls.filter((b) => b.resourceType === resourceType);
+  if (ofType.length === 0) return config.allowIfNoAcl;
+  const mine = ofType.filter((b) => (b.principal === principal || b.principal === WILDCARD_PRINCIPAL) && (b.host === host || b.host === WILDCARD)
+    && (b.operation === operation || b.operation === AclOperation.ALL));
+  const deniedEverywhere = mine.some((b) => b.permission === Permission.DENY && b.patternType === PatternType.LITERAL && b.resourceName === WILDCARD);
+  return !deniedEverywhere && mine.some((b) => b.permission === Permission.ALLOW);
 }
 
 export function filterMatches(f: AclBindingFilter, b: AclBinding): boolean {
