@@ -24,10 +24,17 @@ import { PendingTopics } from './pending-topics.ts';
 import { ProducerIdAllocator } from './producer-ids.ts';
 import { GroupCoordinator, groupCoordinatorConfig, OFFSETS_TOPIC } from './groups/index.ts';
 import { TransactionCoordinator, TRANSACTION_STATE_TOPIC, TxnMarkerChannel, writeMarkersLocally } from './transactions/index.ts';
+import { KafkaConnection } from './client/kafka-connection.ts';
 import { Controller } from './controller.ts';
 import { Membership } from './membership.ts';
 import { handOffLeadership, isReassigning, isThrottledReplica, ReplicaManager, ReplicationQuota } from './replication/index.ts';
 import { resolveListeners } from './listeners.ts';
+import { Authorizer } from './security/authorizer.ts';
+import { aclOperationName, resourceTypeName } from './security/acls.ts';
+import { interBrokerClientSecurity, resolveListenerSecurity } from './security/listener-security.ts';
+import type { ClientSecurity, ListenerSecurity } from './security/listener-security.ts';
+import { isScramMechanism, makeCredential } from './security/scram.ts';
+import type { ScramCredential, ScramCredentials, ScramMechanism } from './security/scram.ts';
 import type { Endpoint, ListenerPlan } from './listeners.ts';
 import type { ListenerEndpoint } from './metadata/index.ts';
 import type { BrokerEndpoint, BrokerServices } from './handlers/services.ts';
@@ -78,6 +85,7 @@ export class Broker implements BrokerServices {
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
+  readonly authorizer: Authorizer | null;
   /** Connections to other brokers for WriteTxnMarkers, by broker id. */
   private readonly markers: TxnMarkerChannel;
   readonly log: Logger;
@@ -90,6 +98,12 @@ export class Broker implements BrokerServices {
   private readonly topics = new Map<string, TopicRecord>();
   private readonly topicNamesById = new Map<string, string>();
   private readonly listeners: ListenerSet;
+  /** Each listener's security (TLS material, SASL mechanisms), resolved at construction. */
+  private readonly security = new Map<string, ListenerSecurity>();
+  /** How this broker connects to the others' inter-broker listener (replication, transaction markers). */
+  readonly clientSecurity: ClientSecurity;
+  private scram: ScramCredentials = {};
+  private unwatchScram: (() => void) | null = null;
   private rackValue: string | null;
   private health: HealthServer | null = null;
   private unwatch: (() => void) | null = null;
@@ -128,6 +142,10 @@ export class Broker implements BrokerServices {
       interBrokerListenerName: this.settings.get('inter.broker.listener.name'),
     }, { listen: opts.listen, advertised: opts.advertised });
     this.listeners = new ListenerSet(plan, opts.pendingListeners ?? [], this.log);
+    for (const l of plan.listeners) {
+      this.security.set(l.name, resolveListenerSecurity(this.settings, l, (err) => this.log.warn(`listener ${l.name}: reloading its TLS files failed (the previous certificate stays in use): ${err.message}`)));
+    }
+    this.clientSecurity = interBrokerClientSecurity(this.settings, this.security.get(plan.interBroker)!);
     this.rackValue = this.settings.get('broker.rack');
     this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
     this.producerIds = new ProducerIdAllocator(this.store);
@@ -142,6 +160,7 @@ export class Broker implements BrokerServices {
       liveBroker: (id) => this.membership.live.find((b) => b.id === id),
       writeLocally: (m) => writeMarkersLocally(this, m),
       timeoutMs: () => this.markerTimeoutMs,
+      connect: (endpoint, clientId, timeoutMs) => this.connectTo(endpoint, clientId, timeoutMs),
       log: this.log,
     });
     this.transactions = new TransactionCoordinator({
@@ -195,6 +214,9 @@ export class Broker implements BrokerServices {
       transactions: () => self.transactions.counts(),
       controller: () => ({ isController: self.membership.isController, epoch: self.membership.controllerLease?.epoch ?? -1, elections: self.controller.elections }),
     });
+    this.authorizer = Authorizer.fromSettings(this.settings, this.store, (d) => this.metrics.authorizerDecisions.inc({
+      operation: aclOperationName(d.operation), resource_type: resourceTypeName(d.resourceType), result: d.allowed ? 'allowed' : 'denied',
+    }));
     const cleanerLog = this.log.child('cleaner');
     this.cleaner = this.settings.bool('log.cleaner.enable') ? new LogCleaner({
       clock: this.clock,
@@ -210,6 +232,7 @@ export class Broker implements BrokerServices {
       fetchWaitMs: this.settings.int('replica.fetch.wait.max.ms'),
       fetchMaxBytes: this.settings.int('replica.fetch.max.bytes'),
       endpointOf: (id) => this.membership.live.find((b) => b.id === id),
+      security: this.clientSecurity,
       partitions: () => this.partitions.values(),
       clock: this.clock,
       followerQuota: this.followerQuota,
@@ -275,10 +298,20 @@ export class Broker implements BrokerServices {
       });
     }
     this.unwatchBrokerConfigs = this.store.watchBrokerConfigs((configs) => this.brokerConfigsChanged(configs));
+    this.unwatchScram = this.store.watchScramCredentials((credentials) => { this.scram = credentials; });
+    await this.ensureOwnScramCredential();
     this.unwatch = this.store.watchTopics((event) => this.enqueue(event));
     await this.applying;
     await this.logs.removeStray(this.partitions.values());
-    await this.listeners.start(this, this.metrics);
+    await this.listeners.start(this, this.metrics, this.security);
+    for (const sec of this.security.values()) {
+      if (!sec.ssl) continue;
+      sec.ssl.onChange(() => {
+        this.metrics.tlsReloads.inc({ listener: sec.listener });
+        this.log.info(`listener ${sec.listener}: key store / trust store changed, new TLS handshakes use the new files`);
+      });
+      sec.ssl.watch(this.settings.int('ssl.reload.check.interval.ms'));
+    }
     const interval = this.settings.int('log.retention.check.interval.ms');
     this.retentionTimer = setInterval(() => { void this.logs.enforceRetention(this.partitions.values()); }, interval);
     this.retentionTimer.unref();
@@ -330,6 +363,27 @@ export class Broker implements BrokerServices {
 
   /** Proposes an ISR change for a partition this broker leads (see ReplicaManager). */
   proposeIsr(p: Partition, isr: number[]): void { this.replicas.proposeIsr(p, isr); }
+
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined { return this.scram[user]?.[mechanism]; }
+  scramCredentials(): ScramCredentials { return this.scram; }
+
+  /**
+   * A SCRAM inter-broker mechanism needs the broker's own user in the store (Kafka bootstraps it
+   * with `kafka-storage format --add-scram`): Brook adds it from the broker's JAAS username and
+   * password when the store has no credential of that mechanism for the user. An existing one is
+   * never overwritten.
+   */
+  private async ensureOwnScramCredential(): Promise<void> {
+    const own = this.clientSecurity.sasl;
+    if (!own || !isScramMechanism(own.mechanism) || this.scram[own.username]?.[own.mechanism]) return;
+    await this.store.alterScramCredentials([{ user: own.username, mechanism: own.mechanism, credential: makeCredential(own.mechanism, own.password) }]);
+    this.log.info(`added the ${own.mechanism} credential of the inter-broker user ${own.username} to the metadata store`);
+  }
+
+  /** A connection to another broker's inter-broker listener, with this broker's TLS and SASL. */
+  connectTo(endpoint: { host: string; port: number }, clientId: string, requestTimeoutMs: number): KafkaConnection {
+    return new KafkaConnection({ host: endpoint.host, port: endpoint.port, clientId, requestTimeoutMs, security: this.clientSecurity });
+  }
 
   /** The inter-broker listener's advertised address (what this broker registers as host:port). */
   get advertised(): Endpoint { return this.listeners.interBrokerAdvertised; }
@@ -509,9 +563,12 @@ export class Broker implements BrokerServices {
     this.unwatch?.();
     this.unwatchPending?.();
     this.unwatchBrokerConfigs?.();
+    this.unwatchScram?.();
+    for (const sec of this.security.values()) sec.ssl?.close();
     this.delayedFetches.wakeAll();
     this.groups.close();
     this.transactions.close();
+    this.authorizer?.close();
     this.markers.close();
     await this.listeners.close(controlled ? undefined : 0);
     await this.applying;

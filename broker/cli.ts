@@ -74,8 +74,9 @@ Several listeners, Kafka's way (--set or --config; instead of --listen/--adverti
   advertised.listeners=INTERNAL://broker-0.internal:9092,EXTERNAL://203.0.113.7:31000
   listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT
   inter.broker.listener.name=INTERNAL
-A client gets, in Metadata, the advertised addresses of the listener it connected on. Only
-PLAINTEXT is served for now (SSL and SASL listeners are refused at start). With several
+A client gets, in Metadata, the advertised addresses of the listener it connected on. Every
+Kafka security protocol is served (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL; see the ssl.* and
+sasl.* settings in 'brook settings'). With several
 listeners the broker prints one "listening on HOST:PORT (NAME)" line per listener.
 `;
 

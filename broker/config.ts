@@ -25,6 +25,8 @@ export interface BrokerSetting {
   readonly defaultFromAlias?: boolean;
   /** Apache Kafka 4.1's default where Brook's differs on purpose, and why. */
   readonly kafkaDefault?: { readonly value: string; readonly reason: string };
+  /** Kafka's PASSWORD type: described with a null value and isSensitive. */
+  readonly sensitive?: boolean;
 }
 
 export interface TopicSetting {
@@ -125,10 +127,58 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'broker.rack', type: 'string', default: null, doc: 'Rack (zone) of this broker, reported in metadata.' },
   { name: 'listeners', type: 'string', default: null, doc: 'Listeners to bind, NAME://HOST:PORT comma-separated (e.g. INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:9094). Unset: one PLAINTEXT listener from --listen (default 0.0.0.0:9092).' },
   { name: 'advertised.listeners', type: 'string', default: null, doc: 'Addresses clients are told per listener, NAME://HOST:PORT; a client gets those of the listener it connected on. A listener left out advertises its bind address (0.0.0.0: this host\'s first non-loopback address).' },
-  { name: 'listener.security.protocol.map', type: 'string', default: null, doc: 'Security protocol per listener name, NAME:PROTOCOL comma-separated. Unset: each protocol name maps to itself. Only PLAINTEXT is served for now.' },
+  { name: 'listener.security.protocol.map', type: 'string', default: null, doc: 'Security protocol per listener name, NAME:PROTOCOL comma-separated. Unset: each protocol name maps to itself. PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL are served.' },
   { name: 'inter.broker.listener.name', type: 'string', default: null, doc: 'The listener brokers replicate over. Unset: the listener named PLAINTEXT, else the first listener.' },
   { name: 'cluster.id', type: 'string', default: null, doc: 'Cluster id; taken from the metadata store when unset.' },
+  // Security (SSL and SASL listeners). Each may also be given per listener as listener.name.<name>.<setting>
+  // (e.g. listener.name.external.ssl.keystore.location), which wins over the unprefixed one, as in Kafka.
+  { name: 'ssl.keystore.type', type: 'string', default: 'JKS', doc: 'Format of the key store: PEM (ssl.keystore.location holding the private key and the certificate chain, or ssl.keystore.key + ssl.keystore.certificate.chain inline) or PKCS12. JKS, Kafka\'s default, is a Java format Brook cannot read: name PEM or PKCS12.' },
+  { name: 'ssl.keystore.location', type: 'string', default: null, doc: 'The key store file (the listener\'s private key and certificate chain). Re-read when it changes: new TLS handshakes use the new certificate, established connections stay.' },
+  { name: 'ssl.keystore.password', type: 'string', default: null, sensitive: true, doc: 'Password of a PKCS12 key store (PEM: unused).' },
+  { name: 'ssl.key.password', type: 'string', default: null, sensitive: true, doc: 'Password of an encrypted PEM private key.' },
+  { name: 'ssl.keystore.certificate.chain', type: 'string', default: null, doc: 'The certificate chain in PEM, inline (with ssl.keystore.type=PEM and ssl.keystore.key).' },
+  { name: 'ssl.keystore.key', type: 'string', default: null, sensitive: true, doc: 'The private key in PEM, inline (with ssl.keystore.type=PEM and ssl.keystore.certificate.chain).' },
+  { name: 'ssl.truststore.type', type: 'string', default: 'JKS', doc: 'Format of the trust store: PEM (ssl.truststore.location, or ssl.truststore.certificates inline). JKS and PKCS12 trust stores are refused: name PEM.' },
+  { name: 'ssl.truststore.location', type: 'string', default: null, doc: 'The trust store file: the CA certificates client certificates (ssl.client.auth) and, for the broker\'s own connections to other brokers, their certificates are checked against. Re-read when it changes.' },
+  { name: 'ssl.truststore.password', type: 'string', default: null, sensitive: true, doc: 'Password of the trust store (PEM: unused).' },
+  { name: 'ssl.truststore.certificates', type: 'string', default: null, doc: 'Trusted certificates in PEM, inline (with ssl.truststore.type=PEM).' },
+  { name: 'ssl.client.auth', type: 'string', default: 'none', doc: 'TLS client authentication on SSL listeners: none, requested (a client may present a certificate; an untrusted one is refused) or required (mTLS). An authenticated client\'s principal is its certificate\'s subject (User:CN=...,O=...).' },
+  { name: 'ssl.enabled.protocols', type: 'list', default: 'TLSv1.2,TLSv1.3', doc: 'TLS versions accepted (TLSv1.2, TLSv1.3).' },
+  { name: 'ssl.protocol', type: 'string', default: 'TLSv1.3', doc: 'The TLS protocol of the SSLContext (Java); Brook negotiates within ssl.enabled.protocols.', noEffect: 'Node negotiates the highest version within ssl.enabled.protocols.' },
+  { name: 'ssl.cipher.suites', type: 'list', default: '', doc: 'Cipher suites offered, by IANA name as Java names them (TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_AES_128_GCM_SHA256) or by OpenSSL name; empty: Node\'s defaults.' },
+  { name: 'ssl.endpoint.identification.algorithm', type: 'string', default: 'https', doc: 'For the broker\'s own TLS connections to other brokers: https checks that the peer\'s certificate names the host connected to; empty skips the check.' },
+  { name: 'ssl.reload.check.interval.ms', type: 'long', default: '1000', doc: 'Brook\'s own: how often the key store and trust store files are checked for changes (a changed file is re-read and used for new handshakes).' },
+  { name: 'sasl.enabled.mechanisms', type: 'list', default: 'GSSAPI', doc: 'SASL mechanisms served on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512. GSSAPI (Kerberos, Kafka\'s default) and OAUTHBEARER are not served: a SASL listener must name one Brook serves.' },
+  { name: 'sasl.mechanism.inter.broker.protocol', type: 'string', default: 'GSSAPI', doc: 'The mechanism brokers authenticate with on a SASL inter-broker listener; the credentials are the username and password of listener.name.<name>.<mechanism>.sasl.jaas.config.' },
+  { name: 'connections.max.reauth.ms', type: 'long', default: '0', doc: 'KIP-368: a SASL session lasts this long (SaslAuthenticate v1 tells the client); the client re-authenticates on the same connection before it ends, else the connection is closed. 0: sessions never expire.' },
+  { name: 'sasl.server.max.receive.size', type: 'int', default: '524288', doc: 'Largest SASL token accepted before authentication; a larger frame closes the connection.' },
+  // Authorization (broker/security/authorizer.ts)
+  { name: 'authorizer.class.name', type: 'string', default: '', doc: 'The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or kafka.security.authorizer.AclAuthorizer: the same rules) enforces the ACLs of the metadata store (kafka-acls); empty: no authorizer, every request is allowed and the ACL APIs answer SECURITY_DISABLED.' },
+  { name: 'super.users', type: 'string', default: '', doc: 'Principals allowed everything whatever the ACLs say, separated by semicolons (User:admin;User:CN=broker-0,O=Brook).' },
+  { name: 'allow.everyone.if.no.acl.found', type: 'boolean', default: 'false', doc: 'With an authorizer: a resource no ACL names at all is open to everyone (true) or to super users only (false, Kafka\'s default).' },
 ];
+
+/**
+ * Settings that may be given per listener (listener.name.<name>.<setting>), besides
+ * `<mechanism>.sasl.jaas.config`, which exists only in that form (e.g.
+ * listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config).
+ */
+const perListenerSettings = new Set([
+  'ssl.keystore.type', 'ssl.keystore.location', 'ssl.keystore.password', 'ssl.key.password', 'ssl.keystore.certificate.chain', 'ssl.keystore.key',
+  'ssl.truststore.type', 'ssl.truststore.location', 'ssl.truststore.password', 'ssl.truststore.certificates', 'ssl.client.auth',
+  'ssl.enabled.protocols', 'ssl.protocol', 'ssl.cipher.suites', 'ssl.endpoint.identification.algorithm', 'sasl.enabled.mechanisms',
+  'connections.max.reauth.ms', 'sasl.server.max.receive.size',
+]);
+const LISTENER_PREFIXED = /^listener\.name\.([a-z0-9_.-]+?)\.((?:plain|scram-sha-256|scram-sha-512)\.sasl\.jaas\.config|[a-z.]+)$/i;
+
+/** `listener.name.<name>.<setting>` split, or null when the name is not of that form. */
+export function parseListenerPrefixed(name: string): { listener: string; setting: string } | null {
+  const m = LISTENER_PREFIXED.exec(name);
+  if (!m) return null;
+  const setting = m[2]!.toLowerCase();
+  if (!perListenerSettings.has(setting) && !setting.endsWith('.sasl.jaas.config')) return null;
+  return { listener: m[1]!.toLowerCase(), setting };
+}
 
 /**
  * Every topic config of Apache Kafka 4.1 (LogConfig's ConfigDef in kafka-storage 4.1.1, read with
@@ -277,6 +327,14 @@ export class BrokerSettings {
   }
 
   private set(name: string, value: string): void {
+    const prefixed = parseListenerPrefixed(name);
+    if (prefixed) {
+      const base = brokerByName.get(prefixed.setting);
+      const problem = base ? checkType(base.type, value) : null;
+      if (problem) throw new ConfigError(`Invalid value ${value} for configuration ${name}: ${problem}`);
+      this.values.set(`listener.name.${prefixed.listener}.${prefixed.setting}`, value);
+      return;
+    }
     const setting = brokerByName.get(name);
     if (!setting) {
       throw new ConfigError(`unknown broker setting '${name}' (known: ${[...brokerByName.keys()].join(', ')})`);
@@ -315,6 +373,16 @@ export class BrokerSettings {
   }
 
   isExplicit(name: string): boolean { return this.values.has(name); }
+
+  /**
+   * A setting as one listener sees it: `listener.name.<listener>.<name>` when given, else the
+   * broker-wide `name` (for `<mechanism>.sasl.jaas.config`, which has no broker-wide form: null).
+   */
+  forListener(listener: string, name: string): string | null {
+    const own = this.values.get(`listener.name.${listener.toLowerCase()}.${name}`);
+    if (own !== undefined) return own;
+    return brokerByName.has(name) ? this.get(name) : null;
+  }
 
   int(name: string): number { return Number(this.get(name)); }
   bool(name: string): boolean { return this.get(name) === 'true'; }

@@ -41,10 +41,10 @@ describe('resolveListeners', () => {
     expect(plan.listeners[0]!.advertised).toEqual({ host: 'broker.example', port: 19092 });
   });
 
-  test('SSL and SASL listeners are refused with a clear error (only PLAINTEXT is served for now)', () => {
+  test('SSL, SASL_PLAINTEXT and SASL_SSL listeners are planned with their protocol (by name, or through the map)', () => {
     for (const protocol of ['SSL', 'SASL_PLAINTEXT', 'SASL_SSL']) {
-      expect(() => resolveListeners({ listeners: `${protocol}://0.0.0.0:9093` }, {}, host)).toThrow(new ConfigError(`listener ${protocol} asks for ${protocol}, which Brook does not serve yet: only PLAINTEXT listeners are supported for now`));
-      expect(() => resolveListeners({ listeners: 'EXT://0.0.0.0:9093', protocolMap: `EXT:${protocol}` }, {}, host)).toThrow(/EXT asks for .*only PLAINTEXT/);
+      expect(resolveListeners({ listeners: `${protocol}://0.0.0.0:9093` }, {}, host).listeners[0]!.protocol).toBe(protocol);
+      expect(resolveListeners({ listeners: 'EXT://0.0.0.0:9093', protocolMap: `EXT:${protocol}` }, {}, host).listeners[0]!.protocol).toBe(protocol);
     }
   });
 

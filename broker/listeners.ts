@@ -20,9 +20,8 @@
  * and advertises the bound one; inter.broker.listener.name defaults to the listener named
  * PLAINTEXT, else the first listener.
  *
- * Security protocols: only PLAINTEXT is served. SSL, SASL_PLAINTEXT and SASL_SSL are known names
- * so a config asking for them is refused with a clear error rather than served in the clear;
- * adding one means adding it to `servedProtocols` and giving KafkaServer its transport.
+ * Security protocols: all four of Kafka's are served; what each needs (key stores, SASL
+ * mechanisms) is resolved per listener by broker/security/listener-security.ts.
  */
 import { hostname, networkInterfaces } from 'node:os';
 import type { NetworkInterfaceInfo } from 'node:os';
@@ -32,8 +31,8 @@ export interface Endpoint { host: string; port: number }
 
 export const securityProtocols = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'] as const;
 export type SecurityProtocol = (typeof securityProtocols)[number];
-/** The protocols KafkaServer can serve today. */
-export const servedProtocols: ReadonlySet<SecurityProtocol> = new Set<SecurityProtocol>(['PLAINTEXT']);
+/** The protocols KafkaServer serves. */
+export const servedProtocols: ReadonlySet<SecurityProtocol> = new Set<SecurityProtocol>(securityProtocols);
 
 export interface Listener {
   /** Upper case (Kafka normalises listener names). */
@@ -142,9 +141,6 @@ export function resolveListeners(
     const protocol = map.get(name);
     if (!protocol) {
       throw new ConfigError(`listener ${name} has no security protocol: add ${name}:PLAINTEXT to listener.security.protocol.map`);
-    }
-    if (!servedProtocols.has(protocol)) {
-      throw new ConfigError(`listener ${name} asks for ${protocol}, which Brook does not serve yet: only PLAINTEXT listeners are supported for now`);
     }
     return { name, protocol, bind: endpoint, advertised: endpoint };
   });

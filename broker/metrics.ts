@@ -71,6 +71,9 @@ export class BrokerMetrics {
   readonly requestSeconds: Histogram<'api'>;
   readonly connectionsOpened: Counter;
   readonly connectionsClosedMalformed: Counter<'reason'>;
+  readonly authentications: Counter<'listener' | 'mechanism' | 'result'>;
+  readonly tlsReloads: Counter<'listener'>;
+  readonly authorizerDecisions: Counter<'operation' | 'resource_type' | 'result'>;
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
   readonly replicationThrottledBytes: Counter;
@@ -96,6 +99,9 @@ export class BrokerMetrics {
     });
     this.connectionsOpened = new Counter({ name: 'brook_connections_opened_total', help: 'Client connections accepted.', registers: [r] });
     this.connectionsClosedMalformed = new Counter({ name: 'brook_connections_closed_malformed_total', help: 'Connections closed because of a malformed or oversized frame.', labelNames: ['reason'], registers: [r] });
+    this.authentications = new Counter({ name: 'brook_authentications_total', help: 'SASL authentications and re-authentications per listener and mechanism (result: success or failure), and TLS client-certificate authentications (mechanism SSL).', labelNames: ['listener', 'mechanism', 'result'], registers: [r] });
+    this.authorizerDecisions = new Counter({ name: 'brook_authorizer_decisions_total', help: 'Authorizer decisions by ACL operation, resource type and result (allowed or denied); none without an authorizer.', labelNames: ['operation', 'resource_type', 'result'], registers: [r] });
+    this.tlsReloads = new Counter({ name: 'brook_tls_reloads_total', help: 'Key store or trust store files re-read after they changed, per listener.', labelNames: ['listener'], registers: [r] });
     this.isrShrinks = new Counter({ name: 'brook_isr_shrinks_total', help: 'ISR shrinks on partitions this broker leads.', registers: [r] });
     this.isrExpands = new Counter({ name: 'brook_isr_expands_total', help: 'ISR expansions on partitions this broker leads.', registers: [r] });
     this.replicationThrottledBytes = new Counter({ name: 'brook_replication_throttled_bytes_total',

@@ -2,7 +2,8 @@
 import { ErrorCode, KafkaError, errorCodeOf, errorMessageOf } from '../errors.ts';
 import { brokerSetting, brokerSettings, topicSetting, topicSettings, validateDynamicBrokerConfig } from '../config.ts';
 import type { BrokerConfigSource, ConfigType } from '../config.ts';
-import type { ApiHandler, BrokerServices } from './index.ts';
+import { AclOperation, requireCluster, requireTopic } from './authz.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './index.ts';
 
 const RESOURCE_TOPIC = 2;
 const RESOURCE_BROKER = 4;
@@ -99,9 +100,10 @@ function describeBrokerConfigs(broker: BrokerServices, entity: string, keys: str
   const settings = brokerSettings.filter((s) => (keys === null || keys.includes(s.name)) && layersOf(s.name).length > 0).map((s) => {
     const layers = layersOf(s.name);
     const { value, source } = layers[0]!;
+    const hide = (v: string | null) => (s.sensitive ? null : v);
     return {
-      name: s.name, value, readOnly: !s.dynamic, isDefault: source === 'DEFAULT_CONFIG', configSource: SOURCE_CODE[source], isSensitive: false,
-      synonyms: includeSynonyms ? layers.map((l) => ({ name: s.name, value: l.value, source: SOURCE_CODE[l.source] })) : [],
+      name: s.name, value: hide(value), readOnly: !s.dynamic, isDefault: source === 'DEFAULT_CONFIG', configSource: SOURCE_CODE[source], isSensitive: s.sensitive === true,
+      synonyms: includeSynonyms ? layers.map((l) => ({ name: s.name, value: hide(l.value), source: SOURCE_CODE[l.source] })) : [],
       configType: CONFIG_TYPE[s.type], documentation: includeDocumentation ? s.doc : null,
     };
   });
@@ -118,10 +120,12 @@ export const describeConfigsHandler: ApiHandler<32> = {
   apiKey: 32,
   minVersion: 1,
   maxVersion: 4,
-  handle(req, { broker }) {
+  handle(req, ctx) {
+    const { broker } = ctx;
     const results = req.resources.map((r) => {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName };
       try {
+        requireConfigAccess(ctx, AclOperation.DESCRIBE_CONFIGS, r.resourceType, r.resourceName);
         let configs: ConfigEntry[];
         if (r.resourceType === RESOURCE_TOPIC) {
           const topic = broker.topic(r.resourceName);
@@ -160,12 +164,20 @@ async function alterBrokerConfigs(broker: BrokerServices, entity: string, edit: 
   if (!validateOnly) await broker.store.setBrokerConfigs(entity, next);
 }
 
-async function alterResources(broker: BrokerServices, resources: Array<{ resourceType: number; resourceName: string }>,
+/** Topic configs need the operation on the topic, broker configs on the cluster (Kafka's checks). */
+function requireConfigAccess(ctx: RequestContext, operation: number, resourceType: number, resourceName: string): void {
+  if (resourceType === RESOURCE_TOPIC) requireTopic(ctx, operation, resourceName);
+  else if (resourceType === RESOURCE_BROKER) requireCluster(ctx, operation);
+}
+
+async function alterResources(ctx: RequestContext, resources: Array<{ resourceType: number; resourceName: string }>,
   editFor: (index: number, kind: 'topic' | 'broker') => Edit, validateOnly: boolean) {
+  const { broker } = ctx;
   const responses = [];
   for (const [i, r] of resources.entries()) {
     const base = { resourceType: r.resourceType, resourceName: r.resourceName };
     try {
+      requireConfigAccess(ctx, AclOperation.ALTER_CONFIGS, r.resourceType, r.resourceName);
       if (r.resourceType === RESOURCE_BROKER) {
         checkBrokerResource(broker, r.resourceName);
         await alterBrokerConfigs(broker, r.resourceName, editFor(i, 'broker'), validateOnly);
@@ -188,8 +200,8 @@ export const alterConfigsHandler: ApiHandler<33> = {
   apiKey: 33,
   minVersion: 0,
   maxVersion: 2,
-  handle(req, { broker }) {
-    return alterResources(broker, req.resources, (i) => () => {
+  handle(req, ctx) {
+    return alterResources(ctx, req.resources, (i) => () => {
       const out: Record<string, string> = {};
       for (const c of req.resources[i]!.configs) if (c.value !== null) out[c.name] = c.value;
       return out;
@@ -207,8 +219,9 @@ export const incrementalAlterConfigsHandler: ApiHandler<44> = {
   apiKey: 44,
   minVersion: 0,
   maxVersion: 1,
-  handle(req, { broker }) {
-    return alterResources(broker, req.resources, (i, kind) => (current) => {
+  handle(req, ctx) {
+    const { broker } = ctx;
+    return alterResources(ctx, req.resources, (i, kind) => (current) => {
       const out: Record<string, string> = { ...current };
       for (const c of req.resources[i]!.configs) {
         const setting = kind === 'topic' ? topicSetting(c.name) : brokerSetting(c.name);

@@ -8,6 +8,7 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { StaleVersionError } from '../metadata/index.ts';
 import type { PartitionState } from '../metadata/index.ts';
 import { electLeader } from '../replication/election.ts';
+import { AclOperation, clusterAllowed } from './authz.ts';
 import type { ApiHandler, BrokerServices } from './index.ts';
 
 const PREFERRED = 0;
@@ -25,7 +26,11 @@ export const electLeadersHandler: ApiHandler<43> = {
   apiKey: 43,
   minVersion: 0,
   maxVersion: 2,
-  async handle(req, { broker, apiVersion }) {
+  async handle(req, ctx) {
+    const { broker, apiVersion } = ctx;
+    if (!clusterAllowed(ctx, AclOperation.ALTER)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, replicaElectionResults: [] };
+    }
     const type = apiVersion >= 1 ? req.electionType : PREFERRED;
     const wanted = req.topicPartitions ?? [...broker.allTopics()].map((t) => ({ topic: t.spec.name, partitions: t.partitions.map((p) => p.partition) }));
     const live = new Set(broker.liveBrokers().map((b) => b.id));

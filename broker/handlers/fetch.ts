@@ -14,6 +14,7 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Partition } from '../partition.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
 import { isThrottledReplica } from '../replication/index.ts';
+import { AclOperation, allowed, clusterAllowed, ResourceType } from './authz.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
 type FetchRequest = Request<1>;
@@ -35,14 +36,21 @@ export const fetchHandler: ApiHandler<1> = {
   apiKey: 1,
   minVersion: 4,
   maxVersion: 16,
-  async handle(req, { broker, apiVersion }) {
+  async handle(req, ctx) {
+    const { broker, apiVersion } = ctx;
     const replicaId = apiVersion >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId;
     if (req.sessionId !== 0) return topLevelError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, req);
     const byId = apiVersion >= 13;
     const names = req.topics.map((t) => (byId ? broker.topicNameById(t.topicId) ?? null : t.topic));
+    // a follower needs CLUSTER_ACTION on the cluster; a consumer READ on each topic (Kafka's checks)
+    const followerAllowed = replicaId < 0 || clusterAllowed(ctx, AclOperation.CLUSTER_ACTION);
     const targets: Target[] = [];
     req.topics.forEach((t, topicIndex) => {
-      for (const p of t.partitions) targets.push(resolve(broker, names[topicIndex] ?? null, byId, topicIndex, p));
+      const name = names[topicIndex] ?? null;
+      const denied = !followerAllowed || (replicaId < 0 && name !== null && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, name));
+      for (const p of t.partitions) {
+        targets.push(denied ? { topicIndex, request: p, partition: null, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED } : resolve(broker, name, byId, topicIndex, p));
+      }
     });
     const deadline = broker.clock() + Math.max(0, req.maxWaitMs);
     const brokerMax = broker.settings.int('fetch.max.bytes');

@@ -7,7 +7,8 @@
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
 import { TRANSACTION_STATE_TOPIC } from '../transactions/index.ts';
-import type { ApiHandler, BrokerServices, Response } from './index.ts';
+import { AclOperation, allowed, clusterAllowed, ResourceType } from './authz.ts';
+import type { ApiHandler, BrokerServices, RequestContext, Response } from './index.ts';
 
 type DescribedMember = NonNullable<NonNullable<Response<15>['groups']>[number]['members']>[number];
 
@@ -76,7 +77,8 @@ async function coordinatorNode(broker: BrokerServices, key: string, keyType: num
 }
 
 /** FindCoordinator: the coordinator of a group or transactional id is the leader of its internal-topic partition. */
-async function coordinatorFor(broker: BrokerServices, key: string, keyType: number, listener: string) {
+async function coordinatorFor(ctx: RequestContext, key: string, keyType: number) {
+  const { broker, listener } = ctx;
   const none = { nodeId: -1, host: '', port: -1 };
   if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
     return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator key type ${keyType}.` };
@@ -85,6 +87,13 @@ async function coordinatorFor(broker: BrokerServices, key: string, keyType: numb
     return keyType === KEY_TYPE_GROUP
       ? { ...none, errorCode: ErrorCode.INVALID_GROUP_ID, errorMessage: 'The group id is empty.' }
       : { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'The transactional id is empty.' };
+  }
+  // finding a coordinator needs DESCRIBE on the group or transactional id
+  if (keyType === KEY_TYPE_GROUP && !allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, key)) {
+    return { ...none, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null };
+  }
+  if (keyType === KEY_TYPE_TRANSACTION && !allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key)) {
+    return { ...none, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, errorMessage: null };
   }
   try {
     const leader = await coordinatorNode(broker, key, keyType, listener);
@@ -99,12 +108,12 @@ export const findCoordinatorHandler: ApiHandler<10> = {
   apiKey: 10,
   minVersion: 0,
   maxVersion: 4,
-  async handle(req, { apiVersion, broker, listener }) {
-    if (apiVersion >= 4) {
-      const coordinators = await Promise.all(req.coordinatorKeys.map(async (key) => ({ key, ...await coordinatorFor(broker, key, req.keyType, listener) })));
+  async handle(req, ctx) {
+    if (ctx.apiVersion >= 4) {
+      const coordinators = await Promise.all(req.coordinatorKeys.map(async (key) => ({ key, ...await coordinatorFor(ctx, key, req.keyType) })));
       return { throttleTimeMs: 0, coordinators };
     }
-    return { throttleTimeMs: 0, ...await coordinatorFor(broker, req.key, req.keyType, listener) };
+    return { throttleTimeMs: 0, ...await coordinatorFor(ctx, req.key, req.keyType) };
   },
 };
 
@@ -113,7 +122,11 @@ export const joinGroupHandler: ApiHandler<11> = {
   apiKey: 11,
   minVersion: 0,
   maxVersion: 9,
-  async handle(req, { broker, apiVersion, clientId, remote }) {
+  async handle(req, ctx) {
+    const { broker, apiVersion, clientId, remote } = ctx;
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, generationId: -1, protocolName: apiVersion >= 7 ? null : '', leader: '', memberId: req.memberId, members: [] };
+    }
     const result = await broker.groups.join({
       groupId: req.groupId, memberId: req.memberId, groupInstanceId: req.groupInstanceId, protocolType: req.protocolType,
       protocols: req.protocols, sessionTimeoutMs: req.sessionTimeoutMs,
@@ -128,8 +141,9 @@ export const syncGroupHandler: ApiHandler<14> = {
   apiKey: 14,
   minVersion: 0,
   maxVersion: 5,
-  async handle(req, { broker }) {
-    const result = await broker.groups.sync(req);
+  async handle(req, ctx) {
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, assignment: Buffer.alloc(0) };
+    const result = await ctx.broker.groups.sync(req);
     return { throttleTimeMs: 0, ...result };
   },
 };
@@ -138,8 +152,9 @@ export const heartbeatHandler: ApiHandler<12> = {
   apiKey: 12,
   minVersion: 0,
   maxVersion: 4,
-  handle(req, { broker }) {
-    return { throttleTimeMs: 0, errorCode: broker.groups.heartbeat(req) };
+  handle(req, ctx) {
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
+    return { throttleTimeMs: 0, errorCode: ctx.broker.groups.heartbeat(req) };
   },
 };
 
@@ -147,7 +162,9 @@ export const leaveGroupHandler: ApiHandler<13> = {
   apiKey: 13,
   minVersion: 0,
   maxVersion: 5,
-  handle(req, { broker, apiVersion }) {
+  handle(req, ctx) {
+    const { broker, apiVersion } = ctx;
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, members: [] };
     const members = apiVersion >= 3 ? req.members : [{ memberId: req.memberId, groupInstanceId: null }];
     const result = broker.groups.leave(req.groupId, members);
     // v0-2 carry one member and report its error at the top level.
@@ -161,22 +178,27 @@ export const offsetCommitHandler: ApiHandler<8> = {
   apiKey: 8,
   minVersion: 2,
   maxVersion: 8,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    // READ on the group, then READ on each topic (Kafka's checks): refused partitions are not committed
+    const groupDenied = !allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId);
+    const topicDenied = new Set(req.topics.filter((t) => !groupDenied && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)).map((t) => t.name));
     const exists = (topic: string, partition: number) => partition >= 0 && partition < (broker.topic(topic)?.partitions.length ?? 0);
-    const errors = await broker.groups.commitOffsets({
+    const errors = groupDenied ? new Map<string, number>() : await broker.groups.commitOffsets({
       groupId: req.groupId, generationId: req.generationIdOrMemberEpoch, memberId: req.memberId,
       groupInstanceId: req.groupInstanceId,
-      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => exists(t.name, p.partitionIndex)) })),
+      topics: req.topics.filter((t) => !topicDenied.has(t.name)).map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => exists(t.name, p.partitionIndex)) })),
     });
+    const codeOf = (topic: string, partition: number) => {
+      if (groupDenied) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
+      if (topicDenied.has(topic)) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
+      return exists(topic, partition) ? errors.get(`${topic}\u0000${partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    };
     return {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p) => ({
-          partitionIndex: p.partitionIndex,
-          errorCode: exists(t.name, p.partitionIndex) ? errors.get(`${t.name}\u0000${p.partitionIndex}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR
-            : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-        })),
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t.name, p.partitionIndex) })),
       })),
     };
   },
@@ -184,11 +206,24 @@ export const offsetCommitHandler: ApiHandler<8> = {
 
 
 /** requireStable (v7+, KIP-447): a partition with an offset pending in an open transaction answers UNSTABLE_OFFSET_COMMIT (retriable). */
-function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable: boolean) {
+function fetchGroupOffsets(ctx: RequestContext, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable: boolean) {
+  const { broker } = ctx;
+  // DESCRIBE on the group; topics the principal may not DESCRIBE are TOPIC_AUTHORIZATION_FAILED
+  // when named, left out of an all-topics fetch (Kafka's checks)
+  if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) {
+    return {
+      errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED,
+      topics: (topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED })) })),
+    };
+  }
+  const describable = (topic: string) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, topic);
   const r = broker.groups.fetchOffsets(groupId, topics);
   return {
     errorCode: r.errorCode,
-    topics: r.topics.map((t) => ({
+    topics: r.topics.filter((t) => topics !== null || describable(t.name)).map((t) => topics !== null && !describable(t.name) ? {
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.TOPIC_AUTHORIZATION_FAILED })),
+    } : ({
       name: t.name,
       partitions: t.partitions.map((p) => ({
         partitionIndex: p.partitionIndex,
@@ -205,11 +240,12 @@ export const offsetFetchHandler: ApiHandler<9> = {
   apiKey: 9,
   minVersion: 1,
   maxVersion: 8,
-  handle(req, { broker, apiVersion }) {
+  handle(req, ctx) {
+    const { apiVersion } = ctx;
     if (apiVersion >= 8) {
-      return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(broker, g.groupId, g.topics, req.requireStable) })) };
+      return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(ctx, g.groupId, g.topics, req.requireStable) })) };
     }
-    const r = fetchGroupOffsets(broker, req.groupId, req.topics, req.requireStable);
+    const r = fetchGroupOffsets(ctx, req.groupId, req.topics, req.requireStable);
     if (apiVersion < 2 && r.errorCode !== ErrorCode.NONE) {
       // v1 has no top-level error: report it on every requested partition.
       for (const t of r.topics) for (const p of t.partitions) p.errorCode = r.errorCode;
@@ -222,8 +258,12 @@ export const listGroupsHandler: ApiHandler<16> = {
   apiKey: 16,
   minVersion: 0,
   maxVersion: 4,
-  handle(req, { broker }) {
-    const groups = broker.groups.listGroups(req.statesFilter ?? []).map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state }));
+  handle(req, ctx) {
+    // DESCRIBE on the cluster lists every group; else the groups the principal may DESCRIBE
+    const all = clusterAllowed(ctx, AclOperation.DESCRIBE);
+    const groups = ctx.broker.groups.listGroups(req.statesFilter ?? [])
+      .filter((g) => all || allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId))
+      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state }));
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
   },
 };
@@ -232,11 +272,12 @@ export const describeGroupsHandler: ApiHandler<15> = {
   apiKey: 15,
   minVersion: 0,
   maxVersion: 5,
-  handle(req, { broker }) {
+  handle(req, ctx) {
     return {
       throttleTimeMs: 0,
       groups: req.groups.map((groupId) => {
-        const { errorCode, group } = broker.groups.describe(groupId);
+        const denied = !allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId);
+        const { errorCode, group } = denied ? { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, group: undefined } : ctx.broker.groups.describe(groupId);
         const base = { errorCode, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] as DescribedMember[], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
         if (!group) return base;
         const stable = group.is('Stable');
@@ -259,12 +300,12 @@ export const deleteGroupsHandler: ApiHandler<42> = {
   apiKey: 42,
   minVersion: 0,
   maxVersion: 2,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
     const results = [];
     for (const groupId of req.groupsNames) {
       let errorCode: number;
       try {
-        errorCode = await broker.groups.deleteGroup(groupId);
+        errorCode = allowed(ctx, AclOperation.DELETE, ResourceType.GROUP, groupId) ? await ctx.broker.groups.deleteGroup(groupId) : ErrorCode.GROUP_AUTHORIZATION_FAILED;
       } catch (err) {
         errorCode = errorCodeOf(err);
       }
@@ -278,16 +319,22 @@ export const offsetDeleteHandler: ApiHandler<47> = {
   apiKey: 47,
   minVersion: 0,
   maxVersion: 0,
-  async handle(req, { broker }) {
-    const { errorCode, results } = await broker.groups.deleteOffsets(req.groupId,
-      req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),
+  async handle(req, ctx) {
+    // DELETE on the group, READ on each topic (Kafka's checks)
+    if (!allowed(ctx, AclOperation.DELETE, ResourceType.GROUP, req.groupId)) return { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, throttleTimeMs: 0, topics: [] };
+    const readable = req.topics.filter((t) => allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name));
+    const { errorCode, results } = await ctx.broker.groups.deleteOffsets(req.groupId,
+      readable.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),
       (group, topic) => subscribedTopics(group.metadataOf.bind(group), [...group.members.values()]).has(topic));
     return {
       errorCode,
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: results.get(`${t.name}\u0000${p.partitionIndex}`) ?? errorCode })),
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: readable.includes(t) ? results.get(`${t.name}\u0000${p.partitionIndex}`) ?? errorCode : ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+        })),
       })),
     };
   },

@@ -9,6 +9,8 @@
  */
 import type { ApiByKey, RequestOf, ResponseInput } from '../protocol/index.ts';
 import type { BrokerServices } from './services.ts';
+import type { KafkaPrincipal } from '../security/principal.ts';
+import { alterUserScramCredentialsHandler, describeUserScramCredentialsHandler, saslAuthenticateHandler, saslHandshakeHandler } from './security.ts';
 import { apiVersionsHandler } from './api-versions.ts';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.ts';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.ts';
@@ -38,6 +40,11 @@ export interface RequestContext {
   readonly remote: string;
   /** The listener the request arrived on (Metadata answers with its advertised addresses). */
   readonly listener: string;
+  /**
+   * Who sent it: User:ANONYMOUS without authentication, the SASL user, or the TLS client
+   * certificate's subject (broker/security/principal.ts). What the authorizer checks.
+   */
+  readonly principal: KafkaPrincipal;
 }
 
 /** An implemented API key. */
@@ -110,6 +117,10 @@ export const handlers: readonly RegisteredHandler[] = [
   describeLogDirsHandler,
   alterPartitionReassignmentsHandler,
   listPartitionReassignmentsHandler,
+  saslHandshakeHandler,
+  saslAuthenticateHandler,
+  describeUserScramCredentialsHandler,
+  alterUserScramCredentialsHandler,
 ].map(register);
 
 const byKey = new Map(handlers.map((h) => [h.apiKey, h]));

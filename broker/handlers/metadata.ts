@@ -7,7 +7,8 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { validateTopicName } from '../metadata/index.ts';
 import type { TopicRecord } from '../metadata/index.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
-import type { ApiHandler, BrokerServices } from './index.ts';
+import { AclOperation, allowed, clusterAllowed, ResourceType } from './authz.ts';
+import type { ApiHandler, BrokerServices, RequestContext } from './index.ts';
 import type { BrokerEndpoint } from './services.ts';
 
 const AUTHORIZED_OPERATIONS_OMITTED = -2147483648;
@@ -19,13 +20,17 @@ export const metadataHandler: ApiHandler<3> = {
   apiKey: 3,
   minVersion: 0,
   maxVersion: 12,
-  async handle(req, { broker, apiVersion, listener }) {
+  async handle(req, ctx) {
+    const { broker, apiVersion, listener } = ctx;
     // v0: an empty list means all topics; v1+: null means all topics.
     const all = req.topics === null || (apiVersion === 0 && req.topics.length === 0);
     const view = listenerView(broker, listener);
+    // with an authorizer, topics the principal may not DESCRIBE are left out of "all topics" and
+    // answered TOPIC_AUTHORIZATION_FAILED when named, whether they exist or not (Kafka's rule)
+    const describable = (name: string) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name);
     const topics = all
-      ? [...broker.allTopics()].map((t) => describeTopic(view, t))
-      : await Promise.all(req.topics!.map((t) => lookup(broker, view, t, req.allowAutoTopicCreation || apiVersion < 4)));
+      ? [...broker.allTopics()].filter((t) => describable(t.spec.name)).map((t) => describeTopic(view, t))
+      : await Promise.all(req.topics!.map((t) => lookup(ctx, view, t, req.allowAutoTopicCreation || apiVersion < 4)));
     return {
       throttleTimeMs: 0,
       brokers: view.endpoints,
@@ -45,12 +50,14 @@ function listenerView(broker: BrokerServices, listener: string): ListenerView {
   return { endpoints, live: new Set(broker.liveBrokers().map((b) => b.id)), reachable: new Set(endpoints.map((b) => b.nodeId)) };
 }
 
-async function lookup(broker: BrokerServices, view: ListenerView, wanted: { topicId: string; name: string | null }, allowAutoCreate: boolean) {
+async function lookup(ctx: RequestContext, view: ListenerView, wanted: { topicId: string; name: string | null }, allowAutoCreate: boolean) {
+  const { broker } = ctx;
   let name = wanted.name;
   if (name === null) {
     name = wanted.topicId && wanted.topicId !== ZERO_UUID ? broker.topicNameById(wanted.topicId) ?? null : null;
     if (name === null) return topicError(null, wanted.topicId, ErrorCode.UNKNOWN_TOPIC_ID);
   }
+  if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name)) return topicError(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   const existing = broker.topic(name);
   if (existing) return describeTopic(view, existing);
   try {
@@ -60,6 +67,9 @@ async function lookup(broker: BrokerServices, view: ListenerView, wanted: { topi
   }
   if (!allowAutoCreate || !broker.settings.bool('auto.create.topics.enable')) {
     return topicError(name, ZERO_UUID, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  }
+  if (!clusterAllowed(ctx, AclOperation.CREATE) && !allowed(ctx, AclOperation.CREATE, ResourceType.TOPIC, name)) {
+    return topicError(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   }
   try {
     await broker.admin.create({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: {} });
@@ -113,10 +123,13 @@ export const describeTopicPartitionsHandler: ApiHandler<75> = {
   apiKey: 75,
   minVersion: 0,
   maxVersion: 0,
-  handle(req, { broker, listener }) {
+  handle(req, ctx) {
+    const { broker, listener } = ctx;
     const view = listenerView(broker, listener);
     const all = req.topics.length === 0;
-    const names = [...new Set(all ? [...broker.allTopics()].map((t) => t.spec.name) : req.topics.map((t) => t.name))].sort();
+    const describable = (name: string) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, name);
+    // (all topics: those the principal may DESCRIBE; named ones it may not: TOPIC_AUTHORIZATION_FAILED)
+    const names = [...new Set(all ? [...broker.allTopics()].map((t) => t.spec.name).filter(describable) : req.topics.map((t) => t.name))].sort();
     const cursor = req.cursor;
     if (cursor && ((!all && !names.includes(cursor.topicName)) || cursor.partitionIndex < 0)) {
       return { throttleTimeMs: 0, topics: names.map((n) => topicError(n, ZERO_UUID, ErrorCode.INVALID_REQUEST)), nextCursor: null };
@@ -128,6 +141,10 @@ export const describeTopicPartitionsHandler: ApiHandler<75> = {
       if (budget === 0) {
         nextCursor = { topicName: name, partitionIndex: 0 };
         break;
+      }
+      if (!all && !describable(name)) {
+        topics.push(topicError(name, ZERO_UUID, ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+        continue;
       }
       const topic = broker.topic(name);
       if (!topic) {

@@ -1,6 +1,7 @@
 /** ListOffsets (2), OffsetForLeaderEpoch (23) and DeleteRecords (21). */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Partition } from '../partition.ts';
+import { AclOperation, clusterAllowed, requireTopic } from './authz.ts';
 import type { ApiHandler, BrokerServices } from './index.ts';
 
 const LATEST = -1n;
@@ -34,11 +35,13 @@ export const listOffsetsHandler: ApiHandler<2> = {
   apiKey: 2,
   minVersion: 1,
   maxVersion: 10,
-  async handle(req, { broker, apiVersion }) {
+  async handle(req, ctx) {
+    const { broker, apiVersion } = ctx;
     const topics = await Promise.all(req.topics.map(async (t) => ({
       name: t.name,
       partitions: await Promise.all(t.partitions.map(async (q) => {
         try {
+          requireTopic(ctx, AclOperation.DESCRIBE, t.name);
           const p = leaderPartition(broker, t.name, q.partitionIndex, q.currentLeaderEpoch);
           // KIP-207: a new leader whose high watermark has not reached its log end at election might
           // answer lower than its predecessor did; the client gets a retriable error instead.
@@ -77,13 +80,18 @@ export const offsetForLeaderEpochHandler: ApiHandler<23> = {
   apiKey: 23,
   minVersion: 2,
   maxVersion: 4,
-  handle(req, { broker }) {
+  handle(req, ctx) {
+    const { broker } = ctx;
+    // a follower (replica id ≥ 0) needs CLUSTER_ACTION on the cluster, a consumer DESCRIBE on the topic
+    const followerAllowed = req.replicaId < 0 || clusterAllowed(ctx, AclOperation.CLUSTER_ACTION);
     return {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         topic: t.topic,
         partitions: t.partitions.map((q) => {
           try {
+            if (!followerAllowed) throw new KafkaError('CLUSTER_AUTHORIZATION_FAILED', 'Cluster authorization failed.');
+            if (req.replicaId < 0) requireTopic(ctx, AclOperation.DESCRIBE, t.topic);
             const p = leaderPartition(broker, t.topic, q.partition, q.currentLeaderEpoch);
             const { leaderEpoch, endOffset } = p.log.endOffsetForEpoch(q.leaderEpoch);
             return { errorCode: ErrorCode.NONE, partition: q.partition, leaderEpoch, endOffset };
@@ -101,11 +109,13 @@ export const deleteRecordsHandler: ApiHandler<21> = {
   apiKey: 21,
   minVersion: 0,
   maxVersion: 2,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
     const topics = await Promise.all(req.topics.map(async (t) => ({
       name: t.name,
       partitions: await Promise.all(t.partitions.map(async (q) => {
         try {
+          requireTopic(ctx, AclOperation.DELETE, t.name);
           const p = leaderPartition(broker, t.name, q.partitionIndex);
           const offset = q.offset === -1n ? p.highWatermark : q.offset;
           if (offset < 0n || offset > p.highWatermark) {

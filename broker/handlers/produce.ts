@@ -1,5 +1,6 @@
 /** Produce (0) and InitProducerId (22); with a transactional id, InitProducerId is the transaction coordinator's. */
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
+import { AclOperation, allowed, allowedOnSome, clusterAllowed, ResourceType } from './authz.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
 /**
@@ -17,18 +18,28 @@ export const produceHandler: ApiHandler<0> = {
   apiKey: 0,
   minVersion: 0,
   maxVersion: 11,
-  handle(req, { broker, apiVersion }) {
+  handle(req, ctx) {
+    const { broker, apiVersion } = ctx;
     const fail = (code: number, message: string | null = null): ((p: { index: number }) => PartitionResponse) =>
       (p) => partitionResponse(p.index, code, -1n, -1n, -1n, message);
     let reject: ((p: { index: number }) => PartitionResponse) | null = null;
     if (apiVersion < MIN_SERVED_VERSION) reject = fail(ErrorCode.UNSUPPORTED_VERSION, 'Produce v0-2 (message format v0/v1) is not supported; use v3+.');
     else if (req.acks !== 0 && req.acks !== 1 && req.acks !== -1) reject = fail(ErrorCode.INVALID_REQUIRED_ACKS);
+    else if (req.transactionalId !== null && !allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) {
+      reject = fail(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.');
+    }
 
     const durable: Pending[] = [];
-    const responses = req.topicData.map((topic) => ({
-      name: topic.name,
-      partitionResponses: topic.partitionData.map((p) => reject ? reject(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable)),
-    }));
+    const responses = req.topicData.map((topic) => {
+      const denied = !reject && !allowed(ctx, AclOperation.WRITE, ResourceType.TOPIC, topic.name) ? fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Topic authorization failed.') : null;
+      return {
+        name: topic.name,
+        partitionResponses: topic.partitionData.map((p) => {
+          const refuse = reject ?? denied;
+          return refuse ? refuse(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable);
+        }),
+      };
+    });
     if (req.acks === 0) return null;
     const body = { responses, throttleTimeMs: 0 };
     if (durable.length === 0) return body;
@@ -82,12 +93,16 @@ export const initProducerIdHandler: ApiHandler<22> = {
   apiKey: 22,
   minVersion: 0,
   maxVersion: 5,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
     const reply = (errorCode: number, producerId = -1n, producerEpoch = -1) => ({ throttleTimeMs: 0, errorCode, producerId, producerEpoch });
     if (req.transactionalId !== null && req.transactionalId !== '') {
+      if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) return reply(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
       const r = await broker.transactions.initProducerId(req.transactionalId, req.transactionTimeoutMs, req.producerId, req.producerEpoch);
       return reply(r.errorCode, r.producerId, r.producerEpoch);
     }
+    // An idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679).
+    if (!clusterAllowed(ctx, AclOperation.IDEMPOTENT_WRITE) && !allowedOnSome(ctx, AclOperation.WRITE, ResourceType.TOPIC)) return reply(ErrorCode.CLUSTER_AUTHORIZATION_FAILED);
     // KIP-360: an idempotent producer may ask to bump its own epoch after an error.
     if (req.producerId >= 0n && req.producerEpoch >= 0 && req.producerEpoch < MAX_EPOCH) {
       return reply(ErrorCode.NONE, req.producerId, req.producerEpoch + 1);
@@ -95,3 +110,4 @@ export const initProducerIdHandler: ApiHandler<22> = {
     return reply(ErrorCode.NONE, await broker.producerIds.allocate(), 0);
   },
 };
+

@@ -13,6 +13,7 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { StaleVersionError } from '../metadata/index.ts';
 import type { PartitionState } from '../metadata/index.ts';
 import { cancelReassignment, isReassigning, originalReplicas, startReassignment, validateTarget } from '../replication/index.ts';
+import { AclOperation, clusterAllowed } from './authz.ts';
 import type { ApiHandler, BrokerServices } from './index.ts';
 
 interface PartitionAnswer { partitionIndex: number; errorCode: number; errorMessage: string | null }
@@ -21,7 +22,11 @@ export const alterPartitionReassignmentsHandler: ApiHandler<45> = {
   apiKey: 45,
   minVersion: 0,
   maxVersion: 1,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    if (!clusterAllowed(ctx, AclOperation.ALTER)) {
+      return { throttleTimeMs: 0, allowReplicationFactorChange: req.allowReplicationFactorChange, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.', responses: [] };
+    }
     const responses = [];
     for (const t of req.topics) {
       const wanted = new Map(t.partitions.map((p) => [p.partitionIndex, p.replicas]));
@@ -81,7 +86,9 @@ export const listPartitionReassignmentsHandler: ApiHandler<46> = {
   apiKey: 46,
   minVersion: 0,
   maxVersion: 0,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    if (!clusterAllowed(ctx, AclOperation.DESCRIBE)) return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, errorMessage: 'Cluster authorization failed.', topics: [] };
     const wanted = req.topics === null ? null : new Map(req.topics.map((t) => [t.name, new Set(t.partitionIndexes)]));
     const topics = [];
     for (const topic of await broker.store.listTopics()) {
@@ -100,7 +107,9 @@ export const describeLogDirsHandler: ApiHandler<35> = {
   apiKey: 35,
   minVersion: 1,
   maxVersion: 4,
-  handle(req, { broker }) {
+  handle(req, ctx) {
+    const { broker } = ctx;
+    if (!clusterAllowed(ctx, AclOperation.DESCRIBE)) return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, results: [] };
     const wanted = req.topics === null ? null : new Map(req.topics.map((t) => [t.topic, new Set(t.partitions)]));
     const byTopic = new Map<string, Array<{ partitionIndex: number; partitionSize: bigint; offsetLag: bigint; isFutureKey: boolean }>>();
     for (const p of broker.hostedPartitions()) {

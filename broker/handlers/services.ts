@@ -10,6 +10,7 @@
  *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
  *   (ElectLeaders, AlterPartitionReassignments).
  */
+import type { Authorizer } from '../security/authorizer.ts';
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
 import type { GroupCoordinator } from '../groups/index.ts';
@@ -21,6 +22,7 @@ import type { BrokerMetrics } from '../metrics.ts';
 import type { Partition } from '../partition.ts';
 import type { ProducerIdAllocator } from '../producer-ids.ts';
 import type { TopicAdmin } from '../topic-admin.ts';
+import type { ScramCredential, ScramCredentials, ScramMechanism } from '../security/scram.ts';
 
 /** A live broker's address on one listener, as Metadata and DescribeCluster list it. */
 export interface BrokerEndpoint { nodeId: number; host: string; port: number; rack: string | null }
@@ -60,7 +62,13 @@ export interface BrokerServices {
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;
   readonly metrics: RequestMetrics;
-  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs'>;
+  readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs' | 'alterScramCredentials' | 'updateAcls'>;
+  /** The authorizer (authorizer.class.name), or null: every request allowed. */
+  readonly authorizer: Authorizer | null;
+  /** A user's SCRAM credential as the metadata store has it (SASL listeners check proofs against it). */
+  scramCredential(user: string, mechanism: ScramMechanism): ScramCredential | undefined;
+  /** Every SCRAM credential the store has (DescribeUserScramCredentials). */
+  scramCredentials(): ScramCredentials;
   /** The leader side's replication throttle (leader.replication.throttled.rate). */
   readonly leaderQuota: ReplicationQuota;
   /** Dynamic broker configs as the store has them (entity '' = cluster default). */

@@ -1,6 +1,7 @@
 /** CreateTopics (19), DeleteTopics (20) and CreatePartitions (37). */
 import { ErrorCode, KafkaError, errorCodeOf, errorMessageOf } from '../errors.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
+import { AclOperation, clusterAllowed, requireTopic } from './authz.ts';
 import type { ApiHandler, Request, Response } from './index.ts';
 import { describeTopicConfigs } from './configs.ts';
 
@@ -21,12 +22,16 @@ export const createTopicsHandler: ApiHandler<19> = {
   apiKey: 19,
   minVersion: 2,
   maxVersion: 7,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
     const dup = duplicates(req.topics.map((t) => t.name));
+    // CREATE on the cluster allows any topic; else CREATE on the topic (Kafka's check)
+    const mayCreateAny = clusterAllowed(ctx, AclOperation.CREATE);
     const createOne = async (t: Request<19>['topics'][number]) => {
       const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null as CreatedTopicConfig[] | null };
       try {
         if (dup.has(t.name)) throw new KafkaError('INVALID_REQUEST', `Create topics request from client contains duplicate topic name ${t.name}.`);
+        if (!mayCreateAny) requireTopic(ctx, AclOperation.CREATE, t.name);
         const configs: Record<string, string> = {};
         for (const c of t.configs) {
           if (c.value === null) throw new KafkaError('INVALID_CONFIG', `Null value not supported for topic config ${c.name}`);
@@ -67,7 +72,8 @@ export const deleteTopicsHandler: ApiHandler<20> = {
   apiKey: 20,
   minVersion: 1,
   maxVersion: 6,
-  async handle(req, { broker, apiVersion }) {
+  async handle(req, ctx) {
+    const { broker, apiVersion } = ctx;
     const wanted = apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses = [];
     for (const w of wanted) {
@@ -75,6 +81,7 @@ export const deleteTopicsHandler: ApiHandler<20> = {
       const name = byId ? broker.topicNameById(w.topicId) ?? null : w.name;
       try {
         if (name === null) throw new KafkaError('UNKNOWN_TOPIC_ID', `unknown topic id ${w.topicId}`);
+        requireTopic(ctx, AclOperation.DELETE, name);
         const topic = broker.topic(name);
         if (!topic) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${name}' does not exist.`);
         await broker.admin.delete(name);
@@ -94,12 +101,14 @@ export const createPartitionsHandler: ApiHandler<37> = {
   apiKey: 37,
   minVersion: 0,
   maxVersion: 3,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
     const dup = duplicates(req.topics.map((t) => t.name));
     const results = [];
     for (const t of req.topics) {
       try {
         if (dup.has(t.name)) throw new KafkaError('INVALID_REQUEST', `Duplicate topic in request: ${t.name}`);
+        requireTopic(ctx, AclOperation.ALTER, t.name);
         await broker.admin.createPartitions(t.name, t.count, t.assignments?.map((a) => a.brokerIds) ?? null, req.validateOnly);
         await broker.settled();
         results.push({ name: t.name, errorCode: ErrorCode.NONE, errorMessage: null });

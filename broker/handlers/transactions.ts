@@ -14,13 +14,27 @@
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
 import { writeMarkersLocally } from '../transactions/index.ts';
+import { AclOperation, allowed, clusterAllowed, requireTopic, ResourceType } from './authz.ts';
 import type { ApiHandler } from './index.ts';
 
 export const addPartitionsToTxnHandler: ApiHandler<24> = {
   apiKey: 24,
   minVersion: 0,
   maxVersion: 3,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    // WRITE on the transactional id, then WRITE on each topic; one refused topic fails the request
+    // (the others OPERATION_NOT_ATTEMPTED), as Kafka answers
+    const txnDenied = !allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.v3AndBelowTransactionalId);
+    const topicDenied = new Set(req.v3AndBelowTopics.filter((t) => !allowed(ctx, AclOperation.WRITE, ResourceType.TOPIC, t.name)).map((t) => t.name));
+    if (txnDenied || topicDenied.size > 0) {
+      const codeOf = (topic: string) => (txnDenied ? ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        : topicDenied.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : ErrorCode.OPERATION_NOT_ATTEMPTED);
+      return {
+        throttleTimeMs: 0,
+        resultsByTopicV3AndBelow: req.v3AndBelowTopics.map((t) => ({ name: t.name, resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: codeOf(t.name) })) })),
+      };
+    }
     const partitions = req.v3AndBelowTopics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
     const results = await broker.transactions.addPartitions(req.v3AndBelowTransactionalId, req.v3AndBelowProducerId, req.v3AndBelowProducerEpoch, partitions);
     return {
@@ -37,8 +51,11 @@ export const addOffsetsToTxnHandler: ApiHandler<25> = {
   apiKey: 25,
   minVersion: 0,
   maxVersion: 4,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
     if (!req.groupId) return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_GROUP_ID };
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
     const errorCode = await broker.transactions.addOffsets(req.transactionalId, req.producerId, req.producerEpoch, OFFSETS_TOPIC, broker.groups.partitionFor(req.groupId));
     return { throttleTimeMs: 0, errorCode };
   },
@@ -48,7 +65,9 @@ export const endTxnHandler: ApiHandler<26> = {
   apiKey: 26,
   minVersion: 0,
   maxVersion: 4,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
     const errorCode = await broker.transactions.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.committed);
     return { throttleTimeMs: 0, errorCode };
   },
@@ -58,11 +77,15 @@ export const writeTxnMarkersHandler: ApiHandler<27> = {
   apiKey: 27,
   minVersion: 1,
   maxVersion: 1,
-  async handle(req, { broker }) {
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    // broker to broker: CLUSTER_ACTION on the cluster
+    const denied = !clusterAllowed(ctx, AclOperation.CLUSTER_ACTION);
     const markers = await Promise.all(req.markers.map(async (m) => {
       const partitions = m.topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
       let results: Map<string, number>;
       try {
+        if (denied) throw new KafkaError('CLUSTER_AUTHORIZATION_FAILED', 'Cluster authorization failed.');
         results = await writeMarkersLocally(broker, {
           producerId: m.producerId, producerEpoch: m.producerEpoch, commit: m.transactionResult, coordinatorEpoch: m.coordinatorEpoch, partitions,
         });
@@ -85,17 +108,23 @@ export const txnOffsetCommitHandler: ApiHandler<28> = {
   apiKey: 28,
   minVersion: 0,
   maxVersion: 4,
-  async handle(req, { broker }) {
-    const errors = await broker.groups.txnCommitOffsets({
+  async handle(req, ctx) {
+    const { broker } = ctx;
+    // READ on the group, then READ on each topic (Kafka's checks): refused partitions are not committed
+    const groupDenied = !allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId);
+    const topicDenied = new Set(req.topics.filter((t) => !groupDenied && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)).map((t) => t.name));
+    const errors = groupDenied ? new Map<string, number>() : await broker.groups.txnCommitOffsets({
       groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, generationId: req.generationId,
       memberId: req.memberId, groupInstanceId: req.groupInstanceId,
-      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions })),
+      topics: req.topics.filter((t) => !topicDenied.has(t.name)).map((t) => ({ name: t.name, partitions: t.partitions })),
     });
+    const codeOf = (topic: string, partition: number) => (groupDenied ? ErrorCode.GROUP_AUTHORIZATION_FAILED
+      : topicDenied.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : errors.get(`${topic}\u0000${partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR);
     return {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: errors.get(`${t.name}\u0000${p.partitionIndex}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t.name, p.partitionIndex) })),
       })),
     };
   },
@@ -105,7 +134,8 @@ export const listTransactionsHandler: ApiHandler<66> = {
   apiKey: 66,
   minVersion: 0,
   maxVersion: 2,
-  handle(req, { broker }) {
+  handle(req, ctx) {
+    const { broker } = ctx;
     let pattern: RegExp | null = null;
     if (req.transactionalIdPattern !== null && req.transactionalIdPattern !== '') {
       try {
@@ -117,7 +147,8 @@ export const listTransactionsHandler: ApiHandler<66> = {
     const r = broker.transactions.list({ states: req.stateFilters, producerIds: req.producerIdFilters, minDurationMs: req.durationFilter, pattern });
     return {
       throttleTimeMs: 0, errorCode: r.errorCode, unknownStateFilters: r.unknownStates,
-      transactionStates: r.transactions.map((m) => ({ transactionalId: m.transactionalId, producerId: m.producerId, transactionState: m.state })),
+      // only the transactional ids the principal may DESCRIBE
+      transactionStates: r.transactions.filter((m) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, m.transactionalId)).map((m) => ({ transactionalId: m.transactionalId, producerId: m.producerId, transactionState: m.state })),
     };
   },
 };
@@ -126,11 +157,13 @@ export const describeTransactionsHandler: ApiHandler<65> = {
   apiKey: 65,
   minVersion: 0,
   maxVersion: 0,
-  handle(req, { broker }) {
+  handle(req, ctx) {
+    const { broker } = ctx;
     return {
       throttleTimeMs: 0,
       transactionStates: req.transactionalIds.map((transactionalId) => {
-        const { errorCode, txn } = broker.transactions.describe(transactionalId);
+        const denied = !allowed(ctx, AclOperation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, transactionalId);
+        const { errorCode, txn } = denied ? { errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, txn: undefined } : broker.transactions.describe(transactionalId);
         if (!txn) {
           return { errorCode, transactionalId, transactionState: '', transactionTimeoutMs: 0, transactionStartTimeMs: -1n, producerId: -1n, producerEpoch: -1, topics: [] };
         }
@@ -154,13 +187,15 @@ export const describeProducersHandler: ApiHandler<61> = {
   apiKey: 61,
   minVersion: 0,
   maxVersion: 0,
-  handle(req, { broker }) {
+  handle(req, ctx) {
+    const { broker } = ctx;
     return {
       throttleTimeMs: 0,
       topics: req.topics.map((t) => ({
         name: t.name,
         partitions: t.partitionIndexes.map((index) => {
           try {
+            requireTopic(ctx, AclOperation.READ, t.name);
             const p = broker.partition(t.name, index);
             if (!p) {
               const topic = broker.topic(t.name);

@@ -1,5 +1,6 @@
 export type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, ListenerEndpoint, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  ScramCredential, ScramCredentialChange, ScramCredentials, AclBinding, AclChange,
 } from './types.ts';
 export { decodeListeners, encodeListeners } from './types.ts';
 export { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './errors.ts';

@@ -1,20 +1,22 @@
 /**
  * The cluster's metadata ConfigMap `brook-<cluster>-metadata`, for the Kubernetes store: the
  * cluster id (made once, by whichever broker opens the store first), the next free producer id,
- * and the dynamic broker configs (`brokerConfigs`, JSON by entity: `""` for the cluster-wide
- * default, a broker id for one broker).
+ * the dynamic broker configs (`brokerConfigs`, JSON by entity: `""` for the cluster-wide
+ * default, a broker id for one broker) and the authorizer's ACL bindings (`acls`, a JSON list).
  *
  * Every write is a compare-and-swap on the ConfigMap's resourceVersion, retried on a conflict
  * from a fresh read, so brokers allocating producer ids at once never hand out one range twice.
  * The brokers' Role lets them get and update this one ConfigMap but not watch it, so the dynamic
- * broker configs are re-read every `pollMs` and listeners hear only of changes; a failed read
- * changes nothing (the configs known stay in force: no news is not a change).
+ * broker configs and the ACLs are re-read every `pollMs` and listeners hear only of changes (an
+ * ACL change reaches the other brokers within `pollMs`, as Kafka's ACLs reach brokers through
+ * metadata propagation); a failed read changes nothing (what is known stays in force: no news is
+ * not a change).
  */
 import type { Kube } from '../k8s/client.ts';
 import { isConflict } from '../k8s/errors.ts';
 import { resources, type KubeObject } from '../k8s/objects.ts';
 import { randomClusterId } from './memory-store.ts';
-import type { DynamicBrokerConfigs } from './types.ts';
+import type { AclBinding, AclChange, DynamicBrokerConfigs } from './types.ts';
 
 interface ConfigMapObject extends KubeObject {
   data?: Record<string, string>;
@@ -38,6 +40,9 @@ export class MetadataConfigMap {
   private readonly pollMs: number;
   private brokerConfigs: DynamicBrokerConfigs = {};
   private readonly listeners = new Set<(configs: DynamicBrokerConfigs) => void>();
+  private acls: readonly AclBinding[] = [];
+  private aclsText = '[]';
+  private readonly aclListeners = new Set<(acls: readonly AclBinding[]) => void>();
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -55,6 +60,7 @@ export class MetadataConfigMap {
       const existing = await this.kube.getOrUndefined<ConfigMapObject>(resources.ConfigMap, this.ns, this.name);
       if (existing) {
         this.brokerConfigs = parseBrokerConfigs(existing);
+        this.aclsRead(existing);
         return existing.data?.clusterId ?? '';
       }
       try {
@@ -80,11 +86,33 @@ export class MetadataConfigMap {
   watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
     listener(this.brokerConfigs);
     this.listeners.add(listener);
-    if (!this.timer && !this.closed) {
-      this.timer = setInterval(() => { void this.poll(); }, this.pollMs);
-      this.timer.unref();
-    }
+    this.startPolling();
     return () => { this.listeners.delete(listener); };
+  }
+
+  watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void {
+    listener(this.acls);
+    this.aclListeners.add(listener);
+    this.startPolling();
+    return () => { this.aclListeners.delete(listener); };
+  }
+
+  async updateAcls<T>(change: (current: readonly AclBinding[]) => AclChange<T>): Promise<T> {
+    let written: ConfigMapObject | undefined;
+    const result = await this.update((cm) => {
+      const next = change(parseAcls(cm));
+      cm.data = { ...cm.data, acls: JSON.stringify(next.acls) };
+      written = cm;
+      return next.result;
+    });
+    this.aclsRead(written!);
+    return result;
+  }
+
+  private startPolling(): void {
+    if (this.timer || this.closed) return;
+    this.timer = setInterval(() => { void this.poll(); }, this.pollMs);
+    this.timer.unref();
   }
 
   /** Replaces one entity's dynamic configs (none: the entity is removed). */
@@ -102,6 +130,7 @@ export class MetadataConfigMap {
   close(): void {
     this.closed = true;
     this.listeners.clear();
+    this.aclListeners.clear();
     if (this.timer) clearInterval(this.timer);
   }
 
@@ -121,9 +150,14 @@ export class MetadataConfigMap {
 
   private async poll(): Promise<void> {
     if (this.closed) return;
+    let cm: ConfigMapObject;
     try {
-      this.read(parseBrokerConfigs(await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.name)));
-    } catch { /* the API server is unreachable: no news is not a change */ }
+      cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.name);
+    } catch { return; /* the API server is unreachable: no news is not a change */ }
+    this.read(parseBrokerConfigs(cm));
+    try {
+      this.aclsRead(cm);
+    } catch { /* unreadable ACLs (edited by hand): the ones known stay in force; updateAcls reports the error */ }
   }
 
   private read(configs: DynamicBrokerConfigs): void {
@@ -131,6 +165,23 @@ export class MetadataConfigMap {
     this.brokerConfigs = configs;
     for (const l of this.listeners) l(configs);
   }
+
+  private aclsRead(cm: ConfigMapObject): void {
+    const text = cm.data?.acls ?? '[]';
+    if (text === this.aclsText) return;
+    this.aclsText = text;
+    this.acls = parseAcls(cm);
+    for (const l of this.aclListeners) l(this.acls);
+  }
+}
+
+/** The ACL bindings the metadata ConfigMap holds (none when absent; unreadable JSON is an error, never "no ACLs"). */
+function parseAcls(cm: ConfigMapObject): readonly AclBinding[] {
+  const text = cm.data?.acls;
+  if (!text) return [];
+  const parsed = JSON.parse(text) as unknown;
+  if (!Array.isArray(parsed)) throw new Error(`the acls of ConfigMap ${cm.metadata.namespace}/${cm.metadata.name} are not a JSON list`);
+  return parsed as AclBinding[];
 }
 
 /** The dynamic broker configs the metadata ConfigMap holds (none when absent or unreadable). */

@@ -9,8 +9,9 @@
  *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
  *   for the controller (kubernetes-leases.ts, which has their contract).
+ * - Secret `brook-<cluster>-scram-credentials`: salted SCRAM credentials (kubernetes-scram-secret.ts).
  * - ConfigMap `brook-<cluster>-metadata`: the cluster id, the next free producer id, and the
- *   dynamic broker configs, re-read every `brokerConfigsPollMs` (default 2 s)
+ *   dynamic broker configs and the ACL bindings, re-read every `brokerConfigsPollMs` (default 2 s)
  *   (kubernetes-configmap.ts, which has its contract).
  *
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
@@ -51,10 +52,12 @@ import { resources, rvAtLeast, type KubeObject } from '../k8s/objects.ts';
 import { MetadataError, MetadataErrorCode } from './errors.ts';
 import { MetadataConfigMap } from './kubernetes-configmap.ts';
 import { KubernetesLeases } from './kubernetes-leases.ts';
+import { ScramSecret } from './kubernetes-scram-secret.ts';
 import { invalidTopicError, partitionState, partitionStatus, topicObjectName } from './kubernetes-topic-object.ts';
 import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  ScramCredentialChange, ScramCredentials, AclBinding, AclChange,
 } from './types.ts';
 
 export interface KubernetesStoreOptions {
@@ -103,6 +106,7 @@ export class KubernetesStore implements MetadataStore {
   /** Object names this store has created and is about to give their first status. */
   private readonly creating = new Set<string>();
   private readonly metadata: MetadataConfigMap;
+  private readonly scram: ScramSecret;
   private id = '';
   private closed = false;
 
@@ -113,6 +117,9 @@ export class KubernetesStore implements MetadataStore {
     this.cluster = opts.cluster;
     this.clock = opts.clock ?? Date.now;
     this.metadata = new MetadataConfigMap({
+      kube: this.kube, namespace: opts.namespace, cluster: opts.cluster, labels: { [clusterLabel]: opts.cluster }, pollMs: opts.brokerConfigsPollMs ?? 2_000,
+    });
+    this.scram = new ScramSecret({
       kube: this.kube, namespace: opts.namespace, cluster: opts.cluster, labels: { [clusterLabel]: opts.cluster }, pollMs: opts.brokerConfigsPollMs ?? 2_000,
     });
     // Watches bound their own lists and connections; requestTimeoutMs is for the other requests.
@@ -167,6 +174,22 @@ export class KubernetesStore implements MetadataStore {
   async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
     this.checkOpen();
     await this.metadata.setBrokerConfigs(entity, configs);
+  }
+
+  watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void { return this.metadata.watchAcls(listener); }
+
+  async updateAcls<T>(change: (current: readonly AclBinding[]) => AclChange<T>): Promise<T> {
+    this.checkOpen();
+    return await this.metadata.updateAcls(change);
+  }
+
+  // ---------------------------------------------------------------- SCRAM credentials (kubernetes-scram-secret.ts)
+
+  watchScramCredentials(listener: (credentials: ScramCredentials) => void): () => void { return this.scram.watch(listener); }
+
+  async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
+    this.checkOpen();
+    await this.scram.alter(changes);
   }
 
   // ---------------------------------------------------------------- topics
@@ -429,6 +452,7 @@ export class KubernetesStore implements MetadataStore {
     this.topicListeners.clear();
     this.pendingListeners.clear();
     this.metadata.close();
+    this.scram.close();
   }
 
   private checkOpen(): void {

@@ -8,7 +8,9 @@ import { KafkaError } from '../errors.ts';
 import { ControllerFencedError, MetadataError, MetadataErrorCode, StaleVersionError } from './errors.ts';
 import type {
   BrokerRegistration, ControllerLease, DynamicBrokerConfigs, MetadataStore, PartitionState, TopicEvent, TopicRecord, TopicSpec, TopicUpdate,
+  ScramCredentialChange, ScramCredentials, AclBinding, AclChange,
 } from './types.ts';
+import { applyScramChanges } from './scram-credentials.ts';
 
 export interface MemoryStoreState {
   clusterId: string;
@@ -17,6 +19,10 @@ export interface MemoryStoreState {
   topics: TopicRecord[];
   /** (absent in files written before dynamic broker configs existed) */
   brokerConfigs?: DynamicBrokerConfigs;
+  /** Salted SCRAM credentials (absent in files written before SASL existed). */
+  scramCredentials?: ScramCredentials;
+  /** ACL bindings (absent in files written before the authorizer existed). */
+  acls?: readonly AclBinding[];
 }
 
 export class MemoryStore implements MetadataStore {
@@ -34,6 +40,10 @@ export class MemoryStore implements MetadataStore {
   private readonly controllerListeners = new Set<(lease: ControllerLease | null) => void>();
   protected brokerConfigs: DynamicBrokerConfigs = {};
   private readonly brokerConfigListeners = new Set<(configs: DynamicBrokerConfigs) => void>();
+  protected scram: ScramCredentials = {};
+  private readonly scramListeners = new Set<(credentials: ScramCredentials) => void>();
+  protected acls: readonly AclBinding[] = [];
+  private readonly aclListeners = new Set<(acls: readonly AclBinding[]) => void>();
 
   constructor(opts: { clusterId?: string; clock?: () => number } = {}) {
     this.id = opts.clusterId ?? randomClusterId();
@@ -195,6 +205,33 @@ export class MemoryStore implements MetadataStore {
     for (const l of this.brokerConfigListeners) l(next);
   }
 
+  watchScramCredentials(listener: (credentials: ScramCredentials) => void): () => void {
+    listener(this.scram);
+    this.scramListeners.add(listener);
+    return () => { this.scramListeners.delete(listener); };
+  }
+
+  async alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void> {
+    this.checkOpen();
+    const next = applyScramChanges(this.scram, changes);
+    await this.commit(() => { this.scram = next; });
+    for (const l of this.scramListeners) l(next);
+  }
+
+  watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void {
+    listener(this.acls);
+    this.aclListeners.add(listener);
+    return () => { this.aclListeners.delete(listener); };
+  }
+
+  async updateAcls<T>(change: (current: readonly AclBinding[]) => AclChange<T>): Promise<T> {
+    this.checkOpen();
+    const { acls, result } = change(this.acls);
+    await this.commit(() => { this.acls = acls; });
+    for (const l of this.aclListeners) l(acls);
+    return result;
+  }
+
   async allocateProducerIds(count: number): Promise<bigint> {
     this.checkOpen();
     const first = this.nextProducerId;
@@ -208,6 +245,8 @@ export class MemoryStore implements MetadataStore {
     this.brokerListeners.clear();
     this.controllerListeners.clear();
     this.brokerConfigListeners.clear();
+    this.scramListeners.clear();
+    this.aclListeners.clear();
     for (const b of this.brokers.values()) clearTimeout(b.timer);
     if (this.controller) clearTimeout(this.controller.timer);
   }
@@ -222,6 +261,8 @@ export class MemoryStore implements MetadataStore {
       revision: this.revision,
       topics: [...this.topics.values()],
       brokerConfigs: this.brokerConfigs,
+      scramCredentials: this.scram,
+      acls: this.acls,
     };
   }
 
@@ -230,6 +271,8 @@ export class MemoryStore implements MetadataStore {
     this.nextProducerId = BigInt(state.nextProducerId);
     this.revision = state.revision;
     this.brokerConfigs = state.brokerConfigs ?? {};
+    this.scram = state.scramCredentials ?? {};
+    this.acls = state.acls ?? [];
     this.topics.clear();
     // (files written before controller epochs existed lack the field)
     for (const t of state.topics) this.topics.set(t.spec.name, { ...t, controllerEpoch: t.controllerEpoch ?? 0 });

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/g
  */
 import { ErrorCode, KafkaError } from '../errors.ts';
 import { ControllerFencedError, StaleVersionError } from './types.ts';
-import type { MetadataStore, PartitionState, TopicEvent, TopicSpec } from './types.ts';
+import type { AclBinding, MetadataStore, PartitionState, TopicEvent, TopicSpec } from './types.ts';
 
 export interface StoreFactory {
   /** A fresh, empty store. */
@@ -19,6 +19,9 @@ export const specOf = (name: string, partitions = 1): TopicSpec => ({ name, part
 export const partitionsOf = (n: number): PartitionState[] => Array.from({ length: n }, (_, partition) => ({
   partition, replicas: [0], leader: 0, isr: [0], leaderEpoch: 0, partitionEpoch: 0,
 }));
+
+/** ALLOW READ on topic `t` for a principal. */
+const aclOf = (principal: string): AclBinding => ({ resourceType: 2, resourceName: 't', patternType: 3, principal, host: '*', operation: 3, permission: 3 });
 
 function kafkaCode(err: unknown): number | undefined {
   return err instanceof KafkaError ? err.errorCode : undefined;
@@ -188,7 +191,29 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       expect(seen[0]).toBe('{}');
     });
 
+    test('ACLs: updateAcls replaces the bindings atomically, concurrent updates both land, watchers see every change', async () => {
+      const seen: string[][] = [];
+      const stop = store.watchAcls((acls) => seen.push(acls.map((a) => a.principal)));
+      const add = (principal: string) => store.updateAcls((current) => ({ acls: [...current, aclOf(principal)], result: current.length }));
+      await Promise.all([add('User:alice'), add('User:bob')]);
+      expect(seen[0]).toEqual([]);
+      await waitFor(() => (seen.at(-1) ?? []).length === 2);
+      expect([...seen.at(-1)!].sort()).toEqual(['User:alice', 'User:bob']);
+      const removed = await store.updateAcls((current) => ({ acls: current.filter((a) => a.principal !== 'User:alice'), result: current.filter((a) => a.principal === 'User:alice') }));
+      expect(removed.map((a) => a.principal)).toEqual(['User:alice']);
+      await waitFor(() => JSON.stringify(seen.at(-1)) === JSON.stringify(['User:bob']));
+      stop();
+    });
+
     if (factory.reopen) {
+      test('ACLs survive a restart of the store', async () => {
+        await store.updateAcls((current) => ({ acls: [...current, aclOf('User:carol')], result: null }));
+        store = await factory.reopen!(store);
+        const seen: string[][] = [];
+        store.watchAcls((acls) => seen.push(acls.map((a) => a.principal)))();
+        expect(seen).toEqual([['User:carol']]);
+      });
+
       test('dynamic broker configs survive a restart of the store', async () => {
         await store.setBrokerConfigs('2', { 'follower.replication.throttled.rate': '300' });
         store = await factory.reopen!(store);

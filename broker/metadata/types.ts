@@ -6,6 +6,10 @@
  * each other silently: the loser gets a `StaleVersionError` and retries on fresh state.
  */
 export { ControllerFencedError, StaleVersionError } from './errors.ts';
+import type { ScramCredential, ScramCredentials, ScramMechanism } from '../security/scram.ts';
+export type { ScramCredential, ScramCredentials, ScramMechanism } from '../security/scram.ts';
+import type { AclBinding } from '../security/acls.ts';
+export type { AclBinding } from '../security/acls.ts';
 
 export interface TopicSpec {
   /** The Kafka topic name. */
@@ -75,6 +79,19 @@ export interface ControllerLease {
 
 /** Dynamic broker configs by entity: a broker id as text, or '' for the cluster-wide default. */
 export type DynamicBrokerConfigs = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+/** One SCRAM credential set (credential) or removed (null) for a user and mechanism. */
+export interface ScramCredentialChange {
+  readonly user: string;
+  readonly mechanism: ScramMechanism;
+  readonly credential: ScramCredential | null;
+}
+
+/** What updateAcls's change makes: the new bindings and what to tell the caller. */
+export interface AclChange<T> {
+  readonly acls: readonly AclBinding[];
+  readonly result: T;
+}
 
 export interface TopicUpdate {
   readonly spec?: TopicSpec;
@@ -153,6 +170,20 @@ export interface MetadataStore {
   setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void>;
   /** Reserves `count` producer ids and returns the first; never hands out an id twice. */
   allocateProducerIds(count: number): Promise<bigint>;
+  /**
+   * SCRAM credentials (salted: salt, iterations, StoredKey, ServerKey; never a password), user →
+   * mechanism → credential. `listener` gets them all now and after every change. Returns the unsubscribe.
+   */
+  watchScramCredentials(listener: (credentials: ScramCredentials) => void): () => void;
+  /** Applies the changes together (a user left with no mechanism disappears); last writer wins per credential. */
+  alterScramCredentials(changes: readonly ScramCredentialChange[]): Promise<void>;
+  /** The ACL bindings the authorizer enforces: `listener` gets them all now and after every change. Returns the unsubscribe. */
+  watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void;
+  /**
+   * Replaces the ACL bindings with what `change` makes of the current ones, atomically: `change`
+   * is pure and may run again on fresh bindings after a concurrent write. Returns its result.
+   */
+  updateAcls<T>(change: (current: readonly AclBinding[]) => AclChange<T>): Promise<T>;
   close(): Promise<void>;
 }
 

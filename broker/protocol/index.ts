@@ -24,6 +24,7 @@ import type {
   findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets,
   listPartitionReassignments, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
+  describeUserScramCredentials, alterUserScramCredentials,
 } from './apis/index.ts';
 import type { CompiledStruct } from './codec.ts';
 import {
@@ -47,6 +48,7 @@ export const ApiKey = {
   DeleteRecords: 21, InitProducerId: 22, OffsetForLeaderEpoch: 23, DescribeAcls: 29, CreateAcls: 30, DeleteAcls: 31, DescribeConfigs: 32,
   AlterConfigs: 33, CreatePartitions: 37, DeleteGroups: 42, ElectLeaders: 43,
   IncrementalAlterConfigs: 44, OffsetDelete: 47, DescribeCluster: 60, DescribeTopicPartitions: 75, SaslHandshake: 17, SaslAuthenticate: 36,
+  DescribeUserScramCredentials: 50, AlterUserScramCredentials: 51,
   DescribeLogDirs: 35, AlterPartitionReassignments: 45, ListPartitionReassignments: 46,
   AddPartitionsToTxn: 24, AddOffsetsToTxn: 25, EndTxn: 26, WriteTxnMarkers: 27, TxnOffsetCommit: 28,
   DescribeProducers: 61, DescribeTransactions: 65, ListTransactions: 66,
@@ -63,6 +65,7 @@ export interface ApiByKey {
   32: typeof describeConfigs; 33: typeof alterConfigs; 37: typeof createPartitions;
   42: typeof deleteGroups; 43: typeof electLeaders; 44: typeof incrementalAlterConfigs;
   47: typeof offsetDelete; 60: typeof describeCluster; 75: typeof describeTopicPartitions; 17: typeof saslHandshake; 36: typeof saslAuthenticate;
+  50: typeof describeUserScramCredentials; 51: typeof alterUserScramCredentials;
   35: typeof describeLogDirs; 45: typeof alterPartitionReassignments; 46: typeof listPartitionReassignments;
   24: typeof addPartitionsToTxn; 25: typeof addOffsetsToTxn; 26: typeof endTxn; 27: typeof writeTxnMarkers; 28: typeof txnOffsetCommit;
   61: typeof describeProducers; 65: typeof describeTransactions; 66: typeof listTransactions;

@@ -17,6 +17,7 @@ import { ErrorCode, KafkaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { KafkaConnection } from '../client/kafka-connection.ts';
 import type { ReplicationQuota } from './replication-quota.ts';
+import type { ClientSecurity } from '../security/listener-security.ts';
 import type { Partition } from '../partition.ts';
 
 const FETCH = 1;
@@ -39,6 +40,8 @@ export interface FetcherOptions {
   /** The follower side's replication throttle, and whether a partition's replica here is throttled by it. */
   quota?: ReplicationQuota;
   throttled?: (p: Partition) => boolean;
+  /** TLS and SASL of the leader's inter-broker listener. */
+  security?: ClientSecurity;
 }
 
 interface Followed { partition: Partition; backoffUntil: number }
@@ -55,7 +58,7 @@ export class ReplicaFetcher {
   constructor(opts: FetcherOptions) {
     this.opts = opts;
     this.leaderId = opts.leaderId;
-    this.conn = new KafkaConnection({ host: opts.host, port: opts.port, clientId: `brook-replica-${opts.nodeId}`, requestTimeoutMs: opts.maxWaitMs + 15_000 });
+    this.conn = new KafkaConnection({ host: opts.host, port: opts.port, clientId: `brook-replica-${opts.nodeId}`, requestTimeoutMs: opts.maxWaitMs + 15_000, security: opts.security });
   }
 
   get endpoint(): string { return `${this.opts.host}:${this.opts.port}`; }

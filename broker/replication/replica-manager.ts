@@ -15,6 +15,7 @@ import type { MetadataStore } from '../metadata/index.ts';
 import type { Partition } from '../partition.ts';
 import { ReplicaFetcher } from './replica-fetcher.ts';
 import type { ReplicationQuota } from './replication-quota.ts';
+import type { ClientSecurity } from '../security/listener-security.ts';
 
 export interface ReplicaManagerOptions {
   nodeId: number;
@@ -25,6 +26,8 @@ export interface ReplicaManagerOptions {
   fetchWaitMs: number;
   fetchMaxBytes: number;
   endpointOf: (brokerId: number) => { host: string; port: number } | undefined;
+  /** TLS and SASL of the inter-broker listener (absent: plain TCP). */
+  security?: ClientSecurity;
   partitions: () => Iterable<Partition>;
   clock: () => number;
   /** The follower side's replication throttle, and which followed replicas it applies to. */
@@ -70,7 +73,7 @@ export class ReplicaManager {
         fetcher = new ReplicaFetcher({
           nodeId: this.opts.nodeId, leaderId, host: endpoint.host, port: endpoint.port,
           maxWaitMs: this.opts.fetchWaitMs, maxBytes: this.opts.fetchMaxBytes, logger: this.opts.logger, clock: this.opts.clock,
-          quota: this.opts.followerQuota, throttled: this.opts.followerThrottled,
+          quota: this.opts.followerQuota, throttled: this.opts.followerThrottled, security: this.opts.security,
         });
         this.fetchers.set(leaderId, fetcher);
       }

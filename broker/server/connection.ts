@@ -28,7 +28,10 @@ export class Connection {
   readonly socket: Socket;
   readonly remote: string;
   private readonly sink: FrameSink;
-  private readonly maxFrameBytes: number;
+  /** The largest frame accepted now (a SASL listener lowers it until the client authenticated). */
+  maxFrameBytes: number;
+  /** Set by endAfterResponses(): no more requests are read; the socket ends once every response is written. */
+  private ending = false;
   private chunks: Buffer[] = [];
   private buffered = 0;
   private readonly slots: Slot[] = [];
@@ -54,10 +57,10 @@ export class Connection {
   get inFlight(): number { return this.slots.length; }
 
   private onData(chunk: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.ending) return;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    while (this.buffered >= 4 && !this.closing) {
+    while (this.buffered >= 4 && !this.closing && !this.ending) {
       const size = this.peekInt32();
       if (size < 0 || size > this.maxFrameBytes) {
         this.reject('frame_size', `frame size ${size} outside 0..${this.maxFrameBytes}`);
@@ -136,7 +139,23 @@ export class Connection {
     if (wrote) this.socket.uncork();
     if (this.socket.writableLength >= 4 * 1024 * 1024) this.socket.pause();
     else this.maybeResume();
-    if (this.slots.length === 0) this.notifyDrained();
+    if (this.slots.length === 0) {
+      if (this.ending) {
+        this.closing = true;
+        this.socket.end();
+      }
+      this.notifyDrained();
+    }
+  }
+
+  /**
+   * Answers what was dispatched so far, then closes (a failed SASL exchange: Kafka sends the
+   * error response, then closes the connection). Nothing after this is read.
+   */
+  endAfterResponses(): void {
+    this.ending = true;
+    this.chunks = [];
+    this.buffered = 0;
   }
 
   private maybeResume(): void {

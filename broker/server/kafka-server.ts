@@ -8,9 +8,20 @@
  * that connection and is counted; a handler that throws closes that connection and is logged.
  * Handlers learn the listener a request came in on (RequestContext.listener): Metadata answers
  * with that listener's advertised addresses.
+ *
+ * Security (ListenerSecurity): an SSL or SASL_SSL listener is a TLS server whose certificate is
+ * swapped in place when its files change (setSecureContext: new handshakes get the new one,
+ * established connections keep theirs); a failed handshake is counted and closes that socket.
+ * With ssl.client.auth=requested, a client certificate that is presented but not trusted
+ * closes the connection (as Java's SSLEngine refuses it). On SASL listeners each connection has
+ * a SaslAuthenticator that gates every request until the client authenticated (see
+ * sasl-authenticator.ts) and, until then, frames above sasl.server.max.receive.size close it.
+ * Every request carries its connection's principal (RequestContext.principal).
  */
 import { createServer } from 'node:net';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { ErrorCode } from '../errors.ts';
 import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, parseRequestHeader, ProtocolDecodeError } from '../protocol/index.ts';
 import { handlerFor } from '../handlers/index.ts';
@@ -18,11 +29,31 @@ import type { BrokerServices, RequestContext } from '../handlers/index.ts';
 import type { BrokerMetrics } from '../metrics.ts';
 import { Connection } from './connection.ts';
 import type { FrameSink } from './connection.ts';
+import { ANONYMOUS, certificatePrincipal } from '../security/principal.ts';
+import type { KafkaPrincipal } from '../security/principal.ts';
+import { SASL_AUTHENTICATE, SASL_HANDSHAKE, SaslAuthenticator } from '../security/sasl-authenticator.ts';
+import type { ListenerSecurity } from '../security/listener-security.ts';
+import type { ScramMechanism } from '../security/scram.ts';
+
+/** Per-connection security state. */
+interface Session {
+  /** From the TLS client certificate (SSL listeners with client auth), else ANONYMOUS. */
+  readonly transportPrincipal: KafkaPrincipal;
+  readonly sasl: SaslAuthenticator | null;
+}
+
+/** A request that the SASL state does not allow: the connection closes (counted as 'sasl_state'). */
+class SaslStateError extends Error {
+  readonly code = 'BROOK_ERR_SASL_STATE';
+  constructor(message: string) { super(message); this.name = 'SaslStateError'; }
+}
 
 const API_VERSIONS = 18;
 
 /** The counters the server itself keeps (per connection and per request). */
-export type ServerMetrics = Pick<BrokerMetrics, 'connectionsOpened' | 'connectionsClosedMalformed' | 'requests' | 'requestErrors' | 'requestSeconds'>;
+export type ServerMetrics = Pick<BrokerMetrics, 'connectionsOpened' | 'connectionsClosedMalformed' | 'requests' | 'requestErrors' | 'requestSeconds' | 'authentications'>;
+
+const PLAINTEXT_SECURITY: ListenerSecurity = { listener: 'PLAINTEXT', protocol: 'PLAINTEXT', ssl: null, sasl: null };
 
 export class KafkaServer implements FrameSink {
   private readonly broker: BrokerServices;
@@ -31,19 +62,64 @@ export class KafkaServer implements FrameSink {
   readonly listener: string;
   private readonly server: Server;
   private readonly connections = new Set<Connection>();
+  private readonly sessions = new Map<Connection, Session>();
   private readonly maxFrameBytes: number;
+  private readonly security: ListenerSecurity;
   private boundPort = 0;
 
-  constructor(broker: BrokerServices, metrics: ServerMetrics, listener: string) {
+  constructor(broker: BrokerServices, metrics: ServerMetrics, listener: string, security: ListenerSecurity = { ...PLAINTEXT_SECURITY, listener }) {
     this.broker = broker;
     this.metrics = metrics;
     this.listener = listener;
+    this.security = security;
     this.maxFrameBytes = broker.settings.int('socket.request.max.bytes');
-    this.server = createServer((socket) => {
-      const conn = new Connection(socket, this, this.maxFrameBytes);
-      this.connections.add(conn);
-      metrics.connectionsOpened.inc();
+    const ssl = security.ssl;
+    if (ssl) {
+      const clientAuth = ssl.current.clientAuth;
+      const tlsServer = createTlsServer({ ...ssl.current.context, requestCert: clientAuth !== 'none', rejectUnauthorized: clientAuth === 'required' },
+        (socket) => this.accept(socket));
+      tlsServer.on('tlsClientError', (err, socket) => {
+        metrics.connectionsClosedMalformed.inc({ reason: 'tls_handshake' });
+        broker.log.debug(`${listener}: TLS handshake with ${socket.remoteAddress}:${socket.remotePort} failed: ${err.message}`);
+        socket.destroy();
+      });
+      ssl.onChange((m) => tlsServer.setSecureContext({ ...m.context }));
+      this.server = tlsServer;
+    } else {
+      this.server = createServer((socket) => this.accept(socket));
+    }
+  }
+
+  private accept(socket: Socket): void {
+    let transportPrincipal = ANONYMOUS;
+    if (this.security.ssl) {
+      const tlsSocket = socket as TLSSocket;
+      const peer = tlsSocket.getPeerCertificate(false);
+      const presented = peer !== null && peer !== undefined && Object.keys(peer).length > 0 && peer.raw !== undefined;
+      if (presented) {
+        if (!tlsSocket.authorized) {
+          // ssl.client.auth=requested: an untrusted certificate is refused, as Java's SSLEngine does.
+          this.metrics.connectionsClosedMalformed.inc({ reason: 'tls_untrusted_client' });
+          this.metrics.authentications.inc({ listener: this.listener, mechanism: 'SSL', result: 'failure' });
+          this.broker.log.debug(`${this.listener}: client certificate of ${socket.remoteAddress} not trusted: ${String(tlsSocket.authorizationError)}`);
+          socket.destroy();
+          return;
+        }
+        transportPrincipal = certificatePrincipal(peer.raw);
+        this.metrics.authentications.inc({ listener: this.listener, mechanism: 'SSL', result: 'success' });
+      }
+    }
+    const sasl = this.security.sasl;
+    const conn = new Connection(socket, this, sasl ? Math.min(sasl.maxReceiveBytes, this.maxFrameBytes) : this.maxFrameBytes);
+    this.connections.add(conn);
+    this.sessions.set(conn, {
+      transportPrincipal,
+      sasl: sasl ? new SaslAuthenticator({
+        mechanisms: sasl.mechanisms, plainUsers: sasl.plainUsers, reauthMs: sasl.reauthMs, clock: this.broker.clock,
+        scramCredential: (user: string, mechanism: ScramMechanism) => this.broker.scramCredential(user, mechanism),
+      }) : null,
     });
+    this.metrics.connectionsOpened.inc();
   }
 
   get connectionCount(): number { return this.connections.size; }
@@ -74,6 +150,13 @@ export class KafkaServer implements FrameSink {
   handleFrame(frame: Buffer, conn: Connection): Promise<Buffer[] | null> | Buffer[] | null {
     const header = parseRequestHeader(frame);
     const { apiKey, apiVersion, correlationId } = header;
+    const session = this.sessions.get(conn);
+    const sasl = session?.sasl ?? null;
+    if (sasl) {
+      const gate = sasl.gate(apiKey);
+      if (gate.kind === 'close') throw new SaslStateError(`${this.listener}: ${gate.reason}`);
+      if (gate.kind === 'sasl') return this.handleSasl(sasl, frame, header, conn);
+    }
     const handler = handlerFor(apiKey);
     const schema = apiSchema(apiKey);
     if (!handler || !schema || apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
@@ -88,7 +171,8 @@ export class KafkaServer implements FrameSink {
     }
     const request = decodeRequest(apiKey, apiVersion, frame, header.bodyOffset);
     const started = process.hrtime.bigint();
-    const ctx: RequestContext = { broker: this.broker, apiVersion, clientId: header.clientId, correlationId, remote: conn.remote, listener: this.listener };
+    const principal = sasl?.principal ?? session?.transportPrincipal ?? ANONYMOUS;
+    const ctx: RequestContext = { broker: this.broker, apiVersion, clientId: header.clientId, correlationId, remote: conn.remote, listener: this.listener, principal };
     const finish = (body: unknown): Buffer[] | null => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.requests.inc({ api: schema.name });
@@ -97,6 +181,26 @@ export class KafkaServer implements FrameSink {
     };
     const result = handler.handle(request, ctx);
     return result instanceof Promise ? result.then(finish) : finish(result);
+  }
+
+  /** SaslHandshake or SaslAuthenticate on a connection that is (re-)authenticating. */
+  private handleSasl(sasl: SaslAuthenticator, frame: Buffer, header: ReturnType<typeof parseRequestHeader>, conn: Connection): Buffer[] {
+    const { apiKey, apiVersion, correlationId } = header;
+    const handler = handlerFor(apiKey)!;
+    if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+      throw new SaslStateError(`${this.listener}: ${apiKey === SASL_HANDSHAKE ? 'SaslHandshake' : 'SaslAuthenticate'} v${apiVersion} is not supported`);
+    }
+    const request = decodeRequest(apiKey, apiVersion, frame, header.bodyOffset) as { mechanism?: string; authBytes?: Buffer };
+    const answer = apiKey === SASL_HANDSHAKE ? sasl.handshake(request.mechanism ?? '', apiVersion) : sasl.authenticate(request.authBytes ?? Buffer.alloc(0), apiVersion);
+    if (apiKey === SASL_AUTHENTICATE) {
+      const failed = answer.body.errorCode !== 0;
+      if (failed || sasl.authenticated) this.metrics.authentications.inc({ listener: this.listener, mechanism: sasl.mechanismName, result: failed ? 'failure' : 'success' });
+      if (failed) this.broker.log.info(`${this.listener}: ${sasl.mechanismName} authentication of ${conn.remote} failed: ${sasl.failureDetail}`);
+    }
+    if (answer.close) conn.endAfterResponses();
+    else if (sasl.authenticated) conn.maxFrameBytes = this.maxFrameBytes;
+    this.metrics.requests.inc({ api: apiKey === SASL_HANDSHAKE ? 'SaslHandshake' : 'SaslAuthenticate' });
+    return encodeResponse(apiKey, apiVersion, correlationId, answer.body as never);
   }
 
   malformed(conn: Connection, reason: string, detail: string): void {
@@ -109,12 +213,18 @@ export class KafkaServer implements FrameSink {
       this.malformed(conn, 'decode', err.message);
       return;
     }
+    if (err instanceof SaslStateError) {
+      this.metrics.connectionsClosedMalformed.inc({ reason: 'sasl_state' });
+      this.broker.log.info(`closing ${conn.remote}: ${err.message}`);
+      return;
+    }
     this.metrics.connectionsClosedMalformed.inc({ reason: 'handler_error' });
     this.broker.log.error(`closing ${conn.remote} after a failed request: ${(err as Error)?.stack ?? String(err)}`);
   }
 
   closed(conn: Connection): void {
     this.connections.delete(conn);
+    this.sessions.delete(conn);
   }
 }
 

@@ -11,6 +11,7 @@ import type { Endpoint, ListenerPlan } from '../listeners.ts';
 import type { Logger } from '../logger.ts';
 import type { ListenerEndpoint } from '../metadata/index.ts';
 import { KafkaServer } from './kafka-server.ts';
+import type { ListenerSecurity } from '../security/listener-security.ts';
 import type { ServerMetrics } from './kafka-server.ts';
 
 export class ListenerSet {
@@ -31,10 +32,10 @@ export class ListenerSet {
     }
   }
 
-  /** Binds every listener, in plan order. */
-  async start(services: BrokerServices, metrics: ServerMetrics): Promise<void> {
+  /** Binds every listener, in plan order, with its security (default: PLAINTEXT). */
+  async start(services: BrokerServices, metrics: ServerMetrics, security: ReadonlyMap<string, ListenerSecurity> = new Map()): Promise<void> {
     for (const l of this.plan.listeners) {
-      const server = new KafkaServer(services, metrics, l.name);
+      const server = new KafkaServer(services, metrics, l.name, security.get(l.name));
       this.servers.push(server);
       const port = await server.listen(bindHost(l.bind.host), l.bind.port);
       if (l.advertised.port === 0) this.advertisedByName.set(l.name, { host: l.advertised.host, port });

@@ -2,12 +2,12 @@
  * The transaction coordinator's marker channel (Kafka's TransactionMarkerChannelManager): a
  * commit or abort marker goes to each partition's current leader — written here when that is
  * this broker (writeMarkersLocally), else sent to the leader as WriteTxnMarkers v1 over one
- * connection per leader, kept open and replaced when the leader's address changes or a send fails.
+ * connection per leader (to its inter-broker listener, with that listener's TLS and SASL), kept open and replaced when the leader's address changes or a send fails.
  *
  * The answer is an error code per `topic\0partition`: a partition without a topic or a leader, or
  * whose leader could not be reached, gets the code the coordinator retries on.
  */
-import { KafkaConnection } from '../client/kafka-connection.ts';
+import type { KafkaConnection } from '../client/kafka-connection.ts';
 import { ErrorCode, KafkaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { TopicRecord } from '../metadata/index.ts';
@@ -22,6 +22,8 @@ export interface MarkerChannelOptions {
   writeLocally(marker: TxnMarker): Promise<Map<string, number>>;
   /** How long a marker waits for its partition's ISR (the request times out 5 s later). */
   timeoutMs(): number;
+  /** A connection to another broker's inter-broker listener (with its TLS and SASL settings). */
+  connect(endpoint: { host: string; port: number }, clientId: string, requestTimeoutMs: number): KafkaConnection;
   log: Logger;
 }
 
@@ -70,7 +72,7 @@ export class TxnMarkerChannel {
       conn = undefined;
     }
     if (!conn) {
-      conn = new KafkaConnection({ host: endpoint.host, port: endpoint.port, clientId: `brook-txn-markers-${this.opts.nodeId}`, requestTimeoutMs: this.opts.timeoutMs() + 5_000 });
+      conn = this.opts.connect(endpoint, `brook-txn-markers-${this.opts.nodeId}`, this.opts.timeoutMs() + 5_000);
       this.connections.set(leader, conn);
     }
     const topics = new Map<string, number[]>();

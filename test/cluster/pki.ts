@@ -32,7 +32,7 @@ export interface Pki {
   identities: Record<'admin' | 'controllerManager' | 'scheduler' | 'kubelet' | 'kubeProxy' | 'coredns', Identity>;
 }
 
-function openssl(args: readonly string[], cwd: string): void {
+export function openssl(args: readonly string[], cwd: string): void {
   try {
     execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (err) {
@@ -40,20 +40,26 @@ function openssl(args: readonly string[], cwd: string): void {
   }
 }
 
-const keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+export const keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
-function signed(dir: string, name: string, subject: string, ext: string): void {
+/** A self-signed CA, `<name>.crt` and `<name>.key` in `dir`. */
+export function makeCa(dir: string, name: string, subject: string): void {
+  openssl(['req', '-x509', ...keyArgs, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '3650', '-subj', subject,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], dir);
+}
+
+/** `<name>.key` and `<name>.crt` signed by the CA `<ca>.crt`/`<ca>.key` (default `ca`), with the extensions `ext`. */
+export function signed(dir: string, name: string, subject: string, ext: string, ca = 'ca', days = 3650): void {
   openssl(['req', ...keyArgs, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
   writeFileSync(join(dir, `${name}.ext`), ext);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
-    '-days', '3650', '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir);
+  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial',
+    '-days', String(days), '-out', `${name}.crt`, '-extfile', `${name}.ext`], dir);
 }
 
 /** Makes every certificate, key and token of a fresh cluster in `dir`. */
 export function makePki(dir: string, opts: { nodeName: string; apiserverIps: string[]; dnsNames: string[] }): Pki {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  openssl(['req', '-x509', ...keyArgs, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '3650', '-subj', '/CN=brook-test-cluster-ca',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'], dir);
+  makeCa(dir, 'ca', '/CN=brook-test-cluster-ca');
   const san = [...opts.apiserverIps.map((ip) => `IP:${ip}`), ...opts.dnsNames.map((d) => `DNS:${d}`)].join(',');
   signed(dir, 'apiserver', '/CN=kube-apiserver',
     `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);

@@ -15,7 +15,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startKafkaReference } from './kafka-reference.ts';
+import { freePort, startKafkaReference } from './kafka-reference.ts';
 import { repoRoot } from './paths.ts';
 
 export interface StartBrokerOptions {
@@ -33,6 +33,12 @@ export interface StartBrokerOptions {
    * command line is appended to it. `stop()` and `kill()` signal the broker, not the wrapper.
    */
   wrapWith?: string[];
+  /**
+   * Named listeners with their security protocol, each on a free port of 127.0.0.1, instead of
+   * the single PLAINTEXT listener (`listeners` and `listener.security.protocol.map` settings);
+   * `bootstrap`/`port` are the first one's, `listenerPorts` has them all.
+   */
+  listeners?: ReadonlyArray<{ name: string; protocol: string }>;
 }
 
 export interface BrokerHandle {
@@ -52,6 +58,8 @@ export interface BrokerHandle {
   stdout(): string;
   /** Whether the process has exited. */
   exited(): boolean;
+  /** Bound port per listener name (with `listeners`). */
+  listenerPorts?: Record<string, number>;
 }
 
 const running = new Set<ChildProcess>();
@@ -92,18 +100,24 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     tempDirs.add(dataDir);
   }
   const listen = `127.0.0.1:${opts.port ?? 0}`;
+  const named: Record<string, number> = {};
+  for (const l of opts.listeners ?? []) named[l.name] = await freePort();
   const args = [
     brokerCli, 'broker',
     '--id', String(id),
-    '--listen', listen,
-    '--advertised-listener', listen,
+    ...(opts.listeners ? [] : ['--listen', listen, '--advertised-listener', listen]),
     '--data-dir', dataDir,
     '--metrics-port', '0',
   ];
   // one broker: __consumer_offsets and __transaction_state need replication factor 1 (and
   // min ISR 1), as in Kafka's single-node configs
   const settings = {
-    'offsets.topic.replication.factor': '1', 'transaction.state.log.replication.factor': '1', 'transaction.state.log.min.isr': '1', ...opts.set,
+    'offsets.topic.replication.factor': '1', 'transaction.state.log.replication.factor': '1', 'transaction.state.log.min.isr': '1',
+    ...(opts.listeners ? {
+      listeners: opts.listeners.map((l) => `${l.name}://127.0.0.1:${named[l.name]}`).join(','),
+      'listener.security.protocol.map': opts.listeners.map((l) => `${l.name}:${l.protocol}`).join(','),
+    } : {}),
+    ...opts.set,
   };
   for (const [key, value] of Object.entries(settings)) args.push('--set', `${key}=${value}`);
 
@@ -149,7 +163,8 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     });
     child.stdout.on('data', (chunk: string) => {
       out += chunk;
-      const listening = new RegExp(`^brook broker ${id} listening on [^\\s:]+:(\\d+)\\s*$`, 'm').exec(out);
+      const first = opts.listeners?.[0]?.name;
+      const listening = new RegExp(`^brook broker ${id} listening on [^\\s:]+:(\\d+)${first && opts.listeners!.length > 1 ? ` \\(${first}\\)` : ''}\\s*$`, 'm').exec(out);
       if (listening) port = Number(listening[1]);
       const metrics = new RegExp(`^brook broker ${id} metrics on (http://\\S+)\\s*$`, 'm').exec(out);
       if (metrics) metricsUrl = metrics[1];
@@ -192,6 +207,7 @@ export async function startBroker(opts: StartBrokerOptions = {}): Promise<Broker
     stderr: () => err,
     stdout: () => out,
     exited: () => exitCode !== undefined,
+    listenerPorts: opts.listeners ? named : { PLAINTEXT: ready.port },
   };
 }
 

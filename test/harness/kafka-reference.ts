@@ -58,6 +58,7 @@ export async function startKafkaReference(opts: StartBrokerOptions & { dataDir: 
   const logDir = join(dataDir, 'kafka-logs');
   let port: number;
   let controllerPort: number;
+  const named: Record<string, number> = {};
   if (existsSync(propsFile)) {
     // restart on the same data dir: same ports and cluster id
     const props = readFileSync(propsFile, 'utf8');
@@ -68,15 +69,21 @@ export async function startKafkaReference(opts: StartBrokerOptions & { dataDir: 
     controllerPort = await freePort();
     mkdirSync(logDir, { recursive: true });
     const id = opts.id ?? 0;
+    // With named listeners (StartBrokerOptions.listeners), the first is `port` and the
+    // inter-broker listener is PLAINTEXT if there is one (tests may --set another).
+    const listeners = opts.listeners ?? [{ name: 'PLAINTEXT', protocol: 'PLAINTEXT' }];
+    listeners.forEach((l, i) => { named[l.name] = i === 0 ? port : 0; });
+    for (const l of listeners.slice(1)) named[l.name] = await freePort();
+    const list = listeners.map((l) => `${l.name}://127.0.0.1:${named[l.name]}`);
     const settings: Record<string, string> = {
       'process.roles': 'broker,controller',
       'node.id': String(id),
       'controller.quorum.voters': `${id}@127.0.0.1:${controllerPort}`,
-      listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-      'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+      listeners: [...list, `CONTROLLER://127.0.0.1:${controllerPort}`].join(','),
+      'advertised.listeners': list.join(','),
       'controller.listener.names': 'CONTROLLER',
-      'inter.broker.listener.name': 'PLAINTEXT',
-      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+      'inter.broker.listener.name': listeners.some((l) => l.name === 'PLAINTEXT') ? 'PLAINTEXT' : listeners[0]!.name,
+      'listener.security.protocol.map': [...listeners.map((l) => `${l.name}:${l.protocol}`), 'CONTROLLER:PLAINTEXT'].join(','),
       'log.dirs': logDir,
       'offsets.topic.replication.factor': '1',
       'transaction.state.log.replication.factor': '1',
@@ -132,5 +139,6 @@ export async function startKafkaReference(opts: StartBrokerOptions & { dataDir: 
     stderr: () => err,
     stdout: () => out,
     exited: () => exitCode !== undefined,
+    listenerPorts: Object.keys(named).length > 0 ? named : { PLAINTEXT: port },
   };
 }

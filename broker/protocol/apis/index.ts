@@ -40,6 +40,8 @@ import { offsetFetch } from './offsetFetch.ts';
 import { offsetForLeaderEpoch } from './offsetForLeaderEpoch.ts';
 import { produce } from './produce.ts';
 import { saslAuthenticate } from './saslAuthenticate.ts';
+import { describeUserScramCredentials } from './describeUserScramCredentials.ts';
+import { alterUserScramCredentials } from './alterUserScramCredentials.ts';
 import { saslHandshake } from './saslHandshake.ts';
 import { syncGroup } from './syncGroup.ts';
 import { txnOffsetCommit } from './txnOffsetCommit.ts';
@@ -52,6 +54,7 @@ export {
   findCoordinator, heartbeat, listPartitionReassignments,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
   offsetCommit, offsetDelete, offsetFetch, offsetForLeaderEpoch, produce, saslAuthenticate, saslHandshake, syncGroup,
+  describeUserScramCredentials, alterUserScramCredentials,
 };
 
 export const ALL_APIS: readonly ApiSpec[] = [
@@ -61,4 +64,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster, describeTopicPartitions,
   saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
   addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
+  describeUserScramCredentials, alterUserScramCredentials,
 ];
