@@ -39,6 +39,9 @@ export const operatorClusterRules: readonly PolicyRule[] = [
   { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get'] },
   // Leader election, broker liveness and the controller lease; the brokers' Role grants all of these.
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: crud },
+  // SCRAM credentials: the brokers' Role grants their Secret (escalation check). Never list or
+  // watch: the operator reads no Secret it was not told the name of.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   // Optional Prometheus Operator objects, created only when their CRDs exist.
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules'], verbs: crud },
@@ -51,7 +54,9 @@ export const operatorClusterRules: readonly PolicyRule[] = [
  * - topics/status: update (partition state by compare-and-swap);
  * - Leases: broker liveness and the controller lease (get, list, watch, create, update, delete);
  * - the cluster's metadata ConfigMap `brook-<cluster>-metadata` (cluster id, producer ids):
- *   get and update by name; create cannot be limited by name in RBAC.
+ *   get and update by name; create cannot be limited by name in RBAC;
+ * - the cluster's SCRAM credentials Secret `brook-<cluster>-scram-credentials` (salted
+ *   credentials, AlterUserScramCredentials): get and update by name, create.
  */
 export function brokerRoleRules(cluster: string): PolicyRule[] {
   return [
@@ -60,5 +65,7 @@ export function brokerRoleRules(cluster: string): PolicyRule[] {
     { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] },
     { apiGroups: [''], resources: ['configmaps'], verbs: ['create'] },
     { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'update'], resourceNames: [`brook-${cluster}-metadata`] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'update'], resourceNames: [`brook-${cluster}-scram-credentials`] },
   ];
 }

@@ -3,7 +3,7 @@ What the operator may do, and nothing more: the same rules as operator/rbac.ts
 (operatorClusterRules), which a test checks rule for rule. Kubernetes refuses to let anyone
 grant permissions they do not hold (RBAC escalation check), so the operator holds everything
 the brokers' Role (which it creates per Cluster) grants: Topics with their status, Leases,
-ConfigMaps.
+ConfigMaps, the SCRAM credentials Secret.
 
 Namespaced rules: in the ClusterRole when the operator watches all namespaces, else in a Role
 in each watched namespace.
@@ -45,6 +45,10 @@ in each watched namespace.
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [get, list, watch, create, update, patch, delete]
+# SCRAM credentials: the brokers' Role grants their Secret (escalation check). Never list or watch.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, update]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
@@ -71,6 +75,10 @@ in each watched namespace.
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [get, list, watch, create, update, patch, delete]
+# SCRAM credentials: the brokers' Role grants their Secret (escalation check). Never list or watch.
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, update]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
