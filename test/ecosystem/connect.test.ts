@@ -8,8 +8,12 @@
  *   lz4, min.insync.replicas 2), and its batches are stored lz4-compressed although Connect's
  *   producer sends them uncompressed;
  * - Connect's config, offset and status topics exist, compacted (cleanup.policy=compact, described);
- * - SIGKILL of the worker that runs the source task: every task runs on the other worker, and the
- *   sink file ends with every line of the source file, the lines appended after the kill too.
+ * - SIGKILL of the worker that runs the source task while it copies: every task runs on the other
+ *   worker, and the sink file ends with every line of the source file, the lines appended after the
+ *   kill too;
+ * - the workers run with exactly-once source support (KIP-618, `exactly.once.source.support=enabled`,
+ *   the connector `exactly.once.support=required`): the source task writes in transactions, and the
+ *   topic read with read_committed holds every line exactly once, even across the SIGKILL.
  * The workers start once for the file (a JVM start is slow here).
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
@@ -22,6 +26,7 @@ import { connectRest, errorLines, startConnectWorker } from '../harness/connect.
 import type { ConnectWorker } from '../harness/connect.ts';
 import { startFleet } from '../harness/fleet.ts';
 import type { FleetHandle } from '../harness/fleet.ts';
+import { expectSuccess, kcat } from '../harness/tools.ts';
 import { batchHeaders, fetchPartition } from '../harness/wire.ts';
 
 const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
@@ -65,6 +70,8 @@ beforeAll(async () => {
     dir, name, bootstrap: fleet.bootstrap, groupId: GROUP,
     settings: {
       'offset.flush.interval.ms': '1000',
+      // KIP-618: source tasks write their records and offsets in transactions, zombies are fenced
+      'exactly.once.source.support': 'enabled',
       // a departed worker's tasks are reassigned after this delay (default 5 min, for rolling restarts)
       'scheduled.rebalance.max.delay.ms': '10000',
     },
@@ -92,7 +99,15 @@ describe('Kafka Connect, 2 distributed workers', () => {
       'topic.creation.default.replication.factor': '3',
       'topic.creation.default.compression.type': 'lz4',
       'topic.creation.default.min.insync.replicas': '2',
+      'exactly.once.support': 'required',
+      'batch.size': '100', // lines per poll, one transaction each: the copy takes a while, so the SIGKILL below lands in it
     });
+    // the sink starts once the source created the topic: the sink's consumer would otherwise have the broker
+    // auto-create it (allow.auto.create.topics) with num.partitions, as Kafka does
+    await waitUntil(`${TOPIC} created by the source task`, async () => {
+      const meta = await admin.fetchTopicMetadata({ topics: [TOPIC] }).catch(() => undefined);
+      return (meta?.topics[0]?.partitions.length ?? 0) > 0;
+    }, 120_000, logs);
     await connectRest(workers[1]!.url, 'PUT', '/connectors/file-sink/config', {
       'connector.class': 'org.apache.kafka.connect.file.FileStreamSinkConnector',
       file: sink,
@@ -111,13 +126,15 @@ describe('Kafka Connect, 2 distributed workers', () => {
     expect(entries.get('compression.type')?.configValue).toBe('lz4');
     expect(entries.get('min.insync.replicas')?.configValue).toBe('2');
 
-    // Connect's producer sends batches uncompressed (its default): the broker stores them as lz4 (codec 3)
+    // Connect's producer sends batches uncompressed (its default): the broker stores them as lz4 (codec 3).
+    // Fetch v4 reads uncommitted data too, transactional batches included
     const bootstraps = fleet.bootstrap.split(',');
     let batches = 0;
     for (const p of partitions) {
       const fetched = await fetchPartition(bootstraps[p.leader]!, TOPIC, p.partitionId, 0n);
-      for (const b of batchHeaders(fetched.records)) {
-        expect(b.attributes & 7).toBe(3);
+      // data batches (transactional: bit 4) carry lz4; commit markers (control batches, bit 5) stay uncompressed
+      for (const b of batchHeaders(fetched.records).filter((h) => (h.attributes & 0x20) === 0)) {
+        expect([b.attributes & 7, b.attributes & 0x10]).toEqual([3, 0x10]);
         batches++;
       }
     }
@@ -139,7 +156,7 @@ describe('Kafka Connect, 2 distributed workers', () => {
       .toEqual([[`${GROUP}-configs`, 1, 3], [`${GROUP}-offsets`, 25, 3], [`${GROUP}-status`, 5, 3]]);
   }, 60_000);
 
-  test('SIGKILL of the worker running the source task: its tasks move to the other, the sink ends with every line', async () => {
+  test('SIGKILL of the worker running the source task while it copies: its tasks move to the other, the sink ends with every line, the topic holds each once', async () => {
     await waitUntil('both connectors RUNNING with all tasks', async () => {
       const s = [await status(workers[0]!, 'file-source'), await status(workers[0]!, 'file-sink')];
       return s.every((c) => c.connector.state === 'RUNNING' && c.tasks.length > 0 && c.tasks.every((t) => t.state === 'RUNNING'));
@@ -149,16 +166,24 @@ describe('Kafka Connect, 2 distributed workers', () => {
     const survivor = workers.find((w) => w !== victim)!;
     expect(victim).toBeDefined();
 
+    // kill it while it copies: 19,000 more lines, SIGKILL once the first of them reach the sink
+    appendFileSync(source, lines(1000, 20_000).join('\n') + '\n');
+    await waitUntil('the source task to be copying the new lines', () => new Set(sinkLines()).size > 1000, 60_000, logs);
     await victim.stop('SIGKILL');
-    appendFileSync(source, lines(1000, 1500).join('\n') + '\n');
+    appendFileSync(source, lines(20_000, 20_500).join('\n') + '\n');
 
     await waitUntil('every task RUNNING on the surviving worker', async () => {
       const s = [await status(survivor, 'file-source'), await status(survivor, 'file-sink')];
       return s.every((c) => c.tasks.length > 0 && c.tasks.every((t) => t.state === 'RUNNING' && t.worker_id === survivor.workerId));
     }, 150_000, async () => `${JSON.stringify([await status(survivor, 'file-source'), await status(survivor, 'file-sink')])}\n${logs()}`);
-    await waitUntil('the sink file to have all 1500 lines', () => new Set(sinkLines()).size >= 1500, 150_000, logs);
-    // at-least-once delivery may repeat a line; it never loses or invents one
-    expect(new Set(sinkLines())).toEqual(new Set(lines(0, 1500)));
+    await waitUntil('the sink file to have all 20,500 lines', () => new Set(sinkLines()).size >= 20_500, 150_000, logs);
+    // the sink is at-least-once: it may repeat a line, never lose or invent one
+    expect(new Set(sinkLines())).toEqual(new Set(lines(0, 20_500)));
+    // the source is exactly-once: the topic's committed records hold each line once, though the task was killed
+    const committed = expectSuccess(await kcat(['-b', fleet.bootstrap, '-C', '-t', TOPIC, '-o', 'beginning', '-e', '-q',
+      '-X', 'isolation.level=read_committed', '-f', '%s\n'], { timeoutMs: 60_000 })).stdout.toString('utf8').split('\n').filter(Boolean);
+    expect(committed.length).toBe(20_500);
+    expect(committed.sort()).toEqual(lines(0, 20_500).sort());
     expect(errorLines(survivor.log())).toEqual([]);
   }, 360_000);
 });
