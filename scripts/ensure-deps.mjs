@@ -4,7 +4,7 @@
 // Node 24 that the `node` devDependency puts in node_modules/.bin.
 //
 //   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed)
-//   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars (Maven Central), and
+//   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars and Kafka Connect's (Maven Central), and
 //                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs),
 //                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus),
 //                                         strace (Debian),
@@ -72,10 +72,11 @@ export function kafkaVersion() {
   return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)[1];
 }
 
-/** The jars follow the pom: a dependency added to it is fetched on the next run, even with a warm cache. */
-function ensureKafkaJars() {
-  const pom = join(root, 'test/tools/kafka/pom.xml');
-  const libs = join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs');
+/**
+ * Copies every jar a pom depends on into `libs`. The jars follow the pom: a stamp of its sha-256 in `libs`
+ * says which pom they came from, so a dependency added to it is fetched on the next run, even with a warm cache.
+ */
+function ensurePomJars(pom, libs) {
   const stamp = join(libs, '.pom-sha256');
   const want = createHash('sha256').update(readFileSync(pom)).digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
@@ -84,6 +85,17 @@ function ensureKafkaJars() {
   mkdirSync(libs, { recursive: true });
   run('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`]);
   writeFileSync(stamp, want);
+}
+
+function ensureKafkaJars() {
+  ensurePomJars(join(root, 'test/tools/kafka/pom.xml'), join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs'));
+}
+
+/** Kafka Connect and MirrorMaker 2 (test/ecosystem), a release of their own: test/tools/connect/pom.xml. */
+function ensureConnectJars() {
+  const pom = join(root, 'test/tools/connect/pom.xml');
+  const version = /<connect\.version>([^<]+)<\/connect\.version>/.exec(readFileSync(pom, 'utf8'))[1];
+  ensurePomJars(pom, join(cacheDir(), `connect-${version}`, 'libs'));
 }
 
 /** What the local single-node cluster of the e2e tier runs from Debian (test/cluster/cluster.ts). */
@@ -99,6 +111,7 @@ try {
   if (wantTest) {
     ensureKcat();
     ensureKafkaJars();
+    ensureConnectJars();
     ensureK8sBinaries();
     ensurePromtool();
     ensureStrace();
