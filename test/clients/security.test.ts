@@ -19,6 +19,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import type { KafkaConfig } from 'kafkajs';
+import { KafkaConnection } from '../../broker/client/index.ts';
 import { decodeResponse, encodeRequest } from '../../broker/protocol/index.ts';
 import { startBroker, stopAllBrokers, target, tempDir } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
@@ -232,6 +233,30 @@ describe('kafkajs', () => {
     const admin = client(saslSsl, { ssl: { ca: ca() }, sasl: { mechanism: 'scram-sha-512', username: 'alice', password: 'nope' } }).admin();
     await expect(admin.connect()).rejects.toThrow(SCRAM_FAILED);
     await admin.disconnect();
+  });
+});
+
+describe('SCRAM credential administration (DescribeUserScramCredentials, AlterUserScramCredentials)', () => {
+  test('describe lists mechanisms and iterations, never secrets; unknown users, bad iterations and missing deletions get Kafka\'s errors', async () => {
+    const conn = new KafkaConnection({ host: '127.0.0.1', port: broker.listenerPorts!.PLAINTEXT!, clientId: 'scram-admin' });
+    try {
+      const described = await conn.send(50, 0, { users: [{ name: 'alice' }, { name: 'nobody' }] });
+      expect(described.errorCode).toBe(0);
+      expect(described.results).toEqual([
+        expect.objectContaining({ user: 'alice', errorCode: 0, credentialInfos: [{ mechanism: 2, iterations: 8192 }] }),
+        expect.objectContaining({ user: 'nobody', errorCode: 91, errorMessage: 'Attempt to describe a user credential that does not exist' }),
+      ]);
+      const altered = await conn.send(51, 0, {
+        deletions: [{ name: 'ghost', mechanism: 1 }],
+        upsertions: [{ name: 'weak', mechanism: 2, iterations: 100, salt: randomBytes(16), saltedPassword: randomBytes(64) }],
+      });
+      expect(altered.results).toEqual(expect.arrayContaining([
+        expect.objectContaining({ user: 'ghost', errorCode: 91 }), // RESOURCE_NOT_FOUND
+        expect.objectContaining({ user: 'weak', errorCode: 93 }), // UNACCEPTABLE_CREDENTIAL (too few iterations)
+      ]));
+    } finally {
+      conn.close();
+    }
   });
 });
 
