@@ -244,7 +244,7 @@ describe('SCRAM credential administration (DescribeUserScramCredentials, AlterUs
       expect(described.errorCode).toBe(0);
       expect(described.results).toEqual([
         expect.objectContaining({ user: 'alice', errorCode: 0, credentialInfos: [{ mechanism: 2, iterations: 8192 }] }),
-        expect.objectContaining({ user: 'nobody', errorCode: 91, errorMessage: 'Attempt to describe a user credential that does not exist' }),
+        expect.objectContaining({ user: 'nobody', errorCode: 91, errorMessage: 'Attempt to describe a user credential that does not exist: nobody' }),
       ]);
       const altered = await conn.send(51, 0, {
         deletions: [{ name: 'ghost', mechanism: 1 }],
