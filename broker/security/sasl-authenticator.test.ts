@@ -3,6 +3,7 @@
  * after authentication, Kafka's error codes, closing after a failure, and KIP-368 re-authentication.
  */
 import { describe, expect, test } from '@jest/globals';
+import fc from 'fast-check';
 import { ErrorCode } from '../errors.ts';
 import { SaslAuthenticator } from './sasl-authenticator.ts';
 import { makeCredential, ScramClient } from './scram.ts';
@@ -97,5 +98,25 @@ describe('SaslAuthenticator', () => {
     const a = authenticator({ t: 0 }, 60_000);
     a.handshake('PLAIN', 1);
     expect(a.authenticate(plain('bob', 'bob-secret'), 0).body.sessionLifetimeMs).toBe(0n);
+  });
+
+  test('fuzz: any sequence of handshakes and tokens of random bytes never throws; a failure always closes and never authenticates', () => {
+    fc.assert(fc.property(
+      fc.array(fc.oneof(
+        fc.record({ kind: fc.constant('handshake' as const), mechanism: fc.constantFrom('PLAIN', 'SCRAM-SHA-512', 'GSSAPI', ''), version: fc.integer({ min: 0, max: 1 }) }),
+        fc.record({ kind: fc.constant('token' as const), bytes: fc.uint8Array({ maxLength: 300 }), version: fc.integer({ min: 0, max: 2 }) }),
+      ), { maxLength: 6 }),
+      (steps) => {
+        const a = authenticator({ t: 0 }, 1000);
+        for (const step of steps) {
+          const answer = step.kind === 'handshake' ? a.handshake(step.mechanism, step.version) : a.authenticate(Buffer.from(step.bytes), step.version);
+          if (answer.close) {
+            expect(a.authenticated).toBe(false);
+            expect(a.gate(PRODUCE).kind).toBe('close');
+            return;
+          }
+        }
+      },
+    ), { numRuns: 500 });
   });
 });
