@@ -4,8 +4,9 @@
  * kafkajs producer and consumer stream over TLS. New handshakes get the new certificate, the
  * established connections are not dropped (no send fails, the consumer sees every record in
  * order), and the broker process never restarts. A key store replaced by garbage is not taken:
- * the last good certificate keeps serving. Brook only: Apache Kafka reloads a key store through
- * IncrementalAlterConfigs, not by watching the file.
+ * the last good certificate keeps serving. Kafka's own way works too: kafka-configs setting
+ * listener.name.ssl.ssl.keystore.location on the broker switches new handshakes to that key store.
+ * Brook only: Apache Kafka does not watch key store files.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import kafkajs from 'kafkajs';
 import { startBroker, stopAllBrokers, target, tempDir } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
 import { makeTestPki, rotateBrokerCertificate } from '../harness/tls-pki.ts';
+import { expectSuccess, kafkaTool } from '../harness/tools.ts';
 import type { TestPki } from '../harness/tls-pki.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -137,3 +139,14 @@ test('a certificate rotated under load: producer and consumer keep going without
   expect(broker.pid).toBe(pid);
   expect(broker.stderr()).toMatch(/reloading its TLS files failed \(the previous certificate stays in use\)/);
 }, 180_000);
+
+test('kafka-configs --alter listener.name.ssl.ssl.keystore.location: new handshakes use the new key store, without a restart (Kafka\'s dynamic SSL config)', async () => {
+  const pid = broker.pid;
+  const next = rotateBrokerCertificate(pki, 'broker-dynamic');
+  expect(await servedSerial()).not.toBe(serialOf(next.cert));
+  expectSuccess(await kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', `127.0.0.1:${broker.listenerPorts!.PLAINTEXT}`, '--alter',
+    '--entity-type', 'brokers', '--entity-name', '0', '--add-config', `listener.name.ssl.ssl.keystore.location=${next.keystore}`]));
+  await until('the altered key store served to new handshakes', servedSerial, (s) => s === serialOf(next.cert));
+  expect(broker.pid).toBe(pid);
+  expect(broker.exited()).toBe(false);
+}, 120_000);
