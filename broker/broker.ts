@@ -249,6 +249,7 @@ export class Broker implements BrokerServices {
   private brokerConfigsChanged(configs: DynamicBrokerConfigs): void {
     this.brokerConfigs = configs;
     this.settings.setDynamic(configs[String(this.nodeId)] ?? {}, configs[''] ?? {});
+    for (const sec of this.security.values()) sec.ssl?.check(); // listener.name.X.ssl.keystore.location and friends
     this.reapplyTopicConfigs();
     const rate = (name: string) => {
       const value = Number(configs[String(this.nodeId)]?.[name] ?? configs['']?.[name] ?? this.settings.get(name));

@@ -169,6 +169,18 @@ const perListenerSettings = new Set([
   'ssl.enabled.protocols', 'ssl.protocol', 'ssl.cipher.suites', 'ssl.endpoint.identification.algorithm', 'sasl.enabled.mechanisms',
   'connections.max.reauth.ms', 'sasl.server.max.receive.size',
 ]);
+/** Per-listener settings that IncrementalAlterConfigs may change at run time (Kafka's dynamic listener SSL configs). */
+const dynamicListenerSettings = new Set([
+  'ssl.keystore.type', 'ssl.keystore.location', 'ssl.keystore.password', 'ssl.key.password', 'ssl.keystore.certificate.chain', 'ssl.keystore.key',
+  'ssl.truststore.type', 'ssl.truststore.location', 'ssl.truststore.password', 'ssl.truststore.certificates',
+]);
+
+/** `listener.name.<name>.<ssl key/trust store setting>`, normalised (listener lower case), or null. */
+function dynamicListenerKey(name: string): string | null {
+  const p = parseListenerPrefixed(name);
+  return p && dynamicListenerSettings.has(p.setting) ? `listener.name.${p.listener}.${p.setting}` : null;
+}
+
 const LISTENER_PREFIXED = /^listener\.name\.([a-z0-9_.-]+?)\.((?:plain|scram-sha-256|scram-sha-512)\.sasl\.jaas\.config|[a-z.]+)$/i;
 
 /** `listener.name.<name>.<setting>` split, or null when the name is not of that form. */
@@ -367,7 +379,8 @@ export class BrokerSettings {
    * cluster default. Only names marked dynamic are kept; they take effect on the next get().
    */
   setDynamic(forBroker: Readonly<Record<string, string>>, clusterDefault: Readonly<Record<string, string>>): void {
-    const keep = (m: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(m).filter(([k]) => brokerByName.get(k)?.dynamic));
+    const keep = (m: Readonly<Record<string, string>>) => Object.fromEntries(Object.entries(m)
+      .map(([k, v]) => [brokerByName.get(k)?.dynamic ? k : dynamicListenerKey(k), v] as const).filter(([k]) => k !== null));
     this.dynamicForBroker = keep(forBroker);
     this.dynamicDefault = keep(clusterDefault);
   }
@@ -379,7 +392,10 @@ export class BrokerSettings {
    * broker-wide `name` (for `<mechanism>.sasl.jaas.config`, which has no broker-wide form: null).
    */
   forListener(listener: string, name: string): string | null {
-    const own = this.values.get(`listener.name.${listener.toLowerCase()}.${name}`);
+    const key = `listener.name.${listener.toLowerCase()}.${name}`;
+    const dynamic = this.dynamicForBroker[key] ?? this.dynamicDefault[key];
+    if (dynamic !== undefined) return dynamic;
+    const own = this.values.get(key);
     if (own !== undefined) return own;
     return brokerByName.has(name) ? this.get(name) : null;
   }
@@ -423,6 +439,8 @@ const READ_ONLY_BROKER_FACTS = new Set(['broker.id', 'node.id', 'log.dirs', 'log
  * value, is INVALID_REQUEST with Kafka's message.
  */
 export function validateDynamicBrokerConfig(name: string, value: string): void {
+  // A listener's key store and trust store (Kafka's way to rotate certificates without a restart).
+  if (dynamicListenerKey(name) !== null) return;
   const setting = brokerByName.get(name);
   if (!setting && !READ_ONLY_BROKER_FACTS.has(name)) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
   if (!setting?.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: Set(${name})`);

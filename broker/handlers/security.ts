@@ -52,7 +52,7 @@ export const describeUserScramCredentialsHandler: ApiHandler<50> = {
       const creds = all[user];
       const infos = scramMechanisms.filter((m) => creds?.[m]).map((m) => ({ mechanism: scramMechanismIds[m], iterations: creds![m]!.iterations }));
       if (infos.length === 0) {
-        return { user, errorCode: ErrorCode.RESOURCE_NOT_FOUND, errorMessage: 'Attempt to describe a user credential that does not exist', credentialInfos: [] };
+        return { user, errorCode: ErrorCode.RESOURCE_NOT_FOUND, errorMessage: `Attempt to describe a user credential that does not exist: ${user}`, credentialInfos: [] };
       }
       return { user, errorCode: 0, errorMessage: null, credentialInfos: infos };
     });

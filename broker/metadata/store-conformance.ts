@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/g
  * run the same suite against a real API server.
  */
 import { ErrorCode, KafkaError } from '../errors.ts';
+import { makeCredential } from '../security/scram.ts';
 import { ControllerFencedError, StaleVersionError } from './types.ts';
 import type { AclBinding, MetadataStore, PartitionState, TopicEvent, TopicSpec } from './types.ts';
 
@@ -205,6 +206,21 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
       stop();
     });
 
+    test('SCRAM credentials: set per user and mechanism, reported to watchers, a user with none left disappears; never a password', async () => {
+      const seen: string[] = [];
+      const stop = store.watchScramCredentials((c) => seen.push(JSON.stringify(c)));
+      const a = makeCredential('SCRAM-SHA-512', 'alice-secret');
+      const b = makeCredential('SCRAM-SHA-256', 'alice-secret');
+      await store.alterScramCredentials([{ user: 'alice', mechanism: 'SCRAM-SHA-512', credential: a }, { user: 'alice', mechanism: 'SCRAM-SHA-256', credential: b }]);
+      await waitFor(() => seen.at(-1) === JSON.stringify({ alice: { 'SCRAM-SHA-512': a, 'SCRAM-SHA-256': b } }));
+      expect(seen.at(-1)).not.toContain('alice-secret');
+      await store.alterScramCredentials([{ user: 'alice', mechanism: 'SCRAM-SHA-512', credential: null }]);
+      await waitFor(() => seen.at(-1) === JSON.stringify({ alice: { 'SCRAM-SHA-256': b } }));
+      await store.alterScramCredentials([{ user: 'alice', mechanism: 'SCRAM-SHA-256', credential: null }]);
+      await waitFor(() => seen.at(-1) === '{}');
+      stop();
+    });
+
     if (factory.reopen) {
       test('ACLs survive a restart of the store', async () => {
         await store.updateAcls((current) => ({ acls: [...current, aclOf('User:carol')], result: null }));
@@ -212,6 +228,16 @@ export function describeStoreConformance(name: string, factory: StoreFactory): v
         const seen: string[][] = [];
         store.watchAcls((acls) => seen.push(acls.map((a) => a.principal)))();
         expect(seen).toEqual([['User:carol']]);
+      });
+
+      test('SCRAM credentials survive a restart of the store', async () => {
+        const c = makeCredential('SCRAM-SHA-512', 'pw');
+        await store.alterScramCredentials([{ user: 'bob', mechanism: 'SCRAM-SHA-512', credential: c }]);
+        store = await factory.reopen!(store);
+        const seen: string[] = [];
+        const stop = store.watchScramCredentials((x) => seen.push(JSON.stringify(x)));
+        await waitFor(() => seen.at(-1) === JSON.stringify({ bob: { 'SCRAM-SHA-512': c } }));
+        stop();
       });
 
       test('dynamic broker configs survive a restart of the store', async () => {

@@ -89,6 +89,8 @@ function attributes(text: string): Map<string, string> | null {
   return out;
 }
 
+function randomNonce(): string { return randomBytes(24).toString('base64').replace(/[=,]/g, ''); }
+
 const PRINTABLE_NONCE = /^[\x21-\x2b\x2d-\x7e]+$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
@@ -105,14 +107,15 @@ export class ScramError extends Error {
 export class ScramServer {
   readonly mechanism: ScramMechanism;
   private readonly lookup: (user: string) => ScramCredential | undefined;
-  private readonly nonceBytes: () => Buffer;
+  private readonly serverNonce: () => string;
   private state: { user: string; credential: ScramCredential; nonce: string; clientFirstBare: string; serverFirst: string; gs2: string } | null = null;
   private done = false;
 
-  constructor(mechanism: ScramMechanism, lookup: (user: string) => ScramCredential | undefined, random: () => Buffer = () => randomBytes(24)) {
+  /** `nonce` makes the server's part of the nonce (printable, no comma); injected by tests. */
+  constructor(mechanism: ScramMechanism, lookup: (user: string) => ScramCredential | undefined, nonce: () => string = randomNonce) {
     this.mechanism = mechanism;
     this.lookup = lookup;
-    this.nonceBytes = random;
+    this.serverNonce = nonce;
   }
 
   first(message: string): string {
@@ -131,7 +134,7 @@ export class ScramServer {
     if (name === null || name === '') throw new ScramError('Invalid SCRAM client first message: bad user name');
     const credential = this.lookup(name);
     if (!credential) throw new ScramError('Authentication failed: Invalid user credentials');
-    const nonce = cnonce + this.nonceBytes().toString('base64').replace(/[=,]/g, '');
+    const nonce = cnonce + this.serverNonce();
     const serverFirst = `r=${nonce},s=${credential.salt},i=${credential.iterations}`;
     this.state = { user: name, credential, nonce, clientFirstBare: bare, serverFirst, gs2: `${m[1]},${m[2] ?? ''},` };
     return serverFirst;
@@ -172,11 +175,11 @@ export class ScramClient {
   private clientFirstBare = '';
   private expectedServerSignature: Buffer | null = null;
 
-  constructor(mechanism: ScramMechanism, user: string, password: string, random: () => Buffer = () => randomBytes(24)) {
+  constructor(mechanism: ScramMechanism, user: string, password: string, nonce: () => string = randomNonce) {
     this.mechanism = mechanism;
     this.user = user;
     this.password = password;
-    this.cnonce = random().toString('base64').replace(/[=,]/g, '');
+    this.cnonce = nonce();
   }
 
   first(): string {

@@ -9,7 +9,8 @@
  * takes `ssl.key.password`) or PKCS12 (`ssl.keystore.password`). Trust stores: PEM only. JKS, a
  * Java format, is refused with a ConfigError naming the setting.
  *
- * Reload (SslFiles): the key store and trust store files are checked every
+ * Reload (SslFiles): the key store and trust store files — and the settings naming them, which
+ * IncrementalAlterConfigs of `listener.name.<name>.ssl.keystore.location` (etc.) changes — are checked every
  * `ssl.reload.check.interval.ms` (size, mtime, inode: a Kubernetes Secret volume swaps a symlink);
  * a changed file is re-read and, once it forms a valid context (a key that matches its
  * certificate), handed to `onChange` — the server's new handshakes use it, established
@@ -162,6 +163,9 @@ export function sslFiles(settings: BrokerSettings, listener: string): string[] {
 
 interface Stamp { size: number; mtimeMs: number; ino: number }
 
+const SIGNATURE_SETTINGS = ['ssl.keystore.type', 'ssl.keystore.location', 'ssl.keystore.password', 'ssl.key.password', 'ssl.keystore.certificate.chain',
+  'ssl.keystore.key', 'ssl.truststore.type', 'ssl.truststore.location', 'ssl.truststore.password', 'ssl.truststore.certificates'];
+
 function stamp(path: string): Stamp | null {
   try {
     const s = statSync(path);
@@ -177,8 +181,12 @@ function stamp(path: string): Stamp | null {
  */
 export class SslFiles {
   private material: SslMaterial;
-  private readonly files: string[];
+  private files: string[];
   private stamps: Array<Stamp | null>;
+  /** The listener's key/trust store settings as last read (IncrementalAlterConfigs may change them). */
+  private signature: string;
+  private readonly settingsSignature: () => string;
+  private readonly filesNow: () => string[];
   private timer: NodeJS.Timeout | null = null;
   private readonly reload: () => SslMaterial;
   private readonly listeners: Array<(m: SslMaterial) => void> = [];
@@ -188,8 +196,11 @@ export class SslFiles {
   constructor(opts: { settings: BrokerSettings; listener: string; onError: (err: Error) => void }) {
     this.reload = () => loadSslMaterial(opts.settings, opts.listener);
     this.material = this.reload();
-    this.files = sslFiles(opts.settings, opts.listener);
+    this.filesNow = () => sslFiles(opts.settings, opts.listener);
+    this.settingsSignature = () => JSON.stringify(SIGNATURE_SETTINGS.map((n) => opts.settings.forListener(opts.listener, n)));
+    this.files = this.filesNow();
     this.stamps = this.files.map(stamp);
+    this.signature = this.settingsSignature();
     this.onError = opts.onError;
   }
 
@@ -197,17 +208,19 @@ export class SslFiles {
 
   onChange(listener: (m: SslMaterial) => void): void { this.listeners.push(listener); }
 
-  /** Starts checking the files every `intervalMs`. */
+  /** Starts checking the files (and the settings naming them) every `intervalMs`. */
   watch(intervalMs: number): void {
-    if (this.timer || this.files.length === 0) return;
+    if (this.timer) return;
     this.timer = setInterval(() => this.check(), intervalMs);
     this.timer.unref();
   }
 
   /** Re-reads the files if any changed since the last successful read; true when reloaded. */
   check(): boolean {
-    const now = this.files.map(stamp);
-    const changed = now.some((s, i) => JSON.stringify(s) !== JSON.stringify(this.stamps[i]));
+    const signature = this.settingsSignature();
+    const files = this.filesNow();
+    const now = files.map(stamp);
+    const changed = signature !== this.signature || JSON.stringify(now) !== JSON.stringify(this.stamps);
     if (!changed) return false;
     let next: SslMaterial;
     try {
@@ -217,6 +230,8 @@ export class SslFiles {
       return false; // stamps kept: the next check tries again
     }
     this.stamps = now;
+    this.files = files;
+    this.signature = signature;
     this.material = next;
     this.reloads++;
     for (const l of this.listeners) l(next);

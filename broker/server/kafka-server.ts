@@ -49,6 +49,7 @@ class SaslStateError extends Error {
 }
 
 const API_VERSIONS = 18;
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** The counters the server itself keeps (per connection and per request). */
 export type ServerMetrics = Pick<BrokerMetrics, 'connectionsOpened' | 'connectionsClosedMalformed' | 'requests' | 'requestErrors' | 'requestSeconds' | 'authentications'>;
@@ -76,7 +77,9 @@ export class KafkaServer implements FrameSink {
     const ssl = security.ssl;
     if (ssl) {
       const clientAuth = ssl.current.clientAuth;
-      const tlsServer = createTlsServer({ ...ssl.current.context, requestCert: clientAuth !== 'none', rejectUnauthorized: clientAuth === 'required' },
+      // handshakeTimeout: Node keeps a handshake that stalls (even one the client half-closed
+      // mid-record) until this fires; Node's default is 120 s.
+      const tlsServer = createTlsServer({ ...ssl.current.context, requestCert: clientAuth !== 'none', rejectUnauthorized: clientAuth === 'required', handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS },
         (socket) => this.accept(socket));
       tlsServer.on('tlsClientError', (err, socket) => {
         metrics.connectionsClosedMalformed.inc({ reason: 'tls_handshake' });

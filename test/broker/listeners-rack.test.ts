@@ -163,7 +163,7 @@ describe('advertised address of a plain `brook broker` (the image\'s default CMD
 });
 
 describe('listeners', () => {
-  test('brook broker with two listeners prints one line per listener; an SSL listener is refused at start with exit code 2', async () => {
+  test('brook broker with two listeners prints one line per listener; an SSL listener without a key store is refused at start with exit code 2', async () => {
     const b = await startCli(['--set', 'listeners=INTERNAL://127.0.0.1:0,EXTERNAL://127.0.0.1:0', '--set', 'listener.security.protocol.map=INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT',
       '--set', 'advertised.listeners=INTERNAL://localhost:0', '--set', 'inter.broker.listener.name=INTERNAL']);
     expect(b.lines).toEqual([expect.stringMatching(/^brook broker 0 listening on localhost:\d+ \(INTERNAL\)$/), expect.stringMatching(/^brook broker 0 listening on 127.0.0.1:\d+ \(EXTERNAL\)$/)]);
@@ -175,7 +175,7 @@ describe('listeners', () => {
     const ssl = spawnSync(process.execPath, ['broker/cli.ts', 'broker', '--store', 'memory', '--data-dir', tempDir(), '--metrics-port', 'none',
       '--set', 'listeners=PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0'], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
     expect(ssl.status).toBe(2);
-    expect(ssl.stderr).toContain('listener SSL asks for SSL, which Brook does not serve yet: only PLAINTEXT listeners are supported for now');
+    expect(ssl.stderr).toContain('listener SSL (SSL) needs a key store: ssl.keystore.location (with ssl.keystore.type=PEM or PKCS12) or ssl.keystore.key and ssl.keystore.certificate.chain');
   });
 
   test('an external listener named by neither advertised.listeners nor the operator\'s file is not advertised until the file gives its address, then follows the file', async () => {

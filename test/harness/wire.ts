@@ -5,6 +5,7 @@
  * (`kafkajs/src/protocol/requests/<api>/v<N>/request.js`), framed by `frameKafkajsRequest`.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import kafkaRequest from 'kafkajs/src/protocol/request.js';
 
 export interface WireResponse {
@@ -44,6 +45,17 @@ export class WireConnection {
       const socket = net.connect({ host, port });
       const timer = setTimeout(() => { socket.destroy(); reject(new Error(`connect to ${bootstrap} timed out`)); }, timeoutMs);
       socket.once('connect', () => { clearTimeout(timer); resolve(new WireConnection(socket)); });
+      socket.once('error', (e) => { clearTimeout(timer); reject(e); });
+    });
+  }
+
+  /** A TLS connection (an SSL or SASL_SSL listener); rejects if the handshake fails. */
+  static connectTls(bootstrap: string, options: tls.ConnectionOptions, timeoutMs = 5000): Promise<WireConnection> {
+    const [host, port] = splitHostPort(bootstrap);
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host, port, ...options });
+      const timer = setTimeout(() => { socket.destroy(); reject(new Error(`TLS connect to ${bootstrap} timed out`)); }, timeoutMs);
+      socket.once('secureConnect', () => { clearTimeout(timer); resolve(new WireConnection(socket)); });
       socket.once('error', (e) => { clearTimeout(timer); reject(e); });
     });
   }
