@@ -27,6 +27,8 @@ Options:
   --lease-duration SECONDS         Leader lease duration. Default 15 (renew deadline 2/3 of it).
   --broker-image IMAGE             Broker image for Clusters without spec.image. Default
                                    $BROOK_BROKER_IMAGE, else ${defaultBrokerImage}.
+  --roll-stuck-after SECONDS       A broker pod a rolling restart deleted that is not back Ready after
+                                   this long stops the roll with Degraded RollingRestartStuck. Default 600.
   --log-level debug|info|warn|error  Default info.
   -h, --help                       This help.
 
@@ -46,7 +48,7 @@ async function main(argv: string[]): Promise<void> {
       namespace: { type: 'string' }, 'metrics-port': { type: 'string' }, 'metrics-host': { type: 'string' },
       kubeconfig: { type: 'string' }, 'leader-election-namespace': { type: 'string' }, 'leader-election-name': { type: 'string' },
       'no-leader-election': { type: 'boolean' }, 'lease-duration': { type: 'string' }, 'broker-image': { type: 'string' },
-      'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'roll-stuck-after': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) { process.stdout.write(help); return; }
@@ -54,6 +56,8 @@ async function main(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--metrics-port expects 0-65535, got '${values['metrics-port']}'`);
   const leaseSeconds = Number(values['lease-duration'] ?? 15);
   if (!(leaseSeconds >= 1)) throw new UsageError(`--lease-duration expects seconds ≥ 1, got '${values['lease-duration']}'`);
+  const rollStuckSeconds = Number(values['roll-stuck-after'] ?? 600);
+  if (!(rollStuckSeconds >= 1)) throw new UsageError(`--roll-stuck-after expects seconds ≥ 1, got '${values['roll-stuck-after']}'`);
   const level = (values['log-level'] ?? 'info') as Level;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level expects debug, info, warn or error, got '${level}'`);
 
@@ -65,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
   const operator = new Operator({
     kubeConfig: kc,
     namespace: values.namespace,
-    settings: { defaultImage: values['broker-image'] ?? process.env.BROOK_BROKER_IMAGE ?? defaultBrokerImage },
+    settings: { defaultImage: values['broker-image'] ?? process.env.BROOK_BROKER_IMAGE ?? defaultBrokerImage, rollStuckAfterMs: rollStuckSeconds * 1000 },
     leaderElection: values['no-leader-election'] ? false : {
       namespace: values['leader-election-namespace'] ?? process.env.POD_NAMESPACE ?? saNamespace() ?? 'default',
       name: values['leader-election-name'],

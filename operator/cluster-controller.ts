@@ -124,14 +124,17 @@ export class ClusterReconciler {
 
   private async ensureOwned(cluster: ClusterObject, log: Logger): Promise<void> {
     const ns = cluster.metadata.namespace!;
-    const desired = desiredObjects(cluster as Cluster, this.settings);
     const sts = this.world.owned.StatefulSet.get(ns, names.statefulSet(cluster.metadata.name)) as StatefulSetObject | undefined;
+    // The objects of the size the StatefulSet gets: a scale-down shrinks it only once the brokers
+    // that go are drained, and never when it is refused (rebalancer.ts). Until then nothing else
+    // follows the smaller spec.replicas either: not the size-dependent broker config (its hash is
+    // in the pod template, so it would roll every broker), not the brokers' external Services.
+    const size = sts ? this.rebalancer.statefulSetReplicas(cluster, sts) : cluster.spec.replicas ?? 3;
+    const desired = desiredObjects({ ...cluster, spec: { ...cluster.spec, replicas: size } } as Cluster, this.settings);
     for (const d of desired) {
       if (d.kind === 'StatefulSet' && sts) {
         // volumeClaimTemplates are immutable: keep the existing ones (storage growth expands the claims instead).
         (d.object.spec as { volumeClaimTemplates?: unknown }).volumeClaimTemplates = sts.spec.volumeClaimTemplates;
-        // A scale-down shrinks the StatefulSet only once the brokers that go are drained (rebalancer.ts).
-        (d.object.spec as { replicas?: number }).replicas = this.rebalancer.statefulSetReplicas(cluster, sts);
       }
     }
     // RBAC first (a Role must exist before pods use it), the StatefulSet last.
@@ -408,7 +411,7 @@ export class ClusterReconciler {
       readyBrokers,
       controller,
       partitions: health,
-      ...(rebalance?.status ?? cluster.status?.rebalance ? { rebalance: rebalance?.status ?? cluster.status?.rebalance } : {}),
+      ...(rebalance?.status ?? cluster.status?.rebalance ? { rebalance: replacing(cluster.status?.rebalance, (rebalance?.status ?? cluster.status?.rebalance)!) } : {}),
     };
     if (jsonEqual(status, cluster.status)) return;
     const wasReady = findCondition(cluster.status?.conditions, 'Ready')?.status;
@@ -419,6 +422,16 @@ export class ClusterReconciler {
       if (!isNotFound(err)) throw err;
     }
   }
+}
+
+/**
+ * `next` as a merge patch over `prev` that leaves nothing of `prev` behind: its keys that `next`
+ * lacks are set to null (a new plan must not keep the last plan's completedAt or estimate).
+ */
+function replacing<T extends object>(prev: T | undefined, next: T): T {
+  const out = { ...next } as Record<string, unknown>;
+  for (const k of Object.keys(prev ?? {})) if (!(k in out)) out[k] = null;
+  return out as unknown as T;
 }
 
 /** The Cluster key an owned object, pod or lease belongs to. */

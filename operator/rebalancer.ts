@@ -38,6 +38,16 @@ import type { ClusterObject, StatefulSetObject, World } from './world.ts';
 /** `approve` starts the Proposed plan; `full` asks for a full rebalance now. The operator removes it once acted on. */
 export const rebalanceAnnotation = 'brook.dev/rebalance';
 
+/**
+ * How long after its Lease ran out a broker still counts as a member for planning and starting
+ * moves. A busy operator sees short broker leases flap (it measures each from when its watch
+ * delivered the renewal, and under CPU starvation that comes late): requiring every broker to
+ * look live at one instant kept a scale-up from ever being planned on a loaded machine. A plan
+ * or a move needs the broker to be a member, not live this very second; the brokers' controller
+ * waits for the new replicas to catch up anyway, and refuses moves to brokers it does not know.
+ */
+export const memberGraceMs = 30_000;
+
 export type AdminFactory = (brokers: readonly BrokerAddress[]) => ClusterAdmin;
 export const defaultAdminFactory: AdminFactory = (brokers) => new KafkaClusterAdmin({ brokers });
 
@@ -81,6 +91,8 @@ export class Rebalancer {
   private readonly written = new Map<string, ClusterRebalanceStatus>();
   /** Plan ids whose throttle this process has set. */
   private readonly throttled = new Set<string>();
+  /** The Rebalancing condition's reason and message last logged, per cluster key (each change is logged once). */
+  private readonly said = new Map<string, string>();
 
   constructor(opts: { kube: Kube; world: World; log: Logger; clock: Clock; metrics?: OperatorMetrics; adminFactory?: AdminFactory }) {
     this.kube = opts.kube;
@@ -91,7 +103,7 @@ export class Rebalancer {
     this.adminFactory = opts.adminFactory ?? defaultAdminFactory;
   }
 
-  forget(key: string): void { this.written.delete(key); }
+  forget(key: string): void { this.written.delete(key); this.said.delete(key); }
 
   /** The newer of the cached status and the one this process wrote last. */
   current(key: string, cluster: ClusterObject): ClusterRebalanceStatus | undefined {
@@ -151,6 +163,11 @@ export class Rebalancer {
     const step = await this.decide(key, cluster, sts);
     if (step.status && JSON.stringify(step.status) !== JSON.stringify(this.current(key, cluster))) this.written.set(key, step.status);
     this.record(cluster, step.status);
+    const said = `${step.condition.reason}: ${step.condition.message}`;
+    if (step.condition.reason !== 'Moving' && step.condition.reason !== 'Draining' && this.said.get(key) !== said) {
+      this.said.set(key, said);
+      this.log.info('rebalancing condition', { cluster: key, reason: step.condition.reason, message: step.condition.message });
+    }
     return step;
   }
 
@@ -162,7 +179,7 @@ export class Rebalancer {
     const wanted = v.wanted.length;
     const now = this.isoNow();
     const annotation = cluster.metadata.annotations?.[rebalanceAnnotation];
-    const live = this.world.brokerRegistrations(ns, c);
+    const live = this.world.brokerRegistrations(ns, c, memberGraceMs);
     const mode = cluster.spec.rebalance?.mode ?? 'auto';
 
     // Refused: a scale-down below a topic's replication factor.

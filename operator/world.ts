@@ -87,12 +87,15 @@ export class World {
     return out;
   }
 
-  /** Live brokers of `cluster` as they registered in their Leases: id, address (inter-broker listener), rack. */
-  brokerRegistrations(namespace: string, cluster: string): Map<number, { id: number; host: string; port: number; rack: string | null }> {
+  /**
+   * Brokers of `cluster` as they registered in their Leases: id, address (inter-broker listener),
+   * rack. Live ones only, or with `graceMs`, also those whose Lease ran out less than `graceMs` ago.
+   */
+  brokerRegistrations(namespace: string, cluster: string, graceMs = 0): Map<number, { id: number; host: string; port: number; rack: string | null }> {
     const out = new Map<number, { id: number; host: string; port: number; rack: string | null }>();
     for (const l of this.leases.list(namespace)) {
       if (l.metadata.labels?.[clusterLabel] !== cluster || l.metadata.labels?.['brook.dev/role'] !== 'broker') continue;
-      if (this.leaseRemainingMs(l) <= 0) continue;
+      if (this.leaseRemainingMs(l) <= -graceMs) continue;
       const a = l.metadata.annotations ?? {};
       const id = Number(l.spec.holderIdentity);
       out.set(id, { id, host: a['brook.dev/host'] ?? '', port: Number(a['brook.dev/port'] ?? 0), rack: a['brook.dev/rack'] ?? null });

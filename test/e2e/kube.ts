@@ -4,6 +4,7 @@
  * the cluster's state, and a diagnosis (pods, events, logs) attached to every failed wait.
  */
 import { randomBytes } from 'node:crypto';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { join } from 'node:path';
 import { findKubectl } from '../k8s/envtest.ts';
 import { helmBin } from '../helm/helm.ts';
@@ -201,4 +202,44 @@ export interface TopicPartitionState { partition: number; replicas: number[]; le
 export async function topicPartitions(ns: string, topic: string): Promise<TopicPartitionState[]> {
   const t = await getJson<{ status?: { partitions?: TopicPartitionState[] } }>(['get', `topics.brook.dev/${topic}`, '-n', ns]);
   return t.status?.partitions ?? [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers of the rebalancing scenarios (branch rebalance-e2e: rebalance.e2e.ts).
+
+/**
+ * Watches the broker pods of Cluster `cluster` (a pod is unavailable when not Ready, terminating or
+ * missing) from the moment all `brokers` are available (`armed`), and keeps the most that were
+ * unavailable at once, with a line per event that left any unavailable.
+ */
+export async function watchBrokerAvailability(ns: string, cluster: string, brokers: number): Promise<{
+  armed(): boolean; maxUnavailable(): number; log(): string[]; stop(): void; check(): void;
+}> {
+  const state = new Map<string, boolean>();
+  let armed = false;
+  let max = 0;
+  const lines: string[] = [];
+  let failure: unknown;
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig());
+  const req = await new Watch(kc).watch(`/api/v1/namespaces/${ns}/pods`, { labelSelector: `app.kubernetes.io/instance=${cluster},app.kubernetes.io/component=broker` },
+    (type: string, pod: Pod & { metadata: { deletionTimestamp?: string } }) => {
+      if (!pod.metadata.labels?.['statefulset.kubernetes.io/pod-name']) return;
+      if (type === 'DELETED') state.delete(pod.metadata.name);
+      else state.set(pod.metadata.name, podReady(pod) && !pod.metadata.deletionTimestamp);
+      const available = [...state.values()].filter(Boolean).length;
+      if (!armed && available >= brokers) armed = true;
+      if (!armed) return;
+      const unavailable = Math.max(0, brokers - available);
+      max = Math.max(max, unavailable);
+      if (unavailable > 0) lines.push(`${new Date().toISOString()} ${type} ${pod.metadata.name}: ${unavailable} unavailable`);
+    },
+    (err: unknown) => { if (err && (err as Error).name !== 'AbortError') failure = err; });
+  return {
+    armed: () => armed,
+    maxUnavailable: () => max,
+    log: () => [...lines],
+    stop: () => req.abort(),
+    check: () => { if (failure) throw new Error(`the pod watch failed: ${String(failure)}`); },
+  };
 }

@@ -190,6 +190,9 @@ describe('the rendered operator', () => {
     expect(expr('BrookConsumerLagGrowing')).toContain('deriv(brook_consumer_group_lag_sum');
     expect(expr('BrookDiskFilling')).toMatch(/brook_log_size_bytes[\s\S]*kubelet_volume_stats_capacity_bytes/);
     expect(expr('BrookOperatorReconcileErrors')).toContain('brook_operator_reconcile_total{result="error"}');
+    // rebalancing (issue 12): a running plan that completes no move, a refused scale-down
+    expect(expr('BrookRebalanceStalled')).toMatch(/brook_operator_rebalance_state\{state="Running"\}[\s\S]*changes\(brook_operator_rebalance_partitions_done\[30m\]\)/);
+    expect(expr('BrookRebalanceRefused')).toContain('brook_operator_rebalance_state{state="Refused"}');
   });
 
   test('dashboards: one ConfigMap per dashboards/*.json, labelled for the Grafana sidecar, holding the file as it is', async () => {

@@ -26,6 +26,8 @@ const operatorContract = new Set([
   'brook_operator_reconcile_total', 'brook_operator_reconcile_duration_seconds', 'brook_operator_workqueue_depth',
   'brook_operator_workqueue_latency_seconds', 'brook_operator_managed_resources', 'brook_operator_leader',
   'brook_operator_api_requests_total',
+  'brook_operator_rebalance_partitions_to_move', 'brook_operator_rebalance_partitions_done', 'brook_operator_rebalance_partitions_in_flight',
+  'brook_operator_rebalance_bytes_to_move', 'brook_operator_rebalance_estimated_seconds', 'brook_operator_rebalance_state',
 ]);
 /** Metrics that come from Kubernetes itself (kubelet's volume stats), not from Brook. */
 const fromKubernetes = new Set(['kubelet_volume_stats_capacity_bytes', 'kubelet_volume_stats_used_bytes']);

@@ -19,7 +19,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
@@ -134,6 +134,33 @@ const rebalance = async (): Promise<ClusterRebalanceStatus | undefined> => (awai
 const condition = async (type: string) => (await cluster()).status?.conditions?.find((c) => c.type === type);
 const patchSpec = (spec: Record<string, unknown>) => kube.mergePatch(resources.Cluster, ns, 'demo', { spec });
 
+/** What the operator showed and which brokers were live, for a failed wait's message. */
+async function diagnosis(): Promise<string> {
+  const c = await cluster().catch(() => undefined);
+  const leases = await kube.list<KubeObject & { spec?: { holderIdentity?: string; renewTime?: string } }>(resources.Lease, ns).catch(() => ({ items: [] }));
+  return `conditions ${JSON.stringify(c?.status?.conditions?.map((x) => `${x.type}=${x.status} ${x.reason}: ${x.message}`))}; `
+    + `rebalance ${JSON.stringify({ ...c?.status?.rebalance, moves: undefined })}; leases ${leases.items.map((l) => `${l.metadata.name}@${l.spec?.holderIdentity}:${l.spec?.renewTime}`).join(' ')}; `
+    + `processes ${nodes.map((n) => `${n.id}:${n.child ? 'up' : 'down'}`).join(' ')}`;
+}
+
+/** eventually(), its timeout message followed by diagnosis(). */
+async function eventuallyDiagnosed<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs: number, intervalMs: number): Promise<T> {
+  try {
+    return await eventually(probe, what, timeoutMs, intervalMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${await diagnosis()}`);
+  }
+}
+
+let templateBeforeRefusal: Awaited<ReturnType<typeof statefulSetTemplate>> | undefined;
+
+/** The brokers' pod template's config hash (a change rolls every broker) and the server.properties it hashes. */
+async function statefulSetTemplate(): Promise<{ configHash?: string; serverProperties?: string }> {
+  const sts = await kube.get<KubeObject & { spec: { template: { metadata?: { annotations?: Record<string, string> } } } }>(resources.StatefulSet, ns, 'demo');
+  const cm = await kube.get<KubeObject & { data?: Record<string, string> }>(resources.ConfigMap, ns, 'demo-config');
+  return { configHash: sts.spec.template.metadata?.annotations?.['brook.dev/config-hash'], serverProperties: cm.data?.['server.properties'] };
+}
+
 /** Replicas per broker over every topic of the cluster. */
 async function replicaCounts(brokers: number): Promise<number[]> {
   const counts = Array.from({ length: brokers }, () => 0);
@@ -216,7 +243,8 @@ afterAll(async () => {
   producing = false;
   playing = false;
   await Promise.race([Promise.all([load, player]), sleep(20_000)]);
-  process.stdout.write(`operator log: ${operatorLog}\n${nodes.map((n) => `broker ${n.id}: ${n.log.slice(-1500)}`).join('\n')}\n`);
+  for (const n of nodes) writeFileSync(`${operatorLog.replace(/operator-(\d+)\.log$/, 'broker-$1')}-${n.id}.log`, n.log);
+  process.stdout.write(`operator log: ${operatorLog} (the brokers' last stderr next to it)\n${nodes.map((n) => `broker ${n.id}: ${n.log.slice(-1500)}`).join('\n')}\n`);
   await consumer?.disconnect().catch(() => undefined);
   await producer?.disconnect().catch(() => undefined);
   for (const n of nodes) {
@@ -228,7 +256,7 @@ afterAll(async () => {
 describe('rebalancing', () => {
   test('scale up 3 → 5 under acks=all load: partitions move onto the new brokers, every broker holds its fair share (±1 replica)', async () => {
     await patchSpec({ replicas: 5 });
-    const done = await eventually(async () => {
+    const done = await eventuallyDiagnosed(async () => {
       const r = await rebalance();
       return r?.state === 'Completed' && r.brokers?.length === 5 && (await settled()) ? r : undefined;
     }, 'the scale-up rebalance to complete', 120_000, 250);
@@ -256,6 +284,7 @@ describe('rebalancing', () => {
   }, 180_000);
 
   test('a scale-down below a topic\'s replication factor is refused with a condition saying why; the StatefulSet keeps 5 brokers', async () => {
+    templateBeforeRefusal = await statefulSetTemplate();
     await patchSpec({ replicas: 2 });
     const refused = await eventually(async () => {
       const c = await condition('Rebalancing');
@@ -273,9 +302,18 @@ describe('rebalancing', () => {
     expect(stsHistory.map((h) => h.replicas)).not.toContain(2);
   }, 60_000);
 
+  test('regression: a refused scale-down rolled every broker (the config for fewer than 3 brokers went into the pod template\'s config hash)', async () => {
+    // offsets.topic.replication.factor follows the size below 3 brokers (effectiveConfig): it must
+    // follow the size the StatefulSet keeps (5), not the refused spec.replicas (2).
+    const now = await statefulSetTemplate();
+    expect(now.configHash).toBeDefined();
+    expect(now).toEqual(templateBeforeRefusal);
+    expect(now.serverProperties).not.toContain('offsets.topic.replication.factor');
+  });
+
   test('scale down 5 → 3 (the spec fixed): brokers 3 and 4 are drained before the StatefulSet shrinks; no acknowledged record lost, the consumer saw every record', async () => {
     await patchSpec({ replicas: 3 });
-    const done = await eventually(async () => {
+    const done = await eventuallyDiagnosed(async () => {
       const r = await rebalance();
       return r?.state === 'Completed' && r.reason === 'ScaleDown' && (await settled()) && nodes.slice(3).every((n) => !n.child) ? r : undefined;
     }, 'the drain and the shrink', 120_000, 250);
@@ -335,6 +373,9 @@ describe('rebalancing', () => {
     expect(proposed.partitionsToMove).toBeGreaterThan(0);
     expect(proposed.bytesToMove).toBeGreaterThan(1_000_000 / 4);
     expect(proposed.estimatedSeconds).toBeGreaterThan(0);
+    // regression: a new plan kept the last plan's completedAt (status written as a merge patch)
+    expect(before?.completedAt).toBeDefined();
+    expect(proposed.completedAt).toBeUndefined();
     const c = await condition('Rebalancing');
     expect(c).toMatchObject({ status: 'True', reason: 'AwaitingApproval' });
     process.stdout.write(`proposed ${proposed.id}: ${proposed.partitionsToMove} partitions, ${proposed.bytesToMove} bytes, ~${proposed.estimatedSeconds} s at 150 kB/s\n`);
@@ -364,7 +405,7 @@ describe('rebalancing', () => {
     process.stdout.write(`operator SIGKILLed with ${atKill!.partitionsDone}/${proposed.partitionsToMove} partitions moved\n`);
     operator = await startOperatorProcess();
 
-    const done = await eventually(async () => {
+    const done = await eventuallyDiagnosed(async () => {
       const r = await rebalance();
       return r?.state === 'Completed' && (await settled()) ? r : undefined;
     }, 'the same plan completed by the new operator', 180_000, 250);
