@@ -532,18 +532,62 @@ export class Broker implements BrokerServices {
     return results;
   }
 
-  private async sendTxnMarkers(leader: number, marker: TxnMarker): Promise<Map<string, number>> {
-    const endpoint = this.membership.live.find((b) => b.id === leader);
-    if (!endpoint) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${leader} is not alive`);
-    let conn = this.markerConnections.get(leader);
+  /** The connection to another broker for the transaction channels (markers, verification); null when it is not alive. */
+  private txnConnection(brokerId: number): KafkaConnection | null {
+    const endpoint = this.membership.live.find((b) => b.id === brokerId);
+    if (!endpoint) return null;
+    let conn = this.markerConnections.get(brokerId);
     if (conn && (conn.host !== endpoint.host || conn.port !== endpoint.port)) {
       conn.close();
       conn = undefined;
     }
     if (!conn) {
-      conn = new KafkaConnection({ host: endpoint.host, port: endpoint.port, clientId: `brook-txn-markers-${this.nodeId}`, requestTimeoutMs: this.markerTimeoutMs + 5_000 });
-      this.markerConnections.set(leader, conn);
+      conn = new KafkaConnection({ host: endpoint.host, port: endpoint.port, clientId: `brook-txn-${this.nodeId}`, requestTimeoutMs: this.markerTimeoutMs + 5_000 });
+      this.markerConnections.set(brokerId, conn);
     }
+    return conn;
+  }
+
+  /**
+   * Partition verification (KIP-890 part 1), asked by this broker as a partition leader before it
+   * appends a producer's first transactional batch to a partition: the coordinator of
+   * `transactionalId` (this broker, or the leader of its __transaction_state partition, asked
+   * with AddPartitionsToTxn v4 verifyOnly) answers NONE per partition that is in the producer's
+   * ongoing transaction. Coordinator-level failures come back as their error code for every
+   * partition (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE...).
+   */
+  async verifyTxnPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    const all = (code: number) => new Map(partitions.map((p) => [`${p.topic}\u0000${p.partition}`, code]));
+    const index = this.transactions.partitionFor(transactionalId);
+    const leader = this.topics.get(TRANSACTION_STATE_TOPIC)?.partitions[index]?.leader ?? -1;
+    if (leader === this.nodeId) return this.transactions.verifyPartitions(transactionalId, producerId, epoch, partitions);
+    if (leader < 0) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const conn = this.txnConnection(leader);
+    if (!conn) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const topics = new Map<string, number[]>();
+    for (const p of partitions) topics.set(p.topic, [...(topics.get(p.topic) ?? []), p.partition]);
+    let response: { errorCode: number; resultsByTransaction: Array<{ topicResults: Array<{ name: string; resultsByPartition: Array<{ partitionIndex: number; partitionErrorCode: number }> }> }> };
+    try {
+      response = await conn.send(24, 4, {
+        transactions: [{ transactionalId, producerId, producerEpoch: epoch, verifyOnly: true, topics: [...topics].map(([name, ps]) => ({ name, partitions: ps })) }],
+      });
+    } catch (err) {
+      conn.close();
+      this.markerConnections.delete(leader);
+      this.log.warn(`partition verification with broker ${leader} failed: ${(err as Error).message}`);
+      return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    if (response.errorCode !== ErrorCode.NONE) return all(response.errorCode);
+    const out = all(ErrorCode.UNKNOWN_SERVER_ERROR);
+    for (const t of response.resultsByTransaction[0]?.topicResults ?? []) {
+      for (const p of t.resultsByPartition) out.set(`${t.name}\u0000${p.partitionIndex}`, p.partitionErrorCode);
+    }
+    return out;
+  }
+
+  private async sendTxnMarkers(leader: number, marker: TxnMarker): Promise<Map<string, number>> {
+    const conn = this.txnConnection(leader);
+    if (!conn) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${leader} is not alive`);
     const topics = new Map<string, number[]>();
     for (const tp of marker.partitions) topics.set(tp.topic, [...(topics.get(tp.topic) ?? []), tp.partition]);
     let response: { markers: Array<{ topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }> }> };
