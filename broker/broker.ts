@@ -526,6 +526,20 @@ export class Broker implements BrokerServices {
   /** How long a transaction marker waits for its partition's ISR (Kafka: request.timeout.ms of the marker channel). */
   get markerTimeoutMs(): number { return this.settings.int('transaction.state.log.write.timeout.ms'); }
 
+  /**
+   * Partition verification (KIP-890 part 1), asked by this broker as a partition leader before it
+   * appends a producer's first transactional batch to a partition: the coordinator of
+   * `transactionalId` (this broker, or the leader of its __transaction_state partition, asked
+   * over the transaction channel) answers NONE per partition that is in the producer's ongoing
+   * transaction. Coordinator-level failures come back as their error code for every partition.
+   */
+  async verifyTxnPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    const index = this.transactions.partitionFor(transactionalId);
+    const leader = this.topics.get(TRANSACTION_STATE_TOPIC)?.partitions[index]?.leader ?? -1;
+    if (leader === this.nodeId) return this.transactions.verifyPartitions(transactionalId, producerId, epoch, partitions);
+    return this.markers.verify(leader, transactionalId, producerId, epoch, partitions);
+  }
+
   private async dropPartition(p: Partition): Promise<void> {
     if (p.topic === OFFSETS_TOPIC && p.isLeader) this.groups.resigned(p.index);
     if (p.topic === TRANSACTION_STATE_TOPIC && p.isLeader) this.transactions.resigned(p.index);

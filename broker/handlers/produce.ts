@@ -1,6 +1,9 @@
 /** Produce (0) and InitProducerId (22); with a transactional id, InitProducerId is the transaction coordinator's. */
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import { AclOperation, allowed, allowedOnSome, clusterAllowed, ResourceType } from './authz.ts';
+import type { ErrorName } from '../errors.ts';
+import { BATCH_HEADER_SIZE, isControl, isTransactional, readBatchHeader } from '../log/record-batch.ts';
+import type { Partition } from '../partition.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
 /**
@@ -36,11 +39,14 @@ export const produceHandler: ApiHandler<0> = {
         name: topic.name,
         partitionResponses: topic.partitionData.map((p) => {
           const refuse = reject ?? denied;
-          return refuse ? refuse(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable);
+          return refuse ? refuse(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable, req.transactionalId ?? null);
         }),
       };
     });
-    if (req.acks === 0) return null;
+    if (req.acks === 0) {
+      for (const d of durable) d.wait.catch(() => { /* nobody waits for an acks=0 answer */ });
+      return null;
+    }
     const body = { responses, throttleTimeMs: 0 };
     if (durable.length === 0) return body;
     // each partition waits for what its acks and flush policy promise; a failure fails that partition only
@@ -53,33 +59,112 @@ export const produceHandler: ApiHandler<0> = {
 };
 
 function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'][number]['partitionData'][number], acks: number, timeoutMs: number,
-  durable: Pending[]): PartitionResponse {
-  const partition = broker.partition(topic, p.index);
+  durable: Pending[], transactionalId: string | null): PartitionResponse {
   try {
-    if (!partition) {
-      throw broker.topic(topic)
-        ? new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} hosts no replica of ${topic}-${p.index}`)
-        : new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${topic}-${p.index}`);
-    }
+    const partition = leaderReplica(broker, topic, p.index);
     if (!p.records || p.records.length === 0) throw new KafkaError('CORRUPT_MESSAGE', 'produce request without record batches');
-    const result = partition.appendAsLeader(p.records, acks);
-    if (!result.duplicate) {
-      broker.metrics.bytesIn.inc({ topic }, p.records.length);
-      broker.metrics.recordsIn.inc({ topic }, result.recordCount);
+    const txn = transactionalProducer(p.records);
+    const chains = verificationChains(broker);
+    const chainKey = txn ? `${topic}\u0000${p.index}\u0000${txn.producerId}` : '';
+    if (!txn || (!chains.has(chainKey) && !needsVerification(partition, txn))) {
+      const response = partitionResponse(p.index, ErrorCode.NONE, -1n, -1n, -1n, null);
+      for (const wait of appendNow(broker, partition, topic, p.records, acks, timeoutMs, response)) durable.push({ response, wait });
+      return response;
     }
-    const response = partitionResponse(p.index, ErrorCode.NONE, result.baseOffset, result.logAppendTime, partition.log.logStartOffset, null);
-    const flushed = partition.log.flushed(result.lastOffset);
-    if (flushed) durable.push({ response, wait: flushed });
-    if (acks === -1) durable.push({ response, wait: partition.replicated(result.lastOffset + 1n, timeoutMs) });
+    // the producer's first transactional batch here: the coordinator confirms the partition is in
+    // its transaction first; its later batches wait behind it, so they keep their order
+    if (transactionalId === null) throw new KafkaError('INVALID_TXN_STATE', 'transactional records in a produce request without a transactional id');
+    const response = partitionResponse(p.index, ErrorCode.NONE, -1n, -1n, -1n, null);
+    const appended = (chains.get(chainKey) ?? Promise.resolve()).then(async () => {
+      const current = leaderReplica(broker, topic, p.index);
+      if (needsVerification(current, txn)) {
+        const code = (await broker.verifyTxnPartitions(transactionalId, txn.producerId, txn.producerEpoch, [{ topic, partition: p.index }])).get(`${topic}\u0000${p.index}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        if (code !== ErrorCode.NONE) throw verificationError(code, topic, p.index);
+      }
+      return appendNow(broker, leaderReplica(broker, topic, p.index), topic, p.records!, acks, timeoutMs, response);
+    });
+    const settled = appended.then(() => undefined, () => undefined);
+    chains.set(chainKey, settled);
+    void settled.then(() => { if (chains.get(chainKey) === settled) chains.delete(chainKey); });
+    durable.push({ response, wait: appended.then((waits) => Promise.all(waits)).then(() => undefined, (err: unknown) => {
+      countError(broker, topic, p.index, err);
+      throw err;
+    }) });
     return response;
   } catch (err) {
-    const code = errorCodeOf(err);
-    broker.metrics.produceErrors.inc({ topic, error: errorInfo(code).name });
-    if (code === ErrorCode.UNKNOWN_SERVER_ERROR || code === ErrorCode.KAFKA_STORAGE_ERROR) {
-      broker.log.error(`produce to ${topic}-${p.index} failed: ${(err as Error).stack}`);
-    }
+    const code = countError(broker, topic, p.index, err);
     return partitionResponse(p.index, code, -1n, -1n, -1n, (err as Error).message);
   }
+}
+
+function leaderReplica(broker: BrokerServices, topic: string, index: number): Partition {
+  const partition = broker.partition(topic, index);
+  if (partition) return partition;
+  throw broker.topic(topic)
+    ? new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${broker.nodeId} hosts no replica of ${topic}-${index}`)
+    : new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `unknown topic-partition ${topic}-${index}`);
+}
+
+/** Appends as leader, fills in `response`; what the acknowledgement waits for (flush, ISR). */
+function appendNow(broker: BrokerServices, partition: Partition, topic: string, records: Buffer, acks: number, timeoutMs: number,
+  response: PartitionResponse): Array<Promise<void>> {
+  const result = partition.appendAsLeader(records, acks);
+  if (!result.duplicate) {
+    broker.metrics.bytesIn.inc({ topic }, records.length);
+    broker.metrics.recordsIn.inc({ topic }, result.recordCount);
+  }
+  response.baseOffset = result.baseOffset;
+  response.logAppendTimeMs = result.logAppendTime;
+  response.logStartOffset = partition.log.logStartOffset;
+  const waits: Array<Promise<void>> = [];
+  const flushed = partition.log.flushed(result.lastOffset);
+  if (flushed) waits.push(flushed);
+  if (acks === -1) waits.push(partition.replicated(result.lastOffset + 1n, timeoutMs));
+  return waits;
+}
+
+function countError(broker: BrokerServices, topic: string, index: number, err: unknown): number {
+  const code = errorCodeOf(err);
+  broker.metrics.produceErrors.inc({ topic, error: errorInfo(code).name });
+  if (code === ErrorCode.UNKNOWN_SERVER_ERROR || code === ErrorCode.KAFKA_STORAGE_ERROR) {
+    broker.log.error(`produce to ${topic}-${index} failed: ${(err as Error).stack}`);
+  }
+  return code;
+}
+
+// ------------------------------------------------------------ partition verification (KIP-890 part 1)
+
+interface TxnProducer { producerId: bigint; producerEpoch: number }
+
+/** The producer of a transactional data batch (the first batch's header speaks for the request), or null. */
+function transactionalProducer(records: Buffer): TxnProducer | null {
+  if (records.length < BATCH_HEADER_SIZE) return null;
+  const h = readBatchHeader(records, 0);
+  if (h.magic !== 2 || !isTransactional(h) || isControl(h) || h.producerId < 0n) return null;
+  return { producerId: h.producerId, producerEpoch: h.producerEpoch };
+}
+
+/** Whether the partition has no transaction of this producer and epoch open yet. */
+function needsVerification(partition: Partition, txn: TxnProducer): boolean {
+  const e = partition.log.producerState.entry(txn.producerId);
+  return !(e && e.epoch === txn.producerEpoch && e.currentTxnFirstOffset >= 0n);
+}
+
+/** Coordinator-side failures the producer should retry become NOT_ENOUGH_REPLICAS, as Kafka answers (every client retries it). */
+function verificationError(code: number, topic: string, index: number): KafkaError {
+  const retriable = code === ErrorCode.NOT_COORDINATOR || code === ErrorCode.COORDINATOR_NOT_AVAILABLE
+    || code === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS || code === ErrorCode.CONCURRENT_TRANSACTIONS;
+  if (retriable) return new KafkaError('NOT_ENOUGH_REPLICAS', `the transaction coordinator could not verify ${topic}-${index} yet (${errorInfo(code).name})`);
+  if (code === ErrorCode.INVALID_TXN_STATE) return new KafkaError('INVALID_TXN_STATE', `${topic}-${index} is not in the producer's ongoing transaction`);
+  return new KafkaError(errorInfo(code).name as ErrorName, `partition verification of ${topic}-${index}`);
+}
+
+/** Per broker: the tail of each producer's verified appends to a partition (`topic\0partition\0producerId`). */
+const chainsByBroker = new WeakMap<BrokerServices, Map<string, Promise<void>>>();
+function verificationChains(broker: BrokerServices): Map<string, Promise<void>> {
+  let chains = chainsByBroker.get(broker);
+  if (!chains) chainsByBroker.set(broker, chains = new Map());
+  return chains;
 }
 
 function partitionResponse(index: number, errorCode: number, baseOffset: bigint, logAppendTimeMs: bigint,

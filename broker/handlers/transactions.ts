@@ -5,11 +5,12 @@
  * logic lives in broker/transactions; these handlers translate requests and responses.
  *
  * Versions: Brook speaks transaction protocol v1 (it does not advertise the `transaction.version`
- * feature), so clients send AddPartitionsToTxn v0-3, EndTxn v0-4 and TxnOffsetCommit v0-4 — the
- * versions advertised here. The admin APIs of KIP-664 (kafka-transactions.sh list / describe /
- * describe-producers) are here too: ListTransactions (66), DescribeTransactions (65) and
- * DescribeProducers (61). AddPartitionsToTxn v4+ (the batched broker-to-coordinator form of
- * KIP-890 part 2), EndTxn v5 and TxnOffsetCommit v5 belong to protocol v2 and are not advertised.
+ * feature), so clients send AddPartitionsToTxn v0-3, EndTxn v0-4 and TxnOffsetCommit v0-4. The
+ * admin APIs of KIP-664 (kafka-transactions.sh list / describe / describe-producers) are here too:
+ * ListTransactions (66), DescribeTransactions (65) and DescribeProducers (61). AddPartitionsToTxn
+ * v4-5 is the batched broker-to-coordinator form of KIP-890: partition leaders send it with
+ * verifyOnly before a producer's first transactional batch (partition verification, part 1).
+ * EndTxn v5 and TxnOffsetCommit v5 belong to protocol v2 (part 2) and are not advertised.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
@@ -20,9 +21,22 @@ import type { ApiHandler } from './index.ts';
 export const addPartitionsToTxnHandler: ApiHandler<24> = {
   apiKey: 24,
   minVersion: 0,
-  maxVersion: 3,
+  maxVersion: 5,
   async handle(req, ctx) {
-    const { broker } = ctx;
+    const { broker, apiVersion } = ctx;
+    if (apiVersion >= 4) {
+      // the broker form (KIP-890): a batch of transactions, each verified (verifyOnly) or added;
+      // brokers only, so CLUSTER_ACTION on the cluster (Kafka's check)
+      if (!clusterAllowed(ctx, AclOperation.CLUSTER_ACTION)) return { throttleTimeMs: 0, errorCode: ErrorCode.CLUSTER_AUTHORIZATION_FAILED, resultsByTransaction: [] };
+      const resultsByTransaction = await Promise.all(req.transactions.map(async (t) => {
+        const partitions = t.topics.flatMap((topic) => topic.partitions.map((partition) => ({ topic: topic.name, partition })));
+        const results = t.verifyOnly
+          ? await broker.transactions.verifyPartitions(t.transactionalId, t.producerId, t.producerEpoch, partitions)
+          : await broker.transactions.addPartitions(t.transactionalId, t.producerId, t.producerEpoch, partitions);
+        return { transactionalId: t.transactionalId, topicResults: topicResults(t.topics, results) };
+      }));
+      return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction };
+    }
     // WRITE on the transactional id, then WRITE on each topic; one refused topic fails the request
     // (the others OPERATION_NOT_ATTEMPTED), as Kafka answers
     const txnDenied = !allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.v3AndBelowTransactionalId);
@@ -37,15 +51,16 @@ export const addPartitionsToTxnHandler: ApiHandler<24> = {
     }
     const partitions = req.v3AndBelowTopics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
     const results = await broker.transactions.addPartitions(req.v3AndBelowTransactionalId, req.v3AndBelowProducerId, req.v3AndBelowProducerEpoch, partitions);
-    return {
-      throttleTimeMs: 0,
-      resultsByTopicV3AndBelow: req.v3AndBelowTopics.map((t) => ({
-        name: t.name,
-        resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: results.get(`${t.name}\u0000${p}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
-      })),
-    };
+    return { throttleTimeMs: 0, resultsByTopicV3AndBelow: topicResults(req.v3AndBelowTopics, results) };
   },
 };
+
+function topicResults(topics: ReadonlyArray<{ name: string; partitions: readonly number[] }>, results: Map<string, number>) {
+  return topics.map((t) => ({
+    name: t.name,
+    resultsByPartition: t.partitions.map((p) => ({ partitionIndex: p, partitionErrorCode: results.get(`${t.name}\u0000${p}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
+  }));
+}
 
 export const addOffsetsToTxnHandler: ApiHandler<25> = {
   apiKey: 25,

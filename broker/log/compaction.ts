@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import type { PartitionLog, CleanerView } from './partition-log.ts';
 import type { LogSegment } from './log-segment.ts';
-import { type BatchHeader, BATCH_HEADER_SIZE, LENGTH_OFFSET, LOG_OVERHEAD, readBatchHeader, lastOffsetOf, isControl } from './record-batch.ts';
+import { type BatchHeader, BATCH_HEADER_SIZE, LENGTH_OFFSET, LOG_OVERHEAD, readBatchHeader, lastOffsetOf, isControl, isTransactional } from './record-batch.ts';
 import { readRawRecords, rebuildBatch, deleteHorizonOf, type RawRecord } from './records.ts';
 import { KafkaError } from '../errors.ts';
 
@@ -132,8 +132,25 @@ export interface FilterContext {
   readonly now: number;
   readonly deleteRetentionMs: number;
   readonly producerLastOffsets: ReadonlyMap<bigint, bigint>;
+  /** Whether a data batch belongs to an aborted transaction (abortedBatches). */
+  readonly isAborted: (h: BatchHeader) => boolean;
   readonly stats: CleanStats;
   readonly noteHorizon: (horizonMs: number) => void;
+}
+
+/**
+ * The aborted-transaction test for the cleaner, from the partition's aborted-transactions index:
+ * a transactional data batch of producer P at offset o is aborted when an abort of P spans it
+ * (firstOffset <= o < marker offset) — a producer has one transaction open at a time.
+ */
+export function abortedBatches(aborted: ReadonlyArray<{ producerId: bigint; firstOffset: bigint; lastOffset: bigint }>): (h: BatchHeader) => boolean {
+  const byProducer = new Map<bigint, Array<{ firstOffset: bigint; lastOffset: bigint }>>();
+  for (const a of aborted) byProducer.set(a.producerId, [...(byProducer.get(a.producerId) ?? []), a]);
+  return (h) => {
+    if (!isTransactional(h) || isControl(h)) return false;
+    const spans = byProducer.get(h.producerId);
+    return spans !== undefined && spans.some((a) => a.firstOffset <= h.baseOffset && h.baseOffset < a.lastOffset);
+  };
 }
 
 export function safeOffset(offset: bigint): number {
@@ -149,6 +166,17 @@ export function filterBatch(buf: Buffer, pos: number, h: BatchHeader, ctx: Filte
   const { stats } = ctx;
   const lastOfProducer = h.producerId >= 0n && ctx.producerLastOffsets.get(h.producerId) === lastOffsetOf(h);
   if (isControl(h)) { stats.batchesCopied++; return buf; }
+  if (h.recordsCount > 0 && ctx.isAborted(h)) {
+    // aborted transactional data goes (as Kafka's cleaner discards it); the abort marker stays
+    stats.recordsRead += h.recordsCount;
+    stats.recordsRemoved += h.recordsCount;
+    if (lastOfProducer) {
+      stats.batchesRebuilt++;
+      return rebuildBatch(buf, pos, h, { records: [], framing: readRawRecords(buf, pos, h).framing });
+    }
+    stats.batchesRemoved++;
+    return null;
+  }
   if (h.recordsCount === 0) {
     // An empty header kept for its producer: only while it is still that producer's last batch.
     if (lastOfProducer) { stats.batchesCopied++; return buf; }

@@ -234,6 +234,32 @@ describe('LogCleaner: compaction', () => {
     await reopened.close();
   });
 
+  test('compaction removes aborted transactional data (it no longer shadows the committed value of its key) and keeps the markers', async () => {
+    const clock = new Clock();
+    const log = await PartitionLog.open(tmpDir(), compactConfig(), { clock: clock.fn });
+    const txn = (pid: bigint, seq: number, keys: string[], tag: string): Buffer =>
+      encodeBatch(keys.map((k) => ({ key: k, value: `${k}-${tag}`, timestamp: T0 })), { producerId: pid, producerEpoch: 0, baseSequence: seq, attributes: 0x10 });
+    log.append(txn(1n, 0, ['a', 'b'], 'committed'), { leaderEpoch: 0 });       // 0-1
+    log.appendMarker(1n, 0, true, 0, { leaderEpoch: 0 });                         // 2 commit
+    log.append(txn(2n, 0, ['a', 'c'], 'aborted'), { leaderEpoch: 0 });         // 3-4
+    log.append(encodeBatch([{ key: 'd', value: 'd-plain', timestamp: T0 }]), { leaderEpoch: 0 }); // 5
+    log.append(txn(2n, 2, ['b'], 'aborted'), { leaderEpoch: 0 });              // 6
+    log.appendMarker(2n, 0, false, 0, { leaderEpoch: 0 });                        // 7 abort
+    rollWithSentinel(log, T0 + 10_000_000);                                       // 8
+    expect(log.firstUnstableOffset).toBeNull();
+    const result = await new LogCleaner({ clock: clock.fn }).cleanNow(log);
+    expect(result.cleaned).toBe(true);
+    const batches = await readBatches(log);
+    const data = batches.filter((b) => (readBatchHeader(b, 0).attributes & 0x20) === 0);
+    const records = data.flatMap((b) => decodeBatchRecords(b)).map((r) => `${r.offset} ${r.key?.toString()}=${r.value?.toString()}`);
+    expect(records).toEqual(['0 a=a-committed', '1 b=b-committed', '5 d=d-plain', '8 __sentinel=x']);
+    const controls = batches.map((b) => readBatchHeader(b, 0)).filter((h) => (h.attributes & 0x20) !== 0);
+    expect(controls.map((h) => [h.baseOffset, h.producerId])).toEqual([[2n, 1n], [7n, 2n]]);
+    // a read_committed reader still learns of the abort
+    expect(log.abortedTransactions(0n, log.logEndOffset)).toEqual([{ producerId: 2n, firstOffset: 3n, lastOffset: 7n, lastStableOffset: 8n }]);
+    await log.close();
+  });
+
   test('a crash in the middle of a swap recovers to a consistent log (.cleaned left, .swap with or without old segments)', async () => {
     const clock = new Clock();
     const original = tmpDir();

@@ -48,7 +48,7 @@ import { LogSegment } from './log-segment.ts';
 import { isControl, readBatchHeader } from './record-batch.ts';
 import { readRawRecords } from './records.ts';
 import {
-  filterBatch, forEachStoredBatch, groupSegments, planClean, safeOffset, type CleanablePlan, type CleanStats, type FilterContext,
+  abortedBatches, filterBatch, forEachStoredBatch, groupSegments, planClean, safeOffset, type CleanablePlan, type CleanStats, type FilterContext,
 } from './compaction.ts';
 
 export { groupSegments, planClean, type CleanablePlan } from './compaction.ts';
@@ -262,7 +262,9 @@ export class LogCleaner {
     if (config.cleanupPolicy === 'delete') return result(false, false, plan.firstDirtyOffset, 0);
     if (plan.dirtySegments.length === 0 && plan.cleanBytes === 0) return result(false, false, plan.firstDirtyOffset, 0);
 
-    // 2. The offset map over the dirty segments, whole segments at a time.
+    // 2. The offset map over the dirty segments, whole segments at a time; aborted transactional
+    // data is not mapped (it must not shadow a committed value) and is removed in step 3.
+    const isAborted = abortedBatches(log.abortedTransactions(log.logStartOffset, view.activeBaseOffset));
     const map = new Map<string, number>();
     let mapped = 0;
     try {
@@ -270,7 +272,7 @@ export class LogCleaner {
         if (!seg.retain()) throw new Aborted();
         try {
           await forEachStoredBatch(seg, this.ioChunkBytes, stop, (buf, pos, h) => {
-            if (isControl(h) || h.recordsCount === 0) return;
+            if (isControl(h) || h.recordsCount === 0 || isAborted(h)) return;
             const base = safeOffset(h.baseOffset);
             for (const r of readRawRecords(buf, pos, h).records) {
               if (r.key !== null) map.set(r.key.toString('latin1'), base + r.offsetDelta);
@@ -299,7 +301,7 @@ export class LogCleaner {
     const groups = groupSegments(segments.filter((s) => s.baseOffset < cleanUpTo), config.segmentBytes, config.segmentIndexBytes);
     let horizon: number | null = null;
     const ctx: FilterContext = {
-      map, now, deleteRetentionMs: config.deleteRetentionMs, producerLastOffsets: view.producerLastOffsets, stats,
+      map, now, deleteRetentionMs: config.deleteRetentionMs, producerLastOffsets: view.producerLastOffsets, isAborted, stats,
       noteHorizon: (h) => { if (horizon === null || h < horizon) horizon = h; },
     };
     for (const group of groups) {

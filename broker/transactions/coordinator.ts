@@ -276,6 +276,30 @@ export class TransactionCoordinator {
       .catch((err: unknown) => all(errorCodeOf(err)));
   }
 
+  /**
+   * AddPartitionsToTxn v4+ with verifyOnly (KIP-890 part 1), asked by a partition leader before it
+   * appends a producer's first transactional batch: whether each partition is in the producer's
+   * ongoing transaction (NONE) or not (INVALID_TXN_STATE). A batch the coordinator does not know
+   * about (a retry arriving after the abort, a buggy client) would otherwise open a transaction on
+   * the partition that no marker ever closes and hold its last stable offset forever. Changes
+   * nothing; answers after any change to the id already queued.
+   */
+  verifyPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    const all = (code: number) => new Map(partitions.map((p) => [tp(p.topic, p.partition), code]));
+    return this.enqueue(transactionalId, async () => {
+      const err = this.coordinatorError(transactionalId);
+      if (err !== ErrorCode.NONE) return all(err);
+      const m = this.txns.get(transactionalId);
+      if (!m || m.producerId !== producerId) return all(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+      if (m.producerEpoch !== epoch) return all(ErrorCode.PRODUCER_FENCED);
+      if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return all(ErrorCode.CONCURRENT_TRANSACTIONS);
+      return new Map(partitions.map((p) => {
+        const key = tp(p.topic, p.partition);
+        return [key, m.state === 'Ongoing' && m.partitions.has(key) ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE];
+      }));
+    }).catch((err: unknown) => all(errorCodeOf(err)));
+  }
+
   /** AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction. */
   addOffsets(transactionalId: string, producerId: bigint, epoch: number, offsetsTopic: string, offsetsPartition: number): Promise<number> {
     return this.enqueue(transactionalId, () => this.addToTxn(transactionalId, producerId, epoch, [tp(offsetsTopic, offsetsPartition)]))

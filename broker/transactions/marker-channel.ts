@@ -63,18 +63,56 @@ export class TxnMarkerChannel {
     this.connections.clear();
   }
 
-  private async send(leader: number, marker: TxnMarker): Promise<Map<string, number>> {
-    const endpoint = this.opts.liveBroker(leader);
-    if (!endpoint) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${leader} is not alive`);
-    let conn = this.connections.get(leader);
+  /**
+   * Asks the coordinator `coordinator` (another broker) whether the partitions are in the
+   * producer's ongoing transaction: NONE per partition that is, else its error; a coordinator
+   * that cannot be reached is COORDINATOR_NOT_AVAILABLE for all (the producer retries).
+   */
+  async verify(coordinator: number, transactionalId: string, producerId: bigint, epoch: number,
+    partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    const all = (code: number) => new Map(partitions.map((p) => [tpKey(p.topic, p.partition), code]));
+    const conn = coordinator < 0 ? null : this.connection(coordinator);
+    if (!conn) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    const topics = new Map<string, number[]>();
+    for (const p of partitions) topics.set(p.topic, [...(topics.get(p.topic) ?? []), p.partition]);
+    let response: { errorCode: number; resultsByTransaction: Array<{ topicResults: Array<{ name: string; resultsByPartition: Array<{ partitionIndex: number; partitionErrorCode: number }> }> }> };
+    try {
+      response = await conn.send(24, 4, {
+        transactions: [{ transactionalId, producerId, producerEpoch: epoch, verifyOnly: true, topics: [...topics].map(([name, ps]) => ({ name, partitions: ps })) }],
+      });
+    } catch (err) {
+      conn.close();
+      this.connections.delete(coordinator);
+      this.opts.log.warn(`partition verification with broker ${coordinator} failed: ${(err as Error).message}`);
+      return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    if (response.errorCode !== ErrorCode.NONE) return all(response.errorCode);
+    const out = all(ErrorCode.UNKNOWN_SERVER_ERROR);
+    for (const t of response.resultsByTransaction[0]?.topicResults ?? []) {
+      for (const p of t.resultsByPartition) out.set(tpKey(t.name, p.partitionIndex), p.partitionErrorCode);
+    }
+    return out;
+  }
+
+  /** The open connection to a live broker, or null when it is not alive. */
+  private connection(brokerId: number): KafkaConnection | null {
+    const endpoint = this.opts.liveBroker(brokerId);
+    if (!endpoint) return null;
+    let conn = this.connections.get(brokerId);
     if (conn && (conn.host !== endpoint.host || conn.port !== endpoint.port)) {
       conn.close();
       conn = undefined;
     }
     if (!conn) {
-      conn = this.opts.connect(endpoint, `brook-txn-markers-${this.opts.nodeId}`, this.opts.timeoutMs() + 5_000);
-      this.connections.set(leader, conn);
+      conn = this.opts.connect(endpoint, `brook-txn-${this.opts.nodeId}`, this.opts.timeoutMs() + 5_000);
+      this.connections.set(brokerId, conn);
     }
+    return conn;
+  }
+
+  private async send(leader: number, marker: TxnMarker): Promise<Map<string, number>> {
+    const conn = this.connection(leader);
+    if (!conn) throw new KafkaError('NOT_LEADER_OR_FOLLOWER', `broker ${leader} is not alive`);
     const topics = new Map<string, number[]>();
     for (const tp of marker.partitions) topics.set(tp.topic, [...(topics.get(tp.topic) ?? []), tp.partition]);
     let response: { markers: Array<{ topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: number }> }> }> };

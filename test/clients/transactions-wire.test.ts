@@ -244,6 +244,29 @@ describe('one broker', () => {
     expect(await client.endTxn(id, producerId, producerEpoch, true)).toBe(NONE);
     await client.awaitStable(topic, 3n);
   }, 120_000);
+
+  test('hanging transaction: a transactional produce to a partition its transaction never added (or after the abort) is refused with INVALID_TXN_STATE and opens no transaction', async () => {
+    const topic = await createTopic(broker.bootstrap, 'hanging');
+    const id = name('hanging-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { producerId, producerEpoch } = await client.initProducerId(id);
+    const producer = { transactionalId: id, producerId, producerEpoch, baseSequence: 0 };
+    // never added: the leader asks the coordinator, which has no transaction with this partition
+    expect(await client.produce(topic, ['never-added'], producer)).toMatchObject({ errorCode: INVALID_TXN_STATE });
+    expect(await client.produce(topic, ['plain'], null)).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await client.latest(topic, 1)).toBe(1n);
+
+    // added, written, aborted; then a late write of the same epoch (a retry that arrives after the abort)
+    expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
+    expect(await client.produce(topic, ['in-txn'], producer)).toMatchObject({ errorCode: NONE, baseOffset: 1n });
+    expect(await client.endTxn(id, producerId, producerEpoch, false)).toBe(NONE);
+    await client.awaitStable(topic, 3n);
+    expect(await client.produce(topic, ['late'], { ...producer, baseSequence: 1 })).toMatchObject({ errorCode: INVALID_TXN_STATE });
+    expect(await client.produce(topic, ['plain-2'], null)).toMatchObject({ errorCode: NONE, baseOffset: 3n });
+    // nothing holds the LSO: read_committed readers see everything up to the high watermark
+    expect(await client.latest(topic, 0)).toBe(4n);
+    expect(await client.latest(topic, 1)).toBe(4n);
+  }, 60_000);
 });
 
 test('an open transaction survives a SIGKILL of the broker and commits after the restart', async () => {
