@@ -66,24 +66,40 @@ function ensurePromtool() {
   if (!has('promtool')) aptInstall(['prometheus']);
 }
 
-/** Copies Apache Kafka's jars (broker, tools, Java client) from Maven Central into the cache (scripts/cache-dir.mjs) once. */
-export function kafkaVersion() {
-  const pom = readFileSync(join(root, 'test/tools/kafka/pom.xml'), 'utf8');
-  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)[1];
+/** The version a pom pins in its <kafka.version> property. */
+function pomKafkaVersion(pom) {
+  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(join(root, pom), 'utf8'))[1];
 }
+
+/** The Apache Kafka version of the main suite (test/tools/kafka/pom.xml). */
+export function kafkaVersion() {
+  return pomKafkaVersion('test/tools/kafka/pom.xml');
+}
+
+/**
+ * The Maven projects whose jars the tests use, each copied into its own cache directory: Apache
+ * Kafka (broker, tools, Java client, Streams) and an older 3.x Java client kept for the versions
+ * still in the field.
+ */
+const jarSets = [
+  { pom: 'test/tools/kafka/pom.xml', dir: (v) => `kafka-${v}` },
+  { pom: 'test/tools/kafka-3/pom.xml', dir: (v) => `kafka-clients-${v}` },
+];
 
 /** The jars follow the pom: a dependency added to it is fetched on the next run, even with a warm cache. */
 function ensureKafkaJars() {
-  const pom = join(root, 'test/tools/kafka/pom.xml');
-  const libs = join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs');
-  const stamp = join(libs, '.pom-sha256');
-  const want = createHash('sha256').update(readFileSync(pom)).digest('hex');
-  if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
-  if (!has('java')) aptInstall(['openjdk-17-jre-headless']);
-  if (!has('mvn')) aptInstall(['maven']);
-  mkdirSync(libs, { recursive: true });
-  run('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`]);
-  writeFileSync(stamp, want);
+  for (const set of jarSets) {
+    const pom = join(root, set.pom);
+    const libs = join(cacheDir(), set.dir(pomKafkaVersion(set.pom)), 'libs');
+    const stamp = join(libs, '.pom-sha256');
+    const want = createHash('sha256').update(readFileSync(pom)).digest('hex');
+    if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) continue;
+    if (!has('java')) aptInstall(['openjdk-17-jre-headless']);
+    if (!has('mvn')) aptInstall(['maven']);
+    mkdirSync(libs, { recursive: true });
+    run('mvn', ['-q', '-B', '-f', pom, 'dependency:copy-dependencies', `-DoutputDirectory=${libs}`]);
+    writeFileSync(stamp, want);
+  }
 }
 
 /** What the local single-node cluster of the e2e tier runs from Debian (test/cluster/cluster.ts). */

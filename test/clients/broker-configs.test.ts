@@ -39,7 +39,7 @@ afterAll(async () => {
   await stopAllBrokers();
 });
 
-const configs = (...args: string[]) => kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', broker.bootstrap, ...args], { timeoutMs: 120_000 });
+const configs = (...args: string[]) => kafkaTool('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', broker.bootstrap, ...args], { timeoutMs: 120_000 });
 
 /** name -> the whole line `kafka-configs --describe` prints for it. */
 function describedLines(stdout: string): Map<string, string> {
