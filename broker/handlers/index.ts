@@ -24,7 +24,7 @@ import {
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './acls.ts';
 import { alterPartitionReassignmentsHandler, describeLogDirsHandler, listPartitionReassignmentsHandler } from './reassignments.ts';
 import {
-  deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
+  consumerGroupDescribeHandler, consumerGroupHeartbeatHandler, deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
   listGroupsHandler, offsetCommitHandler, offsetDeleteHandler, offsetFetchHandler, syncGroupHandler,
 } from './groups.ts';
 
@@ -110,6 +110,8 @@ export const handlers: readonly RegisteredHandler[] = [
   describeLogDirsHandler,
   alterPartitionReassignmentsHandler,
   listPartitionReassignmentsHandler,
+  consumerGroupHeartbeatHandler,
+  consumerGroupDescribeHandler,
 ].map(register);
 
 const byKey = new Map(handlers.map((h) => [h.apiKey, h]));

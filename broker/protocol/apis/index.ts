@@ -4,6 +4,8 @@ import { addOffsetsToTxn } from './addOffsetsToTxn.ts';
 import { addPartitionsToTxn } from './addPartitionsToTxn.ts';
 import { alterConfigs } from './alterConfigs.ts';
 import { apiVersions } from './apiVersions.ts';
+import { consumerGroupDescribe } from './consumerGroupDescribe.ts';
+import { consumerGroupHeartbeat } from './consumerGroupHeartbeat.ts';
 import { createAcls } from './createAcls.ts';
 import { createPartitions } from './createPartitions.ts';
 import { createTopics } from './createTopics.ts';
@@ -47,7 +49,7 @@ import { writeTxnMarkers } from './writeTxnMarkers.ts';
 
 export {
   addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers, describeProducers, describeTransactions, listTransactions,
-  alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
+  alterConfigs, alterPartitionReassignments, apiVersions, consumerGroupDescribe, consumerGroupHeartbeat, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
   deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
   findCoordinator, heartbeat, listPartitionReassignments,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
@@ -61,4 +63,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster, describeTopicPartitions,
   saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
   addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
+  consumerGroupHeartbeat, consumerGroupDescribe,
 ];
