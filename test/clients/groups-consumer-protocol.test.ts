@@ -39,7 +39,7 @@ beforeAll(async () => {
   await admin.connect();
   producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await producer?.disconnect();
