@@ -22,6 +22,7 @@ import {
   txnOffsetCommitHandler, writeTxnMarkersHandler,
 } from './transactions.ts';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './acls.ts';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from './quotas.ts';
 import { alterPartitionReassignmentsHandler, describeLogDirsHandler, listPartitionReassignmentsHandler } from './reassignments.ts';
 import {
   consumerGroupDescribeHandler, consumerGroupHeartbeatHandler, deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
@@ -112,6 +113,8 @@ export const handlers: readonly RegisteredHandler[] = [
   listPartitionReassignmentsHandler,
   consumerGroupHeartbeatHandler,
   consumerGroupDescribeHandler,
+  describeClientQuotasHandler,
+  alterClientQuotasHandler,
 ].map(register);
 
 const byKey = new Map(handlers.map((h) => [h.apiKey, h]));

@@ -2,6 +2,7 @@
 import type { ApiSpec } from '../schema.ts';
 import { addOffsetsToTxn } from './addOffsetsToTxn.ts';
 import { addPartitionsToTxn } from './addPartitionsToTxn.ts';
+import { alterClientQuotas } from './alterClientQuotas.ts';
 import { alterConfigs } from './alterConfigs.ts';
 import { apiVersions } from './apiVersions.ts';
 import { consumerGroupDescribe } from './consumerGroupDescribe.ts';
@@ -14,6 +15,7 @@ import { deleteGroups } from './deleteGroups.ts';
 import { deleteRecords } from './deleteRecords.ts';
 import { deleteTopics } from './deleteTopics.ts';
 import { describeAcls } from './describeAcls.ts';
+import { describeClientQuotas } from './describeClientQuotas.ts';
 import { describeCluster } from './describeCluster.ts';
 import { describeConfigs } from './describeConfigs.ts';
 import { describeGroups } from './describeGroups.ts';
@@ -49,6 +51,7 @@ import { writeTxnMarkers } from './writeTxnMarkers.ts';
 
 export {
   addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers, describeProducers, describeTransactions, listTransactions,
+  alterClientQuotas, describeClientQuotas,
   alterConfigs, alterPartitionReassignments, apiVersions, consumerGroupDescribe, consumerGroupHeartbeat, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
   deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
   findCoordinator, heartbeat, listPartitionReassignments,
@@ -63,5 +66,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   createPartitions, deleteGroups, electLeaders, incrementalAlterConfigs, offsetDelete, describeCluster, describeTopicPartitions,
   saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
   addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
-  consumerGroupHeartbeat, consumerGroupDescribe,
+  consumerGroupHeartbeat, consumerGroupDescribe, describeClientQuotas, alterClientQuotas,
 ];
