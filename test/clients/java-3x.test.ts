@@ -24,7 +24,7 @@ beforeAll(async () => {
   await admin.connect();
   await createTopicAndWait(admin, { topic, numPartitions: 3, replicationFactor: 1 });
   await admin.disconnect();
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => { await stopAllBrokers(); });
 
