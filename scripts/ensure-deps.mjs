@@ -13,7 +13,7 @@
 //                                         containerd, runc, CNI plugins, iptables, umoci (Debian)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureClusterBinaries, ensureK8sBinaries } from '../test/k8s/build.mjs';
@@ -37,6 +37,12 @@ function has(cmd) {
 }
 
 function ensureNpm() {
+  // A git worktree shares the main checkout's node_modules through a symbolic link: npm ci there
+  // would delete and reinstall the packages every other checkout is running on. Leave it alone.
+  if (existsSync(join(root, 'node_modules')) && lstatSync(join(root, 'node_modules')).isSymbolicLink()) {
+    log('node_modules is a link (a worktree sharing another checkout\'s packages): not running npm ci here');
+    return;
+  }
   const lock = join(root, 'package-lock.json');
   const installed = join(root, 'node_modules', '.package-lock.json');
   const stale = !existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs;
