@@ -365,7 +365,7 @@ const READ_ONLY_BROKER_FACTS = new Set(['broker.id', 'node.id', 'log.dirs', 'log
 export function validateDynamicBrokerConfig(name: string, value: string): void {
   const setting = brokerByName.get(name);
   if (!setting && !READ_ONLY_BROKER_FACTS.has(name)) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
-  if (!setting?.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: Set(${name})`);
+  if (!setting?.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: [${name}]`);
   const problem = checkType(setting.type, value);
   if (problem) throw new KafkaError('INVALID_REQUEST', `Invalid value ${value} for configuration ${name}: ${problem}`);
   // A topic config's broker default is validated as the topic config is (Kafka's validateBrokerLogConfigValues).
