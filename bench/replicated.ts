@@ -1,6 +1,6 @@
 /**
  * Replicated benchmark (issue 5, "Measure"): 3 brokers, RF 3, min.insync.replicas=2, Brook on
- * the Kubernetes store against a 3-node Apache Kafka 4.1.1 KRaft cluster, one after the other.
+ * the Kubernetes store against a 3-node Apache Kafka KRaft cluster (test/tools/kafka/pom.xml's version), one after the other.
  *
  *   node bench/replicated.ts [--records 300000] [--e2e-messages 3000] [--catchup-mib 300]
  *                            [--systems brook,kafka] [--out bench/results/replicated.json]
@@ -25,7 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort, KAFKA_JVM_PERFORMANCE_OPTS } from './brokers.ts';
-import { kafkaLibs, parseProducerSummary, repoRoot, runTool, runToolOrThrow, tail, toolClasses, type ProducerSummary } from './kafka-tools.ts';
+import { kafkaLibs, kafkaVersion, parseProducerSummary, repoRoot, runTool, runToolOrThrow, tail, toolClasses, type ProducerSummary } from './kafka-tools.ts';
 import { kubectl, startApiServer, type ApiServer } from '../test/k8s/envtest.ts';
 
 const { values: args } = parseArgs({
@@ -162,7 +162,7 @@ async function startKafkaCluster(): Promise<System> {
   await Promise.all(nodes.map((n) => n.start()));
   const system: System = {
     name: 'kafka', nodes, bootstrap: ports.map((p) => `${HOST}:${p}`).join(','),
-    describe: 'Apache Kafka 4.1.1, 3 combined broker+controller nodes, static 3-voter quorum, -Xmx512M -Xms512M each, defaults otherwise',
+    describe: `Apache Kafka ${kafkaVersion()}, 3 combined broker+controller nodes, static 3-voter quorum, -Xmx512M -Xms512M each, defaults otherwise`,
     stop: async () => {
       await Promise.all(nodes.map((n) => signalNode(n, 'SIGTERM', 10_000))); // teardown: data is deleted next
       rmSync(work, { recursive: true, force: true });
@@ -461,7 +461,7 @@ for (const name of SYSTEMS) results[name] = await benchSystem(name);
 const k = results.kafka;
 const b = results.brook;
 const rows: string[][] = [
-  ['what', 'Kafka 4.1.1', 'Brook', 'Brook/Kafka', 'target'],
+  ['what', `Kafka ${kafkaVersion()}`, 'Brook', 'Brook/Kafka', 'target'],
   [`produce acks=all, ${RECORDS} x 1 KiB, 8 partitions (MiB/s)`, fmt(k?.produce?.mibPerSec), fmt(b?.produce?.mibPerSec), ratio(b?.produce?.mibPerSec, k?.produce?.mibPerSec), '>= 1.0x'],
   ['produce acks=all p99 (ms)', fmt(k?.produce?.p99Ms, 0), fmt(b?.produce?.p99Ms, 0), ratio(b?.produce?.p99Ms, k?.produce?.p99Ms), '<= 1.0x'],
   ['ISR shrinks during the produce run (Metadata polled every 250 ms)', fmt(k?.isrShrinks, 0), fmt(b?.isrShrinks, 0), '–', 'Brook 0'],

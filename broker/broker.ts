@@ -153,6 +153,14 @@ export class Broker implements BrokerServices {
       logger: this.log.child('groups'),
       clock: this.clock,
       config: groupCoordinatorConfig(this.settings),
+      topics: {
+        byName: (name) => {
+          const t = this.topics.get(name);
+          return t ? { topicId: t.topicId, partitions: t.partitions.length } : undefined;
+        },
+        nameById: (id) => this.topicNameById(id),
+        names: () => this.topics.keys(),
+      },
     });
     this.markers = new TxnMarkerChannel({
       nodeId: this.nodeId,

@@ -112,6 +112,14 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'group.max.session.timeout.ms', type: 'int', default: '1800000', doc: 'Largest session timeout a consumer may ask for.' },
   { name: 'group.initial.rebalance.delay.ms', type: 'int', default: '3000', doc: 'How long the first rebalance of an empty group waits for more members to join.' },
   { name: 'group.max.size', type: 'int', default: '2147483647', doc: 'Most members a group may have.' },
+  { name: 'group.consumer.heartbeat.interval.ms', type: 'int', default: '5000', doc: 'Consumer group protocol (KIP-848): how often a member heartbeats (the coordinator tells it in every ConsumerGroupHeartbeat response).' },
+  { name: 'group.consumer.min.heartbeat.interval.ms', type: 'int', default: '5000', doc: 'Smallest group.consumer.heartbeat.interval.ms allowed (checked at start-up).' },
+  { name: 'group.consumer.max.heartbeat.interval.ms', type: 'int', default: '15000', doc: 'Largest group.consumer.heartbeat.interval.ms allowed (checked at start-up).' },
+  { name: 'group.consumer.session.timeout.ms', type: 'int', default: '45000', doc: 'Consumer group protocol: a member that has not heartbeated for this long is removed and its partitions are reassigned.' },
+  { name: 'group.consumer.min.session.timeout.ms', type: 'int', default: '45000', doc: 'Smallest group.consumer.session.timeout.ms allowed (checked at start-up).' },
+  { name: 'group.consumer.max.session.timeout.ms', type: 'int', default: '60000', doc: 'Largest group.consumer.session.timeout.ms allowed (checked at start-up).' },
+  { name: 'group.consumer.max.size', type: 'int', default: '2147483647', doc: 'Most members a consumer-protocol group may have (GROUP_MAX_SIZE_REACHED beyond).' },
+  { name: 'group.consumer.assignors', type: 'list', default: 'org.apache.kafka.coordinator.group.assignor.UniformAssignor,org.apache.kafka.coordinator.group.assignor.RangeAssignor', doc: 'The server-side assignors of the consumer group protocol, the first the default: uniform and range (by these class names or the short names).' },
   { name: 'broker.session.timeout.ms', type: 'int', default: '4000', kafkaDefault: { value: '9000', reason: 'Brook fails partitions over within 5 s of a broker\'s death (design target); Kafka\'s 9 s session alone would exceed it.' }, doc: 'A broker that has not renewed its liveness lease for this long is considered dead; its partitions fail over.' },
   { name: 'broker.heartbeat.interval.ms', type: 'int', default: '1000', kafkaDefault: { value: '2000', reason: 'about a quarter of broker.session.timeout.ms, as Kafka\'s 2 s is of its 9 s, so a lease survives missed renewals.' }, doc: 'How often a broker renews its liveness lease and bids for the controller lease.' },
   { name: 'replica.lag.time.max.ms', type: 'long', default: '30000', doc: 'A follower that has not caught up with the leader for this long leaves the ISR.' },
@@ -443,7 +451,7 @@ export function validateDynamicBrokerConfig(name: string, value: string): void {
   if (dynamicListenerKey(name) !== null) return;
   const setting = brokerByName.get(name);
   if (!setting && !READ_ONLY_BROKER_FACTS.has(name)) throw new KafkaError('INVALID_CONFIG', `Unknown broker config name: ${name}`);
-  if (!setting?.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: Set(${name})`);
+  if (!setting?.dynamic) throw new KafkaError('INVALID_REQUEST', `Cannot update these configs dynamically: [${name}]`);
   const problem = checkType(setting.type, value);
   if (problem) throw new KafkaError('INVALID_REQUEST', `Invalid value ${value} for configuration ${name}: ${problem}`);
   // A topic config's broker default is validated as the topic config is (Kafka's validateBrokerLogConfigValues).

@@ -13,7 +13,7 @@
 //                                         containerd, runc, CNI plugins, iptables, umoci (Debian)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureClusterBinaries, ensureK8sBinaries } from '../test/k8s/build.mjs';
@@ -37,6 +37,12 @@ function has(cmd) {
 }
 
 function ensureNpm() {
+  // A git worktree shares the main checkout's node_modules through a symbolic link: npm ci there
+  // would delete and reinstall the packages every other checkout is running on. Leave it alone.
+  if (existsSync(join(root, 'node_modules')) && lstatSync(join(root, 'node_modules')).isSymbolicLink()) {
+    log('node_modules is a link (a worktree sharing another checkout\'s packages): not running npm ci here');
+    return;
+  }
   const lock = join(root, 'package-lock.json');
   const installed = join(root, 'node_modules', '.package-lock.json');
   const stale = !existsSync(installed) || statSync(lock).mtimeMs > statSync(installed).mtimeMs;
@@ -66,10 +72,9 @@ function ensurePromtool() {
   if (!has('promtool')) aptInstall(['prometheus']);
 }
 
-/** Copies Apache Kafka's jars (broker, tools, Java client) from Maven Central into the cache (scripts/cache-dir.mjs) once. */
-export function kafkaVersion() {
-  const pom = readFileSync(join(root, 'test/tools/kafka/pom.xml'), 'utf8');
-  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom)[1];
+/** The version a pom pins in its <kafka.version> property. */
+function pomKafkaVersion(pom) {
+  return /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(join(root, pom), 'utf8'))[1];
 }
 
 /**
@@ -87,8 +92,18 @@ function ensurePomJars(pom, libs) {
   writeFileSync(stamp, want);
 }
 
+/** The Apache Kafka version of the main suite (test/tools/kafka/pom.xml). */
+export function kafkaVersion() {
+  return pomKafkaVersion('test/tools/kafka/pom.xml');
+}
+
+/**
+ * Apache Kafka (broker, tools, Java client, Streams) and an older 3.x Java client kept for the
+ * versions still in the field, each in its own cache directory.
+ */
 function ensureKafkaJars() {
   ensurePomJars(join(root, 'test/tools/kafka/pom.xml'), join(cacheDir(), `kafka-${kafkaVersion()}`, 'libs'));
+  ensurePomJars(join(root, 'test/tools/kafka-3/pom.xml'), join(cacheDir(), `kafka-clients-${pomKafkaVersion('test/tools/kafka-3/pom.xml')}`, 'libs'));
 }
 
 /** Kafka Connect and MirrorMaker 2 (test/ecosystem), a release of their own: test/tools/connect/pom.xml. */

@@ -17,6 +17,11 @@ import { EMPTY, Group, newMember } from './group.ts';
 import type { CommittedOffset, JoinResult, Member, SyncResult } from './group.ts';
 import { GroupStore } from './group-store.ts';
 import type { GroupSummary } from './group-store.ts';
+import { ConsumerProtocol } from './consumer-coordinator.ts';
+import type { ConsumerHeartbeatRequest, ConsumerHeartbeatResult, TopicLookup } from './consumer-coordinator.ts';
+
+/** No topics: for coordinators built without a view of the cluster (unit tests of the classic protocol). */
+const NO_TOPICS: TopicLookup = { byName: () => undefined, nameById: () => undefined, names: () => [] };
 
 interface JoinRequest {
   groupId: string;
@@ -42,13 +47,19 @@ export class GroupCoordinator {
   private readonly log: Logger;
   private readonly clock: () => number;
   private readonly store: GroupStore;
+  /** The consumer group protocol (KIP-848) for the groups of the same store. */
+  readonly consumerProtocol: ConsumerProtocol;
 
-  constructor(opts: { config: GroupCoordinatorConfig; logger: Logger; clock?: () => number }) {
+  constructor(opts: { config: GroupCoordinatorConfig; logger: Logger; clock?: () => number; topics?: TopicLookup }) {
     this.config = opts.config;
     this.log = opts.logger;
     this.clock = opts.clock ?? Date.now;
     this.store = new GroupStore({ config: this.config, logger: this.log, clock: this.clock });
+    this.consumerProtocol = new ConsumerProtocol({ store: this.store, config: this.config, logger: this.log, topics: opts.topics ?? NO_TOPICS });
   }
+
+  /** ConsumerGroupHeartbeat (KIP-848). */
+  consumerHeartbeat(req: ConsumerHeartbeatRequest): Promise<ConsumerHeartbeatResult> { return this.consumerProtocol.heartbeat(req); }
 
   partitionFor(groupId: string): number { return this.store.partitionFor(groupId); }
 
@@ -58,7 +69,10 @@ export class GroupCoordinator {
   becameLeader(partition: Partition): void {
     // Loaded members must heartbeat within their session timeout or be removed, as after a move.
     this.store.becameLeader(partition, (groups) => {
-      for (const g of groups) for (const m of g.members.values()) this.scheduleSessionExpiry(g, m);
+      for (const g of groups) {
+        if (g.type === 'consumer') this.consumerProtocol.loaded(g);
+        else for (const m of g.members.values()) this.scheduleSessionExpiry(g, m);
+      }
     });
   }
 
@@ -91,6 +105,12 @@ export class GroupCoordinator {
       group = this.store.create(req.groupId);
     }
     if (group.is('Dead')) return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId);
+    if (group.type === 'consumer') {
+      // offline migration only: an empty consumer group becomes classic (Kafka's group.consumer.migration.policy=disabled)
+      if (!group.isEmpty()) return joinError(ErrorCode.GROUP_ID_NOT_FOUND, req.memberId);
+      this.log.info(`group ${group.id}: the empty consumer group becomes a classic group`);
+      group.convertTo('classic');
+    }
     if (!group.supports(req.protocolType, req.protocols)) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, req.memberId);
 
     if (req.memberId === '') {
@@ -417,7 +437,7 @@ export class GroupCoordinator {
   // ---------------------------------------------------------------- offsets
 
   async commitOffsets(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null;
-    topics: Array<{ name: string; partitions: OffsetCommitPartition[] }> }): Promise<Map<string, number>> {
+    topics: Array<{ name: string; partitions: OffsetCommitPartition[] }>; apiVersion?: number }): Promise<Map<string, number>> {
     const errors = new Map<string, number>();
     const all = (code: number) => {
       for (const t of req.topics) for (const p of t.partitions) errors.set(`${t.name}\u0000${p.partitionIndex}`, code);
@@ -435,7 +455,10 @@ export class GroupCoordinator {
       group = this.store.create(req.groupId);
     }
     if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (!(req.generationId < 0 && group.is('Empty'))) {
+    if (group.type === 'consumer') {
+      const invalid = this.consumerProtocol.validateCommit(group, req.memberId, req.generationId, req.apiVersion ?? 9, false);
+      if (invalid !== ErrorCode.NONE) return all(invalid);
+    } else if (!(req.generationId < 0 && group.is('Empty'))) {
       if (req.generationId < 0 && req.memberId === '' && !req.groupInstanceId) return all(ErrorCode.UNKNOWN_MEMBER_ID);
       const invalid = validateMember(group, req.memberId, req.groupInstanceId);
       if (invalid !== ErrorCode.NONE) return all(invalid);
@@ -464,7 +487,12 @@ export class GroupCoordinator {
     if (err !== ErrorCode.NONE) return all(err);
     const group = this.store.groups.get(req.groupId) ?? this.store.create(req.groupId);
     if (group.is('Dead')) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-    if (req.generationId >= 0 || req.memberId !== '') {
+    if (group.type === 'consumer') {
+      if (req.generationId >= 0 || req.memberId !== '') {
+        const invalid = this.consumerProtocol.validateCommit(group, req.memberId, req.generationId, 9, true);
+        if (invalid !== ErrorCode.NONE) return all(invalid);
+      }
+    } else if (req.generationId >= 0 || req.memberId !== '') {
       const invalid = validateMember(group, req.memberId, req.groupInstanceId);
       if (invalid !== ErrorCode.NONE) return all(invalid);
       if (req.generationId !== group.generationId) return all(ErrorCode.ILLEGAL_GENERATION);
@@ -499,8 +527,14 @@ export class GroupCoordinator {
   // ---------------------------------------------------------------- reads and admin (the store's)
 
   fetchOffsets(...args: Parameters<GroupStore['fetchOffsets']>): ReturnType<GroupStore['fetchOffsets']> { return this.store.fetchOffsets(...args); }
+  /** OffsetFetch v9+: the member and epoch a consumer-protocol member names must be current (NONE for classic groups and unnamed members). */
+  validateOffsetFetch(groupId: string, memberId: string | null, memberEpoch: number): number {
+    const group = this.store.groups.get(groupId);
+    if (!group || group.type !== 'consumer' || this.coordinatorError(groupId) !== ErrorCode.NONE) return ErrorCode.NONE;
+    return this.consumerProtocol.validateFetch(group, memberId, memberEpoch);
+  }
   deleteOffsets(...args: Parameters<GroupStore['deleteOffsets']>): ReturnType<GroupStore['deleteOffsets']> { return this.store.deleteOffsets(...args); }
-  listGroups(statesFilter: string[]): GroupSummary[] { return this.store.listGroups(statesFilter); }
+  listGroups(statesFilter: string[], typesFilter: string[] = []): GroupSummary[] { return this.store.listGroups(statesFilter, typesFilter); }
   describe(groupId: string): { errorCode: number; group: Group | null } { return this.store.describe(groupId); }
   deleteGroup(groupId: string): Promise<number> { return this.store.deleteGroup(groupId); }
   committedOffsets(): ReturnType<GroupStore['committedOffsets']> { return this.store.committedOffsets(); }
@@ -528,6 +562,7 @@ export class GroupCoordinator {
   }
 
   private clearTimers(group: Group): void {
+    this.consumerProtocol.unloaded(group);
     if (group.rebalanceTimer) clearTimeout(group.rebalanceTimer);
     group.rebalanceTimer = null;
     for (const m of group.members.values()) if (m.sessionTimer) clearTimeout(m.sessionTimer);

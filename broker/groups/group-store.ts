@@ -27,9 +27,26 @@ import { partitionForGroup } from './config.ts';
 import type { GroupCoordinatorConfig } from './config.ts';
 import { Group, newMember, splitOffsetKey } from './group.ts';
 import type { CommittedOffset } from './group.ts';
-import { decodeGroupValue, decodeKey, decodeOffsetValue, groupKey, groupValue, offsetKey, offsetValue } from './offsets-records.ts';
+import { ConsumerGroupState } from './consumer-group.ts';
+import type { ConsumerMemberState } from './consumer-group.ts';
+import type { MemberAssignment } from './assignors.ts';
+import {
+  consumerGroupRecordKey, consumerGroupRecordValue, decodeConsumerGroupValue, decodeGroupValue, decodeKey, decodeOffsetValue, groupKey,
+  groupValue, offsetKey, offsetValue,
+} from './offsets-records.ts';
+import type { TopicPartitionsValue } from './offsets-records.ts';
 
-export interface GroupSummary { groupId: string; protocolType: string; state: string }
+export interface GroupSummary { groupId: string; protocolType: string; state: string; type: 'classic' | 'consumer' }
+
+const MEMBER_STATES: readonly ConsumerMemberState[] = ['stable', 'unrevoked', 'unreleased'];
+
+function toValue(a: MemberAssignment): TopicPartitionsValue[] {
+  return [...a].filter(([, s]) => s.size > 0).map(([topicId, s]) => ({ topicId, partitions: [...s].sort((x, y) => x - y) }));
+}
+
+function fromValue(v: TopicPartitionsValue[]): MemberAssignment {
+  return new Map(v.map((t) => [t.topicId, new Set(t.partitions)]));
+}
 
 interface OwnedPartition { partition: Partition; loading: Promise<void> | null }
 
@@ -192,12 +209,21 @@ export class GroupStore {
         { offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, commitTimestamp: v.commitTimestamp });
       return;
     }
+    if (key.kind === 'consumer-group') {
+      if (value === null) {
+        if (this.groups.get(key.group)?.type === 'consumer') this.groups.delete(key.group);
+        return;
+      }
+      this.replayConsumerGroup(key.group, value);
+      return;
+    }
     if (value === null) {
       this.groups.delete(key.group);
       return;
     }
     const v = decodeGroupValue(value);
     const group = this.groups.get(key.group) ?? this.create(key.group);
+    if (group.type !== 'classic') group.convertTo('classic');
     group.protocolType = v.protocolType;
     group.protocolName = v.protocol;
     group.generationId = v.generation;
@@ -213,6 +239,48 @@ export class GroupStore {
       if (m.groupInstanceId) group.staticMembers.set(m.groupInstanceId, m.memberId);
     }
     group.state = group.members.size > 0 ? 'Stable' : 'Empty';
+  }
+
+  /** A consumer-protocol group's record: the latest state of the whole group (members, epochs, assignments, target). */
+  private replayConsumerGroup(groupId: string, value: Buffer): void {
+    const v = decodeConsumerGroupValue(value);
+    const group = this.groups.get(groupId) ?? this.create(groupId);
+    group.convertTo('consumer');
+    const state = new ConsumerGroupState();
+    state.groupEpoch = v.groupEpoch;
+    state.assignmentEpoch = v.assignmentEpoch;
+    state.assignorName = v.assignor;
+    state.subscriptionSignature = v.subscriptionSignature;
+    for (const m of v.members) {
+      state.members.set(m.memberId, {
+        memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, clientId: m.clientId, clientHost: m.clientHost,
+        memberEpoch: m.memberEpoch, previousMemberEpoch: m.previousMemberEpoch, state: MEMBER_STATES[m.state] ?? 'stable',
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
+        serverAssignor: m.serverAssignor, assigned: fromValue(m.assigned), pendingRevocation: fromValue(m.pendingRevocation),
+        sessionTimer: null, rebalanceTimer: null,
+      });
+      state.target.set(m.memberId, fromValue(m.target));
+    }
+    group.consumer = state;
+  }
+
+  /** Stores a consumer-protocol group's whole state as one record (acks=all, see append). */
+  storeConsumerGroup(group: Group): Promise<void> {
+    const c = group.consumer;
+    const value = consumerGroupRecordValue({
+      groupEpoch: c.groupEpoch, assignmentEpoch: c.assignmentEpoch, assignor: c.assignorName, subscriptionSignature: c.subscriptionSignature,
+      members: [...c.members.values()].map((m) => ({
+        memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, clientId: m.clientId, clientHost: m.clientHost,
+        memberEpoch: m.memberEpoch, previousMemberEpoch: m.previousMemberEpoch, state: MEMBER_STATES.indexOf(m.state),
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
+        serverAssignor: m.serverAssignor, assigned: toValue(m.assigned), pendingRevocation: toValue(m.pendingRevocation),
+        target: toValue(c.target.get(m.memberId) ?? new Map()),
+      })),
+    });
+    return this.append(group.id, [{ key: consumerGroupRecordKey(group.id), value }]).catch((err: Error) => {
+      this.log.error(`group ${group.id}: storing consumer group state failed: ${err.message}`);
+      throw err;
+    });
   }
 
   /** The error code for a group this broker cannot serve right now, or NONE. */
@@ -285,7 +353,7 @@ export class GroupStore {
     for (const t of topics) {
       for (const p of t.partitions) {
         const k = `${t.name}\u0000${p}`;
-        if (!group.is('Empty') && subscribed(group, t.name)) {
+        if (!group.isEmpty() && subscribed(group, t.name)) {
           results.set(k, ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC);
           continue;
         }
@@ -304,12 +372,14 @@ export class GroupStore {
     return { errorCode: ErrorCode.NONE, results };
   }
 
-  listGroups(statesFilter: string[]): GroupSummary[] {
+  listGroups(statesFilter: string[], typesFilter: string[] = []): GroupSummary[] {
     const out: GroupSummary[] = [];
     for (const g of this.groups.values()) {
       if (g.is('Dead') || this.coordinatorError(g.id) !== ErrorCode.NONE) continue;
-      if (statesFilter.length > 0 && !statesFilter.some((s) => s.toLowerCase() === g.state.toLowerCase())) continue;
-      out.push({ groupId: g.id, protocolType: g.protocolType ?? '', state: g.state });
+      const state = g.stateName();
+      if (statesFilter.length > 0 && !statesFilter.some((s) => s.toLowerCase() === state.toLowerCase())) continue;
+      if (typesFilter.length > 0 && !typesFilter.some((t) => t.toLowerCase() === g.type)) continue;
+      out.push({ groupId: g.id, protocolType: g.protocolType ?? '', state, type: g.type });
     }
     return out;
   }
@@ -325,12 +395,12 @@ export class GroupStore {
     if (err !== ErrorCode.NONE) return err;
     const group = this.groups.get(groupId);
     if (!group || group.is('Dead')) return ErrorCode.GROUP_ID_NOT_FOUND;
-    if (group.members.size > 0 || !group.is('Empty')) return ErrorCode.NON_EMPTY_GROUP;
+    if (!group.isEmpty()) return ErrorCode.NON_EMPTY_GROUP;
     const records: NewRecord[] = [...group.offsets.keys()].map((k) => {
       const { topic, partition } = splitOffsetKey(k);
       return { key: offsetKey(groupId, topic, partition), value: null };
     });
-    records.push({ key: groupKey(groupId), value: null });
+    records.push({ key: group.type === 'consumer' ? consumerGroupRecordKey(groupId) : groupKey(groupId), value: null });
     await this.append(groupId, records);
     group.transition('Dead', this.clock());
     this.groups.delete(groupId);
@@ -350,7 +420,7 @@ export class GroupStore {
 
   groupCounts(): Map<string, number> {
     const counts = new Map<string, number>();
-    for (const g of this.groups.values()) counts.set(g.state, (counts.get(g.state) ?? 0) + 1);
+    for (const g of this.groups.values()) counts.set(g.stateName(), (counts.get(g.stateName()) ?? 0) + 1);
     return counts;
   }
 
@@ -358,7 +428,7 @@ export class GroupStore {
   async expireOffsets(): Promise<void> {
     const cutoff = BigInt(this.clock() - this.config.offsetsRetentionMs);
     for (const g of [...this.groups.values()]) {
-      if (!g.is('Empty') || this.coordinatorError(g.id) !== ErrorCode.NONE) continue;
+      if (!g.isEmpty() || this.coordinatorError(g.id) !== ErrorCode.NONE) continue;
       const expired = [...g.offsets].filter(([, v]) => v.commitTimestamp < cutoff).map(([k]) => k);
       if (expired.length === 0) continue;
       const records: NewRecord[] = expired.map((k) => {
@@ -366,7 +436,7 @@ export class GroupStore {
         return { key: offsetKey(g.id, topic, partition), value: null };
       });
       const dropGroup = expired.length === g.offsets.size;
-      if (dropGroup) records.push({ key: groupKey(g.id), value: null });
+      if (dropGroup) records.push({ key: g.type === 'consumer' ? consumerGroupRecordKey(g.id) : groupKey(g.id), value: null });
       try {
         await this.append(g.id, records);
       } catch (err) {

@@ -9,8 +9,12 @@
  *                          └──────────── join / leave / expiry ◀──── Stable
  *   any state ──DeleteGroups / all offsets expired while empty──▶ Dead
  *
+ * A group of the consumer protocol (KIP-848) keeps its state in `consumer` (consumer-group.ts)
+ * instead; an empty group may change type (offline migration).
+ *
  * Pure data plus small helpers; the coordinator drives it, owns the timers and persists it.
  */
+import { ConsumerGroupState } from './consumer-group.ts';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -56,8 +60,14 @@ export interface CommittedOffset {
 
 export const EMPTY = Buffer.alloc(0);
 
+/** Which protocol a group speaks: classic (JoinGroup/SyncGroup) or consumer (ConsumerGroupHeartbeat, KIP-848). */
+export type GroupType = 'classic' | 'consumer';
+
 export class Group {
   readonly id: string;
+  type: GroupType = 'classic';
+  /** The consumer-protocol state (consumer-group.ts); empty while the group is classic. */
+  consumer = new ConsumerGroupState();
   state: GroupState = 'Empty';
   protocolType: string | null = null;
   protocolName: string | null = null;
@@ -80,6 +90,24 @@ export class Group {
   }
 
   is(state: GroupState): boolean { return this.state === state; }
+
+  /** True while the group has no members of either protocol (offsets may expire, the group may be deleted or change type). */
+  isEmpty(): boolean {
+    return this.type === 'consumer' ? this.consumer.members.size === 0 : this.members.size === 0 && this.is('Empty');
+  }
+
+  /** The state as ListGroups and DescribeGroups name it, for either type. */
+  stateName(): string { return this.type === 'consumer' ? this.consumer.stateName() : this.state; }
+
+  /** An empty group changes type (offline migration between the classic and consumer protocols); offsets stay. */
+  convertTo(type: GroupType): void {
+    this.type = type;
+    this.consumer = new ConsumerGroupState();
+    this.state = 'Empty';
+    this.protocolType = type === 'consumer' ? 'consumer' : null;
+    this.protocolName = null;
+    this.leaderId = null;
+  }
 
   transition(state: GroupState, now: number): void {
     this.state = state;

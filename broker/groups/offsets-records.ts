@@ -11,6 +11,17 @@
  *                             currentStateTimestamp int64, members [memberId, groupInstanceId?,
  *                             clientId, clientHost, rebalanceTimeout int32, sessionTimeout int32,
  *                             subscription bytes, assignment bytes]
+ *   key v1000 BrookConsumerGroupKey  group string
+ *   value (consumer group) v0  Brook's own record (Kafka splits the same state over its key
+ *                             versions 3-8): groupEpoch int32, assignmentEpoch int32, assignor
+ *                             string, subscriptionSignature string (the subscribed topics'
+ *                             names, ids and partition counts at the last epoch bump), members [memberId, instanceId?, rackId?, clientId, clientHost,
+ *                             memberEpoch int32, previousMemberEpoch int32, state int8,
+ *                             rebalanceTimeoutMs int32, subscribedTopicNames [string],
+ *                             subscribedTopicRegex?, serverAssignor?, assigned, pendingRevocation,
+ *                             target: each [topicId uuid, partitions [int32]]]
+ *                             One record per consumer-protocol group holds the whole group, so
+ *                             compaction keeps exactly its latest state.
  *
  * The schemas are data, encoded by the protocol codec like any message.
  */
@@ -49,6 +60,38 @@ const groupMetadataValue: readonly FieldSpec[] = [
   ] },
 ];
 
+const topicPartitions: readonly FieldSpec[] = [
+  { name: 'topicId', type: 'uuid', versions: '0+' },
+  { name: 'partitions', type: '[]int32', versions: '0+' },
+];
+const consumerGroupKey: readonly FieldSpec[] = [{ name: 'group', type: 'string', versions: '0+' }];
+const consumerGroupValue: readonly FieldSpec[] = [
+  { name: 'groupEpoch', type: 'int32', versions: '0+' },
+  { name: 'assignmentEpoch', type: 'int32', versions: '0+' },
+  { name: 'assignor', type: 'string', versions: '0+' },
+  { name: 'subscriptionSignature', type: 'string', versions: '0+' },
+  { name: 'members', type: '[]ConsumerMember', versions: '0+', fields: [
+    { name: 'memberId', type: 'string', versions: '0+' },
+    { name: 'instanceId', type: 'string', versions: '0+', nullableVersions: '0+' },
+    { name: 'rackId', type: 'string', versions: '0+', nullableVersions: '0+' },
+    { name: 'clientId', type: 'string', versions: '0+' },
+    { name: 'clientHost', type: 'string', versions: '0+' },
+    { name: 'memberEpoch', type: 'int32', versions: '0+' },
+    { name: 'previousMemberEpoch', type: 'int32', versions: '0+' },
+    { name: 'state', type: 'int8', versions: '0+' },
+    { name: 'rebalanceTimeoutMs', type: 'int32', versions: '0+' },
+    { name: 'subscribedTopicNames', type: '[]string', versions: '0+' },
+    { name: 'subscribedTopicRegex', type: 'string', versions: '0+', nullableVersions: '0+' },
+    { name: 'serverAssignor', type: 'string', versions: '0+', nullableVersions: '0+' },
+    { name: 'assigned', type: '[]TopicPartitions', versions: '0+', fields: topicPartitions },
+    { name: 'pendingRevocation', type: '[]TopicPartitions', versions: '0+', fields: topicPartitions },
+    { name: 'target', type: '[]TopicPartitions', versions: '0+', fields: topicPartitions },
+  ] },
+];
+
+/** Brook's own key version for a consumer-protocol group, far from the versions Kafka uses. */
+const CONSUMER_GROUP_KEY_VERSION = 1000;
+const CONSUMER_GROUP_VALUE_VERSION = 0;
 const OFFSET_KEY_VERSION = 1;
 const GROUP_KEY_VERSION = 2;
 const OFFSET_VALUE_VERSION = 3;
@@ -97,9 +140,30 @@ export function groupValue(v: GroupValue): Buffer {
   return encode(GROUP_VALUE_VERSION, struct(groupMetadataValue, GROUP_VALUE_VERSION, 'GroupMetadataValue'), v);
 }
 
+export interface TopicPartitionsValue { topicId: string; partitions: number[] }
+export interface ConsumerMemberValue {
+  memberId: string; instanceId: string | null; rackId: string | null; clientId: string; clientHost: string;
+  memberEpoch: number; previousMemberEpoch: number; state: number; rebalanceTimeoutMs: number;
+  subscribedTopicNames: string[]; subscribedTopicRegex: string | null; serverAssignor: string | null;
+  assigned: TopicPartitionsValue[]; pendingRevocation: TopicPartitionsValue[]; target: TopicPartitionsValue[];
+}
+export interface ConsumerGroupValue { groupEpoch: number; assignmentEpoch: number; assignor: string; subscriptionSignature: string; members: ConsumerMemberValue[] }
+
+export function consumerGroupRecordKey(group: string): Buffer {
+  return encode(CONSUMER_GROUP_KEY_VERSION, struct(consumerGroupKey, 0, 'BrookConsumerGroupKey'), { group });
+}
+export function consumerGroupRecordValue(v: ConsumerGroupValue): Buffer {
+  return encode(CONSUMER_GROUP_VALUE_VERSION, struct(consumerGroupValue, CONSUMER_GROUP_VALUE_VERSION, 'BrookConsumerGroupValue'), v);
+}
+export function decodeConsumerGroupValue(value: Buffer): ConsumerGroupValue {
+  const version = value.readInt16BE(0);
+  return struct(consumerGroupValue, version, 'BrookConsumerGroupValue').decode(new Reader(value, 2, value.length)) as ConsumerGroupValue;
+}
+
 export type DecodedKey =
   | { kind: 'offset'; group: string; topic: string; partition: number }
-  | { kind: 'group'; group: string };
+  | { kind: 'group'; group: string }
+  | { kind: 'consumer-group'; group: string };
 
 /** Decodes a record key; null for record kinds Brook does not write (e.g. Kafka's newer ones). */
 export function decodeKey(key: Buffer): DecodedKey | null {
@@ -112,6 +176,10 @@ export function decodeKey(key: Buffer): DecodedKey | null {
   if (version === 2) {
     const k = struct(groupMetadataKey, version, 'GroupMetadataKey').decode(r) as { group: string };
     return { kind: 'group', group: k.group };
+  }
+  if (version === CONSUMER_GROUP_KEY_VERSION) {
+    const k = struct(consumerGroupKey, 0, 'BrookConsumerGroupKey').decode(r) as { group: string };
+    return { kind: 'consumer-group', group: k.group };
   }
   return null;
 }

@@ -1,8 +1,9 @@
 /**
- * The classic consumer-group APIs: FindCoordinator (10), JoinGroup (11), Heartbeat (12),
- * LeaveGroup (13), SyncGroup (14), DescribeGroups (15), ListGroups (16), OffsetCommit (8),
- * OffsetFetch (9), DeleteGroups (42), OffsetDelete (47). The group logic lives in
- * broker/groups; these handlers translate requests and responses.
+ * The consumer-group APIs: the classic protocol's FindCoordinator (10), JoinGroup (11), Heartbeat
+ * (12), LeaveGroup (13), SyncGroup (14), DescribeGroups (15); the consumer protocol's (KIP-848)
+ * ConsumerGroupHeartbeat (68) and ConsumerGroupDescribe (69); and for both ListGroups (16),
+ * OffsetCommit (8), OffsetFetch (9), DeleteGroups (42), OffsetDelete (47). The group logic lives
+ * in broker/groups; these handlers translate requests and responses.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
@@ -177,16 +178,16 @@ export const leaveGroupHandler: ApiHandler<13> = {
 export const offsetCommitHandler: ApiHandler<8> = {
   apiKey: 8,
   minVersion: 2,
-  maxVersion: 8,
+  maxVersion: 9,
   async handle(req, ctx) {
-    const { broker } = ctx;
+    const { broker, apiVersion } = ctx;
     // READ on the group, then READ on each topic (Kafka's checks): refused partitions are not committed
     const groupDenied = !allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId);
     const topicDenied = new Set(req.topics.filter((t) => !groupDenied && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)).map((t) => t.name));
     const exists = (topic: string, partition: number) => partition >= 0 && partition < (broker.topic(topic)?.partitions.length ?? 0);
     const errors = groupDenied ? new Map<string, number>() : await broker.groups.commitOffsets({
       groupId: req.groupId, generationId: req.generationIdOrMemberEpoch, memberId: req.memberId,
-      groupInstanceId: req.groupInstanceId,
+      groupInstanceId: req.groupInstanceId, apiVersion,
       topics: req.topics.filter((t) => !topicDenied.has(t.name)).map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => exists(t.name, p.partitionIndex)) })),
     });
     const codeOf = (topic: string, partition: number) => {
@@ -206,7 +207,8 @@ export const offsetCommitHandler: ApiHandler<8> = {
 
 
 /** requireStable (v7+, KIP-447): a partition with an offset pending in an open transaction answers UNSTABLE_OFFSET_COMMIT (retriable). */
-function fetchGroupOffsets(ctx: RequestContext, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable: boolean) {
+function fetchGroupOffsets(ctx: RequestContext, groupId: string, topics: Array<{ name: string; partitionIndexes: number[] }> | null, requireStable: boolean,
+  member: { memberId: string | null; memberEpoch: number } = { memberId: null, memberEpoch: -1 }) {
   const { broker } = ctx;
   // DESCRIBE on the group; topics the principal may not DESCRIBE are TOPIC_AUTHORIZATION_FAILED
   // when named, left out of an all-topics fetch (Kafka's checks)
@@ -216,6 +218,8 @@ function fetchGroupOffsets(ctx: RequestContext, groupId: string, topics: Array<{
       topics: (topics ?? []).map((t) => ({ name: t.name, partitions: t.partitionIndexes.map((partitionIndex) => ({ partitionIndex, committedOffset: -1n, committedLeaderEpoch: -1, metadata: '', errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED })) })),
     };
   }
+  const invalid = broker.groups.validateOffsetFetch(groupId, member.memberId, member.memberEpoch);
+  if (invalid !== ErrorCode.NONE) return { errorCode: invalid, topics: [] };
   const describable = (topic: string) => allowed(ctx, AclOperation.DESCRIBE, ResourceType.TOPIC, topic);
   const r = broker.groups.fetchOffsets(groupId, topics);
   return {
@@ -239,11 +243,11 @@ function fetchGroupOffsets(ctx: RequestContext, groupId: string, topics: Array<{
 export const offsetFetchHandler: ApiHandler<9> = {
   apiKey: 9,
   minVersion: 1,
-  maxVersion: 8,
+  maxVersion: 9,
   handle(req, ctx) {
     const { apiVersion } = ctx;
     if (apiVersion >= 8) {
-      return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(ctx, g.groupId, g.topics, req.requireStable) })) };
+      return { throttleTimeMs: 0, groups: req.groups.map((g) => ({ groupId: g.groupId, ...fetchGroupOffsets(ctx, g.groupId, g.topics, req.requireStable, g) })) };
     }
     const r = fetchGroupOffsets(ctx, req.groupId, req.topics, req.requireStable);
     if (apiVersion < 2 && r.errorCode !== ErrorCode.NONE) {
@@ -257,13 +261,13 @@ export const offsetFetchHandler: ApiHandler<9> = {
 export const listGroupsHandler: ApiHandler<16> = {
   apiKey: 16,
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
   handle(req, ctx) {
     // DESCRIBE on the cluster lists every group; else the groups the principal may DESCRIBE
     const all = clusterAllowed(ctx, AclOperation.DESCRIBE);
-    const groups = ctx.broker.groups.listGroups(req.statesFilter ?? [])
+    const groups = ctx.broker.groups.listGroups(req.statesFilter ?? [], req.typesFilter ?? [])
       .filter((g) => all || allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, g.groupId))
-      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state }));
+      .map((g) => ({ groupId: g.groupId, protocolType: g.protocolType, groupState: g.state, groupType: g.type }));
     return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, groups };
   },
 };
@@ -271,15 +275,16 @@ export const listGroupsHandler: ApiHandler<16> = {
 export const describeGroupsHandler: ApiHandler<15> = {
   apiKey: 15,
   minVersion: 0,
-  maxVersion: 5,
+  maxVersion: 6,
   handle(req, ctx) {
     return {
       throttleTimeMs: 0,
       groups: req.groups.map((groupId) => {
         const denied = !allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId);
         const { errorCode, group } = denied ? { errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, group: undefined } : ctx.broker.groups.describe(groupId);
-        const base = { errorCode, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] as DescribedMember[], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+        const base = { errorCode, errorMessage: null as string | null, groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] as DescribedMember[], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
         if (!group) return base;
+        if (group.type === 'consumer') return { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a classic group.` };
         const stable = group.is('Stable');
         return {
           ...base,
@@ -325,7 +330,9 @@ export const offsetDeleteHandler: ApiHandler<47> = {
     const readable = req.topics.filter((t) => allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name));
     const { errorCode, results } = await ctx.broker.groups.deleteOffsets(req.groupId,
       readable.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => p.partitionIndex) })),
-      (group, topic) => subscribedTopics(group.metadataOf.bind(group), [...group.members.values()]).has(topic));
+      (group, topic) => (group.type === 'consumer'
+        ? [...group.consumer.members.values()].some((m) => m.subscribedTopicNames.includes(topic))
+        : subscribedTopics(group.metadataOf.bind(group), [...group.members.values()]).has(topic)));
     return {
       errorCode,
       throttleTimeMs: 0,
@@ -364,3 +371,64 @@ export function subscribedTopics<M>(metadataOf: (m: M) => Buffer, members: M[]):
   }
   return topics;
 }
+
+/** ConsumerGroupHeartbeat (KIP-848): join, heartbeat, reconcile and leave in one request. */
+export const consumerGroupHeartbeatHandler: ApiHandler<68> = {
+  apiKey: 68,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle(req, ctx) {
+    const { broker, apiVersion, clientId, remote } = ctx;
+    // READ on the group (Kafka's check)
+    if (!allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED, errorMessage: null, memberId: req.memberId, memberEpoch: -1, heartbeatIntervalMs: 0, assignment: null };
+    }
+    const r = await broker.groups.consumerHeartbeat({
+      apiVersion, groupId: req.groupId, memberId: req.memberId, memberEpoch: req.memberEpoch, instanceId: req.instanceId, rackId: req.rackId,
+      rebalanceTimeoutMs: req.rebalanceTimeoutMs, subscribedTopicNames: req.subscribedTopicNames, subscribedTopicRegex: req.subscribedTopicRegex,
+      serverAssignor: req.serverAssignor, topicPartitions: req.topicPartitions, clientId: clientId ?? '', clientHost: `/${remote.replace(/:\d+$/, '')}`,
+    });
+    return { throttleTimeMs: 0, ...r };
+  },
+};
+
+/** ConsumerGroupDescribe (KIP-848): a consumer-protocol group with its epochs, members, assignments and targets. */
+export const consumerGroupDescribeHandler: ApiHandler<69> = {
+  apiKey: 69,
+  minVersion: 0,
+  maxVersion: 1,
+  handle(req, ctx) {
+    const { broker } = ctx;
+    const withNames = (a: Map<string, Set<number>>) => ({
+      topicPartitions: [...a].filter(([, s]) => s.size > 0).map(([topicId, s]) => ({
+        topicId, topicName: broker.topicNameById(topicId) ?? '', partitions: [...s].sort((x, y) => x - y),
+      })),
+    });
+    return {
+      throttleTimeMs: 0,
+      groups: req.groupIds.map((groupId) => {
+        const base = { errorCode: ErrorCode.NONE, errorMessage: null as string | null, groupId, groupState: 'Dead', groupEpoch: -1, assignmentEpoch: -1,
+          assignorName: '', members: [], authorizedOperations: AUTHORIZED_OPERATIONS_OMITTED };
+        if (!allowed(ctx, AclOperation.DESCRIBE, ResourceType.GROUP, groupId)) return { ...base, errorCode: ErrorCode.GROUP_AUTHORIZATION_FAILED };
+        const { errorCode, group } = broker.groups.describe(groupId);
+        if (errorCode !== ErrorCode.NONE) return { ...base, errorCode };
+        if (!group) return { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} not found.` };
+        if (group.type !== 'consumer') return { ...base, errorCode: ErrorCode.GROUP_ID_NOT_FOUND, errorMessage: `Group ${groupId} is not a consumer group.` };
+        const c = group.consumer;
+        return {
+          ...base,
+          groupState: c.stateName(),
+          groupEpoch: c.groupEpoch,
+          assignmentEpoch: c.assignmentEpoch,
+          assignorName: c.assignorName,
+          members: [...c.members.values()].map((m) => ({
+            memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, memberEpoch: m.memberEpoch, clientId: m.clientId, clientHost: m.clientHost,
+            subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
+            assignment: withNames(m.assigned), targetAssignment: withNames(c.target.get(m.memberId) ?? new Map()),
+            memberType: 1,
+          })),
+        };
+      }),
+    };
+  },
+};

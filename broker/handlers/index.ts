@@ -24,9 +24,10 @@ import {
   txnOffsetCommitHandler, writeTxnMarkersHandler,
 } from './transactions.ts';
 import { createAclsHandler, deleteAclsHandler, describeAclsHandler } from './acls.ts';
+import { alterClientQuotasHandler, describeClientQuotasHandler } from './quotas.ts';
 import { alterPartitionReassignmentsHandler, describeLogDirsHandler, listPartitionReassignmentsHandler } from './reassignments.ts';
 import {
-  deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
+  consumerGroupDescribeHandler, consumerGroupHeartbeatHandler, deleteGroupsHandler, describeGroupsHandler, findCoordinatorHandler, heartbeatHandler, joinGroupHandler, leaveGroupHandler,
   listGroupsHandler, offsetCommitHandler, offsetDeleteHandler, offsetFetchHandler, syncGroupHandler,
 } from './groups.ts';
 
@@ -121,6 +122,10 @@ export const handlers: readonly RegisteredHandler[] = [
   saslAuthenticateHandler,
   describeUserScramCredentialsHandler,
   alterUserScramCredentialsHandler,
+  consumerGroupHeartbeatHandler,
+  consumerGroupDescribeHandler,
+  describeClientQuotasHandler,
+  alterClientQuotasHandler,
 ].map(register);
 
 const byKey = new Map(handlers.map((h) => [h.apiKey, h]));

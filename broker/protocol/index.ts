@@ -19,7 +19,8 @@ import { ErrorCode } from '../errors.ts';
 import { ALL_APIS } from './apis/index.ts';
 import type {
   addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers, describeProducers, describeTransactions, listTransactions,
-  alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
+  alterClientQuotas, describeClientQuotas,
+  alterConfigs, alterPartitionReassignments, apiVersions, consumerGroupDescribe, consumerGroupHeartbeat, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
   deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
   findCoordinator, heartbeat, incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets,
   listPartitionReassignments, metadata,
@@ -52,6 +53,7 @@ export const ApiKey = {
   DescribeLogDirs: 35, AlterPartitionReassignments: 45, ListPartitionReassignments: 46,
   AddPartitionsToTxn: 24, AddOffsetsToTxn: 25, EndTxn: 26, WriteTxnMarkers: 27, TxnOffsetCommit: 28,
   DescribeProducers: 61, DescribeTransactions: 65, ListTransactions: 66,
+  ConsumerGroupHeartbeat: 68, ConsumerGroupDescribe: 69, DescribeClientQuotas: 48, AlterClientQuotas: 49,
 } as const;
 
 /** Schema by API key, for typing: `RequestOf<ApiByKey[0]>`. */
@@ -69,6 +71,8 @@ export interface ApiByKey {
   35: typeof describeLogDirs; 45: typeof alterPartitionReassignments; 46: typeof listPartitionReassignments;
   24: typeof addPartitionsToTxn; 25: typeof addOffsetsToTxn; 26: typeof endTxn; 27: typeof writeTxnMarkers; 28: typeof txnOffsetCommit;
   61: typeof describeProducers; 65: typeof describeTransactions; 66: typeof listTransactions;
+  68: typeof consumerGroupHeartbeat; 69: typeof consumerGroupDescribe;
+  48: typeof describeClientQuotas; 49: typeof alterClientQuotas;
 }
 
 type Req<K extends number> = K extends keyof ApiByKey ? RequestOf<ApiByKey[K]> : Record<string, unknown>;

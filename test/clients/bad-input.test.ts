@@ -15,7 +15,7 @@ let correlation = 100;
 
 beforeAll(async () => {
   broker = await startBroker({ set: { 'auto.create.topics.enable': 'false' } });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await stopAllBrokers();

@@ -32,7 +32,7 @@ let seq = 0;
 const topicName = (what: string) => `java-${what}-${process.pid}-${seq++}`;
 
 const topicCommand = (...args: string[]) => kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', broker.bootstrap, ...args]);
-const configCommand = (...args: string[]) => kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', broker.bootstrap, ...args]);
+const configCommand = (...args: string[]) => kafkaTool('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', broker.bootstrap, ...args]);
 
 /** One line of AssignConsumer's output. */
 interface JavaRecord { partition: number; offset: number; timestamp: number; key: string; value: string; headers: string }

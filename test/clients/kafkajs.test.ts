@@ -32,7 +32,7 @@ beforeAll(async () => {
   });
   admin = kafka.admin();
   await admin.connect();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await admin?.disconnect();

@@ -26,7 +26,7 @@ beforeAll(async () => {
   broker = await startBroker({ set: { 'auto.create.topics.enable': 'false' } });
   admin = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await admin?.disconnect();

@@ -51,7 +51,7 @@ async function createTopic(what: string, configEntries: Array<{ name: string; va
   return topic;
 }
 
-const configs = (...args: string[]) => kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', broker.bootstrap, ...args], { timeoutMs: 120_000 });
+const configs = (...args: string[]) => kafkaTool('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', broker.bootstrap, ...args], { timeoutMs: 120_000 });
 
 /** The per-config lines `kafka-configs --describe` prints, sorted. */
 function describedLines(stdout: string): string[] {

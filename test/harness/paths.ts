@@ -6,12 +6,22 @@ import { cacheDir } from '../../scripts/cache-dir.mjs';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The Apache Kafka version the tests use, read from test/tools/kafka/pom.xml (the one place it is set). */
-export function kafkaVersion(): string {
-  const pom = readFileSync(join(repoRoot, 'test/tools/kafka/pom.xml'), 'utf8');
+function pomKafkaVersion(pomPath: string): string {
+  const pom = readFileSync(join(repoRoot, pomPath), 'utf8');
   const m = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(pom);
-  if (!m) throw new Error('test/tools/kafka/pom.xml has no <kafka.version>');
+  if (!m) throw new Error(`${pomPath} has no <kafka.version>`);
   return m[1];
+}
+
+/** The Apache Kafka version the tests use, read from test/tools/kafka/pom.xml (the one place it is set). */
+export function kafkaVersion(): string { return pomKafkaVersion('test/tools/kafka/pom.xml'); }
+
+/** The older 3.x Java client kept in the suite, read from test/tools/kafka-3/pom.xml. */
+export function kafka3ClientVersion(): string { return pomKafkaVersion('test/tools/kafka-3/pom.xml'); }
+
+/** Where scripts/ensure-deps.mjs --test puts the 3.x client's jars. */
+export function kafka3ClientLibsDir(): string {
+  return join(cacheDir(), `kafka-clients-${kafka3ClientVersion()}`, 'libs');
 }
 
 /** Where scripts/ensure-deps.mjs --test puts the Kafka jars. */

@@ -2,7 +2,7 @@
  * Runs the external Kafka clients the compatibility tests use, with timeouts, capturing output:
  * kcat (librdkafka, from Debian), Apache Kafka's Java CLI tools (jars from Maven Central under
  * .cache/kafka-<version>/libs) and the small Java programs in test/java (compiled on first use
- * into .cache/java-classes/<content hash>).
+ * into .cache/java-classes/<content hash>), and those of test/java-3x with the older 3.x Java client.
  *
  * A missing tool throws an error naming the command that installs it; nothing is skipped.
  */
@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../../scripts/cache-dir.mjs';
-import { ensureDepsCommand, kafkaLibsDir, kafkaVersion, repoRoot } from './paths.ts';
+import { ensureDepsCommand, kafka3ClientLibsDir, kafka3ClientVersion, kafkaLibsDir, kafkaVersion, repoRoot } from './paths.ts';
 
 export interface RunResult {
   command: string;
@@ -110,18 +110,17 @@ export function kafkaTool(mainClass: string, args: readonly string[], opts: RunO
   return run('java', [...quietJvm, '-cp', `${libs}/*`, mainClass, ...args], { timeoutMs: 90_000, ...opts });
 }
 
-let compiled: string | undefined;
+const compiled = new Map<string, string>();
 
 /**
- * Compiles test/java/*.java against the Kafka client jars into <cache>/java-classes/<hash> (the hash
- * covers the sources and the Kafka version, so an edit recompiles) and returns that directory.
+ * Compiles `srcDir`/*.java against the jars in `libs` into <cache>/java-classes/<hash> (the hash
+ * covers the sources and `version`, so an edit recompiles) and returns that directory.
  */
-export function compileJavaPrograms(): string {
-  if (compiled) return compiled;
-  const libs = requireJava();
-  const srcDir = join(repoRoot, 'test', 'java');
+function compileJavaDir(srcDir: string, libs: string, version: string): string {
+  const done = compiled.get(srcDir);
+  if (done) return done;
   const sources = readdirSync(srcDir).filter((f) => f.endsWith('.java')).sort();
-  const hash = createHash('sha256').update(kafkaVersion());
+  const hash = createHash('sha256').update(version);
   for (const f of sources) hash.update(f).update(readFileSync(join(srcDir, f)));
   const out = join(cacheDir(), 'java-classes', hash.digest('hex').slice(0, 16));
   if (!existsSync(out)) {
@@ -139,13 +138,32 @@ export function compileJavaPrograms(): string {
       rmSync(tmp, { recursive: true, force: true }); // another worker got there first
     }
   }
-  compiled = out;
+  compiled.set(srcDir, out);
   return out;
+}
+
+/** Compiles test/java/*.java against the Kafka client jars (see compileJavaDir) and returns the classes directory. */
+export function compileJavaPrograms(): string {
+  return compileJavaDir(join(repoRoot, 'test', 'java'), requireJava(), kafkaVersion());
 }
 
 /** Runs a program from test/java by class name. */
 export function javaProgram(mainClass: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   const classes = compileJavaPrograms();
   const libs = kafkaLibsDir();
+  return run('java', [...quietJvm, '-cp', `${classes}:${libs}/*`, mainClass, ...args], { timeoutMs: 90_000, ...opts });
+}
+
+/**
+ * Runs a program from test/java-3x, compiled against and run with the older 3.x Java client
+ * (test/tools/kafka-3/pom.xml), by class name.
+ */
+export function java3xProgram(mainClass: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  requireJava();
+  const libs = kafka3ClientLibsDir();
+  if (!existsSync(libs) || !readdirSync(libs).some((f) => f.startsWith('kafka-clients-'))) {
+    throw new Error(`the Kafka ${kafka3ClientVersion()} client jars are missing in ${libs}: run \`${ensureDepsCommand}\``);
+  }
+  const classes = compileJavaDir(join(repoRoot, 'test', 'java-3x'), libs, kafka3ClientVersion());
   return run('java', [...quietJvm, '-cp', `${classes}:${libs}/*`, mainClass, ...args], { timeoutMs: 90_000, ...opts });
 }

@@ -32,7 +32,7 @@ let topicId = '';
 const frames = new Map<string, { correlationId: number; frame: Buffer }>();
 /**
  * Versions advertised only so that librdkafka enables its codecs (Produce v0-2): Brook answers
- * UNSUPPORTED_VERSION per partition in the version's own format; Apache Kafka 4.1
+ * UNSUPPORTED_VERSION per partition in the version's own format; Apache Kafka 4.x
  * (BROOK_TEST_TARGET=kafka) closes the connection instead.
  */
 const closedByKafka = new Set<string>();
@@ -157,7 +157,7 @@ async function javaDecode(): Promise<Map<string, string>> {
   return javaDecoded;
 }
 
-/** What the Java client knows of each API (Kafka 4.1.1 dropped the oldest versions). */
+/** What the Java client knows of each API (Kafka 4.x dropped the oldest versions; 4.4.0 has the same Produce and Fetch ranges as 4.1.1). */
 const JAVA_VERSIONS: Record<number, { min: number; max: number }> = { [PRODUCE]: { min: 3, max: 12 }, [FETCH]: { min: 4, max: 17 } };
 
 describe('advertised Produce and Fetch versions', () => {

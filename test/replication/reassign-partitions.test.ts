@@ -37,7 +37,7 @@ afterAll(async () => {
 });
 
 const reassign = (...args: string[]) => kafkaTool('org.apache.kafka.tools.reassign.ReassignPartitionsCommand', ['--bootstrap-server', fleet.bootstrap, ...args], { timeoutMs: 120_000 });
-const configs = (...args: string[]) => kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', fleet.bootstrap, ...args], { timeoutMs: 120_000 });
+const configs = (...args: string[]) => kafkaTool('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', fleet.bootstrap, ...args], { timeoutMs: 120_000 });
 
 function writeJson(name: string, value: unknown): string {
   const file = join(files, name);

@@ -1,10 +1,10 @@
-/** DescribeGroups (key 15). */
+/** DescribeGroups (key 15). v6: an error message (e.g. for a group that is not a classic group). */
 import type { ApiSpec } from '../schema.ts';
 
 export const describeGroups = {
   apiKey: 15,
   name: 'DescribeGroups',
-  validVersions: '0-5',
+  validVersions: '0-6',
   flexibleVersions: '5+',
   request: [
     { name: 'groups', type: '[]string', versions: '0+' },
@@ -14,6 +14,7 @@ export const describeGroups = {
     { name: 'throttleTimeMs', type: 'int32', versions: '1+' },
     { name: 'groups', type: '[]DescribedGroup', versions: '0+', fields: [
       { name: 'errorCode', type: 'int16', versions: '0+' },
+      { name: 'errorMessage', type: 'string', versions: '6+', nullableVersions: '6+', default: null },
       { name: 'groupId', type: 'string', versions: '0+' },
       { name: 'groupState', type: 'string', versions: '0+' },
       { name: 'protocolType', type: 'string', versions: '0+' },

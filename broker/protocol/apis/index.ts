@@ -2,8 +2,11 @@
 import type { ApiSpec } from '../schema.ts';
 import { addOffsetsToTxn } from './addOffsetsToTxn.ts';
 import { addPartitionsToTxn } from './addPartitionsToTxn.ts';
+import { alterClientQuotas } from './alterClientQuotas.ts';
 import { alterConfigs } from './alterConfigs.ts';
 import { apiVersions } from './apiVersions.ts';
+import { consumerGroupDescribe } from './consumerGroupDescribe.ts';
+import { consumerGroupHeartbeat } from './consumerGroupHeartbeat.ts';
 import { createAcls } from './createAcls.ts';
 import { createPartitions } from './createPartitions.ts';
 import { createTopics } from './createTopics.ts';
@@ -12,6 +15,7 @@ import { deleteGroups } from './deleteGroups.ts';
 import { deleteRecords } from './deleteRecords.ts';
 import { deleteTopics } from './deleteTopics.ts';
 import { describeAcls } from './describeAcls.ts';
+import { describeClientQuotas } from './describeClientQuotas.ts';
 import { describeCluster } from './describeCluster.ts';
 import { describeConfigs } from './describeConfigs.ts';
 import { describeGroups } from './describeGroups.ts';
@@ -49,7 +53,8 @@ import { writeTxnMarkers } from './writeTxnMarkers.ts';
 
 export {
   addOffsetsToTxn, addPartitionsToTxn, endTxn, txnOffsetCommit, writeTxnMarkers, describeProducers, describeTransactions, listTransactions,
-  alterConfigs, alterPartitionReassignments, apiVersions, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
+  alterClientQuotas, describeClientQuotas,
+  alterConfigs, alterPartitionReassignments, apiVersions, consumerGroupDescribe, consumerGroupHeartbeat, createAcls, createPartitions, createTopics, deleteAcls, deleteGroups,
   deleteRecords, deleteTopics, describeAcls, describeCluster, describeConfigs, describeGroups, describeLogDirs, describeTopicPartitions, electLeaders, fetch,
   findCoordinator, heartbeat, listPartitionReassignments,
   incrementalAlterConfigs, initProducerId, joinGroup, leaveGroup, listGroups, listOffsets, metadata,
@@ -65,4 +70,5 @@ export const ALL_APIS: readonly ApiSpec[] = [
   saslHandshake, saslAuthenticate, describeLogDirs, alterPartitionReassignments, listPartitionReassignments,
   addPartitionsToTxn, addOffsetsToTxn, endTxn, writeTxnMarkers, txnOffsetCommit, describeProducers, describeTransactions, listTransactions,
   describeUserScramCredentials, alterUserScramCredentials,
+  consumerGroupHeartbeat, consumerGroupDescribe, describeClientQuotas, alterClientQuotas,
 ];

@@ -1,10 +1,10 @@
-/** OffsetCommit (key 8). */
+/** OffsetCommit (key 8). v9: a consumer-protocol member commits with its member epoch (generationIdOrMemberEpoch). */
 import type { ApiSpec } from '../schema.ts';
 
 export const offsetCommit = {
   apiKey: 8,
   name: 'OffsetCommit',
-  validVersions: '2-8',
+  validVersions: '2-9',
   flexibleVersions: '8+',
   request: [
     { name: 'groupId', type: 'string', versions: '0+' },

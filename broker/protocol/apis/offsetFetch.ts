@@ -1,10 +1,10 @@
-/** OffsetFetch (key 9). v8+ is the batched multi-group shape. */
+/** OffsetFetch (key 9). v8+ is the batched multi-group shape; v9 names the consumer-protocol member and its epoch. */
 import type { ApiSpec } from '../schema.ts';
 
 export const offsetFetch = {
   apiKey: 9,
   name: 'OffsetFetch',
-  validVersions: '1-8',
+  validVersions: '1-9',
   flexibleVersions: '6+',
   request: [
     { name: 'groupId', type: 'string', versions: '0-7' },
@@ -14,6 +14,8 @@ export const offsetFetch = {
     ] },
     { name: 'groups', type: '[]OffsetFetchRequestGroup', versions: '8+', fields: [
       { name: 'groupId', type: 'string', versions: '8+' },
+      { name: 'memberId', type: 'string', versions: '9+', nullableVersions: '9+', default: null },
+      { name: 'memberEpoch', type: 'int32', versions: '9+', default: -1 },
       { name: 'topics', type: '[]OffsetFetchRequestTopics', versions: '8+', nullableVersions: '8+', fields: [
         { name: 'name', type: 'string', versions: '8+' },
         { name: 'partitionIndexes', type: '[]int32', versions: '8+' },
