@@ -114,7 +114,7 @@ async function measure(name: 'brook' | 'kafka'): Promise<Result> {
   const opts: StartBrokerOptions = { listeners, set: settings };
   const b = name === 'brook' ? await startBroker(opts) : await startKafkaReference({ ...opts, dataDir: tempDir('brook-bench-kafka-') }, () => undefined);
   try {
-    await runToolOrThrow('kafka.admin.ConfigCommand', ['--bootstrap-server', `127.0.0.1:${b.listenerPorts!.PLAINTEXT}`, '--alter', '--entity-type', 'users',
+    await runToolOrThrow('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', `127.0.0.1:${b.listenerPorts!.PLAINTEXT}`, '--alter', '--entity-type', 'users',
       '--entity-name', 'bench', '--add-config', 'SCRAM-SHA-512=[iterations=4096,password=bench-secret]']);
     await new Promise((r) => setTimeout(r, 2000)); // Kafka applies the credential through its metadata log
     const plaintext = await throughput(b, 'PLAINTEXT', name);

@@ -144,7 +144,7 @@ test('kafka-configs --alter listener.name.ssl.ssl.keystore.location: new handsha
   const pid = broker.pid;
   const next = rotateBrokerCertificate(pki, 'broker-dynamic');
   expect(await servedSerial()).not.toBe(serialOf(next.cert));
-  expectSuccess(await kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', `127.0.0.1:${broker.listenerPorts!.PLAINTEXT}`, '--alter',
+  expectSuccess(await kafkaTool('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', `127.0.0.1:${broker.listenerPorts!.PLAINTEXT}`, '--alter',
     '--entity-type', 'brokers', '--entity-name', '0', '--add-config', `listener.name.ssl.ssl.keystore.location=${next.keystore}`]));
   await until('the altered key store served to new handshakes', servedSerial, (s) => s === serialOf(next.cert));
   expect(broker.pid).toBe(pid);

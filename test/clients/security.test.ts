@@ -61,7 +61,7 @@ beforeAll(async () => {
   saslSsl = `127.0.0.1:${broker.listenerPorts!.SASL_SSL}`;
   ssl = `127.0.0.1:${broker.listenerPorts!.SSL}`;
   // SCRAM users, the operator's way: kafka-configs over the admin listener.
-  expectSuccess(await kafkaTool('kafka.admin.ConfigCommand', ['--bootstrap-server', plaintext, '--alter', '--entity-type', 'users', '--entity-name', 'alice',
+  expectSuccess(await kafkaTool('org.apache.kafka.tools.ConfigCommand', ['--bootstrap-server', plaintext, '--alter', '--entity-type', 'users', '--entity-name', 'alice',
     '--add-config', 'SCRAM-SHA-512=[iterations=8192,password=alice-secret]']));
   // Kafka applies the credential through its metadata log: wait until it authenticates (kafkajs,
   // whose SCRAM both brokers accept; see the kcat SCRAM test for librdkafka 2.0).
