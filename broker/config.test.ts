@@ -36,8 +36,8 @@ describe('validateTopicConfigs', () => {
   });
 });
 
-describe('the Kafka 4.1 topic config catalogue', () => {
-  test('accepts every Kafka 4.1 topic config name at a valid value', () => {
+describe('the Kafka 4.4 topic config catalogue', () => {
+  test('accepts every Kafka 4.4 topic config name at a valid value', () => {
     const valid: Record<string, string> = {
       'cleanup.policy': 'compact,delete', 'compression.type': 'zstd', 'compression.gzip.level': '-1', 'compression.lz4.level': '17',
       'compression.zstd.level': '-131072', 'delete.retention.ms': '0', 'file.delete.delay.ms': '0', 'flush.messages': '1', 'flush.ms': '0',
@@ -48,6 +48,7 @@ describe('the Kafka 4.1 topic config catalogue', () => {
       'remote.log.copy.disable': 'false', 'remote.log.delete.on.disable': 'false', 'remote.storage.enable': 'false',
       'retention.bytes': '-1', 'retention.ms': '-1', 'segment.bytes': '1048576', 'segment.index.bytes': '4', 'segment.jitter.ms': '0',
       'segment.ms': '1', 'unclean.leader.election.enable': 'true',
+      'errors.deadletterqueue.group.enable': 'true', 'max.decompressed.message.bytes': '1', 'remote.copy.lag.bytes': '-1', 'remote.copy.lag.ms': '-1',
     };
     expect(() => validateTopicConfigs(valid)).not.toThrow();
     expect(Object.keys(new BrokerSettings({}).topicConfigs({})).sort()).toEqual(Object.keys(valid).sort());
@@ -59,6 +60,8 @@ describe('the Kafka 4.1 topic config catalogue', () => {
     ['segment.index.bytes', '3', 'Value must be at least 4'],
     ['local.retention.ms', '-3', 'Value must be at least -2'],
     ['max.message.bytes', '1.5', 'Not a number of type INT'],
+    ['max.decompressed.message.bytes', '0', 'Value must be at least 1'],
+    ['remote.copy.lag.ms', '-2', 'Value must be at least -1'],
     ['min.cleanable.dirty.ratio', 'half', 'Not a number of type DOUBLE'],
     ['leader.replication.throttled.replicas', '0-1', 'must be the literal \'*\' or a list of replicas'],
   ])('%s=%s is INVALID_CONFIG: %s', (name, value, reason) => {

@@ -85,7 +85,7 @@ describe('kafka-configs on topics', () => {
     expect(after).toHaveLength(6);
   }, 240_000);
 
-  test('--describe --all lists every Kafka 4.1 topic config with its default', async () => {
+  test('--describe --all lists every Kafka 4.4 topic config with its default', async () => {
     const topic = await createTopic('all');
     const r = await configs('--describe', '--all', '--entity-type', 'topics', '--entity-name', topic);
     expect(r.code).toBe(0);
@@ -96,17 +96,18 @@ describe('kafka-configs on topics', () => {
     }));
     expect(Object.keys(values).sort()).toEqual([
       'cleanup.policy', 'compression.gzip.level', 'compression.lz4.level', 'compression.type', 'compression.zstd.level',
-      'delete.retention.ms', 'file.delete.delay.ms', 'flush.messages', 'flush.ms', 'follower.replication.throttled.replicas',
+      'delete.retention.ms', 'errors.deadletterqueue.group.enable', 'file.delete.delay.ms', 'flush.messages', 'flush.ms', 'follower.replication.throttled.replicas',
       'index.interval.bytes', 'leader.replication.throttled.replicas', 'local.retention.bytes', 'local.retention.ms',
-      'max.compaction.lag.ms', 'max.message.bytes', 'message.timestamp.after.max.ms', 'message.timestamp.before.max.ms',
+      'max.compaction.lag.ms', 'max.decompressed.message.bytes', 'max.message.bytes', 'message.timestamp.after.max.ms', 'message.timestamp.before.max.ms',
       'message.timestamp.type', 'min.cleanable.dirty.ratio', 'min.compaction.lag.ms', 'min.insync.replicas', 'preallocate',
-      'remote.log.copy.disable', 'remote.log.delete.on.disable', 'remote.storage.enable', 'retention.bytes', 'retention.ms',
+      'remote.copy.lag.bytes', 'remote.copy.lag.ms', 'remote.log.copy.disable', 'remote.log.delete.on.disable', 'remote.storage.enable', 'retention.bytes', 'retention.ms',
       'segment.bytes', 'segment.index.bytes', 'segment.jitter.ms', 'segment.ms', 'unclean.leader.election.enable',
     ]);
     expect(values).toMatchObject({
       'compression.type': 'producer', 'compression.gzip.level': '-1', 'compression.lz4.level': '9', 'compression.zstd.level': '3',
       'file.delete.delay.ms': '60000', 'message.timestamp.after.max.ms': '3600000', 'message.timestamp.before.max.ms': '9223372036854775807',
       'min.cleanable.dirty.ratio': '0.5', 'local.retention.ms': '-2', 'segment.jitter.ms': '0', 'retention.ms': '604800000',
+      'errors.deadletterqueue.group.enable': 'false', 'max.decompressed.message.bytes': '2147483639', 'remote.copy.lag.bytes': '-1', 'remote.copy.lag.ms': '0',
     });
   }, 240_000);
 
