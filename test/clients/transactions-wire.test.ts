@@ -134,6 +134,21 @@ afterAll(async () => {
   await stopAllBrokers();
 });
 
+const NOT_LEADER_OR_FOLLOWER = 6;
+
+/**
+ * A produce to a topic created a moment ago: Apache Kafka may still answer NOT_LEADER_OR_FOLLOWER
+ * while its metadata reaches the partition (nothing is written then), so ask again for a while.
+ */
+async function produceOnceLed(client: TxnClient, ...args: Parameters<TxnClient['produce']>): ReturnType<TxnClient['produce']> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const r = await client.produce(...args);
+    if (r.errorCode !== NOT_LEADER_OR_FOLLOWER || Date.now() > deadline) return r;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe('one broker', () => {
   let broker: BrokerHandle;
   let client: TxnClient;
@@ -178,7 +193,7 @@ describe('one broker', () => {
     expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
     const { producerId, producerEpoch } = await client.initProducerId(id);
     expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
-    expect(await client.produce(topic, ['a', 'b', 'c'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await produceOnceLed(client, topic, ['a', 'b', 'c'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
     expect(await client.produce(topic, ['plain'], null)).toMatchObject({ errorCode: NONE, baseOffset: 3n });
 
     expect(await client.latest(topic, 0)).toBe(4n);
@@ -220,7 +235,7 @@ describe('one broker', () => {
     expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
     const { producerId, producerEpoch } = await client.initProducerId(id);
     expect(await client.addPartitions(id, producerId, producerEpoch, topic, [0])).toEqual([NONE]);
-    expect(await client.produce(topic, ['a', 'b'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await produceOnceLed(client, topic, ['a', 'b'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 })).toMatchObject({ errorCode: NONE, baseOffset: 0n });
     const tool = async (...args: string[]) => expectSuccess(await kafkaTool('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', broker.bootstrap, ...args])).stdout.toString();
     const row = (out: string, first: string) => out.split('\n').find((l) => l.trim().split(/\s+/)[0] === first)?.trim().split(/\s+/);
 
