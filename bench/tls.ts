@@ -2,8 +2,8 @@
  * TLS and SASL cost, Brook vs Apache Kafka on this machine (issue 15, "Measure"):
  *
  * - produce and consume throughput and produce p99 over PLAINTEXT vs SSL, same tool for both
- *   brokers (Kafka's ProducerPerformance / ConsumerPerformance with --producer.config /
- *   --consumer.config), one run each;
+ *   brokers (Kafka's ProducerPerformance / ConsumerPerformance with --command-config
+ *   files), one run each;
  * - SCRAM-SHA-512 authentication time: Brook's own client (broker/client) opening SASL_SSL
  *   connections, TLS handshake alone vs TLS + SaslHandshake + two SaslAuthenticate rounds;
  * - TLS connections per second: full handshakes (TLS 1.3, ECDSA P-256), `--concurrency` at once.
@@ -64,10 +64,10 @@ async function throughput(b: BrokerHandle, listener: 'PLAINTEXT' | 'SSL', tag: s
   const config = listener === 'SSL' ? sslConfig : plainConfig;
   log(`${tag} ${listener}: producing ${records} x ${recordSize} B`);
   const p = await runToolOrThrow(toolClasses.producerPerf, ['--topic', topic, '--num-records', String(records), '--record-size', String(recordSize),
-    '--throughput', '-1', '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=1', '--producer.config', config], undefined, 600_000);
+    '--throughput', '-1', '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=1', '--command-config', config], undefined, 600_000);
   log(`${tag} ${listener}: consuming`);
   const c = await runToolOrThrow(toolClasses.consumerPerf, ['--bootstrap-server', bootstrap, '--topic', topic, '--messages', String(records),
-    '--group', `bench-${Date.now()}`, '--timeout', '60000', '--consumer.config', config], undefined, 600_000);
+    '--group', `bench-${Date.now()}`, '--timeout', '60000', '--command-config', config], undefined, 600_000);
   return { produce: parseProducerSummary(p.stdout), consume: parseConsumerSummary(c.stdout) };
 }
 

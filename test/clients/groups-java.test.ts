@@ -58,7 +58,7 @@ const groupsCommand = (...args: string[]) =>
 const consoleConsumer = (group: string, maxMessages: number, ...extraArgs: string[]) =>
   kafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', ['--bootstrap-server', broker.bootstrap, '--topic', topic,
     '--group', group, '--max-messages', String(maxMessages), '--timeout-ms', '30000',
-    '--property', 'print.key=true', '--property', 'key.separator=|', ...extraArgs], { timeoutMs: 120_000 });
+    '--formatter-property', 'print.key=true', '--formatter-property', 'key.separator=|', ...extraArgs], { timeoutMs: 120_000 });
 
 /** The `key|value` lines a ConsoleConsumer printed, grouped by the partition encoded in the key, in printed order. */
 function consoleLines(stdout: Buffer): Map<number, string[]> {

@@ -47,7 +47,7 @@ test('the Java producer re-authenticates every ~2 s on its connections and every
   expectSuccess(await kafkaTool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', `127.0.0.1:${broker.listenerPorts!.PLAINTEXT}`,
     '--create', '--topic', topic, '--partitions', '1', '--replication-factor', '1']));
   const r = expectSuccess(await kafkaTool('org.apache.kafka.tools.ProducerPerformance', ['--topic', topic, '--num-records', '1600', '--record-size', '100',
-    '--throughput', '200', '--producer-props', `bootstrap.servers=127.0.0.1:${broker.listenerPorts!.SASL_SSL}`, 'acks=all', '--producer.config', config], { timeoutMs: 120_000 }));
+    '--throughput', '200', '--producer-props', `bootstrap.servers=127.0.0.1:${broker.listenerPorts!.SASL_SSL}`, 'acks=all', '--command-config', config], { timeoutMs: 120_000 }));
   expect(r.stdout.toString()).toMatch(/^1600 records sent/m);
   if (target === 'brook') {
     const metrics = await (await fetch(broker.metricsUrl)).text();

@@ -170,9 +170,9 @@ describe('Java client and CLI', () => {
     const topic = topicName('java');
     const lines = ['java-1', 'java-2', 'java-3'];
     expectSuccess(await kafkaTool('org.apache.kafka.tools.ConsoleProducer', ['--bootstrap-server', saslSsl, '--topic', topic,
-      '--producer.config', javaScram('alice', 'alice-secret')], { input: lines.join('\n') + '\n' }));
+      '--command-config', javaScram('alice', 'alice-secret')], { input: lines.join('\n') + '\n' }));
     const r = expectSuccess(await kafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', ['--bootstrap-server', ssl, '--topic', topic,
-      '--from-beginning', '--max-messages', '3', '--timeout-ms', '60000', '--consumer.config', javaMtls(pki.clientKeystore)]));
+      '--from-beginning', '--max-messages', '3', '--timeout-ms', '60000', '--command-config', javaMtls(pki.clientKeystore)]));
     expect(r.stdout.toString('utf8').split('\n').filter(Boolean)).toEqual(lines);
   });
 
