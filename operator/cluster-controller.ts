@@ -262,6 +262,12 @@ export class ClusterReconciler {
     log.warn(message, { error: (err as Error).message });
   }
 
+  /** Whether this Cluster (this uid) still exists and is not being deleted, as the API server says now. */
+  private async stillExists(cluster: ClusterObject): Promise<boolean> {
+    const now = await this.kube.getOrUndefined(resources.Cluster, cluster.metadata.namespace!, cluster.metadata.name);
+    return !!now && now.metadata.uid === cluster.metadata.uid && !now.metadata.deletionTimestamp;
+  }
+
   /**
    * Owner references (to the Cluster) on what the brokers create in the API server, so that
    * deleting the Cluster garbage-collects them: the brokers' Leases and the controller Lease
@@ -271,8 +277,11 @@ export class ClusterReconciler {
   private async adoptStoreObjects(key: string, cluster: ClusterObject): Promise<void> {
     const ns = cluster.metadata.namespace!;
     const c = cluster.metadata.name;
-    for (const lease of this.world.leases.list(ns)) {
-      if (lease.metadata.labels?.[clusterLabel] !== c) continue;
+    const orphans = this.world.leases.list(ns).filter((l) => l.metadata.labels?.[clusterLabel] === c && withAdoption(l.metadata.ownerReferences, cluster as Cluster));
+    // A reconcile that started before the Cluster was deleted still holds it: never point a
+    // Lease a stopping broker re-created at a Cluster that is gone (read it, not the cache).
+    if (orphans.length > 0 && !(await this.stillExists(cluster))) return;
+    for (const lease of orphans) {
       const refs = withAdoption(lease.metadata.ownerReferences, cluster as Cluster);
       if (!refs) continue;
       try {
