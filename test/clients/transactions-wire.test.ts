@@ -135,16 +135,19 @@ afterAll(async () => {
 });
 
 const NOT_LEADER_OR_FOLLOWER = 6;
+const NOT_ENOUGH_REPLICAS = 19;
 
 /**
- * A produce to a topic created a moment ago: Apache Kafka may still answer NOT_LEADER_OR_FOLLOWER
- * while its metadata reaches the partition (nothing is written then), so ask again for a while.
+ * A produce answered with a retriable error writes nothing, and a client asks again: Apache Kafka
+ * answers NOT_LEADER_OR_FOLLOWER to a topic created a moment ago while its metadata reaches the
+ * partition, and (4.4) NOT_ENOUGH_REPLICAS to a transactional batch whose verification meets a
+ * transaction still completing (CONCURRENT_TRANSACTIONS from the coordinator). Ask again for a while.
  */
 async function produceOnceLed(client: TxnClient, ...args: Parameters<TxnClient['produce']>): ReturnType<TxnClient['produce']> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     const r = await client.produce(...args);
-    if (r.errorCode !== NOT_LEADER_OR_FOLLOWER || Date.now() > deadline) return r;
+    if ((r.errorCode !== NOT_LEADER_OR_FOLLOWER && r.errorCode !== NOT_ENOUGH_REPLICAS) || Date.now() > deadline) return r;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -267,7 +270,7 @@ describe('one broker', () => {
     const { producerId, producerEpoch } = await client.initProducerId(id);
     const producer = { transactionalId: id, producerId, producerEpoch, baseSequence: 0 };
     // never added: the leader asks the coordinator, which has no transaction with this partition
-    expect(await client.produce(topic, ['never-added'], producer)).toMatchObject({ errorCode: INVALID_TXN_STATE });
+    expect(await produceOnceLed(client, topic, ['never-added'], producer)).toMatchObject({ errorCode: INVALID_TXN_STATE });
     expect(await client.produce(topic, ['plain'], null)).toMatchObject({ errorCode: NONE, baseOffset: 0n });
     expect(await client.latest(topic, 1)).toBe(1n);
 
@@ -276,7 +279,7 @@ describe('one broker', () => {
     expect(await client.produce(topic, ['in-txn'], producer)).toMatchObject({ errorCode: NONE, baseOffset: 1n });
     expect(await client.endTxn(id, producerId, producerEpoch, false)).toBe(NONE);
     await client.awaitStable(topic, 3n);
-    expect(await client.produce(topic, ['late'], { ...producer, baseSequence: 1 })).toMatchObject({ errorCode: INVALID_TXN_STATE });
+    expect(await produceOnceLed(client, topic, ['late'], { ...producer, baseSequence: 1 })).toMatchObject({ errorCode: INVALID_TXN_STATE });
     expect(await client.produce(topic, ['plain-2'], null)).toMatchObject({ errorCode: NONE, baseOffset: 3n });
     // nothing holds the LSO: read_committed readers see everything up to the high watermark
     expect(await client.latest(topic, 0)).toBe(4n);
