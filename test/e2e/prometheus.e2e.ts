@@ -73,6 +73,8 @@ const CONDITIONAL: Conditional[] = [
   { source: 'broker-resources.json: Volume usage', metric: 'kubelet_volume_stats_used_bytes', produced: 'not-produced', needs: "kubelet's volume stats (as above)" },
   { source: 'alert BrookOperatorReconcileErrors', metric: 'brook_operator_reconcile_total', produced: 'not-produced', needs: 'reconciles that fail (an exception, e.g. the API server refusing a write); not produced here' },
   { source: 'operator.json: Reconcile errors (5m)', metric: 'brook_operator_reconcile_total', produced: 'not-produced', needs: 'a reconcile that failed in the last 5 minutes (as above)' },
+  { source: 'alert BrookRebalanceStalled', metric: 'brook_operator_rebalance_state', produced: 'not-produced', needs: 'a running rebalance plan that completed no move for prometheusRule.rebalance.stalledFor (30 minutes by default): not produced here (test/helm checks the rule with promtool)' },
+  { source: 'alert BrookRebalanceRefused', metric: 'brook_operator_rebalance_state', produced: 'not-produced', needs: 'a scale-down or plan refused (ScaleDownRefused, PlanRefused) for prometheusRule.rebalance.refusedFor: rebalance.e2e.ts makes a refusal, not held that long' },
   { source: 'alert BrookOperatorNoLeader', metric: 'brook_operator_leader', produced: 'not-produced', needs: 'running operator replicas of which none leads: only while the leader Lease changes hands; with no replica running there is nothing to scrape' },
 ];
 
