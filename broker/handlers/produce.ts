@@ -64,9 +64,10 @@ function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'
     const partition = leaderReplica(broker, topic, p.index);
     if (!p.records || p.records.length === 0) throw new KafkaError('CORRUPT_MESSAGE', 'produce request without record batches');
     const txn = transactionalProducer(p.records);
-    const chains = verificationChains(broker);
+    // (only transactional batches look up the verification chains: the common path does no more)
+    const chains = txn ? verificationChains(broker) : null;
     const chainKey = txn ? `${topic}\u0000${p.index}\u0000${txn.producerId}` : '';
-    if (!txn || (!chains.has(chainKey) && !needsVerification(partition, txn))) {
+    if (!txn || !chains || (!chains.has(chainKey) && !needsVerification(partition, txn))) {
       const response = partitionResponse(p.index, ErrorCode.NONE, -1n, -1n, -1n, null);
       for (const wait of appendNow(broker, partition, topic, p.records, acks, timeoutMs, response)) durable.push({ response, wait });
       return response;
