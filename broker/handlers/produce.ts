@@ -65,7 +65,7 @@ function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'
     if (!p.records || p.records.length === 0) throw new KafkaError('CORRUPT_MESSAGE', 'produce request without record batches');
     const txn = transactionalProducer(p.records);
     // (only transactional batches look up the verification chains: the common path does no more)
-    const chains = txn ? verificationChains(broker) : null;
+    const chains = txn && broker.settings.bool('transaction.partition.verification.enable') ? verificationChains(broker) : null;
     const chainKey = txn ? `${topic}\u0000${p.index}\u0000${txn.producerId}` : '';
     if (!txn || !chains || (!chains.has(chainKey) && !needsVerification(partition, txn))) {
       const response = partitionResponse(p.index, ErrorCode.NONE, -1n, -1n, -1n, null);

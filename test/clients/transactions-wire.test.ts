@@ -346,3 +346,41 @@ test('a transaction open longer than transaction.timeout.ms is aborted by the co
     client.close();
   }
 }, 120_000);
+
+test('kafka-transactions find-hanging finds a transaction its coordinator never heard of (partition verification off), abort ends it and read_committed readers move on', async () => {
+  // With verification off a transactional batch to a partition the transaction never added is
+  // written: the partition holds an open transaction that no coordinator will ever end.
+  const broker = await startBroker({ set: { 'transaction.partition.verification.enable': 'false' } });
+  const client = new TxnClient(broker.bootstrap);
+  try {
+    const topic = await createTopic(broker.bootstrap, 'find-hanging');
+    const id = name('find-hanging-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { errorCode, producerId, producerEpoch } = await client.initProducerId(id);
+    expect(errorCode).toBe(NONE);
+    expect(await client.produce(topic, ['plain'], null)).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await produceOnceLed(client, topic, ['stray-1', 'stray-2'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 }))
+      .toMatchObject({ errorCode: NONE, baseOffset: 1n });
+    expect(await client.produce(topic, ['after'], null)).toMatchObject({ errorCode: NONE, baseOffset: 3n });
+    expect(await client.latest(topic, 1)).toBe(1n); // read_committed stops at the hanging transaction
+
+    const tool = async (...args: string[]) => expectSuccess(await kafkaTool('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', broker.bootstrap, ...args])).stdout.toString();
+    const rows = (out: string) => out.split('\n').map((l) => l.trim().split(/\s+/)).filter((r) => r[0] === topic);
+    const hanging = await tool('find-hanging', '--broker-id', '0', '--max-transaction-timeout', '0');
+    expect(hanging.split('\n')[0]!.trim().split(/\s+/)).toEqual(['Topic', 'Partition', 'ProducerId', 'ProducerEpoch', 'CoordinatorEpoch', 'StartOffset', 'LastTimestamp', 'Duration(min)']);
+    const found = rows(hanging);
+    expect(found).toHaveLength(1);
+    expect([found[0]![1], found[0]![2], found[0]![3], found[0]![5]]).toEqual(['0', String(producerId), String(producerEpoch), '1']);
+    // a transaction its coordinator has is not hanging: the same search with the topic named finds only the stray one
+    expect(rows(await tool('find-hanging', '--topic', topic, '--partition', '0', '--max-transaction-timeout', '0'))).toEqual(found);
+
+    await tool('abort', '--topic', topic, '--partition', '0', '--start-offset', '1');
+    // the abort marker (offset 4) ends it: read_committed readers reach the high watermark, the stray records are aborted
+    await client.awaitStable(topic, 5n);
+    expect(await client.latest(topic, 0)).toBe(5n);
+    expect((await client.fetch(topic, 0n, 1)).abortedTransactions).toEqual([{ producerId, firstOffset: 1n }]);
+    expect(rows(await tool('find-hanging', '--broker-id', '0', '--max-transaction-timeout', '0'))).toEqual([]);
+  } finally {
+    client.close();
+  }
+}, 180_000);
