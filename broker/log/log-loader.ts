@@ -16,7 +16,9 @@
  *      that lost its tail below it starts over empty there;
  *   5. the leader epoch cache is loaded and cut to [log start, log end];
  *   6. producer state = the newest valid snapshot <= log end + replay of the log after it;
- *   7. what was recovered is fsynced, and the recovery point and log start checkpointed.
+ *   7. what was recovered is fsynced, and the recovery point and log start checkpointed (each
+ *      only when it differs from what its file says, or would be derived without it: a new or
+ *      cleanly closed partition costs no checkpoint write, which matters with thousands of them).
  *
  * Single-threaded, synchronous, run once before the log is shared.
  */
@@ -85,8 +87,9 @@ export function loadLog(dir: string, config: LogConfig, now: number, producers: 
     rebuildProducerState(dir, producers, segments, startOffset);
     // Everything recovered is now made durable, so the next open only verifies new data.
     for (const s of segments) if (s.nextOffset > recoveryCp) s.flushSync();
-    writeOffsetCheckpoint(dir, RECOVERY_POINT_CHECKPOINT, logEndOffset);
-    writeOffsetCheckpoint(dir, LOG_START_OFFSET_CHECKPOINT, startOffset);
+    if (logEndOffset !== recoveryCp) writeOffsetCheckpoint(dir, RECOVERY_POINT_CHECKPOINT, logEndOffset);
+    // absent, the log start is the first segment's base, which is what it is now unless it was clamped
+    if (startCp === null ? startOffset !== segments[0]!.baseOffset : startCp !== startOffset) writeOffsetCheckpoint(dir, LOG_START_OFFSET_CHECKPOINT, startOffset);
     const dirty = readOffsetCheckpoint(dir, CLEANER_OFFSET_CHECKPOINT) ?? startOffset;
     return { segments, startOffset, recoveryPoint: logEndOffset, firstDirty: dirty > logEndOffset ? logEndOffset : dirty };
   } catch (err) {

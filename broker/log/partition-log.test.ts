@@ -334,11 +334,29 @@ describe('recovery', () => {
     await log.close();
   });
 
+  test('a partition opened and closed without writes writes no file (a broker with thousands of partitions stops in seconds: it took 36 s for 2,000 when every close rewrote its snapshot, indexes and checkpoints with fsyncs)', async () => {
+    const dir = tmpDir();
+    await filled(dir, cfg);
+    const before = new Map(fs.readdirSync(dir).map((f) => [f, fs.statSync(path.join(dir, f)).mtimeMs]));
+    await new Promise((r) => setTimeout(r, 20));
+    const reopened = await PartitionLog.open(dir, cfg);
+    expect(reopened.logEndOffset).toBe(60n);
+    await reopened.close();
+    const after = new Map(fs.readdirSync(dir).map((f) => [f, fs.statSync(path.join(dir, f)).mtimeMs]));
+    expect(after).toEqual(before);
+    // a new, empty partition opened and closed leaves only its first segment
+    const empty = tmpDir();
+    const log = await PartitionLog.open(empty, cfg);
+    await log.close();
+    expect(fs.readdirSync(empty).sort()).toEqual(['00000000000000000000.log']);
+  });
+
   test('deleted or corrupt index files are rebuilt', async () => {
     const dir = tmpDir();
     const { originals } = await filled(dir, cfg);
+    // the rolled segments' index files (the active segment's are rebuilt on every open, never written)
     const indexes = fs.readdirSync(dir).filter((f) => f.endsWith('.index') || f.endsWith('.timeindex')).sort();
-    expect(indexes.length).toBeGreaterThan(4);
+    expect(indexes.length).toBeGreaterThanOrEqual(4);
     fs.rmSync(path.join(dir, indexes[0]!));
     fs.writeFileSync(path.join(dir, indexes[1]!), Buffer.from('garbage!garbage!x'));
     fs.writeFileSync(path.join(dir, indexes[2]!), Buffer.alloc(16, 0xff));
@@ -350,7 +368,7 @@ describe('recovery', () => {
     }
     expect(await log.offsetForTimestamp(0n)).toEqual({ offset: 0n, timestamp: 0n });
     await log.close();
-    // Rebuilt files were written back on close (for the active segment) or are re-derived again.
+    // Rebuilt files are re-derived again.
     const again = await PartitionLog.open(dir, cfg);
     expect((await readAll(again)).length).toBe(30);
     await again.close();

@@ -102,6 +102,8 @@ export class PartitionLog {
       log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint);
       log.flushPolicy = new FlushPolicy(log.local, (offset) => log.flushUpTo(offset));
       log.startOffset = loaded.startOffset;
+      log.checkpointed.set(RECOVERY_POINT_CHECKPOINT, loaded.recoveryPoint);
+      log.checkpointed.set(LOG_START_OFFSET_CHECKPOINT, loaded.startOffset);
       log.cleanerState = new CleanerCheckpoint(dir, loaded.firstDirty);
       log.abortedTxns.load(log.local.logEndOffset);
     } catch (err) {
@@ -110,7 +112,15 @@ export class PartitionLog {
     return log;
   }
 
-  private writeOffsetCheckpoint(file: string, offset: bigint): void { writeOffsetCheckpoint(this.dir, file, offset); }
+  /** The offset each checkpoint file holds (or, for the log start, would be derived without it). */
+  private readonly checkpointed = new Map<string, bigint>();
+
+  /** Writes a one-offset checkpoint unless it already says `offset` (each write is two fsyncs). */
+  private writeOffsetCheckpoint(file: string, offset: bigint): void {
+    if (this.checkpointed.get(file) === offset) return;
+    writeOffsetCheckpoint(this.dir, file, offset);
+    this.checkpointed.set(file, offset);
+  }
 
   // ---------------------------------------------------------------- getters
 
@@ -546,7 +556,12 @@ export class PartitionLog {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** Flushes, writes indexes, a producer snapshot and the checkpoints, and closes the files. */
+  /**
+   * Flushes, writes a producer snapshot and the checkpoints, and closes the files. What the next
+   * open would find the same is not written again (a closed partition that took no writes costs no
+   * fsync: a broker with thousands of partitions stops in seconds); the active segment's indexes
+   * are not written at all, since every open recovers the active segment and rebuilds them.
+   */
   async close(): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
@@ -555,11 +570,15 @@ export class PartitionLog {
     this.closed = true;
     this.flushPolicy.stop();
     try {
-      this.local.active.writeIndexes();
-      this.producers.writeSnapshot(this.logEndOffset);
-      this.deleteOldSnapshots();
+      const end = this.logEndOffset;
+      // a snapshot at the log end already describes this state (truncation removes the ones above it)
+      const snapshot = !(end === 0n && this.producers.producerCount === 0) && !snapshotOffsets(this.dir).includes(end);
+      if (snapshot) {
+        this.producers.writeSnapshot(end);
+        this.deleteOldSnapshots();
+      }
       this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
-      fsyncDir(this.dir);
+      if (snapshot) fsyncDir(this.dir);
     } finally {
       this.local.close();
       this.releaseDelayedDeletes();
