@@ -23,6 +23,7 @@
  * Concurrency: everything runs on one event loop; the operations on one transactional id are
  * serialized by a per-id queue, so an async write never interleaves with another change to it.
  */
+import type { BrokerSettings } from '../config.ts';
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
@@ -39,6 +40,16 @@ export interface TransactionCoordinatorConfig {
   maxTimeoutMs: number;
   abortIntervalMs: number;
   writeTimeoutMs: number;
+}
+
+/** The transaction coordinator's settings (transaction.state.log.*, transaction.max.timeout.ms...). */
+export function transactionCoordinatorConfig(settings: BrokerSettings): TransactionCoordinatorConfig {
+  return {
+    partitions: settings.int('transaction.state.log.num.partitions'),
+    maxTimeoutMs: settings.int('transaction.max.timeout.ms'),
+    abortIntervalMs: settings.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+    writeTimeoutMs: settings.int('transaction.state.log.write.timeout.ms'),
+  };
 }
 
 /** One transaction marker to write: the leaders of `partitions` append it. */
