@@ -26,7 +26,8 @@
 import type { BrokerSettings } from '../config.ts';
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
+import { replayPartitionLog } from '../coordinator-common/index.ts';
+import { encodeRecordBatch } from '../log/records.ts';
 import type { Partition } from '../partition.ts';
 import { asCoordinatorError, javaHashCode } from '../groups/index.ts';
 import { decodeTxnKey, decodeTxnValue, TXN_STATES, txnKey, txnValue } from './txn-records.ts';
@@ -167,28 +168,21 @@ export class TransactionCoordinator {
   async loaded(): Promise<void> { await Promise.all([...this.owned.values()].map((e) => e.loading)); }
 
   private async load(partition: Partition): Promise<void> {
-    const log = partition.log;
-    let offset = log.logStartOffset;
     let records = 0;
-    while (offset < log.logEndOffset) {
-      const { records: bytes } = await log.read(offset, 1 << 20, { minOneBatch: true });
-      if (bytes.length === 0) break;
-      forEachBatch(bytes, (pos) => {
-        for (const r of decodeBatchRecords(bytes, pos)) {
-          records++;
-          const id = r.key ? decodeTxnKey(r.key) : null;
-          if (id === null) continue;
-          if (r.value === null) { this.txns.delete(id); continue; }
-          const v = decodeTxnValue(r.value);
-          this.txns.set(id, {
-            transactionalId: id, producerId: v.producerId, producerEpoch: v.producerEpoch, lastProducerEpoch: -1, timeoutMs: v.timeoutMs,
-            state: v.state, partitions: new Set([...v.partitions].flatMap(([t, ps]) => ps.map((p) => tp(t, p)))),
-            startTimestamp: v.startTimestamp, lastUpdateTimestamp: v.lastUpdateTimestamp,
-          });
-        }
-        offset = bytes.readBigInt64BE(pos) + BigInt(bytes.readInt32BE(pos + 23)) + 1n;
-      });
-    }
+    await replayPartitionLog(partition.log, (batch) => {
+      for (const r of batch.records()) {
+        records++;
+        const id = r.key ? decodeTxnKey(r.key) : null;
+        if (id === null) continue;
+        if (r.value === null) { this.txns.delete(id); continue; }
+        const v = decodeTxnValue(r.value);
+        this.txns.set(id, {
+          transactionalId: id, producerId: v.producerId, producerEpoch: v.producerEpoch, lastProducerEpoch: -1, timeoutMs: v.timeoutMs,
+          state: v.state, partitions: new Set([...v.partitions].flatMap(([t, ps]) => ps.map((p) => tp(t, p)))),
+          startTimestamp: v.startTimestamp, lastUpdateTimestamp: v.lastUpdateTimestamp,
+        });
+      }
+    });
     this.log.info(`loaded ${records} records from ${partition.name}`);
   }
 
