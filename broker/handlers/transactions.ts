@@ -16,6 +16,7 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
 import { writeMarkersLocally } from '../transactions/index.ts';
 import { AclOperation, allowed, clusterAllowed, requireTopic, ResourceType } from './authz.ts';
+import { commitAuthorized } from './offset-commit-authz.ts';
 import type { ApiHandler } from './index.ts';
 
 export const addPartitionsToTxnHandler: ApiHandler<24> = {
@@ -125,23 +126,11 @@ export const txnOffsetCommitHandler: ApiHandler<28> = {
   maxVersion: 4,
   async handle(req, ctx) {
     const { broker } = ctx;
-    // READ on the group, then READ on each topic (Kafka's checks): refused partitions are not committed
-    const groupDenied = !allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId);
-    const topicDenied = new Set(req.topics.filter((t) => !groupDenied && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)).map((t) => t.name));
-    const errors = groupDenied ? new Map<string, number>() : await broker.groups.txnCommitOffsets({
+    const topics = await commitAuthorized(ctx, req.groupId, req.topics, (allowedTopics) => broker.groups.txnCommitOffsets({
       groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, generationId: req.generationId,
-      memberId: req.memberId, groupInstanceId: req.groupInstanceId,
-      topics: req.topics.filter((t) => !topicDenied.has(t.name)).map((t) => ({ name: t.name, partitions: t.partitions })),
-    });
-    const codeOf = (topic: string, partition: number) => (groupDenied ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-      : topicDenied.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : errors.get(`${topic}\u0000${partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR);
-    return {
-      throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t.name, p.partitionIndex) })),
-      })),
-    };
+      memberId: req.memberId, groupInstanceId: req.groupInstanceId, topics: allowedTopics,
+    }));
+    return { throttleTimeMs: 0, topics };
   },
 };
 
