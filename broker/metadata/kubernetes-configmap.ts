@@ -12,10 +12,10 @@
  * metadata propagation); a failed read changes nothing (what is known stays in force: no news is
  * not a change). Both mechanisms are PolledObject's (kubernetes-polled-object.ts).
  */
-import type { Kube } from '../k8s/client.ts';
 import { isConflict } from '../k8s/errors.ts';
 import { resources, type KubeObject } from '../k8s/objects.ts';
-import { PolledObject } from './kubernetes-polled-object.ts';
+import { clusterObject, PolledObject } from './kubernetes-polled-object.ts';
+import type { ClusterObjectOptions } from './kubernetes-polled-object.ts';
 import { randomClusterId } from './memory-store.ts';
 import type { AclBinding, AclChange, DynamicBrokerConfigs } from './types.ts';
 
@@ -23,19 +23,10 @@ interface ConfigMapObject extends KubeObject {
   data?: Record<string, string>;
 }
 
-export interface MetadataConfigMapOptions {
-  kube: Kube;
-  namespace: string;
-  cluster: string;
-  /** Labels of the ConfigMap when this store creates it. */
-  labels: Readonly<Record<string, string>>;
-  /** How often the dynamic broker configs are re-read. */
-  pollMs: number;
-}
+export type MetadataConfigMapOptions = ClusterObjectOptions;
 
 export class MetadataConfigMap {
   private readonly object: PolledObject<ConfigMapObject>;
-  private readonly labels: Readonly<Record<string, string>>;
   private brokerConfigs: DynamicBrokerConfigs = {};
   private readonly listeners = new Set<(configs: DynamicBrokerConfigs) => void>();
   private acls: readonly AclBinding[] = [];
@@ -43,11 +34,7 @@ export class MetadataConfigMap {
   private readonly aclListeners = new Set<(acls: readonly AclBinding[]) => void>();
 
   constructor(opts: MetadataConfigMapOptions) {
-    this.object = new PolledObject<ConfigMapObject>({
-      kube: opts.kube, resource: resources.ConfigMap, namespace: opts.namespace, name: `brook-${opts.cluster}-metadata`, pollMs: opts.pollMs,
-      onRead: (cm) => this.polled(cm),
-    });
-    this.labels = opts.labels;
+    this.object = new PolledObject(clusterObject<ConfigMapObject>(opts, resources.ConfigMap, 'metadata', (cm) => this.polled(cm)));
   }
 
   /** Reads the ConfigMap, creating it with a new cluster id when missing; returns the cluster id. */
@@ -61,7 +48,7 @@ export class MetadataConfigMap {
       }
       try {
         const cm = await this.object.create({
-          metadata: { name: this.object.name, namespace: this.object.namespace, labels: { ...this.labels } }, data: { clusterId: randomClusterId(), nextProducerId: '0' },
+          metadata: this.object.newMetadata(), data: { clusterId: randomClusterId(), nextProducerId: '0' },
         });
         return cm.data!.clusterId!;
       } catch (err) {

@@ -15,14 +15,33 @@ import type { Kube } from '../k8s/client.ts';
 import { isConflict } from '../k8s/errors.ts';
 import type { KubeObject, Resource } from '../k8s/objects.ts';
 
+/** What a cluster's polled object (the metadata ConfigMap, the SCRAM Secret) is made from. */
+export interface ClusterObjectOptions {
+  kube: Kube;
+  namespace: string;
+  /** The Cluster's name: the object is `brook-<cluster>-<what>`. */
+  cluster: string;
+  /** Labels of the object when a broker creates it. */
+  labels: Readonly<Record<string, string>>;
+  /** How often it is re-read. */
+  pollMs: number;
+}
+
 export interface PolledObjectOptions<O extends KubeObject> {
   kube: Kube;
   resource: Resource;
   namespace: string;
   name: string;
+  /** Labels of the object when it is created here. */
+  labels: Readonly<Record<string, string>>;
   pollMs: number;
   /** Each successful poll's read. */
   onRead(object: O | undefined): void;
+}
+
+/** The polled object `brook-<cluster>-<suffix>` of a cluster. */
+export function clusterObject<O extends KubeObject>(opts: ClusterObjectOptions, resource: Resource, suffix: string, onRead: (object: O | undefined) => void): PolledObjectOptions<O> {
+  return { kube: opts.kube, resource, namespace: opts.namespace, name: `brook-${opts.cluster}-${suffix}`, labels: opts.labels, pollMs: opts.pollMs, onRead };
 }
 
 /** What a compare-and-swap writes, and what its caller gets back. */
@@ -39,6 +58,11 @@ export class PolledObject<O extends KubeObject> {
     this.opts = opts;
     this.name = opts.name;
     this.namespace = opts.namespace;
+  }
+
+  /** The metadata of the object when it is created here: its name, namespace and labels. */
+  newMetadata(): { name: string; namespace: string; labels: Record<string, string> } {
+    return { name: this.name, namespace: this.namespace, labels: { ...this.opts.labels } };
   }
 
   /** The object now, or undefined when it does not exist. */

@@ -7,9 +7,9 @@
  * only of changes. A failed read changes nothing: the credentials known stay in force. Both
  * mechanisms are PolledObject's (kubernetes-polled-object.ts).
  */
-import type { Kube } from '../k8s/client.ts';
 import { resources, type KubeObject } from '../k8s/objects.ts';
-import { PolledObject } from './kubernetes-polled-object.ts';
+import { clusterObject, PolledObject } from './kubernetes-polled-object.ts';
+import type { ClusterObjectOptions } from './kubernetes-polled-object.ts';
 import { applyScramChanges, parseScramCredentials } from './scram-credentials.ts';
 import type { ScramCredentialChange, ScramCredentials } from './types.ts';
 
@@ -19,30 +19,19 @@ interface SecretObject extends KubeObject {
   data?: Record<string, string>;
 }
 
-export interface ScramSecretOptions {
-  kube: Kube;
-  namespace: string;
-  cluster: string;
-  labels: Readonly<Record<string, string>>;
-  pollMs: number;
-}
+export type ScramSecretOptions = ClusterObjectOptions;
 
 export class ScramSecret {
   private readonly object: PolledObject<SecretObject>;
-  private readonly labels: Readonly<Record<string, string>>;
   private scram: ScramCredentials = {};
   private readonly listeners = new Set<(credentials: ScramCredentials) => void>();
 
   constructor(opts: ScramSecretOptions) {
-    this.object = new PolledObject<SecretObject>({
-      kube: opts.kube, resource: resources.Secret, namespace: opts.namespace, name: `brook-${opts.cluster}-scram-credentials`, pollMs: opts.pollMs,
-      onRead: (secret) => {
-        try {
-          this.changed(credentialsOf(secret));
-        } catch { /* unreadable credentials: the ones known stay in force */ }
-      },
-    });
-    this.labels = opts.labels;
+    this.object = new PolledObject(clusterObject<SecretObject>(opts, resources.Secret, 'scram-credentials', (secret) => {
+      try {
+        this.changed(credentialsOf(secret));
+      } catch { /* unreadable credentials: the ones known stay in force */ }
+    }));
   }
 
   watch(listener: (credentials: ScramCredentials) => void): () => void {
@@ -58,7 +47,7 @@ export class ScramSecret {
       const data = { credentials: Buffer.from(JSON.stringify(result)).toString('base64') };
       const write: SecretObject = secret
         ? { ...secret, data }
-        : { metadata: { name: this.object.name, namespace: this.object.namespace, labels: { ...this.labels } }, type: 'Opaque', data };
+        : { metadata: this.object.newMetadata(), type: 'Opaque', data };
       return { write, result };
     }, 'create');
     this.changed(next);
