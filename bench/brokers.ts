@@ -50,6 +50,10 @@ export type RunningBroker = {
   /** True while the process has not exited. */
   alive(): boolean;
   stop(): Promise<{ code: number | null; signal: string | null; stopMs: number; killed: boolean }>;
+  /** SIGKILL, and wait for the process to be gone (a crash: nothing is flushed or closed). */
+  kill(): Promise<void>;
+  /** Starts the broker again on the same data (after stop or kill); its start-up is timed as the first was. */
+  restart(): Promise<RunningBroker>;
 };
 
 export async function freePort(): Promise<number> {
@@ -179,7 +183,12 @@ export async function startKafka(options: KafkaOptions): Promise<RunningBroker> 
   const formatStart = performance.now();
   await runToolOrThrow(toolClasses.storage, ['format', '--standalone', '--cluster-id', clusterId, '--config', propertiesFile]);
   const formatMs = performance.now() - formatStart;
+  return spawnKafka(options, workDir, propertiesFile, port, { storageFormatMs: formatMs });
+}
 
+/** Runs kafka.Kafka on a formatted work dir (its ports are in the properties file). */
+async function spawnKafka(options: KafkaOptions, workDir: string, propertiesFile: string, port: number,
+  startupNotes: Record<string, number>): Promise<RunningBroker> {
   const logFile = join(workDir, 'broker.log');
   const t0 = performance.now();
   const child = spawn('java', [...options.heapOpts, ...KAFKA_JVM_PERFORMANCE_OPTS,
@@ -190,15 +199,21 @@ export async function startKafka(options: KafkaOptions): Promise<RunningBroker> 
   try {
     const startupMs = await waitReady('kafka', () => port, exited, recentOutput, t0);
     return {
-      name: 'kafka', pid: child.pid, bootstrap: `${HOST}:${port}`, workDir, logFile, startupMs,
-      startupNotes: { storageFormatMs: formatMs },
+      name: 'kafka', pid: child.pid, bootstrap: `${HOST}:${port}`, workDir, logFile, startupMs, startupNotes,
       recentOutput, alive: () => !exited(),
       stop: () => stopChild(child, whenExited, exited),
+      kill: () => killChild(child, whenExited),
+      restart: () => spawnKafka(options, workDir, propertiesFile, port, {}),
     };
   } catch (err) {
     await stopChild(child, whenExited, exited);
     throw err;
   }
+}
+
+async function killChild(child: ChildProcess, whenExited: Promise<unknown>): Promise<void> {
+  child.kill('SIGKILL');
+  await whenExited;
 }
 
 export type BrookOptions = { settings: string[]; cpuProfileDir?: string };
@@ -220,11 +235,15 @@ export function brookCommand(dataDir: string, options: BrookOptions): { command:
 
 export async function startBrook(options: BrookOptions): Promise<RunningBroker> {
   const workDir = mkdtempSync(join(tmpdir(), 'brook-bench-brook-'));
-  const dataDir = join(workDir, 'data');
-  mkdirSync(dataDir);
+  mkdirSync(join(workDir, 'data'));
   if (options.cpuProfileDir !== undefined) mkdirSync(options.cpuProfileDir, { recursive: true });
+  return spawnBrook(options, workDir);
+}
+
+/** Runs a Brook broker on `workDir`/data (port 0: a new port each start). */
+async function spawnBrook(options: BrookOptions, workDir: string): Promise<RunningBroker> {
   const logFile = join(workDir, 'broker.log');
-  const { command, args } = brookCommand(dataDir, options);
+  const { command, args } = brookCommand(join(workDir, 'data'), options);
 
   let port: number | undefined;
   let listeningLineMs: number | undefined;
@@ -246,6 +265,8 @@ export async function startBrook(options: BrookOptions): Promise<RunningBroker> 
       startupNotes: { listeningLineMs: listeningLineMs ?? Number.NaN },
       recentOutput, alive: () => !exited(),
       stop: () => stopChild(child, whenExited, exited),
+      kill: () => killChild(child, whenExited),
+      restart: () => spawnBrook(options, workDir),
     };
   } catch (err) {
     await stopChild(child, whenExited, exited);

@@ -387,11 +387,14 @@ export class Broker implements BrokerServices {
    * over the transaction channel) answers NONE per partition that is in the producer's ongoing
    * transaction. Coordinator-level failures come back as their error code for every partition.
    */
-  async verifyTxnPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+  /** Asks the producer's transaction coordinator whether the partitions are in its transaction, or (`add`: protocol v2) to add them. */
+  async verifyTxnPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>, add = false): Promise<Map<string, number>> {
     const index = this.transactions.partitionFor(transactionalId);
     const leader = this.local.topic(TRANSACTION_STATE_TOPIC)?.partitions[index]?.leader ?? -1;
-    if (leader === this.nodeId) return this.transactions.verifyPartitions(transactionalId, producerId, epoch, partitions);
-    return this.markers.verify(leader, transactionalId, producerId, epoch, partitions);
+    if (leader === this.nodeId) {
+      return add ? this.transactions.addPartitions(transactionalId, producerId, epoch, partitions, 2) : this.transactions.verifyPartitions(transactionalId, producerId, epoch, partitions);
+    }
+    return this.markers.verify(leader, transactionalId, producerId, epoch, partitions, add);
   }
 
   /**

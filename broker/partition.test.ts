@@ -51,3 +51,62 @@ describe('Partition: ISR membership', () => {
     expect(p.laggingIsr(lagMaxMs)).toEqual([0, 1]);
   });
 });
+
+describe('Partition: a follower proposed into the ISR (pending expansion)', () => {
+  async function reassigning(clock: () => number): Promise<Partition> {
+    const dir = mkdtempSync(join(tmpdir(), 'brook-partition-'));
+    dirs.push(dir);
+    const log = await PartitionLog.open(dir, defaultLogConfig, { name: 't-0' });
+    // leader 0 with follower 1 in sync; replica 2 being added (a reassignment), not yet in the ISR
+    return new Partition({
+      topic: 't', index: 0, topicId: 'id', log, nodeId: 0, minInsyncReplicas: 1, clock,
+      state: { partition: 0, replicas: [0, 1, 2], addingReplicas: [2], leader: 0, isr: [0, 1], leaderEpoch: 1, partitionEpoch: 1 },
+    });
+  }
+
+  test('the high watermark waits for a proposed joiner before the store answers: nothing is acknowledged that a replica the store may already list in sync lacks', async () => {
+    let now = 1_000;
+    const p = await reassigning(() => now);
+    for (let i = 0; i < 3; i++) p.appendAsLeader(batch(), -1);
+    p.recordFollowerFetch(1, 3n);
+    expect(p.highWatermark).toBe(3n);
+    // replica 2 caught up to the high watermark: proposed into the ISR
+    expect(p.recordFollowerFetch(2, 3n)).toEqual([0, 1, 2]);
+    // the proposal is out (the ISR here is still [0, 1]); a record is written and follower 1 has it
+    p.appendAsLeader(batch(), -1);
+    now += 10;
+    p.recordFollowerFetch(1, 4n);
+    // without the pending joiner the high watermark would be 4 while replica 2 ends at 3
+    expect(p.highWatermark).toBe(3n);
+    // the store took [0, 1, 2]: still held by replica 2 until it has the record
+    p.updateState({ partition: 0, replicas: [0, 1, 2], addingReplicas: [2], leader: 0, isr: [0, 1, 2], leaderEpoch: 1, partitionEpoch: 2 }, 1);
+    expect(p.highWatermark).toBe(3n);
+    p.recordFollowerFetch(2, 4n);
+    expect(p.highWatermark).toBe(4n);
+  });
+
+  test('a dropped proposal, or a joiner that stops fetching for replica.lag.time.max.ms, no longer holds the high watermark back', async () => {
+    let now = 1_000;
+    const p = await reassigning(() => now);
+    p.appendAsLeader(batch(), -1);
+    p.recordFollowerFetch(1, 1n);
+    expect(p.recordFollowerFetch(2, 1n)).toEqual([0, 1, 2]);
+    p.appendAsLeader(batch(), -1);
+    p.recordFollowerFetch(1, 2n);
+    expect(p.highWatermark).toBe(1n);
+    p.isrProposalDropped([0, 1, 2]);
+    expect(p.highWatermark).toBe(2n);
+
+    expect(p.recordFollowerFetch(2, 2n)).toEqual([0, 1, 2]);
+    p.appendAsLeader(batch(), -1);
+    p.recordFollowerFetch(1, 3n);
+    expect(p.highWatermark).toBe(2n);
+    now += 400;
+    p.dropLaggingJoiners(500);
+    expect(p.highWatermark).toBe(2n);
+    now += 200; // replica 2 last caught up 600 ms ago
+    p.recordFollowerFetch(1, 3n);
+    p.dropLaggingJoiners(500);
+    expect(p.highWatermark).toBe(3n);
+  });
+});

@@ -46,6 +46,12 @@ export class Partition {
   private minIsr: number;
   private hw: bigint;
   private readonly followers = new Map<number, FollowerState>();
+  /**
+   * Followers proposed into the ISR and not yet in it here (Kafka's pending expansion, its
+   * "maximal ISR"): the high watermark waits for them as for ISR members, because the store may
+   * already list them in sync (and a reassignment may elect one) before this replica learns it.
+   */
+  private readonly joining = new Set<number>();
   private readonly appendListeners = new Set<() => void>();
   private readonly hwListeners = new Set<() => void>();
   private readonly roleListeners = new Set<() => void>();
@@ -104,6 +110,7 @@ export class Partition {
     if (this.isLeader && (newEpoch || !wasLeader)) this.becomeLeader();
     else if (this.isLeader) this.followReplicaChanges();
     if (!this.isLeader) this.followers.clear();
+    for (const r of this.joining) if (!this.isLeader || state.isr.includes(r) || !state.replicas.includes(r)) this.joining.delete(r);
     if (this.isLeader) this.maybeAdvanceHighWatermark();
     for (const l of [...this.roleListeners]) l();
     return wasLeader !== this.isLeader;
@@ -120,6 +127,7 @@ export class Partition {
     this.epochStartOffsetValue = this.log.logEndOffset;
     this.log.assignEpochStartOffset(this.leaderEpoch, this.log.logEndOffset);
     this.followers.clear();
+    this.joining.clear();
     this.followReplicaChanges();
     this.maybeAdvanceHighWatermark();
   }
@@ -211,9 +219,16 @@ export class Partition {
     this.maybeAdvanceHighWatermark();
     const isr = this.stateValue.isr;
     if (!isr.includes(replicaId) && fetchOffset >= this.hw && fetchOffset >= this.epochStartOffset()) {
+      this.joining.add(replicaId);
       return [...isr, replicaId];
     }
     return null;
+  }
+
+  /** An ISR proposal was not written (lost its compare-and-swap, leadership moved): its joiners stop holding the high watermark back. */
+  isrProposalDropped(isr: readonly number[]): void {
+    for (const r of isr) if (!this.stateValue.isr.includes(r)) this.joining.delete(r);
+    this.maybeAdvanceHighWatermark();
   }
 
   /** The ISR without followers that have not caught up within `lagMaxMs`, or null if none lag. */
@@ -227,19 +242,36 @@ export class Partition {
     return keep.length < this.stateValue.isr.length ? keep : null;
   }
 
+  /** Proposed joiners that stopped catching up within `lagMaxMs` (dead, or their proposal lost track of) no longer hold the high watermark back. */
+  dropLaggingJoiners(lagMaxMs: number): void {
+    const now = this.clock();
+    let dropped = false;
+    for (const r of this.joining) {
+      const f = this.followers.get(r);
+      if (!f || now - f.lastCaughtUpMs > lagMaxMs) {
+        this.joining.delete(r);
+        dropped = true;
+      }
+    }
+    if (dropped) this.maybeAdvanceHighWatermark();
+  }
+
   private epochStartOffset(): bigint {
     return this.log.endOffsetForEpoch(this.leaderEpoch - 1).endOffset;
+  }
+
+  /** The smaller of `min` and replica `r`'s log end as last fetched (-1 before its first fetch); `min` for this replica. */
+  private lowerFollowerEnd(r: number, min: bigint): bigint {
+    if (r === this.nodeId) return min;
+    const leo = this.followers.get(r)?.logEndOffset ?? -1n;
+    return leo < min ? leo : min;
   }
 
   private maybeAdvanceHighWatermark(): void {
     if (!this.isLeader) return;
     let min = this.log.logEndOffset;
-    for (const r of this.stateValue.isr) {
-      if (r === this.nodeId) continue;
-      const f = this.followers.get(r);
-      const leo = f ? f.logEndOffset : -1n;
-      if (leo < min) min = leo;
-    }
+    for (const r of this.stateValue.isr) min = this.lowerFollowerEnd(r, min);
+    for (const r of this.joining) min = this.lowerFollowerEnd(r, min);
     if (min > this.hw) {
       this.hw = min;
       for (const l of [...this.hwListeners]) l();

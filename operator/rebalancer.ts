@@ -66,6 +66,8 @@ interface PartitionView {
   readonly leader: number;
   readonly isr: number[];
   readonly reassigning: boolean;
+  /** The replicas it has once the reassignment in flight completes (its replicas when none is). */
+  readonly target: number[];
   /** Every broker the partition's state names (replicas, reassignment target). */
   readonly brokers: number[];
 }
@@ -133,6 +135,7 @@ export class Rebalancer {
         rf.set(topic, Math.max(rf.get(topic)!, target.length || p.replicas.length));
         partitions.push({
           topic, partition: p.partition, replicas: [...p.replicas], leader: p.leader, isr: [...p.isr], reassigning: !!p.reassignment,
+          target: target.length ? [...target] : [...p.replicas],
           brokers: [...new Set([...p.replicas, ...target])],
         });
       }
@@ -234,8 +237,10 @@ export class Rebalancer {
       ...v.wanted.map((id) => ({ id, rack: live.get(id)?.rack ?? null })),
       ...drain.filter((id) => live.has(id)).map((id) => ({ id, rack: live.get(id)!.rack, draining: true })),
     ];
+    // a partition in mid-move cannot move again (canMove): the planner counts it at its target, not
+    // at the replicas of the move (the target plus the ones it removes, more than its RF)
     const partitions: CurrentPartition[] = v.partitions.map((p) => ({
-      topic: p.topic, partition: p.partition, replicas: p.replicas, leader: p.leader >= 0 ? p.leader : null, isr: p.isr, sizeBytes: sizes.get(`${p.topic}/${p.partition}`),
+      topic: p.topic, partition: p.partition, replicas: p.reassigning ? p.target : p.replicas, leader: p.leader >= 0 ? p.leader : null, isr: p.isr, sizeBytes: sizes.get(`${p.topic}/${p.partition}`),
     }));
     const throttle = cluster.spec.rebalance?.throttleBytesPerSecond;
     const id = this.nextId(prev);

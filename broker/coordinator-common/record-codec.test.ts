@@ -1,6 +1,6 @@
 /**
  * The internal topics' records in Kafka's byte layouts (golden bytes, written out field by field
- * from Kafka's schemas: OffsetCommitKey/Value, GroupMetadataKey, TransactionLogKey/Value), encoded
+ * from Kafka's schemas: OffsetCommitKey/Value, GroupMetadataKey, TransactionLogKey/Value v0 and v1), encoded
  * and decoded through the one record codec; records in versions Kafka wrote and Brook does not
  * (OffsetCommitValue v1 with expireTimestamp, OffsetCommitKey v0) decode too.
  */
@@ -38,12 +38,27 @@ describe('__transaction_state records', () => {
     const value = {
       producerId: 1000n, producerEpoch: 2, timeoutMs: 60_000, state: 'Ongoing' as const,
       partitions: new Map([['a', [0, 2]]]), lastUpdateTimestamp: 1_700_000_000_002n, startTimestamp: 1_700_000_000_000n,
+      previousProducerId: -1n, nextProducerId: -1n, clientTransactionVersion: 0,
     };
     const bytes = hex('0000', '00000000000003e8', '0002', '0000ea60', '01',
       '00000001', '0001', '61', '00000002', '00000000', '00000002', '0000018bcfe56802', '0000018bcfe56800');
     expect(txnValue(value)).toEqual(bytes);
     expect(decodeTxnValue(bytes)).toEqual(value);
-    expect(() => decodeTxnValue(hex('0001', '00'))).toThrow('unknown TransactionLogValue version 1');
+    expect(() => decodeTxnValue(hex('0002', '00'))).toThrow('unknown TransactionLogValue version 2');
+  });
+
+  test('TransactionLogValue v1 (flexible, tagged fields: a transaction protocol v2 producer) is Kafka\'s bytes and decodes back', () => {
+    const value = {
+      producerId: 1000n, producerEpoch: 7, timeoutMs: 60_000, state: 'PrepareCommit' as const,
+      partitions: new Map([['a', [1]]]), lastUpdateTimestamp: 1_700_000_000_002n, startTimestamp: 1_700_000_000_000n,
+      previousProducerId: -1n, nextProducerId: -1n, clientTransactionVersion: 2,
+    };
+    const bytes = hex('0001', '00000000000003e8', '0007', '0000ea60', '02',
+      '02', '0261', '02', '00000001', '00', // compact array of 1: topic "a", partitionIds [1], its tag buffer
+      '0000018bcfe56802', '0000018bcfe56800',
+      '01', '02', '02', '0002'); // one tagged field: tag 2 (clientTransactionVersion), 2 bytes, 2
+    expect(txnValue(value)).toEqual(bytes);
+    expect(decodeTxnValue(bytes)).toEqual(value);
   });
 });
 

@@ -2,7 +2,9 @@
  * The versioned key/value records of the coordinators' internal topics (Kafka's
  * CoordinatorRecordSerde), __consumer_offsets and __transaction_state alike. A key or a value is
  *
- *   version int16, then the fields of its schema at a schema version, classic (non-flexible) encoding
+ *   version int16, then the fields of its schema at a schema version: the classic encoding, or
+ *   from the schema's first flexible version on the flexible one (compact strings and arrays,
+ *   tagged fields), as Kafka's `flexibleVersions`
  *
  * The schemas are data (fields with version ranges, as the protocol messages), encoded and
  * decoded by the protocol codec (compiled once per schema and version). The schema version is
@@ -21,10 +23,13 @@ export function recordVersion(record: Buffer): number { return record.readInt16B
 export class RecordSchema<T> {
   readonly name: string;
   readonly fields: readonly FieldSpec[];
+  /** The first flexible schema version (Kafka's `flexibleVersions: "N+"`); null: none. */
+  readonly flexibleFrom: number | null;
 
-  constructor(name: string, fields: readonly FieldSpec[]) {
+  constructor(name: string, fields: readonly FieldSpec[], opts: { flexibleFrom?: number } = {}) {
     this.name = name;
     this.fields = fields;
+    this.flexibleFrom = opts.flexibleFrom ?? null;
   }
 
   /** `value` as a record: `version`, then the fields at `schemaVersion` (default: `version`). */
@@ -43,6 +48,6 @@ export class RecordSchema<T> {
   }
 
   private struct(version: number): CompiledStruct {
-    return compileStruct(this.fields, version, false, `${this.name}v${version}`);
+    return compileStruct(this.fields, version, this.flexibleFrom !== null && version >= this.flexibleFrom, `${this.name}v${version}`);
   }
 }

@@ -5,10 +5,15 @@ import { handlers } from './index.ts';
 
 /**
  * Feature flags (KIP-584) as Kafka 4.x brokers report them in ApiVersions v3+: `group.version` 1
- * is the consumer group protocol (KIP-848), which tools and clients look for before using it.
+ * is the consumer group protocol (KIP-848), which tools and clients look for before using it;
+ * `transaction.version` 2 is the transaction protocol v2 (KIP-890 part 2: an epoch bump per
+ * transaction, partitions added by their leaders), which the Java client 4.x then speaks.
  * Brook's features are fixed by its code, so they are always finalized at their highest level.
  */
-const FEATURES = [{ name: 'group.version', minVersion: 0, maxVersion: 1 }] as const;
+const FEATURES = [
+  { name: 'group.version', minVersion: 0, maxVersion: 1 },
+  { name: 'transaction.version', minVersion: 0, maxVersion: 2 },
+] as const;
 /** Finalized features never change while a broker runs; the epoch only has to be >= 0. */
 const FINALIZED_FEATURES_EPOCH = 0n;
 

@@ -17,11 +17,13 @@ export type CommitResult = Array<{ name: string; partitions: Array<{ partitionIn
 
 /**
  * Runs `commit` on the partitions the principal may commit and answers every requested one:
- * its authorization error, or the code `commit` returned for it (by `topic\0partition`).
+ * its authorization error, or the code `commit` returned for it (by `topic\0partition`). A
+ * `commit` that fails as a whole (TxnOffsetCommit v5 whose offsets partition could not join the
+ * transaction) returns one error code, and every partition answers it, refused topics' too.
  */
 export async function commitAuthorized<P extends { partitionIndex: number }>(
   ctx: RequestContext, groupId: string, topics: ReadonlyArray<CommitTopic<P>>,
-  commit: (allowedTopics: Array<CommitTopic<P>>) => Promise<Map<string, number>>,
+  commit: (allowedTopics: Array<CommitTopic<P>>) => Promise<Map<string, number> | number>,
   exists: (topic: string, partition: number) => boolean = () => true,
 ): Promise<CommitResult> {
   const groupDenied = !allowed(ctx, AclOperation.READ, ResourceType.GROUP, groupId);
@@ -30,6 +32,7 @@ export async function commitAuthorized<P extends { partitionIndex: number }>(
     : await commit(topics.filter((t) => !topicDenied.has(t.name)).map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => exists(t.name, p.partitionIndex)) })));
   const codeOf = (topic: string, partition: number) => {
     if (groupDenied) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
+    if (typeof errors === 'number') return errors;
     if (topicDenied.has(topic)) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
     return exists(topic, partition) ? errors.get(`${topic}\u0000${partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   };

@@ -5,8 +5,13 @@ import type { ErrorName } from '../errors.ts';
 import { BATCH_HEADER_SIZE, isControl, isTransactional, readBatchHeader } from '../log/record-batch.ts';
 import type { Partition } from '../partition.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
+import { joinTransaction } from './txn-join.ts';
 
 /**
+ * Produce v12 is v11 from a producer of the transaction protocol v2 (KIP-890 part 2): a
+ * transactional batch to a partition not yet in the producer's transaction makes this leader add
+ * it (where v3-11 only verify it is there).
+ *
  * Produce v0-2 is advertised (librdkafka enables gzip/snappy only when it sees Produce v0, as
  * with Kafka 4) but answered with UNSUPPORTED_VERSION per partition: those versions carry the
  * old message formats.
@@ -20,7 +25,7 @@ type PartitionResponse = NonNullable<NonNullable<Response<0>['responses']>[numbe
 export const produceHandler: ApiHandler<0> = {
   apiKey: 0,
   minVersion: 0,
-  maxVersion: 11,
+  maxVersion: 12,
   handle(req, ctx) {
     const { broker, apiVersion } = ctx;
     const fail = (code: number, message: string | null = null): ((p: { index: number }) => PartitionResponse) =>
@@ -39,7 +44,7 @@ export const produceHandler: ApiHandler<0> = {
         name: topic.name,
         partitionResponses: topic.partitionData.map((p) => {
           const refuse = reject ?? denied;
-          return refuse ? refuse(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable, req.transactionalId ?? null);
+          return refuse ? refuse(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable, req.transactionalId ?? null, apiVersion >= 12);
         }),
       };
     });
@@ -59,13 +64,13 @@ export const produceHandler: ApiHandler<0> = {
 };
 
 function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'][number]['partitionData'][number], acks: number, timeoutMs: number,
-  durable: Pending[], transactionalId: string | null): PartitionResponse {
+  durable: Pending[], transactionalId: string | null, addToTxn: boolean): PartitionResponse {
   try {
     const partition = leaderReplica(broker, topic, p.index);
     if (!p.records || p.records.length === 0) throw new KafkaError('CORRUPT_MESSAGE', 'produce request without record batches');
     const txn = transactionalProducer(p.records);
     // (only transactional batches look up the verification chains: the common path does no more)
-    const chains = txn ? verificationChains(broker) : null;
+    const chains = txn && broker.settings.bool('transaction.partition.verification.enable') ? verificationChains(broker) : null;
     const chainKey = txn ? `${topic}\u0000${p.index}\u0000${txn.producerId}` : '';
     if (!txn || !chains || (!chains.has(chainKey) && !needsVerification(partition, txn))) {
       const response = partitionResponse(p.index, ErrorCode.NONE, -1n, -1n, -1n, null);
@@ -73,13 +78,14 @@ function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'
       return response;
     }
     // the producer's first transactional batch here: the coordinator confirms the partition is in
-    // its transaction first; its later batches wait behind it, so they keep their order
+    // its transaction (protocol v2: adds it) first; its later batches wait behind it, so they keep their order
     if (transactionalId === null) throw new KafkaError('INVALID_TXN_STATE', 'transactional records in a produce request without a transactional id');
     const response = partitionResponse(p.index, ErrorCode.NONE, -1n, -1n, -1n, null);
     const appended = (chains.get(chainKey) ?? Promise.resolve()).then(async () => {
       const current = leaderReplica(broker, topic, p.index);
       if (needsVerification(current, txn)) {
-        const code = (await broker.verifyTxnPartitions(transactionalId, txn.producerId, txn.producerEpoch, [{ topic, partition: p.index }])).get(`${topic}\u0000${p.index}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        const codes = await joinTransaction(broker, transactionalId, txn.producerId, txn.producerEpoch, [{ topic, partition: p.index }], addToTxn);
+        const code = codes.get(`${topic}\u0000${p.index}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
         if (code !== ErrorCode.NONE) throw verificationError(code, topic, p.index);
       }
       return appendNow(broker, leaderReplica(broker, topic, p.index), topic, p.records!, acks, timeoutMs, response);
@@ -151,12 +157,19 @@ function needsVerification(partition: Partition, txn: TxnProducer): boolean {
   return !(e && e.epoch === txn.producerEpoch && e.currentTxnFirstOffset >= 0n);
 }
 
-/** Coordinator-side failures the producer should retry become NOT_ENOUGH_REPLICAS, as Kafka answers (every client retries it). */
+/**
+ * The coordinator's answer as the producer gets it, as Kafka answers: failures it should retry
+ * become NOT_ENOUGH_REPLICAS (every client retries it); a producer the coordinator fenced or does
+ * not know gets INVALID_PRODUCER_EPOCH (the client aborts the transaction).
+ */
 function verificationError(code: number, topic: string, index: number): KafkaError {
   const retriable = code === ErrorCode.NOT_COORDINATOR || code === ErrorCode.COORDINATOR_NOT_AVAILABLE
     || code === ErrorCode.COORDINATOR_LOAD_IN_PROGRESS || code === ErrorCode.CONCURRENT_TRANSACTIONS;
   if (retriable) return new KafkaError('NOT_ENOUGH_REPLICAS', `the transaction coordinator could not verify ${topic}-${index} yet (${errorInfo(code).name})`);
   if (code === ErrorCode.INVALID_TXN_STATE) return new KafkaError('INVALID_TXN_STATE', `${topic}-${index} is not in the producer's ongoing transaction`);
+  if (code === ErrorCode.PRODUCER_FENCED || code === ErrorCode.INVALID_PRODUCER_ID_MAPPING) {
+    return new KafkaError('INVALID_PRODUCER_EPOCH', `${topic}-${index}: the transaction coordinator refused the producer (${errorInfo(code).name})`);
+  }
   return new KafkaError(errorInfo(code).name as ErrorName, `partition verification of ${topic}-${index}`);
 }
 

@@ -57,7 +57,7 @@ export interface BrokerServices {
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
   /** Asks the coordinator of `transactionalId` whether these partitions are in the producer's ongoing transaction (KIP-890 part 1). */
-  verifyTxnPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>>;
+  verifyTxnPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>, add?: boolean): Promise<Map<string, number>>;
   /** How long a transaction marker waits for its partition's ISR. */
   readonly markerTimeoutMs: number;
   readonly producerIds: ProducerIdAllocator;

@@ -4,20 +4,24 @@
  * transactional id is in produce.ts; FindCoordinator key type 1 in groups.ts. The transaction
  * logic lives in broker/transactions; these handlers translate requests and responses.
  *
- * Versions: Brook speaks transaction protocol v1 (it does not advertise the `transaction.version`
- * feature), so clients send AddPartitionsToTxn v0-3, EndTxn v0-4 and TxnOffsetCommit v0-4. The
- * admin APIs of KIP-664 (kafka-transactions.sh list / describe / describe-producers) are here too:
- * ListTransactions (66), DescribeTransactions (65) and DescribeProducers (61). AddPartitionsToTxn
- * v4-5 is the batched broker-to-coordinator form of KIP-890: partition leaders send it with
- * verifyOnly before a producer's first transactional batch (partition verification, part 1).
- * EndTxn v5 and TxnOffsetCommit v5 belong to protocol v2 (part 2) and are not advertised.
+ * Versions: the transaction protocol v1 (AddPartitionsToTxn v0-3, EndTxn v0-4, TxnOffsetCommit
+ * v0-4, with AddOffsetsToTxn) and v2 (KIP-890 part 2, advertised as the `transaction.version` 2
+ * feature in ApiVersions): EndTxn v5 bumps the epoch and answers with the next one, and a
+ * TxnOffsetCommit v5 adds the group's offsets partition to the transaction itself, as a Produce
+ * v12 does for its partitions (produce.ts). AddPartitionsToTxn v4-5 is the batched
+ * broker-to-coordinator form: partition leaders send it with verifyOnly before a protocol-v1
+ * producer's first transactional batch (partition verification, part 1), and without it to add
+ * the partition of a protocol-v2 producer. The admin APIs of KIP-664 (kafka-transactions.sh list /
+ * describe / describe-producers) are here too: ListTransactions (66), DescribeTransactions (65) and
+ * DescribeProducers (61).
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
 import { writeMarkersLocally } from '../transactions/index.ts';
 import { AclOperation, allowed, clusterAllowed, requireTopic, ResourceType } from './authz.ts';
+import type { ApiHandler, BrokerServices, Request } from './index.ts';
 import { commitAuthorized } from './offset-commit-authz.ts';
-import type { ApiHandler } from './index.ts';
+import { joinTransaction } from './txn-join.ts';
 
 export const addPartitionsToTxnHandler: ApiHandler<24> = {
   apiKey: 24,
@@ -33,7 +37,7 @@ export const addPartitionsToTxnHandler: ApiHandler<24> = {
         const partitions = t.topics.flatMap((topic) => topic.partitions.map((partition) => ({ topic: topic.name, partition })));
         const results = t.verifyOnly
           ? await broker.transactions.verifyPartitions(t.transactionalId, t.producerId, t.producerEpoch, partitions)
-          : await broker.transactions.addPartitions(t.transactionalId, t.producerId, t.producerEpoch, partitions);
+          : await broker.transactions.addPartitions(t.transactionalId, t.producerId, t.producerEpoch, partitions, 2);
         return { transactionalId: t.transactionalId, topicResults: topicResults(t.topics, results) };
       }));
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, resultsByTransaction };
@@ -80,12 +84,14 @@ export const addOffsetsToTxnHandler: ApiHandler<25> = {
 export const endTxnHandler: ApiHandler<26> = {
   apiKey: 26,
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
   async handle(req, ctx) {
-    const { broker } = ctx;
-    if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED };
-    const errorCode = await broker.transactions.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.committed);
-    return { throttleTimeMs: 0, errorCode };
+    const { broker, apiVersion } = ctx;
+    if (!allowed(ctx, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, req.transactionalId)) {
+      return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1n, producerEpoch: -1 };
+    }
+    const r = await broker.transactions.endTxn(req.transactionalId, req.producerId, req.producerEpoch, req.committed, apiVersion >= 5 ? 2 : 0);
+    return { throttleTimeMs: 0, errorCode: r.errorCode, producerId: r.producerId, producerEpoch: r.producerEpoch };
   },
 };
 
@@ -123,16 +129,41 @@ export const writeTxnMarkersHandler: ApiHandler<27> = {
 export const txnOffsetCommitHandler: ApiHandler<28> = {
   apiKey: 28,
   minVersion: 0,
-  maxVersion: 4,
+  maxVersion: 5,
   async handle(req, ctx) {
-    const { broker } = ctx;
-    const topics = await commitAuthorized(ctx, req.groupId, req.topics, (allowedTopics) => broker.groups.txnCommitOffsets({
-      groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, generationId: req.generationId,
-      memberId: req.memberId, groupInstanceId: req.groupInstanceId, topics: allowedTopics,
-    }));
+    const { broker, apiVersion } = ctx;
+    const topics = await commitAuthorized(ctx, req.groupId, req.topics, async (allowedTopics) => {
+      // v5 (transaction protocol v2): the group's offsets partition joins the transaction here, as AddOffsetsToTxn did
+      const joinError = apiVersion >= 5 ? await joinOffsetsPartition(broker, req) : ErrorCode.NONE;
+      if (joinError !== ErrorCode.NONE) return joinError;
+      return broker.groups.txnCommitOffsets({
+        groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, generationId: req.generationId,
+        memberId: req.memberId, groupInstanceId: req.groupInstanceId, topics: allowedTopics,
+      });
+    });
     return { throttleTimeMs: 0, topics };
   },
 };
+
+/**
+ * Adds the group's __consumer_offsets partition to the producer's transaction (TxnOffsetCommit
+ * v5); NONE, or the error as the Java client's TxnOffsetCommit handler takes it: what it should
+ * retry with this group coordinator is COORDINATOR_LOAD_IN_PROGRESS, a fenced or unknown producer
+ * INVALID_PRODUCER_EPOCH.
+ */
+async function joinOffsetsPartition(broker: BrokerServices, req: Request<28>): Promise<number> {
+  const partition = { topic: OFFSETS_TOPIC, partition: broker.groups.partitionFor(req.groupId) };
+  const codes = await joinTransaction(broker, req.transactionalId, req.producerId, req.producerEpoch, [partition], true);
+  const code = codes.get(`${partition.topic}\u0000${partition.partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+  switch (code) {
+    case ErrorCode.CONCURRENT_TRANSACTIONS: case ErrorCode.COORDINATOR_NOT_AVAILABLE: case ErrorCode.NOT_COORDINATOR: case ErrorCode.COORDINATOR_LOAD_IN_PROGRESS:
+      return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+    case ErrorCode.PRODUCER_FENCED: case ErrorCode.INVALID_PRODUCER_ID_MAPPING:
+      return ErrorCode.INVALID_PRODUCER_EPOCH;
+    default:
+      return code;
+  }
+}
 
 export const listTransactionsHandler: ApiHandler<66> = {
   apiKey: 66,

@@ -43,7 +43,7 @@ describe('encoding', () => {
     encodeErr(() => encodeRequest(1, 13, 1, null, { topics: [{ topicId: 'not-a-uuid' }] }));
     encodeErr(() => encodeRequest(3, 1, 1, null, { topics: [{ name: 'x'.repeat(40000) }] }));
     encodeErr(() => encodeRequest(99 as number, 0, 1, null, {}));
-    encodeErr(() => encodeRequest(0, 12, 1, null, {}));
+    encodeErr(() => encodeRequest(0, 13, 1, null, {})); // Produce v13 (topic ids) is not served
   });
 
   test('int64 values beyond 2^53 round-trip exactly', () => {

@@ -38,7 +38,8 @@ export interface ReplicaManagerOptions {
 export class ReplicaManager {
   private readonly opts: ReplicaManagerOptions;
   private readonly fetchers = new Map<number, ReplicaFetcher>();
-  private readonly proposing = new Set<Partition>();
+  /** The ISR each partition's proposal in flight writes. */
+  private readonly proposing = new Map<Partition, number[]>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(opts: ReplicaManagerOptions) { this.opts = opts; }
@@ -85,39 +86,56 @@ export class ReplicaManager {
     }
   }
 
-  /** Proposes a new ISR for a partition this broker leads (compare-and-swap; fire and forget). */
+  /**
+   * Proposes a new ISR for a partition this broker leads (compare-and-swap; fire and forget). A
+   * proposal that is not written (another in flight, a lost race, leadership moved) is dropped,
+   * so that followers it added stop holding the high watermark back.
+   */
   proposeIsr(p: Partition, isr: number[]): void {
-    if (this.proposing.has(p)) return;
-    this.proposing.add(p);
-    void this.casIsr(p, isr).finally(() => this.proposing.delete(p));
+    const inFlight = this.proposing.get(p);
+    if (inFlight) {
+      p.isrProposalDropped(isr.filter((r) => !inFlight.includes(r)));
+      return;
+    }
+    this.proposing.set(p, isr);
+    void this.casIsr(p, isr)
+      .catch((err: unknown) => {
+        this.opts.logger.warn(`${p.name}: proposing ISR [${isr.join(',')}] failed: ${(err as Error).message}`);
+        return false;
+      })
+      .then((written) => { if (!written) p.isrProposalDropped(isr); })
+      .finally(() => this.proposing.delete(p));
   }
 
-  private async casIsr(p: Partition, isr: number[]): Promise<void> {
+  /** True when the store holds `isr` for the partition afterwards. */
+  private async casIsr(p: Partition, isr: number[]): Promise<boolean> {
     const epoch = p.leaderEpoch;
     for (let attempt = 0; attempt < 5; attempt++) {
       const topic = await this.opts.store.getTopic(p.topic);
       const state = topic?.partitions[p.index];
-      if (!topic || !state || state.leader !== this.opts.nodeId || state.leaderEpoch !== epoch) return;
-      if (state.isr.length === isr.length && state.isr.every((r, i) => r === isr[i])) return;
+      if (!topic || !state || state.leader !== this.opts.nodeId || state.leaderEpoch !== epoch) return false;
+      if (state.isr.length === isr.length && state.isr.every((r, i) => r === isr[i])) return true;
       const grew = isr.length > state.isr.length;
       const partitions = topic.partitions.map((s) => (s.partition === p.index ? { ...s, isr, partitionEpoch: s.partitionEpoch + 1 } : s));
       try {
         await this.opts.store.updateTopic(p.topic, topic.version, { partitions });
         (grew ? this.opts.metrics.isrExpands : this.opts.metrics.isrShrinks).inc();
         this.opts.logger.info(`${p.name}: ISR [${state.isr.join(',')}] → [${isr.join(',')}]`);
-        return;
+        return true;
       } catch (err) {
         if (!(err instanceof StaleVersionError)) {
           this.opts.logger.warn(`${p.name}: proposing ISR [${isr.join(',')}] failed: ${(err as Error).message}`);
-          return;
+          return false;
         }
       }
     }
+    return false;
   }
 
   private shrinkLaggingIsrs(): void {
     for (const p of this.opts.partitions()) {
       if (!p.isLeader) continue;
+      p.dropLaggingJoiners(this.opts.lagMaxMs);
       const isr = p.laggingIsr(this.opts.lagMaxMs);
       if (isr) this.proposeIsr(p, isr);
     }

@@ -3,14 +3,25 @@
  * TransactionStateManager) for the transactional ids whose `__transaction_state` partition this
  * broker leads (partition = abs(javaHashCode(transactionalId)) % transaction.state.log.num.partitions).
  *
- * State machine per transactional id (Kafka's TransactionState, transaction protocol v1 — Brook
- * does not advertise the `transaction.version` feature, so clients run KIP-890 part 1 only):
+ * State machine per transactional id (Kafka's TransactionState):
  *
  *   Empty / CompleteCommit / CompleteAbort --AddPartitionsToTxn--> Ongoing
  *   Ongoing --EndTxn(commit)--> PrepareCommit --markers written--> CompleteCommit
  *   Ongoing --EndTxn(abort) / timeout / new producer--> PrepareAbort --markers written--> CompleteAbort
  *   InitProducerId: bumps the epoch (fencing the previous producer) from Empty/Complete*; an
  *   Ongoing transaction is first aborted with a bumped epoch (CONCURRENT_TRANSACTIONS meanwhile).
+ *
+ * Transaction protocol v2 (KIP-890 part 2; Brook advertises `transaction.version` 2, so Kafka
+ * 4.x clients use it): partitions and the group's offsets partition join the transaction through
+ * their leaders (Produce v12, TxnOffsetCommit v5: AddPartitionsToTxn v4+ without verifyOnly from
+ * the leader), and EndTxn v5 bumps the producer epoch with every transaction: the Prepare* state
+ * and its markers carry epoch + 1, which the answer gives the producer for its next transaction,
+ * so a late write of the ended transaction is refused at every partition (INVALID_PRODUCER_EPOCH).
+ * When the epoch runs out the producer gets a new producer id (epoch 0) instead, kept as
+ * nextProducerId until the markers are written. A retried EndTxn (the epoch before the bump, or
+ * the producer id before the rotation) is answered as the first was. An abort with nothing added
+ * (Empty, Complete*) still bumps the epoch: the producer cannot know whether a leader added a
+ * partition for it.
  *
  * Durability: every state change is appended to the id's partition and takes effect (in memory,
  * and in the answer) only once every in-sync replica has it (acks=all, the topic's
@@ -71,8 +82,14 @@ export interface TxnMetadata {
   readonly transactionalId: string;
   producerId: bigint;
   producerEpoch: number;
-  /** The epoch before the last bump (in memory only), to recognise a retried InitProducerId. */
+  /** The epoch before the last bump (in memory only), to recognise a retried InitProducerId or EndTxn. */
   lastProducerEpoch: number;
+  /** Protocol v2, epoch exhausted: the producer id the producer was given, until the markers are written (-1: none). */
+  nextProducerId: bigint;
+  /** The producer id before the last rotation (-1: none), to recognise a retried EndTxn. */
+  previousProducerId: bigint;
+  /** The transaction protocol of the producer's requests: 2 (KIP-890 part 2) or 0. */
+  clientTransactionVersion: number;
   timeoutMs: number;
   state: TxnState;
   /** `topic\0partition` */
@@ -94,6 +111,8 @@ function splitTp(key: string): { topic: string; partition: number } {
 }
 
 export interface InitProducerIdResult { errorCode: number; producerId: bigint; producerEpoch: number }
+/** EndTxn's answer; v5 (protocol v2) also gives the producer id and epoch of the next transaction. */
+export type EndTxnResult = InitProducerIdResult;
 
 export class TransactionCoordinator {
   private readonly config: TransactionCoordinatorConfig;
@@ -178,6 +197,7 @@ export class TransactionCoordinator {
         const v = decodeTxnValue(r.value);
         this.txns.set(id, {
           transactionalId: id, producerId: v.producerId, producerEpoch: v.producerEpoch, lastProducerEpoch: -1, timeoutMs: v.timeoutMs,
+          nextProducerId: v.nextProducerId, previousProducerId: v.previousProducerId, clientTransactionVersion: v.clientTransactionVersion,
           state: v.state, partitions: new Set([...v.partitions].flatMap(([t, ps]) => ps.map((p) => tp(t, p)))),
           startTimestamp: v.startTimestamp, lastUpdateTimestamp: v.lastUpdateTimestamp,
         });
@@ -268,8 +288,12 @@ export class TransactionCoordinator {
     }).catch((err: unknown) => fail(errorCodeOf(err)));
   }
 
-  /** AddPartitionsToTxn (v0-3): an error code per `topic\0partition`. */
-  addPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+  /**
+   * AddPartitionsToTxn: from the producer (v0-3, protocol v1), or from a partition leader adding
+   * the partitions a producer of protocol v2 writes to (v4+ without verifyOnly,
+   * `transactionVersion` 2). An error code per `topic\0partition`.
+   */
+  addPartitions(transactionalId: string, producerId: bigint, epoch: number, partitions: Array<{ topic: string; partition: number }>, transactionVersion = 0): Promise<Map<string, number>> {
     const all = (code: number) => new Map(partitions.map((p) => [tp(p.topic, p.partition), code]));
     const unknown = partitions.filter((p) => !this.partitionExists(p.topic, p.partition));
     if (unknown.length > 0) {
@@ -277,7 +301,7 @@ export class TransactionCoordinator {
       for (const p of unknown) out.set(tp(p.topic, p.partition), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
       return Promise.resolve(out);
     }
-    return this.enqueue(transactionalId, async () => all(await this.addToTxn(transactionalId, producerId, epoch, partitions.map((p) => tp(p.topic, p.partition)))))
+    return this.enqueue(transactionalId, async () => all(await this.addToTxn(transactionalId, producerId, epoch, partitions.map((p) => tp(p.topic, p.partition)), transactionVersion)))
       .catch((err: unknown) => all(errorCodeOf(err)));
   }
 
@@ -295,9 +319,9 @@ export class TransactionCoordinator {
       const err = this.coordinatorError(transactionalId);
       if (err !== ErrorCode.NONE) return all(err);
       const m = this.txns.get(transactionalId);
-      if (!m || m.producerId !== producerId) return all(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
-      if (m.producerEpoch !== epoch) return all(ErrorCode.PRODUCER_FENCED);
-      if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return all(ErrorCode.CONCURRENT_TRANSACTIONS);
+      if (!m) return all(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+      const refused = this.producerCheck(m, producerId, epoch);
+      if (refused !== ErrorCode.NONE) return all(refused);
       return new Map(partitions.map((p) => {
         const key = tp(p.topic, p.partition);
         return [key, m.state === 'Ongoing' && m.partitions.has(key) ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE];
@@ -305,55 +329,114 @@ export class TransactionCoordinator {
     }).catch((err: unknown) => all(errorCodeOf(err)));
   }
 
-  /** AddOffsetsToTxn: the group's __consumer_offsets partition joins the transaction. */
+  /** AddOffsetsToTxn (protocol v1): the group's __consumer_offsets partition joins the transaction. */
   addOffsets(transactionalId: string, producerId: bigint, epoch: number, offsetsTopic: string, offsetsPartition: number): Promise<number> {
     return this.enqueue(transactionalId, () => this.addToTxn(transactionalId, producerId, epoch, [tp(offsetsTopic, offsetsPartition)]))
       .catch((err: unknown) => errorCodeOf(err));
   }
 
-  private async addToTxn(transactionalId: string, producerId: bigint, epoch: number, keys: string[]): Promise<number> {
+  /**
+   * The producer's id and epoch against the transaction's: NONE, INVALID_PRODUCER_ID_MAPPING,
+   * PRODUCER_FENCED, or CONCURRENT_TRANSACTIONS while a transaction completes (its markers are
+   * still being written; a producer of protocol v2 may already hold the next epoch or producer id).
+   */
+  private producerCheck(m: TxnMetadata, producerId: bigint, epoch: number): number {
+    const completing = m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence';
+    if (completing && m.nextProducerId >= 0n && producerId === m.nextProducerId && epoch === 0) return ErrorCode.CONCURRENT_TRANSACTIONS;
+    if (m.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    if (m.producerEpoch !== epoch) return ErrorCode.PRODUCER_FENCED;
+    return completing ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.NONE;
+  }
+
+  private async addToTxn(transactionalId: string, producerId: bigint, epoch: number, keys: string[], transactionVersion = 0): Promise<number> {
     const err = this.coordinatorError(transactionalId);
     if (err !== ErrorCode.NONE) return err;
     const m = this.txns.get(transactionalId);
-    if (!m || m.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
-    if (m.producerEpoch !== epoch) return ErrorCode.PRODUCER_FENCED;
-    if (m.state === 'PrepareCommit' || m.state === 'PrepareAbort' || m.state === 'PrepareEpochFence') return ErrorCode.CONCURRENT_TRANSACTIONS;
+    if (!m) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
+    const refused = this.producerCheck(m, producerId, epoch);
+    if (refused !== ErrorCode.NONE) return refused;
     if (m.state === 'Ongoing' && keys.every((k) => m.partitions.has(k))) return ErrorCode.NONE;
     const now = BigInt(this.clock());
     const ongoing = m.state === 'Ongoing';
     const next: TxnMetadata = {
       ...m, state: 'Ongoing', partitions: new Set([...(ongoing ? m.partitions : []), ...keys]),
       startTimestamp: ongoing ? m.startTimestamp : now, lastUpdateTimestamp: now,
+      clientTransactionVersion: ongoing ? Math.max(m.clientTransactionVersion, transactionVersion) : transactionVersion,
     };
     await this.persist(next);
     this.txns.set(transactionalId, next);
     return ErrorCode.NONE;
   }
 
-  /** EndTxn (v0-4): moves to Prepare*, answers, and completes (markers, then Complete*) in the background. */
-  endTxn(transactionalId: string, producerId: bigint, epoch: number, commit: boolean): Promise<number> {
-    return this.enqueue(transactionalId, async () => {
+  /**
+   * EndTxn: moves to Prepare*, answers, and completes (markers, then Complete*) in the
+   * background. `transactionVersion` 2 (EndTxn v5) is protocol v2: the epoch is bumped (see the
+   * file comment) and the answer carries the producer id and epoch of the next transaction.
+   */
+  endTxn(transactionalId: string, producerId: bigint, epoch: number, commit: boolean, transactionVersion = 0): Promise<EndTxnResult> {
+    const fail = (errorCode: number): EndTxnResult => ({ errorCode, producerId: -1n, producerEpoch: -1 });
+    const ok = (m: TxnMetadata): EndTxnResult => (m.nextProducerId >= 0n
+      ? { errorCode: ErrorCode.NONE, producerId: m.nextProducerId, producerEpoch: 0 }
+      : { errorCode: ErrorCode.NONE, producerId: m.producerId, producerEpoch: m.producerEpoch });
+    const v2 = transactionVersion >= 2;
+    return this.enqueue(transactionalId, async (): Promise<EndTxnResult> => {
       const err = this.coordinatorError(transactionalId);
-      if (err !== ErrorCode.NONE) return err;
+      if (err !== ErrorCode.NONE) return fail(err);
       const m = this.txns.get(transactionalId);
-      if (!m || m.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
-      if (m.producerEpoch !== epoch) return ErrorCode.PRODUCER_FENCED;
-      switch (m.state) {
-        case 'Ongoing': {
-          const next: TxnMetadata = { ...m, state: commit ? 'PrepareCommit' : 'PrepareAbort', lastUpdateTimestamp: BigInt(this.clock()) };
-          await this.persist(next);
-          this.txns.set(transactionalId, next);
-          void this.complete(next, commit);
-          return ErrorCode.NONE;
-        }
-        case 'CompleteCommit': return commit ? ErrorCode.NONE : ErrorCode.INVALID_TXN_STATE;
-        case 'CompleteAbort': return commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.NONE;
-        case 'PrepareCommit': return commit ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.INVALID_TXN_STATE;
-        case 'PrepareAbort': return commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.CONCURRENT_TRANSACTIONS;
-        case 'PrepareEpochFence': return ErrorCode.CONCURRENT_TRANSACTIONS;
-        default: return ErrorCode.INVALID_TXN_STATE;
+      if (!m) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+      // protocol v2: the same EndTxn again, after the bump (or the producer id rotation) it caused
+      const retry = v2 && ((producerId === m.producerId && m.lastProducerEpoch >= 0 && epoch === m.lastProducerEpoch)
+        || (producerId === m.previousProducerId && epoch === MAX_EPOCH - 1 && m.producerEpoch === 0));
+      if (!retry && m.producerId !== producerId) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+      if (!retry && m.producerEpoch !== epoch) return fail(ErrorCode.PRODUCER_FENCED);
+      const prepare = async (): Promise<EndTxnResult> => {
+        const next = await this.prepareEnd(m, commit, v2);
+        return v2 ? ok(next) : { errorCode: ErrorCode.NONE, producerId: -1n, producerEpoch: -1 };
+      };
+      const decided = commit ? 'CompleteCommit' : 'CompleteAbort';
+      const deciding = commit ? 'PrepareCommit' : 'PrepareAbort';
+      if (retry) {
+        // only the answer to the first one is repeated; anything else means the producer was fenced
+        if (m.state === decided) return ok(m);
+        if (m.state === deciding) return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+        return fail(ErrorCode.PRODUCER_FENCED);
       }
-    }).catch((err: unknown) => errorCodeOf(err));
+      switch (m.state) {
+        case 'Ongoing': return prepare();
+        case 'CompleteCommit':
+          if (commit) return v2 ? fail(ErrorCode.INVALID_TXN_STATE) : ok(m);
+          return v2 ? prepare() : fail(ErrorCode.INVALID_TXN_STATE);
+        case 'CompleteAbort':
+          if (!commit) return v2 ? prepare() : ok(m);
+          return fail(ErrorCode.INVALID_TXN_STATE);
+        case 'Empty': return !commit && v2 ? prepare() : fail(ErrorCode.INVALID_TXN_STATE);
+        case 'PrepareCommit': return fail(commit ? ErrorCode.CONCURRENT_TRANSACTIONS : ErrorCode.INVALID_TXN_STATE);
+        case 'PrepareAbort': return fail(commit ? ErrorCode.INVALID_TXN_STATE : ErrorCode.CONCURRENT_TRANSACTIONS);
+        case 'PrepareEpochFence': return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
+        default: return fail(ErrorCode.INVALID_TXN_STATE);
+      }
+    }).then((r) => (v2 || r.errorCode !== ErrorCode.NONE ? r : { errorCode: ErrorCode.NONE, producerId: -1n, producerEpoch: -1 }))
+      .catch((err: unknown) => fail(errorCodeOf(err)));
+  }
+
+  /**
+   * Ongoing (or, protocol v2, an abort with nothing added) → Prepare*, written, then completed in
+   * the background. Protocol v2 bumps the epoch; when it is exhausted the next transaction gets a
+   * new producer id, the markers still going out under the old id at the last epoch.
+   */
+  private async prepareEnd(m: TxnMetadata, commit: boolean, v2: boolean): Promise<TxnMetadata> {
+    const now = BigInt(this.clock());
+    const nextProducerId = v2 && m.producerEpoch + 1 >= MAX_EPOCH ? await this.allocate() : -1n;
+    const next: TxnMetadata = {
+      ...m, state: commit ? 'PrepareCommit' : 'PrepareAbort', lastUpdateTimestamp: now,
+      ...(v2 ? { producerEpoch: m.producerEpoch + 1, lastProducerEpoch: m.producerEpoch, nextProducerId, clientTransactionVersion: 2 } : {}),
+      // an abort with nothing added starts and ends now
+      ...(m.state === 'Ongoing' ? {} : { partitions: new Set<string>(), startTimestamp: now }),
+    };
+    await this.persist(next);
+    this.txns.set(m.transactionalId, next);
+    void this.complete(next, commit);
+    return next;
   }
 
   /** Aborts the Ongoing transactions older than their timeout, fencing their producer (epoch + 1) as Kafka does. */
@@ -423,7 +506,10 @@ export class TransactionCoordinator {
     for (;;) {
       const done = await this.enqueue(id, async () => {
         if (this.closed || this.txns.get(id) !== m || this.coordinatorError(id) !== ErrorCode.NONE) return true;
-        const next: TxnMetadata = { ...m, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Set(), lastUpdateTimestamp: BigInt(this.clock()) };
+        const rotated = m.nextProducerId >= 0n
+          ? { producerId: m.nextProducerId, producerEpoch: 0, lastProducerEpoch: -1, previousProducerId: m.producerId, nextProducerId: -1n }
+          : {};
+        const next: TxnMetadata = { ...m, ...rotated, state: commit ? 'CompleteCommit' : 'CompleteAbort', partitions: new Set(), lastUpdateTimestamp: BigInt(this.clock()) };
         await this.persist(next);
         this.txns.set(id, next);
         this.completed[commit ? 'commit' : 'abort']++;
@@ -442,6 +528,7 @@ export class TransactionCoordinator {
   private fresh(transactionalId: string, producerId: bigint, epoch: number, timeoutMs: number, now: bigint): TxnMetadata {
     return {
       transactionalId, producerId, producerEpoch: epoch, lastProducerEpoch: -1, timeoutMs, state: 'Empty',
+      nextProducerId: -1n, previousProducerId: -1n, clientTransactionVersion: 0,
       partitions: new Set(), startTimestamp: -1n, lastUpdateTimestamp: now,
     };
   }
@@ -470,6 +557,7 @@ export class TransactionCoordinator {
     const value: TxnLogValue = {
       producerId: m.producerId, producerEpoch: m.producerEpoch, timeoutMs: m.timeoutMs, state: m.state, partitions,
       lastUpdateTimestamp: m.lastUpdateTimestamp, startTimestamp: m.startTimestamp,
+      previousProducerId: m.previousProducerId, nextProducerId: m.nextProducerId, clientTransactionVersion: m.clientTransactionVersion,
     };
     try {
       const result = partition.appendAsLeader(encodeRecordBatch([{ key: txnKey(m.transactionalId), value: txnValue(value) }], BigInt(this.clock())), -1);

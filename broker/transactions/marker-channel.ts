@@ -65,11 +65,12 @@ export class TxnMarkerChannel {
 
   /**
    * Asks the coordinator `coordinator` (another broker) whether the partitions are in the
-   * producer's ongoing transaction: NONE per partition that is, else its error; a coordinator
-   * that cannot be reached is COORDINATOR_NOT_AVAILABLE for all (the producer retries).
+   * producer's ongoing transaction, or (`add`, transaction protocol v2) to add them: NONE per
+   * partition that is (or was added), else its error; a coordinator that cannot be reached is
+   * COORDINATOR_NOT_AVAILABLE for all (the producer retries).
    */
   async verify(coordinator: number, transactionalId: string, producerId: bigint, epoch: number,
-    partitions: ReadonlyArray<{ topic: string; partition: number }>): Promise<Map<string, number>> {
+    partitions: ReadonlyArray<{ topic: string; partition: number }>, add = false): Promise<Map<string, number>> {
     const all = (code: number) => new Map(partitions.map((p) => [tpKey(p.topic, p.partition), code]));
     const conn = coordinator < 0 ? null : this.connection(coordinator);
     if (!conn) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -78,7 +79,7 @@ export class TxnMarkerChannel {
     let response: { errorCode: number; resultsByTransaction: Array<{ topicResults: Array<{ name: string; resultsByPartition: Array<{ partitionIndex: number; partitionErrorCode: number }> }> }> };
     try {
       response = await conn.send(24, 4, {
-        transactions: [{ transactionalId, producerId, producerEpoch: epoch, verifyOnly: true, topics: [...topics].map(([name, ps]) => ({ name, partitions: ps })) }],
+        transactions: [{ transactionalId, producerId, producerEpoch: epoch, verifyOnly: !add, topics: [...topics].map(([name, ps]) => ({ name, partitions: ps })) }],
       });
     } catch (err) {
       conn.close();

@@ -28,6 +28,7 @@ const INVALID_PRODUCER_ID_MAPPING = 49;
 const INVALID_TRANSACTION_TIMEOUT = 50;
 const CONCURRENT_TRANSACTIONS = 51;
 const OPERATION_NOT_ATTEMPTED = 55;
+const INVALID_PRODUCER_EPOCH = 47;
 const PRODUCER_FENCED = 90;
 const RETRIABLE = new Set([COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, CONCURRENT_TRANSACTIONS]);
 
@@ -54,9 +55,10 @@ class TxnClient {
     }
   }
 
-  findCoordinator(key: string): Promise<{ errorCode: number; nodeId: number }> {
+  /** FindCoordinator of a transactional id (keyType 1) or a group (0). */
+  findCoordinator(key: string, keyType = 1): Promise<{ errorCode: number; nodeId: number }> {
     return this.retrying(async () => {
-      const r = await this.conn.send(10, 4, { keyType: 1, coordinatorKeys: [key] });
+      const r = await this.conn.send(10, 4, { keyType, coordinatorKeys: [key] });
       return r.coordinators[0];
     }, (r) => r.errorCode);
   }
@@ -79,11 +81,31 @@ class TxnClient {
     return r.errorCode;
   }
 
+  /** EndTxn v5 (transaction protocol v2): the answer carries the producer id and epoch of the next transaction. */
+  async endTxnV2(transactionalId: string, producerId: bigint, producerEpoch: number, committed: boolean): Promise<{ errorCode: number; producerId: bigint; producerEpoch: number }> {
+    const r = await this.retrying(() => this.conn.send(26, 5, { transactionalId, producerId, producerEpoch, committed }), (res: any) => res.errorCode);
+    return { errorCode: r.errorCode, producerId: r.producerId, producerEpoch: r.producerEpoch };
+  }
+
+  /** TxnOffsetCommit v5 (protocol v2: no AddOffsetsToTxn first) of one offset, as a producer outside the group commits it. */
+  async txnOffsetCommitV2(transactionalId: string, groupId: string, producerId: bigint, producerEpoch: number, topic: string, offset: bigint): Promise<number> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const r = await this.conn.send(28, 5, {
+        transactionalId, groupId, producerId, producerEpoch, generationId: -1, memberId: '', groupInstanceId: null,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: '' }] }],
+      });
+      const code = r.topics[0].partitions[0].errorCode as number;
+      if ((code !== COORDINATOR_LOAD_IN_PROGRESS && code !== COORDINATOR_NOT_AVAILABLE && code !== NOT_COORDINATOR) || Date.now() > deadline) return code;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
   /** Produces `values` to partition 0 in one batch: transactional when `producer` is given. */
-  async produce(topic: string, values: string[], producer: { transactionalId: string; producerId: bigint; producerEpoch: number; baseSequence: number } | null): Promise<{ errorCode: number; baseOffset: bigint }> {
+  async produce(topic: string, values: string[], producer: { transactionalId: string; producerId: bigint; producerEpoch: number; baseSequence: number } | null, version = 9): Promise<{ errorCode: number; baseOffset: bigint }> {
     const records = encodeRecordBatch(values.map((v) => ({ key: null, value: Buffer.from(v) })), BigInt(Date.now()),
       producer ? { producerId: producer.producerId, producerEpoch: producer.producerEpoch, baseSequence: producer.baseSequence, transactional: true } : null);
-    const r = await this.conn.send(0, 9, {
+    const r = await this.conn.send(0, version, {
       transactionalId: producer?.transactionalId ?? null, acks: -1, timeoutMs: 10_000,
       topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
     });
@@ -343,6 +365,96 @@ test('a transaction open longer than transaction.timeout.ms is aborted by the co
     // the producer's epoch was bumped by the abort
     expect(await client.endTxn(id, producerId, producerEpoch, true, false)).toBe(PRODUCER_FENCED);
   } finally {
+    client.close();
+  }
+}, 120_000);
+
+test('kafka-transactions find-hanging finds a transaction its coordinator never heard of (partition verification off), abort ends it and read_committed readers move on', async () => {
+  // With verification off a transactional batch to a partition the transaction never added is
+  // written: the partition holds an open transaction that no coordinator will ever end.
+  const broker = await startBroker({ set: { 'transaction.partition.verification.enable': 'false' } });
+  const client = new TxnClient(broker.bootstrap);
+  try {
+    const topic = await createTopic(broker.bootstrap, 'find-hanging');
+    const id = name('find-hanging-id');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { errorCode, producerId, producerEpoch } = await client.initProducerId(id);
+    expect(errorCode).toBe(NONE);
+    expect(await client.produce(topic, ['plain'], null)).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await produceOnceLed(client, topic, ['stray-1', 'stray-2'], { transactionalId: id, producerId, producerEpoch, baseSequence: 0 }))
+      .toMatchObject({ errorCode: NONE, baseOffset: 1n });
+    expect(await client.produce(topic, ['after'], null)).toMatchObject({ errorCode: NONE, baseOffset: 3n });
+    expect(await client.latest(topic, 1)).toBe(1n); // read_committed stops at the hanging transaction
+
+    const tool = async (...args: string[]) => expectSuccess(await kafkaTool('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', broker.bootstrap, ...args])).stdout.toString();
+    const rows = (out: string) => out.split('\n').map((l) => l.trim().split(/\s+/)).filter((r) => r[0] === topic);
+    const hanging = await tool('find-hanging', '--broker-id', '0', '--max-transaction-timeout', '0');
+    expect(hanging.split('\n')[0]!.trim().split(/\s+/)).toEqual(['Topic', 'Partition', 'ProducerId', 'ProducerEpoch', 'CoordinatorEpoch', 'StartOffset', 'LastTimestamp', 'Duration(min)']);
+    const found = rows(hanging);
+    expect(found).toHaveLength(1);
+    expect([found[0]![1], found[0]![2], found[0]![3], found[0]![5]]).toEqual(['0', String(producerId), String(producerEpoch), '1']);
+    // a transaction its coordinator has is not hanging: the same search with the topic named finds only the stray one
+    expect(rows(await tool('find-hanging', '--topic', topic, '--partition', '0', '--max-transaction-timeout', '0'))).toEqual(found);
+
+    await tool('abort', '--topic', topic, '--partition', '0', '--start-offset', '1');
+    // the abort marker (offset 4) ends it: read_committed readers reach the high watermark, the stray records are aborted
+    await client.awaitStable(topic, 5n);
+    expect(await client.latest(topic, 0)).toBe(5n);
+    expect((await client.fetch(topic, 0n, 1)).abortedTransactions).toEqual([{ producerId, firstOffset: 1n }]);
+    expect(rows(await tool('find-hanging', '--broker-id', '0', '--max-transaction-timeout', '0'))).toEqual([]);
+  } finally {
+    client.close();
+  }
+}, 180_000);
+
+test('transaction protocol v2 (KIP-890 part 2): Produce v12 adds its partition, EndTxn v5 bumps the epoch every transaction and a late write of the old epoch is refused, TxnOffsetCommit v5 joins the offsets, an empty abort bumps too', async () => {
+  const broker = await startBroker();
+  const client = new TxnClient(broker.bootstrap);
+  const admin = new Kafka({ brokers: [broker.bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    // the broker says it speaks protocol v2: the transaction.version feature finalized at 2
+    const versions = await client.conn.send(18, 3, { clientSoftwareName: 'brook-test', clientSoftwareVersion: '1' });
+    expect(versions.finalizedFeatures).toContainEqual(expect.objectContaining({ name: 'transaction.version', maxVersionLevel: 2 }));
+
+    const topic = await createTopic(broker.bootstrap, 'v2');
+    const id = name('v2-id');
+    const group = name('v2-group');
+    expect((await client.findCoordinator(id)).errorCode).toBe(NONE);
+    const { errorCode, producerId, producerEpoch } = await client.initProducerId(id);
+    expect(errorCode).toBe(NONE);
+    const producer = (epoch: number, baseSequence: number) => ({ transactionalId: id, producerId, producerEpoch: epoch, baseSequence });
+
+    // no AddPartitionsToTxn: the leader adds the partition
+    expect(await produceOnceLed(client, topic, ['c1', 'c2'], producer(producerEpoch, 0), 12)).toMatchObject({ errorCode: NONE, baseOffset: 0n });
+    expect(await client.latest(topic, 1)).toBe(0n);
+    // no AddOffsetsToTxn: the group coordinator adds the offsets partition
+    expect((await client.findCoordinator(group, 0)).errorCode).toBe(NONE);
+    expect(await client.txnOffsetCommitV2(id, group, producerId, producerEpoch, topic, 2n)).toBe(NONE);
+    const committed = await client.endTxnV2(id, producerId, producerEpoch, true);
+    expect(committed).toEqual({ errorCode: NONE, producerId, producerEpoch: producerEpoch + 1 });
+    await client.awaitStable(topic, 3n);
+    const offsets = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    expect(offsets[0]!.partitions).toEqual([expect.objectContaining({ partition: 0, offset: '2' })]);
+    // the same EndTxn again (a lost answer): the same answer
+    expect(await client.endTxnV2(id, producerId, producerEpoch, true)).toEqual(committed);
+
+    // a late write of the ended transaction's epoch: the commit marker moved the partition past it
+    expect(await client.produce(topic, ['late'], producer(producerEpoch, 2), 12)).toMatchObject({ errorCode: INVALID_PRODUCER_EPOCH });
+
+    // the next transaction with the bumped epoch, aborted: the abort bumps again
+    expect(await produceOnceLed(client, topic, ['a1'], producer(committed.producerEpoch, 0), 12)).toMatchObject({ errorCode: NONE, baseOffset: 3n });
+    const aborted = await client.endTxnV2(id, producerId, committed.producerEpoch, false);
+    expect(aborted).toEqual({ errorCode: NONE, producerId, producerEpoch: producerEpoch + 2 });
+    await client.awaitStable(topic, 5n);
+    expect((await client.fetch(topic, 0n, 1)).abortedTransactions).toEqual([{ producerId, firstOffset: 3n }]);
+
+    // an abort with nothing written: still a bump (the producer cannot know whether a leader added a partition)
+    const empty = await client.endTxnV2(id, producerId, aborted.producerEpoch, false);
+    expect(empty).toEqual({ errorCode: NONE, producerId, producerEpoch: producerEpoch + 3 });
+    expect(await client.latest(topic, 0)).toBe(5n);
+  } finally {
+    await admin.disconnect();
     client.close();
   }
 }, 120_000);

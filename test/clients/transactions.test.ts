@@ -11,7 +11,7 @@ import type { Admin } from 'kafkajs';
 import { startBroker, stopAllBrokers } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
 import { createTopicAndWait } from '../harness/topics.ts';
-import { compileJavaPrograms, expectSuccess, javaProgram, kcat } from '../harness/tools.ts';
+import { compileJavaPrograms, expectSuccess, javaProgram, kafkaTool, kcat } from '../harness/tools.ts';
 
 const { Kafka, logLevel } = kafkajs;
 
@@ -69,6 +69,14 @@ describe('the Java transactional producer', () => {
     topic = await createTopic('java', 3);
     sent = await produceTransactions(topic, name('java-id'), 3, ['commit:6', 'abort:6', 'commit:7', 'abort:4', 'commit:2']);
   }, 120_000);
+
+  test('the Java 4.x client speaks the transaction protocol v2 (transaction.version 2, KIP-890 part 2): each of its five transactions bumped the producer epoch, as describe-producers shows on partition 0', async () => {
+    const r = expectSuccess(await kafkaTool('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', broker.bootstrap, 'describe-producers', '--topic', topic, '--partition', '0']));
+    const rows = r.stdout.toString().split('\n').map((l) => l.trim().split(/\s+/)).filter((row) => /^\d+$/.test(row[0] ?? ''));
+    expect(rows).toHaveLength(1);
+    // ProducerId ProducerEpoch ...: a fresh transactional id starts at epoch 0; the last commit marker here carries epoch 5 (protocol v1: 0)
+    expect(rows[0]![1]).toBe('5');
+  }, 60_000);
 
   test('acknowledges every record of committed and aborted transactions', () => {
     expect(sent).toHaveLength(25);

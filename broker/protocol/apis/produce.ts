@@ -1,10 +1,10 @@
-/** Produce (key 0). v0-2 must parse (the server rejects them at request time); v3+ record batch v2. */
+/** Produce (key 0). v0-2 must parse (the server rejects them at request time); v3+ record batch v2; v12 = v11 (a transactional v12 is the transaction protocol v2). */
 import type { ApiSpec } from '../schema.ts';
 
 export const produce = {
   apiKey: 0,
   name: 'Produce',
-  validVersions: '0-11',
+  validVersions: '0-12',
   flexibleVersions: '9+',
   request: [
     { name: 'transactionalId', type: 'string', versions: '3+', nullableVersions: '3+', default: null },
