@@ -95,6 +95,7 @@ export class Controller {
   private pending: Promise<void> = Promise.resolve();
   private queued: { preferred: boolean } | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  private preferredTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   elections = 0;
   /** Passes that did not complete (some topic could not be written) and were retried. */
@@ -129,10 +130,22 @@ export class Controller {
     return this.pending;
   }
 
-  /** Stops retrying (the broker is shutting down). */
+  /**
+   * auto.leader.rebalance.enable: every `intervalMs` (leader.imbalance.check.interval.seconds),
+   * while this broker is the controller, a pass that also moves leadership back to preferred replicas.
+   */
+  checkPreferredLeadersEvery(intervalMs: number): void {
+    this.preferredTimer = setInterval(() => {
+      if (this.opts.epoch() !== null) void this.reconcile(true);
+    }, intervalMs);
+    this.preferredTimer.unref();
+  }
+
+  /** Stops retrying and the preferred-leader checks (the broker is shutting down). */
   stop(): void {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.preferredTimer) clearInterval(this.preferredTimer);
   }
 
   private async pass(preferred: boolean): Promise<void> {

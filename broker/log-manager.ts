@@ -2,8 +2,9 @@
  * LogManager: the broker's data directory, as Kafka's LogManager — one directory per hosted
  * partition (`<dataDir>/<topic>-<partition>`, claimed by topic id through partition.metadata),
  * the high-watermark checkpoint of all of them (replication-offset-checkpoint), retention runs,
- * and removal of directories no hosted partition owns. The Broker decides which partitions it
- * hosts; this module only does the disk side. One caller at a time (the broker's apply chain).
+ * and removal of directories no hosted partition owns, and the periodic tasks over the hosted logs
+ * (retention checks, high-watermark checkpoints). The Broker decides which partitions it hosts;
+ * this module only does the disk side. One caller at a time (the broker's apply chain).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ export class LogManager {
   private readonly clock: () => number;
   /** High watermarks from replication-offset-checkpoint, read once on start. */
   private checkpointed: HighWatermarks = new Map();
+  private timers: NodeJS.Timeout[] = [];
 
   constructor(opts: { dataDir: string; logger: Logger; clock: () => number }) {
     this.dataDir = opts.dataDir;
@@ -62,6 +64,22 @@ export class LogManager {
     } catch (err) {
       this.log.error(`writing the high-watermark checkpoint failed: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * Runs retention over the hosted logs every `retentionCheckMs` (log.retention.check.interval.ms)
+   * and writes the high-watermark checkpoint every `checkpointMs`
+   * (replica.high.watermark.checkpoint.interval.ms), until stopPeriodicTasks.
+   */
+  startPeriodicTasks(hosted: () => Iterable<Partition>, intervals: { retentionCheckMs: number; checkpointMs: number }): void {
+    this.timers.push(setInterval(() => { void this.enforceRetention(hosted()); }, intervals.retentionCheckMs));
+    this.timers.push(setInterval(() => this.checkpointHighWatermarks(hosted()), intervals.checkpointMs));
+    for (const t of this.timers) t.unref();
+  }
+
+  stopPeriodicTasks(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
   }
 
   async enforceRetention(hosted: Iterable<Partition>): Promise<void> {

@@ -6,9 +6,12 @@
  * Fencing: a broker acts as controller only until `claimedAt + leaseMs - margin`, where
  * claimedAt is taken before the claim was sent. If renewals fail (store unreachable, process
  * paused), it stops acting before the lease can expire and another broker take it over.
+ *
+ * It also answers what the cluster looks like from here: the live brokers and their addresses
+ * per listener, this broker counted live while it starts (before its first registration).
  */
 import type { Logger } from './logger.ts';
-import type { BrokerRegistration, ControllerLease, MetadataStore } from './metadata/index.ts';
+import type { BrokerInfo, BrokerRegistration, ControllerLease, MetadataStore } from './metadata/index.ts';
 
 export interface MembershipOptions {
   store: MetadataStore;
@@ -40,6 +43,33 @@ export class Membership {
 
   get live(): readonly BrokerRegistration[] { return this.liveValue; }
   get controllerLease(): ControllerLease | null { return this.leaseValue; }
+
+  /** The live brokers' ids. */
+  liveIds(): Set<number> { return new Set(this.liveValue.map((b) => b.id)); }
+
+  /** The live brokers (holding their liveness lease); this broker counts itself live while starting. */
+  liveBrokers(): BrokerInfo[] {
+    const live = this.liveValue.map((b) => ({ id: b.id, rack: b.rack }));
+    const self = this.opts.self();
+    return live.some((b) => b.id === self.id) ? live : [...live, { id: self.id, rack: self.rack }].sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * The live brokers' addresses on `listener` (a client's Metadata: the listener it connected
+   * on). A broker without that listener is left out, as Kafka does; one registered without a
+   * listener list has the single address it registered.
+   */
+  endpoints(listener: string): Array<{ nodeId: number; host: string; port: number; rack: string | null }> {
+    const out: Array<{ nodeId: number; host: string; port: number; rack: string | null }> = [];
+    for (const b of this.liveValue) {
+      const e = b.listeners ? b.listeners.find((l) => l.name === listener) : b;
+      if (e) out.push({ nodeId: b.id, host: e.host, port: e.port, rack: b.rack });
+    }
+    const self = this.opts.self();
+    const own = self.listeners?.find((l) => l.name === listener);
+    if (own && !this.liveValue.some((b) => b.id === self.id)) out.push({ nodeId: self.id, host: own.host, port: own.port, rack: self.rack });
+    return out;
+  }
 
   /** True while this broker holds the controller lease with time to spare. */
   get isController(): boolean {

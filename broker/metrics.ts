@@ -5,6 +5,8 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CleanResult } from './log/index.ts';
+import { aclOperationName, resourceTypeName } from './security/acls.ts';
+import type { AuthorizerDecision } from './security/authorizer.ts';
 import type { Partition } from './partition.ts';
 
 export interface PartitionView {
@@ -183,6 +185,11 @@ export class BrokerMetrics {
     new Gauge({ name: 'brook_replica_lag_messages', help: 'Records a follower is behind the leader\'s log end (partitions this broker leads).', labelNames: followerLabels, registers: [r], collect: perFollower((f) => f.lagMessages) });
     new Gauge({ name: 'brook_replica_lag_seconds', help: 'Time since a follower was last caught up with the leader (partitions this broker leads).', labelNames: followerLabels, registers: [r], collect: perFollower((f) => f.lagSeconds) });
     new Gauge({ name: 'brook_high_watermark', help: 'High watermark (last committed offset + 1) of a partition.', labelNames: pl, registers: [r], collect: perPartition((p) => Number(p.highWatermark)) });
+  }
+
+  /** Records one decision of the authorizer. */
+  authorized(d: AuthorizerDecision): void {
+    this.authorizerDecisions.inc({ operation: aclOperationName(d.operation), resource_type: resourceTypeName(d.resourceType), result: d.allowed ? 'allowed' : 'denied' });
   }
 
   /** Records one run of the log cleaner. */

@@ -19,9 +19,9 @@
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { ErrorName } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { CONTROL_COMMIT, controlTypeOf, decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
+import { replayPartitionLog } from '../coordinator-common/index.ts';
+import { encodeRecordBatch } from '../log/records.ts';
 import type { BatchProducer, NewRecord } from '../log/records.ts';
-import { CONTROL_MASK, TRANSACTIONAL_MASK } from '../log/record-batch.ts';
 import type { Partition } from '../partition.ts';
 import { partitionForGroup } from './config.ts';
 import type { GroupCoordinatorConfig } from './config.ts';
@@ -107,28 +107,18 @@ export class GroupStore {
   }
 
   private async load(partition: Partition): Promise<void> {
-    const log = partition.log;
-    let offset = log.logStartOffset;
     let records = 0;
-    while (offset < log.logEndOffset) {
-      const { records: bytes } = await log.read(offset, 1 << 20, { minOneBatch: true });
-      if (bytes.length === 0) break;
-      forEachBatch(bytes, (pos) => {
-        const attributes = bytes.readInt16BE(pos + 21);
-        const producerId = bytes.readBigInt64BE(pos + 43);
-        if (attributes & CONTROL_MASK) {
-          this.completeTransaction(partition.index, producerId, controlTypeOf(bytes, pos) === CONTROL_COMMIT);
-        } else {
-          for (const r of decodeBatchRecords(bytes, pos)) {
-            if (attributes & TRANSACTIONAL_MASK) this.replayPendingOffset(producerId, r.key, r.value);
-            else this.replay(r.key, r.value);
-            records++;
-            offset = r.offset + 1n;
-          }
-        }
-        offset = bytes.readBigInt64BE(pos) + BigInt(bytes.readInt32BE(pos + 23)) + 1n;
-      });
-    }
+    await replayPartitionLog(partition.log, (batch) => {
+      if (batch.control) {
+        this.completeTransaction(partition.index, batch.producerId, batch.control === 'commit');
+        return;
+      }
+      for (const r of batch.records()) {
+        if (batch.transactional) this.replayPendingOffset(batch.producerId, r.key, r.value);
+        else this.replay(r.key, r.value);
+        records++;
+      }
+    });
     this.log.info(`loaded ${records} records from ${partition.name}: ${[...this.groups.values()].filter((g) => this.partitionFor(g.id) === partition.index).length} groups`);
   }
 

@@ -23,10 +23,9 @@
  *                             One record per consumer-protocol group holds the whole group, so
  *                             compaction keeps exactly its latest state.
  *
- * The schemas are data, encoded by the protocol codec like any message.
+ * The schemas are data, encoded by the coordinators' record codec (coordinator-common).
  */
-import { Reader, Writer, compileStruct } from '../protocol/codec.ts';
-import type { CompiledStruct } from '../protocol/codec.ts';
+import { RecordSchema, recordVersion } from '../coordinator-common/index.ts';
 import type { FieldSpec } from '../protocol/index.ts';
 
 const offsetCommitKey: readonly FieldSpec[] = [
@@ -97,26 +96,6 @@ const GROUP_KEY_VERSION = 2;
 const OFFSET_VALUE_VERSION = 3;
 const GROUP_VALUE_VERSION = 3;
 
-const compiled = new Map<string, CompiledStruct>();
-function struct(fields: readonly FieldSpec[], version: number, name: string): CompiledStruct {
-  const k = `${name}v${version}`;
-  let s = compiled.get(k);
-  if (!s) {
-    s = compileStruct(fields, version, false, k);
-    compiled.set(k, s);
-  }
-  return s;
-}
-
-function encode(version: number, s: CompiledStruct, value: unknown): Buffer {
-  const w = new Writer(false);
-  w.ensure(2);
-  w.buf.writeInt16BE(version, w.pos);
-  w.pos += 2;
-  s.encode(w, value);
-  return Buffer.concat(w.finish());
-}
-
 export interface OffsetValue { offset: bigint; leaderEpoch: number; metadata: string; commitTimestamp: bigint }
 export interface GroupMemberValue {
   memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string;
@@ -125,19 +104,6 @@ export interface GroupMemberValue {
 export interface GroupValue {
   protocolType: string; generation: number; protocol: string | null; leader: string | null;
   currentStateTimestamp: bigint; members: GroupMemberValue[];
-}
-
-export function offsetKey(group: string, topic: string, partition: number): Buffer {
-  return encode(OFFSET_KEY_VERSION, struct(offsetCommitKey, OFFSET_KEY_VERSION, 'OffsetCommitKey'), { group, topic, partition });
-}
-export function groupKey(group: string): Buffer {
-  return encode(GROUP_KEY_VERSION, struct(groupMetadataKey, GROUP_KEY_VERSION, 'GroupMetadataKey'), { group });
-}
-export function offsetValue(v: OffsetValue): Buffer {
-  return encode(OFFSET_VALUE_VERSION, struct(offsetCommitValue, OFFSET_VALUE_VERSION, 'OffsetCommitValue'), v);
-}
-export function groupValue(v: GroupValue): Buffer {
-  return encode(GROUP_VALUE_VERSION, struct(groupMetadataValue, GROUP_VALUE_VERSION, 'GroupMetadataValue'), v);
 }
 
 export interface TopicPartitionsValue { topicId: string; partitions: number[] }
@@ -149,16 +115,24 @@ export interface ConsumerMemberValue {
 }
 export interface ConsumerGroupValue { groupEpoch: number; assignmentEpoch: number; assignor: string; subscriptionSignature: string; members: ConsumerMemberValue[] }
 
-export function consumerGroupRecordKey(group: string): Buffer {
-  return encode(CONSUMER_GROUP_KEY_VERSION, struct(consumerGroupKey, 0, 'BrookConsumerGroupKey'), { group });
+const OffsetCommitKey = new RecordSchema<{ group: string; topic: string; partition: number }>('OffsetCommitKey', offsetCommitKey);
+const GroupMetadataKey = new RecordSchema<{ group: string }>('GroupMetadataKey', groupMetadataKey);
+const OffsetCommitValue = new RecordSchema<OffsetValue>('OffsetCommitValue', offsetCommitValue);
+const GroupMetadataValue = new RecordSchema<GroupValue>('GroupMetadataValue', groupMetadataValue);
+const BrookConsumerGroupKey = new RecordSchema<{ group: string }>('BrookConsumerGroupKey', consumerGroupKey);
+const BrookConsumerGroupValue = new RecordSchema<ConsumerGroupValue>('BrookConsumerGroupValue', consumerGroupValue);
+
+export function offsetKey(group: string, topic: string, partition: number): Buffer {
+  return OffsetCommitKey.encode(OFFSET_KEY_VERSION, { group, topic, partition });
 }
-export function consumerGroupRecordValue(v: ConsumerGroupValue): Buffer {
-  return encode(CONSUMER_GROUP_VALUE_VERSION, struct(consumerGroupValue, CONSUMER_GROUP_VALUE_VERSION, 'BrookConsumerGroupValue'), v);
-}
-export function decodeConsumerGroupValue(value: Buffer): ConsumerGroupValue {
-  const version = value.readInt16BE(0);
-  return struct(consumerGroupValue, version, 'BrookConsumerGroupValue').decode(new Reader(value, 2, value.length)) as ConsumerGroupValue;
-}
+export function groupKey(group: string): Buffer { return GroupMetadataKey.encode(GROUP_KEY_VERSION, { group }); }
+export function offsetValue(v: OffsetValue): Buffer { return OffsetCommitValue.encode(OFFSET_VALUE_VERSION, v); }
+export function groupValue(v: GroupValue): Buffer { return GroupMetadataValue.encode(GROUP_VALUE_VERSION, v); }
+
+/** The key of a consumer-protocol group's record: Brook's key version, its schema at version 0. */
+export function consumerGroupRecordKey(group: string): Buffer { return BrookConsumerGroupKey.encode(CONSUMER_GROUP_KEY_VERSION, { group }, 0); }
+export function consumerGroupRecordValue(v: ConsumerGroupValue): Buffer { return BrookConsumerGroupValue.encode(CONSUMER_GROUP_VALUE_VERSION, v); }
+export function decodeConsumerGroupValue(value: Buffer): ConsumerGroupValue { return BrookConsumerGroupValue.decode(value); }
 
 export type DecodedKey =
   | { kind: 'offset'; group: string; topic: string; partition: number }
@@ -167,29 +141,12 @@ export type DecodedKey =
 
 /** Decodes a record key; null for record kinds Brook does not write (e.g. Kafka's newer ones). */
 export function decodeKey(key: Buffer): DecodedKey | null {
-  const version = key.readInt16BE(0);
-  const r = new Reader(key, 2, key.length);
-  if (version === 0 || version === 1) {
-    const k = struct(offsetCommitKey, version, 'OffsetCommitKey').decode(r) as { group: string; topic: string; partition: number };
-    return { kind: 'offset', ...k };
-  }
-  if (version === 2) {
-    const k = struct(groupMetadataKey, version, 'GroupMetadataKey').decode(r) as { group: string };
-    return { kind: 'group', group: k.group };
-  }
-  if (version === CONSUMER_GROUP_KEY_VERSION) {
-    const k = struct(consumerGroupKey, 0, 'BrookConsumerGroupKey').decode(r) as { group: string };
-    return { kind: 'consumer-group', group: k.group };
-  }
+  const version = recordVersion(key);
+  if (version === 0 || version === 1) return { kind: 'offset', ...OffsetCommitKey.decode(key) };
+  if (version === GROUP_KEY_VERSION) return { kind: 'group', group: GroupMetadataKey.decode(key).group };
+  if (version === CONSUMER_GROUP_KEY_VERSION) return { kind: 'consumer-group', group: BrookConsumerGroupKey.decode(key, 0).group };
   return null;
 }
 
-export function decodeOffsetValue(value: Buffer): OffsetValue {
-  const version = value.readInt16BE(0);
-  return struct(offsetCommitValue, version, 'OffsetCommitValue').decode(new Reader(value, 2, value.length)) as OffsetValue;
-}
-
-export function decodeGroupValue(value: Buffer): GroupValue {
-  const version = value.readInt16BE(0);
-  return struct(groupMetadataValue, version, 'GroupMetadataValue').decode(new Reader(value, 2, value.length)) as GroupValue;
-}
+export function decodeOffsetValue(value: Buffer): OffsetValue { return OffsetCommitValue.decode(value); }
+export function decodeGroupValue(value: Buffer): GroupValue { return GroupMetadataValue.decode(value); }

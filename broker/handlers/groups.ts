@@ -9,6 +9,7 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
 import { TRANSACTION_STATE_TOPIC } from '../transactions/index.ts';
 import { AclOperation, allowed, clusterAllowed, ResourceType } from './authz.ts';
+import { commitAuthorized } from './offset-commit-authz.ts';
 import type { ApiHandler, BrokerServices, RequestContext, Response } from './index.ts';
 
 type DescribedMember = NonNullable<NonNullable<Response<15>['groups']>[number]['members']>[number];
@@ -181,27 +182,12 @@ export const offsetCommitHandler: ApiHandler<8> = {
   maxVersion: 9,
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
-    // READ on the group, then READ on each topic (Kafka's checks): refused partitions are not committed
-    const groupDenied = !allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId);
-    const topicDenied = new Set(req.topics.filter((t) => !groupDenied && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)).map((t) => t.name));
     const exists = (topic: string, partition: number) => partition >= 0 && partition < (broker.topic(topic)?.partitions.length ?? 0);
-    const errors = groupDenied ? new Map<string, number>() : await broker.groups.commitOffsets({
+    const topics = await commitAuthorized(ctx, req.groupId, req.topics, (allowedTopics) => broker.groups.commitOffsets({
       groupId: req.groupId, generationId: req.generationIdOrMemberEpoch, memberId: req.memberId,
-      groupInstanceId: req.groupInstanceId, apiVersion,
-      topics: req.topics.filter((t) => !topicDenied.has(t.name)).map((t) => ({ name: t.name, partitions: t.partitions.filter((p) => exists(t.name, p.partitionIndex)) })),
-    });
-    const codeOf = (topic: string, partition: number) => {
-      if (groupDenied) return ErrorCode.GROUP_AUTHORIZATION_FAILED;
-      if (topicDenied.has(topic)) return ErrorCode.TOPIC_AUTHORIZATION_FAILED;
-      return exists(topic, partition) ? errors.get(`${topic}\u0000${partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-    };
-    return {
-      throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t.name, p.partitionIndex) })),
-      })),
-    };
+      groupInstanceId: req.groupInstanceId, apiVersion, topics: allowedTopics,
+    }), exists);
+    return { throttleTimeMs: 0, topics };
   },
 };
 

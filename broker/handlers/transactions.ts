@@ -20,6 +20,7 @@ import { OFFSETS_TOPIC } from '../groups/index.ts';
 import { writeMarkersLocally } from '../transactions/index.ts';
 import { AclOperation, allowed, clusterAllowed, requireTopic, ResourceType } from './authz.ts';
 import type { ApiHandler, BrokerServices, Request } from './index.ts';
+import { commitAuthorized } from './offset-commit-authz.ts';
 import { joinTransaction } from './txn-join.ts';
 
 export const addPartitionsToTxnHandler: ApiHandler<24> = {
@@ -131,28 +132,16 @@ export const txnOffsetCommitHandler: ApiHandler<28> = {
   maxVersion: 5,
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
-    // READ on the group, then READ on each topic (Kafka's checks): refused partitions are not committed
-    const groupDenied = !allowed(ctx, AclOperation.READ, ResourceType.GROUP, req.groupId);
-    const topicDenied = new Set(req.topics.filter((t) => !groupDenied && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, t.name)).map((t) => t.name));
-    // v5 (transaction protocol v2): the group's offsets partition joins the transaction here, as AddOffsetsToTxn did
-    const joinError = !groupDenied && apiVersion >= 5 ? await joinOffsetsPartition(broker, req) : ErrorCode.NONE;
-    if (joinError !== ErrorCode.NONE) {
-      return { throttleTimeMs: 0, topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: joinError })) })) };
-    }
-    const errors = groupDenied ? new Map<string, number>() : await broker.groups.txnCommitOffsets({
-      groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, generationId: req.generationId,
-      memberId: req.memberId, groupInstanceId: req.groupInstanceId,
-      topics: req.topics.filter((t) => !topicDenied.has(t.name)).map((t) => ({ name: t.name, partitions: t.partitions })),
+    const topics = await commitAuthorized(ctx, req.groupId, req.topics, async (allowedTopics) => {
+      // v5 (transaction protocol v2): the group's offsets partition joins the transaction here, as AddOffsetsToTxn did
+      const joinError = apiVersion >= 5 ? await joinOffsetsPartition(broker, req) : ErrorCode.NONE;
+      if (joinError !== ErrorCode.NONE) return joinError;
+      return broker.groups.txnCommitOffsets({
+        groupId: req.groupId, producerId: req.producerId, producerEpoch: req.producerEpoch, generationId: req.generationId,
+        memberId: req.memberId, groupInstanceId: req.groupInstanceId, topics: allowedTopics,
+      });
     });
-    const codeOf = (topic: string, partition: number) => (groupDenied ? ErrorCode.GROUP_AUTHORIZATION_FAILED
-      : topicDenied.has(topic) ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : errors.get(`${topic}\u0000${partition}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR);
-    return {
-      throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codeOf(t.name, p.partitionIndex) })),
-      })),
-    };
+    return { throttleTimeMs: 0, topics };
   },
 };
 

@@ -10,11 +10,12 @@
  * broker configs and the ACLs are re-read every `pollMs` and listeners hear only of changes (an
  * ACL change reaches the other brokers within `pollMs`, as Kafka's ACLs reach brokers through
  * metadata propagation); a failed read changes nothing (what is known stays in force: no news is
- * not a change).
+ * not a change). Both mechanisms are PolledObject's (kubernetes-polled-object.ts).
  */
-import type { Kube } from '../k8s/client.ts';
 import { isConflict } from '../k8s/errors.ts';
 import { resources, type KubeObject } from '../k8s/objects.ts';
+import { clusterObject, PolledObject } from './kubernetes-polled-object.ts';
+import type { ClusterObjectOptions } from './kubernetes-polled-object.ts';
 import { randomClusterId } from './memory-store.ts';
 import type { AclBinding, AclChange, DynamicBrokerConfigs } from './types.ts';
 
@@ -22,50 +23,32 @@ interface ConfigMapObject extends KubeObject {
   data?: Record<string, string>;
 }
 
-export interface MetadataConfigMapOptions {
-  kube: Kube;
-  namespace: string;
-  cluster: string;
-  /** Labels of the ConfigMap when this store creates it. */
-  labels: Readonly<Record<string, string>>;
-  /** How often the dynamic broker configs are re-read. */
-  pollMs: number;
-}
+export type MetadataConfigMapOptions = ClusterObjectOptions;
 
 export class MetadataConfigMap {
-  private readonly kube: Kube;
-  private readonly ns: string;
-  private readonly name: string;
-  private readonly labels: Readonly<Record<string, string>>;
-  private readonly pollMs: number;
+  private readonly object: PolledObject<ConfigMapObject>;
   private brokerConfigs: DynamicBrokerConfigs = {};
   private readonly listeners = new Set<(configs: DynamicBrokerConfigs) => void>();
   private acls: readonly AclBinding[] = [];
   private aclsText = '[]';
   private readonly aclListeners = new Set<(acls: readonly AclBinding[]) => void>();
-  private timer: NodeJS.Timeout | null = null;
-  private closed = false;
 
   constructor(opts: MetadataConfigMapOptions) {
-    this.kube = opts.kube;
-    this.ns = opts.namespace;
-    this.name = `brook-${opts.cluster}-metadata`;
-    this.labels = opts.labels;
-    this.pollMs = opts.pollMs;
+    this.object = new PolledObject(clusterObject<ConfigMapObject>(opts, resources.ConfigMap, 'metadata', (cm) => this.polled(cm)));
   }
 
   /** Reads the ConfigMap, creating it with a new cluster id when missing; returns the cluster id. */
   async open(): Promise<string> {
     for (;;) {
-      const existing = await this.kube.getOrUndefined<ConfigMapObject>(resources.ConfigMap, this.ns, this.name);
+      const existing = await this.object.read();
       if (existing) {
         this.brokerConfigs = parseBrokerConfigs(existing);
         this.aclsRead(existing);
         return existing.data?.clusterId ?? '';
       }
       try {
-        const cm = await this.kube.create<ConfigMapObject>(resources.ConfigMap, {
-          metadata: { name: this.name, namespace: this.ns, labels: { ...this.labels } }, data: { clusterId: randomClusterId(), nextProducerId: '0' },
+        const cm = await this.object.create({
+          metadata: this.object.newMetadata(), data: { clusterId: randomClusterId(), nextProducerId: '0' },
         });
         return cm.data!.clusterId!;
       } catch (err) {
@@ -86,14 +69,14 @@ export class MetadataConfigMap {
   watchBrokerConfigs(listener: (configs: DynamicBrokerConfigs) => void): () => void {
     listener(this.brokerConfigs);
     this.listeners.add(listener);
-    this.startPolling();
+    this.object.startPolling(false);
     return () => { this.listeners.delete(listener); };
   }
 
   watchAcls(listener: (acls: readonly AclBinding[]) => void): () => void {
     listener(this.acls);
     this.aclListeners.add(listener);
-    this.startPolling();
+    this.object.startPolling(false);
     return () => { this.aclListeners.delete(listener); };
   }
 
@@ -109,12 +92,6 @@ export class MetadataConfigMap {
     return result;
   }
 
-  private startPolling(): void {
-    if (this.timer || this.closed) return;
-    this.timer = setInterval(() => { void this.poll(); }, this.pollMs);
-    this.timer.unref();
-  }
-
   /** Replaces one entity's dynamic configs (none: the entity is removed). */
   async setBrokerConfigs(entity: string, configs: Readonly<Record<string, string>>): Promise<void> {
     const next = await this.update((cm) => {
@@ -128,32 +105,18 @@ export class MetadataConfigMap {
   }
 
   close(): void {
-    this.closed = true;
+    this.object.close();
     this.listeners.clear();
     this.aclListeners.clear();
-    if (this.timer) clearInterval(this.timer);
   }
 
-  /** Read, change, compare-and-swap; again from a fresh read on a conflict. */
-  private async update<T>(change: (cm: ConfigMapObject) => T): Promise<T> {
-    for (;;) {
-      const cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.name);
-      const result = change(cm);
-      try {
-        await this.kube.replace(resources.ConfigMap, cm);
-        return result;
-      } catch (err) {
-        if (!isConflict(err)) throw err;
-      }
-    }
+  /** Read, change (in place), compare-and-swap; again from a fresh read on a conflict. The ConfigMap exists (open made it). */
+  private update<T>(change: (cm: ConfigMapObject) => T): Promise<T> {
+    return this.object.update((cm) => ({ result: change(cm!), write: cm! }), 'fail');
   }
 
-  private async poll(): Promise<void> {
-    if (this.closed) return;
-    let cm: ConfigMapObject;
-    try {
-      cm = await this.kube.get<ConfigMapObject>(resources.ConfigMap, this.ns, this.name);
-    } catch { return; /* the API server is unreachable: no news is not a change */ }
+  private polled(cm: ConfigMapObject | undefined): void {
+    if (!cm) return; // (gone: no news is not a change)
     this.read(parseBrokerConfigs(cm));
     try {
       this.aclsRead(cm);

@@ -34,9 +34,11 @@
  * Concurrency: everything runs on one event loop; the operations on one transactional id are
  * serialized by a per-id queue, so an async write never interleaves with another change to it.
  */
+import type { BrokerSettings } from '../config.ts';
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { decodeBatchRecords, encodeRecordBatch, forEachBatch } from '../log/records.ts';
+import { replayPartitionLog } from '../coordinator-common/index.ts';
+import { encodeRecordBatch } from '../log/records.ts';
 import type { Partition } from '../partition.ts';
 import { asCoordinatorError, javaHashCode } from '../groups/index.ts';
 import { decodeTxnKey, decodeTxnValue, TXN_STATES, txnKey, txnValue } from './txn-records.ts';
@@ -50,6 +52,16 @@ export interface TransactionCoordinatorConfig {
   maxTimeoutMs: number;
   abortIntervalMs: number;
   writeTimeoutMs: number;
+}
+
+/** The transaction coordinator's settings (transaction.state.log.*, transaction.max.timeout.ms...). */
+export function transactionCoordinatorConfig(settings: BrokerSettings): TransactionCoordinatorConfig {
+  return {
+    partitions: settings.int('transaction.state.log.num.partitions'),
+    maxTimeoutMs: settings.int('transaction.max.timeout.ms'),
+    abortIntervalMs: settings.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
+    writeTimeoutMs: settings.int('transaction.state.log.write.timeout.ms'),
+  };
 }
 
 /** One transaction marker to write: the leaders of `partitions` append it. */
@@ -175,29 +187,22 @@ export class TransactionCoordinator {
   async loaded(): Promise<void> { await Promise.all([...this.owned.values()].map((e) => e.loading)); }
 
   private async load(partition: Partition): Promise<void> {
-    const log = partition.log;
-    let offset = log.logStartOffset;
     let records = 0;
-    while (offset < log.logEndOffset) {
-      const { records: bytes } = await log.read(offset, 1 << 20, { minOneBatch: true });
-      if (bytes.length === 0) break;
-      forEachBatch(bytes, (pos) => {
-        for (const r of decodeBatchRecords(bytes, pos)) {
-          records++;
-          const id = r.key ? decodeTxnKey(r.key) : null;
-          if (id === null) continue;
-          if (r.value === null) { this.txns.delete(id); continue; }
-          const v = decodeTxnValue(r.value);
-          this.txns.set(id, {
-            transactionalId: id, producerId: v.producerId, producerEpoch: v.producerEpoch, lastProducerEpoch: -1, timeoutMs: v.timeoutMs,
-            nextProducerId: v.nextProducerId, previousProducerId: v.previousProducerId, clientTransactionVersion: v.clientTransactionVersion,
-            state: v.state, partitions: new Set([...v.partitions].flatMap(([t, ps]) => ps.map((p) => tp(t, p)))),
-            startTimestamp: v.startTimestamp, lastUpdateTimestamp: v.lastUpdateTimestamp,
-          });
-        }
-        offset = bytes.readBigInt64BE(pos) + BigInt(bytes.readInt32BE(pos + 23)) + 1n;
-      });
-    }
+    await replayPartitionLog(partition.log, (batch) => {
+      for (const r of batch.records()) {
+        records++;
+        const id = r.key ? decodeTxnKey(r.key) : null;
+        if (id === null) continue;
+        if (r.value === null) { this.txns.delete(id); continue; }
+        const v = decodeTxnValue(r.value);
+        this.txns.set(id, {
+          transactionalId: id, producerId: v.producerId, producerEpoch: v.producerEpoch, lastProducerEpoch: -1, timeoutMs: v.timeoutMs,
+          nextProducerId: v.nextProducerId, previousProducerId: v.previousProducerId, clientTransactionVersion: v.clientTransactionVersion,
+          state: v.state, partitions: new Set([...v.partitions].flatMap(([t, ps]) => ps.map((p) => tp(t, p)))),
+          startTimestamp: v.startTimestamp, lastUpdateTimestamp: v.lastUpdateTimestamp,
+        });
+      }
+    });
     this.log.info(`loaded ${records} records from ${partition.name}`);
   }
 

@@ -3,7 +3,7 @@
  * the __transaction_state partitions this broker leads; writeMarkersLocally appends commit/abort
  * markers on partition leaders; TxnMarkerChannel takes a marker to each partition's leader.
  */
-export { TransactionCoordinator, TRANSACTION_STATE_TOPIC, partitionForTransactionalId } from './coordinator.ts';
+export { TransactionCoordinator, TRANSACTION_STATE_TOPIC, partitionForTransactionalId, transactionCoordinatorConfig } from './coordinator.ts';
 export type { TransactionCoordinatorConfig, TxnMarker, TxnMarkerWriter, TxnMetadata, InitProducerIdResult } from './coordinator.ts';
 export { writeMarkersLocally } from './markers.ts';
 export { TxnMarkerChannel } from './marker-channel.ts';

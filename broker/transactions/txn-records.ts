@@ -14,10 +14,10 @@
  *             v0 for the others, as before.
  *
  * Status codes are Kafka's TransactionState ids: Empty 0, Ongoing 1, PrepareCommit 2,
- * PrepareAbort 3, CompleteCommit 4, CompleteAbort 5, Dead 6, PrepareEpochFence 7.
+ * PrepareAbort 3, CompleteCommit 4, CompleteAbort 5, Dead 6, PrepareEpochFence 7. Encoded by the
+ * coordinators' record codec (coordinator-common).
  */
-import { Reader, Writer, compileStruct } from '../protocol/codec.ts';
-import type { CompiledStruct } from '../protocol/codec.ts';
+import { RecordSchema, recordVersion } from '../coordinator-common/index.ts';
 import type { FieldSpec } from '../protocol/index.ts';
 
 export const TXN_STATES = ['Empty', 'Ongoing', 'PrepareCommit', 'PrepareAbort', 'CompleteCommit', 'CompleteAbort', 'Dead', 'PrepareEpochFence'] as const;
@@ -42,10 +42,16 @@ const valueSchema: readonly FieldSpec[] = [
 ];
 
 const KEY_VERSION = 0;
-let keyStruct: CompiledStruct | null = null;
-const valueStructs: Array<CompiledStruct | undefined> = [];
-const keyS = () => (keyStruct ??= compileStruct(keySchema, KEY_VERSION, false, 'TransactionLogKey'));
-const valueS = (version: number) => (valueStructs[version] ??= compileStruct(valueSchema, version, version >= 1, 'TransactionLogValue'));
+
+/** TransactionLogValue as the schema names its fields (the tagged ones v1 only). */
+interface TxnLogValueFields {
+  producerId: bigint; previousProducerId?: bigint; nextProducerId?: bigint; clientTransactionVersion?: number;
+  producerEpoch: number; transactionTimeoutMs: number; transactionStatus: number;
+  transactionPartitions: Array<{ topic: string; partitionIds: number[] }> | null;
+  transactionLastUpdateTimestampMs: bigint; transactionStartTimestampMs: bigint;
+}
+const TransactionLogKey = new RecordSchema<{ transactionalId: string }>('TransactionLogKey', keySchema);
+const TransactionLogValue = new RecordSchema<TxnLogValueFields>('TransactionLogValue', valueSchema, { flexibleFrom: 1 });
 
 export interface TxnLogValue {
   producerId: bigint;
@@ -64,22 +70,13 @@ export interface TxnLogValue {
   clientTransactionVersion: number;
 }
 
-function withVersion(version: number, s: CompiledStruct, value: unknown): Buffer {
-  const w = new Writer(false);
-  w.ensure(2);
-  w.buf.writeInt16BE(version, w.pos);
-  w.pos += 2;
-  s.encode(w, value);
-  return Buffer.concat(w.finish());
-}
-
 export function txnKey(transactionalId: string): Buffer {
-  return withVersion(KEY_VERSION, keyS(), { transactionalId });
+  return TransactionLogKey.encode(KEY_VERSION, { transactionalId });
 }
 
 export function txnValue(v: TxnLogValue): Buffer {
   const version = v.clientTransactionVersion >= 2 || v.previousProducerId >= 0n || v.nextProducerId >= 0n ? 1 : 0;
-  return withVersion(version, valueS(version), {
+  return TransactionLogValue.encode(version, {
     producerId: v.producerId, previousProducerId: v.previousProducerId, nextProducerId: v.nextProducerId,
     producerEpoch: v.producerEpoch, clientTransactionVersion: v.clientTransactionVersion, transactionTimeoutMs: v.timeoutMs,
     transactionStatus: TXN_STATES.indexOf(v.state),
@@ -90,21 +87,14 @@ export function txnValue(v: TxnLogValue): Buffer {
 
 /** The transactional id of a key, or null for a key this version does not know. */
 export function decodeTxnKey(key: Buffer): string | null {
-  if (key.length < 2 || key.readInt16BE(0) !== KEY_VERSION) return null;
-  const r = new Reader(key, 2, key.length);
-  return (keyS().decode(r) as { transactionalId: string }).transactionalId;
+  if (key.length < 2 || recordVersion(key) !== KEY_VERSION) return null;
+  return TransactionLogKey.decode(key).transactionalId;
 }
 
 export function decodeTxnValue(value: Buffer): TxnLogValue {
-  const version = value.readInt16BE(0);
+  const version = recordVersion(value);
   if (version !== 0 && version !== 1) throw new Error(`unknown TransactionLogValue version ${version}`);
-  const r = new Reader(value, 2, value.length);
-  const v = valueS(version).decode(r) as {
-    producerId: bigint; previousProducerId?: bigint; nextProducerId?: bigint; clientTransactionVersion?: number;
-    producerEpoch: number; transactionTimeoutMs: number; transactionStatus: number;
-    transactionPartitions: Array<{ topic: string; partitionIds: number[] }> | null;
-    transactionLastUpdateTimestampMs: bigint; transactionStartTimestampMs: bigint;
-  };
+  const v = TransactionLogValue.decode(value);
   return {
     producerId: v.producerId, producerEpoch: v.producerEpoch, timeoutMs: v.transactionTimeoutMs,
     state: TXN_STATES[v.transactionStatus] ?? 'Dead',

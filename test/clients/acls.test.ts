@@ -12,12 +12,16 @@
  * - A DENY wins over an ALLOW; `kafka-acls --remove` revokes.
  * - A PREFIXED pattern applies to every topic starting with it, and to none other.
  * - A consumer without READ on its group gets GROUP_AUTHORIZATION_FAILED.
+ * - An offset commit (OffsetCommit, TxnOffsetCommit) needs READ on the group and on each topic: a
+ *   refused topic's partitions fail and the others are committed; a refused group commits nothing.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
 import type { Admin, Kafka as KafkaClient } from 'kafkajs';
+import { KafkaConnection } from '../../broker/client/index.ts';
+import { ErrorCode } from '../../broker/errors.ts';
 import { startBroker, stopAllBrokers, tempDir } from '../harness/brook.ts';
 import type { BrokerHandle } from '../harness/brook.ts';
 import { createTopicAndWait } from '../harness/topics.ts';
@@ -178,5 +182,52 @@ describe('ACLs and the authorizer', () => {
     await eventually('bob produces to app-1', () => produceAs('bob', 'app-1'), 'ok');
     expect(await produceAs('bob', 'orders')).toBe('TOPIC_AUTHORIZATION_FAILED');
     expect(await acls('--list', '--resource-pattern-type', 'prefixed', '--topic', 'app-')).toMatch(/ResourcePattern\(resourceType=TOPIC, name=app-, patternType=PREFIXED\)/);
+  }, 180_000);
+
+  test('an offset commit needs READ on the group and on each topic: a refused topic fails, the others are committed; a refused group commits nothing (OffsetCommit, TxnOffsetCommit)', async () => {
+    await acls('--add', '--allow-principal', 'User:alice', '--operation', 'Read', '--topic', 'orders');
+    await acls('--add', '--allow-principal', 'User:alice', '--operation', 'Read', '--group', 'alice-commits');
+    await acls('--add', '--allow-principal', 'User:alice', '--operation', 'Write', '--transactional-id', 'alice-txn');
+    await acls('--add', '--allow-principal', 'User:alice', '--operation', 'IdempotentWrite', '--cluster'); // (kafkajs's idempotent producer id at connect)
+    const port = broker.listenerPorts!.SASL_PLAINTEXT!;
+    const conn = new KafkaConnection({ host: '127.0.0.1', port, clientId: 'acl-test-alice', requestTimeoutMs: 30_000, security: { sasl: { mechanism: 'PLAIN', username: 'alice', password: USERS.alice } } });
+    // a commit outside any generation, as kafka-consumer-groups --reset-offsets sends it
+    const commit = async (groupId: string) => {
+      const res = await conn.send(8, 8, {
+        groupId, generationIdOrMemberEpoch: -1, memberId: '', groupInstanceId: null,
+        topics: ['orders', 'secret'].map((name) => ({ name, partitions: [{ partitionIndex: 0, committedOffset: 1n, committedLeaderEpoch: -1, committedMetadata: '' }] })),
+      }) as { topics: Array<{ name: string; partitions: Array<{ errorCode: number }> }> };
+      // (by topic name: Kafka answers the topics in an order of its own)
+      return Object.fromEntries(res.topics.map((t) => [t.name, t.partitions[0]!.errorCode] as const).sort(([a], [b]) => a.localeCompare(b)));
+    };
+    const committed = async (groupId: string) => Object.fromEntries((await admin.fetchOffsets({ groupId, topics: ['orders', 'secret'] }))
+      .map((t) => [t.topic, t.partitions[0]!.offset]));
+    try {
+      // (FindCoordinator creates __consumer_offsets if no group made it yet)
+      await eventually('the group coordinator', async () => String((await conn.send(10, 3, { key: 'alice-commits', keyType: 0 }) as { errorCode: number }).errorCode), '0');
+      await eventually('alice commits to orders', async () => JSON.stringify(await commit('alice-commits')),
+        JSON.stringify({ orders: ErrorCode.NONE, secret: ErrorCode.TOPIC_AUTHORIZATION_FAILED }));
+      expect(await committed('alice-commits')).toEqual({ orders: '1', secret: '-1' });
+      expect(await commit('not-alices')).toEqual({ orders: ErrorCode.GROUP_AUTHORIZATION_FAILED, secret: ErrorCode.GROUP_AUTHORIZATION_FAILED });
+      expect(await committed('not-alices')).toEqual({ orders: '-1', secret: '-1' });
+    } finally {
+      conn.close();
+    }
+
+    // TxnOffsetCommit (a transactional producer's sendOffsets): the refused topic fails the commit
+    const producer = client('alice').producer({ transactionalId: 'alice-txn', idempotent: true, maxInFlightRequests: 1, retry: { retries: 1 } });
+    await producer.connect();
+    try {
+      const txn = await producer.transaction();
+      const refused = await txn.sendOffsets({
+        consumerGroupId: 'alice-commits',
+        topics: [{ topic: 'orders', partitions: [{ partition: 0, offset: '2' }] }, { topic: 'secret', partitions: [{ partition: 0, offset: '2' }] }],
+      }).then(() => 'ok', (err: unknown) => errorType(err));
+      expect(refused).toBe('TOPIC_AUTHORIZATION_FAILED');
+      await txn.abort().catch(() => undefined);
+    } finally {
+      await producer.disconnect();
+    }
+    expect(await committed('alice-commits')).toEqual({ orders: '1', secret: '-1' });
   }, 180_000);
 });

@@ -1,0 +1,174 @@
+/**
+ * LocalTopics: the topics as this broker knows them, from the metadata store's topic watch, and
+ * the partition replicas it hosts among them (Kafka's metadata cache and the replica side of
+ * ReplicaManager.applyDelta). Each store event is applied in full before the next, in order,
+ * through one promise chain: a topic's partitions assigned here get their log opened (recovered)
+ * and a Partition; those no longer assigned here, or of a deleted or re-created topic, have their
+ * log deleted; the others take the new state and configs. The leaders of an internal topic's
+ * partitions have duties (the group coordinator follows __consumer_offsets, the transaction
+ * coordinator __transaction_state): they are told when this broker becomes or stops being one.
+ */
+import type { BrokerSettings } from './config.ts';
+import { logConfigFromTopicConfigs } from './log/index.ts';
+import type { LogCleaner, LogConfig } from './log/index.ts';
+import type { LogManager } from './log-manager.ts';
+import type { Logger } from './logger.ts';
+import type { MetadataStore, TopicEvent, TopicRecord } from './metadata/index.ts';
+import { Partition } from './partition.ts';
+
+/** What the leader of an internal topic's partition does (GroupCoordinator, TransactionCoordinator). */
+export interface PartitionLeaderDuties {
+  becameLeader(partition: Partition): void;
+  resigned(index: number): void;
+}
+
+export interface LocalTopicsOptions {
+  nodeId: number;
+  settings: BrokerSettings;
+  store: Pick<MetadataStore, 'watchTopics' | 'acknowledgeTopicDataRemoved'>;
+  logs: LogManager;
+  cleaner: LogCleaner | null;
+  clock: () => number;
+  log: Logger;
+  /** Who follows the leadership of an internal topic's partitions, by topic name. */
+  leaderDuties: ReadonlyMap<string, PartitionLeaderDuties>;
+  /** Called after a created or updated topic's event has been applied (not after a deletion). */
+  applied(topic: TopicRecord): void;
+}
+
+export class LocalTopics {
+  private readonly opts: LocalTopicsOptions;
+  private readonly topics = new Map<string, TopicRecord>();
+  private readonly namesById = new Map<string, string>();
+  private readonly hosted = new Map<string, Partition>();
+  private applying: Promise<void> = Promise.resolve();
+  private unwatch: (() => void) | null = null;
+
+  constructor(opts: LocalTopicsOptions) { this.opts = opts; }
+
+  /** Follows the store's topic watch; every event is queued on the apply chain. */
+  start(): void { this.unwatch = this.opts.store.watchTopics((event) => this.enqueue(event)); }
+  /** Stops following the watch (events already queued are still applied). */
+  stop(): void { this.unwatch?.(); }
+
+  /** Resolves once every store change seen so far has been applied locally. */
+  async settled(): Promise<void> { await this.applying; }
+
+  topic(name: string): TopicRecord | undefined { return this.topics.get(name); }
+  topicNameById(id: string): string | undefined { return this.namesById.get(id); }
+  all(): IterableIterator<TopicRecord> { return this.topics.values(); }
+  names(): IterableIterator<string> { return this.topics.keys(); }
+  partition(topic: string, index: number): Partition | undefined { return this.hosted.get(key(topic, index)); }
+  partitions(): IterableIterator<Partition> { return this.hosted.values(); }
+
+  /**
+   * Re-applies every topic's effective configs (the broker's topic defaults changed: dynamic
+   * broker configs) to its hosted partitions; a topic whose configs no longer resolve keeps its old ones.
+   */
+  reapplyConfigs(): void {
+    for (const [name, topic] of this.topics) {
+      let effective: Record<string, string>;
+      let logConfig: LogConfig;
+      try {
+        effective = this.opts.settings.topicConfigs(topic.spec.configs);
+        logConfig = logConfigFromTopicConfigs(effective);
+      } catch (err) {
+        this.opts.log.warn(`topic ${name}: dynamic broker configs not applied: ${(err as Error).message}`);
+        continue;
+      }
+      const minIsr = Number(effective['min.insync.replicas']);
+      for (const state of topic.partitions) this.hosted.get(key(name, state.partition))?.updateConfig(logConfig, minIsr);
+    }
+  }
+
+  /**
+   * Lets go of every hosted log. controlled: checkpoints the high watermarks, flushes and closes
+   * each log. Otherwise (a crash) abandons them without flushing or writing indexes, producer
+   * snapshots or checkpoints (PartitionLog.abandon), so a restart runs recovery;
+   * test/harness/power-loss.ts also drops what was never fsynced, as a power failure would.
+   */
+  async close(controlled: boolean): Promise<void> {
+    if (controlled) this.opts.logs.checkpointHighWatermarks(this.hosted.values());
+    for (const p of this.hosted.values()) {
+      if (!controlled) {
+        await p.log.abandon();
+        continue;
+      }
+      try {
+        await p.log.close();
+      } catch (err) {
+        this.opts.log.error(`closing ${p.name} failed: ${(err as Error).message}`);
+      }
+    }
+    this.hosted.clear();
+  }
+
+  private enqueue(event: TopicEvent): void {
+    this.applying = this.applying.then(() => this.apply(event)).catch((err: Error) => {
+      this.opts.log.error(`applying ${event.type} of topic ${event.topic.spec.name} failed: ${err.stack ?? err.message}`);
+    });
+  }
+
+  private async apply(event: TopicEvent): Promise<void> {
+    const { nodeId, settings, logs, cleaner, clock } = this.opts;
+    const topic = event.topic;
+    const name = topic.spec.name;
+    const previous = this.topics.get(name);
+    if (event.type === 'deleted' || (previous && previous.topicId !== topic.topicId)) {
+      this.topics.delete(name);
+      if (previous) this.namesById.delete(previous.topicId);
+      for (const p of [...this.hosted.values()]) if (p.topic === name) await this.drop(p);
+      if (event.type === 'deleted') {
+        this.opts.store.acknowledgeTopicDataRemoved(name, topic.topicId, nodeId).catch((err: Error) => {
+          this.opts.log.warn(`could not record that the data of deleted topic ${name} is gone: ${err.message}`);
+        });
+        return;
+      }
+    }
+    this.topics.set(name, topic);
+    this.namesById.set(topic.topicId, name);
+    const effective = settings.topicConfigs(topic.spec.configs);
+    const logConfig = logConfigFromTopicConfigs(effective);
+    const minIsr = Number(effective['min.insync.replicas']);
+    for (const state of topic.partitions) {
+      const existing = this.hosted.get(key(name, state.partition));
+      const hosted = state.replicas.includes(nodeId);
+      if (existing && !hosted) {
+        await this.drop(existing);
+      } else if (existing) {
+        const wasLeader = existing.isLeader;
+        existing.updateState(state, minIsr);
+        existing.updateConfig(logConfig, minIsr);
+        if (wasLeader !== existing.isLeader) this.leadershipChanged(existing);
+      } else if (hosted) {
+        const log = await logs.open(name, state.partition, topic.topicId, logConfig);
+        const partition = new Partition({
+          topic: name, index: state.partition, topicId: topic.topicId, log, nodeId, state, minInsyncReplicas: minIsr, clock,
+          checkpointedHighWatermark: logs.checkpointedHighWatermark(name, state.partition),
+        });
+        this.hosted.set(key(name, state.partition), partition);
+        // compaction stops at the last stable offset (at most the high watermark), as Kafka's: data of open transactions stays as written
+        cleaner?.register(log, { uncleanableFrom: () => partition.lastStableOffset });
+        if (partition.isLeader) this.leadershipChanged(partition);
+      }
+    }
+    this.opts.applied(topic);
+  }
+
+  private leadershipChanged(p: Partition): void {
+    const duties = this.opts.leaderDuties.get(p.topic);
+    if (!duties) return;
+    if (p.isLeader) duties.becameLeader(p);
+    else duties.resigned(p.index);
+  }
+
+  private async drop(p: Partition): Promise<void> {
+    if (p.isLeader) this.opts.leaderDuties.get(p.topic)?.resigned(p.index);
+    this.hosted.delete(key(p.topic, p.index));
+    await this.opts.cleaner?.unregister(p.log);
+    await p.log.delete();
+    this.opts.log.info(`deleted partition ${p.name}`);
+  }
+}
+
+function key(topic: string, index: number): string { return `${topic}\u0000${index}`; }
