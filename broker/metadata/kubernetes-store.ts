@@ -4,9 +4,12 @@
  *
  * Objects, all in one namespace, all labelled brook.dev/cluster=<cluster>:
  * - Topic resources (brook.dev/v1alpha1): `spec` is the topic as asked for; `status.topicId` and
- *   `status.partitions` are the live partition state. A Topic without `status.topicId` is
- *   pending (applied with kubectl, not yet placed by the controller) and is not reported as a
- *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
+ *   `status.partitions` are the live partition state. createTopic writes the topic id and first
+ *   partition state into the annotation `brook.dev/initial-placement` of the object it creates
+ *   (../k8s/topic-placement.ts): one API write per topic, since the API server drops `status`
+ *   from a create; the first status write copies it into `status`, which supersedes it. A Topic
+ *   with neither is pending (applied with kubectl, not yet placed by the controller) and is not
+ *   reported as a topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
  *   for the controller (kubernetes-leases.ts, which has their contract).
  * - Secret `brook-<cluster>-scram-credentials`: salted SCRAM credentials (kubernetes-scram-secret.ts).
@@ -17,7 +20,8 @@
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
  * → StaleVersionError or a re-read and retry). A topic's spec and status are separate API writes
  * (the status subresource); updateTopic with both writes spec first, then status at the version
- * the spec write returned, so a concurrent writer in between makes it fail with
+ * the spec write returned (a status write of a Topic placed only by its annotation writes the
+ * whole placement with the change), so a concurrent writer in between makes it fail with
  * StaleVersionError after the spec has changed — callers retry from fresh state, as they must.
  *
  * Reads and watches come from one list+watch per kind, resumed from the last resourceVersion
@@ -49,6 +53,7 @@ import { CollectionWatch, type WatchEventType } from '../k8s/collection-watch.ts
 import { apiVersion, kafkaTopicName, leadersSummary, type Topic } from '../k8s/crds.ts';
 import { KubeError, KubeErrorCode, isConflict, isNotFound } from '../k8s/errors.ts';
 import { resources, rvAtLeast, type KubeObject } from '../k8s/objects.ts';
+import { initialPlacementAnnotation, initialPlacementValue, topicPlacement } from '../k8s/topic-placement.ts';
 import { MetadataError, MetadataErrorCode } from './errors.ts';
 import { MetadataConfigMap } from './kubernetes-configmap.ts';
 import { KubernetesLeases } from './kubernetes-leases.ts';
@@ -82,8 +87,6 @@ export interface KubernetesStoreOptions {
 }
 
 const clusterLabel = 'brook.dev/cluster';
-/** Attempts at a new Topic's first status write when its metadata changes under it (finalizer, owner reference). */
-const CREATE_STATUS_ATTEMPTS = 5;
 
 type TopicObject = Topic & KubeObject;
 
@@ -103,8 +106,6 @@ export class KubernetesStore implements MetadataStore {
   private readonly topics = new Map<string, { record: TopicRecord; object: TopicObject }>();
   /** Topic objects this store is writing in two steps (spec, then status): their events wait for the last step. */
   private readonly inFlight = new Set<string>();
-  /** Object names this store has created and is about to give their first status. */
-  private readonly creating = new Set<string>();
   private readonly metadata: MetadataConfigMap;
   private readonly scram: ScramSecret;
   private id = '';
@@ -194,7 +195,9 @@ export class KubernetesStore implements MetadataStore {
 
   // ---------------------------------------------------------------- topics
 
+  /** A placed Topic (topicPlacement is defined) as the store's record. */
   private toRecord(obj: TopicObject): TopicRecord {
+    const placement = topicPlacement(obj)!;
     return {
       spec: {
         name: kafkaTopicName(obj),
@@ -202,15 +205,15 @@ export class KubernetesStore implements MetadataStore {
         replicationFactor: obj.spec.replicationFactor ?? 1,
         configs: { ...obj.spec.config },
       },
-      topicId: obj.status!.topicId!,
-      partitions: (obj.status?.partitions ?? []).map(partitionState).sort((a, b) => a.partition - b.partition),
-      controllerEpoch: obj.status?.controllerEpoch ?? 0,
+      topicId: placement.topicId,
+      partitions: placement.partitions.map(partitionState).sort((a, b) => a.partition - b.partition),
+      controllerEpoch: placement.controllerEpoch,
       version: obj.metadata.resourceVersion!,
     };
   }
 
   private isOurs(obj: Topic): boolean { return obj.spec.cluster === this.cluster; }
-  private isReady(obj: Topic): boolean { return this.isOurs(obj) && !obj.metadata.deletionTimestamp && !!obj.status?.topicId; }
+  private isReady(obj: Topic): boolean { return this.isOurs(obj) && !obj.metadata.deletionTimestamp && topicPlacement(obj) !== undefined; }
 
   private onTopicEvent(type: WatchEventType, obj: TopicObject, old: TopicObject | undefined): void {
     const wasReady = old !== undefined && this.isReady(old);
@@ -229,8 +232,7 @@ export class KubernetesStore implements MetadataStore {
       if (existing && existing.object.metadata.name !== obj.metadata.name) return;
       this.topics.set(record.spec.name, { record, object: obj });
       if (!this.inFlight.has(obj.metadata.name)) this.emitTopic({ type: 'put', topic: record });
-    } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp && !this.creating.has(obj.metadata.name)) {
-      // (a Topic this store is creating gets its status in a moment: not pending)
+    } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp) {
       for (const l of this.pendingListeners) l(obj);
     }
   }
@@ -241,13 +243,18 @@ export class KubernetesStore implements MetadataStore {
 
   async getTopic(name: string): Promise<TopicRecord | undefined> { return this.topics.get(name)?.record; }
 
+  /**
+   * One API write: the Topic with its topic id and first partition state in its creation
+   * annotation (see the header), returned once this store's watch has it.
+   */
   async createTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord> {
     this.checkOpen();
     if (this.topics.has(spec.name)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists.`);
     const name = topicObjectName(spec.name);
+    const placement = initialPlacementValue(randomUUID(), [...partitions].map(partitionStatus));
     const body: TopicObject = {
       apiVersion, kind: 'Topic',
-      metadata: { name, namespace: this.ns, labels: { [clusterLabel]: this.cluster } },
+      metadata: { name, namespace: this.ns, labels: { [clusterLabel]: this.cluster }, annotations: { [initialPlacementAnnotation]: placement } },
       spec: {
         cluster: this.cluster,
         ...(name === spec.name ? {} : { topicName: spec.name }),
@@ -255,46 +262,14 @@ export class KubernetesStore implements MetadataStore {
       },
     };
     let created: TopicObject;
-    this.creating.add(name);
     try {
       created = await this.kube.create<TopicObject>(resources.Topic, body);
     } catch (err) {
-      this.creating.delete(name);
       if (isConflict(err)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
       throw this.translate(err, spec.name);
     }
-    const status = { topicId: randomUUID(), partitions: [...partitions].map(partitionStatus), leaders: leadersSummary(partitions) };
-    // The status write is a compare-and-swap on the version `create` returned. A 409 means the
-    // Topic changed in between: either the controller placed it (it looked pending), or only its
-    // metadata changed (the operator adds its finalizer and owner reference right after creation).
-    // In the second case nothing placed it, so write again on the current version.
-    let current: TopicObject = created;
-    try {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          const placed = await this.kube.replace<TopicObject>(resources.Topic, { ...current, status }, 'status');
-          await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
-          return this.toRecord(placed);
-        } catch (err) {
-          if (!isConflict(err) || attempt >= CREATE_STATUS_ATTEMPTS) throw isConflict(err) ? err : this.translate(err, spec.name);
-        }
-        current = await this.kube.get<TopicObject>(resources.Topic, this.ns, name);
-        if (current.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' was deleted while it was being created.`);
-        if (current.status?.topicId) {
-          // placed by the controller meanwhile: the topic exists as asked, with its placement
-          await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, current.metadata.resourceVersion!));
-          return this.toRecord(current);
-        }
-      }
-    } finally {
-      this.creating.delete(name);
-      // Pending events for this Topic were held back while it was being created; if it is still
-      // pending now (the status write failed), the controller must hear of it or it stays pending.
-      const cached = this.topicWatch.get(name);
-      if (cached && this.isOurs(cached) && !cached.metadata.deletionTimestamp && !cached.status?.topicId) {
-        for (const l of this.pendingListeners) l(cached);
-      }
-    }
+    await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, created.metadata.resourceVersion!));
+    return this.toRecord(created);
   }
 
   async updateTopic(name: string, expectedVersion: string, update: TopicUpdate): Promise<TopicRecord> {
@@ -333,7 +308,14 @@ export class KubernetesStore implements MetadataStore {
       obj = await this.kube.replace(resources.Topic, obj).catch((err: unknown) => { throw stale(err); });
     }
     if (update.partitions || update.controllerEpoch !== undefined) {
+      const placement = topicPlacement(obj);
       obj.status = { ...obj.status };
+      if (placement && !placement.inStatus) {
+        // the first status write: the whole placement moves from the creation annotation to status
+        obj.status.topicId = placement.topicId;
+        obj.status.partitions = [...placement.partitions];
+        obj.status.leaders = leadersSummary(placement.partitions);
+      }
       if (update.partitions) {
         obj.status.partitions = update.partitions.map(partitionStatus);
         obj.status.leaders = leadersSummary(update.partitions);
@@ -374,7 +356,7 @@ export class KubernetesStore implements MetadataStore {
     });
     const wrapped = (obj: Topic): void => listener(toSpec(obj));
     for (const obj of this.topicWatch.list()) {
-      if (this.isOurs(obj) && !obj.metadata.deletionTimestamp && !obj.status?.topicId) wrapped(obj);
+      if (this.isOurs(obj) && !obj.metadata.deletionTimestamp && !topicPlacement(obj)) wrapped(obj);
     }
     this.pendingListeners.add(wrapped);
     return () => { this.pendingListeners.delete(wrapped); };
@@ -385,7 +367,7 @@ export class KubernetesStore implements MetadataStore {
    * operator's finalizer waits for every live broker with a replica to say its data is gone.
    */
   async acknowledgeTopicDataRemoved(name: string, topicId: string, brokerId: number): Promise<void> {
-    const obj = this.topicWatch.list().find((o) => this.isOurs(o) && kafkaTopicName(o) === name && o.status?.topicId === topicId);
+    const obj = this.topicWatch.list().find((o) => this.isOurs(o) && kafkaTopicName(o) === name && topicPlacement(o)?.topicId === topicId);
     if (!obj) return; // already gone
     try {
       await this.kube.mergePatch(resources.Topic, this.ns, obj.metadata.name, {
@@ -401,7 +383,7 @@ export class KubernetesStore implements MetadataStore {
     this.checkOpen();
     const obj = this.topicWatch.list().find((o) => this.isOurs(o) && kafkaTopicName(o) === spec.name);
     if (!obj || obj.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' does not exist.`);
-    if (obj.status?.topicId) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' is already placed.`);
+    if (topicPlacement(obj)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' is already placed.`);
     const body = {
       ...obj,
       status: {
