@@ -7,7 +7,8 @@
  *   `status.partitions` are the live partition state. createTopic writes the topic id and first
  *   partition state into the annotation `brook.dev/initial-placement` of the object it creates
  *   (../k8s/topic-placement.ts): one API write per topic, since the API server drops `status`
- *   from a create; the first status write copies it into `status`, which supersedes it. A Topic
+ *   from a create (a placement too big for an annotation, 1,500+ partitions, is written the old
+ *   way: the Topic, then its status); the first status write copies it into `status`, which supersedes it. A Topic
  *   with neither is pending (applied with kubectl, not yet placed by the controller) and is not
  *   reported as a topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
@@ -87,6 +88,14 @@ export interface KubernetesStoreOptions {
 }
 
 const clusterLabel = 'brook.dev/cluster';
+/**
+ * Largest creation annotation written (bytes). The API server refuses more than 256 KiB of
+ * annotations per object; a placement above this (some 1,500+ partitions) is written the old
+ * way: the Topic, then its status.
+ */
+const MAX_PLACEMENT_ANNOTATION = 128 * 1024;
+/** Attempts at a big Topic's first status write when its metadata changes under it (finalizer, owner reference). */
+const CREATE_STATUS_ATTEMPTS = 5;
 
 type TopicObject = Topic & KubeObject;
 
@@ -106,6 +115,8 @@ export class KubernetesStore implements MetadataStore {
   private readonly topics = new Map<string, { record: TopicRecord; object: TopicObject }>();
   /** Topic objects this store is writing in two steps (spec, then status): their events wait for the last step. */
   private readonly inFlight = new Set<string>();
+  /** Object names this store has created without a placement and is about to give their first status. */
+  private readonly creating = new Set<string>();
   private readonly metadata: MetadataConfigMap;
   private readonly scram: ScramSecret;
   private id = '';
@@ -232,7 +243,8 @@ export class KubernetesStore implements MetadataStore {
       if (existing && existing.object.metadata.name !== obj.metadata.name) return;
       this.topics.set(record.spec.name, { record, object: obj });
       if (!this.inFlight.has(obj.metadata.name)) this.emitTopic({ type: 'put', topic: record });
-    } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp) {
+    } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp && !this.creating.has(obj.metadata.name)) {
+      // (a big Topic this store is creating gets its status in a moment: not pending)
       for (const l of this.pendingListeners) l(obj);
     }
   }
@@ -245,16 +257,20 @@ export class KubernetesStore implements MetadataStore {
 
   /**
    * One API write: the Topic with its topic id and first partition state in its creation
-   * annotation (see the header), returned once this store's watch has it.
+   * annotation (see the header), returned once this store's watch has it. A placement too big for
+   * an annotation takes two: the Topic, then its status.
    */
   async createTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord> {
     this.checkOpen();
     if (this.topics.has(spec.name)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists.`);
     const name = topicObjectName(spec.name);
-    const placement = initialPlacementValue(randomUUID(), [...partitions].map(partitionStatus));
+    const topicId = randomUUID();
+    const statuses = [...partitions].map(partitionStatus);
+    const placement = initialPlacementValue(topicId, statuses);
+    const annotated = Buffer.byteLength(placement) <= MAX_PLACEMENT_ANNOTATION;
     const body: TopicObject = {
       apiVersion, kind: 'Topic',
-      metadata: { name, namespace: this.ns, labels: { [clusterLabel]: this.cluster }, annotations: { [initialPlacementAnnotation]: placement } },
+      metadata: { name, namespace: this.ns, labels: { [clusterLabel]: this.cluster }, ...(annotated ? { annotations: { [initialPlacementAnnotation]: placement } } : {}) },
       spec: {
         cluster: this.cluster,
         ...(name === spec.name ? {} : { topicName: spec.name }),
@@ -262,14 +278,55 @@ export class KubernetesStore implements MetadataStore {
       },
     };
     let created: TopicObject;
+    if (!annotated) this.creating.add(name);
     try {
       created = await this.kube.create<TopicObject>(resources.Topic, body);
     } catch (err) {
+      this.creating.delete(name);
       if (isConflict(err)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
       throw this.translate(err, spec.name);
     }
+    if (!annotated) return await this.writeFirstStatus(spec, created, { topicId, partitions: statuses, leaders: leadersSummary(partitions) });
     await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, created.metadata.resourceVersion!));
     return this.toRecord(created);
+  }
+
+  /**
+   * The second write of a Topic created without its placement: its status, a compare-and-swap on
+   * the version `create` returned. A 409 means the Topic changed in between: either the controller
+   * placed it (it looked pending), or only its metadata changed (the operator adds its finalizer
+   * and owner reference right after creation); in the second case write again on the current
+   * version. A crash before this write leaves a pending Topic, which the controller places.
+   */
+  private async writeFirstStatus(spec: TopicSpec, created: TopicObject, status: NonNullable<Topic['status']>): Promise<TopicRecord> {
+    const name = created.metadata.name!;
+    let current: TopicObject = created;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const placed = await this.kube.replace<TopicObject>(resources.Topic, { ...current, status }, 'status');
+          await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, placed.metadata.resourceVersion!));
+          return this.toRecord(placed);
+        } catch (err) {
+          if (!isConflict(err) || attempt >= CREATE_STATUS_ATTEMPTS) throw isConflict(err) ? err : this.translate(err, spec.name);
+        }
+        current = await this.kube.get<TopicObject>(resources.Topic, this.ns, name);
+        if (current.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' was deleted while it was being created.`);
+        if (topicPlacement(current)) {
+          // placed by the controller meanwhile: the topic exists as asked, with its placement
+          await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, current.metadata.resourceVersion!));
+          return this.toRecord(current);
+        }
+      }
+    } finally {
+      this.creating.delete(name);
+      // Pending events for this Topic were held back while it was being created; if it is still
+      // pending now (the status write failed), the controller must hear of it or it stays pending.
+      const cached = this.topicWatch.get(name);
+      if (cached && this.isOurs(cached) && !cached.metadata.deletionTimestamp && !topicPlacement(cached)) {
+        for (const l of this.pendingListeners) l(cached);
+      }
+    }
   }
 
   async updateTopic(name: string, expectedVersion: string, update: TopicUpdate): Promise<TopicRecord> {

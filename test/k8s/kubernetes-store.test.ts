@@ -149,6 +149,26 @@ describe('KubernetesStore', () => {
     }
   });
 
+  test('regression: a topic whose placement is too big for an annotation (the API server allows 256 KiB of them) is created with its status, in two writes', async () => {
+    const a = await openStore();
+    const b = await openStore(storeNamespaces.get(a)!);
+    try {
+      // (the creator holds back the pending event of its own Topic between the two writes)
+      const pending: string[] = [];
+      a.watchPendingTopics((t) => pending.push(t.name));
+      const seen: TopicEvent[] = [];
+      b.watchTopics((e) => seen.push(e));
+      const record = await a.createTopic(specOf('wide', 4000), partitionsOf(4000));
+      expect(record.partitions).toHaveLength(4000);
+      await waitFor(() => seen.some((e) => e.topic.spec.name === 'wide'));
+      expect((await b.getTopic('wide'))?.topicId).toBe(record.topicId);
+      expect(pending).toEqual([]);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+
   test('the first status write moves the whole placement into status: same topic id, kubectl shows the leaders', async () => {
     const store = await openStore();
     const ns = storeNamespaces.get(store)!;
