@@ -8,9 +8,10 @@
  *   partition state into the annotation `brook.dev/initial-placement` of the object it creates
  *   (../k8s/topic-placement.ts): one API write per topic, since the API server drops `status`
  *   from a create (a placement too big for an annotation, 1,500+ partitions, is written the old
- *   way: the Topic, then its status); the first status write copies it into `status`, which supersedes it. A Topic
- *   with neither is pending (applied with kubectl, not yet placed by the controller) and is not
- *   reported as a topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
+ *   way: the Topic, then its status); the first status write copies it into `status`, which
+ *   supersedes it. A Topic with neither is pending (applied with kubectl, not yet placed by the
+ *   controller) and is not reported as a topic; `watchPendingTopics` reports it. A Topic with a
+ *   deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
  *   for the controller (kubernetes-leases.ts, which has their contract).
  * - Secret `brook-<cluster>-scram-credentials`: salted SCRAM credentials (kubernetes-scram-secret.ts).
