@@ -3,8 +3,8 @@
  * kube-apiserver + etcd from the test harness) vs Apache Kafka (KRaft) on this machine, one after
  * the other. Reports the wall time for N topics (kafkajs createTopics, batches of 100, not waiting
  * for leaders in metadata) and, for
- * Brook, the API server writes per topic (apiserver_request_total for POST/PUT/PATCH on
- * topics, before vs after).
+ * Brook, the API server requests per topic (apiserver_request_total on topics, before vs after:
+ * the writes, POST/PUT/PATCH, and all requests, reads and watches included).
  *
  *   npm run bench:topics [-- --topics 1000]
  */
@@ -38,7 +38,7 @@ async function createTopics(bootstrap: string, prefix: string): Promise<number> 
   return ms;
 }
 
-async function topicWrites(server: string, token: string, caData: string): Promise<number> {
+async function topicRequests(server: string, token: string, caData: string): Promise<{ writes: number; all: number }> {
   // the admin token may read the API server's own metrics
   const text = await new Promise<string>((resolve, reject) => {
     https.get(`${server}/metrics`, { headers: { authorization: `Bearer ${token}` }, ca: caData }, (res) => {
@@ -49,11 +49,14 @@ async function topicWrites(server: string, token: string, caData: string): Promi
     }).on('error', reject);
   });
   let writes = 0;
+  let all = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('apiserver_request_total{') || !line.includes('resource="topics"')) continue;
-    if (/verb="(POST|PUT|PATCH)"/.test(line)) writes += Number(line.slice(line.lastIndexOf(' ') + 1));
+    const n = Number(line.slice(line.lastIndexOf(' ') + 1));
+    all += n;
+    if (/verb="(POST|PUT|PATCH)"/.test(line)) writes += n;
   }
-  return writes;
+  return { writes, all };
 }
 
 // ---- Brook on the Kubernetes store
@@ -62,6 +65,7 @@ const api = await startApiServer();
 const dataDir = mkdtempSync(join(tmpdir(), 'brook-bench-topics-'));
 let brookMs = 0;
 let writesPerTopic = 0;
+let requestsPerTopic = 0;
 try {
   const k = (args: string[]) => kubectl(api, args);
   await k(['apply', '--server-side', '-f', join(root, 'crds')]);
@@ -74,9 +78,11 @@ try {
     broker.on('exit', (code) => reject(new Error(`broker exited ${code}`)));
   });
   try {
-    const before = await topicWrites(api.server, api.token, api.caData);
+    const before = await topicRequests(api.server, api.token, api.caData);
     brookMs = await createTopics(bootstrap, 'brook');
-    writesPerTopic = ((await topicWrites(api.server, api.token, api.caData)) - before) / N;
+    const after = await topicRequests(api.server, api.token, api.caData);
+    writesPerTopic = (after.writes - before.writes) / N;
+    requestsPerTopic = (after.all - before.all) / N;
   } finally {
     broker.kill('SIGTERM');
     await new Promise((r) => broker.once('exit', r));
@@ -97,7 +103,7 @@ try {
 }
 
 process.stdout.write(`create ${N} topics (1 partition, RF 1) through the Kafka admin API, batches of ${BATCH}:\n`);
-process.stdout.write(`  Brook on the Kubernetes store: ${(brookMs / 1000).toFixed(1)} s (${(N / (brookMs / 1000)).toFixed(0)} topics/s), ${writesPerTopic.toFixed(2)} API server writes per topic\n`);
+process.stdout.write(`  Brook on the Kubernetes store: ${(brookMs / 1000).toFixed(1)} s (${(N / (brookMs / 1000)).toFixed(0)} topics/s), ${writesPerTopic.toFixed(2)} API server writes per topic, ${requestsPerTopic.toFixed(2)} requests of any verb\n`);
 process.stdout.write(`  Apache Kafka (KRaft):          ${(kafkaMs / 1000).toFixed(1)} s (${(N / (kafkaMs / 1000)).toFixed(0)} topics/s)\n`);
 process.stdout.write(`  Brook/Kafka: ${(brookMs / kafkaMs).toFixed(2)}x\n`);
 process.exit(0);

@@ -14,7 +14,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { ClusterReconciler, clusterKeyOf } from './cluster-controller.ts';
 import { clusterLabel, defaultBrokerImage, type OperatorSettings } from './cluster-resources.ts';
 import { Controller, keyOf } from './controller.ts';
-import { Kube } from '../broker/k8s/index.ts';
+import { Kube, topicPlacement } from '../broker/k8s/index.ts';
 import { LeaderElector } from './leader-election.ts';
 import { createLogger, type Logger } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';
@@ -146,7 +146,7 @@ export class Operator {
     w.topics.on((type, t) => {
       const key = keyOf(t);
       this.topics.queue.add(key);
-      const health = type === 'delete' ? '' : JSON.stringify([t.spec?.cluster, t.metadata.deletionTimestamp ?? '', (t.status?.partitions ?? []).map((p) => [p.leader, p.isr.length, p.replicas.length])]);
+      const health = type === 'delete' ? '' : JSON.stringify([t.spec?.cluster, t.metadata.deletionTimestamp ?? '', (topicPlacement(t)?.partitions ?? []).map((p) => [p.leader, p.isr.length, p.replicas.length])]);
       if (this.lastTopicHealth.get(key) !== health && t.spec?.cluster) this.clusters.queue.add(`${t.metadata.namespace}/${t.spec.cluster}`);
       if (type === 'delete') this.lastTopicHealth.delete(key); else this.lastTopicHealth.set(key, health);
     });

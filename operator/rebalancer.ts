@@ -25,7 +25,7 @@
  *     ids leave the cluster's membership.
  */
 import { createHash } from 'node:crypto';
-import { kafkaTopicName, resources, type ClusterRebalanceStatus, type Kube } from '../broker/k8s/index.ts';
+import { kafkaTopicName, resources, topicPlacement, type ClusterRebalanceStatus, type Kube } from '../broker/k8s/index.ts';
 import { RebalancePlanError, planRebalance, type CurrentPartition, type PlannerBroker } from '../broker/placement/index.ts';
 import { clusterLabel, names } from './cluster-resources.ts';
 import type { ConditionInput } from './conditions.ts';
@@ -126,11 +126,12 @@ export class Rebalancer {
     const rf = new Map<string, number>();
     const minIsr = new Map<string, number>();
     for (const t of this.world.topicsOf(ns, cluster.metadata.name)) {
-      if (t.metadata.deletionTimestamp || !t.status?.partitions) continue;
+      const placed = topicPlacement(t)?.partitions;
+      if (t.metadata.deletionTimestamp || !placed) continue;
       const topic = kafkaTopicName(t);
       rf.set(topic, t.spec.replicationFactor ?? 1);
       minIsr.set(topic, Number(t.spec.config?.['min.insync.replicas'] ?? clusterMinIsr));
-      for (const p of t.status.partitions) {
+      for (const p of placed) {
         const target = p.reassignment?.targetReplicas ?? [];
         rf.set(topic, Math.max(rf.get(topic)!, target.length || p.replicas.length));
         partitions.push({

@@ -6,6 +6,11 @@
  *   Cluster garbage-collects its Topics);
  * - status.conditions: Ready (cluster exists, replication factor fits, every partition placed
  *   and led) and UnderReplicated (summarised from status.partitions);
+ * - a Topic a broker created carries its topic id and first partition state in its creation
+ *   annotation (broker/k8s/topic-placement.ts: the API server drops status from a create); the
+ *   first status write here copies it into status (topicId, partitions, leaders), as a
+ *   compare-and-swap on the resourceVersion so that a broker's newer partition state is never
+ *   overwritten — the placement reaches `kubectl get topics` without an extra write;
  * - deletion: the finalizer is removed once the brokers dropped the data.
  *
  * How the brokers say they dropped a topic's data (the contract with the broker): when a broker
@@ -18,7 +23,7 @@
  * finalizes at once: the Cluster's brokers are going away with it (their StatefulSet is deleted
  * too) and could never annotate, so waiting for them would keep the Topic forever.
  */
-import { kafkaTopicName } from '../broker/k8s/index.ts';
+import { kafkaTopicName, leadersSummary, topicPlacement } from '../broker/k8s/index.ts';
 import type { Cluster } from '../broker/k8s/index.ts';
 import { clusterLabel, withAdoption } from './cluster-resources.ts';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
@@ -46,13 +51,14 @@ export class TopicReconciler {
 
   /** Broker ids that hold data of `topic` and are live but have not said they dropped it. */
   brokersHoldingData(topic: TopicObject): number[] {
-    const topicId = topic.status?.topicId;
-    if (!topicId) return [];
+    const placement = topicPlacement(topic);
+    if (!placement) return [];
+    const topicId = placement.topicId;
     const ns = topic.metadata.namespace!;
     const cluster = this.world.clusters.get(ns, topic.spec.cluster);
     if (!cluster || cluster.metadata.deletionTimestamp) return [];
     const holders = new Set<number>();
-    for (const p of topic.status?.partitions ?? []) {
+    for (const p of placement.partitions) {
       for (const b of p.replicas) holders.add(b);
       for (const b of p.reassignment?.targetReplicas ?? []) holders.add(b);
     }
@@ -108,7 +114,8 @@ export class TopicReconciler {
       // The update event brings the key back with the new object.
       return {};
     }
-    const partitions = topic.status?.partitions ?? [];
+    const placement = topicPlacement(topic);
+    const partitions = placement?.partitions ?? [];
     const wanted = topic.spec.partitions ?? 1;
     const rf = topic.spec.replicationFactor ?? 1;
     const brokers = cluster?.spec.replicas ?? 0;
@@ -119,7 +126,7 @@ export class TopicReconciler {
       ? { type: 'Ready', status: 'False', reason: 'ClusterNotFound', message: `Cluster ${ns}/${topic.spec.cluster} does not exist` }
       : rf > brokers
         ? { type: 'Ready', status: 'False', reason: 'ReplicationFactorTooLarge', message: `replicationFactor ${rf} is larger than the cluster's ${brokers} brokers` }
-        : !topic.status?.topicId
+        : !placement
           ? { type: 'Ready', status: 'False', reason: 'Pending', message: 'waiting for the controller broker to place the partitions' }
           : partitions.length < wanted
             ? { type: 'Ready', status: 'False', reason: 'CreatingPartitions', message: `${partitions.length} of ${wanted} partitions placed` }
@@ -138,7 +145,21 @@ export class TopicReconciler {
   private async writeConditions(topic: TopicObject, conditions: ConditionInput[]): Promise<void> {
     const generation = topic.metadata.generation ?? 0;
     const next = setConditions(topic.status?.conditions, conditions, generation, new Date(this.clock.now()));
-    if (topic.status?.observedGeneration === generation && jsonEqual(next, topic.status?.conditions)) return;
+    const placement = topicPlacement(topic);
+    const copyPlacement = placement !== undefined && !placement.inStatus;
+    if (!copyPlacement && topic.status?.observedGeneration === generation && jsonEqual(next, topic.status?.conditions)) return;
+    if (copyPlacement) {
+      // The broker's placement from the creation annotation into status, compare-and-swap on the
+      // version it was read from: a broker's status write in between makes this a 409 (requeued).
+      await this.kube.mergePatch(resources.Topic, topic.metadata.namespace, topic.metadata.name, {
+        metadata: { resourceVersion: topic.metadata.resourceVersion },
+        status: {
+          observedGeneration: generation, conditions: next,
+          topicId: placement.topicId, partitions: placement.partitions, leaders: leadersSummary(placement.partitions),
+        },
+      }, 'status');
+      return;
+    }
     // A merge patch of just these fields: status.partitions belongs to the controller broker.
     await this.kube.mergePatch(resources.Topic, topic.metadata.namespace, topic.metadata.name, { status: { observedGeneration: generation, conditions: next } }, 'status');
   }

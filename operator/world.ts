@@ -5,7 +5,7 @@
  */
 import type { Cluster, Topic } from '../broker/k8s/index.ts';
 import { clusterLabel, managedSelector, names } from './cluster-resources.ts';
-import { LeaseObservations, leaseDurationMs, leaseRemainingMs, resources, type Kube, type KubeObject, type LeaseObject } from '../broker/k8s/index.ts';
+import { LeaseObservations, leaseDurationMs, leaseRemainingMs, resources, topicPlacement, type Kube, type KubeObject, type LeaseObject } from '../broker/k8s/index.ts';
 import { Informer } from './informer.ts';
 import type { Logger } from './log.ts';
 import type { Clock } from './workqueue.ts';
@@ -125,7 +125,7 @@ export class World {
     for (const t of this.topicsOf(cluster.metadata.namespace!, cluster.metadata.name)) {
       if (t.metadata.deletionTimestamp) continue;
       const minIsr = Number(t.spec.config?.['min.insync.replicas'] ?? clusterMinIsr);
-      for (const p of t.status?.partitions ?? []) {
+      for (const p of topicPlacement(t)?.partitions ?? []) {
         h.total++;
         if (p.leader < 0) h.offline++; else h.online++;
         if (p.isr.length < p.replicas.length) h.underReplicated++;
@@ -147,7 +147,7 @@ export function underReplicatedWaitable(world: World, cluster: ClusterObject, br
   let n = 0;
   for (const t of world.topicsOf(cluster.metadata.namespace!, cluster.metadata.name)) {
     if (t.metadata.deletionTimestamp) continue;
-    for (const p of t.status?.partitions ?? []) {
+    for (const p of topicPlacement(t)?.partitions ?? []) {
       if (p.replicas.some((r) => r < brokers && !p.isr.includes(r))) n++;
     }
   }

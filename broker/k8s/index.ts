@@ -7,6 +7,7 @@
  * - errors.ts: `KubeError`, API failures by HTTP status and Status reason (BROOK_ERR_KUBE_*);
  * - collection-watch.ts: list+watch with resume from resourceVersion, relist on 410, backoff,
  *   and a known freshness (the informer of both the store and the operator);
+ * - topic-placement.ts: where a Topic's partition state lives (status, or its creation annotation);
  * - lease.ts: the lease rules (observed-renewal expiry, stale view is not expiry, acquire/renew).
  * Loading it loads @kubernetes/client-node (~80 MiB): brokers on other stores do not import it.
  */
@@ -16,3 +17,4 @@ export * from './errors.ts';
 export * from './client.ts';
 export * from './collection-watch.ts';
 export * from './lease.ts';
+export * from './topic-placement.ts';

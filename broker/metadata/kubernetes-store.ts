@@ -4,9 +4,14 @@
  *
  * Objects, all in one namespace, all labelled brook.dev/cluster=<cluster>:
  * - Topic resources (brook.dev/v1alpha1): `spec` is the topic as asked for; `status.topicId` and
- *   `status.partitions` are the live partition state. A Topic without `status.topicId` is
- *   pending (applied with kubectl, not yet placed by the controller) and is not reported as a
- *   topic; `watchPendingTopics` reports it. A Topic with a deletionTimestamp is gone.
+ *   `status.partitions` are the live partition state. createTopic writes the topic id and first
+ *   partition state into the annotation `brook.dev/initial-placement` of the object it creates
+ *   (../k8s/topic-placement.ts): one API write per topic, since the API server drops `status`
+ *   from a create (a placement too big for an annotation, 1,500+ partitions, is written the old
+ *   way: the Topic, then its status); the first status write copies it into `status`, which
+ *   supersedes it. A Topic with neither is pending (applied with kubectl, not yet placed by the
+ *   controller) and is not reported as a topic; `watchPendingTopics` reports it. A Topic with a
+ *   deletionTimestamp is gone.
  * - Lease `brook-<cluster>-broker-<id>` per live broker and Lease `brook-<cluster>-controller`
  *   for the controller (kubernetes-leases.ts, which has their contract).
  * - Secret `brook-<cluster>-scram-credentials`: salted SCRAM credentials (kubernetes-scram-secret.ts).
@@ -17,7 +22,8 @@
  * Concurrency: every write is a compare-and-swap on metadata.resourceVersion (BROOK_ERR_KUBE_CONFLICT
  * → StaleVersionError or a re-read and retry). A topic's spec and status are separate API writes
  * (the status subresource); updateTopic with both writes spec first, then status at the version
- * the spec write returned, so a concurrent writer in between makes it fail with
+ * the spec write returned (a status write of a Topic placed only by its annotation writes the
+ * whole placement with the change), so a concurrent writer in between makes it fail with
  * StaleVersionError after the spec has changed — callers retry from fresh state, as they must.
  *
  * Reads and watches come from one list+watch per kind, resumed from the last resourceVersion
@@ -49,6 +55,7 @@ import { CollectionWatch, type WatchEventType } from '../k8s/collection-watch.ts
 import { apiVersion, kafkaTopicName, leadersSummary, type Topic } from '../k8s/crds.ts';
 import { KubeError, KubeErrorCode, isConflict, isNotFound } from '../k8s/errors.ts';
 import { resources, rvAtLeast, type KubeObject } from '../k8s/objects.ts';
+import { initialPlacementAnnotation, initialPlacementValue, topicPlacement } from '../k8s/topic-placement.ts';
 import { MetadataError, MetadataErrorCode } from './errors.ts';
 import { MetadataConfigMap } from './kubernetes-configmap.ts';
 import { KubernetesLeases } from './kubernetes-leases.ts';
@@ -82,7 +89,13 @@ export interface KubernetesStoreOptions {
 }
 
 const clusterLabel = 'brook.dev/cluster';
-/** Attempts at a new Topic's first status write when its metadata changes under it (finalizer, owner reference). */
+/**
+ * Largest creation annotation written (bytes). The API server refuses more than 256 KiB of
+ * annotations per object; a placement above this (some 1,500+ partitions) is written the old
+ * way: the Topic, then its status.
+ */
+const MAX_PLACEMENT_ANNOTATION = 128 * 1024;
+/** Attempts at a big Topic's first status write when its metadata changes under it (finalizer, owner reference). */
 const CREATE_STATUS_ATTEMPTS = 5;
 
 type TopicObject = Topic & KubeObject;
@@ -103,7 +116,7 @@ export class KubernetesStore implements MetadataStore {
   private readonly topics = new Map<string, { record: TopicRecord; object: TopicObject }>();
   /** Topic objects this store is writing in two steps (spec, then status): their events wait for the last step. */
   private readonly inFlight = new Set<string>();
-  /** Object names this store has created and is about to give their first status. */
+  /** Object names this store has created without a placement and is about to give their first status. */
   private readonly creating = new Set<string>();
   private readonly metadata: MetadataConfigMap;
   private readonly scram: ScramSecret;
@@ -194,7 +207,9 @@ export class KubernetesStore implements MetadataStore {
 
   // ---------------------------------------------------------------- topics
 
+  /** A placed Topic (topicPlacement is defined) as the store's record. */
   private toRecord(obj: TopicObject): TopicRecord {
+    const placement = topicPlacement(obj)!;
     return {
       spec: {
         name: kafkaTopicName(obj),
@@ -202,15 +217,15 @@ export class KubernetesStore implements MetadataStore {
         replicationFactor: obj.spec.replicationFactor ?? 1,
         configs: { ...obj.spec.config },
       },
-      topicId: obj.status!.topicId!,
-      partitions: (obj.status?.partitions ?? []).map(partitionState).sort((a, b) => a.partition - b.partition),
-      controllerEpoch: obj.status?.controllerEpoch ?? 0,
+      topicId: placement.topicId,
+      partitions: placement.partitions.map(partitionState).sort((a, b) => a.partition - b.partition),
+      controllerEpoch: placement.controllerEpoch,
       version: obj.metadata.resourceVersion!,
     };
   }
 
   private isOurs(obj: Topic): boolean { return obj.spec.cluster === this.cluster; }
-  private isReady(obj: Topic): boolean { return this.isOurs(obj) && !obj.metadata.deletionTimestamp && !!obj.status?.topicId; }
+  private isReady(obj: Topic): boolean { return this.isOurs(obj) && !obj.metadata.deletionTimestamp && topicPlacement(obj) !== undefined; }
 
   private onTopicEvent(type: WatchEventType, obj: TopicObject, old: TopicObject | undefined): void {
     const wasReady = old !== undefined && this.isReady(old);
@@ -230,7 +245,7 @@ export class KubernetesStore implements MetadataStore {
       this.topics.set(record.spec.name, { record, object: obj });
       if (!this.inFlight.has(obj.metadata.name)) this.emitTopic({ type: 'put', topic: record });
     } else if (type !== 'DELETED' && this.isOurs(obj) && !obj.metadata.deletionTimestamp && !this.creating.has(obj.metadata.name)) {
-      // (a Topic this store is creating gets its status in a moment: not pending)
+      // (a big Topic this store is creating gets its status in a moment: not pending)
       for (const l of this.pendingListeners) l(obj);
     }
   }
@@ -241,13 +256,22 @@ export class KubernetesStore implements MetadataStore {
 
   async getTopic(name: string): Promise<TopicRecord | undefined> { return this.topics.get(name)?.record; }
 
+  /**
+   * One API write: the Topic with its topic id and first partition state in its creation
+   * annotation (see the header), returned once this store's watch has it. A placement too big for
+   * an annotation takes two: the Topic, then its status.
+   */
   async createTopic(spec: TopicSpec, partitions: readonly PartitionState[]): Promise<TopicRecord> {
     this.checkOpen();
     if (this.topics.has(spec.name)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists.`);
     const name = topicObjectName(spec.name);
+    const topicId = randomUUID();
+    const statuses = [...partitions].map(partitionStatus);
+    const placement = initialPlacementValue(topicId, statuses);
+    const annotated = Buffer.byteLength(placement) <= MAX_PLACEMENT_ANNOTATION;
     const body: TopicObject = {
       apiVersion, kind: 'Topic',
-      metadata: { name, namespace: this.ns, labels: { [clusterLabel]: this.cluster } },
+      metadata: { name, namespace: this.ns, labels: { [clusterLabel]: this.cluster }, ...(annotated ? { annotations: { [initialPlacementAnnotation]: placement } } : {}) },
       spec: {
         cluster: this.cluster,
         ...(name === spec.name ? {} : { topicName: spec.name }),
@@ -255,7 +279,7 @@ export class KubernetesStore implements MetadataStore {
       },
     };
     let created: TopicObject;
-    this.creating.add(name);
+    if (!annotated) this.creating.add(name);
     try {
       created = await this.kube.create<TopicObject>(resources.Topic, body);
     } catch (err) {
@@ -263,11 +287,20 @@ export class KubernetesStore implements MetadataStore {
       if (isConflict(err)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' already exists (Topic ${this.ns}/${name}).`);
       throw this.translate(err, spec.name);
     }
-    const status = { topicId: randomUUID(), partitions: [...partitions].map(partitionStatus), leaders: leadersSummary(partitions) };
-    // The status write is a compare-and-swap on the version `create` returned. A 409 means the
-    // Topic changed in between: either the controller placed it (it looked pending), or only its
-    // metadata changed (the operator adds its finalizer and owner reference right after creation).
-    // In the second case nothing placed it, so write again on the current version.
+    if (!annotated) return await this.writeFirstStatus(spec, created, { topicId, partitions: statuses, leaders: leadersSummary(partitions) });
+    await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, created.metadata.resourceVersion!));
+    return this.toRecord(created);
+  }
+
+  /**
+   * The second write of a Topic created without its placement: its status, a compare-and-swap on
+   * the version `create` returned. A 409 means the Topic changed in between: either the controller
+   * placed it (it looked pending), or only its metadata changed (the operator adds its finalizer
+   * and owner reference right after creation); in the second case write again on the current
+   * version. A crash before this write leaves a pending Topic, which the controller places.
+   */
+  private async writeFirstStatus(spec: TopicSpec, created: TopicObject, status: NonNullable<Topic['status']>): Promise<TopicRecord> {
+    const name = created.metadata.name!;
     let current: TopicObject = created;
     try {
       for (let attempt = 1; ; attempt++) {
@@ -280,7 +313,7 @@ export class KubernetesStore implements MetadataStore {
         }
         current = await this.kube.get<TopicObject>(resources.Topic, this.ns, name);
         if (current.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' was deleted while it was being created.`);
-        if (current.status?.topicId) {
+        if (topicPlacement(current)) {
           // placed by the controller meanwhile: the topic exists as asked, with its placement
           await this.topicWatch.waitUntil(() => rvAtLeast(this.topicWatch.get(name)?.metadata.resourceVersion, current.metadata.resourceVersion!));
           return this.toRecord(current);
@@ -291,7 +324,7 @@ export class KubernetesStore implements MetadataStore {
       // Pending events for this Topic were held back while it was being created; if it is still
       // pending now (the status write failed), the controller must hear of it or it stays pending.
       const cached = this.topicWatch.get(name);
-      if (cached && this.isOurs(cached) && !cached.metadata.deletionTimestamp && !cached.status?.topicId) {
+      if (cached && this.isOurs(cached) && !cached.metadata.deletionTimestamp && !topicPlacement(cached)) {
         for (const l of this.pendingListeners) l(cached);
       }
     }
@@ -333,7 +366,14 @@ export class KubernetesStore implements MetadataStore {
       obj = await this.kube.replace(resources.Topic, obj).catch((err: unknown) => { throw stale(err); });
     }
     if (update.partitions || update.controllerEpoch !== undefined) {
+      const placement = topicPlacement(obj);
       obj.status = { ...obj.status };
+      if (placement && !placement.inStatus) {
+        // the first status write: the whole placement moves from the creation annotation to status
+        obj.status.topicId = placement.topicId;
+        obj.status.partitions = [...placement.partitions];
+        obj.status.leaders = leadersSummary(placement.partitions);
+      }
       if (update.partitions) {
         obj.status.partitions = update.partitions.map(partitionStatus);
         obj.status.leaders = leadersSummary(update.partitions);
@@ -374,7 +414,7 @@ export class KubernetesStore implements MetadataStore {
     });
     const wrapped = (obj: Topic): void => listener(toSpec(obj));
     for (const obj of this.topicWatch.list()) {
-      if (this.isOurs(obj) && !obj.metadata.deletionTimestamp && !obj.status?.topicId) wrapped(obj);
+      if (this.isOurs(obj) && !obj.metadata.deletionTimestamp && !topicPlacement(obj)) wrapped(obj);
     }
     this.pendingListeners.add(wrapped);
     return () => { this.pendingListeners.delete(wrapped); };
@@ -385,7 +425,7 @@ export class KubernetesStore implements MetadataStore {
    * operator's finalizer waits for every live broker with a replica to say its data is gone.
    */
   async acknowledgeTopicDataRemoved(name: string, topicId: string, brokerId: number): Promise<void> {
-    const obj = this.topicWatch.list().find((o) => this.isOurs(o) && kafkaTopicName(o) === name && o.status?.topicId === topicId);
+    const obj = this.topicWatch.list().find((o) => this.isOurs(o) && kafkaTopicName(o) === name && topicPlacement(o)?.topicId === topicId);
     if (!obj) return; // already gone
     try {
       await this.kube.mergePatch(resources.Topic, this.ns, obj.metadata.name, {
@@ -401,7 +441,7 @@ export class KubernetesStore implements MetadataStore {
     this.checkOpen();
     const obj = this.topicWatch.list().find((o) => this.isOurs(o) && kafkaTopicName(o) === spec.name);
     if (!obj || obj.metadata.deletionTimestamp) throw new KafkaError('UNKNOWN_TOPIC_OR_PARTITION', `Topic '${spec.name}' does not exist.`);
-    if (obj.status?.topicId) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' is already placed.`);
+    if (topicPlacement(obj)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${spec.name}' is already placed.`);
     const body = {
       ...obj,
       status: {

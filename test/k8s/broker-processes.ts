@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Topic } from '../../broker/k8s/crds.ts';
+import { topicPlacement } from '../../broker/k8s/topic-placement.ts';
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
 import { freePort, kubectl, type ApiServer } from './envtest.ts';
@@ -91,11 +93,11 @@ export async function waitFor(cond: () => Promise<boolean> | boolean, what: stri
   }
 }
 
-/** Partition state as the Topic resource's status has it ([] while it has none). */
+/** Partition state of the Topic resource (status, or its creation annotation before the first status write; [] while it has none). */
 export async function partitionStates(api: ApiServer, namespace: string, topic: string): Promise<Array<{ partition: number; leader: number; isr: number[] }>> {
-  const r = await kubectl(api, ['get', 'topic', topic, '-n', namespace, '-o', 'jsonpath={.status.partitions}']);
+  const r = await kubectl(api, ['get', 'topic', topic, '-n', namespace, '-o', 'json']);
   const text = r.stdout.toString();
-  return r.code === 0 && text ? JSON.parse(text) : [];
+  return r.code === 0 && text ? [...topicPlacement(JSON.parse(text) as Topic)?.partitions ?? []] : [];
 }
 
 /** The longest gap between consecutive times in [from, to], counting from `from` and up to `to` (times sorted). */

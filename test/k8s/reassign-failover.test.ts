@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { checkAcknowledged, replicaFromDirectory, waitForReplicas } from '../harness/chaos-checker.ts';
 import type { AckedRecord } from '../harness/chaos-checker.ts';
+import type { Topic } from '../../broker/k8s/crds.ts';
+import { topicPlacement } from '../../broker/k8s/topic-placement.ts';
 import { kubectl } from './envtest.ts';
 import { useApiServer } from './jest.ts';
 import { startBrokerFleet, waitFor } from './broker-processes.ts';
@@ -23,9 +25,10 @@ let fleet: Awaited<ReturnType<typeof startBrokerFleet>>;
 
 interface StatusPartition { partition: number; replicas: number[]; leader: number; isr: number[]; reassignment?: { targetReplicas: number[]; addingReplicas?: number[] } }
 async function status(topic: string): Promise<StatusPartition[]> {
-  const r = await kubectl(api(), ['get', 'topic', topic, '-n', ns, '-o', 'jsonpath={.status.partitions}']);
+  const r = await kubectl(api(), ['get', 'topic', topic, '-n', ns, '-o', 'json']);
   const text = r.stdout.toString();
-  return r.code === 0 && text ? JSON.parse(text) : [];
+  // status, or the creation annotation before the first status write
+  return r.code === 0 && text ? [...topicPlacement(JSON.parse(text) as Topic)?.partitions ?? []] as StatusPartition[] : [];
 }
 
 beforeAll(async () => {

@@ -30,7 +30,7 @@ import { startBrokerProcess, type BrokerNode } from '../k8s/broker-processes.ts'
 import { freePort, kubectl } from '../k8s/envtest.ts';
 import { adminKube, createNamespace, eventually, loadExample, resources, sleep } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
-import type { Cluster, ClusterRebalanceStatus, Kube, KubeObject, Topic } from '../../broker/k8s/index.ts';
+import { topicPlacement, type Cluster, type ClusterRebalanceStatus, type Kube, type KubeObject, type Topic } from '../../broker/k8s/index.ts';
 
 const { api, cleanup } = useOperatorApiServer();
 const ns = 'rebalance';
@@ -126,7 +126,7 @@ interface PartitionState { topic: string; partition: number; replicas: number[];
 
 async function allPartitions(): Promise<PartitionState[]> {
   const list = await kube.list<Topic & KubeObject>(resources.Topic, ns);
-  return list.items.flatMap((t) => (t.status?.partitions ?? []).map((p) => ({ topic: t.spec.topicName ?? t.metadata.name!, ...p } as PartitionState)));
+  return list.items.flatMap((t) => (topicPlacement(t)?.partitions ?? []).map((p) => ({ topic: t.spec.topicName ?? t.metadata.name!, ...p } as PartitionState)));
 }
 
 const cluster = () => kube.get<Cluster & KubeObject>(resources.Cluster, ns, 'demo');

@@ -9,7 +9,10 @@ import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject } from '../../broker/k8s/index.ts';
 import type { Operator } from '../../operator/operator.ts';
 import { jsonEqual } from '../../operator/conditions.ts';
-import type { Topic, TopicPartitionStatus } from '../../broker/k8s/index.ts';
+import { initialPlacementAnnotation, type Topic, type TopicPartitionStatus } from '../../broker/k8s/index.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubernetesStore } from '../../broker/metadata/kubernetes-store.ts';
+import { partitionsOf, specOf } from '../../broker/metadata/store-conformance.ts';
 
 const { api, cleanup } = useOperatorApiServer();
 const ns = 'topics';
@@ -89,6 +92,31 @@ describe('Topic', () => {
       const c = await kube.get<KubeObject & { status?: { partitions?: unknown } }>(resources.Cluster, ns, 'demo');
       return jsonEqual(c.status?.partitions, { total: 8, online: 6, underReplicated: 2, underMinIsr: 0, offline: 2 });
     }, 'cluster partition counts');
+  });
+
+  test('a Topic a broker created (its placement in the creation annotation, one write): Ready, and the placement copied into status under the same topic id', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(api().kubeconfigPath);
+    const store = await KubernetesStore.open({ kubeConfig: kc, namespace: ns, cluster: 'demo' });
+    try {
+      const created = await store.createTopic(specOf('made-by-broker', 3), partitionsOf(3));
+      const ready = await waitCond('made-by-broker', 'Ready', 'PartitionsOnline');
+      expect(cond(ready, 'Ready')!.message).toBe('topic made-by-broker: 3 partitions, all led');
+      expect(ready.metadata.finalizers).toEqual(['brook.dev/topic-data']);
+      expect(ready.metadata.annotations?.[initialPlacementAnnotation]).toBeDefined();
+      expect(ready.status).toMatchObject({ topicId: created.topicId, leaders: '0,0,0' });
+      expect(ready.status?.partitions?.map((p) => [p.partition, p.leader, p.replicas, p.isr])).toEqual([[0, 0, [0], [0]], [1, 0, [0], [0]], [2, 0, [0], [0]]]);
+      // the broker's store reads the same topic from status now, and writes on from there
+      await eventually(async () => (await store.getTopic('made-by-broker'))?.version === ready.metadata.resourceVersion, 'the store has the operator\'s status write');
+      const record = (await store.getTopic('made-by-broker'))!;
+      expect(record).toMatchObject({ topicId: created.topicId, partitions: created.partitions });
+      const moved = await store.updateTopic('made-by-broker', record.version, { partitions: created.partitions.map((p) => ({ ...p, leaderEpoch: 1 })) });
+      expect(moved.topicId).toBe(created.topicId);
+      await store.deleteTopic('made-by-broker'); // no live broker lease yet in this namespace: finalized at once
+      await eventually(async () => !(await kube.getOrUndefined(resources.Topic, ns, 'made-by-broker')), 'the Topic gone');
+    } finally {
+      await store.close();
+    }
   });
 
   test('deletion waits for every live broker holding replicas to drop the data', async () => {
