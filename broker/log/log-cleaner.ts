@@ -47,6 +47,7 @@ import type { PartitionLog } from './partition-log.ts';
 import { LogSegment } from './log-segment.ts';
 import { isControl, readBatchHeader } from './record-batch.ts';
 import { readRawRecords } from './records.ts';
+import type { AbortedTxn } from './txn-index.ts';
 import {
   abortedBatches, filterBatch, forEachStoredBatch, groupSegments, planClean, safeOffset, type CleanablePlan, type CleanStats, type FilterContext,
 } from './compaction.ts';
@@ -321,6 +322,9 @@ export class LogCleaner {
     log: PartitionLog, group: readonly LogSegment[], generation: number, indexIntervalBytes: number, ctx: FilterContext, stop: () => boolean,
   ): Promise<boolean> {
     const cleaned = LogSegment.createCleaned(log.dir, group[0]!.baseOffset, this.clock());
+    // The group's aborted-transaction entries follow their markers into the cleaned segment.
+    const abortEntries = new Map<bigint, AbortedTxn>();
+    for (const seg of group) for (const e of seg.txnIndex.all) abortEntries.set(e.lastOffset, e);
     let pending: Buffer[] = [];
     let pendingHeaders: { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number }[] = [];
     let pendingBytes = 0;
@@ -341,6 +345,8 @@ export class LogCleaner {
             const out = filterBatch(buf, pos, h, ctx);
             if (out === null) return;
             const oh = out === buf ? h : readBatchHeader(out, 0);
+            const abort = isControl(oh) ? abortEntries.get(oh.baseOffset) : undefined;
+            if (abort) cleaned.txnIndex.append(abort);
             const bytes = out === buf ? buf.subarray(pos, pos + h.size) : out;
             pending.push(bytes);
             pendingHeaders.push({ baseOffset: oh.baseOffset, lastOffsetDelta: oh.lastOffsetDelta, maxTimestamp: oh.maxTimestamp, size: bytes.length });
