@@ -23,6 +23,7 @@
 import fs from 'node:fs';
 import { TMP_SUFFIX } from './log-files.ts';
 import { writeFileAtomically } from './offset-index.ts';
+import { fdatasyncAsync } from './segment-io.ts';
 
 export const ABORTED_TXN_ENTRY_SIZE = 34;
 const VERSION = 0;
@@ -132,17 +133,17 @@ export class TransactionIndex {
   async flush(): Promise<void> {
     if (!this.dirty) return;
     this.dirty = false;
-    let fh: fs.promises.FileHandle;
+    let fd: number;
     try {
-      fh = await fs.promises.open(this.file, 'r');
+      fd = await new Promise<number>((resolve, reject) => fs.open(this.file, 'r', (err, n) => (err ? reject(err) : resolve(n))));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // the segment was deleted meanwhile
       throw err;
     }
     try {
-      await fh.datasync();
+      await fdatasyncAsync(fd);
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
   }
 
