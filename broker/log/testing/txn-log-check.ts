@@ -1,9 +1,10 @@
 /**
  * Test helpers for transactional logs: the transactions a test writes (keyed values `t<i>-<k>`),
  * and what a read_committed consumer of a PartitionLog would see, computed the way the Java
- * consumer does (the fetch's aborted-transaction list, ordered by first offset, drops a
- * producer's batches from that offset until its abort marker), next to what the log's own
- * markers say was committed and aborted.
+ * consumer's CompletedFetch does (before each batch with a producer id, data or marker, the
+ * fetch's aborted transactions whose first offset is at or below the batch's last offset mark
+ * their producer aborted; an abort marker clears it; a transactional batch of a marked producer
+ * is skipped), next to what the log's own markers say was committed and aborted.
  */
 import type { PartitionLog } from '../partition-log.ts';
 import { isControl, isTransactional, lastOffsetOf, readBatchHeader } from '../record-batch.ts';
@@ -49,6 +50,9 @@ export async function readCommittedView(log: PartitionLog): Promise<TxnLogView> 
   for (const b of batches) {
     const h = readBatchHeader(b, 0);
     const values = isControl(h) ? [] : decodeBatchRecords(b, 0).map((r) => `${r.key?.toString()}=${r.value?.toString()}`);
+    if (h.producerId >= 0n && lastOffsetOf(h) < lso) {
+      while (forConsumer.length > 0 && forConsumer[0]!.firstOffset <= lastOffsetOf(h)) abortedProducers.add(forConsumer.shift()!.producerId);
+    }
     if (isControl(h)) {
       const txn = open.get(h.producerId);
       open.delete(h.producerId);
@@ -68,10 +72,7 @@ export async function readCommittedView(log: PartitionLog): Promise<TxnLogView> 
       open.set(h.producerId, txn);
     }
     if (lastOffsetOf(h) >= lso) continue;
-    if (isTransactional(h)) {
-      while (forConsumer.length > 0 && forConsumer[0]!.firstOffset <= lastOffsetOf(h)) abortedProducers.add(forConsumer.shift()!.producerId);
-      if (abortedProducers.has(h.producerId)) continue;
-    }
+    if (isTransactional(h) && abortedProducers.has(h.producerId)) continue;
     delivered.push(...values);
   }
   return { delivered, committed, aborted, unindexedAborts };
