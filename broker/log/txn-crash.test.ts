@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PartitionLog, defaultLogConfig, type LogConfig } from './index.ts';
 import { DurabilityTracker } from '../../test/harness/power-loss.ts';
-import { readCommittedView, txnRecords } from './testing/txn-log-check.ts';
+import { readCommittedView, txnRecords, type TxnLogView } from './testing/txn-log-check.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 let roots: string[] = [];
@@ -63,13 +63,23 @@ test('SIGKILL while writing transactions: every abort marker keeps its index ent
   }
 });
 
-/** Writes `count` transactions of producers 1-3 (every third aborted); returns the next sequence per producer. */
+/** Writes `count` transactions of producers 1-3 (every third aborted). */
 function writeTransactions(log: PartitionLog, from: number, count: number): void {
   for (let i = from; i < from + count; i++) {
     const producerId = BigInt(1 + (i % 3));
     log.append(txnRecords(producerId, 0, Math.floor(i / 3) * 2, i, 2, i % 5), { leaderEpoch: 0 });
     log.appendMarker(producerId, 0, i % 3 !== 0, 0, { leaderEpoch: 0 });
   }
+}
+
+/** Reopens `dir` after the loss: every abort marker indexed, the same transactions aborted, exactly the committed ones delivered. */
+async function expectRecovered(dir: string, config: LogConfig, before: TxnLogView): Promise<void> {
+  const again = await PartitionLog.open(dir, config);
+  const after = await readCommittedView(again);
+  expect(after.unindexedAborts).toEqual([]);
+  expect(after.aborted).toEqual(before.aborted);
+  expect(after.delivered).toEqual(before.committed);
+  await again.close();
 }
 
 test('power loss after a flush: abort markers below the recovery point keep their entries (the txn index is fsynced with its segment)', async () => {
@@ -85,12 +95,7 @@ test('power loss after a flush: abort markers below the recovery point keep thei
     expect(before.unindexedAborts).toEqual([]);
     await log.abandon();
     tracker.loseUnsynced(dir);
-    const again = await PartitionLog.open(dir, config);
-    const after = await readCommittedView(again);
-    expect(after.unindexedAborts).toEqual([]);
-    expect(after.aborted).toEqual(before.aborted);
-    expect(after.delivered).toEqual(before.committed);
-    await again.close();
+    await expectRecovered(dir, config, before);
   } finally {
     tracker.uninstall();
   }
@@ -114,12 +119,7 @@ test('power loss after the kernel wrote back the .log but not the .txnindex: rec
     await log.abandon();
     const report = tracker.loseUnsynced(dir);
     expect(report.filesCut).toBeGreaterThan(0); // the txn index lost its entries
-    const again = await PartitionLog.open(dir, config);
-    const after = await readCommittedView(again);
-    expect(after.unindexedAborts).toEqual([]);
-    expect(after.aborted).toEqual(before.aborted);
-    expect(after.delivered).toEqual(before.committed);
-    await again.close();
+    await expectRecovered(dir, config, before);
   } finally {
     tracker.uninstall();
   }
