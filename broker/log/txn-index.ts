@@ -21,6 +21,7 @@
  * Concurrency: one owner (the segment's writer), synchronous writes.
  */
 import fs from 'node:fs';
+import { KafkaError } from '../errors.ts';
 import { TMP_SUFFIX } from './log-files.ts';
 import { writeFileAtomically } from './offset-index.ts';
 import { fdatasyncAsync } from './segment-io.ts';
@@ -87,7 +88,7 @@ export class TransactionIndex {
     const last = this.entries.at(-1);
     if (last && last.lastOffset >= e.lastOffset) {
       if (this.entries.some((x) => x.lastOffset === e.lastOffset)) return; // replayed marker
-      throw new Error(`txn index ${this.file}: entry for marker ${e.lastOffset} after one for ${last.lastOffset}`);
+      throw new KafkaError('KAFKA_STORAGE_ERROR', `txn index ${this.file}: entry for marker ${e.lastOffset} after one for ${last.lastOffset}`);
     }
     this.entries.push(e);
     if (!this.persisted) return;
