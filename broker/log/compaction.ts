@@ -3,8 +3,18 @@
  * algorithm's GOALS / CONSTRAINTS / ALGORITHM) schedules: planning a clean (step 1: dirty
  * section, dirty ratio, lag and tombstone deadlines), reading a segment's stored batches in
  * chunks while yielding to the event loop, deciding what each batch keeps (step 3: latest
- * offset per key, tombstones until their delete horizon, empty headers kept for their producer)
- * and grouping segments so each group fits one new segment.
+ * offset per key, tombstones until their delete horizon, empty headers kept for their producer,
+ * aborted transactional data never, transaction markers until their transaction's data is gone
+ * and then for delete.retention.ms) and grouping segments so each group fits one new segment.
+ *
+ * Transaction markers (Kafka's CleanedTransactionMetadata, KIP-534): a clean walks the log in
+ * offset order and notes, per producer, whether it met a batch of the transaction a marker ends
+ * (a transaction's batches all precede its marker, and every clean re-reads the log from its
+ * start). A marker whose transaction had no batch left is removable: it gets a delete horizon
+ * (now + delete.retention.ms, like a tombstone, so a consumer that read the data has time to read
+ * the marker) and a later clean past that horizon drops it, with its aborted-transaction index
+ * entry. A marker whose transaction still has data is kept, and so is a producer's last batch.
+ * Data of an open transaction is never cleaned: nothing from the first unstable offset on is.
  *
  * Batch format: magic v2 batches exactly as stored (record-batch.ts); a kept batch is its own
  * bytes, a changed one is re-encoded by records.ts rebuildBatch. No state of its own: the
@@ -14,7 +24,7 @@ import fs from 'node:fs';
 import type { PartitionLog, CleanerView } from './partition-log.ts';
 import type { LogSegment } from './log-segment.ts';
 import { type BatchHeader, BATCH_HEADER_SIZE, LENGTH_OFFSET, LOG_OVERHEAD, readBatchHeader, lastOffsetOf, isControl, isTransactional } from './record-batch.ts';
-import { readRawRecords, rebuildBatch, deleteHorizonOf, type RawRecord } from './records.ts';
+import { CONTROL_ABORT, controlTypeOf, readRawRecords, rebuildBatch, deleteHorizonOf, type RawRecord } from './records.ts';
 import { KafkaError } from '../errors.ts';
 
 /** A log's cleanable state at some time: what the cleaner chooses by. */
@@ -53,6 +63,9 @@ export function planClean(log: PartitionLog, now: number, uncleanableFrom?: () =
   let firstUncleanable = view.activeBaseOffset;
   const hw = uncleanableFrom?.();
   if (hw !== undefined && hw < firstUncleanable) firstUncleanable = hw;
+  // Kafka cleans only below the last stable offset: an open transaction's data stays as written.
+  const unstable = log.firstUnstableOffset;
+  if (unstable !== null && unstable < firstUncleanable) firstUncleanable = unstable;
   const firstDirty = view.firstDirtyOffset;
   const dirty: LogSegment[] = [];
   let cleanBytes = 0;
@@ -125,6 +138,29 @@ export interface CleanStats {
   segmentsRead: number; segmentsWritten: number; bytesRead: number; bytesWritten: number; mapBytesRead: number;
   recordsRead: number; recordsKept: number; recordsRemoved: number; tombstonesRemoved: number; keylessRemoved: number;
   batchesCopied: number; batchesRebuilt: number; batchesRemoved: number;
+  /** Transaction markers dropped (their transaction's data gone and their delete horizon passed). */
+  markersRemoved: number;
+}
+
+/**
+ * Per clean, in offset order: the producers whose current transaction had a batch in this clean
+ * (committed or undecided / aborted). A marker ends its producer's transaction.
+ */
+export class CleanedTransactions {
+  private readonly withData = new Set<bigint>();
+  private readonly withAbortedData = new Set<bigint>();
+
+  onDataBatch(h: BatchHeader, aborted: boolean): void {
+    if (!isTransactional(h) || h.producerId < 0n) return;
+    (aborted ? this.withAbortedData : this.withData).add(h.producerId);
+  }
+
+  /** Whether the transaction this marker ends had no batch left in this clean (the marker may go). */
+  onMarker(h: BatchHeader, abort: boolean): boolean {
+    const hadAborted = this.withAbortedData.delete(h.producerId);
+    const hadData = this.withData.delete(h.producerId);
+    return abort ? !hadAborted : !hadData;
+  }
 }
 
 export interface FilterContext {
@@ -134,6 +170,7 @@ export interface FilterContext {
   readonly producerLastOffsets: ReadonlyMap<bigint, bigint>;
   /** Whether a data batch belongs to an aborted transaction (abortedBatches). */
   readonly isAborted: (h: BatchHeader) => boolean;
+  readonly txns: CleanedTransactions;
   readonly stats: CleanStats;
   readonly noteHorizon: (horizonMs: number) => void;
 }
@@ -165,8 +202,10 @@ export function safeOffset(offset: bigint): number {
 export function filterBatch(buf: Buffer, pos: number, h: BatchHeader, ctx: FilterContext): Buffer | null {
   const { stats } = ctx;
   const lastOfProducer = h.producerId >= 0n && ctx.producerLastOffsets.get(h.producerId) === lastOffsetOf(h);
-  if (isControl(h)) { stats.batchesCopied++; return buf; }
-  if (h.recordsCount > 0 && ctx.isAborted(h)) {
+  if (isControl(h)) return filterMarker(buf, pos, h, ctx, lastOfProducer);
+  const aborted = ctx.isAborted(h);
+  ctx.txns.onDataBatch(h, aborted);
+  if (h.recordsCount > 0 && aborted) {
     // aborted transactional data goes (as Kafka's cleaner discards it); the abort marker stays
     stats.recordsRead += h.recordsCount;
     stats.recordsRemoved += h.recordsCount;
@@ -213,6 +252,36 @@ export function filterBatch(buf: Buffer, pos: number, h: BatchHeader, ctx: Filte
   return rebuildBatch(buf, pos, h, {
     records: kept, framing, ...(setHorizon ? { deleteHorizonMs: BigInt(ctx.now + ctx.deleteRetentionMs) } : {}),
   });
+}
+
+/** Step 3 for a control batch (a transaction marker): see the top of this file. */
+function filterMarker(buf: Buffer, pos: number, h: BatchHeader, ctx: FilterContext, lastOfProducer: boolean): Buffer | null {
+  const { stats } = ctx;
+  const abort = h.recordsCount > 0 && controlTypeOf(buf, pos) === CONTROL_ABORT;
+  // An empty control batch was cleaned before: nothing left to end.
+  const removable = ctx.txns.onMarker(h, abort) || h.recordsCount === 0;
+  const horizon = deleteHorizonOf(h);
+  if (!removable || lastOfProducer) {
+    if (horizon !== null) ctx.noteHorizon(Number(horizon));
+    stats.batchesCopied++;
+    return buf;
+  }
+  if (horizon !== null) {
+    if (BigInt(ctx.now) >= horizon) {
+      stats.markersRemoved++;
+      stats.batchesRemoved++;
+      return null;
+    }
+    ctx.noteHorizon(Number(horizon));
+    stats.batchesCopied++;
+    return buf;
+  }
+  if (ctx.deleteRetentionMs === Infinity) { stats.batchesCopied++; return buf; }
+  const deleteHorizonMs = ctx.now + ctx.deleteRetentionMs;
+  ctx.noteHorizon(deleteHorizonMs);
+  stats.batchesRebuilt++;
+  const { records, framing } = readRawRecords(buf, pos, h);
+  return rebuildBatch(buf, pos, h, { records, framing, deleteHorizonMs: BigInt(deleteHorizonMs) });
 }
 
 /**

@@ -22,6 +22,7 @@ import { storageFailure } from './errors.ts';
 import { SWAP_SUFFIX } from './log-files.ts';
 import { LogSegment } from './log-segment.ts';
 import { firstRecordAtOrAfter, lastOffsetOf } from './record-batch.ts';
+import type { AbortedTxn } from './txn-index.ts';
 
 export interface ReadOptions {
   /** Exclusive upper bound (the high watermark for consumers); defaults to the log end. */
@@ -171,6 +172,22 @@ export class LocalLog {
       }
     }
     return null;
+  }
+
+  /**
+   * Kafka's collectAbortedTxns: the aborted transactions a read of [fetchOffset, upperBound)
+   * overlaps, from the txn indexes of the segment holding fetchOffset onward until one says no
+   * later entry can overlap (an abort's data precedes its marker, possibly by many segments).
+   */
+  collectAbortedTxns(fetchOffset: bigint, upperBound: bigint): AbortedTxn[] {
+    const out: AbortedTxn[] = [];
+    const segments = this.segments;
+    for (let i = segmentIndexFor(segments, fetchOffset); i < segments.length; i++) {
+      const r = segments[i]!.txnIndex.collect(fetchOffset, upperBound);
+      for (const e of r.entries) out.push(e);
+      if (r.complete) break;
+    }
+    return out;
   }
 
   /** The largest batch maxTimestamp of any segment, -1 for an empty log. */

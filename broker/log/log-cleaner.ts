@@ -8,7 +8,8 @@
  *
  * CONSTRAINTS: the active segment is never cleaned, nor anything from the first segment whose
  * largest timestamp is younger than min.compaction.lag.ms, nor at or past the register()
- * caller's `uncleanableFrom` (the high watermark, so truncatable data is never compacted).
+ * caller's `uncleanableFrom` (the high watermark, so truncatable data is never compacted) or the
+ * first unstable offset (an open transaction's data is never compacted).
  * Offsets are preserved: cleaned segments have gaps. Batches are read and written whole.
  *
  * ALGORITHM (one clean of one log):
@@ -29,7 +30,10 @@
  *      records is re-encoded with its codec (records.ts rebuildBatch: same base offset,
  *      lastOffsetDelta, producer id/epoch/sequence); one losing all is dropped, unless it is its
  *      producer's last batch, which stays as an empty batch header so idempotent producer state
- *      survives compaction and reopen (Kafka's RETAIN_EMPTY).
+ *      survives compaction and reopen (Kafka's RETAIN_EMPTY). Aborted transactional data goes; a
+ *      transaction marker stays while its transaction has a batch left, then gets a delete horizon
+ *      and goes after it like a tombstone (compaction.ts), its aborted-transaction index entry
+ *      with it: the cleaned segment's txn index holds the entries of the abort markers it kept.
  *   4. Each group is written to `<base>.log.cleaned`, fsynced and swapped in by
  *      PartitionLog.replaceSegments (rename to `.swap`, delete old, rename to `.log`); a crash
  *      leaves either the old segments (+ a `.cleaned` removed on open) or a `.swap` that open()
@@ -47,8 +51,9 @@ import type { PartitionLog } from './partition-log.ts';
 import { LogSegment } from './log-segment.ts';
 import { isControl, readBatchHeader } from './record-batch.ts';
 import { readRawRecords } from './records.ts';
+import type { AbortedTxn } from './txn-index.ts';
 import {
-  abortedBatches, filterBatch, forEachStoredBatch, groupSegments, planClean, safeOffset, type CleanablePlan, type CleanStats, type FilterContext,
+  abortedBatches, CleanedTransactions, filterBatch, forEachStoredBatch, groupSegments, planClean, safeOffset, type CleanablePlan, type CleanStats, type FilterContext,
 } from './compaction.ts';
 
 export { groupSegments, planClean, type CleanablePlan } from './compaction.ts';
@@ -103,6 +108,8 @@ export interface CleanResult {
   readonly recordsKept: number;
   readonly recordsRemoved: number;
   readonly tombstonesRemoved: number;
+  /** Transaction markers removed (their transaction's data gone, their delete horizon passed). */
+  readonly markersRemoved: number;
   /** Records without a key (written before the topic was compacted): removed. */
   readonly keylessRemoved: number;
   readonly batchesCopied: number;
@@ -252,7 +259,7 @@ export class LogCleaner {
     const config = view.config;
     const stats: CleanStats = {
       segmentsRead: 0, segmentsWritten: 0, bytesRead: 0, bytesWritten: 0, mapBytesRead: 0, recordsRead: 0, recordsKept: 0,
-      recordsRemoved: 0, tombstonesRemoved: 0, keylessRemoved: 0, batchesCopied: 0, batchesRebuilt: 0, batchesRemoved: 0,
+      recordsRemoved: 0, tombstonesRemoved: 0, keylessRemoved: 0, batchesCopied: 0, batchesRebuilt: 0, batchesRemoved: 0, markersRemoved: 0,
     };
     const result = (cleaned: boolean, aborted: boolean, cleanedUpTo: bigint, mapKeys: number): CleanResult => ({
       log: log.name, cleaned, aborted, firstDirtyOffset: plan.firstDirtyOffset, cleanedUpTo, dirtyRatio: plan.dirtyRatio,
@@ -302,6 +309,7 @@ export class LogCleaner {
     let horizon: number | null = null;
     const ctx: FilterContext = {
       map, now, deleteRetentionMs: config.deleteRetentionMs, producerLastOffsets: view.producerLastOffsets, isAborted, stats,
+      txns: new CleanedTransactions(),
       noteHorizon: (h) => { if (horizon === null || h < horizon) horizon = h; },
     };
     for (const group of groups) {
@@ -321,6 +329,9 @@ export class LogCleaner {
     log: PartitionLog, group: readonly LogSegment[], generation: number, indexIntervalBytes: number, ctx: FilterContext, stop: () => boolean,
   ): Promise<boolean> {
     const cleaned = LogSegment.createCleaned(log.dir, group[0]!.baseOffset, this.clock());
+    // The group's aborted-transaction entries follow their markers into the cleaned segment.
+    const abortEntries = new Map<bigint, AbortedTxn>();
+    for (const seg of group) for (const e of seg.txnIndex.all) abortEntries.set(e.lastOffset, e);
     let pending: Buffer[] = [];
     let pendingHeaders: { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number }[] = [];
     let pendingBytes = 0;
@@ -341,6 +352,8 @@ export class LogCleaner {
             const out = filterBatch(buf, pos, h, ctx);
             if (out === null) return;
             const oh = out === buf ? h : readBatchHeader(out, 0);
+            const abort = isControl(oh) ? abortEntries.get(oh.baseOffset) : undefined;
+            if (abort) cleaned.txnIndex.append(abort);
             const bytes = out === buf ? buf.subarray(pos, pos + h.size) : out;
             pending.push(bytes);
             pendingHeaders.push({ baseOffset: oh.baseOffset, lastOffsetDelta: oh.lastOffsetDelta, maxTimestamp: oh.maxTimestamp, size: bytes.length });

@@ -5,13 +5,16 @@
  *   00000000000000000000.log        segment data: record batches exactly as stored
  *   00000000000000000000.index      sparse offset index of that segment
  *   00000000000000000000.timeindex  sparse time index of that segment
+ *   00000000000000000000.txnindex   aborted transactions whose abort marker is in that segment
+ *                                   (txn-index.ts; absent while there is none)
  *   00000000000000001234.snapshot   producer-state snapshot taken at offset 1234
  *   *.deleted                       a segment file being removed (ignored and finished on open)
  *   *.tmp                           a checkpoint being written (ignored and removed on open)
  *   00000000000000000000.log.cleaned  a segment being written by the log cleaner (removed on open)
  *   00000000000000000000.log.swap     a cleaned segment committed to replace the segments in its
  *                                   offset range (the swap is finished on open: see PartitionLog)
- *   aborted-transactions.txnindex   aborted-transaction index (txn-index.ts)
+ *   aborted-transactions.txnindex   the old layout's one aborted-transaction index per partition:
+ *                                   split into the segments' .txnindex files and removed on open
  *   cleaner-offset-checkpoint       first dirty offset: the log below it has been compacted
  *   leader-epoch-checkpoint         leader epoch cache
  *   log-start-offset-checkpoint     log start offset (advanced by DeleteRecords / retention)
@@ -33,7 +36,9 @@ export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
 export const LOG_START_OFFSET_CHECKPOINT = 'log-start-offset-checkpoint';
 export const RECOVERY_POINT_CHECKPOINT = 'recovery-point-checkpoint';
 export const CLEANER_OFFSET_CHECKPOINT = 'cleaner-offset-checkpoint';
-export const ABORTED_TXN_INDEX = 'aborted-transactions.txnindex';
+export const TXN_INDEX_SUFFIX = '.txnindex';
+/** The old layout's per-partition aborted-transaction index (migrated on open, log-loader.ts). */
+export const LEGACY_ABORTED_TXN_INDEX = 'aborted-transactions.txnindex';
 
 /** `1234n` → `"00000000000000001234"`. */
 export function filenamePrefixFromOffset(offset: bigint): string {
@@ -50,17 +55,22 @@ export function offsetIndexFile(dir: string, baseOffset: bigint): string {
 export function timeIndexFile(dir: string, baseOffset: bigint): string {
   return path.join(dir, filenamePrefixFromOffset(baseOffset) + TIME_INDEX_SUFFIX);
 }
+export function txnIndexFile(dir: string, baseOffset: bigint): string {
+  return path.join(dir, filenamePrefixFromOffset(baseOffset) + TXN_INDEX_SUFFIX);
+}
 export function producerSnapshotFile(dir: string, offset: bigint): string {
   return path.join(dir, filenamePrefixFromOffset(offset) + SNAPSHOT_SUFFIX);
 }
 
-const OFFSET_FILE = /^(\d{20})\.(log|index|timeindex|snapshot)$/;
+const OFFSET_FILE = /^(\d{20})\.(log|index|timeindex|txnindex|snapshot)$/;
 
 /** Parses `00000000000000001234.log` etc.; null for any other name. */
-export function parseOffsetFileName(name: string): { offset: bigint; kind: 'log' | 'index' | 'timeindex' | 'snapshot' } | null {
+export type OffsetFileKind = 'log' | 'index' | 'timeindex' | 'txnindex' | 'snapshot';
+
+export function parseOffsetFileName(name: string): { offset: bigint; kind: OffsetFileKind } | null {
   const m = OFFSET_FILE.exec(name);
   if (!m) return null;
-  return { offset: BigInt(m[1]!), kind: m[2] as 'log' | 'index' | 'timeindex' | 'snapshot' };
+  return { offset: BigInt(m[1]!), kind: m[2] as OffsetFileKind };
 }
 
 /** A leftover `.deleted` / `.tmp` / `.cleaned` file of ours (not someone else's file in the directory). */

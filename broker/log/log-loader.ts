@@ -15,8 +15,14 @@
  *   4. the log start offset comes from its checkpoint (never below the first segment); a log
  *      that lost its tail below it starts over empty there;
  *   5. the leader epoch cache is loaded and cut to [log start, log end];
- *   6. producer state = the newest valid snapshot <= log end + replay of the log after it;
- *   7. what was recovered is fsynced, and the recovery point and log start checkpointed (each
+ *   6. the old layout's per-partition `aborted-transactions.txnindex`, if any, is split into the
+ *      segments' `.txnindex` files (each entry to the segment holding its marker) and removed;
+ *   7. producer state = the newest valid snapshot <= log end + replay of the log after it. The
+ *      txn index of every segment with data above the recovery point, or whose offset index was
+ *      missing (a swap the cleaner did not finish; the active segment never has one, every open
+ *      rebuilds it), is rebuilt during that replay from its abort markers (Kafka's
+ *      recoverSegment), the replay then starting from a snapshot at or below the first such segment;
+ *   8. what was recovered is fsynced, and the recovery point and log start checkpointed (each
  *      only when it differs from what its file says, or would be derived without it: a new or
  *      cleanly closed partition costs no checkpoint write, which matters with thousands of them).
  *
@@ -28,12 +34,14 @@ import { fsyncDir, readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpo
 import type { LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { LogConfig } from './log-config.ts';
 import {
-  CLEANER_OFFSET_CHECKPOINT, isTransientFile, LOG_START_OFFSET_CHECKPOINT, logFile, offsetIndexFile, parseOffsetFileName,
-  parseSwapFileName, producerSnapshotFile, RECOVERY_POINT_CHECKPOINT, SWAP_SUFFIX, timeIndexFile,
+  CLEANER_OFFSET_CHECKPOINT, isTransientFile, LEGACY_ABORTED_TXN_INDEX, LOG_START_OFFSET_CHECKPOINT, logFile, offsetIndexFile,
+  parseOffsetFileName, parseSwapFileName, producerSnapshotFile, RECOVERY_POINT_CHECKPOINT, SWAP_SUFFIX, timeIndexFile, txnIndexFile,
 } from './log-files.ts';
 import { LogSegment, scanBatchesSync } from './log-segment.ts';
 import type { ProducerStateManager } from './producer-state.ts';
-import { lastOffsetOf } from './record-batch.ts';
+import { isControl, lastOffsetOf } from './record-batch.ts';
+import { CONTROL_ABORT } from './records.ts';
+import { decodeAbortedTxns } from './txn-index.ts';
 
 export interface LoadedLog {
   readonly segments: LogSegment[];
@@ -52,11 +60,14 @@ export function loadLog(dir: string, config: LogConfig, now: number, producers: 
     const logBases = cleanDirectory(dir);
     const startCp = readOffsetCheckpoint(dir, LOG_START_OFFSET_CHECKPOINT);
     const recoveryCp = readOffsetCheckpoint(dir, RECOVERY_POINT_CHECKPOINT) ?? 0n;
+    const indexMissing = new Set<bigint>();
     for (let i = 0; i < logBases.length; i++) {
       const base = logBases[i]!;
       const last = i === logBases.length - 1;
       const prevEnd = segments.at(-1)?.nextOffset;
       const recover = last || logBases[i + 1]! > recoveryCp || (prevEnd !== undefined && base < prevEnd);
+      // (the active segment's indexes are never written: every open rebuilds them)
+      if (!last && !fs.existsSync(offsetIndexFile(dir, base))) indexMissing.add(base);
       const { segment, truncated } = LogSegment.load(dir, base, { indexIntervalBytes: config.indexIntervalBytes, recover, now });
       if (prevEnd !== undefined && base < prevEnd) {
         // Overlapping segments cannot be served consistently; keep the earlier data.
@@ -84,9 +95,11 @@ export function loadLog(dir: string, config: LogConfig, now: number, producers: 
     epochs.load();
     epochs.truncateFromEnd(logEndOffset);
     epochs.truncateFromStart(startOffset);
-    rebuildProducerState(dir, producers, segments, startOffset);
+    migrateLegacyTxnIndex(dir, segments);
+    const rebuildTxnIndex = new Set(segments.filter((s) => s.nextOffset > recoveryCp || indexMissing.has(s.baseOffset)));
+    rebuildProducerState(dir, producers, segments, startOffset, rebuildTxnIndex);
     // Everything recovered is now made durable, so the next open only verifies new data.
-    for (const s of segments) if (s.nextOffset > recoveryCp) s.flushSync();
+    for (const s of segments) if (s.nextOffset > recoveryCp || rebuildTxnIndex.has(s)) s.flushSync();
     if (logEndOffset !== recoveryCp) writeOffsetCheckpoint(dir, RECOVERY_POINT_CHECKPOINT, logEndOffset);
     // absent, the log start is the first segment's base, which is what it is now unless it was clamped
     if (startCp === null ? startOffset !== segments[0]!.baseOffset : startCp !== startOffset) writeOffsetCheckpoint(dir, LOG_START_OFFSET_CHECKPOINT, startOffset);
@@ -112,7 +125,7 @@ function cleanDirectory(dir: string): bigint[] {
   logBases.sort(compareOffsets);
   const bases = new Set(logBases);
   for (const f of others) {
-    if ((f.kind === 'index' || f.kind === 'timeindex') && !bases.has(f.offset)) fs.rmSync(path.join(dir, f.name), { force: true });
+    if ((f.kind === 'index' || f.kind === 'timeindex' || f.kind === 'txnindex') && !bases.has(f.offset)) fs.rmSync(path.join(dir, f.name), { force: true });
   }
   return logBases;
 }
@@ -153,7 +166,34 @@ function finishInterruptedSwaps(dir: string): void {
 }
 
 function deleteSegmentFiles(dir: string, base: bigint): void {
-  for (const file of [logFile(dir, base), offsetIndexFile(dir, base), timeIndexFile(dir, base)]) fs.rmSync(file, { force: true });
+  for (const file of [logFile(dir, base), offsetIndexFile(dir, base), timeIndexFile(dir, base), txnIndexFile(dir, base)]) fs.rmSync(file, { force: true });
+}
+
+/**
+ * The old layout kept one `aborted-transactions.txnindex` per partition: its entries go to the
+ * txn index of the segment holding their marker (entries of markers no segment holds any more are
+ * dropped), which is fsynced before the old file is removed. Idempotent if interrupted: a
+ * segment's index ignores an entry for a marker it has already.
+ */
+function migrateLegacyTxnIndex(dir: string, segments: readonly LogSegment[]): void {
+  const legacy = path.join(dir, LEGACY_ABORTED_TXN_INDEX);
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(legacy);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const touched = new Set<LogSegment>();
+  for (const e of decodeAbortedTxns(buf)) {
+    const seg = segments.find((s) => s.baseOffset <= e.lastOffset && e.lastOffset < s.nextOffset);
+    if (!seg) continue;
+    seg.txnIndex.append(e);
+    touched.add(seg);
+  }
+  for (const s of touched) s.flushSync();
+  fs.rmSync(legacy);
+  fsyncDir(dir);
 }
 
 /** Offsets of the producer snapshots in `dir`, oldest first. */
@@ -170,13 +210,18 @@ export function snapshotOffsets(dir: string): bigint[] {
  * Producer state = newest valid snapshot <= log end + replay of the log after it (on open, and
  * after a truncation). Snapshots past the log end and unreadable ones are deleted.
  */
-export function rebuildProducerState(dir: string, producers: ProducerStateManager, segments: readonly LogSegment[], startOffset: bigint): void {
+export function rebuildProducerState(
+  dir: string, producers: ProducerStateManager, segments: readonly LogSegment[], startOffset: bigint,
+  rebuildTxnIndex: ReadonlySet<LogSegment> = new Set(),
+): void {
   const leo = segments.at(-1)!.nextOffset;
   producers.clear();
   let from = startOffset;
+  let snapshotLimit = leo;
+  for (const s of rebuildTxnIndex) if (s.baseOffset < snapshotLimit) snapshotLimit = s.baseOffset;
   const snapshots = snapshotOffsets(dir);
   for (const s of snapshots) if (s > leo) fs.rmSync(producerSnapshotFile(dir, s), { force: true });
-  for (const s of snapshots.filter((o) => o <= leo).reverse()) {
+  for (const s of snapshots.filter((o) => o <= snapshotLimit).reverse()) {
     try {
       producers.loadSnapshot(fs.readFileSync(producerSnapshotFile(dir, s)));
       from = s;
@@ -187,7 +232,21 @@ export function rebuildProducerState(dir: string, producers: ProducerStateManage
   }
   for (const seg of segments) {
     if (seg.nextOffset <= from) continue;
-    seg.forEachBatchFrom(from, (h) => producers.replay(h));
+    if (!rebuildTxnIndex.has(seg)) {
+      seg.forEachBatchFrom(from, (h) => producers.replay(h));
+      continue;
+    }
+    seg.txnIndex.reset();
+    seg.forEachBatchFrom(from, (h) => {
+      const openedAt = isControl(h) && h.producerId >= 0n ? producers.entry(h.producerId)?.currentTxnFirstOffset ?? -1n : -1n;
+      producers.replay(h);
+      if (openedAt >= 0n && seg.controlTypeSync(h) === CONTROL_ABORT) {
+        seg.txnIndex.append({
+          producerId: h.producerId, firstOffset: openedAt, lastOffset: h.baseOffset,
+          lastStableOffset: producers.firstUnstableOffset() ?? h.baseOffset + 1n,
+        });
+      }
+    });
   }
   producers.truncateHead(startOffset);
 }

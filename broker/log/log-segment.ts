@@ -1,6 +1,10 @@
 /**
  * One segment of a partition log (Kafka's LogSegment): `<base>.log` holding record batches
- * exactly as stored, plus its offset index and time index (see offset-index.ts, time-index.ts).
+ * exactly as stored, plus its offset index, time index and aborted-transaction index (see
+ * offset-index.ts, time-index.ts, txn-index.ts). The txn index is the only one that cannot be
+ * derived from the .log alone (an entry names its transaction's first offset, which may lie in an
+ * earlier segment), so the segment appends, truncates, flushes and deletes it with the .log and
+ * recovery rebuilds it with the producer state (log-loader.ts).
  *
  * .log byte format: record batches v2 back to back (record-batch.ts), no framing of our own.
  * Batch base offsets strictly increase. Index entries are added every index.interval.bytes:
@@ -16,8 +20,10 @@
  * bytes (as in Kafka); callers bound reads by the high watermark.
  *
  * The log cleaner writes a replacement segment to `<base>.log.cleaned` (createCleaned), renames
- * it to `.log.swap` and then to `.log` (renameFile) while its fd stays open; its index files are
- * written under their final names only after that last rename (see PartitionLog.replaceSegments).
+ * it to `.log.swap` and then to `.log` (renameFile) while its fd stays open; its index files
+ * (txn index first) are written under their final names only after that last rename (see
+ * PartitionLog.replaceSegments); a crash before they are leaves no offset index, which makes
+ * recovery rebuild all of them.
  */
 import fs from 'node:fs';
 import { KafkaError } from '../errors.ts';
@@ -26,8 +32,10 @@ import {
 } from './record-batch.ts';
 import { OffsetIndex, OFFSET_INDEX_ENTRY_SIZE, writeFileAtomically } from './offset-index.ts';
 import { TimeIndex } from './time-index.ts';
+import { TransactionIndex } from './txn-index.ts';
 import type { LogConfig } from './log-config.ts';
-import { logFile, offsetIndexFile, timeIndexFile, DELETED_SUFFIX, TMP_SUFFIX, CLEANED_SUFFIX } from './log-files.ts';
+import { logFile, offsetIndexFile, timeIndexFile, txnIndexFile, DELETED_SUFFIX, TMP_SUFFIX, CLEANED_SUFFIX } from './log-files.ts';
+import { controlTypeOf } from './records.ts';
 import {
   READ_HEADER_CHUNK, fdatasyncAsync, findInChunk, readFully, readFullySync, scanBatchesSync, scannedLength, type ScanResult,
 } from './segment-io.ts';
@@ -58,6 +66,7 @@ export class LogSegment {
   private next: bigint;
   private offsetIdx: OffsetIndex;
   private timeIdx: TimeIndex;
+  private readonly txnIdx: TransactionIndex;
   private maxTs = -1n;
   private offsetOfMaxTs: bigint;
   private bytesSinceLastIndexEntry = 0;
@@ -67,7 +76,7 @@ export class LogSegment {
   /** '' for a live segment; CLEANED_SUFFIX / SWAP_SUFFIX while the cleaner is replacing segments. */
   private fileSuffix = '';
 
-  private constructor(dir: string, baseOffset: bigint, fd: number, now: number) {
+  private constructor(dir: string, baseOffset: bigint, fd: number, now: number, txnIdx: TransactionIndex) {
     this.dir = dir;
     this.baseOffset = baseOffset;
     this.fd = fd;
@@ -76,6 +85,7 @@ export class LogSegment {
     this.offsetOfMaxTs = baseOffset;
     this.offsetIdx = new OffsetIndex(baseOffset);
     this.timeIdx = new TimeIndex(baseOffset);
+    this.txnIdx = txnIdx;
   }
 
   get size(): number { return this.sizeBytes; }
@@ -85,6 +95,8 @@ export class LogSegment {
   get maxTimestamp(): bigint { return this.maxTs; }
   get offsetIndex(): OffsetIndex { return this.offsetIdx; }
   get timeIndex(): TimeIndex { return this.timeIdx; }
+  /** The aborted transactions whose abort marker is in this segment. */
+  get txnIndex(): TransactionIndex { return this.txnIdx; }
   get isEmpty(): boolean { return this.sizeBytes === 0; }
   /** Kafka's rollingBasedTimestamp: the first batch's maxTimestamp, if any. */
   get rollingBaseTimestamp(): bigint | null { return this.firstBatchMaxTimestamp; }
@@ -94,13 +106,13 @@ export class LogSegment {
     const file = logFile(dir, baseOffset);
     const fd = fs.openSync(file, 'w+');
     for (const f of [offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
-    return new LogSegment(dir, baseOffset, fd, now);
+    return new LogSegment(dir, baseOffset, fd, now, TransactionIndex.create(txnIndexFile(dir, baseOffset)));
   }
 
   /** A new, empty segment written to `<base>.log.cleaned` (the log cleaner's output). */
   static createCleaned(dir: string, baseOffset: bigint, now: number): LogSegment {
     const fd = fs.openSync(logFile(dir, baseOffset) + CLEANED_SUFFIX, 'w+');
-    const seg = new LogSegment(dir, baseOffset, fd, now);
+    const seg = new LogSegment(dir, baseOffset, fd, now, TransactionIndex.inMemory(txnIndexFile(dir, baseOffset)));
     seg.fileSuffix = CLEANED_SUFFIX;
     return seg;
   }
@@ -130,7 +142,20 @@ export class LogSegment {
    */
   static load(dir: string, baseOffset: bigint, opts: SegmentLoadOptions): { segment: LogSegment; truncated: number; problem: string | null } {
     const fd = fs.openSync(logFile(dir, baseOffset), 'r+');
-    const seg = new LogSegment(dir, baseOffset, fd, opts.now);
+    let seg: LogSegment;
+    try {
+      // Entries past the segment's end are cut below, once the end is known.
+      seg = new LogSegment(dir, baseOffset, fd, opts.now, TransactionIndex.load(txnIndexFile(dir, baseOffset), 1n << 62n));
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    const result = LogSegment.loadData(seg, fd, opts);
+    seg.txnIdx.truncateTo(seg.nextOffset);
+    return result;
+  }
+
+  private static loadData(seg: LogSegment, fd: number, opts: SegmentLoadOptions): { segment: LogSegment; truncated: number; problem: string | null } {
     const fileSize = fs.fstatSync(fd).size;
     if (opts.recover) {
       const r = seg.rebuild(fileSize, true, opts.indexIntervalBytes);
@@ -353,6 +378,13 @@ export class LogSegment {
     return null;
   }
 
+  /** The control record type (CONTROL_COMMIT / CONTROL_ABORT) of a control batch of this segment (sync; recovery). */
+  controlTypeSync(h: BatchHeader): number {
+    const buf = Buffer.allocUnsafe(h.size);
+    readFullySync(this.fd, buf, h.size, h.position);
+    return controlTypeOf(buf, 0);
+  }
+
   /** Visits every batch header with lastOffset >= `fromOffset` (sync; open/truncate paths). */
   forEachBatchFrom(fromOffset: bigint, visit: (h: BatchHeader) => void): void {
     const start = this.offsetIdx.lookup(fromOffset).position;
@@ -376,6 +408,7 @@ export class LogSegment {
     const before = this.sizeBytes;
     fs.ftruncateSync(this.fd, cut);
     this.rebuild(cut, false, indexIntervalBytes);
+    this.txnIdx.truncateTo(this.next);
     return before - cut;
   }
 
@@ -384,19 +417,26 @@ export class LogSegment {
     if (this.sizeBytes > 0) this.timeIdx.maybeAppend(this.maxTs, this.offsetOfMaxTs);
   }
 
-  /** Writes both index files atomically (tmp + fsync + rename). */
+  /**
+   * Writes the offset and time index files atomically (tmp + fsync + rename), after the txn
+   * index when it has lived in memory (a cleaned segment's): an offset index on disk thus means
+   * the txn index is there too.
+   */
   writeIndexes(): void {
+    if (this.fileSuffix === '' && !this.txnIdx.isPersisted) this.txnIdx.writeAtomically();
     writeFileAtomically(offsetIndexFile(this.dir, this.baseOffset), this.offsetIdx.encode());
     writeFileAtomically(timeIndexFile(this.dir, this.baseOffset), this.timeIdx.encode());
   }
 
-  /** fdatasync of the .log (async, on the thread pool). */
-  flush(): Promise<void> {
-    return fdatasyncAsync(this.fd);
+  /** fdatasync of the .log, then of the txn index entries appended since (async, on the thread pool). */
+  async flush(): Promise<void> {
+    await fdatasyncAsync(this.fd);
+    await this.txnIdx.flush();
   }
 
   flushSync(): void {
     fs.fdatasyncSync(this.fd);
+    this.txnIdx.flushSync();
   }
 
   /** Takes a reader reference; false if the segment is already deleted. */
@@ -427,6 +467,7 @@ export class LogSegment {
       fs.rmSync(f, { force: true });
       fs.rmSync(f + TMP_SUFFIX, { force: true });
     }
+    if (this.txnIdx.isPersisted) this.txnIdx.delete();
     const deleted = this.logPath + DELETED_SUFFIX;
     fs.renameSync(this.logPath, deleted);
     this.deletedFile = deleted;

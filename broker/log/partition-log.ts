@@ -33,7 +33,6 @@ import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
 import { stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf, isControl, validateReplicatedBatches } from './record-batch.ts';
 import { CONTROL_ABORT, controlTypeOf, encodeMarkerBatch } from './records.ts';
-import { AbortedTxnIndex } from './txn-index.ts';
 import type { AbortedTxn } from './txn-index.ts';
 import { checkClientAppend, checkReplicatedAppend, retentionVerdict } from './log-validator.ts';
 import { checkTimestamps, convertCompression } from './batch-conversion.ts';
@@ -74,7 +73,6 @@ export class PartitionLog {
   private backgroundError: Error | null = null;
   private readonly producers: ProducerStateManager;
   private readonly epochs: LeaderEpochCache;
-  private readonly abortedTxns: AbortedTxnIndex;
   private closed = false;
   /** close() or delete() has started: no more appends. */
   private closing = false;
@@ -88,7 +86,6 @@ export class PartitionLog {
     this.schedule = opts.schedule ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return () => clearTimeout(t); });
     this.producers = new ProducerStateManager(dir);
     this.epochs = new LeaderEpochCache(dir);
-    this.abortedTxns = new AbortedTxnIndex(dir);
   }
 
   // ---------------------------------------------------------------- open / recovery
@@ -105,7 +102,6 @@ export class PartitionLog {
       log.checkpointed.set(RECOVERY_POINT_CHECKPOINT, loaded.recoveryPoint);
       log.checkpointed.set(LOG_START_OFFSET_CHECKPOINT, loaded.startOffset);
       log.cleanerState = new CleanerCheckpoint(dir, loaded.firstDirty);
-      log.abortedTxns.load(log.local.logEndOffset);
     } catch (err) {
       throw log.storageError('open', err);
     }
@@ -221,8 +217,9 @@ export class PartitionLog {
     return { baseOffset: offset, lastOffset: offset, logAppendTime: -1n, duplicate: false, recordCount: 1, flushRequired };
   }
 
+  /** Indexes an abort marker just appended (to the active segment, which holds it). */
   private recordAbort(producerId: bigint, firstOffset: bigint, markerOffset: bigint): void {
-    this.abortedTxns.append({ producerId, firstOffset, lastOffset: markerOffset, lastStableOffset: this.producers.firstUnstableOffset() ?? markerOffset + 1n });
+    this.local.active.txnIndex.append({ producerId, firstOffset, lastOffset: markerOffset, lastStableOffset: this.producers.firstUnstableOffset() ?? markerOffset + 1n });
   }
 
   /** The first offset of the oldest open transaction, or null: the last stable offset is min(this, high watermark). */
@@ -230,7 +227,7 @@ export class PartitionLog {
 
   /** The aborted transactions a read_committed fetch of [fetchOffset, upperBound) reports. */
   abortedTransactions(fetchOffset: bigint, upperBound: bigint): AbortedTxn[] {
-    return this.abortedTxns.collect(fetchOffset, upperBound).filter((e) => e.lastOffset >= this.startOffset);
+    return this.local.collectAbortedTxns(fetchOffset, upperBound).filter((e) => e.lastOffset >= this.startOffset);
   }
 
   /**
@@ -452,7 +449,6 @@ export class PartitionLog {
         this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
       }
       this.epochs.truncateFromEnd(this.logEndOffset);
-      this.abortedTxns.truncateTo(this.logEndOffset);
       rebuildProducerState(this.dir, this.producers, this.local.list(), this.startOffset);
       this.cleanerState.truncated(this.logEndOffset);
     } catch (err) {
@@ -476,7 +472,6 @@ export class PartitionLog {
       this.epochs.truncateFromStart(offset);
       for (const s of snapshotOffsets(this.dir)) fs.rmSync(producerSnapshotFile(this.dir, s), { force: true });
       this.producers.clear();
-      this.abortedTxns.clear();
       this.cleanerState.restartedAt(offset);
     } catch (err) {
       throw this.storageError('truncate fully', err);

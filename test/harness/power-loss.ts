@@ -9,8 +9,9 @@
  *     called; 0 when it was created or truncated by an open with a `w` flag; lowered by ftruncate.
  *     It observes the system calls the log makes, so it does not trust the log's own bookkeeping.
  *   - `loseUnsynced(dataDir)`, called after the broker has let go of its files, cuts every segment
- *     file (`*.log`, and a cleaner's `*.log.cleaned` / `*.log.swap`) under `dataDir` back to its
- *     durable length. A segment file never synced since it was created is cut to 0 bytes.
+ *     file (`*.log`, and a cleaner's `*.log.cleaned` / `*.log.swap`) and every aborted-transaction
+ *     index (`*.txnindex`, appended in place like a segment) under `dataDir` back to its durable
+ *     length. A file never synced since it was created is cut to 0 bytes.
  *
  * What it does not model: other files (checkpoints, indexes, producer snapshots) are written
  * tmp + fsync + rename by the log and taken as durable once renamed; directory entries are taken
@@ -30,7 +31,7 @@ export interface LossReport {
   bytesDropped: number;
 }
 
-const SEGMENT_FILE = /^\d{20}\.log(\.cleaned|\.swap)?$/;
+const SEGMENT_FILE = /^\d{20}\.(log(\.cleaned|\.swap)?|txnindex)$/;
 
 export class DurabilityTracker {
   private readonly durable = new Map<number, number>();
