@@ -21,6 +21,7 @@
  * mounted at /etc/brook/tls; brokers reload changed files without restarting. A certificate is
  * re-issued renewalDays before it expires, or when a name it must carry is missing.
  */
+import { isIP } from 'node:net';
 import type { Cluster } from '../broker/k8s/index.ts';
 import type { ClientSecurity } from '../broker/security/listener-security.ts';
 import { issue, makeCa, stillGood, expiresAt, type KeyAndCertificate } from './pki.ts';
@@ -139,7 +140,8 @@ export function brokerCertificates(cluster: Cluster, ca: KeyAndCertificate, clie
 export function operatorClientSecurity(password: string, clusterCaCert: string | undefined): ClientSecurity {
   return {
     sasl: { mechanism: 'SCRAM-SHA-512', username: internalUser, password },
-    ...(clusterCaCert ? { tls: (host: string) => ({ ca: clusterCaCert, servername: host }) } : {}),
+    // node:tls connects to options.host (localhost when absent): it must be there, not only servername.
+    ...(clusterCaCert ? { tls: (host: string) => ({ host, ca: clusterCaCert, servername: isIP(host) ? undefined : host, rejectUnauthorized: true }) } : {}),
   };
 }
 
