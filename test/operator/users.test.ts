@@ -25,11 +25,14 @@ import { adminKube, createNamespace, eventually, resources, startOperator } from
 import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject, User } from '../../broker/k8s/index.ts';
 import type { Operator } from '../../operator/operator.ts';
+import { realClock } from '../../operator/workqueue.ts';
 
 const { api, cleanup } = useOperatorApiServer();
 const ns = 'users';
 let kube: Kube;
 let operator: Operator;
+/** The operator's clock runs this far ahead of the real one (the renewal test moves it). */
+let clockOffsetMs = 0;
 
 interface SecretObject extends KubeObject { data?: Record<string, string> }
 const text = (s: SecretObject, k: string) => (s.data?.[k] === undefined ? undefined : Buffer.from(s.data[k]!, 'base64').toString('utf8'));
@@ -139,7 +142,7 @@ async function createTopic(name: string): Promise<void> {
 beforeAll(async () => {
   kube = adminKube(api());
   await createNamespace(kube, ns);
-  operator = await startOperator(api(), { namespace: ns });
+  operator = await startOperator(api(), { namespace: ns, clock: { ...realClock, now: () => Date.now() + clockOffsetMs } });
   cleanup(() => operator.stop());
   cleanup(() => { for (const b of brokers) { b.child.kill('SIGKILL'); rmSync(b.dir, { recursive: true, force: true }); } });
   await kube.create(resources.Cluster, {
@@ -344,5 +347,26 @@ describe('a TLS Cluster (no brokers here): certificates, pod security, NetworkPo
     expect(text(secret, 'ca.crt')).toBe(text(await kube.get<SecretObject>(resources.Secret, ns, 'secure-cluster-ca'), 'ca.crt'));
     // No broker runs for this cluster: the ACL part waits, and says so.
     await eventually(async () => (await ready('gina'))?.reason === 'WaitingForBrokers', 'gina waiting for brokers', 15_000, 100);
+  }, 30_000);
+
+  test('certificates are renewed renewalDays before they expire: the Secret gets new broker certificates from the same CA', async () => {
+    const leafOf = async (file: string) => {
+      const pem = text(await kube.get<SecretObject>(resources.Secret, ns, 'secure-broker-certs'), file)!;
+      return new X509Certificate(pem.slice(pem.indexOf('-----BEGIN CERTIFICATE-----')));
+    };
+    const caBefore = text(await kube.get<SecretObject>(resources.Secret, ns, 'secure-cluster-ca'), 'ca.crt');
+    const before = await leafOf('secure-0.pem');
+    // 26 days on: the 30-day certificates are within their 5-day renewal window (the 150-day CA is not).
+    clockOffsetMs = 26 * 86_400_000;
+    try {
+      await kube.mergePatch(resources.Cluster, ns, 'secure', { metadata: { annotations: { 'test/nudge': '1' } } });
+      const after = await eventually(async () => { const c = await leafOf('secure-0.pem'); return c.serialNumber !== before.serialNumber ? c : undefined; }, 'a renewed certificate', 20_000, 100);
+      expect(new Date(after.validTo).getTime()).toBeGreaterThan(new Date(before.validTo).getTime() + 25 * 86_400_000);
+      expect((await leafOf('secure-1.pem')).serialNumber).not.toBe(before.serialNumber);
+      expect(text(await kube.get<SecretObject>(resources.Secret, ns, 'secure-cluster-ca'), 'ca.crt')).toBe(caBefore);
+      expect(after.verify(new X509Certificate(caBefore!).publicKey)).toBe(true);
+    } finally {
+      clockOffsetMs = 0;
+    }
   }, 30_000);
 });
