@@ -3,7 +3,8 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer, type TLSSocket } from 'node:tls';
 import { ApiKey, KafkaConnection } from '../broker/client/index.ts';
-import { operatorClientSecurity } from './cluster-security.ts';
+import type { Cluster } from '../broker/k8s/index.ts';
+import { brokerSecuritySettings, isSecured, operatorClientSecurity } from './cluster-security.ts';
 import { issue, makeCa } from './pki.ts';
 
 describe('the operator\'s client security for a TLS cluster', () => {
@@ -26,5 +27,15 @@ describe('the operator\'s client security for a TLS cluster', () => {
       conn.close();
       srv.close();
     }
+  });
+
+  test('authorizer.class.name in spec.config secures the cluster too, and the operator stays a super user next to config\'s super.users', () => {
+    const cluster = (spec: Cluster['spec']): Cluster => ({ apiVersion: 'brook.dev/v1alpha1', kind: 'Cluster', metadata: { name: 'c', namespace: 'n' }, spec });
+    expect(isSecured(cluster({}))).toBe(false);
+    expect(brokerSecuritySettings(cluster({}))).toEqual([]);
+    const viaConfig = brokerSecuritySettings(cluster({ config: { 'authorizer.class.name': 'org.apache.kafka.metadata.authorizer.StandardAuthorizer', 'super.users': 'User:admin; User:ops' } }));
+    expect(viaConfig).toContain('authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer');
+    expect(viaConfig).toContain('super.users=User:brook-internal;User:admin;User:ops');
+    expect(brokerSecuritySettings(cluster({ authorization: { type: 'simple', superUsers: ['User:CN=admin'] } }))).toContain('super.users=User:brook-internal;User:CN=admin');
   });
 });

@@ -47,8 +47,13 @@ export function hasTls(cluster: Cluster): boolean {
   return (cluster.spec.listeners ?? []).some((l) => l.tls);
 }
 
+/** The authorizer the brokers run: StandardAuthorizer for spec.authorization, else spec.config's authorizer.class.name. */
+export function authorizerOf(cluster: Cluster): string | undefined {
+  return cluster.spec.authorization ? standardAuthorizer : cluster.spec.config?.['authorizer.class.name'] || undefined;
+}
+
 export function isSecured(cluster: Cluster): boolean {
-  return hasTls(cluster) || (cluster.spec.listeners ?? []).some((l) => l.authentication) || !!cluster.spec.authorization;
+  return hasTls(cluster) || (cluster.spec.listeners ?? []).some((l) => l.authentication) || !!authorizerOf(cluster);
 }
 
 export function listenerProtocol(l: Pick<Listener, 'tls' | 'authentication'>): 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL' {
@@ -78,8 +83,12 @@ export function brokerSecuritySettings(cluster: Cluster): string[] {
     if (l.authentication !== 'tls') continue;
     out.push(`listener.name.${l.name}.ssl.client.auth=required`, `listener.name.${l.name}.ssl.truststore.location=${tlsMountPath}/clients-ca.crt`);
   }
-  if (cluster.spec.authorization) {
-    out.push(`authorizer.class.name=${standardAuthorizer}`, `super.users=${[internalPrincipal, ...(cluster.spec.authorization.superUsers ?? [])].join(';')}`);
+  const authorizer = authorizerOf(cluster);
+  if (authorizer) {
+    // The operator's principal is always a super user, with those of spec.authorization and spec.config.
+    const fromConfig = (cluster.spec.config?.['super.users'] ?? '').split(';').map((s) => s.trim()).filter(Boolean);
+    const superUsers = [...new Set([internalPrincipal, ...(cluster.spec.authorization?.superUsers ?? []), ...fromConfig])];
+    out.push(`authorizer.class.name=${authorizer}`, `super.users=${superUsers.join(';')}`);
   }
   return out;
 }

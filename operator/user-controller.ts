@@ -24,7 +24,7 @@ import type { Cluster, User, UserAcl } from '../broker/k8s/index.ts';
 import { isConflict, isNotFound, resources, type Kube, type KubeObject } from '../broker/k8s/index.ts';
 import { AclOperation, CLUSTER_NAME, PatternType, Permission, ResourceType, type AclBinding } from '../broker/security/acls.ts';
 import { clusterLabel } from './cluster-resources.ts';
-import { encodeSecretData, hasTls, internalUser, secretText, validity } from './cluster-security.ts';
+import { authorizerOf, encodeSecretData, hasTls, internalUser, secretText, validity } from './cluster-security.ts';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.ts';
 import { splitKey, type Result } from './controller.ts';
 import { KafkaClusterAdmin, type SecurityAdmin } from './kafka-admin.ts';
@@ -167,8 +167,8 @@ export class UserReconciler {
       return no('AuthenticationNotEnabled', `no listener of Cluster ${user.spec.cluster} has authentication ${type}: the credential could not be used`);
     }
     if (type === 'tls' && !hasTls(cluster)) return no('AuthenticationNotEnabled', `Cluster ${user.spec.cluster} has no TLS listener`);
-    if ((user.spec.authorization?.acls ?? []).length > 0 && !cluster.spec.authorization) {
-      return no('AuthorizationNotEnabled', `Cluster ${user.spec.cluster} has no spec.authorization: its brokers keep no ACLs (SECURITY_DISABLED)`);
+    if ((user.spec.authorization?.acls ?? []).length > 0 && !authorizerOf(cluster)) {
+      return no('AuthorizationNotEnabled', `Cluster ${user.spec.cluster} has no spec.authorization (nor authorizer.class.name in spec.config): its brokers keep no ACLs (SECURITY_DISABLED)`);
     }
     return undefined;
   }
