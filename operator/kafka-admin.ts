@@ -47,6 +47,12 @@ export interface SecurityAdmin {
   createAcls(bindings: readonly AclBinding[]): Promise<void>;
   /** Deletes exactly these bindings. */
   deleteAcls(bindings: readonly AclBinding[]): Promise<void>;
+  /**
+   * Brokers whose own view (DescribeUserScramCredentials and DescribeAcls answered by each broker)
+   * does not yet show `user`'s SCRAM credential (when `scram`) and exactly `acls` for `principal`:
+   * the store is shared, but each broker loads changes on its own schedule.
+   */
+  brokersNotYetShowing(user: string, scram: boolean, principal: string, acls: readonly AclBinding[]): Promise<number[]>;
   close(): void;
 }
 
@@ -195,6 +201,30 @@ export class KafkaClusterAdmin implements ClusterAdmin, SecurityAdmin {
       for (const a of r.acls) out.push({ resourceType: r.resourceType, resourceName: r.resourceName, patternType: r.patternType, principal: a.principal, host: a.host, operation: a.operation, permission: a.permissionType });
     }
     return out;
+  }
+
+  async brokersNotYetShowing(user: string, scram: boolean, principal: string, acls: readonly AclBinding[]): Promise<number[]> {
+    const key = (b: AclBinding) => JSON.stringify([b.resourceType, b.resourceName, b.patternType, b.principal, b.host, b.operation, b.permission]);
+    const want = acls.map(key).sort().join('\n');
+    const lagging: number[] = [];
+    await Promise.all(this.brokers.map(async (b) => {
+      try {
+        const c = this.connection(b);
+        if (scram) {
+          const r = await c.send(ApiKey.DescribeUserScramCredentials, 0, { users: [{ name: user }] });
+          if (r.errorCode !== 0 || r.results[0]?.errorCode !== 0) { lagging.push(b.id); return; }
+        }
+        const res = await c.send(ApiKey.DescribeAcls, 3, { resourceTypeFilter: 1, resourceNameFilter: null, patternTypeFilter: 1, principalFilter: principal, hostFilter: null, operation: 1, permissionType: 1 });
+        const have = (res.resources as Array<{ resourceType: number; resourceName: string; patternType: number; acls: Array<{ principal: string; host: string; operation: number; permissionType: number }> }>)
+          .flatMap((r) => r.acls.map((a) => key({ resourceType: r.resourceType, resourceName: r.resourceName, patternType: r.patternType, principal: a.principal, host: a.host, operation: a.operation, permission: a.permissionType })));
+        if (res.errorCode !== 0 || have.sort().join('\n') !== want) lagging.push(b.id);
+      } catch {
+        this.connections.get(b.id)?.close();
+        this.connections.delete(b.id);
+        lagging.push(b.id);
+      }
+    }));
+    return lagging.sort((a, b) => a - b);
   }
 
   async createAcls(bindings: readonly AclBinding[]): Promise<void> {

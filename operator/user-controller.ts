@@ -87,6 +87,8 @@ export class UserReconciler {
   private readonly adminFactory: UserAdminFactory;
   /** What this process last made true in the brokers, per user key (credential and ACLs): skipped while unchanged. */
   private readonly applied = new Map<string, string>();
+  /** ...and what every live broker was then seen to have loaded (Ready waits for it). */
+  private readonly propagated = new Map<string, string>();
 
   constructor(opts: { kube: Kube; world: World; log: Logger; clock: Clock; security: SecurityMaterial; adminFactory?: UserAdminFactory }) {
     this.kube = opts.kube;
@@ -100,7 +102,7 @@ export class UserReconciler {
   readonly reconcile = async (key: string): Promise<Result> => {
     const { namespace, name } = splitKey(key);
     const user = this.world.users.get(namespace, name);
-    if (!user) { this.applied.delete(key); return {}; }
+    if (!user) { this.applied.delete(key); this.propagated.delete(key); return {}; }
     try {
       return await (user.metadata.deletionTimestamp ? this.finalize(key, user) : this.reconcileLive(key, user));
     } catch (err) {
@@ -221,6 +223,22 @@ export class UserReconciler {
       }
       this.applied.set(key, state);
       this.log.info('user credential and ACLs in place', { user: key, principal, acls: wanted.length, secret: secretVersion });
+    }
+    if (this.propagated.get(key) !== state) {
+      // Ready means usable: every live broker authenticates the credential and enforces the ACLs.
+      const admin = await this.admin(cluster!);
+      if (typeof admin === 'string') return this.waiting(user, 'WaitingForBrokers', admin);
+      let lagging: number[];
+      try {
+        lagging = await admin.brokersNotYetShowing(user.metadata.name!, password !== undefined, principal, wanted);
+      } finally {
+        admin.close();
+      }
+      if (lagging.length) {
+        await this.writeStatus(user, { type: 'Ready', status: 'False', reason: 'Propagating', message: `broker${lagging.length === 1 ? '' : 's'} ${lagging.join(', ')} ha${lagging.length === 1 ? 's' : 've'} not loaded the credential and ACLs yet` });
+        return { requeueAfter: 300 };
+      }
+      this.propagated.set(key, state);
     }
     await this.writeStatus(user, {
       type: 'Ready', status: 'True', reason: 'Ready',

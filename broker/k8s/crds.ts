@@ -363,6 +363,10 @@ export const clusterSpecSchema = {
       },
     },
   },
+  'x-kubernetes-validations': [{
+    rule: "!((has(self.authorization)) || (has(self.config) && 'authorizer.class.name' in self.config) || (has(self.listeners) && self.listeners.exists(l, (has(l.tls) && l.tls) || has(l.authentication)))) || !has(self.listeners) || self.listeners.all(l, l.port != 9091 && l.name != 'replication')",
+    message: 'a secured cluster (tls, authentication or an authorizer) uses port 9091 and the listener name replication for its REPLICATION listener: pick another',
+  }],
 } as const satisfies JSONSchemaProps;
 
 /** The operator's rebalance plan and its progress (operator/rebalancer.ts writes it). */

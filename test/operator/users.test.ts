@@ -284,6 +284,9 @@ describe('User (scram-sha-512)', () => {
       .rejects.toThrow(/Unsupported value: "Fly"/);
     await expect(kube.create(resources.User, { metadata: { name: 'fay', namespace: ns }, spec: { cluster: 'demo', authentication: { type: 'scram-sha-512' }, authorization: { acls: [{ resource: { type: 'cluster', name: 'x' }, operations: ['Alter'] }] } } }))
       .rejects.toThrow(/a cluster resource has no name/);
+    // A secured Cluster may not take the REPLICATION listener's port or name.
+    await expect(kube.create(resources.Cluster, { metadata: { name: 'clash', namespace: ns }, spec: { listeners: [{ name: 'clients', port: 9091, authentication: 'scram-sha-512' }] } }))
+      .rejects.toThrow(/uses port 9091 and the listener name replication/);
   }, 60_000);
 });
 
