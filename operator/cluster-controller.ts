@@ -23,6 +23,7 @@ import { KubeErrorCode, isNotFound, kubeCodeOf, resources, type Kube, type KubeO
 import type { Logger } from './log.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { Rebalancer, type AdminFactory, type RebalanceStep } from './rebalancer.ts';
+import type { SecurityMaterial } from './security-material.ts';
 import type { Clock } from './workqueue.ts';
 import { isPodReady, ownedKinds, underReplicatedWaitable, type ClusterObject, type OwnedKind, type PodObject, type StatefulSetObject, type World } from './world.ts';
 
@@ -55,14 +56,18 @@ export class ClusterReconciler {
   private readonly warned = new Set<string>();
   monitoring = { serviceMonitor: false, prometheusRule: false };
   readonly rebalancer: Rebalancer;
+  readonly security: SecurityMaterial;
+  /** ms until a secured cluster's next certificate renewal, per cluster key. */
+  private readonly securityRenewalMs = new Map<string, number | undefined>();
 
-  constructor(opts: { kube: Kube; world: World; settings: OperatorSettings; log: Logger; clock: Clock; metrics?: OperatorMetrics; adminFactory?: AdminFactory }) {
+  constructor(opts: { kube: Kube; world: World; settings: OperatorSettings; log: Logger; clock: Clock; metrics?: OperatorMetrics; adminFactory?: AdminFactory; security: SecurityMaterial }) {
+    this.security = opts.security;
     this.kube = opts.kube;
     this.world = opts.world;
     this.settings = opts.settings;
     this.log = opts.log.child({ controller: 'Cluster' });
     this.clock = opts.clock;
-    this.rebalancer = new Rebalancer({ kube: opts.kube, world: opts.world, log: opts.log, clock: opts.clock, metrics: opts.metrics, adminFactory: opts.adminFactory });
+    this.rebalancer = new Rebalancer({ kube: opts.kube, world: opts.world, log: opts.log, clock: opts.clock, metrics: opts.metrics, adminFactory: opts.adminFactory, security: opts.security });
   }
 
   /** Checks (discovery) whether the Prometheus Operator's CRDs exist. */
@@ -79,6 +84,8 @@ export class ClusterReconciler {
       this.monitoringApplied.delete(key);
       this.adoptedMetadata.delete(key);
       this.rebalancer.forget(key);
+      this.security.forget(key);
+      this.securityRenewalMs.delete(key);
       return this.seen.has(key) ? this.sweepLeftovers(key) : {};
     }
     this.seen.add(key);
@@ -87,7 +94,7 @@ export class ClusterReconciler {
 
     let applyError: Error | undefined;
     try {
-      await this.ensureOwned(cluster, log);
+      await this.ensureOwned(key, cluster, log);
       await this.ensureMonitoring(key, cluster);
       await this.adoptStoreObjects(key, cluster);
     } catch (err) {
@@ -100,7 +107,7 @@ export class ClusterReconciler {
     await this.writeStatus(cluster, roll, applyError, rebalance);
     if (applyError) throw applyError;
     const controller = this.world.controller(namespace, name);
-    const next = Math.min(clusterResyncMs, roll.state === 'Rolling' ? 5_000 : clusterResyncMs, controller.id >= 0 ? controller.remainingMs + 100 : clusterResyncMs, rebalance?.requeueMs ?? clusterResyncMs);
+    const next = Math.min(clusterResyncMs, this.securityRenewalMs.get(key) ?? clusterResyncMs, roll.state === 'Rolling' ? 5_000 : clusterResyncMs, controller.id >= 0 ? controller.remainingMs + 100 : clusterResyncMs, rebalance?.requeueMs ?? clusterResyncMs);
     return { requeueAfter: Math.max(100, next) };
   };
 
@@ -122,7 +129,16 @@ export class ClusterReconciler {
     }
   }
 
-  private async ensureOwned(cluster: ClusterObject, log: Logger): Promise<void> {
+  /** Addresses broker `ordinal` is reached at from outside (its certificate names them): its node's address, its load balancer's. */
+  private externalHosts(cluster: ClusterObject, ordinal: number): string[] {
+    const ns = cluster.metadata.namespace!;
+    const pod = this.world.pods.get(ns, names.pod(cluster.metadata.name, ordinal));
+    const advertised = externalAdvertisedListeners(cluster as Cluster, ordinal, pod?.status?.hostIP, (n) => this.world.owned.Service.get(ns, n) as ServiceLike | undefined);
+    const hosts = (advertised ?? '').split(',').filter(Boolean).map((l) => l.replace(/^[^:]+:\/\//, '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1'));
+    return [...new Set(hosts)].sort();
+  }
+
+  private async ensureOwned(key: string, cluster: ClusterObject, log: Logger): Promise<void> {
     const ns = cluster.metadata.namespace!;
     const sts = this.world.owned.StatefulSet.get(ns, names.statefulSet(cluster.metadata.name)) as StatefulSetObject | undefined;
     // The objects of the size the StatefulSet gets: a scale-down shrinks it only once the brokers
@@ -138,7 +154,9 @@ export class ClusterReconciler {
       }
     }
     // RBAC first (a Role must exist before pods use it), the StatefulSet last.
-    const order: Record<Desired['kind'], number> = { ServiceAccount: 0, Role: 0, RoleBinding: 1, ConfigMap: 1, Service: 1, PodDisruptionBudget: 1, StatefulSet: 2 };
+    const order: Record<Desired['kind'], number> = { ServiceAccount: 0, Role: 0, RoleBinding: 1, ConfigMap: 1, Service: 1, PodDisruptionBudget: 1, NetworkPolicy: 1, StatefulSet: 2 };
+    // A secured cluster's Secrets (credentials, certificates) before the pods that mount them.
+    this.securityRenewalMs.set(key, await this.security.ensure(cluster as Cluster, size, (i) => this.externalHosts(cluster, i)));
     for (const stage of [0, 1, 2]) {
       await Promise.all(desired.filter((d) => order[d.kind] === stage).map((d) => this.ensure(d, cluster, log)));
     }

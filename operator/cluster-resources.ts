@@ -42,6 +42,9 @@
 import { createHash } from 'node:crypto';
 import type { Cluster } from '../broker/k8s/index.ts';
 import { brokerRoleRules } from './rbac.ts';
+import {
+  brokerSecuritySettings, hasTls, internalPasswordEnv, isSecured, listenerProtocol, replicationListener, replicationProtocol, securityNames, tlsMountPath,
+} from './cluster-security.ts';
 import type { KubeObject, OwnerReference } from '../broker/k8s/index.ts';
 
 export const defaultBrokerImage = 'brook:latest';
@@ -145,7 +148,7 @@ export function serverProperties(cluster: Cluster): string {
 
 export function sha256(s: string): string { return createHash('sha256').update(s).digest('hex'); }
 
-type Listener = { name: string; port: number; type?: 'internal' | 'nodePort' | 'loadBalancer' };
+type Listener = { name: string; port: number; type?: 'internal' | 'nodePort' | 'loadBalancer'; tls?: boolean; authentication?: 'scram-sha-512' | 'tls' };
 
 /** The broker's name for a listener (Kafka normalises listener names to upper case). */
 export function brokerListenerName(l: Listener): string { return l.name.toUpperCase(); }
@@ -181,7 +184,7 @@ function meta(cluster: Cluster, name: string, extra: { labels?: Record<string, s
 }
 
 export interface Desired {
-  kind: 'ServiceAccount' | 'Role' | 'RoleBinding' | 'ConfigMap' | 'Service' | 'StatefulSet' | 'PodDisruptionBudget';
+  kind: 'ServiceAccount' | 'Role' | 'RoleBinding' | 'ConfigMap' | 'Service' | 'StatefulSet' | 'PodDisruptionBudget' | 'NetworkPolicy';
   object: KubeObject;
 }
 
@@ -229,7 +232,13 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
   });
   out.push({ kind: 'ConfigMap', object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta(cluster, names.configMap(c)), data: { 'server.properties': props } } });
 
-  const kafkaPorts = listeners.map((l) => ({ name: l.name, port: l.port, targetPort: l.port, protocol: 'TCP' }));
+  const secured = isSecured(cluster);
+  const tls = hasTls(cluster);
+  // A secured cluster's brokers replicate, and the operator administers, over a listener of their own.
+  const brokerListeners: Listener[] = secured ? [...listeners, { name: replicationListener.name, port: replicationListener.port, type: 'internal' }] : listeners;
+  const protocolOf = (l: Listener) => (secured && l.name === replicationListener.name ? replicationProtocol(cluster) : listenerProtocol(l));
+  const interBroker: Listener = secured ? brokerListeners.at(-1)! : internal;
+  const kafkaPorts = brokerListeners.map((l) => ({ name: l.name, port: l.port, targetPort: l.port, protocol: 'TCP' }));
   out.push({
     kind: 'Service',
     object: {
@@ -277,10 +286,11 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
     '--store', 'kubernetes',
     '--cluster', c,
     '--namespace', '$(POD_NAMESPACE)',
-    '--set', `listeners=${listeners.map((l) => `${brokerListenerName(l)}://0.0.0.0:${l.port}`).join(',')}`,
-    '--set', `listener.security.protocol.map=${listeners.map((l) => `${brokerListenerName(l)}:PLAINTEXT`).join(',')}`,
-    '--set', `inter.broker.listener.name=${brokerListenerName(internal)}`,
-    '--set', `advertised.listeners=${listeners.filter((l) => (l.type ?? 'internal') === 'internal')
+    '--set', `listeners=${brokerListeners.map((l) => `${brokerListenerName(l)}://0.0.0.0:${l.port}`).join(',')}`,
+    '--set', `listener.security.protocol.map=${brokerListeners.map((l) => `${brokerListenerName(l)}:${protocolOf(l)}`).join(',')}`,
+    '--set', `inter.broker.listener.name=${brokerListenerName(interBroker)}`,
+    ...brokerSecuritySettings(cluster).flatMap((kv) => ['--set', kv]),
+    '--set', `advertised.listeners=${brokerListeners.filter((l) => (l.type ?? 'internal') === 'internal')
       .map((l) => `${brokerListenerName(l)}://$(POD_NAME).${names.headless(c)}.$(POD_NAMESPACE).svc:${l.port}`).join(',')}`,
     ...(external ? ['--advertised-listeners-file', `${podInfoMountPath}/advertised-listeners`] : []),
     '--data-dir', `${dataMountPath}/data`,
@@ -298,8 +308,9 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'BROOK_BROKER_ID', valueFrom: { fieldRef: { fieldPath: "metadata.labels['apps.kubernetes.io/pod-index']" } } },
+      ...(secured ? [{ name: internalPasswordEnv, valueFrom: { secretKeyRef: { name: securityNames.internalCredentials(c), key: 'password' } } }] : []),
     ],
-    ports: [...listeners.map((l) => ({ name: l.name, containerPort: l.port, protocol: 'TCP' })), { name: 'metrics', containerPort: mPort, protocol: 'TCP' }],
+    ports: [...brokerListeners.map((l) => ({ name: l.name, containerPort: l.port, protocol: 'TCP' })), { name: 'metrics', containerPort: mPort, protocol: 'TCP' }],
     // "Registered and caught up": the broker's /readyz.
     readinessProbe: { httpGet: { path: '/readyz', port: 'metrics' }, periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 3 },
     livenessProbe: { httpGet: { path: '/healthz', port: 'metrics' }, initialDelaySeconds: 30, periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 },
@@ -308,10 +319,18 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
       { name: 'data', mountPath: dataMountPath },
       { name: 'config', mountPath: configMountPath, readOnly: true },
       ...(podInfo ? [{ name: 'pod-info', mountPath: podInfoMountPath, readOnly: true }] : []),
+      ...(tls ? [{ name: 'tls', mountPath: tlsMountPath, readOnly: true }] : []),
+      // The root filesystem is read-only: Node's and the broker's scratch files go here.
+      { name: 'tmp', mountPath: '/tmp' },
     ],
-    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+    securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } },
   };
-  const volumes: unknown[] = [{ name: 'config', configMap: { name: names.configMap(c) } }];
+  const volumes: unknown[] = [
+    { name: 'config', configMap: { name: names.configMap(c) } },
+    { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+    // Not a subPath mount: the kubelet swaps renewed certificates in and the broker reloads them.
+    ...(tls ? [{ name: 'tls', secret: { secretName: securityNames.brokerCerts(c), defaultMode: 0o440 } }] : []),
+  ];
   if (podInfo) {
     volumes.push({
       name: 'pod-info',
@@ -334,7 +353,7 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
     spec: {
       serviceAccountName: names.serviceAccount(c),
       terminationGracePeriodSeconds: 60,
-      securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001 },
+      securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
       affinity: {
         podAntiAffinity: {
           preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { labelSelector: { matchLabels: sel }, topologyKey: 'kubernetes.io/hostname' } }],
@@ -377,7 +396,33 @@ export function desiredObjects(cluster: Cluster, settings: OperatorSettings): De
     kind: 'PodDisruptionBudget',
     object: { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: meta(cluster, names.pdb(c)), spec: { maxUnavailable: 1, selector: { matchLabels: sel } } },
   });
+  if (secured) out.push({ kind: 'NetworkPolicy', object: networkPolicy(cluster, listeners, mPort) });
   return out;
+}
+
+/** The operator's pods, as the chart labels them (the NetworkPolicy admits them to REPLICATION). */
+export const operatorPodLabels = { 'app.kubernetes.io/name': 'brook-operator', 'app.kubernetes.io/component': 'operator' };
+
+/**
+ * Who may reach a secured cluster's brokers: anyone on the client listeners (authentication
+ * guards them) and the metrics port; on REPLICATION only the cluster's brokers and the operator.
+ */
+function networkPolicy(cluster: Cluster, listeners: Listener[], metricsPort: number): KubeObject {
+  const c = cluster.metadata.name!;
+  return {
+    apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: meta(cluster, securityNames.networkPolicy(c)),
+    spec: {
+      podSelector: { matchLabels: selectorLabels(c) },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { ports: [...listeners.map((l) => ({ protocol: 'TCP', port: l.port })), { protocol: 'TCP', port: metricsPort }] },
+        {
+          from: [{ podSelector: { matchLabels: selectorLabels(c) } }, { namespaceSelector: {}, podSelector: { matchLabels: operatorPodLabels } }],
+          ports: [{ protocol: 'TCP', port: replicationListener.port }],
+        },
+      ],
+    },
+  };
 }
 
 /** A Service as far as external addresses go. */

@@ -20,6 +20,8 @@ import { createLogger, type Logger } from './log.ts';
 import { OperatorMetrics } from './metrics.ts';
 import type { AdminFactory } from './rebalancer.ts';
 import { TopicReconciler } from './topic-controller.ts';
+import { SecurityMaterial } from './security-material.ts';
+import { UserReconciler, type UserAdminFactory } from './user-controller.ts';
 import { realClock, type Clock } from './workqueue.ts';
 import { World, ownedKinds, type LeaseObject, type TopicObject } from './world.ts';
 
@@ -35,6 +37,8 @@ export interface OperatorOptions {
   metrics?: OperatorMetrics;
   /** How the rebalancer reaches a cluster's brokers (default: Brook's Kafka connection to the addresses in their Leases). */
   adminFactory?: AdminFactory;
+  /** How the User reconciler reaches a cluster's brokers (default: Brook's Kafka connection, authenticated as the operator). */
+  userAdminFactory?: UserAdminFactory;
   log?: Logger;
   clock?: Clock;
   workers?: number;
@@ -46,6 +50,9 @@ export class Operator {
   readonly metrics: OperatorMetrics;
   readonly clusters: Controller;
   readonly topics: Controller;
+  readonly users: Controller;
+  readonly userReconciler: UserReconciler;
+  readonly security: SecurityMaterial;
   readonly clusterReconciler: ClusterReconciler;
   readonly topicReconciler: TopicReconciler;
   readonly identity: string;
@@ -65,10 +72,13 @@ export class Operator {
     this.kube = new Kube(opts.kubeConfig, { onRequest: (verb, resource) => this.metrics.apiRequests.inc({ verb, resource }) });
     this.world = new World(this.kube, this.log, clock, opts.namespace);
     const settings: OperatorSettings = { defaultImage: defaultBrokerImage, ...opts.settings };
-    this.clusterReconciler = new ClusterReconciler({ kube: this.kube, world: this.world, settings, log: this.log, clock, metrics: this.metrics, adminFactory: opts.adminFactory });
+    this.security = new SecurityMaterial({ kube: this.kube, now: () => clock.now() });
+    this.clusterReconciler = new ClusterReconciler({ kube: this.kube, world: this.world, settings, log: this.log, clock, metrics: this.metrics, adminFactory: opts.adminFactory, security: this.security });
+    this.userReconciler = new UserReconciler({ kube: this.kube, world: this.world, log: this.log, clock, security: this.security, adminFactory: opts.userAdminFactory });
     this.topicReconciler = new TopicReconciler({ kube: this.kube, world: this.world, log: this.log, clock });
     this.clusters = new Controller({ kind: 'Cluster', reconcile: this.clusterReconciler.reconcile, log: this.log, metrics: this.metrics, clock, workers: opts.workers });
     this.topics = new Controller({ kind: 'Topic', reconcile: this.topicReconciler.reconcile, log: this.log, metrics: this.metrics, clock, workers: opts.workers });
+    this.users = new Controller({ kind: 'User', reconcile: this.userReconciler.reconcile, log: this.log, metrics: this.metrics, clock, workers: opts.workers });
     this.identity = (opts.leaderElection && opts.leaderElection.identity) || `${hostname()}_${randomBytes(4).toString('hex')}`;
     if (opts.leaderElection) {
       const le = opts.leaderElection;
@@ -76,7 +86,7 @@ export class Operator {
         kube: this.kube, namespace: le.namespace, name: le.name ?? 'brook-operator', identity: this.identity,
         leaseDurationMs: le.leaseDurationMs, renewDeadlineMs: le.renewDeadlineMs, retryPeriodMs: le.retryPeriodMs, clock, log: this.log,
         onStartedLeading: () => this.startWorkers(),
-        onStoppedLeading: () => { this.metrics.leader.set(0); void this.clusters.stop(); void this.topics.stop(); opts.onLostLeadership?.(); },
+        onStoppedLeading: () => { this.metrics.leader.set(0); void this.clusters.stop(); void this.topics.stop(); void this.users.stop(); opts.onLostLeadership?.(); },
         onNewLeader: (id) => this.log.info('leader', { leader: id ?? null }),
       });
     }
@@ -105,7 +115,7 @@ export class Operator {
     clearInterval(this.monitoringTimer);
     clearInterval(this.metricsTimer);
     await this.elector?.stop();
-    await Promise.all([this.clusters.stop(), this.topics.stop()]);
+    await Promise.all([this.clusters.stop(), this.topics.stop(), this.users.stop()]);
     await this.world.stop();
     this.metrics.leader.set(0);
     this.running = false;
@@ -117,14 +127,17 @@ export class Operator {
     this.metrics.leader.set(1);
     this.clusters.start();
     this.topics.start();
+    this.users.start();
     // Level-based: look at everything once on taking over.
     for (const c of this.world.clusters.list()) this.clusters.queue.add(keyOf(c));
     for (const t of this.world.topics.list()) this.topics.queue.add(keyOf(t));
+    for (const u of this.world.users.list()) this.users.queue.add(keyOf(u));
   }
 
   private updateManagedGauge(): void {
     this.metrics.managedResources.set({ kind: 'Cluster' }, this.world.clusters.list().length);
     this.metrics.managedResources.set({ kind: 'Topic' }, this.world.topics.list().length);
+    this.metrics.managedResources.set({ kind: 'User' }, this.world.users.list().length);
     for (const k of ownedKinds) this.metrics.managedResources.set({ kind: k }, this.world.owned[k].list().length);
     this.metrics.managedResources.set({ kind: 'Pod' }, this.world.pods.list().length);
   }
@@ -142,7 +155,10 @@ export class Operator {
       const gen = type === 'delete' ? undefined : `${c.metadata.generation}${c.metadata.deletionTimestamp ? '-deleting' : ''}`;
       if (type !== 'update' || this.lastGeneration.get(key) !== gen) this.enqueueTopicsOf(c.metadata.namespace!, c.metadata.name);
       if (type === 'delete') this.lastGeneration.delete(key); else this.lastGeneration.set(key, gen);
+      // Users follow their Cluster (its listeners, authorization, existence).
+      for (const u of w.usersOf(c.metadata.namespace!, c.metadata.name)) this.users.queue.add(keyOf(u));
     });
+    w.users.on((_type, u) => this.users.queue.add(keyOf(u)));
     w.topics.on((type, t) => {
       const key = keyOf(t);
       this.topics.queue.add(key);
@@ -165,6 +181,8 @@ export class Operator {
       if (type === 'delete') this.lastLeaseHolder.delete(leaseKey); else this.lastLeaseHolder.set(leaseKey, holder);
       this.clusters.queue.add(`${lease.metadata.namespace}/${cluster}`);
       this.enqueueTopicsOf(lease.metadata.namespace!, cluster, (t) => !!t.metadata.deletionTimestamp);
+      // Users waiting for brokers.
+      for (const u of w.usersOf(lease.metadata.namespace!, cluster)) if (u.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') this.users.queue.add(keyOf(u));
     });
   }
 }

@@ -19,8 +19,8 @@ const crud = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 /** The operator's ClusterRole (or, with watchNamespaces, a Role per namespace minus nodes). */
 export const operatorClusterRules: readonly PolicyRule[] = [
   // Its own resources. Topics: create/delete too, because the brokers' Role grants them (escalation check).
-  { apiGroups: ['brook.dev'], resources: ['clusters', 'topics'], verbs: crud },
-  { apiGroups: ['brook.dev'], resources: ['clusters/status', 'topics/status'], verbs: ['get', 'update', 'patch'] },
+  { apiGroups: ['brook.dev'], resources: ['clusters', 'topics', 'users'], verbs: crud },
+  { apiGroups: ['brook.dev'], resources: ['clusters/status', 'topics/status', 'users/status'], verbs: ['get', 'update', 'patch'] },
   // Owner references with blockOwnerDeletion need update on the owner's finalizers subresource
   // where the OwnerReferencesPermissionEnforcement admission plugin is on.
   { apiGroups: ['brook.dev'], resources: ['clusters/finalizers', 'topics/finalizers'], verbs: ['update'] },
@@ -28,6 +28,7 @@ export const operatorClusterRules: readonly PolicyRule[] = [
   { apiGroups: ['apps'], resources: ['statefulsets'], verbs: crud },
   { apiGroups: [''], resources: ['services', 'configmaps', 'serviceaccounts'], verbs: crud },
   { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: crud },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: crud },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles', 'rolebindings'], verbs: crud },
   // Rolling restarts delete broker pods one at a time; rack awareness annotates them.
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'patch', 'delete'] },
@@ -39,9 +40,10 @@ export const operatorClusterRules: readonly PolicyRule[] = [
   { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get'] },
   // Leader election, broker liveness and the controller lease; the brokers' Role grants all of these.
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: crud },
-  // SCRAM credentials: the brokers' Role grants their Secret (escalation check). Never list or
-  // watch: the operator reads no Secret it was not told the name of.
-  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update'] },
+  // SCRAM credentials: the brokers' Role grants their Secret (escalation check); the CAs, broker
+  // certificates and internal credential of secured Clusters; Users' Secrets (deleted with the
+  // User). Never list or watch: the operator reads no Secret it was not told the name of.
+  { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create', 'update', 'delete'] },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   // Optional Prometheus Operator objects, created only when their CRDs exist.
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules'], verbs: crud },
@@ -55,6 +57,8 @@ export const operatorClusterRules: readonly PolicyRule[] = [
  * - Leases: broker liveness and the controller lease (get, list, watch, create, update, delete);
  * - the cluster's metadata ConfigMap `brook-<cluster>-metadata` (cluster id, producer ids):
  *   get and update by name; create cannot be limited by name in RBAC;
+ * - no other Secret: the broker certificates and the internal password reach the pods as a
+ *   volume and an env var, which the kubelet reads;
  * - the cluster's SCRAM credentials Secret `brook-<cluster>-scram-credentials` (salted
  *   credentials, AlterUserScramCredentials): get and update by name, create.
  */

@@ -29,6 +29,8 @@ import { kafkaTopicName, resources, topicPlacement, type ClusterRebalanceStatus,
 import { RebalancePlanError, planRebalance, type CurrentPartition, type PlannerBroker } from '../broker/placement/index.ts';
 import { clusterLabel, names } from './cluster-resources.ts';
 import type { ConditionInput } from './conditions.ts';
+import type { ClientSecurity } from '../broker/security/listener-security.ts';
+import type { SecurityMaterial } from './security-material.ts';
 import { KafkaClusterAdmin, type BrokerAddress, type ClusterAdmin } from './kafka-admin.ts';
 import type { Logger } from './log.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -48,8 +50,8 @@ export const rebalanceAnnotation = 'brook.dev/rebalance';
  */
 export const memberGraceMs = 30_000;
 
-export type AdminFactory = (brokers: readonly BrokerAddress[]) => ClusterAdmin;
-export const defaultAdminFactory: AdminFactory = (brokers) => new KafkaClusterAdmin({ brokers });
+export type AdminFactory = (brokers: readonly BrokerAddress[], security?: ClientSecurity) => ClusterAdmin;
+export const defaultAdminFactory: AdminFactory = (brokers, security) => new KafkaClusterAdmin({ brokers, security });
 
 export interface RebalanceStep {
   /** status.rebalance to write (undefined: none yet). */
@@ -96,7 +98,10 @@ export class Rebalancer {
   /** The Rebalancing condition's reason and message last logged, per cluster key (each change is logged once). */
   private readonly said = new Map<string, string>();
 
-  constructor(opts: { kube: Kube; world: World; log: Logger; clock: Clock; metrics?: OperatorMetrics; adminFactory?: AdminFactory }) {
+  private readonly security: SecurityMaterial | undefined;
+
+  constructor(opts: { kube: Kube; world: World; log: Logger; clock: Clock; metrics?: OperatorMetrics; adminFactory?: AdminFactory; security?: SecurityMaterial }) {
+    this.security = opts.security;
     this.kube = opts.kube;
     this.world = opts.world;
     this.log = opts.log.child({ controller: 'Rebalancer' });
@@ -225,7 +230,7 @@ export class Rebalancer {
     if (prev?.state === 'Running') await this.finishThrottle(prev, cluster, live);
 
     // Plan.
-    const admin = this.adminFactory([...live.values()]);
+    const admin = this.adminFactory([...live.values()], await this.security?.clientSecurity(cluster));
     let sizes = new Map<string, bigint>();
     try {
       sizes = await admin.partitionSizes();
@@ -294,7 +299,7 @@ export class Rebalancer {
     let message = plan.message;
     const startable = pending.filter((m) => m.replicas.every((b) => live.has(b))).slice(0, Math.max(0, limit - inFlight));
     if (startable.length) {
-      const admin = this.adminFactory([...live.values()]);
+      const admin = this.adminFactory([...live.values()], await this.security?.clientSecurity(cluster));
       try {
         await this.startThrottle(plan, cluster, admin);
         const answers = await admin.alterPartitionReassignments(startable.map((m) => ({ topic: m.topic, partition: m.partition, replicas: m.replicas })));
@@ -339,7 +344,7 @@ export class Rebalancer {
   /** Clears the throttles a plan set (the cluster-default rates and the topics' throttled replicas). */
   private async finishThrottle(plan: ClusterRebalanceStatus, cluster: ClusterObject, live: Map<number, BrokerAddress>): Promise<void> {
     if (!cluster.spec.rebalance?.throttleBytesPerSecond && !this.throttled.has(`${cluster.metadata.uid}/${plan.id}`)) return;
-    const admin = this.adminFactory([...live.values()]);
+    const admin = this.adminFactory([...live.values()], await this.security?.clientSecurity(cluster));
     try {
       await admin.setReplicationThrottle(null);
       await admin.setThrottledReplicas([...new Set((plan.moves ?? []).map((m) => m.topic))], false);

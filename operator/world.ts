@@ -3,7 +3,7 @@
  * operator derives from them: broker liveness from the brokers' Leases (observed on the local
  * clock, like KubernetesStore) and partition health per Cluster from Topic statuses.
  */
-import type { Cluster, Topic } from '../broker/k8s/index.ts';
+import type { Cluster, Topic, User } from '../broker/k8s/index.ts';
 import { clusterLabel, managedSelector, names } from './cluster-resources.ts';
 import { LeaseObservations, leaseDurationMs, leaseRemainingMs, resources, topicPlacement, type Kube, type KubeObject, type LeaseObject } from '../broker/k8s/index.ts';
 import { Informer } from './informer.ts';
@@ -24,9 +24,10 @@ export interface StatefulSetObject extends KubeObject {
 
 export type ClusterObject = Cluster & KubeObject & { metadata: KubeObject['metadata'] };
 export type TopicObject = Topic & KubeObject & { metadata: KubeObject['metadata'] };
+export type UserObject = User & KubeObject & { metadata: KubeObject['metadata'] };
 
 /** The kinds a Cluster owns and the operator watches (label app.kubernetes.io/managed-by=brook-operator). */
-export const ownedKinds = ['StatefulSet', 'Service', 'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'PodDisruptionBudget'] as const;
+export const ownedKinds = ['StatefulSet', 'Service', 'ConfigMap', 'ServiceAccount', 'Role', 'RoleBinding', 'PodDisruptionBudget', 'NetworkPolicy'] as const;
 export type OwnedKind = (typeof ownedKinds)[number];
 
 export interface PartitionHealth { total: number; online: number; underReplicated: number; underMinIsr: number; offline: number }
@@ -34,6 +35,7 @@ export interface PartitionHealth { total: number; online: number; underReplicate
 export class World {
   readonly clusters: Informer<ClusterObject>;
   readonly topics: Informer<TopicObject>;
+  readonly users: Informer<UserObject>;
   readonly owned: Record<OwnedKind, Informer<KubeObject>>;
   readonly pods: Informer<PodObject>;
   readonly leases: Informer<LeaseObject>;
@@ -47,6 +49,7 @@ export class World {
     const opts = { namespace };
     this.clusters = new Informer(kube, resources.Cluster, log, opts);
     this.topics = new Informer(kube, resources.Topic, log, opts);
+    this.users = new Informer(kube, resources.User, log, opts);
     const owned = {} as Record<OwnedKind, Informer<KubeObject>>;
     for (const k of ownedKinds) owned[k] = new Informer(kube, resources[k], log, { ...opts, labelSelector: managedSelector });
     this.owned = owned;
@@ -60,7 +63,7 @@ export class World {
   }
 
   informers(): Array<Informer<KubeObject>> {
-    return [this.clusters, this.topics, ...Object.values(this.owned), this.pods, this.leases] as Array<Informer<KubeObject>>;
+    return [this.clusters, this.topics, this.users, ...Object.values(this.owned), this.pods, this.leases] as Array<Informer<KubeObject>>;
   }
 
   get synced(): boolean { return this.informers().every((i) => i.synced); }
@@ -113,6 +116,10 @@ export class World {
 
   topicsOf(namespace: string, cluster: string): TopicObject[] {
     return this.topics.list(namespace).filter((t) => t.spec?.cluster === cluster);
+  }
+
+  usersOf(namespace: string, cluster: string): UserObject[] {
+    return this.users.list(namespace).filter((u) => u.spec?.cluster === cluster);
   }
 
   podsOf(namespace: string, cluster: string): PodObject[] {

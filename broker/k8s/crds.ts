@@ -1,5 +1,5 @@
 /**
- * Brook's custom resources, `Cluster` and `Topic` (group brook.dev, version v1alpha1): the one
+ * Brook's custom resources, `Cluster`, `Topic` and `User` (group brook.dev, version v1alpha1): the one
  * definition of their OpenAPI schemas. The TypeScript types below are derived from the schema
  * objects by `FromSchema`, so the types and the CRDs cannot drift; `node scripts/gen-crds.ts`
  * renders crds/*.yaml from `customResourceDefinitions`, and a test checks the committed files.
@@ -280,7 +280,7 @@ export const clusterSpecSchema = {
     },
     listeners: {
       type: 'array',
-      description: 'Kafka listeners the brokers open (PLAINTEXT). Each broker advertises, per listener: internal, its pod DNS name; nodePort, its node\'s address and the node port of its own Service; loadBalancer, the address of its own Service\'s load balancer once it has one. The first internal listener carries replication and the bootstrap Service.',
+      description: 'Kafka listeners the brokers open (PLAINTEXT unless tls or authentication is set). Each broker advertises, per listener: internal, its pod DNS name; nodePort, its node\'s address and the node port of its own Service; loadBalancer, the address of its own Service\'s load balancer once it has one. The first internal listener carries replication and the bootstrap Service.',
       maxItems: 8,
       default: [{ name: 'internal', port: 9092, type: 'internal' }],
       'x-kubernetes-list-type': 'map',
@@ -296,8 +296,33 @@ export const clusterSpecSchema = {
           name: { type: 'string', minLength: 1, maxLength: 15, pattern: '^[a-z]([-a-z0-9]*[a-z0-9])?$' },
           port: { type: 'integer', format: 'int32', minimum: 1024, maximum: 65535 },
           type: { type: 'string', enum: ['internal', 'nodePort', 'loadBalancer'], default: 'internal' },
+          tls: { type: 'boolean', default: false, description: 'Serve TLS with the broker certificates the operator keeps (SSL, or SASL_SSL with authentication).' },
+          authentication: {
+            type: 'string', enum: ['scram-sha-512', 'tls'],
+            description: 'Client authentication: scram-sha-512 (SASL, credentials of User resources) or tls (client certificates signed by the clients CA; needs tls: true). None when unset.',
+          },
         },
+        'x-kubernetes-validations': [{ rule: "!has(self.authentication) || self.authentication != 'tls' || (has(self.tls) && self.tls)", message: 'authentication tls needs tls: true' }],
       },
+    },
+    authorization: {
+      type: 'object',
+      description: 'Kafka ACLs (the broker\'s StandardAuthorizer); User resources carry the ACLs. The operator\'s own principal and superUsers may do anything.',
+      required: ['type'],
+      properties: {
+        type: { type: 'string', enum: ['simple'] },
+        superUsers: { type: 'array', maxItems: 50, items: { type: 'string', minLength: 1, maxLength: 1024, pattern: '^User:.+$' }, description: 'Principals (User:name, User:CN=...) with every permission.' },
+      },
+    },
+    certificates: {
+      type: 'object',
+      default: {},
+      description: 'The certificates the operator makes when cert-manager is not installed: a cluster CA (broker certificates) and a clients CA (User certificates), kept in Secrets and renewed before expiry.',
+      properties: {
+        validityDays: { type: 'integer', format: 'int32', minimum: 1, maximum: 3650, default: 365, description: 'Validity of broker and user certificates (CAs: 5 times as long).' },
+        renewalDays: { type: 'integer', format: 'int32', minimum: 0, maximum: 3650, default: 30, description: 'A certificate is renewed this many days before it expires.' },
+      },
+      'x-kubernetes-validations': [{ rule: '!has(self.validityDays) || !has(self.renewalDays) || self.renewalDays < self.validityDays', message: 'renewalDays must be shorter than validityDays' }],
     },
     rackLabel: {
       type: 'string', maxLength: 317,
@@ -338,6 +363,10 @@ export const clusterSpecSchema = {
       },
     },
   },
+  'x-kubernetes-validations': [{
+    rule: "!((has(self.authorization)) || (has(self.config) && 'authorizer.class.name' in self.config) || (has(self.listeners) && self.listeners.exists(l, (has(l.tls) && l.tls) || has(l.authentication)))) || !has(self.listeners) || self.listeners.all(l, l.port != 9091 && l.name != 'replication')",
+    message: 'a secured cluster (tls, authentication or an authorizer) uses port 9091 and the listener name replication for its REPLICATION listener: pick another',
+  }],
 } as const satisfies JSONSchemaProps;
 
 /** The operator's rebalance plan and its progress (operator/rebalancer.ts writes it). */
@@ -420,6 +449,90 @@ export const clusterSchema = {
   }],
 } as const satisfies JSONSchemaProps;
 
+// ---- User ----
+
+const aclOperations = ['All', 'Read', 'Write', 'Create', 'Delete', 'Alter', 'Describe', 'ClusterAction', 'DescribeConfigs', 'AlterConfigs', 'IdempotentWrite'] as const;
+
+export const userAclSchema = {
+  type: 'object',
+  required: ['resource', 'operations'],
+  properties: {
+    resource: {
+      type: 'object',
+      required: ['type'],
+      properties: {
+        type: { type: 'string', enum: ['topic', 'group', 'cluster', 'transactionalId'] },
+        name: { type: 'string', minLength: 1, maxLength: 255, description: 'Resource name, or * for every one (not for cluster).' },
+        patternType: { type: 'string', enum: ['literal', 'prefixed'], default: 'literal' },
+      },
+      'x-kubernetes-validations': [
+        { rule: "self.type == 'cluster' || has(self.name)", message: 'resource.name is required (except for the cluster)' },
+        { rule: "self.type != 'cluster' || ((!has(self.name) || self.name == 'kafka-cluster') && (!has(self.patternType) || self.patternType == 'literal'))", message: 'a cluster resource has no name (or kafka-cluster) and a literal pattern' },
+      ],
+    },
+    operations: { type: 'array', minItems: 1, maxItems: 11, items: { type: 'string', enum: aclOperations }, 'x-kubernetes-list-type': 'set' },
+    type: { type: 'string', enum: ['allow', 'deny'], default: 'allow' },
+    host: { type: 'string', minLength: 1, maxLength: 255, default: '*', description: 'Client address, or * for any.' },
+  },
+} as const satisfies JSONSchemaProps;
+
+export const userSpecSchema = {
+  type: 'object',
+  description: 'A Kafka user of a Cluster: its credential (a Secret the operator writes) and its ACLs.',
+  required: ['cluster', 'authentication'],
+  properties: {
+    cluster: {
+      type: 'string', minLength: 1, maxLength: 63, pattern: dnsLabel,
+      description: 'Name of the Cluster, in the same namespace, the user belongs to.',
+      'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'cluster is immutable' }],
+    },
+    authentication: {
+      type: 'object',
+      required: ['type'],
+      properties: {
+        type: {
+          type: 'string', enum: ['scram-sha-512', 'tls'],
+          description: 'scram-sha-512: a random password (principal User:<name>); tls: a client certificate signed by the Cluster\'s clients CA (principal User:CN=<name>).',
+        },
+      },
+    },
+    authorization: {
+      type: 'object',
+      properties: {
+        type: { type: 'string', enum: ['simple'], default: 'simple' },
+        acls: { type: 'array', maxItems: 200, items: userAclSchema },
+      },
+    },
+  },
+} as const satisfies JSONSchemaProps;
+
+export const userStatusSchema = {
+  type: 'object',
+  properties: {
+    observedGeneration,
+    conditions,
+    secret: { type: 'string', description: 'The Secret holding the credential (password and sasl.jaas.config, or user.crt and user.key) and ca.crt.' },
+    username: { type: 'string', description: 'The Kafka principal of the user (User:<name> or User:CN=<name>).' },
+    authentication: { type: 'string', description: 'The authentication type the Secret holds.' },
+  },
+} as const satisfies JSONSchemaProps;
+
+export const userSchema = {
+  type: 'object',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string' },
+    kind: { type: 'string' },
+    metadata: { type: 'object' },
+    spec: userSpecSchema,
+    status: userStatusSchema,
+  },
+  'x-kubernetes-validations': [{
+    rule: 'size(self.metadata.name) <= 63',
+    message: 'metadata.name may be at most 63 characters: it names the user\'s Secret and its principal',
+  }],
+} as const satisfies JSONSchemaProps;
+
 // ---- the types ----
 
 /** The Topic resource's spec (what kubectl applies); the metadata store's view of a topic is broker/metadata's TopicSpec. */
@@ -430,6 +543,17 @@ export type ClusterSpec = FromSchema<typeof clusterSpecSchema>;
 export type ClusterStatus = FromSchema<typeof clusterStatusSchema>;
 export type ClusterRebalanceStatus = FromSchema<typeof clusterRebalanceStatusSchema>;
 export type Condition = FromSchema<typeof conditions.items>;
+export type UserSpec = FromSchema<typeof userSpecSchema>;
+export type UserStatus = FromSchema<typeof userStatusSchema>;
+export type UserAcl = FromSchema<typeof userAclSchema>;
+
+export interface User {
+  apiVersion: typeof apiVersion;
+  kind: 'User';
+  metadata: ObjectMeta;
+  spec: UserSpec;
+  status?: UserStatus;
+}
 
 export interface Topic {
   apiVersion: typeof apiVersion;
@@ -536,5 +660,13 @@ export const topicCrd = crd('Topic', 'topics', ['brt'], topicSchema, [
   ageColumn,
 ]);
 
+export const userCrd = crd('User', 'users', ['bru'], userSchema, [
+  { name: 'Cluster', type: 'string', jsonPath: '.spec.cluster' },
+  { name: 'Authentication', type: 'string', jsonPath: '.spec.authentication.type' },
+  readyColumn,
+  { name: 'Secret', type: 'string', jsonPath: '.status.secret' },
+  ageColumn,
+]);
+
 /** Every CRD, in the order crds/ holds them. */
-export const customResourceDefinitions: readonly CustomResourceDefinition[] = [clusterCrd, topicCrd];
+export const customResourceDefinitions: readonly CustomResourceDefinition[] = [clusterCrd, topicCrd, userCrd];

@@ -51,6 +51,8 @@ export interface Resource {
 export const resources = {
   Cluster: { apiVersion: 'brook.dev/v1alpha1', kind: 'Cluster', plural: 'clusters', namespaced: true },
   Topic: { apiVersion: 'brook.dev/v1alpha1', kind: 'Topic', plural: 'topics', namespaced: true },
+  User: { apiVersion: 'brook.dev/v1alpha1', kind: 'User', plural: 'users', namespaced: true },
+  NetworkPolicy: { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
   StatefulSet: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
   Service: { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
   ConfigMap: { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },

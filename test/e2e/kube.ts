@@ -105,13 +105,14 @@ export async function createNamespace(prefix: string): Promise<string> {
 }
 
 /**
- * Deletes the namespace's Topics, then its Clusters, waiting up to `timeoutMs` for each kind to be
+ * Deletes the namespace's Users, then its Topics, then its Clusters (while the operator still runs to
+ * release their finalizers), waiting up to `timeoutMs` for each kind to be
  * gone. What is still there then is stuck on a finalizer: its finalizers are removed so the namespace
  * can go, and it is returned (`kind/name (finalizers)`) for the caller to fail on.
  */
 export async function deleteBrookObjects(ns: string, timeoutMs: number): Promise<string[]> {
   const stuck: string[] = [];
-  for (const kind of ['topics.brook.dev', 'clusters.brook.dev']) {
+  for (const kind of ['users.brook.dev', 'topics.brook.dev', 'clusters.brook.dev']) {
     await kubectl(['delete', kind, '--all', '-n', ns, '--wait=false']);
     const deadline = Date.now() + timeoutMs;
     let left: Array<{ metadata: { name: string; finalizers?: string[] } }> = [];

@@ -176,6 +176,6 @@ describe('Brook\'s life cycle on Kubernetes (KUBECONFIG)', () => {
     const ofRelease = all.items.filter((o) => o.metadata.name.includes(release) || Object.values(o.metadata.labels ?? {}).includes(release));
     expect(ofRelease.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
     const brookCrds = all.items.filter((o) => o.kind === 'CustomResourceDefinition' && o.metadata.name.endsWith('.brook.dev')).map((o) => o.metadata.name).sort();
-    expect(brookCrds).toEqual(['clusters.brook.dev', 'topics.brook.dev']);
+    expect(brookCrds).toEqual(['clusters.brook.dev', 'topics.brook.dev', 'users.brook.dev']);
   }, 600_000);
 });

@@ -115,9 +115,9 @@ describe('CRDs', () => {
     }
   });
 
-  test('helm template --include-crds renders both CRDs', async () => {
+  test('helm template --include-crds renders the three CRDs', async () => {
     const objects = await render(operatorChart, { includeCrds: true });
-    expect(find(objects, 'CustomResourceDefinition').map((o) => o.metadata.name).sort()).toEqual(['clusters.brook.dev', 'topics.brook.dev']);
+    expect(find(objects, 'CustomResourceDefinition').map((o) => o.metadata.name).sort()).toEqual(['clusters.brook.dev', 'topics.brook.dev', 'users.brook.dev']);
   });
 });
 

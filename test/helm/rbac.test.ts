@@ -110,9 +110,9 @@ beforeAll(async () => {
   narrowObjects = await render(operatorChart, { release: narrow.release, namespace: narrow.namespace, set: [`watchNamespaces={${narrow.watched}}`] });
   // CRDs first (helm installs crds/ before the templates), then namespaces, then everything else.
   const crds = find(wideObjects, 'CustomResourceDefinition');
-  expect(crds).toHaveLength(2);
+  expect(crds).toHaveLength(3);
   expectSuccess(await k(['apply', '--server-side', '-f', '-'], crds.map((o) => yaml.dump(o)).join('---\n')));
-  expectSuccess(await k(['wait', '--for=condition=Established', '--timeout=60s', 'crd/topics.brook.dev', 'crd/clusters.brook.dev']));
+  expectSuccess(await k(['wait', '--for=condition=Established', '--timeout=60s', 'crd/topics.brook.dev', 'crd/clusters.brook.dev', 'crd/users.brook.dev']));
   for (const ns of [wide.namespace, narrow.namespace, narrow.watched, 'other']) expectSuccess(await k(['create', 'namespace', ns]));
   await install(wideObjects);
   await install(narrowObjects);

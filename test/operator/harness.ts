@@ -19,18 +19,18 @@ export { resources };
 
 export async function installCrds(api: ApiServer): Promise<void> {
   expectSuccess(await kubectl(api, ['apply', '--server-side', '-f', join(repoRoot, 'crds')]));
-  expectSuccess(await kubectl(api, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/topics.brook.dev', 'crd/clusters.brook.dev']));
+  expectSuccess(await kubectl(api, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/topics.brook.dev', 'crd/clusters.brook.dev', 'crd/users.brook.dev']));
   // Established is not yet served: lists answer 429 "storage is (re)initializing" for a moment.
   const kube = adminKube(api);
-  await eventually(async () => { await kube.list(resources.Cluster); await kube.list(resources.Topic); return true; }, 'the CRDs served', 30_000, 100);
+  await eventually(async () => { await kube.list(resources.Cluster); await kube.list(resources.Topic); await kube.list(resources.User); return true; }, 'the CRDs served', 30_000, 100);
   // ...and a new CRD's watch cache takes a moment more: wait until a watch sees a new object.
   await createNamespace(kube, 'crd-warmup');
-  for (const r of [resources.Cluster, resources.Topic]) {
+  for (const r of [resources.Cluster, resources.Topic, resources.User]) {
     const rv = (await kube.list(r, 'crd-warmup')).metadata.resourceVersion;
     let seen!: () => void;
     const added = new Promise<void>((res) => { seen = res; });
     const ac = await new Watch(kube.kc).watch(`/apis/brook.dev/v1alpha1/namespaces/crd-warmup/${r.plural}`, { resourceVersion: rv }, (phase) => { if (phase === 'ADDED') seen(); }, () => {});
-    await kube.create(r, { metadata: { name: 'warmup', namespace: 'crd-warmup' }, spec: r.kind === 'Topic' ? { cluster: 'warmup' } : {} });
+    await kube.create(r, { metadata: { name: 'warmup', namespace: 'crd-warmup' }, spec: r.kind === 'Cluster' ? {} : r.kind === 'Topic' ? { cluster: 'warmup' } : { cluster: 'warmup', authentication: { type: 'scram-sha-512' } } });
     await added;
     ac.abort();
     await kube.delete(r, 'crd-warmup', 'warmup');

@@ -11,10 +11,10 @@ in each watched namespace.
 {{- define "brook-operator.namespacedRules" -}}
 # Its own resources. Topics: create/delete too, because the brokers' Role grants them.
 - apiGroups: [brook.dev]
-  resources: [clusters, topics]
+  resources: [clusters, topics, users]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [brook.dev]
-  resources: [clusters/status, topics/status]
+  resources: [clusters/status, topics/status, users/status]
   verbs: [get, update, patch]
 # Owner references with blockOwnerDeletion (OwnerReferencesPermissionEnforcement).
 - apiGroups: [brook.dev]
@@ -29,6 +29,9 @@ in each watched namespace.
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [networking.k8s.io]
+  resources: [networkpolicies]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
@@ -45,10 +48,11 @@ in each watched namespace.
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
   verbs: [get, list, watch, create, update, patch, delete]
-# SCRAM credentials: the brokers' Role grants their Secret (escalation check). Never list or watch.
+# SCRAM credentials: the brokers' Role grants their Secret (escalation check); secured Clusters'
+# CAs, certificates and internal credential; Users' Secrets. Never list or watch.
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, create, update]
+  verbs: [get, create, update, delete]
 - apiGroups: ["", events.k8s.io]
   resources: [events]
   verbs: [create, patch]
