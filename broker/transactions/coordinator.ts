@@ -33,86 +33,22 @@
  *
  * Concurrency: everything runs on one event loop; the operations on one transactional id are
  * serialized by a per-id queue, so an async write never interleaves with another change to it.
+ *
+ * Elsewhere: the metadata of an id and its record mapping in txn-metadata.ts; the marker retry
+ * loop in marker-delivery.ts.
  */
-import type { BrokerSettings } from '../config.ts';
-import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
+import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { replayPartitionLog } from '../coordinator-common/index.ts';
 import { encodeRecordBatch } from '../log/records.ts';
 import type { Partition } from '../partition.ts';
-import { asCoordinatorError, javaHashCode } from '../groups/index.ts';
+import { asCoordinatorError } from '../groups/index.ts';
+import { deliverMarkers } from './marker-delivery.ts';
 import { decodeTxnKey, decodeTxnValue, TXN_STATES, txnKey, txnValue } from './txn-records.ts';
-import type { TxnLogValue, TxnState } from './txn-records.ts';
-
-export const TRANSACTION_STATE_TOPIC = '__transaction_state';
-const MAX_EPOCH = 32767;
-
-export interface TransactionCoordinatorConfig {
-  partitions: number;
-  maxTimeoutMs: number;
-  abortIntervalMs: number;
-  writeTimeoutMs: number;
-}
-
-/** The transaction coordinator's settings (transaction.state.log.*, transaction.max.timeout.ms...). */
-export function transactionCoordinatorConfig(settings: BrokerSettings): TransactionCoordinatorConfig {
-  return {
-    partitions: settings.int('transaction.state.log.num.partitions'),
-    maxTimeoutMs: settings.int('transaction.max.timeout.ms'),
-    abortIntervalMs: settings.int('transaction.abort.timed.out.transaction.cleanup.interval.ms'),
-    writeTimeoutMs: settings.int('transaction.state.log.write.timeout.ms'),
-  };
-}
-
-/** One transaction marker to write: the leaders of `partitions` append it. */
-export interface TxnMarker {
-  producerId: bigint;
-  producerEpoch: number;
-  commit: boolean;
-  coordinatorEpoch: number;
-  partitions: Array<{ topic: string; partition: number }>;
-}
-
-/** Writes markers to partition leaders; resolves with an error code per `topic\0partition` (NONE = written). */
-export interface TxnMarkerWriter {
-  write(marker: TxnMarker): Promise<Map<string, number>>;
-}
-
-export interface TxnMetadata {
-  readonly transactionalId: string;
-  producerId: bigint;
-  producerEpoch: number;
-  /** The epoch before the last bump (in memory only), to recognise a retried InitProducerId or EndTxn. */
-  lastProducerEpoch: number;
-  /** Protocol v2, epoch exhausted: the producer id the producer was given, until the markers are written (-1: none). */
-  nextProducerId: bigint;
-  /** The producer id before the last rotation (-1: none), to recognise a retried EndTxn. */
-  previousProducerId: bigint;
-  /** The transaction protocol of the producer's requests: 2 (KIP-890 part 2) or 0. */
-  clientTransactionVersion: number;
-  timeoutMs: number;
-  state: TxnState;
-  /** `topic\0partition` */
-  partitions: Set<string>;
-  startTimestamp: bigint;
-  lastUpdateTimestamp: bigint;
-}
+import { freshTxn, MAX_EPOCH, partitionForTransactionalId, tp, txnFromLogValue, txnToLogValue } from './txn-metadata.ts';
+import type { EndTxnResult, InitProducerIdResult, TransactionCoordinatorConfig, TxnMarkerWriter, TxnMetadata } from './txn-metadata.ts';
 
 interface OwnedPartition { partition: Partition; epoch: number; loading: Promise<void> | null }
-
-export function partitionForTransactionalId(transactionalId: string, partitions: number): number {
-  return (javaHashCode(transactionalId) & 0x7fffffff) % partitions;
-}
-
-const tp = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-function splitTp(key: string): { topic: string; partition: number } {
-  const i = key.lastIndexOf('\u0000');
-  return { topic: key.slice(0, i), partition: Number(key.slice(i + 1)) };
-}
-
-export interface InitProducerIdResult { errorCode: number; producerId: bigint; producerEpoch: number }
-/** EndTxn's answer; v5 (protocol v2) also gives the producer id and epoch of the next transaction. */
-export type EndTxnResult = InitProducerIdResult;
 
 export class TransactionCoordinator {
   private readonly config: TransactionCoordinatorConfig;
@@ -194,13 +130,7 @@ export class TransactionCoordinator {
         const id = r.key ? decodeTxnKey(r.key) : null;
         if (id === null) continue;
         if (r.value === null) { this.txns.delete(id); continue; }
-        const v = decodeTxnValue(r.value);
-        this.txns.set(id, {
-          transactionalId: id, producerId: v.producerId, producerEpoch: v.producerEpoch, lastProducerEpoch: -1, timeoutMs: v.timeoutMs,
-          nextProducerId: v.nextProducerId, previousProducerId: v.previousProducerId, clientTransactionVersion: v.clientTransactionVersion,
-          state: v.state, partitions: new Set([...v.partitions].flatMap(([t, ps]) => ps.map((p) => tp(t, p)))),
-          startTimestamp: v.startTimestamp, lastUpdateTimestamp: v.lastUpdateTimestamp,
-        });
+        this.txns.set(id, txnFromLogValue(id, decodeTxnValue(r.value)));
       }
     });
     this.log.info(`loaded ${records} records from ${partition.name}`);
@@ -257,7 +187,7 @@ export class TransactionCoordinator {
       const now = BigInt(this.clock());
       if (!m) {
         const producerId = await this.allocate();
-        const next = this.fresh(transactionalId, producerId, 0, timeoutMs, now);
+        const next = freshTxn(transactionalId, producerId, 0, timeoutMs, now);
         await this.persist(next);
         this.txns.set(transactionalId, next);
         return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
@@ -281,7 +211,7 @@ export class TransactionCoordinator {
         producerId = await this.allocate();
         epoch = 0;
       }
-      const next = { ...this.fresh(transactionalId, producerId, epoch, timeoutMs, now), lastProducerEpoch: m.producerEpoch };
+      const next = { ...freshTxn(transactionalId, producerId, epoch, timeoutMs, now), lastProducerEpoch: m.producerEpoch };
       await this.persist(next);
       this.txns.set(transactionalId, next);
       return { errorCode: ErrorCode.NONE, producerId, producerEpoch: epoch };
@@ -474,35 +404,14 @@ export class TransactionCoordinator {
    */
   private async complete(m: TxnMetadata, commit: boolean): Promise<void> {
     const id = m.transactionalId;
-    let remaining = [...m.partitions];
-    let backoffMs = 50;
-    while (remaining.length > 0) {
-      const entry = this.owned.get(this.partitionFor(id));
-      if (this.closed || !entry || this.txns.get(id) !== m) return;
-      let results: Map<string, number>;
-      try {
-        results = await this.markers.write({
-          producerId: m.producerId, producerEpoch: m.producerEpoch, commit, coordinatorEpoch: entry.epoch, partitions: remaining.map(splitTp),
-        });
-      } catch (err) {
-        this.log.warn(`writing ${commit ? 'commit' : 'abort'} markers for ${id} failed: ${(err as Error).message}`);
-        results = new Map();
-      }
-      remaining = remaining.filter((k) => {
-        const code = results.get(k) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
-        if (code === ErrorCode.NONE) return false;
-        // a deleted partition, or one whose producer moved past this epoch, has nothing to mark (as Kafka)
-        if (code === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION || code === ErrorCode.INVALID_PRODUCER_EPOCH) {
-          this.log.warn(`marker for ${id} on ${k.replace('\u0000', '-')} dropped: ${errorInfo(code).name}`);
-          return false;
-        }
-        return true;
-      });
-      if (remaining.length > 0) {
-        await new Promise((r) => setTimeout(r, backoffMs).unref());
-        backoffMs = Math.min(backoffMs * 2, 1000);
-      }
-    }
+    const delivered = await deliverMarkers({
+      markers: this.markers, log: this.log, m, commit,
+      coordinatorEpoch: () => {
+        const entry = this.owned.get(this.partitionFor(id));
+        return this.closed || !entry || this.txns.get(id) !== m ? null : entry.epoch;
+      },
+    });
+    if (!delivered) return;
     for (;;) {
       const done = await this.enqueue(id, async () => {
         if (this.closed || this.txns.get(id) !== m || this.coordinatorError(id) !== ErrorCode.NONE) return true;
@@ -525,14 +434,6 @@ export class TransactionCoordinator {
 
   // ---------------------------------------------------------------- helpers
 
-  private fresh(transactionalId: string, producerId: bigint, epoch: number, timeoutMs: number, now: bigint): TxnMetadata {
-    return {
-      transactionalId, producerId, producerEpoch: epoch, lastProducerEpoch: -1, timeoutMs, state: 'Empty',
-      nextProducerId: -1n, previousProducerId: -1n, clientTransactionVersion: 0,
-      partitions: new Set(), startTimestamp: -1n, lastUpdateTimestamp: now,
-    };
-  }
-
   /** Runs `op` after every earlier operation on `transactionalId`. */
   private enqueue<T>(transactionalId: string, op: () => Promise<T>): Promise<T> {
     const prev = this.queues.get(transactionalId) ?? Promise.resolve();
@@ -548,17 +449,7 @@ export class TransactionCoordinator {
     const entry = this.owned.get(this.partitionFor(m.transactionalId));
     if (!entry || entry.loading) throw new KafkaError('NOT_COORDINATOR', `not the coordinator of ${m.transactionalId}`);
     const partition = entry.partition;
-    const partitions = new Map<string, number[]>();
-    for (const k of m.partitions) {
-      const { topic, partition: p } = splitTp(k);
-      if (!partitions.has(topic)) partitions.set(topic, []);
-      partitions.get(topic)!.push(p);
-    }
-    const value: TxnLogValue = {
-      producerId: m.producerId, producerEpoch: m.producerEpoch, timeoutMs: m.timeoutMs, state: m.state, partitions,
-      lastUpdateTimestamp: m.lastUpdateTimestamp, startTimestamp: m.startTimestamp,
-      previousProducerId: m.previousProducerId, nextProducerId: m.nextProducerId, clientTransactionVersion: m.clientTransactionVersion,
-    };
+    const value = txnToLogValue(m);
     try {
       const result = partition.appendAsLeader(encodeRecordBatch([{ key: txnKey(m.transactionalId), value: txnValue(value) }], BigInt(this.clock())), -1);
       await Promise.all([partition.log.flushed(result.lastOffset), partition.replicated(result.lastOffset + 1n, this.config.writeTimeoutMs)]);

@@ -11,7 +11,7 @@ import type { KafkaConnection } from '../client/kafka-connection.ts';
 import { ErrorCode, KafkaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { TopicRecord } from '../metadata/index.ts';
-import type { TxnMarker } from './coordinator.ts';
+import type { TxnMarker } from './txn-metadata.ts';
 
 export interface MarkerChannelOptions {
   nodeId: number;

@@ -11,7 +11,7 @@ import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
 import type { GroupCoordinator } from '../groups/index.ts';
 import type { Partition } from '../partition.ts';
-import type { TxnMarker } from './coordinator.ts';
+import type { TxnMarker } from './txn-metadata.ts';
 
 export interface MarkerHost {
   partition(topic: string, index: number): Partition | undefined;
