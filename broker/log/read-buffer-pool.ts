@@ -48,7 +48,7 @@ export class ReadBufferPool {
       this.freeBytes -= size;
       this.reused++;
     } else {
-      ab = new ArrayBuffer(size);
+      ab = Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer; // uninitialised: only bytes a read filled are handed on
     }
     this.leased.set(ab, size);
     return Buffer.from(ab, 0, n);
