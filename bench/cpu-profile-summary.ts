@@ -2,7 +2,11 @@
  * Summarises a V8 .cpuprofile (as written by `node --cpu-prof`, e.g. via
  * `npm run bench -- --brook-cpu-prof DIR`): self time per function and per source file, top N.
  *
- *   node bench/cpu-profile-summary.ts FILE.cpuprofile [--top 25]
+ *   node bench/cpu-profile-summary.ts FILE.cpuprofile [--top 25] [--last SECONDS] [--drop-last SECONDS]
+ *
+ * `--last S` keeps only the samples of the profile's last S seconds (e.g. the consume phase of a
+ * bench run, which ends with the broker's stop); `--drop-last S` leaves out its final S seconds
+ * (the stop itself: closing fsyncs every segment).
  *
  * Profile format: { nodes: [{ id, callFrame: { functionName, url, lineNumber }, hitCount }],
  * samples: [node id...], timeDeltas: [µs...] }; self time of a node = sum of the deltas of the
@@ -27,10 +31,17 @@ function shortUrl(url: string): string {
 }
 
 /** Shares are of busy time: samples on V8's "(idle)" node (event loop waiting) are counted apart. */
-export function summarise(profile: CpuProfile): { totalMs: number; idleMs: number; byFunction: SelfTime[]; byFile: SelfTime[] } {
+export function summarise(profile: CpuProfile, lastSeconds = Infinity, dropLastSeconds = 0): { totalMs: number; idleMs: number; byFunction: SelfTime[]; byFile: SelfTime[] } {
   const nodeById = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfUs = new Map<number, number>();
+  let spanUs = 0;
+  for (const d of profile.timeDeltas) spanUs += d;
+  const fromUs = spanUs - lastSeconds * 1e6;
+  const toUs = spanUs - dropLastSeconds * 1e6;
+  let atUs = 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    atUs += profile.timeDeltas[i] ?? 0;
+    if (atUs < fromUs || atUs > toUs) continue;
     const id = profile.samples[i];
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
@@ -63,12 +74,13 @@ function render(title: string, rows: SelfTime[], top: number): string {
 }
 
 if (import.meta.main) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '25' }, last: { type: 'string' }, 'drop-last': { type: 'string' } } });
   if (positionals.length !== 1) {
-    process.stderr.write('usage: node bench/cpu-profile-summary.ts FILE.cpuprofile [--top N]\n');
+    process.stderr.write('usage: node bench/cpu-profile-summary.ts FILE.cpuprofile [--top N] [--last SECONDS] [--drop-last SECONDS]\n');
     process.exit(2);
   }
-  const summary = summarise(JSON.parse(readFileSync(positionals[0], 'utf8')) as CpuProfile);
+  const summary = summarise(JSON.parse(readFileSync(positionals[0], 'utf8')) as CpuProfile, values.last === undefined ? Infinity : Number(values.last),
+    Number(values['drop-last'] ?? 0));
   const top = Number(values.top);
   process.stdout.write(`main thread: ${summary.totalMs.toFixed(0)} ms busy, ${summary.idleMs.toFixed(0)} ms idle (shares below are of busy time)\n` +
     `${render('self time by function', summary.byFunction, top)}\n${render('self time by file', summary.byFile, top)}\n`);

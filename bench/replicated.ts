@@ -4,6 +4,7 @@
  *
  *   node bench/replicated.ts [--records 300000] [--e2e-messages 3000] [--catchup-mib 300]
  *                            [--systems brook,kafka] [--out bench/results/replicated.json]
+ *                            [--steps produce,e2e,failover,catch-up]
  *
  * Per system: ProducerPerformance acks=all (idempotence on) on an 8-partition topic, 1 KiB
  * records, max throughput, counting ISR shrinks of that topic meanwhile; EndToEndLatency (acks=all, 1 KiB) on a 1-partition topic; failover:
@@ -25,6 +26,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort, KAFKA_JVM_PERFORMANCE_OPTS } from './brokers.ts';
+import { cpuSeconds } from './proc-stats.ts';
 import { kafkaLibs, kafkaVersion, parseProducerSummary, repoRoot, runTool, runToolOrThrow, tail, toolClasses, type ProducerSummary } from './kafka-tools.ts';
 import { kubectl, startApiServer, type ApiServer } from '../test/k8s/envtest.ts';
 
@@ -35,8 +37,10 @@ const { values: args } = parseArgs({
     'catchup-mib': { type: 'string', default: '300' },
     systems: { type: 'string', default: 'brook,kafka' },
     out: { type: 'string', default: 'bench/results/replicated.json' },
+    steps: { type: 'string', default: 'produce,e2e,failover,catch-up' },
   },
 });
+const STEPS = new Set((args.steps ?? '').split(',').filter((s) => s !== ''));
 const RECORDS = Number(args.records);
 const E2E_MESSAGES = Number(args['e2e-messages']);
 const CATCHUP_MIB = Number(args['catchup-mib']);
@@ -363,7 +367,11 @@ async function failover(system: System, topic: string): Promise<Failover> {
   return { victim, wasController, ms: after === undefined ? Number.NaN : after.end - tKill, firstAckAnyMs: any === undefined ? Number.NaN : any.end - tKill, failedSends: failed };
 }
 
-type CatchUp = { node: number; mib: number; produce: ProducerSummary; restartToIsrMs: number; mibPerSec: number; readyMs: number };
+type CatchUp = {
+  node: number; mib: number; produce: ProducerSummary; restartToIsrMs: number; mibPerSec: number; readyMs: number;
+  /** CPU seconds from the restart to back in every ISR: the two leaders, and the restarted broker. */
+  leadersCpuSeconds: number; followerCpuSeconds: number; cpuSecondsPerGiB: number;
+};
 
 async function catchUp(system: System, topic: string): Promise<CatchUp> {
   const ps = await partitions(system, topic);
@@ -375,12 +383,22 @@ async function catchUp(system: System, topic: string): Promise<CatchUp> {
   const records = Math.round((CATCHUP_MIB * 1024 * 1024) / RECORD_SIZE);
   const produce = await producerPerf(system, topic, records);
   log(`[${system.name}] produced ${CATCHUP_MIB} MiB with broker ${victim} down: ${produce.mibPerSec} MiB/s`);
+  const others = system.nodes.filter((n) => n !== node && n.child?.pid !== undefined);
+  const othersCpu = () => others.reduce((sum, n) => sum + cpuSeconds(n.child!.pid!), 0);
+  const cpuBefore = othersCpu();
   const t0 = performance.now();
   await node.start();
   const readyMs = performance.now() - t0;
   await waitIsr(system, topic, (p) => p.isr.includes(victim), 'restarted broker back in every ISR', 900_000, 100);
   const ms = performance.now() - t0;
-  return { node: victim, mib: CATCHUP_MIB, produce, restartToIsrMs: ms, mibPerSec: CATCHUP_MIB / (ms / 1000), readyMs };
+  // CPU of every broker process from the restart to back in the ISR: the leaders serving the
+  // fetches, and the restarted follower (all of its life, start-up included)
+  const leadersCpuSeconds = othersCpu() - cpuBefore;
+  const followerCpuSeconds = node.child?.pid !== undefined ? cpuSeconds(node.child.pid) : Number.NaN;
+  return {
+    node: victim, mib: CATCHUP_MIB, produce, restartToIsrMs: ms, mibPerSec: CATCHUP_MIB / (ms / 1000), readyMs,
+    leadersCpuSeconds, followerCpuSeconds, cpuSecondsPerGiB: (leadersCpuSeconds + followerCpuSeconds) / (CATCHUP_MIB / 1024),
+  };
 }
 
 // ---------------------------------------------------------------- main
@@ -410,6 +428,7 @@ async function benchSystem(name: SystemName): Promise<Result> {
   result.describe = system.describe;
   log(`[${name}] up: ${system.bootstrap}`);
   const step = async (what: string, f: () => Promise<void>) => {
+    if (what !== 'topics' && !STEPS.has(what)) return;
     try {
       await f();
     } catch (err) {
@@ -440,7 +459,8 @@ async function benchSystem(name: SystemName): Promise<Result> {
     });
     await step('catch-up', async () => {
       result.catchUp = await catchUp(system, 'catchup');
-      log(`[${name}] catch-up: ${result.catchUp.mib} MiB in ${result.catchUp.restartToIsrMs.toFixed(0)} ms = ${result.catchUp.mibPerSec.toFixed(1)} MiB/s`);
+      const c = result.catchUp;
+      log(`[${name}] catch-up: ${c.mib} MiB in ${c.restartToIsrMs.toFixed(0)} ms = ${c.mibPerSec.toFixed(1)} MiB/s; CPU s: leaders ${c.leadersCpuSeconds.toFixed(1)}, restarted broker ${c.followerCpuSeconds.toFixed(1)} (${c.cpuSecondsPerGiB.toFixed(2)} s/GiB)`);
     });
   } finally {
     await system.stop();

@@ -9,9 +9,17 @@
  * not store, so they are neither served nor advertised (an answer in v4's shape would be
  * unreadable to a v0-3 decoder). librdkafka keeps every codec with this range; what it needs
  * from old versions is Produce v0 being advertised (see produce.ts).
+ *
+ * Record bytes are not copied in JavaScript: each partition's read lands in buffers leased from
+ * the fetch read pool (one read per segment touched, usually one per partition), the response
+ * carries them as they are (the encoder passes `records` parts through, the connection writes
+ * the response's chunks with one writev), and the connection gives the buffers back to the pool
+ * once the socket has taken them. A read this handler throws away (the minBytes wait reads
+ * again) is given back here.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Partition } from '../partition.ts';
+import { fetchReadBuffers } from '../log/index.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
 import { isThrottledReplica } from '../replication/index.ts';
 import { AclOperation, allowed, clusterAllowed, ResourceType } from './authz.ts';
@@ -31,6 +39,7 @@ interface Target {
 }
 
 const READ_UNCOMMITTED = 0;
+const EMPTY: Buffer[] = [];
 
 export const fetchHandler: ApiHandler<1> = {
   apiKey: 1,
@@ -64,6 +73,7 @@ export const fetchHandler: ApiHandler<1> = {
       }
       const live = targets.flatMap((t) => (t.partition ? [t.partition] : []));
       if (live.length === 0) return respond(broker, req, names, byId, results);
+      releaseReads(results);
       await broker.delayedFetches.wait(live, remaining);
     }
   },
@@ -82,7 +92,8 @@ function resolve(broker: BrokerServices, name: string | null, byId: boolean, top
 interface PartitionResult {
   target: Target;
   errorCode: number;
-  records: Buffer | null;
+  /** The record bytes read, one part per segment touched (leased from fetchReadBuffers). */
+  records: Buffer[] | null;
   /** read_committed: the aborted transactions within what was read (null otherwise). */
   aborted?: Array<{ producerId: bigint; firstOffset: bigint }>;
   divergingEpoch?: { epoch: number; endOffset: bigint };
@@ -131,7 +142,7 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
         const diverging = divergence(p, target.request);
         if (diverging) {
           errors = true;
-          results.push({ target, errorCode: ErrorCode.NONE, records: Buffer.alloc(0), divergingEpoch: diverging });
+          results.push({ target, errorCode: ErrorCode.NONE, records: [], divergingEpoch: diverging });
           continue;
         }
       }
@@ -140,12 +151,12 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
           `${p.name}: fetch offset ${offset} outside [${p.log.logStartOffset}, ${p.log.logEndOffset}]`);
       }
       const budget = Math.min(target.request.partitionMaxBytes, maxBytes - bytes);
-      let records: Buffer | null = null;
+      let records: Buffer[] | null = null;
       // a throttled follower out of the ISR gets nothing while the leader's quota is used up
       const throttled = replicaId >= 0 && !p.state.isr.includes(replicaId)
         && isThrottledReplica(broker.topic(p.topic)?.spec.configs['leader.replication.throttled.replicas'], p.index, broker.nodeId);
       if (throttled && broker.leaderQuota.isExceeded()) {
-        results.push({ target, errorCode: ErrorCode.NONE, records: Buffer.alloc(0) });
+        results.push({ target, errorCode: ErrorCode.NONE, records: [] });
         continue;
       }
       // consumers read below the high watermark (read_committed: below the last stable offset);
@@ -153,12 +164,12 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
       const upTo = replicaId >= 0 ? p.log.logEndOffset : readCommitted ? p.lastStableOffset : p.highWatermark;
       let aborted: PartitionResult['aborted'];
       if (offset < upTo && (budget > 0 || bytes === 0)) {
-        const read = await p.log.read(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0 });
-        records = read.records;
-        bytes += read.records.length;
-        if (throttled) broker.leaderQuota.record(read.records.length);
-        if (readCommitted && replicaId < 0 && read.records.length > 0) {
-          aborted = p.log.abortedTransactions(offset, endOfRead(read.records)).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
+        const read = await p.log.readParts(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0, pool: fetchReadBuffers });
+        records = read.parts;
+        bytes += read.size;
+        if (throttled) broker.leaderQuota.record(read.size);
+        if (readCommitted && replicaId < 0 && read.size > 0) {
+          aborted = p.log.abortedTransactions(offset, read.nextOffset).map((a) => ({ producerId: a.producerId, firstOffset: a.firstOffset }));
         }
       }
       results.push({ target, errorCode: ErrorCode.NONE, records, aborted });
@@ -180,7 +191,7 @@ function respond(broker: BrokerServices, req: FetchRequest, names: Array<string 
   for (const r of results) {
     const p = r.target.partition;
     const hw = p && r.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER ? p.highWatermark : -1n;
-    if (r.records && p) broker.metrics.bytesOut.inc({ topic: p.topic }, r.records.length);
+    if (r.records && p) broker.metrics.bytesOut.inc({ topic: p.topic }, sizeOf(r.records));
     responses[r.target.topicIndex]!.partitions.push({
       partitionIndex: r.target.request.partition,
       errorCode: r.errorCode,
@@ -189,21 +200,22 @@ function respond(broker: BrokerServices, req: FetchRequest, names: Array<string 
       logStartOffset: p ? p.log.logStartOffset : -1n,
       abortedTransactions: readCommitted ? r.aborted ?? [] : null,
       preferredReadReplica: -1,
-      records: r.records ?? (r.errorCode === ErrorCode.NONE ? Buffer.alloc(0) : null),
+      records: r.records ?? (r.errorCode === ErrorCode.NONE ? EMPTY : null),
       divergingEpoch: r.divergingEpoch ?? { epoch: -1, endOffset: -1n },
     });
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
 }
 
-/** The offset after the last batch of a read (the upper bound for its aborted transactions). */
-function endOfRead(records: Buffer): bigint {
-  let end = -1n;
-  for (let pos = 0; pos + 61 <= records.length;) {
-    end = records.readBigInt64BE(pos) + BigInt(records.readInt32BE(pos + 23)) + 1n;
-    pos += records.readInt32BE(pos + 8) + 12;
-  }
-  return end;
+function sizeOf(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const part of parts) n += part.length;
+  return n;
+}
+
+/** Gives the buffers of reads that will not be sent back to the pool. */
+function releaseReads(results: readonly PartitionResult[]): void {
+  for (const r of results) for (const part of r.records ?? []) fetchReadBuffers.release(part);
 }
 
 function topLevelError(errorCode: number, req: FetchRequest) {

@@ -1,8 +1,9 @@
 /** Partition log storage: the public surface. */
 export { PartitionLog } from './partition-log.ts';
 export type {
-  AppendOptions, AppendResult, ReadOptions, ReadResult, RetentionResult, PartitionLogOptions,
+  AppendOptions, AppendResult, ReadOptions, ReadPartsResult, ReadResult, RetentionResult, PartitionLogOptions,
 } from './partition-log.ts';
+export { ReadBufferPool, fetchReadBuffers } from './read-buffer-pool.ts';
 export { defaultLogConfig, logConfigFromTopicConfigs } from './log-config.ts';
 export type { LogConfig, TimestampType, CleanupPolicy } from './log-config.ts';
 export {

@@ -21,6 +21,7 @@ import { fsyncDir } from './checkpoint-file.ts';
 import { storageFailure } from './errors.ts';
 import { SWAP_SUFFIX } from './log-files.ts';
 import { LogSegment } from './log-segment.ts';
+import type { ReadBufferPool } from './read-buffer-pool.ts';
 import { firstRecordAtOrAfter, lastOffsetOf } from './record-batch.ts';
 import type { AbortedTxn } from './txn-index.ts';
 
@@ -29,12 +30,28 @@ export interface ReadOptions {
   readonly maxOffset?: bigint;
   /** Return the first batch even if it is larger than maxBytes (KIP-74). Default true. */
   readonly minOneBatch?: boolean;
+  /**
+   * readParts only: read into buffers leased from this pool; the caller releases every part
+   * (after the socket write that carried it, or at once when it throws the read away).
+   */
+  readonly pool?: ReadBufferPool;
 }
 
 export interface ReadResult {
   /** Whole record batches, byte-identical to what was stored. */
   readonly records: Buffer;
   /** Offset after the last batch returned (the next fetch offset); == the requested offset if empty. */
+  readonly nextOffset: bigint;
+  readonly logStartOffset: bigint;
+  readonly logEndOffset: bigint;
+}
+
+/** A read as the segments hold it: one part per segment touched, never copied together. */
+export interface ReadPartsResult {
+  /** Whole record batches, byte-identical to what was stored, in order; no empty parts. */
+  readonly parts: Buffer[];
+  /** Total bytes of `parts`. */
+  readonly size: number;
   readonly nextOffset: bigint;
   readonly logStartOffset: bigint;
   readonly logEndOffset: bigint;
@@ -103,6 +120,13 @@ export class LocalLog {
    * [startOffset, logEndOffset]; empty at logEndOffset.
    */
   async read(offset: bigint, maxBytes: number, opts: ReadOptions, startOffset: () => bigint): Promise<ReadResult> {
+    const r = await this.readParts(offset, maxBytes, { maxOffset: opts.maxOffset, minOneBatch: opts.minOneBatch }, startOffset);
+    const records = r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts, r.size);
+    return { records, nextOffset: r.nextOffset, logStartOffset: r.logStartOffset, logEndOffset: r.logEndOffset };
+  }
+
+  /** As read(), but the bytes of each segment stay a separate part (the Fetch path writes them as they are). */
+  async readParts(offset: bigint, maxBytes: number, opts: ReadOptions, startOffset: () => bigint): Promise<ReadPartsResult> {
     const leo = this.logEndOffset;
     if (offset < startOffset() || offset > leo) {
       throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: offset ${offset} not in [${startOffset()}, ${leo}]`);
@@ -111,36 +135,40 @@ export class LocalLog {
     const minOneBatch = opts.minOneBatch ?? true;
     let segments = this.segments.slice();
     let i = segmentIndexFor(segments, offset);
-    const chunks: Buffer[] = [];
-    let remaining = maxBytes;
+    const parts: Buffer[] = [];
+    let size = 0;
     let cur = offset;
-    while (i < segments.length && cur < maxOffset) {
-      const seg = segments[i]!;
-      if (!seg.retain()) {
-        if (cur < startOffset()) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: offset ${cur} was deleted`);
-        // Replaced by the cleaner: continue from the current segment list (its segments are live now).
-        segments = this.segments.slice();
-        i = segmentIndexFor(segments, cur);
-        continue;
+    try {
+      while (i < segments.length && cur < maxOffset) {
+        const seg = segments[i]!;
+        if (!seg.retain()) {
+          if (cur < startOffset()) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: offset ${cur} was deleted`);
+          // Replaced by the cleaner: continue from the current segment list (its segments are live now).
+          segments = this.segments.slice();
+          i = segmentIndexFor(segments, cur);
+          continue;
+        }
+        let slice;
+        try {
+          slice = await seg.read(cur, maxBytes - size, maxOffset, minOneBatch && parts.length === 0, opts.pool);
+        } catch (err) {
+          throw this.storageError('read', err);
+        } finally {
+          seg.release();
+        }
+        if (slice === null) { i++; continue; } // nothing at or after `cur` in this segment
+        if (slice.records.length === 0) break;
+        parts.push(slice.records);
+        size += slice.records.length;
+        cur = slice.nextOffset;
+        if (cur < seg.nextOffset || size >= maxBytes) break;
+        i++;
       }
-      let slice;
-      try {
-        slice = await seg.read(cur, remaining, maxOffset, minOneBatch && chunks.length === 0);
-      } catch (err) {
-        throw this.storageError('read', err);
-      } finally {
-        seg.release();
-      }
-      if (slice === null) { i++; continue; } // nothing at or after `cur` in this segment
-      if (slice.records.length === 0) break;
-      chunks.push(slice.records);
-      remaining -= slice.records.length;
-      cur = slice.nextOffset;
-      if (cur < seg.nextOffset || remaining <= 0) break;
-      i++;
+    } catch (err) {
+      if (opts.pool) for (const part of parts) opts.pool.release(part);
+      throw err;
     }
-    const records = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-    return { records, nextOffset: cur, logStartOffset: startOffset(), logEndOffset: this.logEndOffset };
+    return { parts, size, nextOffset: cur, logStartOffset: startOffset(), logEndOffset: this.logEndOffset };
   }
 
   /**

@@ -39,6 +39,7 @@ import { controlTypeOf } from './records.ts';
 import {
   READ_HEADER_CHUNK, fdatasyncAsync, findInChunk, readFully, readFullySync, scanBatchesSync, scannedLength, type ScanResult,
 } from './segment-io.ts';
+import type { ReadBufferPool } from './read-buffer-pool.ts';
 
 export { scanBatchesSync, type ScanResult } from './segment-io.ts';
 
@@ -318,27 +319,43 @@ export class LogSegment {
 
   /**
    * Whole batches starting at the batch containing `offset`: at most `maxBytes` (at least one
-   * batch if `minOneBatch`), only batches whose last offset is below `maxOffset`.
+   * batch if `minOneBatch`), only batches whose last offset is below `maxOffset`. With `pool`,
+   * non-empty records are a view of a buffer leased from it (the caller releases it).
    */
-  async read(offset: bigint, maxBytes: number, maxOffset: bigint, minOneBatch: boolean): Promise<ReadSlice | null> {
+  async read(offset: bigint, maxBytes: number, maxOffset: bigint, minOneBatch: boolean, pool?: ReadBufferPool): Promise<ReadSlice | null> {
     const sizeLimit = this.sizeBytes;
     // One read from the index position usually holds both the batch lookup and the data.
     const start = this.offsetIdx.lookup(offset).position;
     const chunk = start < sizeLimit
-      ? await readFully(this.fd, start, Math.min(sizeLimit - start, READ_HEADER_CHUNK + Math.max(0, maxBytes)))
+      ? await readFully(this.fd, start, Math.min(sizeLimit - start, READ_HEADER_CHUNK + Math.max(0, maxBytes)), pool)
       : Buffer.alloc(0);
-    const found = findInChunk(chunk, start, offset, this.logPath) ?? await this.findBatch(offset, sizeLimit, start + scannedLength(chunk));
-    if (!found) return null;
+    let found;
+    try {
+      found = findInChunk(chunk, start, offset, this.logPath) ?? await this.findBatch(offset, sizeLimit, start + scannedLength(chunk));
+    } catch (err) {
+      pool?.release(chunk);
+      throw err;
+    }
+    if (!found) {
+      pool?.release(chunk);
+      return null;
+    }
     const { position, header } = found;
     const empty = { records: Buffer.alloc(0), firstOffset: header.baseOffset, nextOffset: header.baseOffset };
-    if (lastOffsetOf(header) >= maxOffset) return empty;
     const want = Math.min(sizeLimit - position, Math.max(maxBytes, minOneBatch ? header.size : 0));
-    if (want < header.size) return empty;
+    if (lastOffsetOf(header) >= maxOffset || want < header.size) {
+      pool?.release(chunk);
+      return empty;
+    }
     const segmentEnd = this.next;
     const inChunk = position - start;
-    const buf = inChunk >= 0 && inChunk + want <= chunk.length
-      ? chunk.subarray(inChunk, inChunk + want)
-      : await readFully(this.fd, position, want);
+    let buf: Buffer;
+    if (inChunk >= 0 && inChunk + want <= chunk.length) {
+      buf = chunk.subarray(inChunk, inChunk + want);
+    } else {
+      pool?.release(chunk);
+      buf = await readFully(this.fd, position, want, pool);
+    }
     // Walk the batch lengths only; offsets matter when the bound falls inside this segment.
     const checkOffsets = maxOffset < segmentEnd;
     let end = 0;
@@ -350,8 +367,11 @@ export class LogSegment {
       lastStart = end;
       end += size;
     }
-    const nextOffset = lastStart < 0 ? header.baseOffset
-      : buf.readBigInt64BE(lastStart) + BigInt(buf.readInt32BE(lastStart + LAST_OFFSET_DELTA_OFFSET)) + 1n;
+    if (end === 0) {
+      pool?.release(buf);
+      return empty;
+    }
+    const nextOffset = buf.readBigInt64BE(lastStart) + BigInt(buf.readInt32BE(lastStart + LAST_OFFSET_DELTA_OFFSET)) + 1n;
     return { records: buf.subarray(0, end), firstOffset: header.baseOffset, nextOffset };
   }
 

@@ -46,9 +46,9 @@ import { writeFileAtomicallyAsync } from './offset-index.ts';
 import { FlushPolicy } from './flush-policy.ts';
 import { CleanerCheckpoint } from './cleaner-checkpoint.ts';
 import { storageFailure } from './errors.ts';
-import type { ReadOptions, ReadResult } from './local-log.ts';
+import type { ReadOptions, ReadPartsResult, ReadResult } from './local-log.ts';
 
-export type { ReadOptions, ReadResult } from './local-log.ts';
+export type { ReadOptions, ReadPartsResult, ReadResult } from './local-log.ts';
 export type { AppendOptions, AppendResult, CleanerView, PartitionLogOptions, RetentionResult } from './partition-log-types.ts';
 import type { AppendOptions, AppendResult, CleanerView, PartitionLogOptions, RetentionResult } from './partition-log-types.ts';
 
@@ -340,6 +340,15 @@ export class PartitionLog {
   async read(offset: bigint, maxBytes: number, opts: ReadOptions = {}): Promise<ReadResult> {
     this.ensureOpen();
     return this.local.read(offset, maxBytes, opts, () => this.startOffset);
+  }
+
+  /**
+   * As read(), with the bytes of each segment as a separate part, read into buffers from
+   * `opts.pool` when given (see LocalLog.readParts: the caller then releases every part).
+   */
+  async readParts(offset: bigint, maxBytes: number, opts: ReadOptions = {}): Promise<ReadPartsResult> {
+    this.ensureOpen();
+    return this.local.readParts(offset, maxBytes, opts, () => this.startOffset);
   }
 
   /**

@@ -13,6 +13,7 @@ import { KafkaError } from '../errors.ts';
 import {
   type BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD, LENGTH_OFFSET, readBatchHeader, storedBatchProblem, lastOffsetOf,
 } from './record-batch.ts';
+import type { ReadBufferPool } from './read-buffer-pool.ts';
 
 export const SCAN_CHUNK = 1 << 20;
 export const READ_HEADER_CHUNK = 64 * 1024;
@@ -27,9 +28,9 @@ export function fdatasyncAsync(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-/** Reads exactly `length` bytes at `position` (fewer only at end of file). */
-export async function readFully(fd: number, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads exactly `length` bytes at `position` (fewer only at end of file), into a buffer from `pool` if given. */
+export async function readFully(fd: number, position: number, length: number, pool?: ReadBufferPool): Promise<Buffer> {
+  const buf = pool ? pool.acquire(length) : Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const n = await readAsync(fd, buf, done, length - done, position + done);

@@ -11,7 +11,17 @@
  * records do not come back after a failover. Out of range: the follower asks the leader
  * for its log start and end (ListOffsets with a replica id) and truncates or restarts its log.
  * A failure on one partition backs off that partition only; a connection failure backs off the
- * whole fetcher and reconnects.
+ * lane (below) and reconnects.
+ *
+ * Lanes: the partitions followed on one leader are spread over `lanes` fetch loops, each with
+ * its own connection (Kafka's num.replica.fetchers), a partition always in the same lane (a
+ * hash of topic and index). So up to `lanes` fetches per leader are in flight and the link
+ * carries one response while the follower appends another, yet each partition has at most one
+ * fetch in flight. More than one per partition is not safe: the fetch offset is the follower's
+ * log end, which the leader takes as what the follower holds (high watermark, ISR); a second
+ * fetch sent ahead, from where the first one's records would end, would let the leader count
+ * records the follower has not written yet (and the follower cannot know where the first
+ * answer ends before it arrives).
  */
 import { ErrorCode, KafkaError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -26,6 +36,10 @@ const LIST_OFFSETS = 2;
 const LIST_OFFSETS_VERSION = 5;
 const PARTITION_BACKOFF_MS = 1000;
 const CONNECTION_BACKOFF_MS = 300;
+/** Fetch loops (connections) per leader, unless FetcherOptions.lanes says otherwise. */
+export const DEFAULT_FETCH_LANES = 2;
+/** Most bytes one fetch response may carry (Kafka's replica.fetch.response.max.bytes default). */
+const RESPONSE_MAX_BYTES = 10 * 1024 * 1024;
 
 export interface FetcherOptions {
   nodeId: number;
@@ -42,6 +56,8 @@ export interface FetcherOptions {
   throttled?: (p: Partition) => boolean;
   /** TLS and SASL of the leader's inter-broker listener. */
   security?: ClientSecurity;
+  /** Fetch loops, each with its own connection, over which the partitions are spread (default DEFAULT_FETCH_LANES). */
+  lanes?: number;
 }
 
 interface Followed { partition: Partition; backoffUntil: number }
@@ -49,19 +65,49 @@ interface Followed { partition: Partition; backoffUntil: number }
 export class ReplicaFetcher {
   readonly leaderId: number;
   private readonly opts: FetcherOptions;
+  private readonly lanes: FetchLane[];
+
+  constructor(opts: FetcherOptions) {
+    this.opts = opts;
+    this.leaderId = opts.leaderId;
+    this.lanes = Array.from({ length: Math.max(1, opts.lanes ?? DEFAULT_FETCH_LANES) }, (_, i) => new FetchLane(opts, i));
+  }
+
+  get endpoint(): string { return `${this.opts.host}:${this.opts.port}`; }
+  get partitions(): Partition[] { return this.lanes.flatMap((l) => l.partitions); }
+
+  add(p: Partition): void { this.laneOf(p).add(p); }
+  remove(p: Partition): void { this.laneOf(p).remove(p); }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.lanes.map((l) => l.stop()));
+  }
+
+  /** Kafka's fetcher id: abs(31 * hash(topic) + partition) % lanes. */
+  private laneOf(p: Partition): FetchLane {
+    let h = 0;
+    for (let i = 0; i < p.topic.length; i++) h = (Math.imul(31, h) + p.topic.charCodeAt(i)) | 0;
+    return this.lanes[Math.abs((Math.imul(31, h) + p.index) | 0) % this.lanes.length]!;
+  }
+}
+
+/** One fetch loop and its connection to the leader, for the partitions of one lane. */
+class FetchLane {
+  private readonly opts: FetcherOptions;
+  private readonly leaderId: number;
   private readonly conn: KafkaConnection;
   private readonly followed = new Map<Partition, Followed>();
   private running = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
 
-  constructor(opts: FetcherOptions) {
+  constructor(opts: FetcherOptions, lane: number) {
     this.opts = opts;
     this.leaderId = opts.leaderId;
-    this.conn = new KafkaConnection({ host: opts.host, port: opts.port, clientId: `brook-replica-${opts.nodeId}`, requestTimeoutMs: opts.maxWaitMs + 15_000, security: opts.security });
+    this.conn = new KafkaConnection({ host: opts.host, port: opts.port, clientId: `brook-replica-${opts.nodeId}-${lane}`, requestTimeoutMs: opts.maxWaitMs + 15_000, security: opts.security });
   }
 
-  get endpoint(): string { return `${this.opts.host}:${this.opts.port}`; }
+  private get endpoint(): string { return `${this.opts.host}:${this.opts.port}`; }
   get partitions(): Partition[] { return [...this.followed.keys()]; }
 
   add(p: Partition): void {
@@ -137,7 +183,7 @@ export class ReplicaFetcher {
       }),
     }));
     const response = await this.conn.send(FETCH, FETCH_VERSION, {
-      replicaId: this.opts.nodeId, maxWaitMs: this.opts.maxWaitMs, minBytes: 1, maxBytes: this.opts.maxBytes * 4,
+      replicaId: this.opts.nodeId, maxWaitMs: this.opts.maxWaitMs, minBytes: 1, maxBytes: Math.max(this.opts.maxBytes, RESPONSE_MAX_BYTES),
       isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics, forgottenTopicsData: [], rackId: '',
     });
     if (response.errorCode !== ErrorCode.NONE) throw KafkaError.fromCode(response.errorCode, `fetch from leader ${this.leaderId}`);

@@ -20,6 +20,12 @@ export interface FrameSink {
   malformed(conn: Connection, reason: string, detail: string): void;
   failed(conn: Connection, err: unknown): void;
   closed(conn: Connection): void;
+  /**
+   * Called once the socket is done with a response's chunks (written, or dropped with a failed
+   * connection), so that buffers they view may be reused. Never called for a response that was
+   * not handed to the socket.
+   */
+  written?(response: Buffer[]): void;
 }
 
 interface Slot { done: boolean; response: Buffer[] | null }
@@ -127,16 +133,27 @@ export class Connection {
 
   private flush(): void {
     if (this.closing) return;
-    let wrote = false;
+    let written: Buffer[][] | null = null;
     while (this.slots.length > 0 && this.slots[0]!.done) {
       const { response } = this.slots.shift()!;
-      if (response) {
-        if (!wrote) this.socket.cork();
-        wrote = true;
-        for (const chunk of response) this.socket.write(chunk);
-      }
+      if (response && response.length > 0) (written ??= []).push(response);
     }
-    if (wrote) this.socket.uncork();
+    if (written !== null) {
+      const sink = this.sink;
+      const done = written;
+      this.socket.cork();
+      for (let i = 0; i < done.length; i++) {
+        const response = done[i]!;
+        const last = i === done.length - 1 ? response.length - 1 : -1;
+        for (let j = 0; j < response.length; j++) {
+          // One callback for the whole writev, on its last chunk: it runs when the socket no
+          // longer needs any of them (written, or the connection failed).
+          if (j === last && sink.written) this.socket.write(response[j]!, () => { for (const r of done) sink.written!(r); });
+          else this.socket.write(response[j]!);
+        }
+      }
+      this.socket.uncork();
+    }
     if (this.socket.writableLength >= 4 * 1024 * 1024) this.socket.pause();
     else this.maybeResume();
     if (this.slots.length === 0) {

@@ -23,6 +23,7 @@ import type { Server, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCode } from '../errors.ts';
+import { fetchReadBuffers } from '../log/index.ts';
 import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, parseRequestHeader, ProtocolDecodeError } from '../protocol/index.ts';
 import { handlerFor } from '../handlers/index.ts';
 import type { BrokerServices, RequestContext } from '../handlers/index.ts';
@@ -223,6 +224,11 @@ export class KafkaServer implements FrameSink {
     }
     this.metrics.connectionsClosedMalformed.inc({ reason: 'handler_error' });
     this.broker.log.error(`closing ${conn.remote} after a failed request: ${(err as Error)?.stack ?? String(err)}`);
+  }
+
+  /** A written Fetch response gives its record buffers back to the read pool (see handlers/fetch.ts). */
+  written(response: Buffer[]): void {
+    for (const chunk of response) fetchReadBuffers.release(chunk);
   }
 
   closed(conn: Connection): void {

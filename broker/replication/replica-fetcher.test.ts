@@ -1,0 +1,71 @@
+import { afterAll, describe, expect, test } from '@jest/globals';
+import { createServer, type Socket } from 'node:net';
+import { createLogger } from '../logger.ts';
+import type { Partition } from '../partition.ts';
+import { decodeRequest, parseRequestHeader } from '../protocol/index.ts';
+import { ReplicaFetcher } from './replica-fetcher.ts';
+
+/**
+ * Fetch lanes: a follower's partitions on one leader are spread over several connections, and
+ * each partition is asked for by one lane only (one fetch in flight per partition: the fetch
+ * offset is what the leader counts as replicated). A plain TCP server stands in for the leader
+ * and records which partitions each lane (client id) asks for; it answers no fetch but closes
+ * the connection, so the lane reconnects and asks again for every partition it holds.
+ */
+const sockets: Socket[] = [];
+const asked = new Map<string, Set<string>>();
+const server = createServer((s) => {
+  sockets.push(s);
+  let buf = Buffer.alloc(0);
+  s.on('data', (chunk) => {
+    buf = Buffer.concat([buf, chunk]);
+    while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+      const frame = buf.subarray(4, 4 + buf.readInt32BE(0));
+      buf = buf.subarray(4 + frame.length);
+      const h = parseRequestHeader(frame);
+      if (h.apiKey !== 1) continue;
+      const req = decodeRequest(1, h.apiVersion, frame, h.bodyOffset);
+      const lane = h.clientId ?? '';
+      if (!asked.has(lane)) asked.set(lane, new Set());
+      for (const t of req.topics) for (const p of t.partitions) asked.get(lane)!.add(`${t.topic}-${p.partition}`);
+      s.destroy();
+      return;
+    }
+  });
+  s.on('error', () => {});
+});
+
+function fakePartition(topic: string, index: number): Partition {
+  return {
+    topic, index, name: `${topic}-${index}`, isLeader: false, leaderEpoch: 0, state: { isr: [] },
+    log: { logEndOffset: 0n, latestEpoch: 0, logStartOffset: 0n },
+  } as unknown as Partition;
+}
+
+afterAll(() => {
+  for (const s of sockets) s.destroy();
+  server.close();
+});
+
+describe('ReplicaFetcher lanes', () => {
+  test('partitions are spread over one connection per lane, each partition fetched by exactly one', async () => {
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const fetcher = new ReplicaFetcher({
+      nodeId: 1, leaderId: 0, host: '127.0.0.1', port, maxWaitMs: 500, maxBytes: 1 << 20,
+      logger: createLogger('test', 'error'), clock: () => Date.now(), lanes: 2,
+    });
+    const all = [...Array.from({ length: 8 }, (_, i) => fakePartition('a', i)), ...Array.from({ length: 5 }, (_, i) => fakePartition('bb', i))];
+    for (const p of all) fetcher.add(p);
+    const seen = () => [...asked.values()].reduce((n, s) => n + s.size, 0);
+    for (let i = 0; i < 500 && seen() < all.length; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(asked.size).toBe(2);
+    const [one, two] = [...asked.values()];
+    expect(one!.size).toBeGreaterThan(0);
+    expect(two!.size).toBeGreaterThan(0);
+    for (const name of one!) expect(two!.has(name)).toBe(false);
+    expect(new Set([...one!, ...two!])).toEqual(new Set(all.map((p) => `${p.topic}-${p.index}`)));
+    expect(new Set(fetcher.partitions)).toEqual(new Set(all));
+    await fetcher.stop();
+  });
+});
