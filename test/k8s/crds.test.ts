@@ -72,7 +72,8 @@ describe('installing and using the CRDs', () => {
     expect((await getJson<Cluster>('clusters.brook.dev', 'defaults')).spec).toEqual({
       replicas: 3,
       storage: { size: '10Gi' },
-      listeners: [{ name: 'internal', port: 9092, type: 'internal' }],
+      listeners: [{ name: 'internal', port: 9092, type: 'internal', tls: false }],
+      certificates: { validityDays: 365, renewalDays: 30 },
       metrics: { enabled: true, port: 9464, podMonitor: false },
       rebalance: { mode: 'auto', maxConcurrentMoves: 10 },
     });
