@@ -49,6 +49,23 @@ async function withAdmin<T>(bootstrap: string, fn: (admin: Admin) => Promise<T>)
 }
 
 /** Polls `predicate` every 100 ms; fails with `describe()` after `timeoutMs`. */
+/**
+ * Waits until the group's coordinator answers DescribeGroups (without an error): Apache Kafka loads
+ * a __consumer_offsets partition a while after its first FindCoordinator, and kafkajs's consumer
+ * gives up (a CRASH event) on COORDINATOR_LOAD_IN_PROGRESS in some of its paths, which is not what
+ * these tests are about.
+ */
+async function coordinatorLoaded(bootstrap: string, groupId: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    // kafkajs's describeGroups throws on the coordinator's error codes
+    const answered = await withAdmin(bootstrap, async (admin) => (await admin.describeGroups([groupId])).groups.length === 1).catch(() => false);
+    if (answered) return;
+    if (Date.now() > deadline) throw new Error(`the coordinator of ${groupId} did not answer DescribeGroups within 60 s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 async function until(what: string, predicate: () => boolean, timeoutMs: number, describe: () => unknown = () => ''): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!predicate()) {
@@ -197,6 +214,7 @@ describe('a kafkajs consumer group', () => {
     const topic = name('churn');
     const groupId = name('churn-group');
     await withAdmin(broker.bootstrap, (admin) => createTopicAndWait(admin, { topic, numPartitions: PARTITIONS }));
+    await coordinatorLoaded(broker.bootstrap, groupId);
     const kafka = client(broker.bootstrap, 'groups-churn');
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
