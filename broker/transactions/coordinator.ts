@@ -319,10 +319,7 @@ export class TransactionCoordinator {
         || (producerId === m.previousProducerId && epoch === MAX_EPOCH - 1 && m.producerEpoch === 0));
       if (!retry && m.producerId !== producerId) return fail(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
       if (!retry && m.producerEpoch !== epoch) return fail(ErrorCode.PRODUCER_FENCED);
-      const prepare = async (): Promise<EndTxnResult> => {
-        const next = await this.prepareEnd(m, commit, v2);
-        return v2 ? ok(next) : { errorCode: ErrorCode.NONE, producerId: -1n, producerEpoch: -1 };
-      };
+      const prepare = async (): Promise<EndTxnResult> => ok(await this.prepareEnd(m, commit, v2));
       const decided = commit ? 'CompleteCommit' : 'CompleteAbort';
       const deciding = commit ? 'PrepareCommit' : 'PrepareAbort';
       if (retry) {
@@ -345,7 +342,8 @@ export class TransactionCoordinator {
         case 'PrepareEpochFence': return fail(ErrorCode.CONCURRENT_TRANSACTIONS);
         default: return fail(ErrorCode.INVALID_TXN_STATE);
       }
-    }).then((r) => (v2 || r.errorCode !== ErrorCode.NONE ? r : { errorCode: ErrorCode.NONE, producerId: -1n, producerEpoch: -1 }))
+    // protocol v1 answers carry no producer id and epoch (EndTxn v0-4 has no such fields)
+    }).then((r) => (v2 || r.errorCode !== ErrorCode.NONE ? r : fail(ErrorCode.NONE)))
       .catch((err: unknown) => fail(errorCodeOf(err)));
   }
 
