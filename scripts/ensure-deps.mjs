@@ -10,13 +10,15 @@
 //                                         strace (Debian),
 //                                         and the e2e tier's local cluster: kubelet, controller-manager,
 //                                         scheduler, kube-proxy and CoreDNS built with Go (test/k8s/build.mjs),
-//                                         containerd, runc, CNI plugins, iptables, umoci (Debian)
+//                                         containerd, runc, CNI plugins, iptables, umoci (Debian),
+//                                         and the cert-manager controller built with Go and its CRDs
+//                                         (test/k8s/build.mjs ensureCertManager)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureClusterBinaries, ensureK8sBinaries } from '../test/k8s/build.mjs';
+import { ensureCertManager, ensureClusterBinaries, ensureK8sBinaries } from '../test/k8s/build.mjs';
 import { ensureHelm } from '../test/helm/build.mjs';
 import { cacheDir } from './cache-dir.mjs';
 
@@ -133,6 +135,7 @@ try {
     ensureHelm();
     ensureClusterPackages();
     ensureClusterBinaries();
+    ensureCertManager();
   }
 } catch (err) {
   log(`failed: ${err.message}`);

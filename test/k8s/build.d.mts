@@ -9,3 +9,6 @@ export function clusterBinDir(): string;
 export function corednsPath(): string;
 export type ClusterBinary = 'kube-apiserver' | 'etcd' | 'kubelet' | 'kube-controller-manager' | 'kube-scheduler' | 'kube-proxy' | 'coredns';
 export function ensureClusterBinaries(): Record<ClusterBinary, string>;
+export function certManagerVersion(): string;
+export function certManagerDir(): string;
+export function ensureCertManager(): { controller: string; crds: string };

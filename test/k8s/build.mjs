@@ -5,11 +5,15 @@
 //                  test/k8s/cluster, the same release as kube-apiserver)
 //                                                   <cache>/k8s-cluster-<kubernetes>/bin/
 //                  CoreDNS (test/k8s/coredns)       <cache>/coredns-<coredns>/bin/
+//   cert-manager   its controller (test/k8s/cert-manager, a main of ours over the published module:
+//                  its main.go says why) and its CRDs (deploy/crds of the module)
+//                                                   <cache>/cert-manager-<version>/{bin,crds}/
 // Plain JavaScript with Node built-ins only, so scripts/ensure-deps.mjs can call it on whatever Node
 // the machine has.
 //
 //   node test/k8s/build.mjs                      build kube-apiserver and etcd unless cached (prints the bin dir)
 //   node test/k8s/build.mjs cluster              also the cluster tier's binaries (prints their paths)
+//   node test/k8s/build.mjs cert-manager         the cert-manager controller and CRDs (prints their directory)
 //   node test/k8s/build.mjs gen-gomod [--kubernetes v1.34.N] [--etcd v3.6.N]
 //                                                rewrite test/k8s/{apiserver,cluster,etcd}/go.mod (and go.sum)
 //
@@ -19,7 +23,7 @@
 // published v0.N.M. gen-gomod derives that list and the godebug line from the release's own go.mod
 // (`go mod download -json k8s.io/kubernetes@VERSION`), never from a hand-typed list.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../../scripts/cache-dir.mjs';
@@ -30,6 +34,7 @@ const apiserverModule = join(here, 'apiserver');
 const etcdModule = join(here, 'etcd');
 const clusterModule = join(here, 'cluster');
 const corednsModule = join(here, 'coredns');
+const certManagerModule = join(here, 'cert-manager');
 /** The mains of test/k8s/cluster, built together; each is the same main as k8s.io/kubernetes/cmd/<name>. */
 export const CLUSTER_BINARIES = ['kubelet', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy'];
 
@@ -38,7 +43,7 @@ function log(msg) { process.stderr.write(`[k8s-build] ${msg}\n`); }
 /** The Go version the modules need: the highest `go` line of their go.mod files. */
 function requiredGo() {
   let need = [1, 24];
-  for (const dir of [apiserverModule, etcdModule, clusterModule, corednsModule]) {
+  for (const dir of [apiserverModule, etcdModule, clusterModule, corednsModule, certManagerModule]) {
     const m = existsSync(join(dir, 'go.mod')) && /^go (\d+)\.(\d+)/m.exec(readFileSync(join(dir, 'go.mod'), 'utf8'));
     if (m && (Number(m[1]) > need[0] || (Number(m[1]) === need[0] && Number(m[2]) > need[1]))) need = [Number(m[1]), Number(m[2])];
   }
@@ -204,6 +209,51 @@ export function ensureClusterBinaries() {
   };
 }
 
+const CERT_MANAGER = 'github.com/cert-manager/cert-manager';
+
+/** The pinned cert-manager version: test/k8s/cert-manager/go.mod, the one place it is written. */
+export function certManagerVersion() {
+  const m = new RegExp(`^\\s*(?:require\\s+)?${CERT_MANAGER.replace(/[./]/g, '\\$&')}\\s+(v\\S+)`, 'm').exec(readFileSync(join(certManagerModule, 'go.mod'), 'utf8'));
+  if (!m) throw new Error(`test/k8s/cert-manager/go.mod does not require ${CERT_MANAGER}`);
+  return m[1];
+}
+
+/** <cache>/cert-manager-<version>: bin/cert-manager-controller and crds/*.yaml. */
+export function certManagerDir() {
+  return join(cacheDir(), `cert-manager-${certManagerVersion()}`);
+}
+
+/**
+ * Builds the cert-manager controller and copies cert-manager's CRDs (deploy/crds of the same module
+ * version) into the cache, unless there; returns { controller, crds } (a binary and a directory).
+ */
+export function ensureCertManager() {
+  const dir = certManagerDir();
+  const controller = join(dir, 'bin', 'cert-manager-controller');
+  const crds = join(dir, 'crds');
+  const version = certManagerVersion();
+  if (!existsSync(controller)) {
+    const go = findGo();
+    mkdirSync(dirname(controller), { recursive: true });
+    log(`building the cert-manager ${version} controller into ${dirname(controller)}: 10–30 minutes cold on 2 cores (27 min measured at load average 25)`);
+    withProgress('cert-manager-controller', () => build(go, certManagerModule, controller, ['-ldflags', '-s -w']));
+  }
+  if (!existsSync(join(crds, 'cert-manager.io_certificates.yaml'))) {
+    const go = findGo();
+    const info = JSON.parse(runGo(go, ['mod', 'download', '-json', `${CERT_MANAGER}@${version}`], certManagerModule, { capture: true }));
+    if (info.Error) throw new Error(info.Error);
+    const tmp = `${crds}.tmp-${process.pid}`;
+    mkdirSync(tmp, { recursive: true });
+    for (const f of readdirSync(join(info.Dir, 'deploy', 'crds')).filter((n) => n.endsWith('.yaml'))) {
+      writeFileSync(join(tmp, f), readFileSync(join(info.Dir, 'deploy', 'crds', f)));
+    }
+    rmSync(crds, { recursive: true, force: true });
+    renameSync(tmp, crds);
+    log(`copied cert-manager ${version}'s CRDs into ${crds}`);
+  }
+  return { controller, crds };
+}
+
 /** Rewrites both go.mod files for the given versions, deriving the staging replaces from the release. */
 export function genGoMod({ kubernetes, etcd }) {
   const go = findGo();
@@ -259,6 +309,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       let current = { kubernetes: 'v1.34.4', etcd: 'v3.6.16' };
       try { current = k8sVersions(); } catch { /* first generation */ }
       genGoMod({ kubernetes: argValue('--kubernetes', current.kubernetes), etcd: argValue('--etcd', current.etcd) });
+    } else if (process.argv[2] === 'cert-manager') {
+      const { controller, crds } = ensureCertManager();
+      process.stdout.write(`${controller}\n${crds}\n`);
     } else if (process.argv[2] === 'cluster') {
       for (const [name, path] of Object.entries(ensureClusterBinaries())) process.stdout.write(`${name}\t${path}\n`);
     } else {
