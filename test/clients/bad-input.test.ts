@@ -78,6 +78,20 @@ async function createTopicRaw(conn: WireConnection, name: string, partitions = 1
   return out;
 }
 
+/**
+ * Sends a produce to a just-created topic again while it has no leader yet: Apache Kafka answers
+ * NOT_LEADER_OR_FOLLOWER (6) or UNKNOWN_TOPIC_OR_PARTITION (3) for a moment after CreateTopics,
+ * before looking at the batch. Up to 10 s.
+ */
+async function untilLed(send: () => Promise<{ errorCode: number; baseOffset: bigint }>): Promise<{ errorCode: number; baseOffset: bigint }> {
+  let answer = await send();
+  for (let i = 0; i < 40 && (answer.errorCode === 6 || answer.errorCode === 3); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    answer = await send();
+  }
+  return answer;
+}
+
 /** Produce v3 response for one topic-partition: error code and base offset. */
 function parseProduceV3(body: Buffer): { errorCode: number; baseOffset: bigint } {
   let pos = 0;
@@ -200,14 +214,7 @@ describe('protocol errors', () => {
         frame[at] ^= 0x20; // 'C' -> 'c': the CRC no longer matches
         return parseProduceV3(await conn.roundTrip(frame, id));
       };
-      // A just-created topic may have no leader yet (Apache Kafka answers NOT_LEADER_OR_FOLLOWER or
-      // UNKNOWN_TOPIC_OR_PARTITION for a moment, before looking at the batch): ask again then.
-      let corrupt = await sendCorrupt();
-      for (let i = 0; i < 40 && (corrupt.errorCode === 6 || corrupt.errorCode === 3); i++) {
-        await new Promise((resolve) => setTimeout(resolve, 250));
-        corrupt = await sendCorrupt();
-      }
-      expect(corrupt.errorCode).toBe(2);
+      expect((await untilLed(sendCorrupt)).errorCode).toBe(2);
 
       const id2 = correlation++;
       const good = parseProduceV3(await conn.roundTrip(await produceFrame(topic, 'fine', id2), id2));
@@ -241,8 +248,11 @@ describe('protocol errors', () => {
     const conn = await WireConnection.connect(broker.bootstrap);
     try {
       expect(await createTopicRaw(conn, topic)).toEqual([{ name: topic, errorCode: 0 }]);
-      const id0 = correlation++;
-      expect(parseProduceV3(await conn.roundTrip(await produceFrame(topic, 'one', id0), id0))).toEqual({ errorCode: 0, baseOffset: 0n });
+      const produceOne = async () => {
+        const id0 = correlation++;
+        return parseProduceV3(await conn.roundTrip(await produceFrame(topic, 'one', id0), id0));
+      };
+      expect(await untilLed(produceOne)).toEqual({ errorCode: 0, baseOffset: 0n });
 
       const id = correlation++;
       const beyond = parseFetchV4(await conn.roundTrip(fetchV4Request(topic, 0, 1000n, id), id));
