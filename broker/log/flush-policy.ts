@@ -19,6 +19,7 @@
  *     it is checkpointed, and on open every segment that may hold data at or above it is
  *     verified (LogLoader).
  */
+import { KafkaError } from '../errors.ts';
 import type { LocalLog } from './local-log.ts';
 import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
@@ -29,16 +30,29 @@ export const SNAPSHOTS_KEPT = 2;
 
 export class FlushPolicy {
   private readonly local: LocalLog;
-  /** PartitionLog.flushUpTo: refuses once the log is closed. */
-  private readonly flushUpTo: (offset: bigint) => Promise<void>;
+  private readonly name: string;
+  private readonly isClosed: () => boolean;
   private unflushedMessages = 0;
   private timer: NodeJS.Timeout | null = null;
   /** Offset (exclusive) below which flush.messages promised durability before acknowledgement. */
   private durableRequiredUpTo = 0n;
 
-  constructor(local: LocalLog, flushUpTo: (offset: bigint) => Promise<void>) {
+  constructor(local: LocalLog, isClosed: () => boolean) {
     this.local = local;
-    this.flushUpTo = flushUpTo;
+    this.name = local.name;
+    this.isClosed = isClosed;
+  }
+
+  /**
+   * Resolves once every batch below `offset` is fsynced (starting a flush if none covers it);
+   * KAFKA_STORAGE_ERROR once the log is closed. Concurrent callers share fdatasync calls.
+   */
+  flushUpTo(offset: bigint): Promise<void> {
+    if (offset <= this.local.recoveryPoint) return Promise.resolve();
+    if (this.isClosed()) return Promise.reject(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log is closed`));
+    const flushed = this.local.flushUpTo(offset);
+    this.start();
+    return flushed;
   }
 
   /**

@@ -63,6 +63,9 @@ export interface ReadPartsResult {
 /** Runs `fn` after `ms`; returns a cancel. */
 export type Schedule = (fn: () => void, ms: number) => () => void;
 
+/** The default Schedule: a timer that does not keep the process alive. */
+export const unrefTimeout: Schedule = (fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return () => clearTimeout(t); };
+
 interface FlushWaiter {
   readonly offset: bigint;
   readonly resolve: () => void;

@@ -1,12 +1,11 @@
 /**
  * PartitionLog: one partition replica's log (Kafka's UnifiedLog) — the log start offset, the
- * producer state and leader epoch cache, and the policies over the segment list: what an append
- * may write, when to roll, flush and delete, truncation, and the cleaner's swap. Three layers:
- * LogLoader (log-loader.ts: recovery on open), LocalLog (local-log.ts: the segment list, reads,
- * the recovery point, group-commit flush and delayed file deletes) and this class; what an append
- * may write and what retention lets go are log-validator.ts's, the producer-state analysis of an
- * append and the snapshot files producer-state.ts's. Files and their byte formats: log-files.ts
- * and the modules it names.
+ * producer state and leader epoch cache, and the policies over the segment list: appends, when
+ * to roll, flush and delete, truncation, and the cleaner's swap. Three layers: LogLoader
+ * (log-loader.ts: recovery on open), LocalLog (local-log.ts: the segment list, reads, the
+ * recovery point, group-commit flush, delayed file deletes) and this class. What an append may
+ * write and what retention lets go: log-validator.ts; an append's producer-state analysis and the
+ * snapshot files: producer-state.ts. Files and their byte formats: log-files.ts and the modules it names.
  *
  * Concurrency contract
  *   - Everything runs on one event loop. append(), truncateTo(), deleteRecordsBefore(),
@@ -23,9 +22,7 @@
  *
  * Compaction (log-cleaner.ts): the cleaner reads non-active segments (holding references),
  * writes a replacement to `<base>.log.cleaned`, fsyncs it, then replaceSegments() swaps it in
- * synchronously (LocalLog.swapIn). Appends and reads never wait for the cleaner. Compacted
- * topics reject records without a key (INVALID_RECORD), decompressing compressed batches to
- * check, as Kafka does (log-validator.ts).
+ * synchronously (LocalLog.swapIn). Appends and reads never wait for the cleaner.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -41,7 +38,7 @@ import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { fsyncDir, OffsetCheckpoints } from './checkpoint-file.ts';
 import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT } from './log-files.ts';
 import { loadLog, rebuildProducerState } from './log-loader.ts';
-import { LocalLog, type Schedule } from './local-log.ts';
+import { LocalLog, unrefTimeout } from './local-log.ts';
 import { FlushPolicy, RollFlusher, SNAPSHOTS_KEPT } from './flush-policy.ts';
 import { CleanerCheckpoint } from './cleaner-checkpoint.ts';
 import { storageFailure } from './errors.ts';
@@ -56,7 +53,6 @@ export class PartitionLog {
   readonly name: string;
   private config: LogConfig;
   private readonly clock: () => number;
-  private readonly schedule: Schedule;
   private local!: LocalLog;
   private startOffset = 0n;
   private flushPolicy!: FlushPolicy;
@@ -69,12 +65,11 @@ export class PartitionLog {
   private cleanerState!: CleanerCheckpoint;
   private checkpoints!: OffsetCheckpoints;
 
-  private constructor(dir: string, config: LogConfig, opts: PartitionLogOptions) {
+  private constructor(dir: string, config: LogConfig, opts: Pick<PartitionLogOptions, 'name' | 'clock'>) {
     this.dir = dir;
     this.name = opts.name ?? path.basename(dir);
     this.config = config;
     this.clock = opts.clock ?? Date.now;
-    this.schedule = opts.schedule ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return () => clearTimeout(t); });
     this.producers = new ProducerStateManager(dir);
     this.epochs = new LeaderEpochCache(dir);
   }
@@ -87,8 +82,8 @@ export class PartitionLog {
     try {
       await fs.promises.mkdir(dir, { recursive: true });
       const loaded = loadLog(dir, config, log.clock(), log.producers, log.epochs);
-      log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint, log.schedule);
-      log.flushPolicy = new FlushPolicy(log.local, (offset) => log.flushUpTo(offset));
+      log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint, opts.schedule ?? unrefTimeout);
+      log.flushPolicy = new FlushPolicy(log.local, () => log.closed);
       log.rollFlusher = new RollFlusher(log.local, log.producers, (offset) => log.checkpoints.write(RECOVERY_POINT_CHECKPOINT, offset), (what, err) => log.storageError(what, err));
       log.startOffset = loaded.startOffset;
       log.checkpoints = new OffsetCheckpoints(dir, [[RECOVERY_POINT_CHECKPOINT, loaded.recoveryPoint], [LOG_START_OFFSET_CHECKPOINT, loaded.startOffset]]);
@@ -122,8 +117,8 @@ export class PartitionLog {
 
   /**
    * Validates, de-duplicates, assigns offsets, stamps and writes a produce request's record
-   * batches for this partition, all or nothing. Stamps the batches in place (or a re-compressed copy when compression.type asks for another codec). See the contracts
-   * at the top of this file.
+   * batches for this partition, all or nothing. Stamps the batches in place (or a re-compressed
+   * copy when compression.type asks for another codec). See the contracts at the top of this file.
    */
   append(received: Buffer, opts: AppendOptions): AppendResult {
     this.ensureWritable();
@@ -222,17 +217,8 @@ export class PartitionLog {
 
   // ---------------------------------------------------------------- flush
 
-  /**
-   * Resolves once every batch below `offset` is fsynced (starting a flush if none covers it).
-   * Concurrent callers share fdatasync calls (group commit).
-   */
-  flushUpTo(offset: bigint): Promise<void> {
-    if (offset <= this.local.recoveryPoint) return Promise.resolve();
-    if (this.closed) return Promise.reject(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log is closed`));
-    const flushed = this.local.flushUpTo(offset);
-    this.flushPolicy.start();
-    return flushed;
-  }
+  /** Resolves once every batch below `offset` is fsynced (group commit); see FlushPolicy.flushUpTo. */
+  flushUpTo(offset: bigint): Promise<void> { return this.flushPolicy.flushUpTo(offset); }
 
   /**
    * For the produce path: what to await before acknowledging the append that ended at
