@@ -87,10 +87,7 @@ export class GroupCoordinator {
   async commitOffsets(req: { groupId: string; generationId: number; memberId: string; groupInstanceId: string | null;
     topics: Array<{ name: string; partitions: OffsetCommitPartition[] }>; apiVersion?: number }): Promise<Map<string, number>> {
     const errors = new Map<string, number>();
-    const all = (code: number) => {
-      for (const t of req.topics) for (const p of t.partitions) errors.set(`${t.name}\u0000${p.partitionIndex}`, code);
-      return errors;
-    };
+    const all = (code: number) => failEvery(req.topics, code, errors);
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return all(err);
     // Kafka's classic-group commit validation: a commit from a member must come from the current
@@ -127,10 +124,7 @@ export class GroupCoordinator {
   async txnCommitOffsets(req: { groupId: string; producerId: bigint; producerEpoch: number; generationId: number; memberId: string;
     groupInstanceId: string | null; topics: Array<{ name: string; partitions: OffsetCommitPartition[] }> }): Promise<Map<string, number>> {
     const errors = new Map<string, number>();
-    const all = (code: number) => {
-      for (const t of req.topics) for (const p of t.partitions) errors.set(`${t.name}\u0000${p.partitionIndex}`, code);
-      return errors;
-    };
+    const all = (code: number) => failEvery(req.topics, code, errors);
     const err = this.coordinatorError(req.groupId);
     if (err !== ErrorCode.NONE) return all(err);
     const group = this.store.groups.get(req.groupId) ?? this.store.create(req.groupId);
@@ -201,4 +195,10 @@ export class GroupCoordinator {
     this.consumerProtocol.unloaded(group);
     this.classic.clearTimers(group);
   }
+}
+
+/** `code` for every partition a commit names, in `errors` (keyed topic NUL partition); returns `errors`. */
+function failEvery(topics: ReadonlyArray<{ name: string; partitions: readonly OffsetCommitPartition[] }>, code: number, errors: Map<string, number>): Map<string, number> {
+  for (const t of topics) for (const p of t.partitions) errors.set(`${t.name}\u0000${p.partitionIndex}`, code);
+  return errors;
 }

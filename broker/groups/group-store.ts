@@ -14,7 +14,8 @@
  * log to the latest record per key.
  *
  * The membership protocol (JoinGroup, SyncGroup, heartbeats, timers) is the coordinator's
- * (coordinator.ts); this file never touches a member's timers or waiters.
+ * (coordinator.ts); this file never touches a member's timers or waiters. What a group's record
+ * holds, and what replaying one does to a group, is group-records.ts's.
  */
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import type { ErrorName } from '../errors.ts';
@@ -25,28 +26,15 @@ import type { BatchProducer, NewRecord } from '../log/records.ts';
 import type { Partition } from '../partition.ts';
 import { partitionForGroup } from './config.ts';
 import type { GroupCoordinatorConfig } from './config.ts';
-import { Group, newMember, splitOffsetKey } from './group.ts';
+import { Group, splitOffsetKey } from './group.ts';
 import type { CommittedOffset } from './group.ts';
-import { ConsumerGroupState } from './consumer-group.ts';
-import type { ConsumerMemberState } from './consumer-group.ts';
-import type { MemberAssignment } from './assignors.ts';
 import {
   consumerGroupRecordKey, consumerGroupRecordValue, decodeConsumerGroupValue, decodeGroupValue, decodeKey, decodeOffsetValue, groupKey,
   groupValue, offsetKey, offsetValue,
 } from './offsets-records.ts';
-import type { TopicPartitionsValue } from './offsets-records.ts';
+import { applyClassicGroupValue, classicGroupValue, committedOffsetOf, consumerGroupStateOf, consumerGroupValue } from './group-records.ts';
 
 export interface GroupSummary { groupId: string; protocolType: string; state: string; type: 'classic' | 'consumer' }
-
-const MEMBER_STATES: readonly ConsumerMemberState[] = ['stable', 'unrevoked', 'unreleased'];
-
-function toValue(a: MemberAssignment): TopicPartitionsValue[] {
-  return [...a].filter(([, s]) => s.size > 0).map(([topicId, s]) => ({ topicId, partitions: [...s].sort((x, y) => x - y) }));
-}
-
-function fromValue(v: TopicPartitionsValue[]): MemberAssignment {
-  return new Map(v.map((t) => [t.topicId, new Set(t.partitions)]));
-}
 
 interface OwnedPartition { partition: Partition; loading: Promise<void> | null }
 
@@ -125,9 +113,7 @@ export class GroupStore {
   private replayPendingOffset(producerId: bigint, keyBytes: Buffer | null, value: Buffer | null): void {
     const key = keyBytes ? decodeKey(keyBytes) : null;
     if (!key || key.kind !== 'offset' || value === null) return;
-    const v = decodeOffsetValue(value);
-    this.addPending(producerId, key.group, `${key.topic}\u0000${key.partition}`,
-      { offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, commitTimestamp: v.commitTimestamp });
+    this.addPending(producerId, key.group, `${key.topic}\u0000${key.partition}`, committedOffsetOf(decodeOffsetValue(value)));
   }
 
   private addPending(producerId: bigint, groupId: string, offsetKey: string, value: CommittedOffset): void {
@@ -194,9 +180,7 @@ export class GroupStore {
         return;
       }
       const group = g ?? this.create(key.group);
-      const v = decodeOffsetValue(value);
-      group.offsets.set(group.offsetKey(key.topic, key.partition),
-        { offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, commitTimestamp: v.commitTimestamp });
+      group.offsets.set(group.offsetKey(key.topic, key.partition), committedOffsetOf(decodeOffsetValue(value)));
       return;
     }
     if (key.kind === 'consumer-group') {
@@ -204,7 +188,10 @@ export class GroupStore {
         if (this.groups.get(key.group)?.type === 'consumer') this.groups.delete(key.group);
         return;
       }
-      this.replayConsumerGroup(key.group, value);
+      const state = consumerGroupStateOf(decodeConsumerGroupValue(value));
+      const group = this.groups.get(key.group) ?? this.create(key.group);
+      group.convertTo('consumer');
+      group.consumer = state;
       return;
     }
     if (value === null) {
@@ -212,61 +199,12 @@ export class GroupStore {
       return;
     }
     const v = decodeGroupValue(value);
-    const group = this.groups.get(key.group) ?? this.create(key.group);
-    if (group.type !== 'classic') group.convertTo('classic');
-    group.protocolType = v.protocolType;
-    group.protocolName = v.protocol;
-    group.generationId = v.generation;
-    group.leaderId = v.leader;
-    group.stateTimestamp = v.currentStateTimestamp;
-    group.members.clear();
-    group.staticMembers.clear();
-    for (const m of v.members) {
-      const member = newMember(m.memberId, m.groupInstanceId, m.clientId, m.clientHost, m.rebalanceTimeout, m.sessionTimeout,
-        [{ name: v.protocol ?? '', metadata: m.subscription }]);
-      member.assignment = m.assignment;
-      group.members.set(m.memberId, member);
-      if (m.groupInstanceId) group.staticMembers.set(m.groupInstanceId, m.memberId);
-    }
-    group.state = group.members.size > 0 ? 'Stable' : 'Empty';
-  }
-
-  /** A consumer-protocol group's record: the latest state of the whole group (members, epochs, assignments, target). */
-  private replayConsumerGroup(groupId: string, value: Buffer): void {
-    const v = decodeConsumerGroupValue(value);
-    const group = this.groups.get(groupId) ?? this.create(groupId);
-    group.convertTo('consumer');
-    const state = new ConsumerGroupState();
-    state.groupEpoch = v.groupEpoch;
-    state.assignmentEpoch = v.assignmentEpoch;
-    state.assignorName = v.assignor;
-    state.subscriptionSignature = v.subscriptionSignature;
-    for (const m of v.members) {
-      state.members.set(m.memberId, {
-        memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, clientId: m.clientId, clientHost: m.clientHost,
-        memberEpoch: m.memberEpoch, previousMemberEpoch: m.previousMemberEpoch, state: MEMBER_STATES[m.state] ?? 'stable',
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
-        serverAssignor: m.serverAssignor, assigned: fromValue(m.assigned), pendingRevocation: fromValue(m.pendingRevocation),
-        sessionTimer: null, rebalanceTimer: null,
-      });
-      state.target.set(m.memberId, fromValue(m.target));
-    }
-    group.consumer = state;
+    applyClassicGroupValue(this.groups.get(key.group) ?? this.create(key.group), v);
   }
 
   /** Stores a consumer-protocol group's whole state as one record (acks=all, see append). */
   storeConsumerGroup(group: Group): Promise<void> {
-    const c = group.consumer;
-    const value = consumerGroupRecordValue({
-      groupEpoch: c.groupEpoch, assignmentEpoch: c.assignmentEpoch, assignor: c.assignorName, subscriptionSignature: c.subscriptionSignature,
-      members: [...c.members.values()].map((m) => ({
-        memberId: m.memberId, instanceId: m.instanceId, rackId: m.rackId, clientId: m.clientId, clientHost: m.clientHost,
-        memberEpoch: m.memberEpoch, previousMemberEpoch: m.previousMemberEpoch, state: MEMBER_STATES.indexOf(m.state),
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs, subscribedTopicNames: m.subscribedTopicNames, subscribedTopicRegex: m.subscribedTopicRegex,
-        serverAssignor: m.serverAssignor, assigned: toValue(m.assigned), pendingRevocation: toValue(m.pendingRevocation),
-        target: toValue(c.target.get(m.memberId) ?? new Map()),
-      })),
-    });
+    const value = consumerGroupRecordValue(consumerGroupValue(group.consumer));
     return this.append(group.id, [{ key: consumerGroupRecordKey(group.id), value }]).catch((err: Error) => {
       this.log.error(`group ${group.id}: storing consumer group state failed: ${err.message}`);
       throw err;
@@ -450,18 +388,7 @@ export class GroupStore {
 
   /** Stores the group's membership and assignments (acks=all, see append). */
   storeGroup(group: Group): Promise<void> {
-    const value = groupValue({
-      protocolType: group.protocolType ?? '',
-      generation: group.generationId,
-      protocol: group.protocolName,
-      leader: group.leaderId,
-      currentStateTimestamp: group.stateTimestamp,
-      members: [...group.members.values()].map((m) => ({
-        memberId: m.memberId, groupInstanceId: m.groupInstanceId, clientId: m.clientId, clientHost: m.clientHost,
-        rebalanceTimeout: m.rebalanceTimeoutMs, sessionTimeout: m.sessionTimeoutMs,
-        subscription: group.metadataOf(m), assignment: m.assignment,
-      })),
-    });
+    const value = groupValue(classicGroupValue(group));
     return this.append(group.id, [{ key: groupKey(group.id), value }]).catch((err: Error) => {
       this.log.error(`group ${group.id}: storing group metadata failed: ${err.message}`);
       throw err;

@@ -17,7 +17,7 @@
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import { OFFSETS_TOPIC } from '../groups/index.ts';
-import { writeMarkersLocally } from '../transactions/index.ts';
+import { splitTp, writeMarkersLocally } from '../transactions/index.ts';
 import { AclOperation, allowed, clusterAllowed, requireTopic, ResourceType } from './authz.ts';
 import type { ApiHandler, BrokerServices, Request } from './index.ts';
 import { commitAuthorized } from './offset-commit-authz.ts';
@@ -204,8 +204,8 @@ export const describeTransactionsHandler: ApiHandler<65> = {
         }
         const topics = new Map<string, number[]>();
         for (const k of txn.partitions) {
-          const i = k.lastIndexOf('\u0000');
-          topics.set(k.slice(0, i), [...(topics.get(k.slice(0, i)) ?? []), Number(k.slice(i + 1))]);
+          const { topic, partition } = splitTp(k);
+          topics.set(topic, [...(topics.get(topic) ?? []), partition]);
         }
         return {
           errorCode, transactionalId, transactionState: txn.state, transactionTimeoutMs: txn.timeoutMs,

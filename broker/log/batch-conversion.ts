@@ -18,7 +18,8 @@ import { KafkaError } from '../errors.ts';
 import type { CompressionType, LogConfig } from './log-config.ts';
 import { COMPRESSION_CODEC_MASK, CONTROL_MASK, CRC_OFFSET, ATTRIBUTES_OFFSET, LENGTH_OFFSET, LOG_OVERHEAD, RECORDS_OFFSET, TIMESTAMP_TYPE_MASK, readBatchHeader } from './record-batch.ts';
 import type { BatchHeader } from './record-batch.ts';
-import { CODEC_GZIP, CODEC_LZ4, CODEC_NONE, CODEC_SNAPPY, CODEC_ZSTD, compressRecords, decompressRecords, readRawRecords } from './records.ts';
+import { CODEC_GZIP, CODEC_LZ4, CODEC_NONE, CODEC_SNAPPY, CODEC_ZSTD, compressRecords, decompressRecords } from './compression.ts';
+import { readRawRecords } from './records.ts';
 import { crc32c } from '@node-rs/crc32';
 
 const CODEC_OF: Record<Exclude<CompressionType, 'producer'>, number> = {

@@ -54,3 +54,24 @@ export function readOffsetCheckpoint(dir: string, file: string): bigint | null {
 export function writeOffsetCheckpoint(dir: string, file: string, offset: bigint): void {
   writeCheckpoint(path.join(dir, file), [[offset]]);
 }
+
+/**
+ * The one-offset checkpoints of a log directory, remembering what each file says: writing the
+ * offset a file holds already is skipped (each write is two fsyncs).
+ */
+export class OffsetCheckpoints {
+  private readonly dir: string;
+  private readonly written: Map<string, bigint>;
+
+  /** `known`: what the files hold (or, for the log start, would be derived without one). */
+  constructor(dir: string, known: Iterable<readonly [string, bigint]>) {
+    this.dir = dir;
+    this.written = new Map(known);
+  }
+
+  write(file: string, offset: bigint): void {
+    if (this.written.get(file) === offset) return;
+    writeOffsetCheckpoint(this.dir, file, offset);
+    this.written.set(file, offset);
+  }
+}

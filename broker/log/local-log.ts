@@ -11,6 +11,9 @@
  *     started and hold a reference on each segment they touch (retain/release), so a segment
  *     deleted or replaced under a reader keeps its fd; a reader that finds a segment gone
  *     re-reads the list and continues from the same offset (in the cleaned segment).
+ *   - A segment deleted with a file.delete.delay.ms (Kafka's asynchronous delete) keeps its
+ *     `.deleted` file that long: the list holds a reader reference on it, released when the
+ *     delay ends or the log closes; the file is unlinked when its last reference goes.
  *   - flushUpTo() is a group commit: concurrent callers share one fdatasync pass, which first
  *     yields to the event loop so appends already on their way join it, and fsyncs the
  *     directory when a segment file was created since the last pass.
@@ -57,6 +60,12 @@ export interface ReadPartsResult {
   readonly logEndOffset: bigint;
 }
 
+/** Runs `fn` after `ms`; returns a cancel. */
+export type Schedule = (fn: () => void, ms: number) => () => void;
+
+/** The default Schedule: a timer that does not keep the process alive. */
+export const unrefTimeout: Schedule = (fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return () => clearTimeout(t); };
+
 interface FlushWaiter {
   readonly offset: bigint;
   readonly resolve: () => void;
@@ -73,12 +82,16 @@ export class LocalLog {
   private dirDirty = false;
   private flushWaiters: FlushWaiter[] = [];
   private flushing = false;
+  private readonly schedule: Schedule;
+  /** Deleted segments held for file.delete.delay.ms, with the cancel of their release. */
+  private readonly delayedDeletes = new Map<LogSegment, () => void>();
 
-  constructor(dir: string, name: string, segments: LogSegment[], recoveryPoint: bigint) {
+  constructor(dir: string, name: string, segments: LogSegment[], recoveryPoint: bigint, schedule: Schedule) {
     this.dir = dir;
     this.name = name;
     this.segments = segments;
     this.recoveryPoint = recoveryPoint;
+    this.schedule = schedule;
   }
 
   get active(): LogSegment { return this.segments[this.segments.length - 1]!; }
@@ -228,10 +241,10 @@ export class LocalLog {
   // ---------------------------------------------------------------- deletion, truncation, swap
 
   /**
-   * Deletes the oldest segments (never the active one) while `shouldDelete` says so. `beforeDelete`
-   * sees each segment before it is deleted (to hold its file for file.delete.delay.ms).
+   * Deletes the oldest segments (never the active one) while `shouldDelete` says so, each file
+   * kept for `deleteDelayMs` (file.delete.delay.ms; see the top of this file).
    */
-  deleteOldestWhile(shouldDelete: (seg: LogSegment, nextBase: bigint) => boolean, beforeDelete?: (seg: LogSegment) => void): { deleted: bigint[]; bytes: number } {
+  deleteOldestWhile(shouldDelete: (seg: LogSegment, nextBase: bigint) => boolean, deleteDelayMs: number): { deleted: bigint[]; bytes: number } {
     const deleted: bigint[] = [];
     let bytes = 0;
     while (this.segments.length > 1) {
@@ -241,13 +254,27 @@ export class LocalLog {
       deleted.push(seg.baseOffset);
       bytes += seg.size;
       try {
-        beforeDelete?.(seg);
+        this.holdForDeleteDelay(seg, deleteDelayMs);
         seg.delete();
       } catch (err) {
         throw this.storageError('delete segment', err);
       }
     }
     return { deleted, bytes };
+  }
+
+  private holdForDeleteDelay(seg: LogSegment, delay: number): void {
+    if (delay <= 0 || !seg.retain()) return;
+    const cancel = this.schedule(() => this.releaseDelayedDelete(seg), Math.min(delay, 0x7fffffff));
+    this.delayedDeletes.set(seg, cancel);
+  }
+
+  private releaseDelayedDelete(seg: LogSegment): void {
+    const cancel = this.delayedDeletes.get(seg);
+    if (!cancel) return;
+    this.delayedDeletes.delete(seg);
+    cancel();
+    seg.release();
   }
 
   /** Removes every batch at or after `offset`, which must not be below the first segment's base. */
@@ -289,8 +316,10 @@ export class LocalLog {
     }
   }
 
+  /** Closes the segments and ends every file.delete.delay.ms wait now: the `.deleted` files go. */
   close(): void {
     for (const s of this.segments) s.close();
+    for (const seg of [...this.delayedDeletes.keys()]) this.releaseDelayedDelete(seg);
   }
 
   // ---------------------------------------------------------------- flush

@@ -90,3 +90,6 @@ export function parseSwapFileName(name: string): bigint | null {
   const parsed = parseOffsetFileName(name.slice(0, -SWAP_SUFFIX.length));
   return parsed?.kind === 'log' ? parsed.offset : null;
 }
+
+/** Sort order of offsets (bigint), ascending: `offsets.sort(compareOffsets)`. */
+export function compareOffsets(a: bigint, b: bigint): number { return a < b ? -1 : a > b ? 1 : 0; }

@@ -34,13 +34,12 @@ import { fsyncDir, readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpo
 import type { LeaderEpochCache } from './leader-epoch-cache.ts';
 import type { LogConfig } from './log-config.ts';
 import {
-  CLEANER_OFFSET_CHECKPOINT, isTransientFile, LEGACY_ABORTED_TXN_INDEX, LOG_START_OFFSET_CHECKPOINT, logFile, offsetIndexFile,
+  CLEANER_OFFSET_CHECKPOINT, compareOffsets, isTransientFile, LEGACY_ABORTED_TXN_INDEX, LOG_START_OFFSET_CHECKPOINT, logFile, offsetIndexFile,
   parseOffsetFileName, parseSwapFileName, producerSnapshotFile, RECOVERY_POINT_CHECKPOINT, SWAP_SUFFIX, timeIndexFile, txnIndexFile,
 } from './log-files.ts';
 import { LogSegment, scanBatchesSync } from './log-segment.ts';
-import type { ProducerStateManager } from './producer-state.ts';
-import { isControl, lastOffsetOf } from './record-batch.ts';
-import { CONTROL_ABORT } from './records.ts';
+import { snapshotOffsets, type ProducerStateManager } from './producer-state.ts';
+import { lastOffsetOf } from './record-batch.ts';
 import { decodeAbortedTxns } from './txn-index.ts';
 
 export interface LoadedLog {
@@ -196,16 +195,6 @@ function migrateLegacyTxnIndex(dir: string, segments: readonly LogSegment[]): vo
   fsyncDir(dir);
 }
 
-/** Offsets of the producer snapshots in `dir`, oldest first. */
-export function snapshotOffsets(dir: string): bigint[] {
-  const out: bigint[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    const p = parseOffsetFileName(name);
-    if (p?.kind === 'snapshot') out.push(p.offset);
-  }
-  return out.sort(compareOffsets);
-}
-
 /**
  * Producer state = newest valid snapshot <= log end + replay of the log after it (on open, and
  * after a truncation). Snapshots past the log end and unreadable ones are deleted.
@@ -238,17 +227,9 @@ export function rebuildProducerState(
     }
     seg.txnIndex.reset();
     seg.forEachBatchFrom(from, (h) => {
-      const openedAt = isControl(h) && h.producerId >= 0n ? producers.entry(h.producerId)?.currentTxnFirstOffset ?? -1n : -1n;
-      producers.replay(h);
-      if (openedAt >= 0n && seg.controlTypeSync(h) === CONTROL_ABORT) {
-        seg.txnIndex.append({
-          producerId: h.producerId, firstOffset: openedAt, lastOffset: h.baseOffset,
-          lastStableOffset: producers.firstUnstableOffset() ?? h.baseOffset + 1n,
-        });
-      }
+      const aborted = producers.replayCompletingTxn(h, () => seg.controlTypeSync(h));
+      if (aborted) seg.txnIndex.append(aborted);
     });
   }
   producers.truncateHead(startOffset);
 }
-
-function compareOffsets(a: bigint, b: bigint): number { return a < b ? -1 : a > b ? 1 : 0; }

@@ -7,6 +7,9 @@
  *   max.message.bytes (record-batch.ts validateClientBatches); the request within segment.bytes
  *   (RECORD_LIST_TOO_LARGE); on a compacted topic, no record without a key (INVALID_RECORD,
  *   decompressing compressed batches to check, as Kafka does).
+ *   Then the batches are converted as the topic stores them (batch-conversion.ts: timestamps
+ *   checked, re-compressed to compression.type, MESSAGE_TOO_LARGE if that outgrows
+ *   max.message.bytes): prepareClientAppend.
  * - From a leader (replication): batches as stored, base offsets increasing from the log end
  *   (validateReplicatedBatches), and within segment.bytes.
  * - Retention: which of the oldest segments retention.ms / retention.bytes let go.
@@ -14,8 +17,9 @@
 import { KafkaError } from '../errors.ts';
 import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
-import { validateClientBatches, validateReplicatedBatches, type BatchHeader } from './record-batch.ts';
+import { lastOffsetOf, validateClientBatches, validateReplicatedBatches, type BatchHeader } from './record-batch.ts';
 import { firstKeylessRecord } from './records.ts';
+import { checkTimestamps, convertCompression } from './batch-conversion.ts';
 
 /** The headers of a produce request's batches for partition `name`, once it may be appended. */
 export function checkClientAppend(records: Buffer, config: LogConfig, name: string, coordinator = false): BatchHeader[] {
@@ -33,11 +37,42 @@ export function checkClientAppend(records: Buffer, config: LogConfig, name: stri
   return headers;
 }
 
-/** The headers of batches replicated from the leader, once they may be appended at `logEndOffset`. */
-export function checkReplicatedAppend(records: Buffer, logEndOffset: bigint, config: LogConfig, name: string): BatchHeader[] {
+/**
+ * A produce request's batches for partition `name` as the log will store them (the input buffer
+ * itself, or a re-compressed copy), with their headers, once they may be appended at `now`.
+ */
+export function prepareClientAppend(received: Buffer, config: LogConfig, name: string, coordinator: boolean, now: number): { records: Buffer; headers: BatchHeader[] } {
+  const checked = checkClientAppend(received, config, name, coordinator);
+  checkTimestamps(received, checked, config, now);
+  const converted = convertCompression(received, checked, config);
+  if (converted.records !== received) {
+    const big = converted.headers.find((h) => h.size > config.maxMessageBytes);
+    if (big) throw new KafkaError('MESSAGE_TOO_LARGE', `${name}: re-compressed batch of ${big.size} bytes exceeds max.message.bytes ${config.maxMessageBytes}`);
+  }
+  return converted;
+}
+
+/** Batches replicated from the leader as they are (Kafka's LogAppendInfo of them). */
+export interface ReplicatedAppend {
+  readonly headers: BatchHeader[];
+  readonly firstOffset: bigint;
+  readonly lastOffset: bigint;
+  /** The largest batch maxTimestamp. */
+  readonly maxTimestamp: bigint;
+  readonly recordCount: number;
+}
+
+/** Batches replicated from the leader, once they may be appended at `logEndOffset`. */
+export function checkReplicatedAppend(records: Buffer, logEndOffset: bigint, config: LogConfig, name: string): ReplicatedAppend {
   const headers = validateReplicatedBatches(records, logEndOffset, name);
   checkSegmentFits(records, config, name);
-  return headers;
+  let maxTimestamp = -1n;
+  let recordCount = 0;
+  for (const h of headers) {
+    if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp;
+    recordCount += h.lastOffsetDelta + 1;
+  }
+  return { headers, firstOffset: headers[0]!.baseOffset, lastOffset: lastOffsetOf(headers.at(-1)!), maxTimestamp, recordCount };
 }
 
 function checkSegmentFits(records: Buffer, config: LogConfig, name: string): void {

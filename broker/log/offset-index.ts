@@ -14,21 +14,14 @@
  */
 import fs from 'node:fs';
 import { TMP_SUFFIX } from './log-files.ts';
+import { IndexEntries } from './index-entries.ts';
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8;
 
-export class OffsetIndex {
-  readonly baseOffset: bigint;
-  private buf: Buffer;
-  private count = 0;
-
+export class OffsetIndex extends IndexEntries {
   constructor(baseOffset: bigint, initialCapacity = 64) {
-    this.baseOffset = baseOffset;
-    this.buf = Buffer.alloc(initialCapacity * OFFSET_INDEX_ENTRY_SIZE);
+    super(baseOffset, OFFSET_INDEX_ENTRY_SIZE, initialCapacity);
   }
-
-  get entries(): number { return this.count; }
-  get sizeInBytes(): number { return this.count * OFFSET_INDEX_ENTRY_SIZE; }
 
   relativeOffsetAt(i: number): number { return this.buf.readInt32BE(i * OFFSET_INDEX_ENTRY_SIZE); }
   positionAt(i: number): number { return this.buf.readInt32BE(i * OFFSET_INDEX_ENTRY_SIZE + 4); }
@@ -39,19 +32,14 @@ export class OffsetIndex {
   }
 
   append(offset: bigint, position: number): void {
-    const rel = Number(offset - this.baseOffset);
-    if (rel < 0 || rel > 0x7fffffff) throw new RangeError(`offset ${offset} not representable relative to ${this.baseOffset}`);
+    const rel = this.relative(offset);
     if (this.count > 0 && (rel <= this.relativeOffsetAt(this.count - 1) || position <= this.positionAt(this.count - 1))) {
       throw new RangeError(`offset index entries must increase: (${offset}, ${position}) after ${JSON.stringify(this.lastEntry(), (_k, v) => typeof v === 'bigint' ? v.toString() : v)}`);
     }
-    if ((this.count + 1) * OFFSET_INDEX_ENTRY_SIZE > this.buf.length) {
-      const bigger = Buffer.alloc(this.buf.length * 2);
-      this.buf.copy(bigger, 0, 0, this.sizeInBytes);
-      this.buf = bigger;
-    }
-    this.buf.writeInt32BE(rel, this.count * OFFSET_INDEX_ENTRY_SIZE);
-    this.buf.writeInt32BE(position, this.count * OFFSET_INDEX_ENTRY_SIZE + 4);
-    this.count++;
+    const at = this.slot();
+    this.buf.writeInt32BE(rel, at);
+    this.buf.writeInt32BE(position, at + 4);
+    this.appended();
   }
 
   /** The last entry with offset <= target, or (baseOffset, 0) when there is none. */
@@ -77,10 +65,6 @@ export class OffsetIndex {
     }
   }
 
-  encode(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.sizeInBytes));
-  }
-
   /**
    * Decodes an index file's bytes; null if they cannot be this segment's index (size not a
    * multiple of 8, entries not increasing, positions past `logSize`).
@@ -97,8 +81,7 @@ export class OffsetIndex {
       prevRel = rel;
       prevPos = pos;
     }
-    bytes.copy(index.buf);
-    index.count = bytes.length / OFFSET_INDEX_ENTRY_SIZE;
+    index.load(bytes);
     return index;
   }
 }

@@ -1,11 +1,11 @@
 /**
  * PartitionLog: one partition replica's log (Kafka's UnifiedLog) — the log start offset, the
- * producer state and leader epoch cache, and the policies over the segment list: what an append
- * may write, when to roll, flush and delete, truncation, and the cleaner's swap. Three layers:
- * LogLoader (log-loader.ts: recovery on open), LocalLog (local-log.ts: the segment list, reads,
- * the recovery point and group-commit flush) and this class; what an append may write and what
- * retention lets go are log-validator.ts's. Files and their byte formats:
- * log-files.ts and the modules it names.
+ * producer state and leader epoch cache, and the policies over the segment list: appends, when
+ * to roll, flush and delete, truncation, and the cleaner's swap. Three layers: LogLoader
+ * (log-loader.ts: recovery on open), LocalLog (local-log.ts: the segment list, reads, the
+ * recovery point, group-commit flush, delayed file deletes) and this class. What an append may
+ * write and what retention lets go: log-validator.ts; an append's producer-state analysis and the
+ * snapshot files: producer-state.ts. Files and their byte formats: log-files.ts and the modules it names.
  *
  * Concurrency contract
  *   - Everything runs on one event loop. append(), truncateTo(), deleteRecordsBefore(),
@@ -22,28 +22,24 @@
  *
  * Compaction (log-cleaner.ts): the cleaner reads non-active segments (holding references),
  * writes a replacement to `<base>.log.cleaned`, fsyncs it, then replaceSegments() swaps it in
- * synchronously (LocalLog.swapIn). Appends and reads never wait for the cleaner. Compacted
- * topics reject records without a key (INVALID_RECORD), decompressing compressed batches to
- * check, as Kafka does (log-validator.ts).
+ * synchronously (LocalLog.swapIn). Appends and reads never wait for the cleaner.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { KafkaError } from '../errors.ts';
 import type { LogConfig } from './log-config.ts';
 import type { LogSegment } from './log-segment.ts';
-import { stampOffsetAndEpoch, stampLogAppendTime, lastOffsetOf, isControl, validateReplicatedBatches } from './record-batch.ts';
-import { CONTROL_ABORT, controlTypeOf, encodeMarkerBatch } from './records.ts';
+import { stampOffsetAndEpoch, stampLogAppendTime, validateReplicatedBatches } from './record-batch.ts';
+import { controlTypeOf, encodeMarkerBatch } from './records.ts';
 import type { AbortedTxn } from './txn-index.ts';
-import { checkClientAppend, checkReplicatedAppend, retentionVerdict } from './log-validator.ts';
-import { checkTimestamps, convertCompression } from './batch-conversion.ts';
+import { checkReplicatedAppend, prepareClientAppend, retentionVerdict } from './log-validator.ts';
 import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
-import { fsyncDir, writeOffsetCheckpoint } from './checkpoint-file.ts';
-import { producerSnapshotFile, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT } from './log-files.ts';
-import { loadLog, rebuildProducerState, snapshotOffsets } from './log-loader.ts';
-import { LocalLog } from './local-log.ts';
-import { writeFileAtomicallyAsync } from './offset-index.ts';
-import { FlushPolicy } from './flush-policy.ts';
+import { fsyncDir, OffsetCheckpoints } from './checkpoint-file.ts';
+import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT } from './log-files.ts';
+import { loadLog, rebuildProducerState } from './log-loader.ts';
+import { LocalLog, unrefTimeout } from './local-log.ts';
+import { FlushPolicy, RollFlusher, SNAPSHOTS_KEPT } from './flush-policy.ts';
 import { CleanerCheckpoint } from './cleaner-checkpoint.ts';
 import { storageFailure } from './errors.ts';
 import type { ReadOptions, ReadPartsResult, ReadResult } from './local-log.ts';
@@ -52,38 +48,28 @@ export type { ReadOptions, ReadPartsResult, ReadResult } from './local-log.ts';
 export type { AppendOptions, AppendResult, CleanerView, PartitionLogOptions, RetentionResult } from './partition-log-types.ts';
 import type { AppendOptions, AppendResult, CleanerView, PartitionLogOptions, RetentionResult } from './partition-log-types.ts';
 
-const SNAPSHOTS_KEPT = 2;
-
 export class PartitionLog {
   readonly dir: string;
   readonly name: string;
   private config: LogConfig;
   private readonly clock: () => number;
-  private readonly schedule: (fn: () => void, ms: number) => () => void;
-  /**
-   * Segments removed by retention whose `.deleted` file is kept for file.delete.delay.ms (Kafka's
-   * asynchronous delete): each holds a reader reference, released when its delay ends or the log
-   * closes; the segment's file is unlinked when its last reference goes.
-   */
-  private readonly delayedDeletes = new Map<LogSegment, () => void>();
   private local!: LocalLog;
   private startOffset = 0n;
   private flushPolicy!: FlushPolicy;
-  private background: Promise<void> = Promise.resolve();
-  private backgroundError: Error | null = null;
+  private rollFlusher!: RollFlusher;
   private readonly producers: ProducerStateManager;
   private readonly epochs: LeaderEpochCache;
   private closed = false;
   /** close() or delete() has started: no more appends. */
   private closing = false;
   private cleanerState!: CleanerCheckpoint;
+  private checkpoints!: OffsetCheckpoints;
 
-  private constructor(dir: string, config: LogConfig, opts: PartitionLogOptions) {
+  private constructor(dir: string, config: LogConfig, opts: Pick<PartitionLogOptions, 'name' | 'clock'>) {
     this.dir = dir;
     this.name = opts.name ?? path.basename(dir);
     this.config = config;
     this.clock = opts.clock ?? Date.now;
-    this.schedule = opts.schedule ?? ((fn, ms) => { const t = setTimeout(fn, ms); t.unref(); return () => clearTimeout(t); });
     this.producers = new ProducerStateManager(dir);
     this.epochs = new LeaderEpochCache(dir);
   }
@@ -96,26 +82,16 @@ export class PartitionLog {
     try {
       await fs.promises.mkdir(dir, { recursive: true });
       const loaded = loadLog(dir, config, log.clock(), log.producers, log.epochs);
-      log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint);
-      log.flushPolicy = new FlushPolicy(log.local, (offset) => log.flushUpTo(offset));
+      log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint, opts.schedule ?? unrefTimeout);
+      log.flushPolicy = new FlushPolicy(log.local, () => log.closed);
+      log.rollFlusher = new RollFlusher(log.local, log.producers, (offset) => log.checkpoints.write(RECOVERY_POINT_CHECKPOINT, offset), (what, err) => log.storageError(what, err));
       log.startOffset = loaded.startOffset;
-      log.checkpointed.set(RECOVERY_POINT_CHECKPOINT, loaded.recoveryPoint);
-      log.checkpointed.set(LOG_START_OFFSET_CHECKPOINT, loaded.startOffset);
+      log.checkpoints = new OffsetCheckpoints(dir, [[RECOVERY_POINT_CHECKPOINT, loaded.recoveryPoint], [LOG_START_OFFSET_CHECKPOINT, loaded.startOffset]]);
       log.cleanerState = new CleanerCheckpoint(dir, loaded.firstDirty);
     } catch (err) {
       throw log.storageError('open', err);
     }
     return log;
-  }
-
-  /** The offset each checkpoint file holds (or, for the log start, would be derived without it). */
-  private readonly checkpointed = new Map<string, bigint>();
-
-  /** Writes a one-offset checkpoint unless it already says `offset` (each write is two fsyncs). */
-  private writeOffsetCheckpoint(file: string, offset: bigint): void {
-    if (this.checkpointed.get(file) === offset) return;
-    writeOffsetCheckpoint(this.dir, file, offset);
-    this.checkpointed.set(file, offset);
   }
 
   // ---------------------------------------------------------------- getters
@@ -141,52 +117,34 @@ export class PartitionLog {
 
   /**
    * Validates, de-duplicates, assigns offsets, stamps and writes a produce request's record
-   * batches for this partition, all or nothing. Stamps the batches in place (or a re-compressed copy when compression.type asks for another codec). See the contracts
-   * at the top of this file.
+   * batches for this partition, all or nothing. Stamps the batches in place (or a re-compressed
+   * copy when compression.type asks for another codec). See the contracts at the top of this file.
    */
   append(received: Buffer, opts: AppendOptions): AppendResult {
     this.ensureWritable();
     const now = opts.now ?? this.clock();
-    const checked = checkClientAppend(received, this.config, this.name, opts.coordinator ?? false);
-    checkTimestamps(received, checked, this.config, now);
-    const { records, headers } = convertCompression(received, checked, this.config);
-    if (records !== received) {
-      const big = headers.find((h) => h.size > this.config.maxMessageBytes);
-      if (big) throw new KafkaError('MESSAGE_TOO_LARGE', `${this.name}: re-compressed batch of ${big.size} bytes exceeds max.message.bytes ${this.config.maxMessageBytes}`);
-    }
+    const { records, headers } = prepareClientAppend(received, this.config, this.name, opts.coordinator ?? false, now);
     const logAppendTime = this.config.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
-    const pending = new ProducerAppendBatch();
-    const planned: { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number; position: number }[] = [];
-    let next = this.logEndOffset;
-    let maxTimestamp = -1n;
-    for (const h of headers) {
-      if (h.producerId >= 0n) {
-        const dup = this.producers.findDuplicate(pending, h);
-        if (dup) {
-          return {
-            baseOffset: dup.baseOffset, lastOffset: dup.lastOffset, logAppendTime: logAppendTime >= 0n ? dup.timestamp : -1n,
-            duplicate: true, recordCount: Number(dup.lastOffset - dup.baseOffset) + 1,
-            flushRequired: this.flushPolicy.requiresFlush(dup.lastOffset, this.config),
-          };
-        }
-        this.producers.check(pending, h);
-      }
-      const ts = logAppendTime >= 0n ? logAppendTime : h.maxTimestamp;
-      this.producers.stage(pending, h, next, ts);
-      planned.push({ baseOffset: next, lastOffsetDelta: h.lastOffsetDelta, maxTimestamp: ts, size: h.size, position: h.position });
-      if (ts > maxTimestamp) maxTimestamp = ts;
-      next += BigInt(h.recordsCount);
+    const plan = this.producers.analyzeAppend(headers, this.logEndOffset, logAppendTime);
+    if (plan.duplicate) {
+      const dup = plan.duplicate;
+      return {
+        baseOffset: dup.baseOffset, lastOffset: dup.lastOffset, logAppendTime: logAppendTime >= 0n ? dup.timestamp : -1n,
+        duplicate: true, recordCount: Number(dup.lastOffset - dup.baseOffset) + 1,
+        flushRequired: this.flushPolicy.requiresFlush(dup.lastOffset, this.config),
+      };
     }
-    const first = planned[0]!.baseOffset;
+    const next = plan.nextOffset;
+    const first = plan.batches[0]!.baseOffset;
     const lastOffset = next - 1n;
 
-    this.maybeRoll(records.length, maxTimestamp, lastOffset, now);
-    for (const p of planned) {
+    this.maybeRoll(records.length, plan.maxTimestamp, lastOffset, now);
+    for (const p of plan.batches) {
       stampOffsetAndEpoch(records, p.position, p.baseOffset, opts.leaderEpoch);
       if (logAppendTime >= 0n) stampLogAppendTime(records, p.position, p.size, logAppendTime);
     }
-    this.local.append(records, planned, this.config.indexIntervalBytes);
-    this.producers.commit(pending);
+    this.local.append(records, plan.batches, this.config.indexIntervalBytes);
+    this.producers.commit(plan.pending);
     if (opts.leaderEpoch >= 0 && opts.leaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(opts.leaderEpoch, first);
     const recordCount = Number(next - first);
     const flushRequired = this.flushPolicy.appended(recordCount, next, this.config);
@@ -211,15 +169,11 @@ export class PartitionLog {
     const pending = new ProducerAppendBatch();
     this.producers.stage(pending, h!, offset, BigInt(now));
     this.producers.commit(pending);
-    if (!commit && firstOffset >= 0n) this.recordAbort(producerId, firstOffset, offset);
+    // an abort is indexed in the active segment, which holds its marker
+    if (!commit && firstOffset >= 0n) this.local.active.txnIndex.append(this.producers.abortedTxn(producerId, firstOffset, offset));
     if (opts.leaderEpoch >= 0 && opts.leaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(opts.leaderEpoch, offset);
     const flushRequired = this.flushPolicy.appended(1, offset + 1n, this.config);
     return { baseOffset: offset, lastOffset: offset, logAppendTime: -1n, duplicate: false, recordCount: 1, flushRequired };
-  }
-
-  /** Indexes an abort marker just appended (to the active segment, which holds it). */
-  private recordAbort(producerId: bigint, firstOffset: bigint, markerOffset: bigint): void {
-    this.local.active.txnIndex.append({ producerId, firstOffset, lastOffset: markerOffset, lastStableOffset: this.producers.firstUnstableOffset() ?? markerOffset + 1n });
   }
 
   /** The first offset of the oldest open transaction, or null: the last stable offset is min(this, high watermark). */
@@ -239,25 +193,16 @@ export class PartitionLog {
   appendAsFollower(records: Buffer, opts: { now?: number } = {}): { firstOffset: bigint; lastOffset: bigint; recordCount: number; flushRequired: boolean } {
     this.ensureWritable();
     const now = opts.now ?? this.clock();
-    const headers = checkReplicatedAppend(records, this.logEndOffset, this.config, this.name);
-    let maxTimestamp = -1n;
-    let recordCount = 0;
-    for (const h of headers) {
-      if (h.maxTimestamp > maxTimestamp) maxTimestamp = h.maxTimestamp;
-      recordCount += h.lastOffsetDelta + 1;
-    }
-    const first = headers[0]!.baseOffset;
-    const lastOffset = lastOffsetOf(headers.at(-1)!);
+    const { headers, firstOffset, lastOffset, maxTimestamp, recordCount } = checkReplicatedAppend(records, this.logEndOffset, this.config, this.name);
     this.maybeRoll(records.length, maxTimestamp, lastOffset, now);
     this.local.append(records, headers, this.config.indexIntervalBytes);
     for (const h of headers) {
-      const openedAt = isControl(h) && h.producerId >= 0n ? this.producers.entry(h.producerId)?.currentTxnFirstOffset ?? -1n : -1n;
-      this.producers.replay(h);
-      if (openedAt >= 0n && controlTypeOf(records, h.position) === CONTROL_ABORT) this.recordAbort(h.producerId, openedAt, h.baseOffset);
+      const aborted = this.producers.replayCompletingTxn(h, () => controlTypeOf(records, h.position));
+      if (aborted) this.local.active.txnIndex.append(aborted);
       if (h.partitionLeaderEpoch >= 0 && h.partitionLeaderEpoch !== this.epochs.latestEpoch) this.epochs.assign(h.partitionLeaderEpoch, h.baseOffset);
     }
     const flushRequired = this.flushPolicy.appended(recordCount, lastOffset + 1n, this.config);
-    return { firstOffset: first, lastOffset, recordCount, flushRequired };
+    return { firstOffset, lastOffset, recordCount, flushRequired };
   }
 
   private maybeRoll(messagesSize: number, maxTimestampInMessages: bigint, maxOffsetInMessages: bigint, now: number): void {
@@ -266,77 +211,31 @@ export class PartitionLog {
 
   /** Starts a new active segment at the log end; the old one is sealed and flushed in the background. */
   private roll(now: number): void {
-    const base = this.logEndOffset;
     const snapshot = this.producers.encodeSnapshot();
-    const old = this.local.roll(now);
-    old.retain();
-    this.runInBackground(async () => {
-      try {
-        old.writeIndexes();
-        await old.flush();
-        await writeFileAtomicallyAsync(producerSnapshotFile(this.dir, base), snapshot);
-        // Background tasks run in roll order, so every earlier segment is flushed already.
-        const local = this.local;
-        if (local.recoveryPoint < old.nextOffset && local.recoveryPoint >= old.baseOffset) {
-          local.recoveryPoint = old.nextOffset;
-          this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, local.recoveryPoint);
-        }
-        this.deleteOldSnapshots();
-      } finally {
-        old.release();
-      }
-    });
-  }
-
-  private runInBackground(task: () => Promise<void>): void {
-    this.background = this.background.then(task).catch((err: unknown) => {
-      this.backgroundError = this.storageError('background flush', err);
-    });
-  }
-
-  private deleteOldSnapshots(): void {
-    const offsets = snapshotOffsets(this.dir);
-    for (const o of offsets.slice(0, Math.max(0, offsets.length - SNAPSHOTS_KEPT))) {
-      fs.rmSync(producerSnapshotFile(this.dir, o), { force: true });
-    }
+    this.rollFlusher.rolled(this.local.roll(now), snapshot);
   }
 
   // ---------------------------------------------------------------- flush
 
-  /**
-   * Resolves once every batch below `offset` is fsynced (starting a flush if none covers it).
-   * Concurrent callers share fdatasync calls (group commit).
-   */
-  flushUpTo(offset: bigint): Promise<void> {
-    if (offset <= this.local.recoveryPoint) return Promise.resolve();
-    if (this.closed) return Promise.reject(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log is closed`));
-    const flushed = this.local.flushUpTo(offset);
-    this.flushPolicy.start();
-    return flushed;
-  }
+  /** Resolves once every batch below `offset` is fsynced (group commit); see FlushPolicy.flushUpTo. */
+  flushUpTo(offset: bigint): Promise<void> { return this.flushPolicy.flushUpTo(offset); }
 
   /**
-   * For the produce path: a promise to await before acknowledging the append that ended at
-   * `lastOffset` when the flush policy requires it to be durable first (it crossed
-   * flush.messages, or is a duplicate of such an append still being flushed); null when it may
-   * be acknowledged at once.
+   * For the produce path: what to await before acknowledging the append that ended at
+   * `lastOffset` (it crossed flush.messages, or duplicates such an append); see FlushPolicy.flushed.
    */
   flushed(lastOffset: bigint): Promise<void> | null { return this.flushPolicy.flushed(lastOffset); }
 
   /** Flushes everything appended so far, and the checkpoints. */
   async flush(): Promise<void> {
     await this.flushUpTo(this.logEndOffset);
-    await this.background;
-    if (!this.closed) this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
+    await this.rollFlusher.idle();
+    if (!this.closed) this.checkpoints.write(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
   }
 
   // ---------------------------------------------------------------- read
 
-  /**
-   * Whole batches from the batch containing `offset`, at most `maxBytes` (but at least one batch
-   * with minOneBatch), none reaching `maxOffset`. Throws OFFSET_OUT_OF_RANGE outside
-   * [logStartOffset, logEndOffset]; empty at logEndOffset.
-   */
+  /** Whole batches from the batch containing `offset`, within [logStartOffset, logEndOffset]; see LocalLog.read. */
   async read(offset: bigint, maxBytes: number, opts: ReadOptions = {}): Promise<ReadResult> {
     this.ensureOpen();
     return this.local.read(offset, maxBytes, opts, () => this.startOffset);
@@ -351,11 +250,7 @@ export class PartitionLog {
     return this.local.readParts(offset, maxBytes, opts, () => this.startOffset);
   }
 
-  /**
-   * ListOffsets by timestamp: the first record with timestamp >= `timestamp` (record-exact for
-   * uncompressed CreateTime batches; otherwise the first batch whose maxTimestamp >= timestamp,
-   * reported with its base offset and maxTimestamp). null if there is none.
-   */
+  /** ListOffsets by timestamp: the first record with timestamp >= `timestamp`, or null; see LocalLog.offsetForTimestamp. */
   async offsetForTimestamp(timestamp: bigint): Promise<{ offset: bigint; timestamp: bigint } | null> {
     this.ensureOpen();
     return this.local.offsetForTimestamp(timestamp, () => this.startOffset);
@@ -396,35 +291,15 @@ export class PartitionLog {
   /** Deletes oldest segments while `predicate` holds or they lie below the log start offset. */
   private deleteSegmentsWhile(predicate: (seg: LogSegment) => boolean): RetentionResult {
     const { deleted, bytes } = this.local.deleteOldestWhile((seg, nextBase) => nextBase <= this.startOffset || predicate(seg),
-      (seg) => this.holdForDeleteDelay(seg));
+      this.config.fileDeleteDelayMs);
     if (this.local.first.baseOffset > this.startOffset) this.advanceLogStart(this.local.first.baseOffset);
-    if (deleted.length > 0) this.deleteOldSnapshots();
+    if (deleted.length > 0) this.producers.deleteOldSnapshots(SNAPSHOTS_KEPT);
     return { deletedSegments: deleted, deletedBytes: bytes, logStartOffset: this.startOffset };
-  }
-
-  private holdForDeleteDelay(seg: LogSegment): void {
-    const delay = this.config.fileDeleteDelayMs;
-    if (delay <= 0 || !seg.retain()) return;
-    const cancel = this.schedule(() => this.releaseDelayedDelete(seg), Math.min(delay, 0x7fffffff));
-    this.delayedDeletes.set(seg, cancel);
-  }
-
-  private releaseDelayedDelete(seg: LogSegment): void {
-    const cancel = this.delayedDeletes.get(seg);
-    if (!cancel) return;
-    this.delayedDeletes.delete(seg);
-    cancel();
-    seg.release();
-  }
-
-  /** Ends every file.delete.delay.ms wait now (the log is closing): the `.deleted` files go. */
-  private releaseDelayedDeletes(): void {
-    for (const seg of [...this.delayedDeletes.keys()]) this.releaseDelayedDelete(seg);
   }
 
   private advanceLogStart(offset: bigint): void {
     this.startOffset = offset;
-    this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, offset);
+    this.checkpoints.write(LOG_START_OFFSET_CHECKPOINT, offset);
     this.producers.truncateHead(offset);
     this.epochs.truncateFromStart(offset);
   }
@@ -450,12 +325,12 @@ export class PartitionLog {
         this.local.truncateTo(offset, this.config.indexIntervalBytes);
         if (this.startOffset > this.logEndOffset) {
           this.startOffset = this.logEndOffset;
-          this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, this.startOffset);
+          this.checkpoints.write(LOG_START_OFFSET_CHECKPOINT, this.startOffset);
         }
       }
       if (this.local.recoveryPoint > this.logEndOffset) {
         this.local.recoveryPoint = this.logEndOffset;
-        this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
+        this.checkpoints.write(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
       }
       this.epochs.truncateFromEnd(this.logEndOffset);
       rebuildProducerState(this.dir, this.producers, this.local.list(), this.startOffset);
@@ -476,10 +351,10 @@ export class PartitionLog {
     try {
       this.replaceAllSegmentsAt(offset);
       this.local.recoveryPoint = offset;
-      this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, offset);
+      this.checkpoints.write(RECOVERY_POINT_CHECKPOINT, offset);
       this.epochs.truncateFromEnd(offset);
       this.epochs.truncateFromStart(offset);
-      for (const s of snapshotOffsets(this.dir)) fs.rmSync(producerSnapshotFile(this.dir, s), { force: true });
+      this.producers.deleteSnapshots();
       this.producers.clear();
       this.cleanerState.restartedAt(offset);
     } catch (err) {
@@ -490,7 +365,7 @@ export class PartitionLog {
   private replaceAllSegmentsAt(offset: bigint): void {
     this.local.replaceAllAt(offset, this.clock());
     this.startOffset = offset;
-    this.writeOffsetCheckpoint(LOG_START_OFFSET_CHECKPOINT, offset);
+    this.checkpoints.write(LOG_START_OFFSET_CHECKPOINT, offset);
   }
 
   // ---------------------------------------------------------------- compaction (for LogCleaner)
@@ -506,7 +381,7 @@ export class PartitionLog {
   }
 
   /** True while the log accepts a clean (open, not closing). */
-  get cleanable(): boolean { return !this.closing && !this.closed && this.backgroundError === null; }
+  get cleanable(): boolean { return !this.closing && !this.closed && this.rollFlusher.failure === null; }
 
   /** Earliest delete horizon (ms) among the tombstones the last clean kept; null if none. */
   get earliestTombstoneHorizon(): number | null { return this.cleanerState.earliestTombstoneHorizon; }
@@ -529,7 +404,7 @@ export class PartitionLog {
    */
   async replaceSegments(old: readonly LogSegment[], cleaned: LogSegment, generation: number): Promise<boolean> {
     // Roll tasks of these segments (index writes, flush) must not run after the swap.
-    await this.background;
+    await this.rollFlusher.idle();
     if (!(this.cleanable && generation === this.cleanerState.generation && this.local.holdsConsecutive(old))) {
       cleaned.discard();
       return false;
@@ -537,8 +412,7 @@ export class PartitionLog {
     try {
       this.local.swapIn(old, cleaned);
     } catch (err) {
-      this.backgroundError = this.storageError('replace segments', err);
-      throw this.backgroundError;
+      throw this.rollFlusher.fail(this.storageError('replace segments', err));
     }
     return true;
   }
@@ -570,24 +444,23 @@ export class PartitionLog {
     if (this.closed || this.closing) return;
     this.closing = true;
     await this.flush();
-    await this.background;
+    await this.rollFlusher.idle();
     this.closed = true;
     this.flushPolicy.stop();
     try {
       const end = this.logEndOffset;
       // a snapshot at the log end already describes this state (truncation removes the ones above it)
-      const snapshot = !(end === 0n && this.producers.producerCount === 0) && !snapshotOffsets(this.dir).includes(end);
+      const snapshot = !(end === 0n && this.producers.producerCount === 0) && !this.producers.snapshotOffsets().includes(end);
       if (snapshot) {
         this.producers.writeSnapshot(end);
-        this.deleteOldSnapshots();
+        this.producers.deleteOldSnapshots(SNAPSHOTS_KEPT);
       }
-      this.writeOffsetCheckpoint(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
+      this.checkpoints.write(RECOVERY_POINT_CHECKPOINT, this.local.recoveryPoint);
       if (snapshot) fsyncDir(this.dir);
     } finally {
       this.local.close();
-      this.releaseDelayedDeletes();
     }
-    if (this.backgroundError) throw this.backgroundError;
+    if (this.rollFlusher.failure) throw this.rollFlusher.failure;
   }
 
   /**
@@ -598,26 +471,23 @@ export class PartitionLog {
   async abandon(): Promise<void> {
     if (this.closed) return;
     this.closing = true;
-    this.closed = true;
-    this.flushPolicy.stop();
-    await this.background.catch(() => undefined);
-    this.local.close();
-    this.releaseDelayedDeletes();
-    this.local.rejectFlushWaiters(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log abandoned`));
+    await this.letGo('abandoned');
   }
 
   /** Closes the files without flushing and removes the directory. */
   async delete(): Promise<void> {
     this.closing = true;
-    if (!this.closed) {
-      this.closed = true;
-      this.flushPolicy.stop();
-      await this.background.catch(() => undefined);
-      this.local.close();
-      this.releaseDelayedDeletes();
-      this.local.rejectFlushWaiters(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log deleted`));
-    }
+    if (!this.closed) await this.letGo('deleted');
     await fs.promises.rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** Closes the files writing nothing, once started background work is done; waiting flushes fail. */
+  private async letGo(how: string): Promise<void> {
+    this.closed = true;
+    this.flushPolicy.stop();
+    await this.rollFlusher.idle();
+    this.local.close();
+    this.local.rejectFlushWaiters(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log ${how}`));
   }
 
   private ensureWritable(): void {
@@ -627,7 +497,7 @@ export class PartitionLog {
 
   private ensureOpen(): void {
     if (this.closed) throw new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log ${this.dir} is closed`);
-    if (this.backgroundError) throw this.backgroundError;
+    if (this.rollFlusher.failure) throw this.rollFlusher.failure;
   }
 
   /** Wraps an I/O failure with the partition and directory; KafkaErrors pass through. */

@@ -20,7 +20,8 @@
  *     producer's is rejected (INVALID_PRODUCER_EPOCH); a newer one fences the older epoch.
  * Producer-id expiry (producer.id.expiration.ms) is not implemented yet.
  *
- * Snapshot file `<offset>.snapshot` holds the state after every batch below `offset`.
+ * Snapshot file `<offset>.snapshot` holds the state after every batch below `offset`; this
+ * module owns those files (listing, writing, deleting), as Kafka's ProducerStateManager does.
  * Byte format (big-endian):
  *   version i16 (=2; 1 is read too) | crc u32 (CRC-32C of every byte after it) | producerCount i32 |
  *   per producer: producerId i64 | epoch i16 | lastTimestamp i64 |
@@ -36,8 +37,11 @@ import fs from 'node:fs';
 import { crc32c } from '@node-rs/crc32';
 import { KafkaError } from '../errors.ts';
 import { type BatchHeader, lastSequenceOf, incrementSequence, isControl, isTransactional, NO_PRODUCER_EPOCH } from './record-batch.ts';
-import { producerSnapshotFile, TMP_SUFFIX } from './log-files.ts';
+import { compareOffsets, parseOffsetFileName, producerSnapshotFile, TMP_SUFFIX } from './log-files.ts';
+import { writeFileAtomicallyAsync } from './offset-index.ts';
 import { StorageError } from './errors.ts';
+import { CONTROL_ABORT } from './records.ts';
+import type { AbortedTxn } from './txn-index.ts';
 
 export const NUM_BATCHES_TO_RETAIN = 5;
 const SNAPSHOT_VERSION = 2;
@@ -74,6 +78,25 @@ function inSequence(lastSeq: number, nextSeq: number): boolean {
 export class ProducerAppendBatch {
   readonly updates = new Map<bigint, ProducerStateEntry>();
 }
+
+/** Where one batch of a client append goes: its offsets, its stored maxTimestamp, its bytes. */
+export interface PlannedBatch {
+  readonly baseOffset: bigint;
+  readonly lastOffsetDelta: number;
+  readonly maxTimestamp: bigint;
+  readonly size: number;
+  readonly position: number;
+}
+
+/** A client append as analyzeAppend() plans it: the batches' offsets and the staged producer state, or a duplicate. */
+export type AppendPlan =
+  | { readonly duplicate: ProducerBatchMetadata }
+  | {
+    readonly duplicate: null; readonly pending: ProducerAppendBatch; readonly batches: PlannedBatch[];
+    /** Offset after the last batch. */
+    readonly nextOffset: bigint;
+    readonly maxTimestamp: bigint;
+  };
 
 export class ProducerStateManager {
   readonly dir: string;
@@ -156,6 +179,32 @@ export class ProducerStateManager {
     if (e.batches.length > NUM_BATCHES_TO_RETAIN) e.batches.shift();
   }
 
+  /**
+   * Kafka's analyzeAndValidateProducerState for a client append whose first batch goes at
+   * `firstOffset`: each batch's offsets and stored maxTimestamp (`logAppendTime` when >= 0,
+   * else the batch's own) and the producer state it stages, or the earlier batch the request
+   * repeats (the append is a duplicate: nothing is written). Throws as check() does.
+   */
+  analyzeAppend(headers: readonly BatchHeader[], firstOffset: bigint, logAppendTime: bigint): AppendPlan {
+    const pending = new ProducerAppendBatch();
+    const batches: PlannedBatch[] = [];
+    let next = firstOffset;
+    let maxTimestamp = -1n;
+    for (const h of headers) {
+      if (h.producerId >= 0n) {
+        const dup = this.findDuplicate(pending, h);
+        if (dup) return { duplicate: dup };
+        this.check(pending, h);
+      }
+      const ts = logAppendTime >= 0n ? logAppendTime : h.maxTimestamp;
+      this.stage(pending, h, next, ts);
+      batches.push({ baseOffset: next, lastOffsetDelta: h.lastOffsetDelta, maxTimestamp: ts, size: h.size, position: h.position });
+      if (ts > maxTimestamp) maxTimestamp = ts;
+      next += BigInt(h.recordsCount);
+    }
+    return { duplicate: null, pending, batches, nextOffset: next, maxTimestamp };
+  }
+
   commit(pending: ProducerAppendBatch): void {
     for (const [id, e] of pending.updates) this.producers.set(id, e);
   }
@@ -193,6 +242,21 @@ export class ProducerStateManager {
       if (e.currentTxnFirstOffset >= 0n) out.push({ producerId: e.producerId, epoch: e.epoch, firstOffset: e.currentTxnFirstOffset, lastTimestamp: e.lastTimestamp });
     }
     return out;
+  }
+
+  /** The aborted-transactions index entry of an abort marker at `markerOffset` just applied (its LSO is after it). */
+  abortedTxn(producerId: bigint, firstOffset: bigint, markerOffset: bigint): AbortedTxn {
+    return { producerId, firstOffset, lastOffset: markerOffset, lastStableOffset: this.firstUnstableOffset() ?? markerOffset + 1n };
+  }
+
+  /**
+   * As replay(), for a stored batch; when it is an abort marker (`controlType` reads its type)
+   * closing a transaction open here, returns that transaction's aborted-index entry, else null.
+   */
+  replayCompletingTxn(h: BatchHeader, controlType: () => number): AbortedTxn | null {
+    const openedAt = isControl(h) && h.producerId >= 0n ? this.producers.get(h.producerId)?.currentTxnFirstOffset ?? NO_TXN : NO_TXN;
+    this.replay(h);
+    return openedAt >= 0n && controlType() === CONTROL_ABORT ? this.abortedTxn(h.producerId, openedAt, h.baseOffset) : null;
   }
 
   /** Replays one stored batch (recovery, replication): no checks, just state. */
@@ -285,6 +349,25 @@ export class ProducerStateManager {
     for (const [k, v] of producers) this.producers.set(k, v);
   }
 
+  /** Offsets of the snapshot files, oldest first. */
+  snapshotOffsets(): bigint[] { return snapshotOffsets(this.dir); }
+
+  /** Writes `encoded` (an encodeSnapshot() taken earlier) as `<offset>.snapshot`, atomically. */
+  async writeEncodedSnapshot(offset: bigint, encoded: Buffer): Promise<void> {
+    await writeFileAtomicallyAsync(producerSnapshotFile(this.dir, offset), encoded);
+  }
+
+  /** Deletes all but the newest `kept` snapshot files. */
+  deleteOldSnapshots(kept: number): void {
+    const offsets = this.snapshotOffsets();
+    for (const o of offsets.slice(0, Math.max(0, offsets.length - kept))) fs.rmSync(producerSnapshotFile(this.dir, o), { force: true });
+  }
+
+  /** Deletes every snapshot file. */
+  deleteSnapshots(): void {
+    for (const o of this.snapshotOffsets()) fs.rmSync(producerSnapshotFile(this.dir, o), { force: true });
+  }
+
   /** Writes `<offset>.snapshot` atomically (tmp + fsync + rename). */
   writeSnapshot(offset: bigint): void {
     const file = producerSnapshotFile(this.dir, offset);
@@ -298,4 +381,14 @@ export class ProducerStateManager {
     }
     fs.renameSync(tmp, file);
   }
+}
+
+/** Offsets of the producer snapshots in `dir`, oldest first. */
+export function snapshotOffsets(dir: string): bigint[] {
+  const out: bigint[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const p = parseOffsetFileName(name);
+    if (p?.kind === 'snapshot') out.push(p.offset);
+  }
+  return out.sort(compareOffsets);
 }

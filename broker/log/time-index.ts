@@ -10,20 +10,14 @@
  * when the segment becomes inactive and on close; rebuilt from the log when missing or invalid;
  * the active segment's is always rebuilt on open). One writer.
  */
+import { IndexEntries } from './index-entries.ts';
+
 export const TIME_INDEX_ENTRY_SIZE = 12;
 
-export class TimeIndex {
-  readonly baseOffset: bigint;
-  private buf: Buffer;
-  private count = 0;
-
+export class TimeIndex extends IndexEntries {
   constructor(baseOffset: bigint, initialCapacity = 64) {
-    this.baseOffset = baseOffset;
-    this.buf = Buffer.alloc(initialCapacity * TIME_INDEX_ENTRY_SIZE);
+    super(baseOffset, TIME_INDEX_ENTRY_SIZE, initialCapacity);
   }
-
-  get entries(): number { return this.count; }
-  get sizeInBytes(): number { return this.count * TIME_INDEX_ENTRY_SIZE; }
 
   timestampAt(i: number): bigint { return this.buf.readBigInt64BE(i * TIME_INDEX_ENTRY_SIZE); }
   relativeOffsetAt(i: number): number { return this.buf.readInt32BE(i * TIME_INDEX_ENTRY_SIZE + 8); }
@@ -36,17 +30,12 @@ export class TimeIndex {
   /** Appends (timestamp, offset) if timestamp is larger than the last entry's; else no-op. */
   maybeAppend(timestamp: bigint, offset: bigint): void {
     if (this.count > 0 && timestamp <= this.timestampAt(this.count - 1)) return;
-    const rel = Number(offset - this.baseOffset);
-    if (rel < 0 || rel > 0x7fffffff) throw new RangeError(`offset ${offset} not representable relative to ${this.baseOffset}`);
+    const rel = this.relative(offset);
     if (this.count > 0 && rel < this.relativeOffsetAt(this.count - 1)) throw new RangeError('time index offsets must not decrease');
-    if ((this.count + 1) * TIME_INDEX_ENTRY_SIZE > this.buf.length) {
-      const bigger = Buffer.alloc(this.buf.length * 2);
-      this.buf.copy(bigger, 0, 0, this.sizeInBytes);
-      this.buf = bigger;
-    }
-    this.buf.writeBigInt64BE(timestamp, this.count * TIME_INDEX_ENTRY_SIZE);
-    this.buf.writeInt32BE(rel, this.count * TIME_INDEX_ENTRY_SIZE + 8);
-    this.count++;
+    const at = this.slot();
+    this.buf.writeBigInt64BE(timestamp, at);
+    this.buf.writeInt32BE(rel, at + 8);
+    this.appended();
   }
 
   /**
@@ -70,10 +59,6 @@ export class TimeIndex {
     while (this.count > 0 && this.baseOffset + BigInt(this.relativeOffsetAt(this.count - 1)) >= offset) this.count--;
   }
 
-  encode(): Buffer {
-    return Buffer.from(this.buf.subarray(0, this.sizeInBytes));
-  }
-
   /** Decodes a time index file; null if malformed (size, ordering, offsets past `nextOffset`). */
   static decode(baseOffset: bigint, bytes: Buffer, nextOffset: bigint): TimeIndex | null {
     if (bytes.length % TIME_INDEX_ENTRY_SIZE !== 0) return null;
@@ -87,8 +72,7 @@ export class TimeIndex {
       prevTs = ts;
       prevRel = rel;
     }
-    bytes.copy(index.buf);
-    index.count = bytes.length / TIME_INDEX_ENTRY_SIZE;
+    index.load(bytes);
     return index;
   }
 }

@@ -4,7 +4,7 @@
  * markers on partition leaders; TxnMarkerChannel takes a marker to each partition's leader.
  */
 export { TransactionCoordinator } from './coordinator.ts';
-export { TRANSACTION_STATE_TOPIC, partitionForTransactionalId, transactionCoordinatorConfig } from './txn-metadata.ts';
+export { TRANSACTION_STATE_TOPIC, partitionForTransactionalId, splitTp, transactionCoordinatorConfig } from './txn-metadata.ts';
 export type { TransactionCoordinatorConfig, TxnMarker, TxnMarkerWriter, TxnMetadata, InitProducerIdResult } from './txn-metadata.ts';
 export { writeMarkersLocally } from './markers.ts';
 export { TxnMarkerChannel } from './marker-channel.ts';
