@@ -111,9 +111,14 @@ export class PartitionLog {
   /** The offset each checkpoint file holds (or, for the log start, would be derived without it). */
   private readonly checkpointed = new Map<string, bigint>();
 
-  /** Writes a one-offset checkpoint unless it already says `offset` (each write is two fsyncs). */
+  /**
+   * Writes a one-offset checkpoint unless it already says `offset` (each write is two fsyncs).
+   * The leader epochs go to disk before a recovery point: recovery derives only the epochs at or
+   * above the checkpointed recovery point from the batches (leader-epoch-recovery.ts).
+   */
   private writeOffsetCheckpoint(file: string, offset: bigint): void {
     if (this.checkpointed.get(file) === offset) return;
+    if (file === RECOVERY_POINT_CHECKPOINT) this.epochs.flush();
     writeOffsetCheckpoint(this.dir, file, offset);
     this.checkpointed.set(file, offset);
   }
