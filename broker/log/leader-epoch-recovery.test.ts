@@ -2,7 +2,7 @@
  * The leader-epoch checkpoint is no longer written when a replica becomes leader; recovery
  * derives the epochs at and above the checkpointed recovery point from the batches it verifies
  * (leader-epoch-recovery.ts). A crash here is PartitionLog.abandon (files left as a killed
- * process leaves them: written, not flushed, no checkpoint); broker/log/leader-epoch-crash.test.ts
+ * process leaves them: written, not flushed, no checkpoint); test/durability/leader-epoch-crash.test.ts
  * SIGKILLs a real broker.
  */
 import { afterAll, describe, expect, test } from '@jest/globals';
