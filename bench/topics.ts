@@ -4,7 +4,9 @@
  * the other. Reports the wall time for N topics (kafkajs createTopics, batches of 100, not waiting
  * for leaders in metadata) and, for
  * Brook, the API server requests per topic (apiserver_request_total on topics, before vs after:
- * the writes, POST/PUT/PATCH, and all requests, reads and watches included).
+ * the writes, POST/PUT/PATCH, and all requests, reads and watches included), and the CPU seconds
+ * (utime + stime from /proc) the broker, kube-apiserver and Kafka spent while the topics were
+ * created: steadier than wall time on a machine other jobs load.
  *
  *   npm run bench:topics [-- --topics 1000] [--systems brook,kafka] [--brook-cpu-prof DIR]
  *
@@ -21,6 +23,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { startApiServer, kubectl } from '../test/k8s/envtest.ts';
 import { KAFKA_HEAP_OPTS, startKafka } from './brokers.ts';
+import { cpuSeconds } from './proc-stats.ts';
 
 const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' } } });
 const N = Number(values.topics ?? 1000);
@@ -67,7 +70,7 @@ async function topicRequests(server: string, token: string, caData: string): Pro
 }
 
 // ---- Brook on the Kubernetes store
-async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; requestsPerTopic: number }> {
+async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; requestsPerTopic: number; brokerCpuS: number; apiserverCpuS: number }> {
   process.stderr.write('[topics] starting kube-apiserver + etcd\n');
   const api = await startApiServer();
   const dataDir = mkdtempSync(join(tmpdir(), 'brook-bench-topics-'));
@@ -86,9 +89,13 @@ async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; reque
     process.stderr.write(`[topics] brook broker pid ${broker.pid}\n`);
     try {
       const before = await topicRequests(api.server, api.token, api.caData);
+      const cpu0 = cpuSeconds(broker.pid!);
+      const apiCpu0 = cpuSeconds(api.apiserverPid);
       const ms = await createTopics(bootstrap, 'brook');
+      const brokerCpuS = cpuSeconds(broker.pid!) - cpu0;
+      const apiserverCpuS = cpuSeconds(api.apiserverPid) - apiCpu0;
       const after = await topicRequests(api.server, api.token, api.caData);
-      return { ms, writesPerTopic: (after.writes - before.writes) / N, requestsPerTopic: (after.all - before.all) / N };
+      return { ms, writesPerTopic: (after.writes - before.writes) / N, requestsPerTopic: (after.all - before.all) / N, brokerCpuS, apiserverCpuS };
     } finally {
       broker.kill('SIGTERM');
       await new Promise((r) => broker.once('exit', r));
@@ -102,18 +109,21 @@ const brook = systems.has('brook') ? await benchBrook() : null;
 
 // ---- Apache Kafka
 let kafkaMs = 0;
+let kafkaCpuS = 0;
 if (systems.has('kafka')) {
   process.stderr.write('[topics] starting Kafka\n');
   const kafka = await startKafka({ heapOpts: KAFKA_HEAP_OPTS });
   try {
+    const cpu0 = cpuSeconds(kafka.pid);
     kafkaMs = await createTopics(kafka.bootstrap, 'kafka');
+    kafkaCpuS = cpuSeconds(kafka.pid) - cpu0;
   } finally {
     await kafka.stop();
   }
 }
 
 process.stdout.write(`create ${N} topics (1 partition, RF 1) through the Kafka admin API, batches of ${BATCH}:\n`);
-if (brook) process.stdout.write(`  Brook on the Kubernetes store: ${(brook.ms / 1000).toFixed(1)} s (${(N / (brook.ms / 1000)).toFixed(0)} topics/s), ${brook.writesPerTopic.toFixed(2)} API server writes per topic, ${brook.requestsPerTopic.toFixed(2)} requests of any verb\n`);
-if (kafkaMs > 0) process.stdout.write(`  Apache Kafka (KRaft):          ${(kafkaMs / 1000).toFixed(1)} s (${(N / (kafkaMs / 1000)).toFixed(0)} topics/s)\n`);
+if (brook) process.stdout.write(`  Brook on the Kubernetes store: ${(brook.ms / 1000).toFixed(1)} s (${(N / (brook.ms / 1000)).toFixed(0)} topics/s), ${brook.writesPerTopic.toFixed(2)} API server writes per topic, ${brook.requestsPerTopic.toFixed(2)} requests of any verb; CPU: broker ${brook.brokerCpuS.toFixed(2)} s, kube-apiserver ${brook.apiserverCpuS.toFixed(2)} s\n`);
+if (kafkaMs > 0) process.stdout.write(`  Apache Kafka (KRaft):          ${(kafkaMs / 1000).toFixed(1)} s (${(N / (kafkaMs / 1000)).toFixed(0)} topics/s); CPU: ${kafkaCpuS.toFixed(2)} s\n`);
 if (brook && kafkaMs > 0) process.stdout.write(`  Brook/Kafka: ${(brook.ms / kafkaMs).toFixed(2)}x\n`);
 process.exit(0);
