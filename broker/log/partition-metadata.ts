@@ -4,8 +4,7 @@
  * left by an earlier topic of the same name, or by a deleted topic, from the current one.
  * Written once when the broker first hosts the partition; read on start.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export const PARTITION_METADATA = 'partition.metadata';
@@ -13,23 +12,16 @@ export const PARTITION_METADATA = 'partition.metadata';
 /**
  * Makes `dir` the directory of topic `topicId`: a directory recorded for another topic id is
  * removed first (`onStale` says why), then the file is written if it does not name `topicId`.
- * Synchronous: a few small system calls, cheaper on the broker's apply chain than as many round
- * trips through the thread pool (a new topic's partitions are opened one after the other).
  */
-export function claimPartitionDir(dir: string, topicId: string, onStale: (detail: string) => void): void {
+export async function claimPartitionDir(dir: string, topicId: string, onStale: (detail: string) => void): Promise<void> {
   const file = join(dir, PARTITION_METADATA);
-  let existing: string | null = null;
-  try {
-    existing = readFileSync(file, 'utf8');
-  } catch {
-    // absent (a new partition) or unreadable: written below
-  }
+  const existing = await readFile(file, 'utf8').catch(() => null);
   if (existing !== null && !existing.includes(`topic_id: ${topicId}`)) {
     onStale(existing.trim().replace(/\n/g, ', '));
-    rmSync(dir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   }
-  mkdirSync(dir, { recursive: true });
-  if (existing === null || !existing.includes(topicId)) writeFileSync(file, `version: 0\ntopic_id: ${topicId}\n`);
+  await mkdir(dir, { recursive: true });
+  if (existing === null || !existing.includes(topicId)) await writeFile(file, `version: 0\ntopic_id: ${topicId}\n`);
 }
 
 /** Partition directories under `dataDir` (those with a partition.metadata) and the topic id each records. */
