@@ -4,9 +4,15 @@
  * the other. Reports the wall time for N topics (kafkajs createTopics, batches of 100, not waiting
  * for leaders in metadata) and, for
  * Brook, the API server requests per topic (apiserver_request_total on topics, before vs after:
- * the writes, POST/PUT/PATCH, and all requests, reads and watches included).
+ * the writes, POST/PUT/PATCH, and all requests, reads and watches included), and the CPU seconds
+ * (utime + stime from /proc) the broker, kube-apiserver and Kafka spent while the topics were
+ * created: steadier than wall time on a machine other jobs load.
  *
- *   npm run bench:topics [-- --topics 1000]
+ *   npm run bench:topics [-- --topics 1000] [--systems brook,kafka] [--brook-cpu-prof DIR]
+ *
+ * --brook-cpu-prof DIR runs the Brook broker under `node --cpu-prof` (profile written to DIR on
+ * exit; `node bench/cpu-profile-summary.ts DIR/*.cpuprofile`). The broker's pid is printed so
+ * that `strace -c -f -p PID` can be attached during the run.
  */
 import { spawn } from 'node:child_process';
 import https from 'node:https';
@@ -17,9 +23,12 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { startApiServer, kubectl } from '../test/k8s/envtest.ts';
 import { KAFKA_HEAP_OPTS, startKafka } from './brokers.ts';
+import { cpuSeconds } from './proc-stats.ts';
 
-const { values } = parseArgs({ options: { topics: { type: 'string' } } });
+const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' } } });
 const N = Number(values.topics ?? 1000);
+const systems = new Set((values.systems ?? 'brook,kafka').split(','));
+const cpuProfDir = values['brook-cpu-prof'];
 const BATCH = 100;
 const root = join(import.meta.dirname, '..');
 
@@ -29,8 +38,9 @@ async function createTopics(bootstrap: string, prefix: string): Promise<number> 
   const t0 = performance.now();
   for (let i = 0; i < N; i += BATCH) {
     const topics = Array.from({ length: Math.min(BATCH, N - i) }, (_, j) => ({ topic: `${prefix}-${i + j}`, numPartitions: 1, replicationFactor: 1 }));
+    const b0 = performance.now();
     await admin.createTopics({ topics, timeout: 120_000, waitForLeaders: false });
-    process.stderr.write(`[topics] ${prefix}: ${i + topics.length}/${N}\r`);
+    process.stderr.write(`[topics] ${prefix}: ${i + topics.length}/${N} (last request ${(performance.now() - b0).toFixed(0)} ms)\r`);
   }
   const ms = performance.now() - t0;
   process.stderr.write('\n');
@@ -60,50 +70,60 @@ async function topicRequests(server: string, token: string, caData: string): Pro
 }
 
 // ---- Brook on the Kubernetes store
-process.stderr.write('[topics] starting kube-apiserver + etcd\n');
-const api = await startApiServer();
-const dataDir = mkdtempSync(join(tmpdir(), 'brook-bench-topics-'));
-let brookMs = 0;
-let writesPerTopic = 0;
-let requestsPerTopic = 0;
-try {
-  const k = (args: string[]) => kubectl(api, args);
-  await k(['apply', '--server-side', '-f', join(root, 'crds')]);
-  await k(['apply', '-n', 'default', '-f', join(root, 'examples/cluster.yaml')]);
-  const broker = spawn(process.execPath, [join(root, 'broker/cli.ts'), 'broker', '--store', 'kubernetes', '--cluster', 'demo',
-    '--namespace', 'default', '--kubeconfig', api.kubeconfigPath, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics-port', 'none'],
-  { stdio: ['ignore', 'pipe', 'inherit'] });
-  const bootstrap = await new Promise<string>((resolve, reject) => {
-    broker.stdout!.on('data', (d: Buffer) => { const m = /listening on (\S+)/.exec(d.toString()); if (m) resolve(m[1]!); });
-    broker.on('exit', (code) => reject(new Error(`broker exited ${code}`)));
-  });
+async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; requestsPerTopic: number; brokerCpuS: number; apiserverCpuS: number }> {
+  process.stderr.write('[topics] starting kube-apiserver + etcd\n');
+  const api = await startApiServer();
+  const dataDir = mkdtempSync(join(tmpdir(), 'brook-bench-topics-'));
   try {
-    const before = await topicRequests(api.server, api.token, api.caData);
-    brookMs = await createTopics(bootstrap, 'brook');
-    const after = await topicRequests(api.server, api.token, api.caData);
-    writesPerTopic = (after.writes - before.writes) / N;
-    requestsPerTopic = (after.all - before.all) / N;
+    const k = (args: string[]) => kubectl(api, args);
+    await k(['apply', '--server-side', '-f', join(root, 'crds')]);
+    await k(['apply', '-n', 'default', '-f', join(root, 'examples/cluster.yaml')]);
+    const profArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+    const broker = spawn(process.execPath, [...profArgs, join(root, 'broker/cli.ts'), 'broker', '--store', 'kubernetes', '--cluster', 'demo',
+      '--namespace', 'default', '--kubeconfig', api.kubeconfigPath, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics-port', 'none'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+    const bootstrap = await new Promise<string>((resolve, reject) => {
+      broker.stdout!.on('data', (d: Buffer) => { const m = /listening on (\S+)/.exec(d.toString()); if (m) resolve(m[1]!); });
+      broker.on('exit', (code) => reject(new Error(`broker exited ${code}`)));
+    });
+    process.stderr.write(`[topics] brook broker pid ${broker.pid}\n`);
+    try {
+      const before = await topicRequests(api.server, api.token, api.caData);
+      const cpu0 = cpuSeconds(broker.pid!);
+      const apiCpu0 = cpuSeconds(api.apiserverPid);
+      const ms = await createTopics(bootstrap, 'brook');
+      const brokerCpuS = cpuSeconds(broker.pid!) - cpu0;
+      const apiserverCpuS = cpuSeconds(api.apiserverPid) - apiCpu0;
+      const after = await topicRequests(api.server, api.token, api.caData);
+      return { ms, writesPerTopic: (after.writes - before.writes) / N, requestsPerTopic: (after.all - before.all) / N, brokerCpuS, apiserverCpuS };
+    } finally {
+      broker.kill('SIGTERM');
+      await new Promise((r) => broker.once('exit', r));
+    }
   } finally {
-    broker.kill('SIGTERM');
-    await new Promise((r) => broker.once('exit', r));
+    await api.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
-} finally {
-  await api.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 }
+const brook = systems.has('brook') ? await benchBrook() : null;
 
 // ---- Apache Kafka
-process.stderr.write('[topics] starting Kafka\n');
-const kafka = await startKafka({ heapOpts: KAFKA_HEAP_OPTS });
 let kafkaMs = 0;
-try {
-  kafkaMs = await createTopics(kafka.bootstrap, 'kafka');
-} finally {
-  await kafka.stop();
+let kafkaCpuS = 0;
+if (systems.has('kafka')) {
+  process.stderr.write('[topics] starting Kafka\n');
+  const kafka = await startKafka({ heapOpts: KAFKA_HEAP_OPTS });
+  try {
+    const cpu0 = cpuSeconds(kafka.pid);
+    kafkaMs = await createTopics(kafka.bootstrap, 'kafka');
+    kafkaCpuS = cpuSeconds(kafka.pid) - cpu0;
+  } finally {
+    await kafka.stop();
+  }
 }
 
 process.stdout.write(`create ${N} topics (1 partition, RF 1) through the Kafka admin API, batches of ${BATCH}:\n`);
-process.stdout.write(`  Brook on the Kubernetes store: ${(brookMs / 1000).toFixed(1)} s (${(N / (brookMs / 1000)).toFixed(0)} topics/s), ${writesPerTopic.toFixed(2)} API server writes per topic, ${requestsPerTopic.toFixed(2)} requests of any verb\n`);
-process.stdout.write(`  Apache Kafka (KRaft):          ${(kafkaMs / 1000).toFixed(1)} s (${(N / (kafkaMs / 1000)).toFixed(0)} topics/s)\n`);
-process.stdout.write(`  Brook/Kafka: ${(brookMs / kafkaMs).toFixed(2)}x\n`);
+if (brook) process.stdout.write(`  Brook on the Kubernetes store: ${(brook.ms / 1000).toFixed(1)} s (${(N / (brook.ms / 1000)).toFixed(0)} topics/s), ${brook.writesPerTopic.toFixed(2)} API server writes per topic, ${brook.requestsPerTopic.toFixed(2)} requests of any verb; CPU: broker ${brook.brokerCpuS.toFixed(2)} s, kube-apiserver ${brook.apiserverCpuS.toFixed(2)} s\n`);
+if (kafkaMs > 0) process.stdout.write(`  Apache Kafka (KRaft):          ${(kafkaMs / 1000).toFixed(1)} s (${(N / (kafkaMs / 1000)).toFixed(0)} topics/s); CPU: ${kafkaCpuS.toFixed(2)} s\n`);
+if (brook && kafkaMs > 0) process.stdout.write(`  Brook/Kafka: ${(brook.ms / kafkaMs).toFixed(2)}x\n`);
 process.exit(0);

@@ -62,15 +62,21 @@ export function writeOffsetCheckpoint(dir: string, file: string, offset: bigint)
 export class OffsetCheckpoints {
   private readonly dir: string;
   private readonly written: Map<string, bigint>;
+  private readonly beforeWrite: (file: string) => void;
 
-  /** `known`: what the files hold (or, for the log start, would be derived without one). */
-  constructor(dir: string, known: Iterable<readonly [string, bigint]>) {
+  /**
+   * `known`: what the files hold (or, for the log start, would be derived without one).
+   * `beforeWrite`: what must be durable before a file is rewritten (runs only when it is).
+   */
+  constructor(dir: string, known: Iterable<readonly [string, bigint]>, beforeWrite: (file: string) => void = () => {}) {
     this.dir = dir;
     this.written = new Map(known);
+    this.beforeWrite = beforeWrite;
   }
 
   write(file: string, offset: bigint): void {
     if (this.written.get(file) === offset) return;
+    this.beforeWrite(file);
     writeOffsetCheckpoint(this.dir, file, offset);
     this.written.set(file, offset);
   }

@@ -30,7 +30,7 @@ describe('LeaderEpochCache (Kafka LeaderEpochFileCache semantics)', () => {
     expect(c.endOffsetFor(8, leo)).toEqual({ leaderEpoch: -1, endOffset: -1n });
   });
 
-  test('assign ignores a repeat, replaces conflicting entries; checkpoint survives reload', () => {
+  test('assign ignores a repeat, replaces conflicting entries; a flushed checkpoint survives reload', () => {
     const c = fresh();
     c.assign(1, 0n);
     c.assign(1, 10n);
@@ -43,10 +43,32 @@ describe('LeaderEpochCache (Kafka LeaderEpochFileCache semantics)', () => {
     c.truncateFromStart(12n);
     expect(c.entries).toEqual([{ epoch: 3, startOffset: 12n }]);
     const dir = path.join(root, String(n - 1));
+    c.flush();
     const reloaded = new LeaderEpochCache(dir);
     expect(reloaded.load()).toBe(true);
     expect(reloaded.entries).toEqual([{ epoch: 3, startOffset: 12n }]);
     expect(fs.readFileSync(path.join(dir, 'leader-epoch-checkpoint'), 'utf8')).toBe('0\n1\n3 12\n');
+  });
+
+  test('changes stay in memory until flush, which writes the file once', () => {
+    const c = fresh();
+    const file = path.join(root, String(n - 1), 'leader-epoch-checkpoint');
+    c.assign(0, 0n);
+    c.assign(1, 10n);
+    expect(c.unflushed).toBe(true);
+    expect(fs.existsSync(file)).toBe(false);
+    c.flush();
+    expect(c.unflushed).toBe(false);
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n2\n0 0\n1 10\n');
+    fs.utimesSync(file, 0, 0);
+    c.flush(); // nothing changed: not rewritten
+    expect(fs.statSync(file).mtimeMs).toBe(0);
+    c.assign(1, 12n); // a repeat of the latest epoch: no change
+    expect(c.unflushed).toBe(false);
+    c.truncateFromEnd(10n);
+    expect(c.unflushed).toBe(true);
+    c.flush();
+    expect(fs.readFileSync(file, 'utf8')).toBe('0\n1\n0 0\n');
   });
 
   test('a malformed checkpoint is dropped', () => {

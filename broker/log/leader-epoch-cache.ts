@@ -4,7 +4,16 @@
  *
  * File `leader-epoch-checkpoint`, Kafka's checkpoint text format (checkpoint-file.ts) with one
  * `<epoch> <startOffset>` line per entry, epochs and start offsets strictly increasing.
- * Rewritten atomically on every change (changes are rare: once per leader election).
+ *
+ * Durability contract: changes (assign, truncation) are made in memory only and mark the cache
+ * dirty; flush() rewrites the file atomically (tmp + fsync + rename + directory fsync) when it is
+ * dirty. The PartitionLog flushes it before every write of its recovery-point checkpoint, so
+ * every entry starting below the checkpointed recovery point is on disk; entries at or above it
+ * are derived again on open from the partitionLeaderEpoch of the batches recovery scans there
+ * (log-loader.ts), as Kafka's segment recovery does. A new leader therefore costs no I/O here
+ * (it used to cost two fsyncs per partition, most of creating a topic), and a crash loses only
+ * entries that recovery rebuilds, or an epoch with no batch yet, which the leader assigns again
+ * when it takes over again.
  * One writer (the PartitionLog), synchronous.
  */
 import path from 'node:path';
@@ -23,6 +32,8 @@ export const UNDEFINED_EPOCH_OFFSET = -1n;
 export class LeaderEpochCache {
   private readonly file: string;
   private epochs: EpochEntry[] = [];
+  /** The entries differ from what the file holds (or would hold: it may be absent). */
+  private dirty = false;
 
   constructor(dir: string) {
     this.file = path.join(dir, LEADER_EPOCH_CHECKPOINT);
@@ -37,9 +48,11 @@ export class LeaderEpochCache {
         if (epochs[i]!.epoch <= epochs[i - 1]!.epoch || epochs[i]!.startOffset < epochs[i - 1]!.startOffset) throw new StorageError('BROOK_ERR_CORRUPT_CHECKPOINT', `${this.file}: epochs not increasing`);
       }
       this.epochs = epochs;
+      this.dirty = false;
       return true;
     } catch {
       this.epochs = [];
+      this.dirty = true;
       return false;
     }
   }
@@ -58,7 +71,7 @@ export class LeaderEpochCache {
     if (latest && latest.epoch === epoch && latest.startOffset <= startOffset) return;
     this.epochs = this.epochs.filter((e) => e.epoch < epoch && e.startOffset < startOffset);
     this.epochs.push({ epoch, startOffset });
-    this.persist();
+    this.dirty = true;
   }
 
   /**
@@ -85,7 +98,7 @@ export class LeaderEpochCache {
     const kept = this.epochs.filter((e) => e.startOffset < endOffset);
     if (kept.length !== this.epochs.length) {
       this.epochs = kept;
-      this.persist();
+      this.dirty = true;
     }
   }
 
@@ -97,15 +110,21 @@ export class LeaderEpochCache {
     const covering = this.epochs[lastBelow]!;
     if (lastBelow === 0 && covering.startOffset === startOffset) return;
     this.epochs = [{ epoch: covering.epoch, startOffset }, ...this.epochs.slice(lastBelow + 1)];
-    this.persist();
+    this.dirty = true;
   }
 
   clear(): void {
+    if (this.epochs.length > 0) this.dirty = true;
     this.epochs = [];
-    this.persist();
   }
 
-  private persist(): void {
+  /** True when the file does not hold the current entries (flush() would write). */
+  get unflushed(): boolean { return this.dirty; }
+
+  /** Writes the entries to the file and makes them durable, if they changed since the last flush or load. */
+  flush(): void {
+    if (!this.dirty) return;
     writeCheckpoint(this.file, this.epochs.map((e) => [e.epoch, e.startOffset]));
+    this.dirty = false;
   }
 }

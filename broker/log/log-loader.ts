@@ -14,7 +14,10 @@
  *      is deleted;
  *   4. the log start offset comes from its checkpoint (never below the first segment); a log
  *      that lost its tail below it starts over empty there;
- *   5. the leader epoch cache is loaded and cut to [log start, log end];
+ *   5. the leader epoch cache is loaded; from the checkpointed recovery point on, its entries are
+ *      derived again from the partitionLeaderEpoch of the batches step 3 verified (the checkpoint
+ *      is made durable only with the recovery point: leader-epoch-recovery.ts); then it is cut to
+ *      [log start, log end];
  *   6. the old layout's per-partition `aborted-transactions.txnindex`, if any, is split into the
  *      segments' `.txnindex` files (each entry to the segment holding its marker) and removed;
  *   7. producer state = the newest valid snapshot <= log end + replay of the log after it. The
@@ -22,7 +25,7 @@
  *      missing (a swap the cleaner did not finish; the active segment never has one, every open
  *      rebuilds it), is rebuilt during that replay from its abort markers (Kafka's
  *      recoverSegment), the replay then starting from a snapshot at or below the first such segment;
- *   8. what was recovered is fsynced, and the recovery point and log start checkpointed (each
+ *   8. what was recovered is fsynced, and the recovery point (after the leader epochs) and log start checkpointed (each
  *      only when it differs from what its file says, or would be derived without it: a new or
  *      cleanly closed partition costs no checkpoint write, which matters with thousands of them).
  *
@@ -32,6 +35,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fsyncDir, readOffsetCheckpoint, writeOffsetCheckpoint } from './checkpoint-file.ts';
 import type { LeaderEpochCache } from './leader-epoch-cache.ts';
+import { RecoveredEpochStarts } from './leader-epoch-recovery.ts';
 import type { LogConfig } from './log-config.ts';
 import {
   CLEANER_OFFSET_CHECKPOINT, compareOffsets, isTransientFile, LEGACY_ABORTED_TXN_INDEX, LOG_START_OFFSET_CHECKPOINT, logFile, offsetIndexFile,
@@ -60,6 +64,7 @@ export function loadLog(dir: string, config: LogConfig, now: number, producers: 
     const startCp = readOffsetCheckpoint(dir, LOG_START_OFFSET_CHECKPOINT);
     const recoveryCp = readOffsetCheckpoint(dir, RECOVERY_POINT_CHECKPOINT) ?? 0n;
     const indexMissing = new Set<bigint>();
+    const recoveredEpochs = new RecoveredEpochStarts(recoveryCp);
     for (let i = 0; i < logBases.length; i++) {
       const base = logBases[i]!;
       const last = i === logBases.length - 1;
@@ -67,7 +72,9 @@ export function loadLog(dir: string, config: LogConfig, now: number, producers: 
       const recover = last || logBases[i + 1]! > recoveryCp || (prevEnd !== undefined && base < prevEnd);
       // (the active segment's indexes are never written: every open rebuilds them)
       if (!last && !fs.existsSync(offsetIndexFile(dir, base))) indexMissing.add(base);
-      const { segment, truncated } = LogSegment.load(dir, base, { indexIntervalBytes: config.indexIntervalBytes, recover, now });
+      const { segment, truncated } = LogSegment.load(dir, base, {
+        indexIntervalBytes: config.indexIntervalBytes, recover, now, onRecoveredBatch: recover ? recoveredEpochs.visitor(base) : undefined,
+      });
       if (prevEnd !== undefined && base < prevEnd) {
         // Overlapping segments cannot be served consistently; keep the earlier data.
         segment.close();
@@ -92,6 +99,7 @@ export function loadLog(dir: string, config: LogConfig, now: number, producers: 
     }
     const logEndOffset = segments.at(-1)!.nextOffset;
     epochs.load();
+    recoveredEpochs.rebuild(epochs, segments, logEndOffset);
     epochs.truncateFromEnd(logEndOffset);
     epochs.truncateFromStart(startOffset);
     migrateLegacyTxnIndex(dir, segments);
@@ -99,7 +107,11 @@ export function loadLog(dir: string, config: LogConfig, now: number, producers: 
     rebuildProducerState(dir, producers, segments, startOffset, rebuildTxnIndex);
     // Everything recovered is now made durable, so the next open only verifies new data.
     for (const s of segments) if (s.nextOffset > recoveryCp || rebuildTxnIndex.has(s)) s.flushSync();
-    if (logEndOffset !== recoveryCp) writeOffsetCheckpoint(dir, RECOVERY_POINT_CHECKPOINT, logEndOffset);
+    if (logEndOffset !== recoveryCp) {
+      // the epochs starting below the recovery point must be on disk first (leader-epoch-recovery.ts)
+      epochs.flush();
+      writeOffsetCheckpoint(dir, RECOVERY_POINT_CHECKPOINT, logEndOffset);
+    }
     // absent, the log start is the first segment's base, which is what it is now unless it was clamped
     if (startCp === null ? startOffset !== segments[0]!.baseOffset : startCp !== startOffset) writeOffsetCheckpoint(dir, LOG_START_OFFSET_CHECKPOINT, startOffset);
     const dirty = readOffsetCheckpoint(dir, CLEANER_OFFSET_CHECKPOINT) ?? startOffset;

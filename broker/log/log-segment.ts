@@ -48,6 +48,8 @@ export interface SegmentLoadOptions {
   /** Verify every batch (length, CRC) and truncate at the first bad one; rebuild the indexes. */
   readonly recover: boolean;
   readonly now: number;
+  /** With `recover`: told of every valid batch the recovery scan keeps, in order (the loader rebuilds leader epochs from them). */
+  readonly onRecoveredBatch?: (h: BatchHeader) => void;
 }
 
 export interface ReadSlice {
@@ -159,7 +161,7 @@ export class LogSegment {
   private static loadData(seg: LogSegment, fd: number, opts: SegmentLoadOptions): { segment: LogSegment; truncated: number; problem: string | null } {
     const fileSize = fs.fstatSync(fd).size;
     if (opts.recover) {
-      const r = seg.rebuild(fileSize, true, opts.indexIntervalBytes);
+      const r = seg.rebuild(fileSize, true, opts.indexIntervalBytes, opts.onRecoveredBatch);
       const truncated = fileSize - r.validEnd;
       if (truncated > 0) fs.ftruncateSync(fd, r.validEnd);
       return { segment: seg, truncated, problem: r.problem };
@@ -221,7 +223,7 @@ export class LogSegment {
   }
 
   /** Rebuilds the indexes (and size, end offset, timestamps) by scanning the .log. */
-  private rebuild(fileSize: number, verify: boolean, indexIntervalBytes: number): ScanResult {
+  private rebuild(fileSize: number, verify: boolean, indexIntervalBytes: number, visit?: (h: BatchHeader) => void): ScanResult {
     this.offsetIdx = new OffsetIndex(this.baseOffset);
     this.timeIdx = new TimeIndex(this.baseOffset);
     this.sizeBytes = 0;
@@ -232,6 +234,7 @@ export class LogSegment {
     this.firstBatchMaxTimestamp = null;
     const r = scanBatchesSync(this.fd, 0, fileSize, verify, this.baseOffset, (h, pos) => {
       this.onBatchAppended(h.baseOffset, lastOffsetOf(h), h.maxTimestamp, pos, h.size, indexIntervalBytes);
+      visit?.(h);
     });
     this.sizeBytes = r.validEnd;
     return r;

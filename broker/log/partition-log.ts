@@ -86,7 +86,10 @@ export class PartitionLog {
       log.flushPolicy = new FlushPolicy(log.local, () => log.closed);
       log.rollFlusher = new RollFlusher(log.local, log.producers, (offset) => log.checkpoints.write(RECOVERY_POINT_CHECKPOINT, offset), (what, err) => log.storageError(what, err));
       log.startOffset = loaded.startOffset;
-      log.checkpoints = new OffsetCheckpoints(dir, [[RECOVERY_POINT_CHECKPOINT, loaded.recoveryPoint], [LOG_START_OFFSET_CHECKPOINT, loaded.startOffset]]);
+      // The leader epochs go to disk before a recovery point: recovery derives only the epochs at or
+      // above the checkpointed recovery point from the batches (leader-epoch-recovery.ts).
+      log.checkpoints = new OffsetCheckpoints(dir, [[RECOVERY_POINT_CHECKPOINT, loaded.recoveryPoint], [LOG_START_OFFSET_CHECKPOINT, loaded.startOffset]],
+        (file) => { if (file === RECOVERY_POINT_CHECKPOINT) log.epochs.flush(); });
       log.cleanerState = new CleanerCheckpoint(dir, loaded.firstDirty);
     } catch (err) {
       throw log.storageError('open', err);
