@@ -131,6 +131,18 @@ function runLoadgenChild(broker: RunningBroker, cpuList: string | undefined, arg
   });
 }
 
+let current: RunningBroker | undefined;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    log(`${signal}: stopping the broker`);
+    const broker = current;
+    void (broker?.stop() ?? Promise.resolve()).finally(() => {
+      if (broker !== undefined) removeWorkDir(broker, false);
+      process.exit(130);
+    });
+  });
+}
+
 async function main(): Promise<number> {
   let o: ReturnType<typeof parse>;
   try {
@@ -164,6 +176,7 @@ async function main(): Promise<number> {
           broker = name === 'kafka'
             ? await startKafka({ heapOpts: KAFKA_HEAP_OPTS, cpuList: cpuSet })
             : await startBrook({ settings: o['brook-set'], cpuList: cpuSet, cpuProfileDir: profDir });
+          current = broker;
           log(`== ${name} on CPUs ${cpuSet} (run ${run}/${o.repeat}), pid ${broker.pid}; load generator ${loadgenCpus === undefined ? 'unpinned' : `on CPUs ${loadgenCpus}`}`);
           c.result = await runLoadgenChild(broker, loadgenCpus, loadgenArgs);
           c.brokerCores = (c.result.brokerCpuSeconds ?? 0) / c.result.seconds;
@@ -173,6 +186,7 @@ async function main(): Promise<number> {
         } finally {
           if (broker !== undefined) {
             await broker.stop();
+            current = undefined;
             removeWorkDir(broker, false);
           }
         }

@@ -60,6 +60,7 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'auto.create.topics.enable', type: 'boolean', default: 'true', doc: 'Create a topic (num.partitions, default.replication.factor) when a client asks for metadata of, or produces to, a topic that does not exist. On by default, as in Kafka; set false to have topics only declared (Topic resources or CreateTopics).' },
   { name: 'num.partitions', type: 'int', default: '1', doc: 'Partitions of auto-created topics and of CreateTopics requests that leave the count to the broker (-1).' },
   { name: 'default.replication.factor', type: 'int', default: '1', doc: 'Replication factor of auto-created topics and of CreateTopics requests that leave it to the broker (-1).' },
+  { name: 'num.io.threads', type: 'int', default: '8', doc: 'Worker threads that take byte work off the event loop: they verify the CRC-32C of produced record batches. Left at its default, Brook starts one fewer than the available cores, at most 8 (none on one core: the event loop verifies inline); a value set explicitly is used as given (0: none, at most 64). Appends stay in arrival order.' },
   { name: 'delete.topic.enable', type: 'boolean', default: 'true', doc: 'Allow DeleteTopics.' },
   { name: 'message.max.bytes', type: 'int', default: '1048588', dynamic: true, doc: 'Largest record batch the broker accepts (topic: max.message.bytes).' },
   { name: 'log.segment.bytes', type: 'int', default: '1073741824', dynamic: true, doc: 'Segment size at which a new segment is rolled (topic: segment.bytes).' },
