@@ -119,7 +119,7 @@ function runLoadgenChild(broker: RunningBroker, cpuList: string | undefined, arg
   createInterface({ input: child.stdout }).on('line', (line) => {
     const r = JSON.parse(line) as PhaseResult;
     log(`  ${r.phase}: ${Math.round(r.recordsPerSecond).toLocaleString('en-US')} records/s, ${r.mibPerSecond.toFixed(1)} MiB/s, ` +
-      `broker ${r.brokerCpuSecondsPerGiB?.toFixed(2)} CPU s/GiB (${((r.brokerCpuSeconds ?? 0) / r.seconds).toFixed(2)} cores), ` +
+      `broker ${r.brokerCpuSecondsPerGiB?.toFixed(2)} CPU s/GiB (${((r.brokerCpuSeconds ?? 0) / r.seconds).toFixed(2)} cores; main thread ${r.brokerMainThreadCpuSecondsPerGiB?.toFixed(2)}), ` +
       `loadgen ${r.loadgenCpuSecondsPerGiB.toFixed(2)} CPU s/GiB${Object.keys(r.errors).length > 0 ? `, errors ${JSON.stringify(r.errors)}` : ''}`);
     if (r.phase === 'measure') measured = r;
   });
@@ -195,11 +195,11 @@ async function main(): Promise<number> {
   }
 
   const lines = [
-    '| broker | CPUs | run | records/s | MiB/s | broker CPU s/GiB | broker cores busy | loadgen CPU s/GiB | others busy before (cores) |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|',
-    ...cases.map((c) => c.result === undefined ? `| ${c.broker} | ${c.cpuSet} | ${c.run} | failed: ${c.error} | | | | | |`
+    '| broker | CPUs | run | records/s | MiB/s | broker CPU s/GiB | main thread CPU s/GiB | broker cores busy | loadgen CPU s/GiB | others busy before (cores) |',
+    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+    ...cases.map((c) => c.result === undefined ? `| ${c.broker} | ${c.cpuSet} | ${c.run} | failed: ${c.error} | | | | | | |`
       : `| ${c.broker} | ${c.cpuSet} | ${c.run} | ${Math.round(c.result.recordsPerSecond).toLocaleString('en-US')} | ${c.result.mibPerSecond.toFixed(1)} | ` +
-        `${c.result.brokerCpuSecondsPerGiB?.toFixed(2)} | ${c.brokerCores?.toFixed(2)} | ${c.result.loadgenCpuSecondsPerGiB.toFixed(2)} | ${c.busyBefore.toFixed(2)} |`),
+        `${c.result.brokerCpuSecondsPerGiB?.toFixed(2)} | ${c.result.brokerMainThreadCpuSecondsPerGiB?.toFixed(2)} | ${c.brokerCores?.toFixed(2)} | ${c.result.loadgenCpuSecondsPerGiB.toFixed(2)} | ${c.busyBefore.toFixed(2)} |`),
   ];
   const best = (broker: BrokerName, cpuSet: string): number | undefined => {
     const rates = cases.filter((c) => c.broker === broker && c.cpuSet === cpuSet && c.result !== undefined).map((c) => c.result!.recordsPerSecond);

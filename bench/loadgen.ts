@@ -23,7 +23,7 @@ import { decodeResponse, encodeRequest } from '../broker/protocol/index.ts';
 import { ATTRIBUTES_OFFSET, CRC_OFFSET, LENGTH_OFFSET, RECORDS_OFFSET } from '../broker/log/record-batch.ts';
 import { CODEC_LZ4, CODEC_ZSTD, compressRecords, encodeRecordBatch, type NewRecord } from '../broker/log/records.ts';
 import { crc32c } from '@node-rs/crc32';
-import { cpuSeconds } from './proc-stats.ts';
+import { cpuSeconds, threadCpuSeconds } from './proc-stats.ts';
 
 export type Compression = 'none' | 'lz4' | 'zstd';
 
@@ -60,6 +60,8 @@ export type PhaseResult = {
   loadgenCpuSecondsPerGiB: number;
   brokerCpuSeconds: number | undefined;
   brokerCpuSecondsPerGiB: number | undefined;
+  /** CPU of the broker's main thread (Brook: its event loop), per GiB: what bounds a one-loop broker. */
+  brokerMainThreadCpuSecondsPerGiB: number | undefined;
   errors: Record<string, number>;
 };
 
@@ -247,11 +249,13 @@ export async function runLoadgen(options: LoadgenOptions, report: (r: PhaseResul
     counters = { requests: 0, records: 0, wireBytes: 0, errors: new Map() };
     const cpu0 = process.cpuUsage();
     const broker0 = options.brokerPid === undefined ? undefined : cpuSeconds(options.brokerPid);
+    const main0 = options.brokerPid === undefined ? undefined : threadCpuSeconds(options.brokerPid);
     const t0 = performance.now();
     await Promise.race([new Promise((resolve) => setTimeout(resolve, seconds * 1000)), failed]);
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const brokerCpu = broker0 === undefined ? undefined : cpuSeconds(options.brokerPid!) - broker0;
+    const mainCpu = main0 === undefined ? undefined : threadCpuSeconds(options.brokerPid!) - main0;
     const c = counters;
     const payloadBytes = c.records * options.recordSize;
     const loadgenCpuSeconds = (cpu.user + cpu.system) / 1e6;
@@ -260,6 +264,7 @@ export async function runLoadgen(options: LoadgenOptions, report: (r: PhaseResul
       recordsPerSecond: c.records / elapsed, mibPerSecond: payloadBytes / 1024 ** 2 / elapsed,
       loadgenCpuSeconds, loadgenCpuSecondsPerGiB: payloadBytes === 0 ? Infinity : loadgenCpuSeconds / (payloadBytes / GIB),
       brokerCpuSeconds: brokerCpu, brokerCpuSecondsPerGiB: brokerCpu === undefined || payloadBytes === 0 ? undefined : brokerCpu / (payloadBytes / GIB),
+      brokerMainThreadCpuSecondsPerGiB: mainCpu === undefined || payloadBytes === 0 ? undefined : mainCpu / (payloadBytes / GIB),
       errors: Object.fromEntries(c.errors),
     };
     report(result);

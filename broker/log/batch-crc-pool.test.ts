@@ -1,3 +1,4 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { BatchCrcPool, crcThreadsFor } from './batch-crc-pool.ts';
 import { CRC_OFFSET, validateClientBatches } from './record-batch.ts';
 import { encodeRecordBatch } from './records.ts';

@@ -4,6 +4,7 @@
  * for the partition that carried them (its neighbours in the request are appended), and a
  * client-sent control batch is still INVALID_RECORD.
  */
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaConnection } from '../../broker/client/index.ts';
