@@ -8,10 +8,10 @@
  * /metrics, /healthz and /readyz. What stays here is what ready means and the facade the
  * handlers and the tests ask.
  */
-import { BatchCrcPool, crcThreadsFor } from './log/batch-crc-pool.ts';
 import { resolve } from 'node:path';
 import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
+import { BatchCrcPool, crcThreadsFor } from './log/batch-crc-pool.ts';
 import { DynamicBrokerConfig } from './dynamic-broker-config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';

@@ -118,24 +118,26 @@ function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'
  */
 function appendTurn(broker: BrokerServices, topics: Request<0>['topicData'], refusals: ReadonlyArray<unknown>): Promise<void> | null {
   const pool = broker.batchCrc;
-  if (!pool?.enabled) return null;
-  const sets: Buffer[] = [];
-  let bytes = 0;
-  topics.forEach((topic, t) => {
-    if (refusals[t]) return;
-    for (const p of topic.partitionData) {
-      if (p.records && p.records.length > 0) {
-        sets.push(p.records);
-        bytes += p.records.length;
+  let verified: Promise<void> | undefined;
+  if (pool?.enabled) {
+    const sets: Buffer[] = [];
+    let bytes = 0;
+    topics.forEach((topic, t) => {
+      if (refusals[t]) return;
+      for (const p of topic.partitionData) {
+        if (p.records && p.records.length > 0) {
+          sets.push(p.records);
+          bytes += p.records.length;
+        }
       }
-    }
-  });
-  // a few KiB are verified faster here than a message to a worker and back; such a request still waits its turn
-  const verified = bytes >= MIN_WORKER_BYTES ? pool.verify(sets) : undefined;
+    });
+    // a few KiB are verified faster here than a message to a worker and back; such a request still waits its turn
+    if (bytes >= MIN_WORKER_BYTES) verified = pool.verify(sets);
+  }
+  // an earlier turn still pending (also after the pool closed, at shutdown) keeps this request behind it
   const previous = appendTurns.get(broker);
-  const turn = previous === undefined && verified === undefined ? null
-    : Promise.all([previous, verified]).then(() => undefined);
-  if (turn === null) return null;
+  if (previous === undefined && verified === undefined) return null;
+  const turn = Promise.all([previous, verified]).then(() => undefined);
   appendTurns.set(broker, turn);
   void turn.then(() => { if (appendTurns.get(broker) === turn) appendTurns.delete(broker); });
   return turn;
