@@ -126,7 +126,7 @@ export class Broker implements BrokerServices {
     this.opts = opts;
     this.nodeId = opts.nodeId;
     this.settings = opts.settings ?? new BrokerSettings();
-    this.batchCrc = new BatchCrcPool(crcThreadsFor(this.settings.int('num.io.threads'), this.settings.isExplicit('num.io.threads')));
+    this.batchCrc = new BatchCrcPool(crcThreadsFor(this.settings.int('brook.worker.threads')));
     this.store = opts.store;
     this.log = opts.logger ?? createLogger(`broker-${opts.nodeId}`);
     this.clock = opts.clock ?? Date.now;

@@ -107,7 +107,7 @@ function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'
   }
 }
 
-// ------------------------------------------------------------ CRC-32C on worker threads (num.io.threads)
+// ------------------------------------------------------------ CRC-32C on worker threads (brook.worker.threads)
 
 /**
  * With a BatchCrcPool, a produce request's record sets go to a worker for their CRC first, and

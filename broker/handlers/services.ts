@@ -64,7 +64,7 @@ export interface BrokerServices {
   readonly producerIds: ProducerIdAllocator;
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;
-  /** Verifies produced batches' CRC-32C on worker threads (num.io.threads); absent or disabled: the event loop does. */
+  /** Verifies produced batches' CRC-32C on worker threads (brook.worker.threads); absent or disabled: the event loop does. */
   readonly batchCrc?: BatchCrcPool;
   readonly metrics: RequestMetrics;
   readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs' | 'alterScramCredentials' | 'updateAcls'>;

@@ -75,14 +75,10 @@ describe('BatchCrcPool', () => {
     expect(errorOf(() => validate(late))?.errorName).toBe('CORRUPT_MESSAGE');
   });
 
-  test('num.io.threads: the default leaves one core to the event loop (none on one core); an explicit value is used as given', () => {
-    expect(crcThreadsFor(8, false, 1)).toBe(0);
-    expect(crcThreadsFor(8, false, 2)).toBe(1);
-    expect(crcThreadsFor(8, false, 4)).toBe(3);
-    expect(crcThreadsFor(8, false, 32)).toBe(8);
-    expect(crcThreadsFor(2, true, 1)).toBe(2);
-    expect(crcThreadsFor(0, true, 8)).toBe(0);
-    expect(crcThreadsFor(-3, true, 8)).toBe(0);
-    expect(crcThreadsFor(1000, true, 8)).toBe(64);
+  test('brook.worker.threads: used as given within 0..64', () => {
+    expect(crcThreadsFor(0)).toBe(0);
+    expect(crcThreadsFor(2)).toBe(2);
+    expect(crcThreadsFor(-3)).toBe(0);
+    expect(crcThreadsFor(1000)).toBe(64);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * BatchCrcPool: worker threads (batch-crc-worker.ts) that verify the CRC-32C of produced record
- * batches, so the broker's event loop does not (`num.io.threads`; none on a single core).
+ * batches, so the broker's event loop does not (`brook.worker.threads`, default 0: off).
  *
  * Contract
  *   - verify(recordSets) copies the record sets of one produce request into one buffer, hands it
@@ -17,20 +17,15 @@
  *     end with close().
  */
 import { Worker } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import type { CrcAnswer, CrcRequest } from './batch-crc-worker.ts';
 import { markCrcVerified } from './record-batch.ts';
 
-/** The most workers a broker starts, whatever num.io.threads says. */
+/** The most workers a broker starts, whatever brook.worker.threads says. */
 export const MAX_CRC_THREADS = 64;
 
-/**
- * Workers for `num.io.threads`: a value set explicitly is used as given (0: none); the default
- * (Kafka's 8) means the cores left next to the event loop, at most 8 — none on a single core.
- */
-export function crcThreadsFor(ioThreads: number, explicit: boolean, cores = availableParallelism()): number {
-  const wanted = explicit ? ioThreads : Math.min(ioThreads, cores - 1);
-  return Math.max(0, Math.min(wanted, MAX_CRC_THREADS));
+/** Workers for `brook.worker.threads`: as given, within 0..64. */
+export function crcThreadsFor(workerThreads: number): number {
+  return Math.max(0, Math.min(Number.isInteger(workerThreads) ? workerThreads : 0, MAX_CRC_THREADS));
 }
 
 type Pending = { sets: Buffer[]; resolve: () => void };

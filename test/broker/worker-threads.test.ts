@@ -1,5 +1,5 @@
 /**
- * num.io.threads: a real broker (child process) whose produced batches' CRC-32C is verified on
+ * brook.worker.threads: a real broker (child process) whose produced batches' CRC-32C is verified on
  * worker threads. Records land, in the order they arrived, CRC errors are still CORRUPT_MESSAGE
  * for the partition that carried them (its neighbours in the request are appended), and a
  * client-sent control batch is still INVALID_RECORD.
@@ -20,8 +20,8 @@ let broker: BrokerHandle;
 let conn: KafkaConnection;
 
 beforeAll(async () => {
-  broker = await startBroker({ set: { 'num.io.threads': '2', 'auto.create.topics.enable': 'false' } });
-  conn = new KafkaConnection({ host: '127.0.0.1', port: broker.port, clientId: 'io-threads-test' });
+  broker = await startBroker({ set: { 'brook.worker.threads': '2', 'auto.create.topics.enable': 'false' } });
+  conn = new KafkaConnection({ host: '127.0.0.1', port: broker.port, clientId: 'worker-threads-test' });
 }, 60_000);
 
 afterAll(async () => {
