@@ -167,7 +167,13 @@ function kafkaServerProperties(dataDir: string, port: number, controllerPort: nu
   ].join('\n');
 }
 
-export type KafkaOptions = { heapOpts: string[] };
+/** `cpuList`: start the broker under `taskset -c LIST` (its threads, and what it sizes by the cores it sees, get only those CPUs). */
+export type KafkaOptions = { heapOpts: string[]; cpuList?: string };
+
+/** The command and arguments, under `taskset -c cpuList` when one is given (taskset execs: the pid stays the broker's). */
+function pinned(cpuList: string | undefined, command: string, args: string[]): [string, string[]] {
+  return cpuList === undefined ? [command, args] : ['taskset', ['-c', cpuList, command, ...args]];
+}
 
 export async function startKafka(options: KafkaOptions): Promise<RunningBroker> {
   const workDir = mkdtempSync(join(tmpdir(), 'brook-bench-kafka-'));
@@ -191,8 +197,8 @@ async function spawnKafka(options: KafkaOptions, workDir: string, propertiesFile
   startupNotes: Record<string, number>): Promise<RunningBroker> {
   const logFile = join(workDir, 'broker.log');
   const t0 = performance.now();
-  const child = spawn('java', [...options.heapOpts, ...KAFKA_JVM_PERFORMANCE_OPTS,
-    '-cp', join(kafkaLibs(), '*'), 'kafka.Kafka', propertiesFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...pinned(options.cpuList, 'java', [...options.heapOpts, ...KAFKA_JVM_PERFORMANCE_OPTS,
+    '-cp', join(kafkaLibs(), '*'), 'kafka.Kafka', propertiesFile]), { stdio: ['ignore', 'pipe', 'pipe'] });
   const { exited, whenExited } = exitTracker(child);
   const recentOutput = captureOutput(child, logFile);
   if (child.pid === undefined) throw new Error('java did not start');
@@ -216,7 +222,7 @@ async function killChild(child: ChildProcess, whenExited: Promise<unknown>): Pro
   await whenExited;
 }
 
-export type BrookOptions = { settings: string[]; cpuProfileDir?: string };
+export type BrookOptions = { settings: string[]; cpuProfileDir?: string; cpuList?: string };
 
 /** Settings every benchmarked Brook gets, to match the Kafka config above; --brook-set comes after. */
 export const BROOK_BASE_SETTINGS = ['group.initial.rebalance.delay.ms=0', 'offsets.topic.replication.factor=1'];
@@ -248,7 +254,7 @@ async function spawnBrook(options: BrookOptions, workDir: string): Promise<Runni
   let port: number | undefined;
   let listeningLineMs: number | undefined;
   const t0 = performance.now();
-  const child = spawn(command, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...pinned(options.cpuList, command, args), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   const { exited, whenExited } = exitTracker(child);
   const recentOutput = captureOutput(child, logFile, (line) => {
     const m = BROOK_LISTENING.exec(line);

@@ -60,6 +60,17 @@ export function cpuSeconds(rootPid: number): number {
   return ticks / clockTicksPerSecond;
 }
 
+/**
+ * CPU time (utime + stime) of one thread of `pid` (its main thread when `tid` is `pid`: for
+ * Node, the event loop; for the JVM, the launcher thread), in seconds.
+ */
+export function threadCpuSeconds(pid: number, tid = pid): number {
+  const stat = readOrUndefined(`/proc/${pid}/task/${tid}/stat`);
+  if (stat === undefined) return 0;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / clockTicksPerSecond;
+}
+
 function statusKiB(pid: number, key: 'VmRSS' | 'VmHWM'): number {
   const status = readOrUndefined(`/proc/${pid}/status`);
   const match = status === undefined ? null : new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);

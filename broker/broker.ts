@@ -11,6 +11,7 @@
 import { resolve } from 'node:path';
 import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
+import { BatchCrcPool, crcThreadsFor } from './log/batch-crc-pool.ts';
 import { DynamicBrokerConfig } from './dynamic-broker-config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
@@ -86,6 +87,7 @@ export class Broker implements BrokerServices {
   readonly admin: TopicAdmin;
   readonly delayedFetches = new DelayedFetchQueue();
   readonly delayedProduces = new DelayedProduces();
+  readonly batchCrc: BatchCrcPool;
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
@@ -124,6 +126,7 @@ export class Broker implements BrokerServices {
     this.opts = opts;
     this.nodeId = opts.nodeId;
     this.settings = opts.settings ?? new BrokerSettings();
+    this.batchCrc = new BatchCrcPool(crcThreadsFor(this.settings.int('brook.worker.threads')));
     this.store = opts.store;
     this.log = opts.logger ?? createLogger(`broker-${opts.nodeId}`);
     this.clock = opts.clock ?? Date.now;
@@ -431,6 +434,7 @@ export class Broker implements BrokerServices {
     this.authorizer?.close();
     this.markers.close();
     await this.listeners.close(controlled ? undefined : 0);
+    await this.batchCrc.close();
     await this.local.settled();
     await this.cleaner?.stop();
     await this.local.close(controlled);

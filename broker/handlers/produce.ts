@@ -38,16 +38,19 @@ export const produceHandler: ApiHandler<0> = {
     }
 
     const durable: Pending[] = [];
-    const responses = req.topicData.map((topic) => {
-      const denied = !reject && !allowed(ctx, AclOperation.WRITE, ResourceType.TOPIC, topic.name) ? fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Topic authorization failed.') : null;
-      return {
-        name: topic.name,
-        partitionResponses: topic.partitionData.map((p) => {
-          const refuse = reject ?? denied;
-          return refuse ? refuse(p) : append(broker, topic.name, p, req.acks, req.timeoutMs, durable, req.transactionalId ?? null, apiVersion >= 12);
-        }),
-      };
-    });
+    const refusals = req.topicData.map((topic) => reject
+      ?? (!allowed(ctx, AclOperation.WRITE, ResourceType.TOPIC, topic.name) ? fail(ErrorCode.TOPIC_AUTHORIZATION_FAILED, 'Topic authorization failed.') : null));
+    const turn = appendTurn(broker, req.topicData, refusals);
+    const responses = req.topicData.map((topic, t) => ({
+      name: topic.name,
+      partitionResponses: topic.partitionData.map((p) => {
+        const refuse = refusals[t];
+        if (refuse) return refuse(p);
+        const appendIt = (into: Pending[]): PartitionResponse =>
+          append(broker, topic.name, p, req.acks, req.timeoutMs, into, req.transactionalId ?? null, apiVersion >= 12);
+        return turn === null ? appendIt(durable) : appendInTurn(turn, appendIt, p.index, durable);
+      }),
+    }));
     if (req.acks === 0) {
       for (const d of durable) d.wait.catch(() => { /* nobody waits for an acks=0 answer */ });
       return null;
@@ -102,6 +105,62 @@ function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'
     const code = countError(broker, topic, p.index, err);
     return partitionResponse(p.index, code, -1n, -1n, -1n, (err as Error).message);
   }
+}
+
+// ------------------------------------------------------------ CRC-32C on worker threads (brook.worker.threads)
+
+/**
+ * With a BatchCrcPool, a produce request's record sets go to a worker for their CRC first, and
+ * its appends run once that answer is in and every earlier request's appends have run: appends
+ * keep the order in which requests arrived (so each partition's, and each producer's sequence,
+ * order), whatever order the workers answer in. Returns the request's turn, or null (no pool:
+ * append now, as always).
+ */
+function appendTurn(broker: BrokerServices, topics: Request<0>['topicData'], refusals: ReadonlyArray<unknown>): Promise<void> | null {
+  const pool = broker.batchCrc;
+  let verified: Promise<void> | undefined;
+  if (pool?.enabled) {
+    const sets: Buffer[] = [];
+    let bytes = 0;
+    topics.forEach((topic, t) => {
+      if (refusals[t]) return;
+      for (const p of topic.partitionData) {
+        if (p.records && p.records.length > 0) {
+          sets.push(p.records);
+          bytes += p.records.length;
+        }
+      }
+    });
+    // a few KiB are verified faster here than a message to a worker and back; such a request still waits its turn
+    if (bytes >= MIN_WORKER_BYTES) verified = pool.verify(sets);
+  }
+  // an earlier turn still pending (also after the pool closed, at shutdown) keeps this request behind it
+  const previous = appendTurns.get(broker);
+  if (previous === undefined && verified === undefined) return null;
+  const turn = Promise.all([previous, verified]).then(() => undefined);
+  appendTurns.set(broker, turn);
+  void turn.then(() => { if (appendTurns.get(broker) === turn) appendTurns.delete(broker); });
+  return turn;
+}
+
+/** Record bytes of a request below which the event loop checks CRCs itself. */
+const MIN_WORKER_BYTES = 8 * 1024;
+
+/** Per broker: the turn of the last produce request whose appends wait for a worker. */
+const appendTurns = new WeakMap<BrokerServices, Promise<void>>();
+
+/** A partition's append once `turn` comes; its answer is filled in then, its waits become one. */
+function appendInTurn(turn: Promise<void>, appendIt: (into: Pending[]) => PartitionResponse, index: number, durable: Pending[]): PartitionResponse {
+  const response = partitionResponse(index, ErrorCode.NONE, -1n, -1n, -1n, null);
+  const wait = turn.then(async () => {
+    const waits: Pending[] = [];
+    Object.assign(response, appendIt(waits));
+    const settled = await Promise.allSettled(waits.map((w) => w.wait));
+    const failed = settled.filter((r) => r.status === 'rejected').at(-1);
+    if (failed) throw failed.reason;
+  });
+  durable.push({ response, wait });
+  return response;
 }
 
 function leaderReplica(broker: BrokerServices, topic: string, index: number): Partition {

@@ -10,6 +10,7 @@
  *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
  *   (ElectLeaders, AlterPartitionReassignments).
  */
+import type { BatchCrcPool } from '../log/batch-crc-pool.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
@@ -63,6 +64,8 @@ export interface BrokerServices {
   readonly producerIds: ProducerIdAllocator;
   readonly delayedFetches: DelayedFetchQueue;
   readonly delayedProduces: DelayedProduces;
+  /** Verifies produced batches' CRC-32C on worker threads (brook.worker.threads); absent or disabled: the event loop does. */
+  readonly batchCrc?: BatchCrcPool;
   readonly metrics: RequestMetrics;
   readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs' | 'alterScramCredentials' | 'updateAcls'>;
   /** The authorizer (authorizer.class.name), or null: every request allowed. */

@@ -133,6 +133,17 @@ export function storedBatchProblem(buf: Buffer, position: number, available: num
   return null;
 }
 
+/** Record sets of produce requests whose every batch a worker found whole and CRC-valid (batch-crc-pool.ts). */
+const crcVerified = new WeakSet<Buffer>();
+
+/**
+ * Marks `records` (the very Buffer later given to validateClientBatches) as verified by a
+ * BatchCrcPool worker: validateClientBatches then skips recomputing its batches' CRCs.
+ */
+export function markCrcVerified(records: Buffer): void {
+  crcVerified.add(records);
+}
+
 export interface ValidateOptions {
   /** max.message.bytes: the largest batch accepted. */
   readonly maxBatchBytes: number;
@@ -145,13 +156,14 @@ export interface ValidateOptions {
 
 /**
  * Splits a produce request's `records` into batches and validates each the way Kafka checks
- * client batches. Throws KafkaError (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
+ * client batches (the CRC only when no worker verified it: markCrcVerified). Throws KafkaError (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE, INVALID_RECORD,
  * UNSUPPORTED_FOR_MESSAGE_FORMAT) on the first problem; never modifies `records`.
  */
 export function validateClientBatches(records: Buffer, opts: ValidateOptions): BatchHeader[] {
   const batches: BatchHeader[] = [];
   let position = 0;
   if (records.length === 0) throw new KafkaError('CORRUPT_MESSAGE', 'empty record set');
+  const preVerified = crcVerified.has(records);
   while (position < records.length) {
     const left = records.length - position;
     if (left < BATCH_HEADER_SIZE) {
@@ -171,9 +183,11 @@ export function validateClientBatches(records: Buffer, opts: ValidateOptions): B
     if (h.magic !== 2) {
       throw new KafkaError('UNSUPPORTED_FOR_MESSAGE_FORMAT', `batch at position ${position} has magic ${h.magic}; only v2 is accepted`);
     }
-    const crc = computeBatchCrc(records, position, size);
-    if (crc !== h.crc) {
-      throw new KafkaError('CORRUPT_MESSAGE', `batch at position ${position}: CRC-32C ${crc} does not match stored ${h.crc}`);
+    if (!preVerified) {
+      const crc = computeBatchCrc(records, position, size);
+      if (crc !== h.crc) {
+        throw new KafkaError('CORRUPT_MESSAGE', `batch at position ${position}: CRC-32C ${crc} does not match stored ${h.crc}`);
+      }
     }
     if (h.recordsCount <= 0 || h.lastOffsetDelta + 1 !== h.recordsCount) {
       throw new KafkaError('CORRUPT_MESSAGE',
