@@ -409,7 +409,7 @@ export class Broker implements BrokerServices {
   private async shutdown(mode: StopMode): Promise<void> {
     const controlled = mode === 'controlled';
     this.ready = false;
-    this.logs.stopPeriodicTasks();
+    const periodicTasksStopped = this.logs.stopPeriodicTasks();
     this.controller.stop();
     if (controlled && this.settings.bool('controlled.shutdown.enable')) {
       await handOffLeadership({
@@ -433,6 +433,7 @@ export class Broker implements BrokerServices {
     await this.listeners.close(controlled ? undefined : 0);
     await this.local.settled();
     await this.cleaner?.stop();
+    await periodicTasksStopped; // a checkpoint write it started, which must not race the next one (or a restart's)
     await this.local.close(controlled);
     await this.health?.close();
   }
