@@ -8,9 +8,9 @@
  *
  * Written atomically (tmp file, fsync, rename, fsync of the directory) periodically and on clean
  * shutdown, by one writer (the broker's LogManager, one write at a time), off the event loop: the
- * values are taken when the write starts, the system calls run in libuv's thread pool. Read once on start: a partition's high watermark starts
- * at min(checkpointed, log end) instead of at its log start, so ListOffsets(latest) right after
- * a restart does not fall back to the log start. An unreadable file is reported and ignored (the
+ * values are taken when the write starts, the system calls run in libuv's thread pool. Read once
+ * on start: a partition's high watermark starts at min(checkpointed, log end) instead of at its
+ * log start, so ListOffsets(latest) right after a restart does not fall back to the log start. An unreadable file is reported and ignored (the
  * safe default is the log start offset: nothing is claimed committed that was not).
  */
 import path from 'node:path';
