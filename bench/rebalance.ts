@@ -4,6 +4,7 @@
  * against Apache Kafka 4.1.1, one after the other, the same way on both:
  *
  *   npm run bench:rebalance -- [--partition-mib 20] [--throttle-mib 8] [--systems brook,kafka] [--out bench/results/rebalance.json]
+ *                              [--brook-cpu-prof DIR] [--timeline FILE]
  *
  * Per system: 3 nodes start; topic `data` (30 partitions, RF 2) is filled with --partition-mib
  * MiB per partition on average (ProducerPerformance, 10 KiB records, acks=all); a latency probe
@@ -20,6 +21,13 @@
  * Brook: 5 `brook broker --store kubernetes` processes against a real kube-apiserver+etcd (envtest).
  * Kafka: 3 combined broker+controller nodes (static 3-voter quorum) plus 2 broker-only nodes,
  * -Xmx512M each. Everything on this machine (2 cores, shared).
+ *
+ * Diagnostics (Brook only): `--brook-cpu-prof DIR` runs the brokers under `node --cpu-prof`
+ * (profiles written on their graceful stop; bench/cpu-profile-summary.ts reads them);
+ * `--timeline FILE` writes every probe sample (time, latency, partition), the run's events
+ * (partitions completing their move, with leaders) and the CPU used every second by each
+ * broker, kube-apiserver, the bench and the machine, as JSON lines with times in seconds since
+ * the start. Event-loop stalls are in the profiles (busy spans with no idle sample).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -29,6 +37,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort, KAFKA_JVM_PERFORMANCE_OPTS } from './brokers.ts';
 import { kafkaLibs, repoRoot, runTool, runToolOrThrow, toolClasses } from './kafka-tools.ts';
+import { cpuSeconds, machineCpu } from './proc-stats.ts';
 import { planRebalance, seededRandom } from '../broker/placement/index.ts';
 import { kubectl, startApiServer, type ApiServer } from '../test/k8s/envtest.ts';
 
@@ -38,6 +47,8 @@ const { values: args } = parseArgs({
     'throttle-mib': { type: 'string', default: '8' },
     systems: { type: 'string', default: 'brook,kafka' },
     out: { type: 'string', default: 'bench/results/rebalance.json' },
+    'brook-cpu-prof': { type: 'string' },
+    timeline: { type: 'string' },
   },
 });
 const PARTITION_MIB = Number(args['partition-mib']);
@@ -47,6 +58,11 @@ const HOST = '127.0.0.1';
 const PARTITIONS = 30;
 const RECORD = 10 * 1024;
 const REASSIGN = 'org.apache.kafka.tools.reassign.ReassignPartitionsCommand';
+const CPU_PROFILE_DIR = args['brook-cpu-prof'] === undefined ? undefined : resolve(args['brook-cpu-prof']);
+const timeline = args.timeline === undefined ? null : createWriteStream(resolve(args.timeline));
+/** One timeline line (--timeline): `at` in seconds since the bench started. */
+const mark = (kind: string, fields: Record<string, unknown> = {}, at = performance.now()) =>
+  timeline?.write(`${JSON.stringify({ at: Number(((at - t0) / 1000).toFixed(3)), kind, ...fields })}\n`);
 
 const t0 = performance.now();
 const log = (line: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
@@ -57,7 +73,7 @@ process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(130));
 
 interface Node { id: number; port: number; dataDir: string; start(): Promise<void>; child?: ChildProcess }
-interface System { name: string; describe: string; nodes: Node[]; bootstrap(): string; stop(): Promise<void> }
+interface System { name: string; describe: string; nodes: Node[]; bootstrap(): string; stop(): Promise<void>; apiserverPid?: number }
 
 function spawnNode(node: Node, command: string, argv: string[], logFile: string, ready: RegExp | null): Promise<void> {
   const out = createWriteStream(logFile, { flags: 'a' });
@@ -95,16 +111,18 @@ async function startBrook(work: string): Promise<System> {
   for (let id = 0; id < 5; id++) {
     const dataDir = join(work, `node${id}`, 'data');
     mkdirSync(dataDir, { recursive: true });
+    const profile = CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`, `--cpu-prof-name=broker${id}.cpuprofile`];
+    if (CPU_PROFILE_DIR !== undefined) mkdirSync(CPU_PROFILE_DIR, { recursive: true });
     const node: Node = {
       id, port: await freePort(), dataDir,
-      start: () => spawnNode(node, join(repoRoot, 'node_modules/.bin/node'), [join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(id),
+      start: () => spawnNode(node, join(repoRoot, 'node_modules/.bin/node'), [...profile, join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(id),
         '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns, '--kubeconfig', api.kubeconfigPath, '--listen', `${HOST}:${node.port}`,
         '--data-dir', dataDir, '--metrics-port', 'none'], join(work, `node${id}.log`), /listening on/),
     };
     nodes.push(node);
   }
   return {
-    name: 'brook', nodes, bootstrap: () => nodes.filter((n) => n.child).map((n) => `${HOST}:${n.port}`).join(','),
+    name: 'brook', nodes, apiserverPid: api.apiserverPid, bootstrap: () => nodes.filter((n) => n.child).map((n) => `${HOST}:${n.port}`).join(','),
     describe: `Brook: 5 \`brook broker --store kubernetes\` processes, kube-apiserver ${api.version}+etcd (envtest), defaults otherwise`,
     stop: async () => { await stopNodes(nodes); await api.stop(); },
   };
@@ -185,6 +203,7 @@ function startProbe(system: System): { samples: Array<[number, number]>; stop():
         try {
           await producer.send({ topic: 'probe', acks: -1, messages: [{ value, partition: i % 6 }] });
           samples.push([at, performance.now() - at]);
+          mark('probe', { partition: i % 6, ms: Number((performance.now() - at).toFixed(1)) }, at);
         } catch { await sleep(100); }
         await sleep(20);
       }
@@ -192,6 +211,38 @@ function startProbe(system: System): { samples: Array<[number, number]>; stop():
     await producer.disconnect();
   })();
   return { samples, stop: async () => { running = false; await loops; } };
+}
+
+/**
+ * --timeline: every second, the CPU (cores) used since the previous second by each broker, by
+ * kube-apiserver, by this process with its children (brokers and Kafka tools included) and by the
+ * whole machine, from /proc. Nothing is asked of the brokers (a /metrics scrape every second
+ * costs them more than the move does).
+ */
+function startCpuSampler(system: System): () => void {
+  if (!timeline || system.name !== 'brook') return () => undefined;
+  const previous = new Map<string, number>();
+  let lastAt = performance.now();
+  let lastMachine = machineCpu();
+  const cpuTimer = setInterval(() => {
+    const now = performance.now();
+    const seconds = (now - lastAt) / 1000;
+    const share = (key: string, pid: number | undefined): number | undefined => {
+      if (pid === undefined) return undefined;
+      const cpu = cpuSeconds(pid);
+      const before = previous.get(key);
+      previous.set(key, cpu);
+      return before === undefined ? undefined : Number(((cpu - before) / seconds).toFixed(2));
+    };
+    const fields: Record<string, number | undefined> = { bench: share('bench', process.pid), apiserver: share('apiserver', system.apiserverPid) };
+    for (const n of system.nodes) if (n.child?.pid !== undefined) fields[`broker${n.id}`] = share(`broker${n.id}`, n.child.pid);
+    const machine = machineCpu();
+    fields.machineBusy = Number(((machine.busySeconds - lastMachine.busySeconds) / seconds).toFixed(2));
+    lastMachine = machine;
+    lastAt = now;
+    mark('cpu', fields);
+  }, 1000);
+  return () => clearInterval(cpuTimer);
 }
 
 interface Result {
@@ -223,9 +274,14 @@ async function runSystem(name: 'brook' | 'kafka'): Promise<Result> {
       '--producer-props', `bootstrap.servers=${system.bootstrap()}`, 'acks=all', 'linger.ms=20', 'batch.size=262144', 'partitioner.ignore.keys=true', 'partitioner.adaptive.partitioning.enable=false'], undefined, 1_800_000);
     log(`${name}: ${(records * RECORD / 2 ** 20).toFixed(0)} MiB produced (RF 2) in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`);
 
+    const stopCpuSampler = startCpuSampler(system);
     const probe = startProbe(system);
+    // the monotonic clock at this mark (µs), which V8's .cpuprofile timestamps use, to line the profiles up with the timeline
+    mark('clock', { monotonicUs: Number(process.hrtime.bigint() / 1000n) });
+    mark('probe-start', { partitions: (await admin.fetchTopicMetadata({ topics: ['probe'] })).topics[0]!.partitions.map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: p.replicas })) });
     await sleep(20_000);
     const beforeEnd = performance.now();
+    mark('brokers-starting');
     await Promise.all(system.nodes.slice(3).map((n) => n.start()));
     await waitBrokers(system, 5);
     log(`${name}: brokers 3 and 4 up`);
@@ -257,7 +313,10 @@ async function runSystem(name: 'brook' | 'kafka'): Promise<Result> {
     log(`${name}: plan moves ${plan.moves.length} partitions, ${plan.totals.replicasMoved} replicas, ${(bytesMoved / 2 ** 20).toFixed(1)} MiB; throttle bound ${boundSeconds.toFixed(1)} s`);
 
     const started = performance.now();
+    mark('reassign-execute');
     await runToolOrThrow(REASSIGN, ['--bootstrap-server', system.bootstrap(), '--execute', '--reassignment-json-file', file, '--throttle', String(THROTTLE)]);
+    mark('reassign-executed');
+    const finished = new Set<number>();
     // Done when the metadata shows every moved partition with exactly its target replicas (polled
     // every 500 ms: a --verify is a JVM start, seconds on a loaded machine); then --verify, which
     // must agree, and clears the throttles.
@@ -266,12 +325,19 @@ async function runSystem(name: 'brook' | 'kafka'): Promise<Result> {
     await watcher.connect();
     for (;;) {
       const now = await watcher.fetchTopicMetadata({ topics: ['data'] }).catch(() => undefined);
+      for (const p of now?.topics[0]!.partitions ?? []) {
+        if (target.has(p.partitionId) && !finished.has(p.partitionId) && p.replicas.join() === target.get(p.partitionId)) {
+          finished.add(p.partitionId);
+          mark('partition-moved', { partition: p.partitionId, leader: p.leader, replicas: p.replicas });
+        }
+      }
       if (now && now.topics[0]!.partitions.every((p) => !target.has(p.partitionId) || p.replicas.join() === target.get(p.partitionId))) break;
       if (performance.now() - started > 3_600_000) throw new Error(`${name}: reassignment not complete after 1 h`);
       await sleep(500);
     }
     const seconds = (performance.now() - started) / 1000;
     const doneAt = performance.now();
+    mark('reassign-done');
     await watcher.disconnect();
     for (let attempt = 0; ; attempt++) {
       const r = await runTool(REASSIGN, ['--bootstrap-server', system.bootstrap(), '--verify', '--reassignment-json-file', file]);
@@ -280,6 +346,7 @@ async function runSystem(name: 'brook' | 'kafka'): Promise<Result> {
       await sleep(1_000);
     }
     await probe.stop();
+    stopCpuSampler();
     const before = probe.samples.filter(([at]) => at < beforeEnd).map(([, ms]) => ms).sort((a, b) => a - b);
     const during = probe.samples.filter(([at]) => at >= started && at < doneAt).map(([, ms]) => ms).sort((a, b) => a - b);
     const result: Result = {

@@ -412,7 +412,7 @@ export class Broker implements BrokerServices {
   private async shutdown(mode: StopMode): Promise<void> {
     const controlled = mode === 'controlled';
     this.ready = false;
-    this.logs.stopPeriodicTasks();
+    const periodicTasksStopped = this.logs.stopPeriodicTasks();
     this.controller.stop();
     if (controlled && this.settings.bool('controlled.shutdown.enable')) {
       await handOffLeadership({
@@ -437,6 +437,7 @@ export class Broker implements BrokerServices {
     await this.batchCrc.close();
     await this.local.settled();
     await this.cleaner?.stop();
+    await periodicTasksStopped; // a checkpoint write it started, which must not race the next one (or a restart's)
     await this.local.close(controlled);
     await this.health?.close();
   }

@@ -88,7 +88,7 @@ export class LocalTopics {
    * test/harness/power-loss.ts also drops what was never fsynced, as a power failure would.
    */
   async close(controlled: boolean): Promise<void> {
-    if (controlled) this.opts.logs.checkpointHighWatermarks(this.hosted.values());
+    if (controlled) await this.opts.logs.checkpointHighWatermarks(this.hosted.values());
     for (const p of this.hosted.values()) {
       if (!controlled) {
         await p.log.abandon();

@@ -20,6 +20,8 @@ export class LogManager {
   /** High watermarks from replication-offset-checkpoint, read once on start. */
   private checkpointed: HighWatermarks = new Map();
   private timers: NodeJS.Timeout[] = [];
+  /** The high-watermark checkpoint write in flight (there is never more than one: they share a tmp file). */
+  private checkpointing: Promise<void> | null = null;
 
   constructor(opts: { dataDir: string; logger: Logger; clock: () => number }) {
     this.dataDir = opts.dataDir;
@@ -57,13 +59,26 @@ export class LogManager {
     }
   }
 
-  /** Writes every hosted partition's high watermark to replication-offset-checkpoint (Kafka's per data dir file). */
-  checkpointHighWatermarks(hosted: Iterable<Partition>): void {
-    try {
-      writeHighWatermarks(this.dataDir, [...hosted].map((p) => ({ topic: p.topic, partition: p.index, highWatermark: p.highWatermark })));
-    } catch (err) {
-      this.log.error(`writing the high-watermark checkpoint failed: ${(err as Error).message}`);
-    }
+  /**
+   * Writes every hosted partition's high watermark to replication-offset-checkpoint (Kafka's per
+   * data dir file), after the write in flight if there is one; resolves once it is durable.
+   * The file's fsyncs run in libuv's thread pool: on a disk busy with other writes (a replica
+   * catching up, a reassignment copying data) one can take hundreds of milliseconds, which the
+   * event loop, and every produce and fetch waiting on it, must not spend. Failures are logged.
+   */
+  async checkpointHighWatermarks(hosted: Iterable<Partition>): Promise<void> {
+    while (this.checkpointing) await this.checkpointing;
+    this.startCheckpoint(hosted);
+    await this.checkpointing;
+  }
+
+  /** Starts a checkpoint write of the high watermarks as they are now, unless one is in flight (the next tick writes newer values). */
+  private startCheckpoint(hosted: Iterable<Partition>): void {
+    if (this.checkpointing) return;
+    const entries = [...hosted].map((p) => ({ topic: p.topic, partition: p.index, highWatermark: p.highWatermark }));
+    this.checkpointing = writeHighWatermarks(this.dataDir, entries)
+      .catch((err: unknown) => { this.log.error(`writing the high-watermark checkpoint failed: ${(err as Error).message}`); })
+      .finally(() => { this.checkpointing = null; });
   }
 
   /**
@@ -73,13 +88,15 @@ export class LogManager {
    */
   startPeriodicTasks(hosted: () => Iterable<Partition>, intervals: { retentionCheckMs: number; checkpointMs: number }): void {
     this.timers.push(setInterval(() => { void this.enforceRetention(hosted()); }, intervals.retentionCheckMs));
-    this.timers.push(setInterval(() => this.checkpointHighWatermarks(hosted()), intervals.checkpointMs));
+    this.timers.push(setInterval(() => this.startCheckpoint(hosted()), intervals.checkpointMs));
     for (const t of this.timers) t.unref();
   }
 
-  stopPeriodicTasks(): void {
+  /** Stops the periodic tasks; resolves once a checkpoint write they started has settled. */
+  async stopPeriodicTasks(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    await this.checkpointing;
   }
 
   async enforceRetention(hosted: Iterable<Partition>): Promise<void> {

@@ -2,17 +2,33 @@
  * Small text checkpoint files, in Kafka's CheckpointFile format:
  *   line 1: version (0) | line 2: entry count | then one entry per line, fields separated by a space.
  * Written atomically: tmp file, fsync, rename, fsync of the directory. A file that does not
- * parse is reported as such (callers fall back to a safe default and say so). One writer.
+ * parse is reported as such (callers fall back to a safe default and say so). One writer: a
+ * caller of writeCheckpointAsync must not start another write of the same file (sync or async)
+ * before the first one settles, since both go through the same tmp file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { writeFileAtomically } from './offset-index.ts';
+import { writeFileAtomically, writeFileAtomicallyAsync } from './offset-index.ts';
 import { StorageError } from './errors.ts';
 
-export function writeCheckpoint(file: string, entries: readonly (readonly (string | number | bigint)[])[]): void {
-  const text = ['0', String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n';
-  writeFileAtomically(file, Buffer.from(text));
+type CheckpointEntries = readonly (readonly (string | number | bigint)[])[];
+
+function checkpointBytes(entries: CheckpointEntries): Buffer {
+  return Buffer.from(['0', String(entries.length), ...entries.map((e) => e.join(' '))].join('\n') + '\n');
+}
+
+export function writeCheckpoint(file: string, entries: CheckpointEntries): void {
+  writeFileAtomically(file, checkpointBytes(entries));
   fsyncDir(path.dirname(file));
+}
+
+/**
+ * writeCheckpoint with every system call in libuv's thread pool, so that its fsyncs (which wait
+ * for whatever else the file system has to commit first) never hold the event loop.
+ */
+export async function writeCheckpointAsync(file: string, entries: CheckpointEntries): Promise<void> {
+  await writeFileAtomicallyAsync(file, checkpointBytes(entries));
+  await fsyncDirAsync(path.dirname(file));
 }
 
 /** Entries of a checkpoint file; null if the file is absent; throws if it is malformed. */
@@ -37,6 +53,18 @@ export function fsyncDir(dir: string): void {
     try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
   } catch {
     // Some file systems do not support fsync on directories; the rename is still atomic.
+  }
+}
+
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  let fh: fs.promises.FileHandle | null = null;
+  try {
+    fh = await fs.promises.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some file systems do not support fsync on directories; the rename is still atomic.
+  } finally {
+    await fh?.close();
   }
 }
 

@@ -7,13 +7,14 @@
  * Topic names cannot contain spaces (Kafka's legal characters: [a-zA-Z0-9._-]).
  *
  * Written atomically (tmp file, fsync, rename, fsync of the directory) periodically and on clean
- * shutdown, by one writer (the broker). Read once on start: a partition's high watermark starts
- * at min(checkpointed, log end) instead of at its log start, so ListOffsets(latest) right after
- * a restart does not fall back to the log start. An unreadable file is reported and ignored (the
+ * shutdown, by one writer (the broker's LogManager, one write at a time), off the event loop: the
+ * values are taken when the write starts, the system calls run in libuv's thread pool. Read once
+ * on start: a partition's high watermark starts at min(checkpointed, log end) instead of at its
+ * log start, so ListOffsets(latest) right after a restart does not fall back to the log start. An unreadable file is reported and ignored (the
  * safe default is the log start offset: nothing is claimed committed that was not).
  */
 import path from 'node:path';
-import { readCheckpoint, writeCheckpoint } from './checkpoint-file.ts';
+import { readCheckpoint, writeCheckpointAsync } from './checkpoint-file.ts';
 import { StorageError } from './errors.ts';
 
 export const HIGH_WATERMARK_CHECKPOINT = 'replication-offset-checkpoint';
@@ -36,7 +37,8 @@ export function readHighWatermarks(dataDir: string): HighWatermarks {
   return out;
 }
 
-export function writeHighWatermarks(dataDir: string, entries: Iterable<{ topic: string; partition: number; highWatermark: bigint }>): void {
+/** Writes the checkpoint of `entries` as they are now (read before the first await); one write at a time per directory. */
+export function writeHighWatermarks(dataDir: string, entries: Iterable<{ topic: string; partition: number; highWatermark: bigint }>): Promise<void> {
   const rows = [...entries].map((e) => [e.topic, e.partition, e.highWatermark] as const);
-  writeCheckpoint(path.join(dataDir, HIGH_WATERMARK_CHECKPOINT), rows);
+  return writeCheckpointAsync(path.join(dataDir, HIGH_WATERMARK_CHECKPOINT), rows);
 }

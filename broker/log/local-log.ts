@@ -20,7 +20,7 @@
  */
 import fs from 'node:fs';
 import { KafkaError } from '../errors.ts';
-import { fsyncDir } from './checkpoint-file.ts';
+import { fsyncDir, fsyncDirAsync } from './checkpoint-file.ts';
 import { storageFailure } from './errors.ts';
 import { SWAP_SUFFIX } from './log-files.ts';
 import { LogSegment } from './log-segment.ts';
@@ -389,16 +389,4 @@ function segmentIndexFor(segments: readonly LogSegment[], offset: bigint): numbe
     if (segments[mid]!.baseOffset <= offset) lo = mid; else hi = mid - 1;
   }
   return lo;
-}
-
-async function fsyncDirAsync(dir: string): Promise<void> {
-  let fh: fs.promises.FileHandle | null = null;
-  try {
-    fh = await fs.promises.open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // Some file systems cannot fsync a directory; the data files are still synced.
-  } finally {
-    await fh?.close();
-  }
 }
