@@ -315,6 +315,11 @@ describe('a TLS Cluster (no brokers here): certificates, pod security, NetworkPo
     expect(leaf.checkHost('secure-bootstrap.users.svc')).toBe('secure-bootstrap.users.svc');
     const days = (new Date(leaf.validTo).getTime() - new Date(leaf.validFrom).getTime()) / 86_400_000;
     expect(Math.round(days * 24)).toBe(30 * 24 + 1); // validity starts an hour back
+    // No cert-manager CRDs in this API server: the operator's CA is the source, and status says so.
+    const statusOf = async (name: string) => (await kube.get<KubeObject & { status?: { certificates?: unknown } }>(resources.Cluster, ns, name)).status;
+    await eventually(async () => (await statusOf('secure'))?.certificates, 'status.certificates', 20_000, 100);
+    expect((await statusOf('secure'))?.certificates).toEqual({ source: 'operator' });
+    expect((await statusOf('demo'))?.certificates).toBeUndefined(); // no TLS listener: no certificates
   }, 30_000);
 
   test('broker pods: SASL_SSL and SSL with client certificates, read-only root with /tmp on emptyDir, seccomp RuntimeDefault, no privilege escalation, capabilities dropped; a NetworkPolicy keeps clients off REPLICATION', async () => {
