@@ -9,6 +9,10 @@
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
 import { X509Certificate } from 'node:crypto';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { startBroker, stopAllBrokers, tempDir } from '../harness/brook.ts';
 import type { BackgroundProcess } from '../harness/background.ts';
 import { installCertManagerCrds, startCertManager } from '../k8s/cert-manager.ts';
 import { adminKube, createNamespace, eventually, resources, startOperator } from './harness.ts';
@@ -103,8 +107,26 @@ describe('a TLS Cluster when cert-manager is installed', () => {
     expect(text(await secret('tls-broker-certs'), 'clients-ca.crt')).toBe(clientsCa.toString());
   }, 60_000);
 
-  test('renewal: when cert-manager re-issues a broker certificate, the composed Secret gets the new one, and the pod template stays as it was (no restart)', async () => {
+  test('renewal: when cert-manager re-issues a broker certificate, the composed Secret gets the new one, the pod template stays as it was, and a broker serving the Secret\'s files serves the new certificate without restarting', async () => {
     const before = leafOf(text(await secret('tls-broker-certs'), 'tls-0.pem')!);
+    // A broker with the files the Secret volume would give pod tls-0 (the kubelet replaces them atomically).
+    const dir = tempDir('brook-operator-cert-manager-');
+    cleanup(() => stopAllBrokers());
+    const mount = async () => {
+      const s = (await secret('tls-broker-certs'))!;
+      for (const f of ['tls-0.pem', 'ca.crt']) { writeFileSync(join(dir, `${f}.new`), text(s, f)!); renameSync(join(dir, `${f}.new`), join(dir, f)); }
+    };
+    await mount();
+    const broker = await startBroker({
+      listeners: [{ name: 'PLAINTEXT', protocol: 'PLAINTEXT' }, { name: 'SSL', protocol: 'SSL' }],
+      set: { 'ssl.keystore.type': 'PEM', 'ssl.keystore.location': join(dir, 'tls-0.pem'), 'ssl.truststore.type': 'PEM', 'ssl.truststore.location': join(dir, 'ca.crt'), 'ssl.reload.check.interval.ms': '200' },
+    });
+    const ca = text(await secret('tls-broker-certs'), 'ca.crt')!;
+    const servedSerial = () => new Promise<string>((resolve, reject) => {
+      const sock = tls.connect({ host: '127.0.0.1', port: broker.listenerPorts!.SSL!, ca, servername: `tls-0.tls-brokers.${ns}.svc` }, () => { resolve(sock.getPeerCertificate().serialNumber); sock.destroy(); });
+      sock.once('error', reject);
+    });
+    expect(await servedSerial()).toBe(before.serialNumber);
     const other = text(await secret('tls-broker-certs'), 'tls-1.pem');
     const sts = await kube.get<KubeObject>(resources.StatefulSet, ns, 'tls');
     // As `cmctl renew` does: the Issuing condition set True.
@@ -126,6 +148,11 @@ describe('a TLS Cluster when cert-manager is installed', () => {
     expect(leafOf(renewed).verify(new X509Certificate(text(await secret('tls-broker-certs'), 'ca.crt')!).publicKey)).toBe(true);
     expect(text(await secret('tls-broker-certs'), 'tls-1.pem')).toBe(other);
     expect((await kube.get<KubeObject>(resources.StatefulSet, ns, 'tls')).metadata.generation).toBe(sts.metadata.generation);
+    await mount();
+    const pid = broker.pid;
+    await eventually(async () => (await servedSerial()) === leafOf(renewed).serialNumber, 'the broker serving the renewed certificate', 30_000, 200);
+    expect(broker.pid).toBe(pid);
+    expect(broker.exited()).toBe(false);
   }, 180_000);
 
   test('spec.certificates.issuer operator: the operator\'s own CA, no Certificates, status.certificates.source operator', async () => {
