@@ -90,7 +90,8 @@ export class SecurityMaterial {
     const creds = await this.upsert(cluster, securityNames.internalCredentials(c), (cur) => (cur.password ? null : { password: randomBytes(24).toString('hex') }));
     const m: Material = { uid: cluster.metadata.uid!, password: creds.password!, nextRenewalMs: now + 24 * 3600_000, source };
     if (source === 'cert-manager') {
-      const { clientsCa } = await this.clientsCaOnly(cluster, new Date(now));
+      // The clients CA stays the operator's (cert-manager.ts says why).
+      const clientsCa = await this.caSecret(cluster, securityNames.clientsCa(c), `${c} clients CA`, new Date(now));
       m.clientsCa = clientsCa;
       m.appliedHash = await this.applyCertManagerObjects(cluster, replicas, extraNames, certManager, known && known.uid === cluster.metadata.uid ? known.appliedHash : undefined);
       const composed = await this.composeFromCertManager(cluster, replicas, clientsCa.cert);
@@ -107,17 +108,9 @@ export class SecurityMaterial {
     }
     if (hasTls(cluster)) {
       const date = new Date(now);
-      const caSecret = async (name: string, subject: string): Promise<KeyAndCertificate> => {
-        const data = await this.upsert(cluster, name, (cur) => {
-          const current = cur['ca.crt'] && cur['ca.key'] ? { cert: cur['ca.crt'], key: cur['ca.key'] } : undefined;
-          const { ca, renewed } = ensureCa(current, subject, cluster, date);
-          return renewed ? { 'ca.crt': ca.cert, 'ca.key': ca.key } : null;
-        });
-        return { cert: data['ca.crt']!, key: data['ca.key']! };
-      };
-      const clusterCa = await caSecret(securityNames.clusterCa(c), `${c} cluster CA`);
+      const clusterCa = await this.caSecret(cluster, securityNames.clusterCa(c), `${c} cluster CA`, date);
       m.clusterCaCert = clusterCa.cert;
-      m.clientsCa = await caSecret(securityNames.clientsCa(c), `${c} clients CA`);
+      m.clientsCa = await this.caSecret(cluster, securityNames.clientsCa(c), `${c} clients CA`, date);
       let next = Infinity;
       await this.upsert(cluster, securityNames.brokerCerts(c), (cur) => {
         const r = brokerCertificates(cluster, clusterCa, m.clientsCa, replicas, cur, extraNames, date);
@@ -131,15 +124,14 @@ export class SecurityMaterial {
     return { renewInMs: Math.max(1_000, m.nextRenewalMs - now), ...(source ? { certificates: { source } } : {}) };
   }
 
-  /** The operator's clients CA (made or renewed), for a cluster whose broker certificates come from cert-manager. */
-  private async clientsCaOnly(cluster: Cluster, date: Date): Promise<{ clientsCa: KeyAndCertificate }> {
-    const c = cluster.metadata.name!;
-    const data = await this.upsert(cluster, securityNames.clientsCa(c), (cur) => {
+  /** The CA kept in Secret `name` (ca.crt, ca.key): made, or renewed when it is due. */
+  private async caSecret(cluster: Cluster, name: string, subject: string, date: Date): Promise<KeyAndCertificate> {
+    const data = await this.upsert(cluster, name, (cur) => {
       const current = cur['ca.crt'] && cur['ca.key'] ? { cert: cur['ca.crt'], key: cur['ca.key'] } : undefined;
-      const { ca, renewed } = ensureCa(current, `${c} clients CA`, cluster, date);
+      const { ca, renewed } = ensureCa(current, subject, cluster, date);
       return renewed ? { 'ca.crt': ca.cert, 'ca.key': ca.key } : null;
     });
-    return { clientsCa: { cert: data['ca.crt']!, key: data['ca.key']! } };
+    return { cert: data['ca.crt']!, key: data['ca.key']! };
   }
 
   /**
