@@ -23,7 +23,8 @@ import { KubeErrorCode, isNotFound, kubeCodeOf, resources, type Kube, type KubeO
 import type { Logger } from './log.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { Rebalancer, type AdminFactory, type RebalanceStep } from './rebalancer.ts';
-import type { SecurityMaterial } from './security-material.ts';
+import type { CertManagerView, SecurityMaterial } from './security-material.ts';
+import type { CertificatesStatus } from './cert-manager.ts';
 import type { Clock } from './workqueue.ts';
 import { isPodReady, ownedKinds, underReplicatedWaitable, type ClusterObject, type OwnedKind, type PodObject, type StatefulSetObject, type World } from './world.ts';
 
@@ -59,6 +60,10 @@ export class ClusterReconciler {
   readonly security: SecurityMaterial;
   /** ms until a secured cluster's next certificate renewal, per cluster key. */
   private readonly securityRenewalMs = new Map<string, number | undefined>();
+  /** Where a TLS cluster's certificates come from, and their readiness (status.certificates), per cluster key. */
+  private readonly certificates = new Map<string, CertificatesStatus>();
+  /** Whether the API server serves cert-manager.io/v1 Certificates and Issuers (discoverCertManager). */
+  certManagerServed = false;
 
   constructor(opts: { kube: Kube; world: World; settings: OperatorSettings; log: Logger; clock: Clock; metrics?: OperatorMetrics; adminFactory?: AdminFactory; security: SecurityMaterial }) {
     this.security = opts.security;
@@ -76,6 +81,23 @@ export class ClusterReconciler {
     this.monitoring = { serviceMonitor: !!served?.has('servicemonitors'), prometheusRule: !!served?.has('prometheusrules') };
   }
 
+  /** Checks (discovery) whether cert-manager's CRDs exist. */
+  async discoverCertManager(): Promise<boolean> {
+    const served = await this.kube.serves('cert-manager.io/v1').catch(() => undefined);
+    this.certManagerServed = !!served?.has('certificates') && served.has('issuers');
+    return this.certManagerServed;
+  }
+
+  /** cert-manager as the security material sees it: served once discovery found it and its Certificates are cached. */
+  private certManagerView(): CertManagerView {
+    const informer = this.world.certificates;
+    return {
+      served: this.certManagerServed && !!informer?.synced,
+      certificate: (ns, name) => informer?.get(ns, name),
+      ownedBy: (ns, uid) => (informer?.list(ns) ?? []).filter((c) => c.metadata.ownerReferences?.some((r) => r.uid === uid)),
+    };
+  }
+
   readonly reconcile = async (key: string): Promise<Result> => {
     const { namespace, name } = splitKey(key);
     const cluster = this.world.clusters.get(namespace, name);
@@ -86,6 +108,7 @@ export class ClusterReconciler {
       this.rebalancer.forget(key);
       this.security.forget(key);
       this.securityRenewalMs.delete(key);
+      this.certificates.delete(key);
       return this.seen.has(key) ? this.sweepLeftovers(key) : {};
     }
     this.seen.add(key);
@@ -156,7 +179,10 @@ export class ClusterReconciler {
     // RBAC first (a Role must exist before pods use it), the StatefulSet last.
     const order: Record<Desired['kind'], number> = { ServiceAccount: 0, Role: 0, RoleBinding: 1, ConfigMap: 1, Service: 1, PodDisruptionBudget: 1, NetworkPolicy: 1, StatefulSet: 2 };
     // A secured cluster's Secrets (credentials, certificates) before the pods that mount them.
-    this.securityRenewalMs.set(key, await this.security.ensure(cluster as Cluster, size, (i) => this.externalHosts(cluster, i)));
+    const security = await this.security.ensure(cluster as Cluster, size, (i) => this.externalHosts(cluster, i), this.certManagerView());
+    this.securityRenewalMs.set(key, security?.renewInMs);
+    if (security?.certificates) this.certificates.set(key, security.certificates);
+    else this.certificates.delete(key);
     for (const stage of [0, 1, 2]) {
       await Promise.all(desired.filter((d) => order[d.kind] === stage).map((d) => this.ensure(d, cluster, log)));
     }
@@ -439,6 +465,7 @@ export class ClusterReconciler {
       controller,
       partitions: health,
       ...(rebalance?.status ?? cluster.status?.rebalance ? { rebalance: replacing(cluster.status?.rebalance, (rebalance?.status ?? cluster.status?.rebalance)!) } : {}),
+      ...(this.certificates.has(`${ns}/${c}`) ? { certificates: replacing(cluster.status?.certificates, this.certificates.get(`${ns}/${c}`)!) } : {}),
     };
     if (jsonEqual(status, cluster.status)) return;
     const wasReady = findCondition(cluster.status?.conditions, 'Ready')?.status;

@@ -100,15 +100,31 @@ export class Operator {
     const started = Date.now();
     await this.clusterReconciler.discoverMonitoring();
     await this.world.start();
+    if (await this.clusterReconciler.discoverCertManager()) await this.world.watchCertificates();
     this.log.info('caches synced', { ms: Date.now() - started, clusters: this.world.clusters.list().length, topics: this.world.topics.list().length });
     this.metricsTimer = setInterval(() => this.updateManagedGauge(), 5_000);
     this.metricsTimer.unref();
     this.updateManagedGauge();
     // The Prometheus Operator may be installed later: look again every 5 minutes (one request).
-    this.monitoringTimer = setInterval(() => void this.clusterReconciler.discoverMonitoring(), 300_000);
+    // cert-manager too: once its CRDs appear, its Certificates are watched and every Cluster looked at
+    // (only Clusters that have no certificates yet, or ask for cert-manager, start using it).
+    this.monitoringTimer = setInterval(() => void this.discover(), 300_000);
     this.monitoringTimer.unref();
     if (this.elector) this.elector.start();
     else this.startWorkers();
+  }
+
+  private async discover(): Promise<void> {
+    await this.clusterReconciler.discoverMonitoring();
+    const had = !!this.world.certificates;
+    if (!(await this.clusterReconciler.discoverCertManager()) || had) return;
+    try {
+      await this.world.watchCertificates();
+    } catch (err) {
+      this.log.warn('cannot watch cert-manager Certificates', { error: (err as Error).message });
+      return;
+    }
+    for (const c of this.world.clusters.list()) this.clusters.queue.add(keyOf(c));
   }
 
   async stop(): Promise<void> {
@@ -170,6 +186,8 @@ export class Operator {
       w.owned[kind].on((_type, obj) => { const k = clusterKeyOf(obj); if (k) this.clusters.queue.add(k); });
     }
     w.pods.on((_type, pod) => { const k = clusterKeyOf(pod); if (k) this.clusters.queue.add(k); });
+    // cert-manager issued or renewed a certificate: the Cluster composes its broker certificates again.
+    w.onCertificate((_type, cert) => { const k = clusterKeyOf(cert); if (k) this.clusters.queue.add(k); });
     w.leases.on((type, lease: LeaseObject) => {
       const cluster = lease.metadata.labels?.[clusterLabel];
       if (!cluster) return;

@@ -47,6 +47,9 @@ export const operatorClusterRules: readonly PolicyRule[] = [
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   // Optional Prometheus Operator objects, created only when their CRDs exist.
   { apiGroups: ['monitoring.coreos.com'], resources: ['servicemonitors', 'prometheusrules'], verbs: crud },
+  // Broker certificates from cert-manager, when its CRDs exist: a Cluster's Issuers and Certificates
+  // (the Secrets cert-manager writes are read by name, with the get above).
+  { apiGroups: ['cert-manager.io'], resources: ['issuers', 'certificates'], verbs: crud },
 ];
 
 /**

@@ -257,7 +257,7 @@ export class UserReconciler {
       throw new UserSecretError(`Secret ${ns}/${name} exists and does not belong to this User`);
     }
     const cur = Object.fromEntries(Object.keys(existing?.data ?? {}).map((k) => [k, secretText(existing!.data, k)!]));
-    const caCert = (await this.security.clusterCa(cluster))?.cert;
+    const caCert = await this.security.clusterCaCert(cluster);
     const data: Record<string, string> = {};
     let password: string | undefined;
     let renewInMs: number | undefined;

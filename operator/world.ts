@@ -7,6 +7,7 @@ import type { Cluster, Topic, User } from '../broker/k8s/index.ts';
 import { clusterLabel, managedSelector, names } from './cluster-resources.ts';
 import { LeaseObservations, leaseDurationMs, leaseRemainingMs, resources, topicPlacement, type Kube, type KubeObject, type LeaseObject } from '../broker/k8s/index.ts';
 import { Informer } from './informer.ts';
+import { certManagerResources, type CertificateObject } from './cert-manager.ts';
 import type { Logger } from './log.ts';
 import type { Clock } from './workqueue.ts';
 
@@ -39,12 +40,21 @@ export class World {
   readonly owned: Record<OwnedKind, Informer<KubeObject>>;
   readonly pods: Informer<PodObject>;
   readonly leases: Informer<LeaseObject>;
+  /** cert-manager Certificates the operator made: only once the API server serves them (watchCertificates). */
+  certificates: Informer<CertificateObject> | undefined;
+  private readonly certificateHandlers: Array<(type: 'add' | 'update' | 'delete', cert: CertificateObject) => void> = [];
+  private readonly kube: Kube;
+  private readonly log: Logger;
+  private readonly namespace: string | undefined;
   private readonly clock: Clock;
   /** Lease namespace/name → resourceVersion and when this process saw it change. */
   private readonly leaseSeen: LeaseObservations;
 
   constructor(kube: Kube, log: Logger, clock: Clock, namespace?: string) {
     this.clock = clock;
+    this.kube = kube;
+    this.log = log;
+    this.namespace = namespace;
     this.leaseSeen = new LeaseObservations(() => clock.now());
     const opts = { namespace };
     this.clusters = new Informer(kube, resources.Cluster, log, opts);
@@ -63,7 +73,22 @@ export class World {
   }
 
   informers(): Array<Informer<KubeObject>> {
-    return [this.clusters, this.topics, this.users, ...Object.values(this.owned), this.pods, this.leases] as Array<Informer<KubeObject>>;
+    return [this.clusters, this.topics, this.users, ...Object.values(this.owned), this.pods, this.leases, ...(this.certificates ? [this.certificates] : [])] as Array<Informer<KubeObject>>;
+  }
+
+  /** Handlers for Certificate events (kept for an informer started later). */
+  onCertificate(handler: (type: 'add' | 'update' | 'delete', cert: CertificateObject) => void): void {
+    this.certificateHandlers.push(handler);
+    this.certificates?.on(handler);
+  }
+
+  /** Starts watching the operator's cert-manager Certificates (call once cert-manager.io/v1 is served); resolves when the cache is synced. */
+  async watchCertificates(): Promise<void> {
+    if (this.certificates) return;
+    const informer = new Informer<CertificateObject>(this.kube, certManagerResources.Certificate, this.log, { namespace: this.namespace, labelSelector: managedSelector });
+    for (const h of this.certificateHandlers) informer.on(h);
+    this.certificates = informer;
+    await informer.start();
   }
 
   get synced(): boolean { return this.informers().every((i) => i.synced); }

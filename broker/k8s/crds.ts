@@ -317,8 +317,12 @@ export const clusterSpecSchema = {
     certificates: {
       type: 'object',
       default: {},
-      description: 'The certificates the operator makes when cert-manager is not installed: a cluster CA (broker certificates) and a clients CA (User certificates), kept in Secrets and renewed before expiry.',
+      description: 'The certificates of TLS listeners: broker certificates from cert-manager when its CRDs exist (issuer auto or cert-manager), else from a cluster CA the operator makes; User certificates from a clients CA the operator makes. Kept in Secrets and renewed before expiry.',
       properties: {
+        issuer: {
+          type: 'string', enum: ['auto', 'operator', 'cert-manager'], default: 'auto',
+          description: 'Who issues the broker certificates. auto: cert-manager when the API server serves cert-manager.io/v1 Certificates when the Cluster first gets certificates, else the operator (the choice is kept in status.certificates.source); operator: the operator\'s own CA; cert-manager: cert-manager (a SelfSigned Issuer, a CA Certificate and a CA Issuer per Cluster); the Cluster reports an error while cert-manager is not installed.',
+        },
         validityDays: { type: 'integer', format: 'int32', minimum: 1, maximum: 3650, default: 365, description: 'Validity of broker and user certificates (CAs: 5 times as long).' },
         renewalDays: { type: 'integer', format: 'int32', minimum: 0, maximum: 3650, default: 30, description: 'A certificate is renewed this many days before it expires.' },
       },
@@ -431,6 +435,16 @@ export const clusterStatusSchema = {
       },
     },
     rebalance: clusterRebalanceStatusSchema,
+    certificates: {
+      type: 'object',
+      description: 'Where the broker certificates come from (clusters with a TLS listener).',
+      properties: {
+        source: { type: 'string', enum: ['operator', 'cert-manager'], description: 'operator: the operator\'s cluster CA; cert-manager: cert-manager Certificates.' },
+        certificates: { type: 'integer', format: 'int32', minimum: 0, description: 'cert-manager Certificates the cluster has (its CA and one per broker).' },
+        readyCertificates: { type: 'integer', format: 'int32', minimum: 0, description: 'Of those, the ones cert-manager reports Ready.' },
+        message: { type: 'string', description: 'What the certificates wait for, or what is wrong.' },
+      },
+    },
   },
 } as const satisfies JSONSchemaProps;
 

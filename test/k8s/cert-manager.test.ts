@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import kafkajs from 'kafkajs';
 import { makeCa } from '../../operator/pki.ts';
-import { ensureCertManager } from './build.mjs';
+import { installCertManagerCrds, startCertManager } from './cert-manager.ts';
 import { kubectl, startApiServer, type ApiServer } from './envtest.ts';
-import { startBackground, type BackgroundProcess } from '../harness/background.ts';
+import type { BackgroundProcess } from '../harness/background.ts';
 import { startBroker, stopAllBrokers, tempDir, type BrokerHandle } from '../harness/brook.ts';
 
 const { Kafka, logLevel } = kafkajs;
@@ -56,14 +56,11 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 }
 
 beforeAll(async () => {
-  const cm = ensureCertManager();
   api = await startApiServer();
   dir = tempDir('brook-cert-manager-');
-  // create, not apply: the Certificate CRD is larger than apply's last-applied annotation allows.
-  await ok(['create', '-f', cm.crds]);
-  await ok(['wait', '--for=condition=Established', '--timeout=60s', 'crd/certificates.cert-manager.io', 'crd/issuers.cert-manager.io', 'crd/certificaterequests.cert-manager.io']);
+  await installCertManagerCrds(api);
   await ok(['create', 'namespace', NS]);
-  controller = startBackground(cm.controller, ['--kubeconfig', api.kubeconfigPath, '--cluster-resource-namespace', NS]);
+  controller = startCertManager(api, { clusterResourceNamespace: NS });
 }, 900_000);
 
 afterAll(async () => {

@@ -73,7 +73,7 @@ describe('installing and using the CRDs', () => {
       replicas: 3,
       storage: { size: '10Gi' },
       listeners: [{ name: 'internal', port: 9092, type: 'internal', tls: false }],
-      certificates: { validityDays: 365, renewalDays: 30 },
+      certificates: { issuer: 'auto', validityDays: 365, renewalDays: 30 },
       metrics: { enabled: true, port: 9464, podMonitor: false },
       rebalance: { mode: 'auto', maxConcurrentMoves: 10 },
     });
@@ -192,6 +192,12 @@ describe('the API server rejects invalid Clusters', () => {
     expectRejected(await create(cluster('dup-name', { listeners: [{ name: 'a', port: 9092 }, { name: 'a', port: 9093 }] })), 'Duplicate value');
     expectRejected(await create(cluster('low-port', { listeners: [{ name: 'a', port: 80 }] })), 'should be greater than or equal to 1024');
     expectRejected(await create(cluster('bad-type', { listeners: [{ name: 'a', port: 9092, type: 'ingress' }] })), 'Unsupported value: "ingress"');
+  });
+
+  test('certificates: the issuer is auto, operator or cert-manager (auto when unset)', async () => {
+    expectRejected(await create(cluster('bad-issuer', { certificates: { issuer: 'vault' } })), 'spec.certificates.issuer', 'Unsupported value: "vault"');
+    expectSuccess(await create(cluster('cm-issuer', { certificates: { issuer: 'cert-manager', validityDays: 90 } })));
+    expect((await getJson<Cluster>('clusters.brook.dev', 'cm-issuer')).spec.certificates).toEqual({ issuer: 'cert-manager', validityDays: 90, renewalDays: 30 });
   });
 
   test('names too long for the StatefulSet, and a bad rack label', async () => {

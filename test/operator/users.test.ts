@@ -315,6 +315,27 @@ describe('a TLS Cluster (no brokers here): certificates, pod security, NetworkPo
     expect(leaf.checkHost('secure-bootstrap.users.svc')).toBe('secure-bootstrap.users.svc');
     const days = (new Date(leaf.validTo).getTime() - new Date(leaf.validFrom).getTime()) / 86_400_000;
     expect(Math.round(days * 24)).toBe(30 * 24 + 1); // validity starts an hour back
+    // No cert-manager CRDs in this API server: the operator's CA is the source, and status says so.
+    const statusOf = async (name: string) => (await kube.get<KubeObject & { status?: { certificates?: unknown } }>(resources.Cluster, ns, name)).status;
+    await eventually(async () => (await statusOf('secure'))?.certificates, 'status.certificates', 20_000, 100);
+    expect((await statusOf('secure'))?.certificates).toEqual({ source: 'operator' });
+    expect((await statusOf('demo'))?.certificates).toBeUndefined(); // no TLS listener: no certificates
+  }, 30_000);
+
+  test('spec.certificates.issuer cert-manager without cert-manager installed: Degraded, saying what to do, and no Secret or StatefulSet is made', async () => {
+    await kube.create(resources.Cluster, {
+      metadata: { name: 'wants-cm', namespace: ns },
+      spec: { replicas: 1, listeners: [{ name: 'clients', port: 9093, tls: true }], certificates: { issuer: 'cert-manager' } },
+    });
+    const degraded = await eventually(async () => {
+      const c = await kube.get<KubeObject & { status?: { conditions?: Array<{ type: string; status: string; reason: string; message: string }> } }>(resources.Cluster, ns, 'wants-cm');
+      return c.status?.conditions?.find((x) => x.type === 'Degraded' && x.status === 'True');
+    }, 'Degraded', 20_000, 100);
+    expect(degraded.reason).toBe('ReconcileFailed');
+    expect(degraded.message).toMatch(/issuer is cert-manager, but the API server serves no cert-manager.io\/v1 Certificates.*install cert-manager, or set issuer to operator or auto/);
+    expect(await kube.getOrUndefined(resources.Secret, ns, 'wants-cm-broker-certs')).toBeUndefined();
+    expect(await kube.getOrUndefined(resources.StatefulSet, ns, 'wants-cm')).toBeUndefined();
+    await kube.delete(resources.Cluster, ns, 'wants-cm');
   }, 30_000);
 
   test('broker pods: SASL_SSL and SSL with client certificates, read-only root with /tmp on emptyDir, seccomp RuntimeDefault, no privilege escalation, capabilities dropped; a NetworkPolicy keeps clients off REPLICATION', async () => {

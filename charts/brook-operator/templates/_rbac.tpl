@@ -61,6 +61,11 @@ in each watched namespace.
 - apiGroups: [monitoring.coreos.com]
   resources: [servicemonitors, prometheusrules]
   verbs: [get, list, watch, create, update, patch, delete]
+# Broker certificates from cert-manager, when its CRDs exist: each Cluster's Issuers and
+# Certificates (the Secrets cert-manager writes are read by name, with the get above).
+- apiGroups: [cert-manager.io]
+  resources: [issuers, certificates]
+  verbs: [get, list, watch, create, update, patch, delete]
 {{- end -}}
 
 {{/* Cluster-scoped: rack awareness reads the zone label of the node a broker runs on; storage growth reads StorageClasses. */}}
