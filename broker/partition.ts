@@ -81,6 +81,16 @@ export class Partition {
       if (resumed > this.hw) this.hw = resumed;
     }
     if (this.isLeader) this.becomeLeader();
+    this.log.onWritten(() => this.onLogWritten());
+  }
+
+  /**
+   * Appended batches reached the file (PartitionLog's writtenEndOffset grew): only now may a
+   * leader count them toward the high watermark and parked fetches read them.
+   */
+  private onLogWritten(): void {
+    this.maybeAdvanceHighWatermark();
+    for (const l of [...this.appendListeners]) l();
   }
 
   get name(): string { return `${this.topic}-${this.index}`; }
@@ -171,12 +181,8 @@ export class Partition {
       throw new KafkaError('NOT_ENOUGH_REPLICAS',
         `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
     }
-    const result = this.log.append(records, { leaderEpoch: this.stateValue.leaderEpoch, coordinator });
-    if (!result.duplicate) {
-      this.maybeAdvanceHighWatermark();
-      for (const l of this.appendListeners) l();
-    }
-    return result;
+    // The high watermark and parked fetches move when the bytes are written (see onLogWritten).
+    return this.log.append(records, { leaderEpoch: this.stateValue.leaderEpoch, coordinator });
   }
 
   /** Writes a transaction marker as leader (WriteTxnMarkers); see PartitionLog.appendMarker. */
@@ -186,10 +192,7 @@ export class Partition {
     if (this.underMinIsr) {
       throw new KafkaError('NOT_ENOUGH_REPLICAS', `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
     }
-    const result = this.log.appendMarker(producerId, producerEpoch, commit, coordinatorEpoch, { leaderEpoch: this.stateValue.leaderEpoch });
-    this.maybeAdvanceHighWatermark();
-    for (const l of this.appendListeners) l();
-    return result;
+    return this.log.appendMarker(producerId, producerEpoch, commit, coordinatorEpoch, { leaderEpoch: this.stateValue.leaderEpoch });
   }
 
   /**
@@ -269,7 +272,8 @@ export class Partition {
 
   private maybeAdvanceHighWatermark(): void {
     if (!this.isLeader) return;
-    let min = this.log.logEndOffset;
+    // This replica vouches only for what is in its files, not for appends still being written.
+    let min = this.log.writtenEndOffset;
     for (const r of this.stateValue.isr) min = this.lowerFollowerEnd(r, min);
     for (const r of this.joining) min = this.lowerFollowerEnd(r, min);
     if (min > this.hw) {
@@ -318,10 +322,7 @@ export class Partition {
 
   /** Appends batches fetched from the leader and takes the leader's high watermark. */
   appendAsFollower(records: Buffer | null, leaderHighWatermark: bigint): void {
-    if (records && records.length > 0) {
-      this.log.appendAsFollower(records);
-      for (const l of this.appendListeners) l();
-    }
+    if (records && records.length > 0) this.log.appendAsFollower(records);
     const hw = leaderHighWatermark < this.log.logEndOffset ? leaderHighWatermark : this.log.logEndOffset;
     if (hw > this.hw) this.hw = hw;
   }
@@ -339,7 +340,7 @@ export class Partition {
 
   // ---------------------------------------------------------------- listeners
 
-  /** Calls `listener` after each append; returns the unsubscribe function. */
+  /** Calls `listener` after each append, once its bytes are written; returns the unsubscribe function. */
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => { this.appendListeners.delete(listener); };
