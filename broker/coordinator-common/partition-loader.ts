@@ -26,12 +26,9 @@ export interface LoadedBatch {
 const READ_BYTES = 1 << 20;
 
 /** Replays `log` from its start to its end, batch after batch (see above). */
-export async function replayPartitionLog(log: Pick<PartitionLog, 'logStartOffset' | 'logEndOffset' | 'writtenEndOffset' | 'written' | 'read'>,
-  onBatch: (batch: LoadedBatch) => void): Promise<void> {
+export async function replayPartitionLog(log: Pick<PartitionLog, 'logStartOffset' | 'logEndOffset' | 'read'>, onBatch: (batch: LoadedBatch) => void): Promise<void> {
   let offset = log.logStartOffset;
   while (offset < log.logEndOffset) {
-    // Reads stop at what is written: appends still being written are waited for, not skipped.
-    if (offset >= log.writtenEndOffset) await log.written(log.logEndOffset);
     const { records: bytes } = await log.read(offset, READ_BYTES, { minOneBatch: true });
     if (bytes.length === 0) break;
     forEachBatch(bytes, (pos) => {

@@ -145,7 +145,8 @@ export class LocalLog {
   /** Appends stamped batches: indexed now, written by the LogWriter (see the top of this file). */
   append(records: Buffer, batches: readonly AppendedBatch[], indexIntervalBytes: number): void {
     if (this.writer.failure) throw this.writer.failure;
-    const last = batches[batches.length - 1]!;
+    const last = batches[batches.length - 1];
+    if (!last) return;
     const active = this.active;
     const position = active.reserve(records.length, batches, indexIntervalBytes);
     this.writer.enqueue(active, position, records, last.baseOffset + BigInt(last.lastOffsetDelta) + 1n);
