@@ -310,6 +310,33 @@ describe('PartitionLog with writes off the event loop', () => {
     await again.close();
   });
 
+  test('two truncations while one write is in flight: when it lands late, what was written since is written again', async () => {
+    const dir = tmpDir();
+    const gated = new GatedFs();
+    const log = await PartitionLog.open(dir, config(), { writerFs: gated });
+    const kept = log.append(sizedBatch(0, 1, 200), { leaderEpoch: 0 });
+    await log.flushed(kept.lastOffset);
+    gated.closed = true;
+    for (let i = 1; i < 4; i++) log.append(sizedBatch(i, 1, 200), { leaderEpoch: 0 }); // offset 1 in flight
+    log.truncateTo(1n);
+    log.append(sizedBatch(100, 1, 20), { leaderEpoch: 0 }); // offset 1 again, where the late write lands
+    log.append(sizedBatch(101, 1, 20), { leaderEpoch: 0 });
+    log.truncateTo(2n); // written synchronously at once, then offset 2 cut
+    const before = await log.read(0n, 1 << 20);
+    expect(splitBatches(before.records).length).toBe(2);
+    gated.open();
+    const z = log.append(sizedBatch(102, 1, 20), { leaderEpoch: 0 });
+    await log.flushed(z.lastOffset); // lands after the late write and its repair
+    const after = await log.read(0n, 1 << 20);
+    expect(after.records.subarray(0, before.records.length)).toEqual(before.records);
+    expect(fs.statSync(path.join(dir, '00000000000000000000.log')).size).toBe(after.records.length);
+    await log.close();
+    fs.rmSync(path.join(dir, 'recovery-point-checkpoint')); // make the reopen verify every batch
+    const again = await PartitionLog.open(dir, config());
+    expect(again.logEndOffset).toBe(3n);
+    await again.close();
+  });
+
   test('close waits for pending writes: everything appended before close is in the files after it', async () => {
     const dir = tmpDir();
     const gated = new GatedFs();
