@@ -12,10 +12,10 @@
  *     order on libuv's thread pool. `writtenEndOffset` (<= logEndOffset) is the offset below which
  *     every batch is in the page cache; reads never go past it (each segment bounds its reads by
  *     its written size; a read whose bound lies above it waits for those writes), the flush
- *     waits for the writes it covers before its fdatasync, the
- *     truncations first write what is pending synchronously (LogWriter.drainSync), and close
- *     waits for the writer to be idle (writesIdle). A failed write fails the appends it and every
- *     later queued write carried, and the log: `writeFailure` stays set (KAFKA_STORAGE_ERROR).
+ *     waits for the writes it covers before its fdatasync, the truncations first write what is
+ *     pending synchronously (LogWriter.drainSync), and close waits for the writer to be idle
+ *     (writesIdle). A failed write fails the appends it and every later queued write carried, and
+ *     the log: `writeFailure` stays set (KAFKA_STORAGE_ERROR).
  *   - read() and offsetForTimestamp() are async: they work on the list as it was when they
  *     started and hold a reference on each segment they touch (retain/release), so a segment
  *     deleted or replaced under a reader keeps its fd; a reader that finds a segment gone
