@@ -18,8 +18,10 @@
  *   - drainSync() writes everything not yet known written with fs.writeSync, including the bytes
  *     of the write in flight (the same bytes at the same position: rewriting them is harmless),
  *     so that synchronous paths (truncation) see complete files. The write in flight still lands
- *     later; if a truncation cut below its end in the meantime, the writer cuts that segment back
- *     to its written size once it lands, before any later write starts.
+ *     later; when it does, before any later write starts, the writer writes again the part of
+ *     what drainSync wrote since that lies under the late bytes, as far as the segment's written
+ *     size still reaches, and cuts the segment back to its written size if a truncation cut below
+ *     the late write's end.
  *   - idle() resolves once nothing is queued or in flight (never rejects): close and delete
  *     await it before closing file descriptors; a queued write holds a reference on its segment.
  */
@@ -76,6 +78,12 @@ export class LogWriter {
   private inFlight: PendingWrite[] | null = null;
   /** Set by drainSync(): the write in flight was already rewritten and accounted for. */
   private inFlightStale = false;
+  /**
+   * Writes drainSync() made while a stale write was in flight, in order, with their references:
+   * the stale write may land over them, so they are written again (as far as they still count)
+   * when it does.
+   */
+  private replay: PendingWrite[] = [];
   private waiters: Waiter[] = [];
   private idleWaiters: Array<() => void> = [];
   private writtenEnd: bigint;
@@ -142,9 +150,14 @@ export class LogWriter {
       throw this.error!;
     }
     for (const w of items) w.target.markWritten(w.position + w.bytes.length);
-    // The in-flight write's references are released when it lands; the queued ones now.
-    for (const w of queued) w.target.release();
-    if (this.inFlight !== null) this.inFlightStale = true;
+    if (this.inFlight !== null) {
+      // The in-flight write lands later, perhaps over what was just written: keep the queued
+      // writes (and their references) to write again then.
+      this.inFlightStale = true;
+      for (const w of queued) this.replay.push(w);
+    } else {
+      for (const w of queued) w.target.release();
+    }
     this.advance(items[items.length - 1]!.endOffset);
     if (this.inFlight === null) this.settleIdle();
   }
@@ -203,18 +216,36 @@ export class LogWriter {
     this.inFlight = null;
     if (this.inFlightStale) {
       this.inFlightStale = false;
-      // drainSync() already wrote and accounted for these bytes; a truncation since may have cut
-      // below what this write just put back: cut it again before anything else is written.
+      // drainSync() already wrote and accounted for these bytes. What it wrote since may lie
+      // under what this write just put back (write that part again, in order, as far as it is
+      // still below the segment's written size), and a truncation since may have cut below it
+      // (cut again) — before anything else is written.
+      const replay = this.replay;
+      this.replay = [];
+      let failed: unknown = null;
       if (!err) {
         try {
+          const target = batch[0]!.target;
+          const lateFrom = batch[0]!.position;
+          const lateTo = Math.min(lateFrom + batch.reduce((n, w) => n + w.bytes.length, 0), target.writtenSize);
+          for (const w of replay) {
+            if (w.target !== target) continue;
+            const from = Math.max(w.position, lateFrom);
+            const to = Math.min(w.position + w.bytes.length, lateTo);
+            let done = 0;
+            while (from + done < to) done += this.fsys.writeSync(target.fd, w.bytes, from - w.position + done, to - from - done, from + done);
+          }
           for (const w of batch) if (w.position + w.bytes.length > w.target.writtenSize) this.fsys.ftruncateSync(w.target.fd, w.target.writtenSize);
         } catch (e) {
-          for (const w of batch) w.target.release();
-          this.failAll(e, []);
-          return;
+          failed = e;
         }
       }
       for (const w of batch) w.target.release();
+      for (const w of replay) w.target.release();
+      if (failed !== null) {
+        this.failAll(failed, []);
+        return;
+      }
       this.pump();
       return;
     }
