@@ -4,7 +4,8 @@
  * only what was fsynced. This module makes an in-process crash lose what a power loss loses:
  *
  *   - `DurabilityTracker.install()` wraps `fs.fdatasync`, `fs.fsync` (callback and sync forms),
- *     `fs.openSync` and `fs.ftruncateSync` for the whole process and remembers, per file (inode),
+ *     `FileHandle.sync`/`datasync` (fs.promises: the log's checkpoints and directory fsyncs that run
+ *     off the event loop), `fs.openSync` and `fs.ftruncateSync` for the whole process and remembers, per file (inode),
  *     how many bytes are durable: the file's size when its last successful fsync/fdatasync was
  *     called; 0 when it was created or truncated by an open with a `w` flag; lowered by ftruncate.
  *     It observes the system calls the log makes, so it does not trust the log's own bookkeeping.
@@ -20,9 +21,22 @@
  * usually exactly what one would: every byte appended since the last fdatasync of that file.
  */
 import fs from 'node:fs';
+import { devNull } from 'node:os';
 import { join } from 'node:path';
 
 type Callback = (err: NodeJS.ErrnoException | null) => void;
+
+interface HandleSyncs { sync(this: fs.promises.FileHandle): Promise<void>; datasync(this: fs.promises.FileHandle): Promise<void> }
+
+/** fs.promises' FileHandle prototype (the class is not exported): taken from a handle opened once. */
+const fileHandlePrototype: HandleSyncs = await (async () => {
+  const fh = await fs.promises.open(devNull, 'r');
+  try {
+    return Object.getPrototypeOf(fh) as HandleSyncs;
+  } finally {
+    await fh.close();
+  }
+})();
 
 export interface LossReport {
   files: number;
@@ -81,6 +95,17 @@ export class DurabilityTracker {
       real(fd);
       markSynced(at);
     };
+    const handleSync = (real: HandleSyncs['sync']): HandleSyncs['sync'] => {
+      const sizeOf = (fd: number) => this.sizeOf(fd);
+      return async function (this: fs.promises.FileHandle) {
+        const at = sizeOf(this.fd);
+        await real.call(this);
+        markSynced(at);
+      };
+    };
+    const handleOriginal = { sync: fileHandlePrototype.sync, datasync: fileHandlePrototype.datasync };
+    fileHandlePrototype.sync = handleSync(handleOriginal.sync);
+    fileHandlePrototype.datasync = handleSync(handleOriginal.datasync);
     const mutable = fs as unknown as Record<string, unknown>;
     mutable.fdatasync = asyncSync(original.fdatasync);
     mutable.fsync = asyncSync(original.fsync);
@@ -99,7 +124,10 @@ export class DurabilityTracker {
       const at = this.sizeOf(fd);
       if (at) this.durable.set(at.ino, Math.min(this.durable.get(at.ino) ?? 0, at.size));
     };
-    this.restore = () => Object.assign(mutable, original);
+    this.restore = () => {
+      Object.assign(mutable, original);
+      Object.assign(fileHandlePrototype, handleOriginal);
+    };
   }
 
   /** Cuts every segment file under `dir` back to its durable length (see the module comment). */
