@@ -45,8 +45,8 @@ export class LogManager {
   /** Opens (recovering) the log of `topic`-`partition`, claiming its directory for `topicId` first. */
   async open(topic: string, partition: number, topicId: string, config: LogConfig): Promise<PartitionLog> {
     const dir = join(this.dataDir, `${topic}-${partition}`);
-    await claimPartitionDir(dir, topicId, (was) => this.log.warn(`removing ${dir}: it belongs to an earlier topic (${was})`));
-    return PartitionLog.open(dir, config, { name: `${topic}-${partition}`, clock: this.clock });
+    const fresh = await claimPartitionDir(dir, topicId, (was) => this.log.warn(`removing ${dir}: it belongs to an earlier topic (${was})`));
+    return PartitionLog.open(dir, config, { name: `${topic}-${partition}`, clock: this.clock, fresh });
   }
 
   /** Removes partition directories that none of `hosted` owns (topics deleted while this broker was down). */

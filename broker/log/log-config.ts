@@ -83,6 +83,12 @@ const LONG_MAX = 9223372036854775807n;
 function parseLong(name: string, value: string, min: number): number {
   const trimmed = value.trim();
   if (!/^-?\d+$/.test(trimmed)) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: not an integer`);
+  if (trimmed.length <= 15) {
+    // exact as a double (below 2^53): the common case, parsed thousands of times when topics are created in bulk
+    const n = Number(trimmed);
+    if (n < min) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: must be >= ${min}`);
+    return n;
+  }
   const big = BigInt(trimmed);
   if (big < BigInt(min)) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: must be >= ${min}`);
   if (big > LONG_MAX) throw new KafkaError('INVALID_CONFIG', `${name}=${value}: larger than a long`);

@@ -45,6 +45,8 @@ export interface PartitionLogOptions {
   readonly name?: string;
   /** The file-system calls of the log's writer (log-writer.ts); tests inject failures. Default: node:fs. */
   readonly writerFs?: WriterFs;
+  /** The directory was created empty just now (claimPartitionDir): a new log, with nothing to read or recover. */
+  readonly fresh?: boolean;
 }
 
 /** What the log cleaner plans a clean from (see log-cleaner.ts); a snapshot, not live state. */

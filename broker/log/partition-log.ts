@@ -45,7 +45,7 @@ import { ProducerStateManager, ProducerAppendBatch } from './producer-state.ts';
 import { LeaderEpochCache } from './leader-epoch-cache.ts';
 import { fsyncDir, OffsetCheckpoints } from './checkpoint-file.ts';
 import { LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT } from './log-files.ts';
-import { loadLog, rebuildProducerState } from './log-loader.ts';
+import { loadLog, newLog, rebuildProducerState, type LoadedLog } from './log-loader.ts';
 import { LocalLog, unrefTimeout } from './local-log.ts';
 import { FlushPolicy, RollFlusher, SNAPSHOTS_KEPT } from './flush-policy.ts';
 import { CleanerCheckpoint } from './cleaner-checkpoint.ts';
@@ -88,8 +88,13 @@ export class PartitionLog {
   static async open(dir: string, config: LogConfig, opts: PartitionLogOptions = {}): Promise<PartitionLog> {
     const log = new PartitionLog(dir, config, opts);
     try {
-      await fs.promises.mkdir(dir, { recursive: true });
-      const loaded = loadLog(dir, config, log.clock(), log.producers, log.epochs);
+      let loaded: LoadedLog;
+      if (opts.fresh) {
+        loaded = newLog(dir, log.clock());
+      } else {
+        await fs.promises.mkdir(dir, { recursive: true });
+        loaded = loadLog(dir, config, log.clock(), log.producers, log.epochs);
+      }
       log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint, opts.schedule ?? unrefTimeout, opts.writerFs);
       log.flushPolicy = new FlushPolicy(log.local, () => log.closed);
       log.rollFlusher = new RollFlusher(log.local, log.producers, (offset) => log.checkpoints.write(RECOVERY_POINT_CHECKPOINT, offset), (what, err) => log.storageError(what, err));
