@@ -12,11 +12,12 @@
  *
  * --brook-cpu-prof DIR runs the Brook broker under `node --cpu-prof` (profile written to DIR on
  * exit; `node bench/cpu-profile-summary.ts DIR/*.cpuprofile`). The broker's pid is printed so
- * that `strace -c -f -p PID` can be attached during the run.
+ * that `strace -c -f -p PID` can be attached during the run. --apiserver-pprof FILE writes a
+ * 10 s CPU profile of kube-apiserver taken while the topics are created (`go tool pprof -top FILE`).
  */
 import { spawn } from 'node:child_process';
 import https from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,10 +26,11 @@ import { startApiServer, kubectl } from '../test/k8s/envtest.ts';
 import { KAFKA_HEAP_OPTS, startKafka } from './brokers.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
-const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' } } });
+const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' }, 'apiserver-pprof': { type: 'string' } } });
 const N = Number(values.topics ?? 1000);
 const systems = new Set((values.systems ?? 'brook,kafka').split(','));
 const cpuProfDir = values['brook-cpu-prof'];
+const apiserverPprof = values['apiserver-pprof'];
 const BATCH = 100;
 const root = join(import.meta.dirname, '..');
 
@@ -48,16 +50,20 @@ async function createTopics(bootstrap: string, prefix: string): Promise<number> 
   return ms;
 }
 
-async function topicRequests(server: string, token: string, caData: string): Promise<{ writes: number; all: number }> {
-  // the admin token may read the API server's own metrics
-  const text = await new Promise<string>((resolve, reject) => {
-    https.get(`${server}/metrics`, { headers: { authorization: `Bearer ${token}` }, ca: caData }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => { body += c; });
-      res.on('end', () => resolve(body));
+/** GET `path` of the API server with the admin token: the body. */
+function apiGet(server: string, token: string, caData: string, path: string): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    https.get(`${server}${path}`, { headers: { authorization: `Bearer ${token}` }, ca: caData }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`GET ${path}: HTTP ${res.statusCode}`)));
     }).on('error', reject);
   });
+}
+
+async function topicRequests(server: string, token: string, caData: string): Promise<{ writes: number; all: number }> {
+  // the admin token may read the API server's own metrics
+  const text = (await apiGet(server, token, caData, '/metrics')).toString('utf8');
   let writes = 0;
   let all = 0;
   for (const line of text.split('\n')) {
@@ -91,7 +97,12 @@ async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; reque
       const before = await topicRequests(api.server, api.token, api.caData);
       const cpu0 = cpuSeconds(broker.pid!);
       const apiCpu0 = cpuSeconds(api.apiserverPid);
+      const pprof = apiserverPprof ? apiGet(api.server, api.token, api.caData, '/debug/pprof/profile?seconds=10') : null;
       const ms = await createTopics(bootstrap, 'brook');
+      if (pprof && apiserverPprof) {
+        writeFileSync(apiserverPprof, await pprof);
+        process.stderr.write(`[topics] kube-apiserver CPU profile written to ${apiserverPprof}\n`);
+      }
       const brokerCpuS = cpuSeconds(broker.pid!) - cpu0;
       const apiserverCpuS = cpuSeconds(api.apiserverPid) - apiCpu0;
       const after = await topicRequests(api.server, api.token, api.caData);
