@@ -23,6 +23,12 @@ export interface CreateTopicRequest {
   readonly configs: Readonly<Record<string, string>>;
 }
 
+/** A validated creation: the topic's spec and its partitions' first state. */
+export interface TopicPlan {
+  readonly spec: TopicSpec;
+  readonly partitions: PartitionState[];
+}
+
 const MAX_CAS_RETRIES = 10;
 const MAX_PARTITIONS = 100_000;
 
@@ -41,7 +47,7 @@ export class TopicAdmin {
   }
 
   /** Validates a creation and returns the spec and initial partition state, without writing. */
-  plan(req: CreateTopicRequest): { spec: TopicSpec; partitions: PartitionState[] } {
+  plan(req: CreateTopicRequest): TopicPlan {
     validateTopicName(req.name);
     validateTopicConfigs(req.configs);
     logConfigFromTopicConfigs(this.settings.topicConfigs(req.configs));
@@ -67,9 +73,9 @@ export class TopicAdmin {
     return { spec, partitions: replicaLists.map((replicas, i) => initialState(i, replicas)) };
   }
 
-  async create(req: CreateTopicRequest): Promise<TopicRecord> {
-    const { spec, partitions } = this.plan(req);
-    return this.store.createTopic(spec, partitions);
+  /** Creates the topic `plan(req)` describes; pass the plan when the caller has made it already (CreateTopics answers with it). */
+  async create(req: CreateTopicRequest, planned: TopicPlan = this.plan(req)): Promise<TopicRecord> {
+    return this.store.createTopic(planned.spec, planned.partitions);
   }
 
   async delete(name: string): Promise<void> {

@@ -48,7 +48,7 @@ export const createTopicsHandler: ApiHandler<19> = {
         if (broker.topic(t.name)) throw new KafkaError('TOPIC_ALREADY_EXISTS', `Topic '${t.name}' already exists.`);
         let topicId = ZERO_UUID;
         if (!req.validateOnly) {
-          topicId = (await broker.admin.create(request)).topicId;
+          topicId = (await broker.admin.create(request, plan)).topicId;
           broker.log.info(`created topic ${t.name} (${plan.spec.partitions} partitions, RF ${plan.spec.replicationFactor})`);
         }
         return {
