@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
-import { ftruncateSync, mkdtempSync, rmSync, writeSync, writev } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Partition } from './partition.ts';
@@ -21,49 +21,6 @@ async function leaderPartition(clock: () => number): Promise<Partition> {
 
 const batch = (): Buffer => encodeRecordBatch([{ key: null, value: Buffer.from('v') }], 0n);
 
-/** Appends as leader and waits for the bytes to be written (followers can only fetch written batches). */
-async function appendWritten(p: Partition): Promise<void> {
-  p.appendAsLeader(batch(), -1);
-  await p.log.written(p.log.logEndOffset);
-}
-
-describe('Partition: writes off the event loop', () => {
-  test('a leader counts only written batches toward the high watermark, and wakes parked fetches when they land', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'brook-partition-'));
-    dirs.push(dir);
-    const held: Array<() => void> = [];
-    let hold = false;
-    const writerFs = {
-      writev: (fd: number, buffers: readonly Buffer[], position: number, cb: (err: NodeJS.ErrnoException | null, n: number) => void) => {
-        const go = (): void => writev(fd, buffers as Buffer[], position, cb);
-        if (hold) held.push(go); else go();
-      },
-      writeSync, ftruncateSync,
-    };
-    const log = await PartitionLog.open(dir, defaultLogConfig, { name: 't-0', writerFs });
-    const p = new Partition({
-      topic: 't', index: 0, topicId: 'id', log, nodeId: 0, minInsyncReplicas: 1,
-      state: { partition: 0, replicas: [0], leader: 0, isr: [0], leaderEpoch: 1, partitionEpoch: 1 },
-    });
-    await appendWritten(p);
-    expect(p.highWatermark).toBe(1n);
-    hold = true;
-    let woken = 0;
-    p.onAppend(() => { woken++; });
-    p.appendAsLeader(batch(), -1);
-    expect(p.log.logEndOffset).toBe(2n);
-    expect(p.highWatermark).toBe(1n);
-    expect(woken).toBe(0);
-    const written = p.log.written(2n);
-    hold = false;
-    for (const go of held.splice(0)) go();
-    await written;
-    expect(p.highWatermark).toBe(2n);
-    expect(woken).toBe(1);
-    await log.close();
-  });
-});
-
 describe('Partition: ISR membership', () => {
   test('a follower that keeps up under sustained produce is not dropped from the ISR (caught up = at the leader log end of its previous fetch)', async () => {
     let now = 1_000;
@@ -73,7 +30,7 @@ describe('Partition: ISR membership', () => {
     // at the leader's log end at the instant of its fetch, but always at the log end as of its
     // previous fetch — a healthy follower under load.
     for (let i = 0; i < 100; i++) {
-      await appendWritten(p);
+      p.appendAsLeader(batch(), -1);
       now += 50;
       for (const r of [1, 2]) p.recordFollowerFetch(r, p.log.logEndOffset - 1n);
       expect(p.laggingIsr(lagMaxMs)).toBeNull();
@@ -86,7 +43,7 @@ describe('Partition: ISR membership', () => {
     const p = await leaderPartition(() => now);
     const lagMaxMs = 500;
     for (let i = 0; i < 30; i++) {
-      await appendWritten(p);
+      p.appendAsLeader(batch(), -1);
       now += 50;
       p.recordFollowerFetch(1, p.log.logEndOffset - 1n);
       p.recordFollowerFetch(2, 0n); // follower 2 fetches but never advances
@@ -110,13 +67,13 @@ describe('Partition: a follower proposed into the ISR (pending expansion)', () =
   test('the high watermark waits for a proposed joiner before the store answers: nothing is acknowledged that a replica the store may already list in sync lacks', async () => {
     let now = 1_000;
     const p = await reassigning(() => now);
-    for (let i = 0; i < 3; i++) await appendWritten(p);
+    for (let i = 0; i < 3; i++) p.appendAsLeader(batch(), -1);
     p.recordFollowerFetch(1, 3n);
     expect(p.highWatermark).toBe(3n);
     // replica 2 caught up to the high watermark: proposed into the ISR
     expect(p.recordFollowerFetch(2, 3n)).toEqual([0, 1, 2]);
     // the proposal is out (the ISR here is still [0, 1]); a record is written and follower 1 has it
-    await appendWritten(p);
+    p.appendAsLeader(batch(), -1);
     now += 10;
     p.recordFollowerFetch(1, 4n);
     // without the pending joiner the high watermark would be 4 while replica 2 ends at 3
@@ -131,17 +88,17 @@ describe('Partition: a follower proposed into the ISR (pending expansion)', () =
   test('a dropped proposal, or a joiner that stops fetching for replica.lag.time.max.ms, no longer holds the high watermark back', async () => {
     let now = 1_000;
     const p = await reassigning(() => now);
-    await appendWritten(p);
+    p.appendAsLeader(batch(), -1);
     p.recordFollowerFetch(1, 1n);
     expect(p.recordFollowerFetch(2, 1n)).toEqual([0, 1, 2]);
-    await appendWritten(p);
+    p.appendAsLeader(batch(), -1);
     p.recordFollowerFetch(1, 2n);
     expect(p.highWatermark).toBe(1n);
     p.isrProposalDropped([0, 1, 2]);
     expect(p.highWatermark).toBe(2n);
 
     expect(p.recordFollowerFetch(2, 2n)).toEqual([0, 1, 2]);
-    await appendWritten(p);
+    p.appendAsLeader(batch(), -1);
     p.recordFollowerFetch(1, 3n);
     expect(p.highWatermark).toBe(2n);
     now += 400;

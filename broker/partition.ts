@@ -81,16 +81,6 @@ export class Partition {
       if (resumed > this.hw) this.hw = resumed;
     }
     if (this.isLeader) this.becomeLeader();
-    this.log.onWritten(() => this.onLogWritten());
-  }
-
-  /**
-   * Appended batches reached the file (PartitionLog's writtenEndOffset grew): only now may a
-   * leader count them toward the high watermark and parked fetches read them.
-   */
-  private onLogWritten(): void {
-    this.maybeAdvanceHighWatermark();
-    for (const l of [...this.appendListeners]) l();
   }
 
   get name(): string { return `${this.topic}-${this.index}`; }
@@ -181,8 +171,12 @@ export class Partition {
       throw new KafkaError('NOT_ENOUGH_REPLICAS',
         `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
     }
-    // The high watermark and parked fetches move when the bytes are written (see onLogWritten).
-    return this.log.append(records, { leaderEpoch: this.stateValue.leaderEpoch, coordinator });
+    const result = this.log.append(records, { leaderEpoch: this.stateValue.leaderEpoch, coordinator });
+    if (!result.duplicate) {
+      this.maybeAdvanceHighWatermark();
+      for (const l of this.appendListeners) l();
+    }
+    return result;
   }
 
   /** Writes a transaction marker as leader (WriteTxnMarkers); see PartitionLog.appendMarker. */
@@ -192,7 +186,10 @@ export class Partition {
     if (this.underMinIsr) {
       throw new KafkaError('NOT_ENOUGH_REPLICAS', `${this.name}: ISR size ${this.stateValue.isr.length} < min.insync.replicas ${this.minIsr}`);
     }
-    return this.log.appendMarker(producerId, producerEpoch, commit, coordinatorEpoch, { leaderEpoch: this.stateValue.leaderEpoch });
+    const result = this.log.appendMarker(producerId, producerEpoch, commit, coordinatorEpoch, { leaderEpoch: this.stateValue.leaderEpoch });
+    this.maybeAdvanceHighWatermark();
+    for (const l of this.appendListeners) l();
+    return result;
   }
 
   /**
@@ -272,8 +269,7 @@ export class Partition {
 
   private maybeAdvanceHighWatermark(): void {
     if (!this.isLeader) return;
-    // This replica vouches only for what is in its files, not for appends still being written.
-    let min = this.log.writtenEndOffset;
+    let min = this.log.logEndOffset;
     for (const r of this.stateValue.isr) min = this.lowerFollowerEnd(r, min);
     for (const r of this.joining) min = this.lowerFollowerEnd(r, min);
     if (min > this.hw) {
@@ -322,7 +318,10 @@ export class Partition {
 
   /** Appends batches fetched from the leader and takes the leader's high watermark. */
   appendAsFollower(records: Buffer | null, leaderHighWatermark: bigint): void {
-    if (records && records.length > 0) this.log.appendAsFollower(records);
+    if (records && records.length > 0) {
+      this.log.appendAsFollower(records);
+      for (const l of this.appendListeners) l();
+    }
     const hw = leaderHighWatermark < this.log.logEndOffset ? leaderHighWatermark : this.log.logEndOffset;
     if (hw > this.hw) this.hw = hw;
   }
@@ -340,7 +339,7 @@ export class Partition {
 
   // ---------------------------------------------------------------- listeners
 
-  /** Calls `listener` after each append, once its bytes are written; returns the unsubscribe function. */
+  /** Calls `listener` after each append; returns the unsubscribe function. */
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => { this.appendListeners.delete(listener); };

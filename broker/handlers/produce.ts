@@ -52,11 +52,8 @@ export const produceHandler: ApiHandler<0> = {
       }),
     }));
     if (req.acks === 0) {
-      // No answer, but the request keeps its connection slot until its writes landed (they are
-      // made off the event loop): a client sending acks=0 faster than the disk takes it is paused
-      // at the connection's in-flight limit instead of piling bytes up in memory.
-      if (durable.length === 0) return null;
-      return Promise.all(durable.map((d) => d.wait.catch(() => { /* nobody waits for an acks=0 answer */ }))).then(() => null);
+      for (const d of durable) d.wait.catch(() => { /* nobody waits for an acks=0 answer */ });
+      return null;
     }
     const body = { responses, throttleTimeMs: 0 };
     if (durable.length === 0) return body;

@@ -99,7 +99,7 @@ export async function forEachStoredBatch(
   seg: LogSegment, chunkBytes: number, shouldStop: () => boolean,
   visit: (buf: Buffer, position: number, h: BatchHeader) => void,
 ): Promise<void> {
-  const end = seg.writtenSize;
+  const end = seg.size;
   let position = 0;
   while (position < end) {
     if (shouldStop()) return;

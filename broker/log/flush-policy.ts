@@ -4,9 +4,8 @@
  * (its own I/O, one task at a time). One event loop.
  *
  * Flush / durability contract
- *   - An append is in the page cache once its write landed (PartitionLog.flushed awaits it; the
- *     LogWriter writes after append() returns): it survives a crash of the process (kill -9) but
- *     not of the machine, unless it was fsynced. A flush waits for the writes it covers.
+ *   - An append is in the page cache when append() returns: it survives a crash of the process
+ *     (kill -9) but not of the machine, unless it was fsynced.
  *   - flush.messages=N: once N or more messages are unflushed, the append that crossed the
  *     threshold returns `flushRequired: true` and an fdatasync covering it starts at once
  *     (group commit: concurrent callers share one fdatasync). The caller must not acknowledge
@@ -151,8 +150,6 @@ export class RollFlusher {
     old.retain();
     this.tasks = this.tasks.then(async () => {
       try {
-        // Its bytes land before its indexes are written and before the fdatasync.
-        await this.local.written(end);
         old.writeIndexes();
         await old.flush();
         await this.producers.writeEncodedSnapshot(end, snapshot);

@@ -7,15 +7,6 @@
  *
  * Concurrency contract
  *   - One event loop. Every mutation of the segment list is synchronous.
- *   - append() is synchronous for everything but the bytes: the active segment reserves their
- *     place and indexes them, and the partition's LogWriter (log-writer.ts) writes them in append
- *     order on libuv's thread pool. `writtenEndOffset` (<= logEndOffset) is the offset below which
- *     every batch is in the page cache; reads never go past it (each segment bounds its reads by
- *     its written size; a read whose bound lies above it waits for those writes), the flush
- *     waits for the writes it covers before its fdatasync, the truncations first write what is
- *     pending synchronously (LogWriter.drainSync), and close waits for the writer to be idle
- *     (writesIdle). A failed write fails the appends it and every later queued write carried, and
- *     the log: `writeFailure` stays set (KAFKA_STORAGE_ERROR).
  *   - read() and offsetForTimestamp() are async: they work on the list as it was when they
  *     started and hold a reference on each segment they touch (retain/release), so a segment
  *     deleted or replaced under a reader keeps its fd; a reader that finds a segment gone
@@ -32,8 +23,7 @@ import { KafkaError } from '../errors.ts';
 import { fsyncDir, fsyncDirAsync } from './checkpoint-file.ts';
 import { storageFailure } from './errors.ts';
 import { SWAP_SUFFIX } from './log-files.ts';
-import { LogSegment, type AppendedBatch } from './log-segment.ts';
-import { LogWriter, type WriterFs } from './log-writer.ts';
+import { LogSegment } from './log-segment.ts';
 import type { ReadBufferPool } from './read-buffer-pool.ts';
 import { firstRecordAtOrAfter, lastOffsetOf } from './record-batch.ts';
 import type { AbortedTxn } from './txn-index.ts';
@@ -95,37 +85,13 @@ export class LocalLog {
   private readonly schedule: Schedule;
   /** Deleted segments held for file.delete.delay.ms, with the cancel of their release. */
   private readonly delayedDeletes = new Map<LogSegment, () => void>();
-  private readonly writer: LogWriter;
-  private readonly writtenListeners = new Set<() => void>();
 
-  constructor(dir: string, name: string, segments: LogSegment[], recoveryPoint: bigint, schedule: Schedule, writerFs?: WriterFs) {
+  constructor(dir: string, name: string, segments: LogSegment[], recoveryPoint: bigint, schedule: Schedule) {
     this.dir = dir;
     this.name = name;
     this.segments = segments;
     this.recoveryPoint = recoveryPoint;
     this.schedule = schedule;
-    this.writer = new LogWriter(this.logEndOffset, {
-      fail: (err) => this.storageError('append', err),
-      onWritten: () => { for (const l of [...this.writtenListeners]) l(); },
-      fs: writerFs,
-    });
-  }
-
-  /** Offset below which every appended batch is in the file (see the top of this file). */
-  get writtenEndOffset(): bigint { return this.writer.writtenEndOffset; }
-  /** The failed write that took the log offline, or null. */
-  get writeFailure(): Error | null { return this.writer.failure; }
-  /**
-   * Resolves once every batch below `offset` is written (batches a truncation removed count as
-   * written: nothing is waited for above the log end); rejects with the write failure.
-   */
-  written(offset: bigint): Promise<void> { return this.writer.written(offset < this.logEndOffset ? offset : this.logEndOffset); }
-  /** Resolves once no write is queued or in flight (never rejects). */
-  writesIdle(): Promise<void> { return this.writer.idle(); }
-  /** Calls `listener` each time writtenEndOffset grows; returns its removal. */
-  onWritten(listener: () => void): () => void {
-    this.writtenListeners.add(listener);
-    return () => this.writtenListeners.delete(listener);
   }
 
   get active(): LogSegment { return this.segments[this.segments.length - 1]!; }
@@ -142,14 +108,12 @@ export class LocalLog {
 
   storageError(what: string, err: unknown): Error { return storageFailure(this.name, this.dir, what, err); }
 
-  /** Appends stamped batches: indexed now, written by the LogWriter (see the top of this file). */
-  append(records: Buffer, batches: readonly AppendedBatch[], indexIntervalBytes: number): void {
-    if (this.writer.failure) throw this.writer.failure;
-    const last = batches[batches.length - 1];
-    if (!last) return;
-    const active = this.active;
-    const position = active.reserve(records.length, batches, indexIntervalBytes);
-    this.writer.enqueue(active, position, records, last.baseOffset + BigInt(last.lastOffsetDelta) + 1n);
+  append(records: Buffer, batches: readonly { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number }[], indexIntervalBytes: number): void {
+    try {
+      this.active.append(records, batches, indexIntervalBytes);
+    } catch (err) {
+      throw this.storageError('append', err);
+    }
   }
 
   /** Seals the active segment and starts a new one at the log end; returns the sealed one. */
@@ -180,32 +144,17 @@ export class LocalLog {
     if (offset < startOffset() || offset > leo) {
       throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: offset ${offset} not in [${startOffset()}, ${leo}]`);
     }
-    // Only what is in the files: a read that reaches batches still being written waits for them
-    // (so a read started after an append sees it, as before), and never serves bytes past them.
-    // The segment it starts in is held across that wait, as if the read had started there.
     const maxOffset = opts.maxOffset !== undefined && opts.maxOffset < leo ? opts.maxOffset : leo;
     const minOneBatch = opts.minOneBatch ?? true;
     let segments = this.segments.slice();
     let i = segmentIndexFor(segments, offset);
-    let held: LogSegment | null = null;
-    if (maxOffset > this.writtenEndOffset) {
-      held = segments[i]!.retain() ? segments[i]! : null;
-      try {
-        await this.written(maxOffset);
-      } catch (err) {
-        held?.release();
-        throw this.storageError('read', err);
-      }
-    }
     const parts: Buffer[] = [];
     let size = 0;
     let cur = offset;
     try {
       while (i < segments.length && cur < maxOffset) {
         const seg = segments[i]!;
-        if (seg === held) {
-          held = null; // its reference is this read's now
-        } else if (!seg.retain()) {
+        if (!seg.retain()) {
           if (cur < startOffset()) throw new KafkaError('OFFSET_OUT_OF_RANGE', `${this.name}: offset ${cur} was deleted`);
           // Replaced by the cleaner: continue from the current segment list (its segments are live now).
           segments = this.segments.slice();
@@ -231,8 +180,6 @@ export class LocalLog {
     } catch (err) {
       if (opts.pool) for (const part of parts) opts.pool.release(part);
       throw err;
-    } finally {
-      held?.release();
     }
     return { parts, size, nextOffset: cur, logStartOffset: startOffset(), logEndOffset: this.logEndOffset };
   }
@@ -243,15 +190,6 @@ export class LocalLog {
    * offset and maxTimestamp), never below `startOffset`. null if there is none.
    */
   async offsetForTimestamp(timestamp: bigint, startOffset: () => bigint): Promise<{ offset: bigint; timestamp: bigint } | null> {
-    // As read(): what was appended before this call is waited for, not skipped.
-    const end = this.logEndOffset;
-    if (end > this.writtenEndOffset) {
-      try {
-        await this.writer.written(end);
-      } catch (err) {
-        throw this.storageError('read', err);
-      }
-    }
     let segments = this.segments.slice();
     for (let i = 0; i < segments.length; i++) {
       const seg = segments[i]!;
@@ -341,19 +279,15 @@ export class LocalLog {
 
   /** Removes every batch at or after `offset`, which must not be below the first segment's base. */
   truncateTo(offset: bigint, indexIntervalBytes: number): void {
-    this.writer.drainSync();
     while (this.segments.length > 1 && this.active.baseOffset > offset) this.segments.pop()!.delete();
     this.active.truncateTo(offset, indexIntervalBytes);
-    this.writer.resetTo(this.logEndOffset);
   }
 
   /** Deletes every segment and starts one, empty, at `offset`. */
   replaceAllAt(offset: bigint, now: number): void {
-    this.writer.drainSync();
     for (const s of this.segments) s.delete();
     this.segments = [LogSegment.create(this.dir, offset, now)];
     this.dirDirty = true;
-    this.writer.resetTo(offset);
   }
 
   /** True when `old` are still consecutive, non-active segments of this log. */
@@ -419,8 +353,6 @@ export class LocalLog {
         await new Promise<void>((resolve) => setImmediate(resolve));
         const target = this.logEndOffset;
         if (target > this.recoveryPoint) {
-          // fdatasync covers only what is in the file: the writes below the target land first.
-          await this.writer.written(target);
           if (this.dirDirty) {
             // New segment files must survive a power loss too: fsync the directory entry.
             this.dirDirty = false;

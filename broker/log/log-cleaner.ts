@@ -253,9 +253,6 @@ export class LogCleaner {
   private async clean(reg: Registration): Promise<CleanResult> {
     const { log } = reg;
     const started = performance.now();
-    // The cleaner reads files: the sealed segments' bytes land first (appends are written off
-    // the event loop; cleanerView leaves out segments still being written).
-    await log.written(log.segmentBaseOffsets.at(-1)!);
     const now = this.clock();
     const plan = planClean(log, now, reg.opts.uncleanableFrom);
     const view = plan.view;

@@ -12,19 +12,12 @@
  * the batch gets an offset-index entry (baseOffset → position) and the time index gets
  * (largest timestamp so far, offset where it was first reached) if that timestamp grew.
  *
- * Concurrency contract: one writer. The PartitionLog appends with reserve(), synchronously: the
- * batches get their place at the segment's end (`size`, the appended size) and their index
- * entries at once, while their bytes go to the file through the partition's LogWriter
- * (log-writer.ts, libuv's thread pool), which reports them with markWritten(). `writtenSize`
- * (<= `size`) is what is in the file: every reader — read(), findByTimestamp(), the cleaner's
- * readRange() walks — stops there, so no reader ever sees bytes still on their way. The
- * synchronous file walks (truncateTo, forEachBatchFrom, controlTypeSync) run only when nothing
- * is pending (the LogWriter's drainSync() first, or on open). The log cleaner's own segments
- * (createCleaned) are written synchronously with append(). Any number of async readers, which
- * use positional reads bounded by the written size they observed when they started and hold a
- * reference (retain/release) so that a deleted segment's fd stays open until the last reader
- * (or queued write) is done. Truncation while a read is in flight may let that read return the
- * removed bytes (as in Kafka); callers bound reads by the high watermark.
+ * Concurrency contract: one writer (the PartitionLog, synchronously: appends use fs.writeSync
+ * into the page cache at the segment's end, so any later read sees them); any number of async
+ * readers, which use positional reads bounded by the size they observed when they started and
+ * hold a reference (retain/release) so that a deleted segment's fd stays open until the last
+ * reader is done. Truncation while a read is in flight may let that read return the removed
+ * bytes (as in Kafka); callers bound reads by the high watermark.
  *
  * The log cleaner writes a replacement segment to `<base>.log.cleaned` (createCleaned), renames
  * it to `.log.swap` and then to `.log` (renameFile) while its fd stays open; its index files
@@ -66,24 +59,13 @@ export interface ReadSlice {
   readonly nextOffset: bigint;
 }
 
-/** An appended batch as the segment indexes it. */
-export interface AppendedBatch {
-  readonly baseOffset: bigint;
-  readonly lastOffsetDelta: number;
-  readonly maxTimestamp: bigint;
-  readonly size: number;
-}
-
 export class LogSegment {
   readonly dir: string;
   readonly baseOffset: bigint;
   /** Clock time when this segment object was created or loaded (fallback for segment.ms). */
   readonly created: number;
-  readonly fd: number;
-  /** Bytes appended: where the next batch goes. */
+  private readonly fd: number;
   private sizeBytes = 0;
-  /** Bytes known to be in the file (the LogWriter's progress); readers stop here. */
-  private writtenBytes = 0;
   private next: bigint;
   private offsetIdx: OffsetIndex;
   private timeIdx: TimeIndex;
@@ -110,10 +92,6 @@ export class LogSegment {
   }
 
   get size(): number { return this.sizeBytes; }
-  /** Bytes known to be in the file; every read is bounded by it (see the top of this file). */
-  get writtenSize(): number { return this.writtenBytes; }
-  /** True when every appended byte is in the file. */
-  get fullyWritten(): boolean { return this.writtenBytes === this.sizeBytes; }
   /** Offset after the last batch of this segment (its base offset when empty). */
   get nextOffset(): bigint { return this.next; }
   /** Largest batch maxTimestamp in the segment, -1 when unknown/empty. */
@@ -156,9 +134,9 @@ export class LogSegment {
     this.release();
   }
 
-  /** Up to `length` bytes of the .log at `position` (fewer at the end of what is written). */
+  /** Up to `length` bytes of the .log at `position` (fewer at the end of the file). */
   readRange(position: number, length: number): Promise<Buffer> {
-    return readFully(this.fd, position, Math.max(0, Math.min(length, this.writtenBytes - position)));
+    return readFully(this.fd, position, length);
   }
 
   /**
@@ -190,7 +168,6 @@ export class LogSegment {
       return { segment: seg, truncated, problem: r.problem };
     }
     seg.sizeBytes = fileSize;
-    seg.writtenBytes = fileSize;
     if (!seg.loadIndexes(opts.indexIntervalBytes)) {
       const r = seg.rebuild(fileSize, false, opts.indexIntervalBytes);
       if (r.validEnd < fileSize) {
@@ -261,7 +238,6 @@ export class LogSegment {
       visit?.(h);
     });
     this.sizeBytes = r.validEnd;
-    this.writtenBytes = r.validEnd;
     return r;
   }
 
@@ -309,9 +285,9 @@ export class LogSegment {
   /**
    * Appends already-validated, stamped batches (`bytes` holds them back to back, described by
    * `headers` with their final base offsets). Synchronous: the data is in the page cache when
-   * this returns. For the cleaner's segments; live appends use reserve().
+   * this returns.
    */
-  append(bytes: Buffer, headers: readonly AppendedBatch[], indexIntervalBytes: number): void {
+  append(bytes: Buffer, headers: readonly { baseOffset: bigint; lastOffsetDelta: number; maxTimestamp: bigint; size: number }[], indexIntervalBytes: number): void {
     const start = this.sizeBytes;
     let written = 0;
     try {
@@ -320,29 +296,11 @@ export class LogSegment {
       try { fs.ftruncateSync(this.fd, start); } catch { /* the directory will be recovered on restart */ }
       throw err;
     }
-    this.reserve(bytes.length, headers, indexIntervalBytes);
-    this.writtenBytes = this.sizeBytes;
-  }
-
-  /**
-   * Gives batches of `length` bytes (described by `headers`) their place at the segment's end and
-   * their index entries, without writing them: the caller queues the bytes on the LogWriter at the
-   * returned position. Readers do not see them until markWritten() covers them.
-   */
-  reserve(length: number, headers: readonly AppendedBatch[], indexIntervalBytes: number): number {
-    const start = this.sizeBytes;
     let pos = start;
     for (const h of headers) {
       this.onBatchAppended(h.baseOffset, h.baseOffset + BigInt(h.lastOffsetDelta), h.maxTimestamp, pos, h.size, indexIntervalBytes);
       pos += h.size;
     }
-    if (pos !== start + length) throw new Error(`batch sizes add up to ${pos - start}, not ${length} bytes`);
-    return start;
-  }
-
-  /** The LogWriter wrote every byte below `size` (LogWriter's WriteTarget). */
-  markWritten(size: number): void {
-    if (size > this.writtenBytes) this.writtenBytes = size;
   }
 
   /** Position of the first batch with lastOffset >= `offset`, and its header; null if none. */
@@ -369,7 +327,7 @@ export class LogSegment {
    * non-empty records are a view of a buffer leased from it (the caller releases it).
    */
   async read(offset: bigint, maxBytes: number, maxOffset: bigint, minOneBatch: boolean, pool?: ReadBufferPool): Promise<ReadSlice | null> {
-    const sizeLimit = this.writtenBytes;
+    const sizeLimit = this.sizeBytes;
     // One read from the index position usually holds both the batch lookup and the data.
     const start = this.offsetIdx.lookup(offset).position;
     const chunk = start < sizeLimit
@@ -423,7 +381,7 @@ export class LogSegment {
 
   /** First record/batch at or after `timestamp` in this segment (batch granularity header). */
   async findByTimestamp(timestamp: bigint): Promise<{ header: BatchHeader; bytes: Buffer } | null> {
-    const sizeLimit = this.writtenBytes;
+    const sizeLimit = this.sizeBytes;
     const from = this.timeIdx.lookup(timestamp);
     let pos = this.offsetIdx.lookup(from).position;
     while (pos < sizeLimit) {

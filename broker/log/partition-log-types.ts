@@ -3,7 +3,6 @@
  * options it takes (Kafka's LogAppendInfo & co.). Reads: ReadOptions/ReadResult in local-log.ts.
  */
 import type { LogConfig } from './log-config.ts';
-import type { WriterFs } from './log-writer.ts';
 import type { LogSegment } from './log-segment.ts';
 
 export interface AppendOptions {
@@ -43,8 +42,6 @@ export interface PartitionLogOptions {
   readonly schedule?: (fn: () => void, ms: number) => () => void;
   /** For messages, e.g. `orders-3`. */
   readonly name?: string;
-  /** The file-system calls of the log's writer (log-writer.ts); tests inject failures. Default: node:fs. */
-  readonly writerFs?: WriterFs;
   /** The directory was created empty just now (claimPartitionDir): a new log, with nothing to read or recover. */
   readonly fresh?: boolean;
 }

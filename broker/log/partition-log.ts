@@ -10,22 +10,14 @@
  * Concurrency contract
  *   - Everything runs on one event loop. append(), truncateTo(), deleteRecordsBefore(),
  *     enforceRetention() and assignEpochStartOffset() are synchronous, so mutations are
- *     serialized by construction and offsets are assigned in call order: when append() returns,
- *     the batches have their offsets, the producer state and the indexes count them.
- *   - The bytes themselves are written after append() returns, in append order, on libuv's
- *     thread pool (LocalLog's LogWriter, log-writer.ts). `writtenEndOffset` (<= logEndOffset) is
- *     the offset below which everything is in the page cache; reads (fetch, followers, the
- *     cleaner) never go past it, and neither does the high watermark of a leader (Partition).
- *     onWritten() tells when it grows. Truncation writes what is pending first, flush and close
- *     wait for the writes they cover.
+ *     serialized by construction and offsets are assigned in call order. append() writes with
+ *     fs.writeSync into the page cache, so any read started after it returns sees the data.
  *   - read() and offsetForTimestamp() are async and safe against concurrent retention and
  *     compaction (see LocalLog).
  *
- * Durability: an append is in the page cache once its write landed (`await flushed(lastOffset)`
- * resolves then; it survives kill -9, not a power loss, unless fsynced) — nothing may acknowledge
- * it before; flush.messages / flush.ms decide what is fsynced before it is acknowledged — see
- * flush-policy.ts. A failed write takes the log offline (KAFKA_STORAGE_ERROR for the appends it
- * carried, those queued behind it, and every later call), like a failed background flush. `flushedOffset` (Kafka's recovery point) is the offset
+ * Durability: an append is in the page cache when append() returns (it survives kill -9, not a
+ * power loss, unless fsynced); flush.messages / flush.ms decide what is fsynced before it is
+ * acknowledged — see flush-policy.ts. `flushedOffset` (Kafka's recovery point) is the offset
  * below which everything is on disk; it is checkpointed, and recovery verifies what lies above.
  *
  * Compaction (log-cleaner.ts): the cleaner reads non-active segments (holding references),
@@ -95,7 +87,7 @@ export class PartitionLog {
         await fs.promises.mkdir(dir, { recursive: true });
         loaded = loadLog(dir, config, log.clock(), log.producers, log.epochs);
       }
-      log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint, opts.schedule ?? unrefTimeout, opts.writerFs);
+      log.local = new LocalLog(dir, log.name, loaded.segments, loaded.recoveryPoint, opts.schedule ?? unrefTimeout);
       log.flushPolicy = new FlushPolicy(log.local, () => log.closed);
       log.rollFlusher = new RollFlusher(log.local, log.producers, (offset) => log.checkpoints.write(RECOVERY_POINT_CHECKPOINT, offset), (what, err) => log.storageError(what, err));
       log.startOffset = loaded.startOffset;
@@ -114,12 +106,6 @@ export class PartitionLog {
 
   get logStartOffset(): bigint { return this.startOffset; }
   get logEndOffset(): bigint { return this.local.logEndOffset; }
-  /** Offset below which every batch is in the page cache (see the contract at the top of this file). */
-  get writtenEndOffset(): bigint { return this.local.writtenEndOffset; }
-  /** Resolves once every batch below `offset` is written; KAFKA_STORAGE_ERROR if a write failed. */
-  written(offset: bigint): Promise<void> { return this.local.written(offset); }
-  /** Calls `listener` each time writtenEndOffset grows; returns its removal. */
-  onWritten(listener: () => void): () => void { return this.local.onWritten(listener); }
   /** Offset below which every batch is known to be fsynced (Kafka's recovery point). */
   get flushedOffset(): bigint { return this.local.recoveryPoint; }
   get sizeInBytes(): number { return this.local.sizeInBytes; }
@@ -244,15 +230,9 @@ export class PartitionLog {
 
   /**
    * For the produce path: what to await before acknowledging the append that ended at
-   * `lastOffset`: its write (see the top of this file) and, when it crossed flush.messages or
-   * duplicates such an append, its fdatasync (FlushPolicy.flushed, which waits for the write too).
-   * null when it may be acknowledged at once.
+   * `lastOffset` (it crossed flush.messages, or duplicates such an append); see FlushPolicy.flushed.
    */
-  flushed(lastOffset: bigint): Promise<void> | null {
-    const fsynced = this.flushPolicy.flushed(lastOffset);
-    if (fsynced) return fsynced;
-    return lastOffset < this.local.writtenEndOffset ? null : this.local.written(lastOffset + 1n);
-  }
+  flushed(lastOffset: bigint): Promise<void> | null { return this.flushPolicy.flushed(lastOffset); }
 
   /** Flushes everything appended so far, and the checkpoints. */
   async flush(): Promise<void> {
@@ -401,20 +381,15 @@ export class PartitionLog {
   /** The state a clean is planned from; see CleanerView. */
   cleanerView(): CleanerView {
     this.ensureOpen();
-    // The cleaner reads files: a segment with bytes still on their way, and those after it, are
-    // not cleanable yet (writes land in order, so the written segments are a prefix).
-    const all = this.local.list();
-    let k = 0;
-    while (k < all.length - 1 && all[k]!.fullyWritten) k++;
     return {
-      segments: all.slice(0, k), activeBaseOffset: all[k]!.baseOffset, logStartOffset: this.startOffset,
+      segments: this.local.list().slice(0, -1), activeBaseOffset: this.local.active.baseOffset, logStartOffset: this.startOffset,
       firstDirtyOffset: this.cleanerState.firstDirty(this.startOffset, this.logEndOffset), config: this.config,
       producerLastOffsets: this.producers.lastBatchOffsets(), generation: this.cleanerState.generation,
     };
   }
 
   /** True while the log accepts a clean (open, not closing). */
-  get cleanable(): boolean { return !this.closing && !this.closed && this.rollFlusher.failure === null && this.local.writeFailure === null; }
+  get cleanable(): boolean { return !this.closing && !this.closed && this.rollFlusher.failure === null; }
 
   /** Earliest delete horizon (ms) among the tombstones the last clean kept; null if none. */
   get earliestTombstoneHorizon(): number | null { return this.cleanerState.earliestTombstoneHorizon; }
@@ -476,18 +451,7 @@ export class PartitionLog {
   async close(): Promise<void> {
     if (this.closed || this.closing) return;
     this.closing = true;
-    try {
-      await this.flush();
-    } catch (err) {
-      // A failed write: nothing more can be written or fsynced; recovery on open truncates what did not land.
-      if (!this.local.writeFailure) throw err;
-    }
-    const failed = this.local.writeFailure;
-    if (failed) {
-      await this.letGo('failed');
-      throw failed;
-    }
-    await this.local.writesIdle();
+    await this.flush();
     await this.rollFlusher.idle();
     this.closed = true;
     this.flushPolicy.stop();
@@ -530,7 +494,6 @@ export class PartitionLog {
     this.closed = true;
     this.flushPolicy.stop();
     await this.rollFlusher.idle();
-    await this.local.writesIdle();
     this.local.close();
     this.local.rejectFlushWaiters(new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log ${how}`));
   }
@@ -543,7 +506,6 @@ export class PartitionLog {
   private ensureOpen(): void {
     if (this.closed) throw new KafkaError('KAFKA_STORAGE_ERROR', `${this.name}: log ${this.dir} is closed`);
     if (this.rollFlusher.failure) throw this.rollFlusher.failure;
-    if (this.local.writeFailure) throw this.local.writeFailure;
   }
 
   /** Wraps an I/O failure with the partition and directory; KafkaErrors pass through. */

@@ -187,9 +187,6 @@ class FetchLane {
       isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics, forgottenTopicsData: [], rackId: '',
     });
     if (response.errorCode !== ErrorCode.NONE) throw KafkaError.fromCode(response.errorCode, `fetch from leader ${this.leaderId}`);
-    // The next fetch offset tells the leader these batches are here, which counts toward its
-    // high watermark (acks=all): it goes out only once their writes landed (see below).
-    const writes: Array<Promise<void>> = [];
     for (const t of response.responses) {
       for (const r of t.partitions) {
         const s = sent.get(`${t.topic}\u0000${r.partitionIndex}`);
@@ -200,14 +197,12 @@ class FetchLane {
         if (r.records && this.isThrottled(p)) this.opts.quota?.record(r.records.length);
         try {
           await this.handlePartition(s.f, r);
-          if (p.log.writtenEndOffset < p.log.logEndOffset) writes.push(p.log.written(p.log.logEndOffset).catch(() => { /* the log is offline; its next append says so */ }));
         } catch (err) {
           s.f.backoffUntil = this.opts.clock() + PARTITION_BACKOFF_MS;
           this.opts.logger.warn(`replicating ${p.name} from leader ${this.leaderId} failed: ${(err as Error).message}`);
         }
       }
     }
-    await Promise.all(writes);
   }
 
   private async handlePartition(f: Followed, r: {
