@@ -60,7 +60,7 @@ export interface LoadedLog {
 
 /** The log of a directory created empty just now: one empty segment at offset 0, nothing read. */
 export function newLog(dir: string, now: number): LoadedLog {
-  return { segments: [LogSegment.create(dir, 0n, now, true)], startOffset: 0n, recoveryPoint: 0n, firstDirty: 0n };
+  return { segments: [LogSegment.create(dir, 0n, now)], startOffset: 0n, recoveryPoint: 0n, firstDirty: 0n };
 }
 
 /** Recovers `dir` (see the top of this file), filling `producers` and `epochs`. Closes what it opened if it fails. */

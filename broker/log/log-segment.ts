@@ -105,12 +105,11 @@ export class LogSegment {
   get rollingBaseTimestamp(): bigint | null { return this.firstBatchMaxTimestamp; }
   get logPath(): string { return logFile(this.dir, this.baseOffset) + this.fileSuffix; }
 
-  static create(dir: string, baseOffset: bigint, now: number, emptyDir = false): LogSegment {
+  static create(dir: string, baseOffset: bigint, now: number): LogSegment {
     const file = logFile(dir, baseOffset);
     const fd = fs.openSync(file, 'w+');
-    // stale indexes of an earlier segment at this base go (none in a directory created empty just now)
-    if (!emptyDir) for (const f of [offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
-    return new LogSegment(dir, baseOffset, fd, now, TransactionIndex.create(txnIndexFile(dir, baseOffset), emptyDir));
+    for (const f of [offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
+    return new LogSegment(dir, baseOffset, fd, now, TransactionIndex.create(txnIndexFile(dir, baseOffset)));
   }
 
   /** A new, empty segment written to `<base>.log.cleaned` (the log cleaner's output). */

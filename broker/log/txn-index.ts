@@ -54,9 +54,9 @@ export class TransactionIndex {
     this.persisted = persisted;
   }
 
-  /** A new, empty index of a new segment (any stale file of that name is removed, unless the caller knows there is none: `absent`). */
-  static create(file: string, absent = false): TransactionIndex {
-    if (!absent) fs.rmSync(file, { force: true });
+  /** A new, empty index of a new segment (any stale file of that name is removed). */
+  static create(file: string): TransactionIndex {
+    fs.rmSync(file, { force: true });
     return new TransactionIndex(file, true);
   }
 
