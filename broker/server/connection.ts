@@ -91,7 +91,11 @@ export class Connection {
     return merged.subarray(0, n);
   }
 
-  /** Removes and returns the first n buffered bytes, copying only when they span chunks. */
+  /**
+   * Removes and returns the first n buffered bytes. A frame within one chunk is a view of it; a
+   * frame spanning chunks is copied once into a buffer of exactly its size, and the bytes after it
+   * stay where they are (a view of the last chunk it touched), so no byte is copied twice.
+   */
   private take(n: number): Buffer {
     const first = this.chunks[0]!;
     let out: Buffer;
@@ -100,9 +104,18 @@ export class Connection {
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     } else {
-      const merged = Buffer.concat(this.chunks);
-      out = merged.subarray(0, n);
-      this.chunks = merged.length > n ? [merged.subarray(n)] : [];
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      let used = 0;
+      while (filled < n) {
+        const chunk = this.chunks[used]!;
+        const part = Math.min(chunk.length, n - filled);
+        chunk.copy(out, filled, 0, part);
+        filled += part;
+        if (part === chunk.length) used++;
+        else this.chunks[used] = chunk.subarray(part);
+      }
+      this.chunks.splice(0, used);
     }
     this.buffered -= n;
     return out;
