@@ -4,9 +4,13 @@
  *   `sync()` moves partitions between fetchers whenever leadership or the live brokers change.
  * - As leader: ISR changes. A follower that caught up is proposed into the ISR; every half of
  *   replica.lag.time.max.ms the ISR is checked for followers that fell behind, which are
- *   proposed out. A proposal is a compare-and-swap of the topic in the metadata store that
- *   only succeeds if this broker still leads at the same leader epoch — the ISR is never
- *   changed locally, so a leader cut off from the store cannot shrink it.
+ *   proposed out. Proposals are written as compare-and-swaps of the topic in the metadata store
+ *   that only take a partition's proposal if this broker still leads it at the leader epoch the
+ *   proposal was made in — the ISR is never changed locally, so a leader cut off from the store
+ *   cannot shrink it. A topic's proposals are batched, as Kafka's AlterPartition batches them:
+ *   one write per topic at a time carries every proposal queued for it, so a broker leading
+ *   thousands of partitions of one topic makes a handful of writes when they all change (after a
+ *   follower restarts), not thousands of racing writes of the whole topic.
  */
 import type { Logger } from '../logger.ts';
 import type { BrokerMetrics } from '../metrics.ts';
@@ -35,11 +39,18 @@ export interface ReplicaManagerOptions {
   followerThrottled?: (p: Partition) => boolean;
 }
 
+/** A proposed ISR and the leader epoch it was proposed at. */
+interface Proposal { isr: number[]; leaderEpoch: number }
+
 export class ReplicaManager {
   private readonly opts: ReplicaManagerOptions;
   private readonly fetchers = new Map<number, ReplicaFetcher>();
-  /** The ISR each partition's proposal in flight writes. */
-  private readonly proposing = new Map<Partition, number[]>();
+  /** Each partition's proposal queued or being written. */
+  private readonly proposing = new Map<Partition, Proposal>();
+  /** Proposals waiting for their topic's next write, by topic. */
+  private readonly queued = new Map<string, Map<Partition, Proposal>>();
+  /** Topics with a write in flight (or about to start one). */
+  private readonly writing = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(opts: ReplicaManagerOptions) { this.opts = opts; }
@@ -87,49 +98,87 @@ export class ReplicaManager {
   }
 
   /**
-   * Proposes a new ISR for a partition this broker leads (compare-and-swap; fire and forget). A
-   * proposal that is not written (another in flight, a lost race, leadership moved) is dropped,
-   * so that followers it added stop holding the high watermark back.
+   * Proposes a new ISR for a partition this broker leads (fire and forget): queued for its
+   * topic's next write. A proposal that is not written (another one for the partition queued or
+   * in flight, a lost race, leadership moved) is dropped, so that followers it added stop holding
+   * the high watermark back.
    */
   proposeIsr(p: Partition, isr: number[]): void {
     const inFlight = this.proposing.get(p);
     if (inFlight) {
-      p.isrProposalDropped(isr.filter((r) => !inFlight.includes(r)));
+      p.isrProposalDropped(isr.filter((r) => !inFlight.isr.includes(r)));
       return;
     }
-    this.proposing.set(p, isr);
-    void this.casIsr(p, isr)
-      .catch((err: unknown) => {
-        this.opts.logger.warn(`${p.name}: proposing ISR [${isr.join(',')}] failed: ${(err as Error).message}`);
-        return false;
-      })
-      .then((written) => { if (!written) p.isrProposalDropped(isr); })
-      .finally(() => this.proposing.delete(p));
+    const proposal = { isr, leaderEpoch: p.leaderEpoch };
+    this.proposing.set(p, proposal);
+    let batch = this.queued.get(p.topic);
+    if (!batch) this.queued.set(p.topic, batch = new Map());
+    batch.set(p, proposal);
+    if (!this.writing.has(p.topic)) {
+      this.writing.add(p.topic);
+      // the rest of this turn's proposals (a fetch answered for many partitions) join the write
+      setImmediate(() => void this.writeTopic(p.topic));
+    }
   }
 
-  /** True when the store holds `isr` for the partition afterwards. */
-  private async casIsr(p: Partition, isr: number[]): Promise<boolean> {
-    const epoch = p.leaderEpoch;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const topic = await this.opts.store.getTopic(p.topic);
-      const state = topic?.partitions[p.index];
-      if (!topic || !state || state.leader !== this.opts.nodeId || state.leaderEpoch !== epoch) return false;
-      if (state.isr.length === isr.length && state.isr.every((r, i) => r === isr[i])) return true;
-      const grew = isr.length > state.isr.length;
-      const partitions = topic.partitions.map((s) => (s.partition === p.index ? { ...s, isr, partitionEpoch: s.partitionEpoch + 1 } : s));
-      try {
-        await this.opts.store.updateTopic(p.topic, topic.version, { partitions });
-        (grew ? this.opts.metrics.isrExpands : this.opts.metrics.isrShrinks).inc();
-        this.opts.logger.info(`${p.name}: ISR [${state.isr.join(',')}] → [${isr.join(',')}]`);
-        return true;
-      } catch (err) {
-        if (!(err instanceof StaleVersionError)) {
-          this.opts.logger.warn(`${p.name}: proposing ISR [${isr.join(',')}] failed: ${(err as Error).message}`);
-          return false;
+  /** Writes the topic's queued proposals, one batch at a time, until none is left. */
+  private async writeTopic(topic: string): Promise<void> {
+    try {
+      for (let batch = this.queued.get(topic); batch !== undefined; batch = this.queued.get(topic)) {
+        this.queued.delete(topic);
+        let written: Set<Partition>;
+        try {
+          written = await this.casIsrs(topic, batch);
+        } catch (err) {
+          this.opts.logger.warn(`${topic}: proposing the ISR of ${batch.size} partition(s) failed: ${(err as Error).message}`);
+          written = new Set();
+        }
+        for (const [p, proposal] of batch) {
+          this.proposing.delete(p);
+          if (!written.has(p)) p.isrProposalDropped(proposal.isr);
         }
       }
+    } finally {
+      this.writing.delete(topic);
     }
-    return false;
+  }
+
+  /**
+   * One compare-and-swap of the topic with every proposal of `batch` that is still this broker's
+   * to make (it leads the partition at the proposal's epoch), retried on a lost race with the
+   * topic read again. Returns the partitions whose ISR the store holds afterwards.
+   */
+  private async casIsrs(topic: string, batch: ReadonlyMap<Partition, Proposal>): Promise<Set<Partition>> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const record = await this.opts.store.getTopic(topic);
+      if (!record) return new Set();
+      const held = new Set<Partition>();
+      const changes = new Map<number, { p: Partition; isr: number[]; was: readonly number[] }>();
+      for (const [p, { isr, leaderEpoch }] of batch) {
+        const state = record.partitions[p.index];
+        if (!state || state.leader !== this.opts.nodeId || state.leaderEpoch !== leaderEpoch) continue;
+        if (state.isr.length === isr.length && state.isr.every((r, i) => r === isr[i])) held.add(p);
+        else changes.set(p.index, { p, isr, was: state.isr });
+      }
+      if (changes.size === 0) return held;
+      const partitions = record.partitions.map((s) => {
+        const c = changes.get(s.partition);
+        return c ? { ...s, isr: c.isr, partitionEpoch: s.partitionEpoch + 1 } : s;
+      });
+      try {
+        await this.opts.store.updateTopic(topic, record.version, { partitions });
+      } catch (err) {
+        if (err instanceof StaleVersionError) continue;
+        throw err;
+      }
+      for (const { p, isr, was } of changes.values()) {
+        (isr.length > was.length ? this.opts.metrics.isrExpands : this.opts.metrics.isrShrinks).inc();
+        this.opts.logger.info(`${p.name}: ISR [${was.join(',')}] → [${isr.join(',')}]`);
+        held.add(p);
+      }
+      return held;
+    }
+    return new Set();
   }
 
   private shrinkLaggingIsrs(): void {
