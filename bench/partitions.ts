@@ -22,15 +22,14 @@
  *
  *   npm run bench:partitions [-- --partitions 1000,10000 --records 1000000 --recovery-gib 10]
  */
-import { readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { KafkaConnection } from '../broker/client/index.ts';
-import { ZERO_UUID } from '../broker/protocol/index.ts';
 import { KAFKA_HEAP_OPTS, removeWorkDir, startBrook, startKafka, type BrokerName, type RunningBroker } from './brokers.ts';
 import { parseProducerSummary, repoRoot, runToolOrThrow, toolClasses } from './kafka-tools.ts';
-import { cpuSeconds, processTree, rssBytes, RssSampler } from './proc-stats.ts';
+import { metadataLatency } from './metadata-latency.ts';
+import { cpuSeconds, openFds, rssBytes, RssSampler } from './proc-stats.ts';
 
 const HELP = `Usage: npm run bench:partitions -- [flags]
 
@@ -77,13 +76,6 @@ const CREATE_STEP = 5_000;
 
 function log(line: string): void { process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`); }
 
-/** Open file descriptors of the broker's process tree. */
-function openFds(pid: number): number {
-  return processTree(pid).reduce((n, p) => {
-    try { return n + readdirSync(`/proc/${p}/fd`).length; } catch { return n; }
-  }, 0);
-}
-
 async function withAdmin<T>(bootstrap: string, body: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, requestTimeout: 120_000, retry: { retries: 0 } }).admin();
   await admin.connect();
@@ -117,28 +109,6 @@ async function logEnds(bootstrap: string, partitions: number): Promise<Map<numbe
     if (offsets.length !== partitions) return undefined;
     return new Map(offsets.map((o) => [o.partition, o.offset]));
   });
-}
-
-async function metadataLatency(bootstrap: string): Promise<{ medianMs: number; p99Ms: number; partitions: number }> {
-  const [host, port] = bootstrap.split(':');
-  const conn = new KafkaConnection({ host: host!, port: Number(port), clientId: 'bench-partitions', requestTimeoutMs: 60_000 });
-  const times: number[] = [];
-  let partitions = 0;
-  try {
-    for (let i = 0; i < metadataRequests; i++) {
-      const t0 = performance.now();
-      const r = await conn.send(3, 12, {
-        topics: [{ topicId: ZERO_UUID, name: TOPIC }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false,
-      }) as { topics: Array<{ partitions: unknown[] }> };
-      times.push(performance.now() - t0);
-      partitions = r.topics[0]?.partitions.length ?? 0;
-    }
-  } finally {
-    conn.close();
-  }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
-  return { medianMs: at(0.5), p99Ms: at(0.99), partitions };
 }
 
 async function produce(broker: RunningBroker, n: number): Promise<{ recordsPerSec: number; mibPerSec: number; p99Ms: number; cpuSecondsPerGiB: number; peakRssBytes: number }> {
@@ -185,7 +155,7 @@ async function measure(name: BrokerName, partitions: number): Promise<Result> {
     r.idleFds = openFds(broker.pid);
     log(`[${name}] topic of ${partitions} created in ${r.topicCreateMs} ms, all led at ${r.allLedMs} ms; idle RSS ${r.idleRssMiB} MiB, ${r.idleFds} fds`);
 
-    const md = await metadataLatency(broker.bootstrap);
+    const md = await metadataLatency(broker.bootstrap, TOPIC, metadataRequests);
     r.metadataMedianMs = Number(md.medianMs.toFixed(2));
     r.metadataP99Ms = Number(md.p99Ms.toFixed(2));
     log(`[${name}] Metadata of the topic: median ${r.metadataMedianMs} ms, p99 ${r.metadataP99Ms} ms (${md.partitions} partitions listed)`);

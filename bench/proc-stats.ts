@@ -50,6 +50,13 @@ export function processTree(rootPid: number): number[] {
   return tree;
 }
 
+/** Open file descriptors of the process tree. */
+export function openFds(rootPid: number): number {
+  return processTree(rootPid).reduce((n, p) => {
+    try { return n + readdirSync(`/proc/${p}/fd`).length; } catch { return n; }
+  }, 0);
+}
+
 /** utime + stime of the process tree, in seconds. */
 export function cpuSeconds(rootPid: number): number {
   let ticks = 0;

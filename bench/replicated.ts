@@ -4,7 +4,8 @@
  *
  *   node bench/replicated.ts [--records 300000] [--e2e-messages 3000] [--catchup-mib 300]
  *                            [--systems brook,kafka] [--out bench/results/replicated.json]
- *                            [--steps produce,e2e,failover,catch-up]
+ *                            [--steps produce,e2e,failover,catch-up[,many]]
+ *                            [--many-partitions 1000] [--many-records 1000000] [--metadata-requests 50]
  *
  * Per system: ProducerPerformance acks=all (idempotence on) on an 8-partition topic, 1 KiB
  * records, max throughput, counting ISR shrinks of that topic meanwhile; EndToEndLatency (acks=all, 1 KiB) on a 1-partition topic; failover:
@@ -13,6 +14,15 @@
  * acks=all produce sent after it is taken; catch-up: one broker is stopped (SIGTERM),
  * --catchup-mib MiB are produced (acks=all), it is restarted on the same data and the time from
  * the restart until it is back in the ISR of every partition of that topic gives MiB/s.
+ *
+ * Step `many` (not run by default: issue 16's "RF 3 on three" variant of bench/partitions.ts):
+ * one topic of --many-partitions partitions, RF 3, min.insync.replicas=2 (5,000 partitions per
+ * create/alter, as bench/partitions.ts, for Kafka's 10,000-records-per-operation limit): time
+ * until every partition is led with 3 in sync; RSS and open fds of the three brokers idle;
+ * Metadata latency of the topic; ProducerPerformance acks=all (idempotent) over all of its
+ * partitions with the three brokers' CPU per GiB and each one's peak RSS; then recovery: one
+ * broker SIGKILLed, once it is out of every ISR started again on its data, and the times until it
+ * answers Metadata with the whole topic and until it is back in every ISR.
  *
  * Kafka: 3 combined broker+controller nodes, static 3-voter quorum (controller.quorum.voters),
  * -Xmx512M each, defaults otherwise. Brook: 3 `brook broker --store kubernetes` processes against
@@ -26,7 +36,8 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort, KAFKA_JVM_PERFORMANCE_OPTS } from './brokers.ts';
-import { cpuSeconds } from './proc-stats.ts';
+import { metadataLatency } from './metadata-latency.ts';
+import { cpuSeconds, openFds, rssBytes, RssSampler } from './proc-stats.ts';
 import { kafkaLibs, kafkaVersion, parseProducerSummary, repoRoot, runTool, runToolOrThrow, tail, toolClasses, type ProducerSummary } from './kafka-tools.ts';
 import { kubectl, startApiServer, type ApiServer } from '../test/k8s/envtest.ts';
 
@@ -38,12 +49,20 @@ const { values: args } = parseArgs({
     systems: { type: 'string', default: 'brook,kafka' },
     out: { type: 'string', default: 'bench/results/replicated.json' },
     steps: { type: 'string', default: 'produce,e2e,failover,catch-up' },
+    'many-partitions': { type: 'string', default: '1000' },
+    'many-records': { type: 'string', default: '1000000' },
+    'metadata-requests': { type: 'string', default: '50' },
   },
 });
 const STEPS = new Set((args.steps ?? '').split(',').filter((s) => s !== ''));
 const RECORDS = Number(args.records);
 const E2E_MESSAGES = Number(args['e2e-messages']);
 const CATCHUP_MIB = Number(args['catchup-mib']);
+const MANY_PARTITIONS = Number(args['many-partitions']);
+const MANY_RECORDS = Number(args['many-records']);
+const METADATA_REQUESTS = Number(args['metadata-requests']);
+/** Partitions per create/alter of the `many` topic (Kafka's controller takes at most 10,000 records per operation). */
+const CREATE_STEP = 5_000;
 const SYSTEMS = (args.systems ?? '').split(',').filter((s) => s !== '') as SystemName[];
 const HOST = '127.0.0.1';
 const RECORD_SIZE = 1024;
@@ -401,6 +420,91 @@ async function catchUp(system: System, topic: string): Promise<CatchUp> {
   };
 }
 
+type Many = {
+  partitions: number;
+  /** create (and alters) started -> every partition led with 3 replicas in sync (ms) */
+  createToInSyncMs: number;
+  /** summed over the three brokers, idle after creation */
+  idleRssMiB: number; idleFds: number;
+  metadataMedianMs: number; metadataP99Ms: number;
+  produce: ProducerSummary;
+  /** the three brokers' CPU seconds during the produce run, per GiB produced */
+  produceCpuSecondsPerGiB: number;
+  /** each broker's peak RSS during the produce run, summed (an upper bound of their simultaneous peak) */
+  producePeakRssMiB: number; loadedFds: number;
+  /** recovery of one broker SIGKILLed after the produce run and started again once out of every ISR */
+  victim: number; restartToAnswerMs: number; restartToIsrMs: number;
+};
+
+/** Polls `broker` (host:port) with Metadata until it answers with all `partitions` of `topic`. */
+async function untilListed(broker: string, topic: string, partitions: number, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  let last = 'no answer';
+  for (;;) {
+    try {
+      const listed = (await metadataLatency(broker, topic, 1)).partitions;
+      if (listed === partitions) return;
+      last = `${listed} partitions listed`;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (performance.now() - t0 > timeoutMs) throw new Error(`${broker}: Metadata of ${topic} without its ${partitions} partitions after ${timeoutMs} ms (${last})`);
+    await sleep(50);
+  }
+}
+
+const live = (system: System) => system.nodes.filter((n) => n.child?.pid !== undefined).map((n) => n.child!.pid!);
+
+async function manyPartitions(system: System, topic: string): Promise<Many> {
+  const n = MANY_PARTITIONS;
+  const t0 = performance.now();
+  let made = Math.min(n, CREATE_STEP);
+  await runToolOrThrow(toolClasses.topics, ['--bootstrap-server', system.bootstrap, '--create', '--topic', topic,
+    '--partitions', String(made), '--replication-factor', '3', '--config', 'min.insync.replicas=2'], undefined, 900_000);
+  while (made < n) {
+    made = Math.min(n, made + CREATE_STEP);
+    await runToolOrThrow(toolClasses.topics, ['--bootstrap-server', system.bootstrap, '--alter', '--topic', topic, '--partitions', String(made)], undefined, 900_000);
+  }
+  await waitIsr(system, topic, (p) => p.leader >= 0 && p.isr.length === 3, `${topic}: ${n} partitions led, 3 in sync`, 1_800_000, 500);
+  const createToInSyncMs = performance.now() - t0;
+  const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+  const idleRssMiB = mib(live(system).reduce((sum, pid) => sum + rssBytes(pid), 0));
+  const idleFds = live(system).reduce((sum, pid) => sum + openFds(pid), 0);
+  log(`[${system.name}] ${n} partitions RF 3 in sync after ${(createToInSyncMs / 1000).toFixed(1)} s; idle RSS ${idleRssMiB} MiB, ${idleFds} fds (3 brokers)`);
+  // the timed broker (the first of the bootstrap list) may learn of the last partitions after the one kafkajs asked
+  await untilListed(system.bootstrap.split(',')[0]!, topic, n, 120_000);
+  const md = await metadataLatency(system.bootstrap, topic, METADATA_REQUESTS);
+  if (md.partitions !== n) throw new Error(`Metadata listed ${md.partitions} partitions of ${topic}, not ${n}`);
+  log(`[${system.name}] Metadata of the topic: median ${md.medianMs.toFixed(2)} ms, p99 ${md.p99Ms.toFixed(2)} ms`);
+
+  const samplers = live(system).map((pid) => new RssSampler(pid, 200));
+  const cpu = () => live(system).reduce((sum, pid) => sum + cpuSeconds(pid), 0);
+  const cpu0 = cpu();
+  const produce = await producerPerf(system, topic, MANY_RECORDS);
+  const produceCpuSecondsPerGiB = (cpu() - cpu0) / ((MANY_RECORDS * RECORD_SIZE) / 1024 ** 3);
+  const producePeakRssMiB = mib(samplers.reduce((sum, s) => sum + s.stop().peakRssBytes, 0));
+  const loadedFds = live(system).reduce((sum, pid) => sum + openFds(pid), 0);
+  log(`[${system.name}] produce acks=all over ${n} partitions: ${produce.mibPerSec} MiB/s, p99 ${produce.p99Ms} ms, ` +
+    `${produceCpuSecondsPerGiB.toFixed(2)} CPU s/GiB, peak RSS ${producePeakRssMiB} MiB, ${loadedFds} fds`);
+
+  const victim = 2;
+  const node = system.nodes[victim]!;
+  await signalNode(node, 'SIGKILL');
+  await waitIsr(system, topic, (p) => !p.isr.includes(victim), `broker ${victim} out of every ISR`, 300_000, 500);
+  log(`[${system.name}] broker ${victim} SIGKILLed and out of every ISR; starting it again on its data`);
+  const t1 = performance.now();
+  await node.start();
+  await untilListed(`${HOST}:${node.port}`, topic, n, 1_800_000);
+  const restartToAnswerMs = performance.now() - t1;
+  await waitIsr(system, topic, (p) => p.isr.includes(victim), `broker ${victim} back in every ISR`, 1_800_000, 200);
+  const restartToIsrMs = performance.now() - t1;
+  log(`[${system.name}] recovery after SIGKILL: answering after ${(restartToAnswerMs / 1000).toFixed(1)} s, back in every ISR after ${(restartToIsrMs / 1000).toFixed(1)} s`);
+  return {
+    partitions: n, createToInSyncMs, idleRssMiB, idleFds, metadataMedianMs: md.medianMs, metadataP99Ms: md.p99Ms,
+    produce, produceCpuSecondsPerGiB, producePeakRssMiB, loadedFds, victim, restartToAnswerMs, restartToIsrMs,
+  };
+}
+
 // ---------------------------------------------------------------- main
 
 type Result = {
@@ -411,6 +515,7 @@ type Result = {
   e2e?: E2E;
   failover?: Failover;
   catchUp?: CatchUp;
+  many?: Many;
   errors: string[];
 };
 
@@ -462,6 +567,9 @@ async function benchSystem(name: SystemName): Promise<Result> {
       const c = result.catchUp;
       log(`[${name}] catch-up: ${c.mib} MiB in ${c.restartToIsrMs.toFixed(0)} ms = ${c.mibPerSec.toFixed(1)} MiB/s; CPU s: leaders ${c.leadersCpuSeconds.toFixed(1)}, restarted broker ${c.followerCpuSeconds.toFixed(1)} (${c.cpuSecondsPerGiB.toFixed(2)} s/GiB)`);
     });
+    await step('many', async () => {
+      result.many = await manyPartitions(system, 'many');
+    });
   } finally {
     await system.stop();
     log(`[${name}] stopped`);
@@ -491,11 +599,30 @@ const rows: string[][] = [
   [`catch-up: follower restarted ${CATCHUP_MIB} MiB behind, restart -> in every ISR (MiB/s)`, fmt(k?.catchUp?.mibPerSec), fmt(b?.catchUp?.mibPerSec), ratio(b?.catchUp?.mibPerSec, k?.catchUp?.mibPerSec), 'report'],
   ['catch-up: restart -> in every ISR (s)', fmt((k?.catchUp?.restartToIsrMs ?? Number.NaN) / 1000, 2), fmt((b?.catchUp?.restartToIsrMs ?? Number.NaN) / 1000, 2), ratio(b?.catchUp?.restartToIsrMs, k?.catchUp?.restartToIsrMs), 'report'],
 ];
+if (STEPS.has('many')) {
+  const km = k?.many;
+  const bm = b?.many;
+  const s = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
+  rows.push(
+    [`many: ${MANY_PARTITIONS} partitions RF 3, create -> all led with 3 in sync (s)`, fmt(s(km?.createToInSyncMs)), fmt(s(bm?.createToInSyncMs)), ratio(bm?.createToInSyncMs, km?.createToInSyncMs), 'report'],
+    ['many: idle RSS, 3 brokers (MiB)', fmt(km?.idleRssMiB, 0), fmt(bm?.idleRssMiB, 0), ratio(bm?.idleRssMiB, km?.idleRssMiB), '<= 0.5x'],
+    ['many: idle open fds, 3 brokers', fmt(km?.idleFds, 0), fmt(bm?.idleFds, 0), ratio(bm?.idleFds, km?.idleFds), 'report'],
+    ['many: Metadata of the topic, median (ms)', fmt(km?.metadataMedianMs, 2), fmt(bm?.metadataMedianMs, 2), ratio(bm?.metadataMedianMs, km?.metadataMedianMs), 'report'],
+    ['many: Metadata of the topic, p99 (ms)', fmt(km?.metadataP99Ms, 2), fmt(bm?.metadataP99Ms, 2), ratio(bm?.metadataP99Ms, km?.metadataP99Ms), 'report'],
+    [`many: produce acks=all, ${MANY_RECORDS} x 1 KiB over all partitions (MiB/s)`, fmt(km?.produce.mibPerSec), fmt(bm?.produce.mibPerSec), ratio(bm?.produce.mibPerSec, km?.produce.mibPerSec), '>= 1.0x'],
+    ['many: produce p99 (ms)', fmt(km?.produce.p99Ms, 0), fmt(bm?.produce.p99Ms, 0), ratio(bm?.produce.p99Ms, km?.produce.p99Ms), 'report'],
+    ['many: broker CPU per GiB produced, 3 brokers (s)', fmt(km?.produceCpuSecondsPerGiB, 2), fmt(bm?.produceCpuSecondsPerGiB, 2), ratio(bm?.produceCpuSecondsPerGiB, km?.produceCpuSecondsPerGiB), 'report'],
+    ['many: peak RSS under load, sum of the 3 brokers\' peaks (MiB)', fmt(km?.producePeakRssMiB, 0), fmt(bm?.producePeakRssMiB, 0), ratio(bm?.producePeakRssMiB, km?.producePeakRssMiB), '<= 0.5x'],
+    ['many: open fds after load, 3 brokers', fmt(km?.loadedFds, 0), fmt(bm?.loadedFds, 0), ratio(bm?.loadedFds, km?.loadedFds), 'report'],
+    ['many: SIGKILLed broker restarted -> answers Metadata with the whole topic (s)', fmt(s(km?.restartToAnswerMs), 2), fmt(s(bm?.restartToAnswerMs), 2), ratio(bm?.restartToAnswerMs, km?.restartToAnswerMs), '<= 1.0x'],
+    ['many: SIGKILLed broker restarted -> back in every ISR (s)', fmt(s(km?.restartToIsrMs), 2), fmt(s(bm?.restartToIsrMs), 2), ratio(bm?.restartToIsrMs, km?.restartToIsrMs), '<= 1.0x'],
+  );
+}
 const table = rows.map((r, i) => `| ${r.join(' | ')} |${i === 0 ? '\n|---|--:|--:|--:|---|' : ''}`).join('\n');
 process.stdout.write(`\n${table}\n\n`);
 for (const [name, r] of Object.entries(results)) for (const e of r.errors) process.stdout.write(`${name}: ${e.slice(0, 3000)}\n`);
 const out = resolve(repoRoot, args.out ?? 'bench/results/replicated.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: ['node bench/replicated.ts', ...process.argv.slice(2)].join(' '), settings: { RECORDS, E2E_MESSAGES, CATCHUP_MIB, RECORD_SIZE }, table, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: ['node bench/replicated.ts', ...process.argv.slice(2)].join(' '), settings: { RECORDS, E2E_MESSAGES, CATCHUP_MIB, RECORD_SIZE, MANY_PARTITIONS, MANY_RECORDS, METADATA_REQUESTS }, table, results }, null, 2)}\n`);
 log(`results written to ${out}`);
 process.exit(Object.values(results).some((r) => r.errors.length > 0) ? 1 : 0);
