@@ -6,6 +6,7 @@
  *                            [--systems brook,kafka] [--out bench/results/replicated.json]
  *                            [--steps produce,e2e,failover,catch-up[,many]]
  *                            [--many-partitions 1000] [--many-records 1000000] [--metadata-requests 50]
+ *                            [--kafka-heap 512M]
  *
  * Per system: ProducerPerformance acks=all (idempotence on) on an 8-partition topic, 1 KiB
  * records, max throughput, counting ISR shrinks of that topic meanwhile; EndToEndLatency (acks=all, 1 KiB) on a 1-partition topic; failover:
@@ -25,7 +26,7 @@
  * answers Metadata with the whole topic and until it is back in every ISR.
  *
  * Kafka: 3 combined broker+controller nodes, static 3-voter quorum (controller.quorum.voters),
- * -Xmx512M each, defaults otherwise. Brook: 3 `brook broker --store kubernetes` processes against
+ * -Xmx512M each (--kafka-heap; Kafka's own default is 1G), defaults otherwise. Brook: 3 `brook broker --store kubernetes` processes against
  * a real kube-apiserver+etcd (test/k8s/envtest.ts), defaults otherwise (broker.session.timeout.ms
  * 4000).
  */
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     'many-partitions': { type: 'string', default: '1000' },
     'many-records': { type: 'string', default: '1000000' },
     'metadata-requests': { type: 'string', default: '50' },
+    'kafka-heap': { type: 'string', default: '512M' },
   },
 });
 const STEPS = new Set((args.steps ?? '').split(',').filter((s) => s !== ''));
@@ -61,6 +63,8 @@ const CATCHUP_MIB = Number(args['catchup-mib']);
 const MANY_PARTITIONS = Number(args['many-partitions']);
 const MANY_RECORDS = Number(args['many-records']);
 const METADATA_REQUESTS = Number(args['metadata-requests']);
+const KAFKA_HEAP = args['kafka-heap'];
+if (!/^\d+[KMG]$/.test(KAFKA_HEAP)) throw new Error(`--kafka-heap: a JVM heap size such as 512M or 1G, not ${KAFKA_HEAP}`);
 /** Partitions per create/alter of the `many` topic (Kafka's controller takes at most 10,000 records per operation). */
 const CREATE_STEP = 5_000;
 const SYSTEMS = (args.systems ?? '').split(',').filter((s) => s !== '') as SystemName[];
@@ -176,7 +180,7 @@ async function startKafkaCluster(): Promise<System> {
     await runToolOrThrow(toolClasses.storage, ['format', '--cluster-id', clusterId, '--config', props]);
     const node: Node = {
       id, port: ports[id], child: null, exited: null, recent: [],
-      start: () => spawnNode(node, 'java', ['-Xmx512M', '-Xms512M', ...KAFKA_JVM_PERFORMANCE_OPTS,
+      start: () => spawnNode(node, 'java', [`-Xmx${KAFKA_HEAP}`, `-Xms${KAFKA_HEAP}`, ...KAFKA_JVM_PERFORMANCE_OPTS,
         `-Dkafka.logs.dir=${dir}`, '-cp', join(kafkaLibs(), '*'), 'kafka.Kafka', props], join(dir, 'broker.log'),
         null), // no log4j binding in the jars: readiness comes from Metadata (waitBrokers)
     };
@@ -185,7 +189,7 @@ async function startKafkaCluster(): Promise<System> {
   await Promise.all(nodes.map((n) => n.start()));
   const system: System = {
     name: 'kafka', nodes, bootstrap: ports.map((p) => `${HOST}:${p}`).join(','),
-    describe: `Apache Kafka ${kafkaVersion()}, 3 combined broker+controller nodes, static 3-voter quorum, -Xmx512M -Xms512M each, defaults otherwise`,
+    describe: `Apache Kafka ${kafkaVersion()}, 3 combined broker+controller nodes, static 3-voter quorum, -Xmx${KAFKA_HEAP} -Xms${KAFKA_HEAP} each, defaults otherwise`,
     stop: async () => {
       await Promise.all(nodes.map((n) => signalNode(n, 'SIGTERM', 10_000))); // teardown: data is deleted next
       rmSync(work, { recursive: true, force: true });
@@ -623,6 +627,6 @@ process.stdout.write(`\n${table}\n\n`);
 for (const [name, r] of Object.entries(results)) for (const e of r.errors) process.stdout.write(`${name}: ${e.slice(0, 3000)}\n`);
 const out = resolve(repoRoot, args.out ?? 'bench/results/replicated.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: ['node bench/replicated.ts', ...process.argv.slice(2)].join(' '), settings: { RECORDS, E2E_MESSAGES, CATCHUP_MIB, RECORD_SIZE, MANY_PARTITIONS, MANY_RECORDS, METADATA_REQUESTS }, table, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: ['node bench/replicated.ts', ...process.argv.slice(2)].join(' '), settings: { RECORDS, E2E_MESSAGES, CATCHUP_MIB, RECORD_SIZE, MANY_PARTITIONS, MANY_RECORDS, METADATA_REQUESTS, KAFKA_HEAP }, table, results }, null, 2)}\n`);
 log(`results written to ${out}`);
 process.exit(Object.values(results).some((r) => r.errors.length > 0) ? 1 : 0);
