@@ -41,6 +41,19 @@ describe('OffsetIndex', () => {
     idx.truncate(30n, 1 << 30);
     expect(idx.entries).toBe(2);
   });
+
+  test('empty indexes, new or decoded from an empty file, grow on their own: appending to one leaves the others empty', () => {
+    const a = new OffsetIndex(0n);
+    const b = OffsetIndex.decode(0n, Buffer.alloc(0), 0)!;
+    const c = new OffsetIndex(0n);
+    for (let i = 1; i <= 100; i++) a.append(BigInt(i), i * 10);
+    b.append(7n, 3);
+    expect([a.entries, b.entries, c.entries]).toEqual([100, 1, 0]);
+    expect(c.encode()).toEqual(Buffer.alloc(0));
+    expect(b.lookup(9n)).toEqual({ offset: 7n, position: 3 });
+    expect(a.lookup(55n)).toEqual({ offset: 55n, position: 550 });
+    expect(OffsetIndex.decode(0n, a.encode(), 2000)?.lookup(100n)).toEqual({ offset: 100n, position: 1000 });
+  });
 });
 
 describe('TimeIndex', () => {

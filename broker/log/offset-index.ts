@@ -19,7 +19,7 @@ import { IndexEntries } from './index-entries.ts';
 export const OFFSET_INDEX_ENTRY_SIZE = 8;
 
 export class OffsetIndex extends IndexEntries {
-  constructor(baseOffset: bigint, initialCapacity = 64) {
+  constructor(baseOffset: bigint, initialCapacity = 0) {
     super(baseOffset, OFFSET_INDEX_ENTRY_SIZE, initialCapacity);
   }
 
@@ -71,7 +71,7 @@ export class OffsetIndex extends IndexEntries {
    */
   static decode(baseOffset: bigint, bytes: Buffer, logSize: number): OffsetIndex | null {
     if (bytes.length % OFFSET_INDEX_ENTRY_SIZE !== 0) return null;
-    const index = new OffsetIndex(baseOffset, Math.max(1, bytes.length / OFFSET_INDEX_ENTRY_SIZE));
+    const index = new OffsetIndex(baseOffset, bytes.length / OFFSET_INDEX_ENTRY_SIZE);
     let prevRel = -1;
     let prevPos = -1;
     for (let p = 0; p < bytes.length; p += OFFSET_INDEX_ENTRY_SIZE) {

@@ -15,7 +15,7 @@ import { IndexEntries } from './index-entries.ts';
 export const TIME_INDEX_ENTRY_SIZE = 12;
 
 export class TimeIndex extends IndexEntries {
-  constructor(baseOffset: bigint, initialCapacity = 64) {
+  constructor(baseOffset: bigint, initialCapacity = 0) {
     super(baseOffset, TIME_INDEX_ENTRY_SIZE, initialCapacity);
   }
 
@@ -62,7 +62,7 @@ export class TimeIndex extends IndexEntries {
   /** Decodes a time index file; null if malformed (size, ordering, offsets past `nextOffset`). */
   static decode(baseOffset: bigint, bytes: Buffer, nextOffset: bigint): TimeIndex | null {
     if (bytes.length % TIME_INDEX_ENTRY_SIZE !== 0) return null;
-    const index = new TimeIndex(baseOffset, Math.max(1, bytes.length / TIME_INDEX_ENTRY_SIZE));
+    const index = new TimeIndex(baseOffset, bytes.length / TIME_INDEX_ENTRY_SIZE);
     let prevTs: bigint | null = null;
     let prevRel = 0;
     for (let p = 0; p < bytes.length; p += TIME_INDEX_ENTRY_SIZE) {
