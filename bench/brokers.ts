@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { brookLauncher } from '../test/harness/paths.ts';
 import { kafkaLibs, repoRoot, runToolOrThrow, toolClasses } from './kafka-tools.ts';
 import { probeBroker } from './wire-probe.ts';
 
@@ -229,11 +230,11 @@ export const BROOK_BASE_SETTINGS = ['group.initial.rebalance.delay.ms=0', 'offse
 
 export const BROOK_LISTENING = /^brook broker 0 listening on 127\.0\.0\.1:(\d+)\s*$/;
 
-export function brookCommand(dataDir: string, options: BrookOptions): { command: string; args: string[] } {
-  const nodeArgs = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+export function brookCommand(dataDir: string, options: BrookOptions): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
+  const { command, env } = brookLauncher(options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]);
   return {
-    command: join(repoRoot, 'node_modules/.bin/node'),
-    args: [...nodeArgs, join(repoRoot, 'broker/cli.ts'), 'broker', '--id', '0',
+    command, env,
+    args: ['broker', '--id', '0',
       '--listen', `${HOST}:0`, '--advertised-listener', `${HOST}:0`, '--data-dir', dataDir,
       '--metrics-port', '0', ...[...BROOK_BASE_SETTINGS, ...options.settings].flatMap((s) => ['--set', s])],
   };
@@ -249,12 +250,12 @@ export async function startBrook(options: BrookOptions): Promise<RunningBroker> 
 /** Runs a Brook broker on `workDir`/data (port 0: a new port each start). */
 async function spawnBrook(options: BrookOptions, workDir: string): Promise<RunningBroker> {
   const logFile = join(workDir, 'broker.log');
-  const { command, args } = brookCommand(join(workDir, 'data'), options);
+  const { command, args, env } = brookCommand(join(workDir, 'data'), options);
 
   let port: number | undefined;
   let listeningLineMs: number | undefined;
   const t0 = performance.now();
-  const child = spawn(...pinned(options.cpuList, command, args), { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...pinned(options.cpuList, command, args), { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const { exited, whenExited } = exitTracker(child);
   const recentOutput = captureOutput(child, logFile, (line) => {
     const m = BROOK_LISTENING.exec(line);

@@ -39,6 +39,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { freePort, KAFKA_JVM_PERFORMANCE_OPTS } from './brokers.ts';
 import { kafkaLibs, repoRoot, runTool, runToolOrThrow, toolClasses } from './kafka-tools.ts';
+import { brookLauncher } from '../test/harness/paths.ts';
 import { cpuSeconds, machineCpu } from './proc-stats.ts';
 import { planRebalance, seededRandom } from '../broker/placement/index.ts';
 import { kubectl, startApiServer, type ApiServer } from '../test/k8s/envtest.ts';
@@ -77,9 +78,10 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.
 interface Node { id: number; port: number; dataDir: string; start(): Promise<void>; child?: ChildProcess }
 interface System { name: string; describe: string; nodes: Node[]; bootstrap(): string; stop(): Promise<void>; apiserverPid?: number }
 
-function spawnNode(node: Node, command: string, argv: string[], logFile: string, ready: RegExp | null): Promise<void> {
+function spawnNode(node: Node, command: string, argv: string[], logFile: string, ready: RegExp | null,
+  env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   node.child = child;
   return new Promise((resolveReady, reject) => {
@@ -113,13 +115,13 @@ async function startBrook(work: string): Promise<System> {
   for (let id = 0; id < 5; id++) {
     const dataDir = join(work, `node${id}`, 'data');
     mkdirSync(dataDir, { recursive: true });
-    const profile = CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`, `--cpu-prof-name=broker${id}.cpuprofile`];
+    const brook = brookLauncher(CPU_PROFILE_DIR === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROFILE_DIR}`, `--cpu-prof-name=broker${id}.cpuprofile`]);
     if (CPU_PROFILE_DIR !== undefined) mkdirSync(CPU_PROFILE_DIR, { recursive: true });
     const node: Node = {
       id, port: await freePort(), dataDir,
-      start: () => spawnNode(node, join(repoRoot, 'node_modules/.bin/node'), [...profile, join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(id),
+      start: () => spawnNode(node, brook.command, ['broker', '--id', String(id),
         '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns, '--kubeconfig', api.kubeconfigPath, '--listen', `${HOST}:${node.port}`,
-        '--data-dir', dataDir, '--metrics-port', 'none'], join(work, `node${id}.log`), /listening on/),
+        '--data-dir', dataDir, '--metrics-port', 'none'], join(work, `node${id}.log`), /listening on/, brook.env),
     };
     nodes.push(node);
   }

@@ -40,6 +40,7 @@ import { freePort, KAFKA_JVM_PERFORMANCE_OPTS } from './brokers.ts';
 import { metadataLatency } from './metadata-latency.ts';
 import { cpuSeconds, openFds, rssBytes, RssSampler } from './proc-stats.ts';
 import { kafkaLibs, kafkaVersion, parseProducerSummary, repoRoot, runTool, runToolOrThrow, tail, toolClasses, type ProducerSummary } from './kafka-tools.ts';
+import { brookLauncher } from '../test/harness/paths.ts';
 import { kubectl, startApiServer, type ApiServer } from '../test/k8s/envtest.ts';
 
 const { values: args } = parseArgs({
@@ -94,9 +95,10 @@ type Node = {
   start(): Promise<void>;
 };
 
-function spawnNode(node: Node, command: string, argv: string[], logFile: string, readyLine: RegExp | null): Promise<void> {
+function spawnNode(node: Node, command: string, argv: string[], logFile: string, readyLine: RegExp | null,
+  env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const out = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, argv, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, argv, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   node.child = child;
@@ -153,6 +155,7 @@ async function startKafkaCluster(): Promise<System> {
   const uuid = await runToolOrThrow(toolClasses.storage, ['random-uuid']);
   const clusterId = uuid.stdout.trim().split('\n').at(-1) ?? '';
   const nodes: Node[] = [];
+  const brook = brookLauncher();
   for (let id = 0; id < 3; id++) {
     const dir = join(work, `node${id}`);
     mkdirSync(join(dir, 'data'), { recursive: true });
@@ -213,16 +216,17 @@ async function startBrookCluster(): Promise<System> {
   await ok(['apply', '-n', ns, '-f', join(repoRoot, 'examples/cluster.yaml')]);
   const work = mkdtempSync(join(tmpdir(), 'brook-bench-repl-'));
   const nodes: Node[] = [];
+  const brook = brookLauncher();
   for (let id = 0; id < 3; id++) {
     const dir = join(work, `node${id}`);
     mkdirSync(join(dir, 'data'), { recursive: true });
     const port = await freePort();
     const node: Node = {
       id, port, child: null, exited: null, recent: [],
-      start: () => spawnNode(node, join(repoRoot, 'node_modules/.bin/node'), [join(repoRoot, 'broker/cli.ts'), 'broker',
+      start: () => spawnNode(node, brook.command, ['broker',
         '--id', String(id), '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns,
         '--kubeconfig', api.kubeconfigPath, '--listen', `${HOST}:${port}`, '--data-dir', join(dir, 'data'),
-        '--metrics-port', 'none', '--set', 'group.initial.rebalance.delay.ms=0'], join(dir, 'broker.log'), /listening on/),
+        '--metrics-port', 'none', '--set', 'group.initial.rebalance.delay.ms=0'], join(dir, 'broker.log'), /listening on/, brook.env),
     };
     nodes.push(node);
   }

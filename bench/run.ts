@@ -47,8 +47,9 @@ function commandOf(name: BrokerName, options: BenchOptions): string {
   if (name === 'kafka') {
     return `java ${[...options.kafkaHeap, ...KAFKA_JVM_PERFORMANCE_OPTS].join(' ')} -cp '${kafkaLibs()}/*' kafka.Kafka server.properties`;
   }
-  const { command, args } = brookCommand('DIR', { settings: options.brookSettings, cpuProfileDir: options.brookCpuProfileDir });
-  return [command, ...args].map((a) => a.replace(`${repoRoot}/`, '')).join(' ');
+  const { command, args, env } = brookCommand('DIR', { settings: options.brookSettings, cpuProfileDir: options.brookCpuProfileDir });
+  const nodeOptions = env.NODE_OPTIONS ? `NODE_OPTIONS='${env.NODE_OPTIONS}' ` : '';
+  return nodeOptions + [command, ...args].map((a) => a.replace(`${repoRoot}/`, '')).join(' ');
 }
 
 let current: RunningBroker | undefined;

@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
+import { brookLauncher } from '../test/harness/paths.ts';
 import { startApiServer, kubectl } from '../test/k8s/envtest.ts';
 import { KAFKA_HEAP_OPTS, startKafka } from './brokers.ts';
 import { cpuSeconds } from './proc-stats.ts';
@@ -84,10 +85,10 @@ async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; reque
     const k = (args: string[]) => kubectl(api, args);
     await k(['apply', '--server-side', '-f', join(root, 'crds')]);
     await k(['apply', '-n', 'default', '-f', join(root, 'examples/cluster.yaml')]);
-    const profArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-    const broker = spawn(process.execPath, [...profArgs, join(root, 'broker/cli.ts'), 'broker', '--store', 'kubernetes', '--cluster', 'demo',
+    const launcher = brookLauncher(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []);
+    const broker = spawn(launcher.command, ['broker', '--store', 'kubernetes', '--cluster', 'demo',
       '--namespace', 'default', '--kubeconfig', api.kubeconfigPath, '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--metrics-port', 'none'],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+    { env: launcher.env, stdio: ['ignore', 'pipe', 'inherit'] });
     const bootstrap = await new Promise<string>((resolve, reject) => {
       broker.stdout!.on('data', (d: Buffer) => { const m = /listening on (\S+)/.exec(d.toString()); if (m) resolve(m[1]!); });
       broker.on('exit', (code) => reject(new Error(`broker exited ${code}`)));

@@ -30,3 +30,14 @@ export function kafkaLibsDir(): string {
 }
 
 export const ensureDepsCommand = 'node scripts/ensure-deps.mjs --test';
+
+/**
+ * How the benchmarks start a broker: `bin/brook` (the image's entrypoint), so it runs with the
+ * data plane's default heap flags (BROOK_HEAP_OPTS) as a user's broker does. Extra Node flags
+ * (a CPU profile) ride NODE_OPTIONS.
+ */
+export function brookLauncher(nodeFlags: string[] = []): { command: string; env: NodeJS.ProcessEnv } {
+  const env = nodeFlags.length === 0 ? process.env
+    : { ...process.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, ...nodeFlags].filter((f) => f).join(' ') };
+  return { command: join(repoRoot, 'bin/brook'), env };
+}

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Topic } from '../../broker/k8s/crds.ts';
 import { topicPlacement } from '../../broker/k8s/topic-placement.ts';
-import { repoRoot } from '../harness/paths.ts';
+import { brookLauncher, repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
 import { freePort, kubectl, type ApiServer } from './envtest.ts';
 
@@ -31,14 +31,15 @@ export interface BrokerLaunch {
  * wait); resolves once it listens. Its stderr (last 20 kB) is kept in `node.log`.
  */
 export function startBrokerProcess(node: BrokerNode, launch: BrokerLaunch): Promise<void> {
-  const argv = [join(repoRoot, 'broker/cli.ts'), 'broker', '--id', String(node.id),
+  const launcher = brookLauncher();
+  const argv = ['broker', '--id', String(node.id),
     '--store', 'kubernetes', '--cluster', 'demo', '--namespace', launch.namespace, '--kubeconfig', launch.kubeconfig,
     '--listen', launch.listen, '--data-dir', node.dataDir, '--metrics-port', 'none',
     '--set', 'broker.session.timeout.ms=2000', '--set', 'broker.heartbeat.interval.ms=400',
     '--set', 'replica.fetch.wait.max.ms=100', '--set', 'group.initial.rebalance.delay.ms=0',
     ...Object.entries(launch.set ?? {}).flatMap(([k, v]) => ['--set', `${k}=${v}`])];
-  const [cmd, args] = launch.wrap ? launch.wrap(process.execPath, argv) : [process.execPath, argv];
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [cmd, args] = launch.wrap ? launch.wrap(launcher.command, argv) : [launcher.command, argv];
+  const child = spawn(cmd, args, { env: launcher.env, stdio: ['ignore', 'pipe', 'pipe'] });
   node.child = child;
   node.log = '';
   child.stderr!.on('data', (d: Buffer) => { node.log = (node.log + d.toString()).slice(-20_000); });
