@@ -238,11 +238,9 @@ function withAdvertised(plan: ListenerPlan, overrides: Map<string, Endpoint>): L
 }
 
 async function openKubernetesStore(o: RunOptions): Promise<MetadataStore> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { loadKubeConfig } = await import('./k8s/kubeconfig.ts');
+  const kubeConfig = await loadKubeConfig(o.kubeconfig);
   const { KubernetesStore } = await import('./metadata/kubernetes-store.ts');
-  const kubeConfig = new KubeConfig();
-  if (o.kubeconfig) kubeConfig.loadFromFile(o.kubeconfig);
-  else kubeConfig.loadFromDefault();
   let namespace = o.namespace ?? process.env.POD_NAMESPACE;
   if (!namespace) {
     namespace = await readFile('/var/run/secrets/kubernetes.io/serviceaccount/namespace', 'utf8').then((t) => t.trim(), () => 'default');

@@ -9,7 +9,9 @@
  * Errors: every failure is a KubeError (./errors.ts) with a stable code mapped from the HTTP
  * status and the Status reason; a request that got no answer is BROOK_ERR_KUBE_UNREACHABLE.
  */
-import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
+import { IsomorphicFetchHttpLibrary } from '@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js';
 import { KubeError, KubeErrorCode, isNotFound, toKubeError, type Status } from './errors.ts';
 import { collectionPath, objectPath, resourceOfPath, type KubeList, type KubeObject, type Resource } from './objects.ts';
 

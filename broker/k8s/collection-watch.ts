@@ -23,7 +23,7 @@
  * - `waitUntil` resolves once a predicate holds on the cache (read-your-writes for the store).
  * One event loop; not shared between stores.
  */
-import { Watch } from '@kubernetes/client-node';
+import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import { Backoff, sleep } from '../metadata/backoff.ts';
 import type { Kube } from './client.ts';
 import { KubeError, KubeErrorCode, isGone, toKubeError, type Status } from './errors.ts';

@@ -9,7 +9,9 @@
  *   and a known freshness (the informer of both the store and the operator);
  * - topic-placement.ts: where a Topic's partition state lives (status, or its creation annotation);
  * - lease.ts: the lease rules (observed-renewal expiry, stale view is not expiry, acquire/renew).
- * Loading it loads @kubernetes/client-node (~80 MiB): brokers on other stores do not import it.
+ * - kubeconfig.ts: a KubeConfig for a broker process, without client-node's generated API clients.
+ * Loading it loads the parts of @kubernetes/client-node it uses (~45 MiB resident; its whole
+ * index, which the operator loads, ~80 MiB): brokers on other stores do not import it.
  */
 export * from './crds.ts';
 export * from './objects.ts';
