@@ -11,6 +11,7 @@
 import { resolve } from 'node:path';
 import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
+import { FetchSessionCache } from './handlers/fetch-sessions.ts';
 import { BatchCrcPool, crcThreadsFor } from './log/batch-crc-pool.ts';
 import { DynamicBrokerConfig } from './dynamic-broker-config.ts';
 import { createLogger } from './logger.ts';
@@ -86,6 +87,7 @@ export class Broker implements BrokerServices {
   readonly metrics: BrokerMetrics;
   readonly admin: TopicAdmin;
   readonly delayedFetches = new DelayedFetchQueue();
+  readonly fetchSessions: FetchSessionCache;
   readonly delayedProduces = new DelayedProduces();
   readonly batchCrc: BatchCrcPool;
   readonly producerIds: ProducerIdAllocator;
@@ -143,6 +145,7 @@ export class Broker implements BrokerServices {
     this.rackValue = this.settings.get('broker.rack');
     this.admin = new TopicAdmin({ store: this.store, settings: this.settings, liveBrokers: () => this.liveBrokers() });
     this.producerIds = new ProducerIdAllocator(this.store);
+    this.fetchSessions = new FetchSessionCache({ maxSessions: this.settings.int('max.incremental.fetch.session.cache.slots'), clock: this.clock });
     this.groups = new GroupCoordinator({
       logger: this.log.child('groups'),
       clock: this.clock,

@@ -96,6 +96,7 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'compression.type', type: 'string', default: 'producer', dynamic: true, doc: 'Codec of stored batches: producer keeps the producer\'s; uncompressed, gzip, snappy, lz4 or zstd makes the broker re-compress batches with another codec (topic: compression.type).' },
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', doc: 'Largest request frame; larger frames close the connection.' },
   { name: 'fetch.max.bytes', type: 'int', default: '57671680', doc: 'Upper bound on the bytes one Fetch response returns.' },
+  { name: 'max.incremental.fetch.session.cache.slots', type: 'int', default: '1000', doc: 'Incremental fetch sessions (KIP-227) kept; a new one beyond this replaces the one used longest ago; 0 turns sessions off (every fetch is a full one).' },
   { name: 'offsets.topic.num.partitions', type: 'int', default: '50', doc: 'Partitions of __consumer_offsets (fixed once the topic exists).' },
   { name: 'offsets.topic.replication.factor', type: 'int', default: '3', doc: 'Replication factor of __consumer_offsets. The topic is created on the first FindCoordinator once this many brokers are alive; until then groups get COORDINATOR_NOT_AVAILABLE. A single-broker setup needs 1.' },
   { name: 'offsets.commit.timeout.ms', type: 'int', default: '5000', doc: 'An offset commit or group state write is answered once every in-sync replica of its __consumer_offsets partition has it (acks=all); past this wait the client gets COORDINATOR_NOT_AVAILABLE and retries.' },

@@ -2,8 +2,9 @@
  * Fetch (1): reads whole batches below the high watermark, partition by partition, within the
  * request's byte limits. When less than minBytes is available the request parks in the
  * broker's DelayedFetchQueue until an append to one of its partitions or until maxWaitMs.
- * Fetch sessions (KIP-227) are not kept: every response carries session id 0, so clients send
- * full fetch requests.
+ * Fetch sessions (KIP-227, v7+): a fetcher that asks for one gets a session (fetch-sessions.ts),
+ * after which its fetches name only the partitions whose fetch state changed and the responses
+ * carry only the partitions with something new.
  *
  * Versions 4-16, as Kafka 4 (KIP-896): v0-3 answer in message formats v0/v1, which Brook does
  * not store, so they are neither served nor advertised (an answer in v4's shape would be
@@ -23,20 +24,29 @@ import { fetchReadBuffers } from '../log/index.ts';
 import { ZERO_UUID } from '../protocol/index.ts';
 import { isThrottledReplica } from '../replication/index.ts';
 import { AclOperation, allowed, clusterAllowed, ResourceType } from './authz.ts';
+import { FINAL_EPOCH, INITIAL_EPOCH, type FetchPartitionRequest, type FetchSession, type SessionPartition } from './fetch-sessions.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 
 type FetchRequest = Request<1>;
-type FetchPartitionRequest = FetchRequest['topics'][number]['partitions'][number];
 type FetchPartitionResponse = NonNullable<NonNullable<Response<1>['responses']>[number]['partitions']>[number];
 
 
 
 interface Target {
-  topicIndex: number;
+  /** Groups the response: the topic's name, or its id (v13+). */
+  key: string;
+  name: string | null;
+  /** The topic's id as the request named it (v13+), else the zero uuid. */
+  topicId: string;
   request: FetchPartitionRequest;
   partition: Partition | null;
   error: number;
+  /** The session's entry for this partition, when the fetch is in a session. */
+  cached?: SessionPartition;
 }
+
+/** One partition a fetch reads, before its topic is resolved. */
+interface Wanted { topic: string; topicId: string; request: FetchPartitionRequest; cached?: SessionPartition }
 
 const READ_UNCOMMITTED = 0;
 const EMPTY: Buffer[] = [];
@@ -48,19 +58,26 @@ export const fetchHandler: ApiHandler<1> = {
   async handle(req, ctx) {
     const { broker, apiVersion } = ctx;
     const replicaId = apiVersion >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId;
-    if (req.sessionId !== 0) return topLevelError(ErrorCode.FETCH_SESSION_ID_NOT_FOUND, req);
     const byId = apiVersion >= 13;
-    const names = req.topics.map((t) => (byId ? broker.topicNameById(t.topicId) ?? null : t.topic));
+    const opened = openSession(broker, req, byId);
+    if (typeof opened === 'number') return topLevelError(opened, req);
+    const { session, wanted, incremental } = opened;
     // a follower needs CLUSTER_ACTION on the cluster; a consumer READ on each topic (Kafka's checks)
     const followerAllowed = replicaId < 0 || clusterAllowed(ctx, AclOperation.CLUSTER_ACTION);
+    const topics = new Map<string, { name: string | null; denied: boolean }>();
     const targets: Target[] = [];
-    req.topics.forEach((t, topicIndex) => {
-      const name = names[topicIndex] ?? null;
-      const denied = !followerAllowed || (replicaId < 0 && name !== null && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, name));
-      for (const p of t.partitions) {
-        targets.push(denied ? { topicIndex, request: p, partition: null, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED } : resolve(broker, name, byId, topicIndex, p));
+    for (const w of wanted) {
+      const key = byId ? w.topicId : w.topic;
+      let topic = topics.get(key);
+      if (!topic) {
+        const name = byId ? broker.topicNameById(w.topicId) ?? null : w.topic;
+        topic = { name, denied: !followerAllowed || (replicaId < 0 && name !== null && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, name)) };
+        topics.set(key, topic);
       }
-    });
+      targets.push(topic.denied
+        ? { key, name: topic.name, topicId: w.topicId, request: w.request, partition: null, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, cached: w.cached }
+        : resolve(broker, key, topic.name, w, byId));
+    }
     const deadline = broker.clock() + Math.max(0, req.maxWaitMs);
     const brokerMax = broker.settings.int('fetch.max.bytes');
     const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, brokerMax) : brokerMax;
@@ -69,24 +86,59 @@ export const fetchHandler: ApiHandler<1> = {
       const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId, req.isolationLevel !== READ_UNCOMMITTED);
       const remaining = deadline - broker.clock();
       if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
-        return respond(broker, req, names, byId, results);
+        return respond(broker, req, byId, results, session?.id ?? 0, incremental);
       }
       const live = targets.flatMap((t) => (t.partition ? [t.partition] : []));
-      if (live.length === 0) return respond(broker, req, names, byId, results);
+      if (live.length === 0) return respond(broker, req, byId, results, session?.id ?? 0, incremental);
       releaseReads(results);
       await broker.delayedFetches.wait(live, remaining);
     }
   },
 };
 
-function resolve(broker: BrokerServices, name: string | null, byId: boolean, topicIndex: number, request: FetchPartitionRequest): Target {
-  if (name === null) return { topicIndex, request, partition: null, error: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+/**
+ * The fetch's session (KIP-227; see fetch-sessions.ts) and the partitions it reads: a full fetch
+ * reads what it names (and, at epoch 0, opens a session with them); an incremental one updates
+ * and forgets what it names, then reads every partition of its session. A number: the error.
+ */
+function openSession(broker: BrokerServices, req: FetchRequest, byId: boolean):
+  { session: FetchSession | null; wanted: Wanted[]; incremental: boolean } | number {
+  const named = (t: FetchRequest['topics'][number]) => ({ topic: byId ? '' : t.topic, topicId: byId ? t.topicId : ZERO_UUID });
+  if (req.sessionEpoch === FINAL_EPOCH || req.sessionEpoch === INITIAL_EPOCH) {
+    if (req.sessionId !== 0) broker.fetchSessions.remove(req.sessionId);
+    const session = req.sessionEpoch === INITIAL_EPOCH ? broker.fetchSessions.create() : null;
+    const wanted: Wanted[] = [];
+    for (const t of req.topics) {
+      const { topic, topicId } = named(t);
+      for (const p of t.partitions) wanted.push({ topic, topicId, request: p, cached: session?.upsert(topic, topicId, p) });
+    }
+    return { session, wanted, incremental: false };
+  }
+  const session = req.sessionId === 0 ? undefined : broker.fetchSessions.get(req.sessionId);
+  if (!session) return ErrorCode.FETCH_SESSION_ID_NOT_FOUND;
+  if (req.sessionEpoch !== session.epoch) return ErrorCode.INVALID_FETCH_SESSION_EPOCH;
+  session.advance();
+  for (const t of req.topics) {
+    const { topic, topicId } = named(t);
+    for (const p of t.partitions) session.upsert(topic, topicId, p);
+  }
+  for (const f of req.forgottenTopicsData) {
+    for (const index of f.partitions) session.forget(byId ? '' : f.topic, byId ? f.topicId : ZERO_UUID, index);
+  }
+  const wanted: Wanted[] = [];
+  for (const cached of session.partitions.values()) wanted.push({ topic: cached.topic, topicId: cached.topicId, request: cached.request, cached });
+  return { session, wanted, incremental: true };
+}
+
+function resolve(broker: BrokerServices, key: string, name: string | null, w: Wanted, byId: boolean): Target {
+  const { request, topicId, cached } = w;
+  if (name === null) return { key, name, topicId, request, cached, partition: null, error: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
   const partition = broker.partition(name, request.partition);
   if (!partition) {
     const known = broker.topic(name) && request.partition < broker.topic(name)!.partitions.length;
-    return { topicIndex, request, partition: null, error: known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    return { key, name, topicId, request, cached, partition: null, error: known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
   }
-  return { topicIndex, request, partition, error: ErrorCode.NONE };
+  return { key, name, topicId, request, cached, partition, error: ErrorCode.NONE };
 }
 
 interface PartitionResult {
@@ -181,30 +233,55 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
   return { results, bytes, errors };
 }
 
-function respond(broker: BrokerServices, req: FetchRequest, names: Array<string | null>, byId: boolean, results: PartitionResult[]) {
+/**
+ * The response: every partition read, or, for an incremental fetch, those with records, an error,
+ * a diverging epoch, or a high watermark, last stable offset or log start offset other than the
+ * session last sent (the rest are left out; their reads, all empty, are given back).
+ */
+function respond(broker: BrokerServices, req: FetchRequest, byId: boolean, results: PartitionResult[], sessionId: number, incremental: boolean) {
   const readCommitted = req.isolationLevel !== READ_UNCOMMITTED;
-  const responses = req.topics.map((t, i) => ({
-    topic: byId ? '' : t.topic,
-    topicId: byId ? t.topicId : (names[i] ? broker.topic(names[i]!)?.topicId ?? ZERO_UUID : ZERO_UUID),
-    partitions: [] as FetchPartitionResponse[],
-  }));
+  const responses = new Map<string, { topic: string; topicId: string; partitions: FetchPartitionResponse[] }>();
   for (const r of results) {
-    const p = r.target.partition;
+    const { target } = r;
+    const p = target.partition;
     const hw = p && r.errorCode !== ErrorCode.NOT_LEADER_OR_FOLLOWER ? p.highWatermark : -1n;
-    if (r.records && p) broker.metrics.bytesOut.inc({ topic: p.topic }, sizeOf(r.records));
-    responses[r.target.topicIndex]!.partitions.push({
-      partitionIndex: r.target.request.partition,
+    const lso = p && hw >= 0n ? p.lastStableOffset : -1n;
+    const logStart = p ? p.log.logStartOffset : -1n;
+    const size = r.records ? sizeOf(r.records) : 0;
+    const c = target.cached;
+    if (c) {
+      if (incremental && size === 0 && r.errorCode === ErrorCode.NONE && !r.divergingEpoch
+        && c.sentHighWatermark === hw && c.sentLastStableOffset === lso && c.sentLogStartOffset === logStart) {
+        for (const part of r.records ?? []) fetchReadBuffers.release(part);
+        continue;
+      }
+      c.sentHighWatermark = hw;
+      c.sentLastStableOffset = lso;
+      c.sentLogStartOffset = logStart;
+    }
+    let topic = responses.get(target.key);
+    if (!topic) {
+      topic = {
+        topic: byId ? '' : target.key,
+        topicId: byId ? target.topicId : (target.name ? broker.topic(target.name)?.topicId ?? ZERO_UUID : ZERO_UUID),
+        partitions: [],
+      };
+      responses.set(target.key, topic);
+    }
+    if (r.records && p) broker.metrics.bytesOut.inc({ topic: p.topic }, size);
+    topic.partitions.push({
+      partitionIndex: target.request.partition,
       errorCode: r.errorCode,
       highWatermark: hw,
-      lastStableOffset: p && hw >= 0n ? p.lastStableOffset : -1n,
-      logStartOffset: p ? p.log.logStartOffset : -1n,
+      lastStableOffset: lso,
+      logStartOffset: logStart,
       abortedTransactions: readCommitted ? r.aborted ?? [] : null,
       preferredReadReplica: -1,
       records: r.records ?? (r.errorCode === ErrorCode.NONE ? EMPTY : null),
       divergingEpoch: r.divergingEpoch ?? { epoch: -1, endOffset: -1n },
     });
   }
-  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: 0, responses };
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses: [...responses.values()] };
 }
 
 function sizeOf(parts: readonly Buffer[]): number {

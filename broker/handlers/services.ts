@@ -10,6 +10,7 @@
  *   delayed-produce queues, the request-path metrics, and the store's topic compare-and-swap
  *   (ElectLeaders, AlterPartitionReassignments).
  */
+import type { FetchSessionCache } from './fetch-sessions.ts';
 import type { BatchCrcPool } from '../log/batch-crc-pool.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import type { BrokerSettings } from '../config.ts';
@@ -63,6 +64,8 @@ export interface BrokerServices {
   readonly markerTimeoutMs: number;
   readonly producerIds: ProducerIdAllocator;
   readonly delayedFetches: DelayedFetchQueue;
+  /** Incremental fetch sessions (KIP-227) of consumers and followers. */
+  readonly fetchSessions: FetchSessionCache;
   readonly delayedProduces: DelayedProduces;
   /** Verifies produced batches' CRC-32C on worker threads (brook.worker.threads); absent or disabled: the event loop does. */
   readonly batchCrc?: BatchCrcPool;
