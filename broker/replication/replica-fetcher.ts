@@ -2,7 +2,11 @@
  * ReplicaFetcher: one per leader broker. It keeps every partition this broker follows on that
  * leader up to date by sending Fetch requests with this broker's replica id over the ordinary
  * Kafka protocol (v12: LastFetchedEpoch in, DivergingEpoch out), appending what comes back
- * with the leader's offsets and epochs.
+ * with the leader's offsets and epochs. Each lane keeps an incremental fetch session (KIP-227)
+ * with the leader: after the first, full fetch, a fetch names only the partitions whose fetch
+ * state moved, and the leader answers only those with something new, so a broker following
+ * thousands of idle partitions exchanges empty fetches with their leaders. A refused session
+ * (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH) or a failed fetch starts a new one.
  *
  * Divergence (this replica wrote past where the new leader's log agrees, e.g. as a cut-off
  * leader): the leader answers with the epoch and end offset where the logs part, and the
@@ -62,6 +66,12 @@ export interface FetcherOptions {
 
 interface Followed { partition: Partition; backoffUntil: number }
 
+/** What the leader's fetch session holds for a partition: the fetch state this lane last sent it. */
+interface Sent { fetchOffset: bigint; leaderEpoch: number; lastFetchedEpoch: number; logStartOffset: bigint; round: number }
+
+const INITIAL_EPOCH = 0;
+const SESSION_ERRORS = new Set([ErrorCode.FETCH_SESSION_ID_NOT_FOUND, ErrorCode.INVALID_FETCH_SESSION_EPOCH]);
+
 export class ReplicaFetcher {
   readonly leaderId: number;
   private readonly opts: FetcherOptions;
@@ -97,6 +107,14 @@ class FetchLane {
   private readonly leaderId: number;
   private readonly conn: KafkaConnection;
   private readonly followed = new Map<Partition, Followed>();
+  /** The followed partitions by topic and index (fetch responses name them so). */
+  private readonly byName = new Map<string, Followed>();
+  /**
+   * The lane's incremental fetch session with the leader (KIP-227; id 0: none yet): once it is
+   * open, a fetch names only the partitions whose fetch state moved since `sent`, and forgets the
+   * ones no longer fetched, so an idle lane sends and gets empty fetches.
+   */
+  private session = { id: 0, epoch: INITIAL_EPOCH, sent: new Map<Partition, Sent>(), round: 0 };
   private running = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -111,7 +129,11 @@ class FetchLane {
   get partitions(): Partition[] { return [...this.followed.keys()]; }
 
   add(p: Partition): void {
-    if (!this.followed.has(p)) this.followed.set(p, { partition: p, backoffUntil: 0 });
+    if (!this.followed.has(p)) {
+      const f = { partition: p, backoffUntil: 0 };
+      this.followed.set(p, f);
+      this.byName.set(nameOf(p.topic, p.index), f);
+    }
     this.wake?.();
     if (!this.running) {
       this.running = true;
@@ -119,7 +141,10 @@ class FetchLane {
     }
   }
 
-  remove(p: Partition): void { this.followed.delete(p); }
+  remove(p: Partition): void {
+    this.followed.delete(p);
+    if (this.byName.get(nameOf(p.topic, p.index))?.partition === p) this.byName.delete(nameOf(p.topic, p.index));
+  }
 
   async stop(): Promise<void> {
     this.running = false;
@@ -139,6 +164,8 @@ class FetchLane {
       try {
         await this.fetchOnce(ready);
       } catch (err) {
+        // the leader may or may not have taken the fetch (and moved the session's epoch): start over
+        this.resetSession();
         if (!this.running) break;
         this.opts.logger.debug(`fetch from leader ${this.leaderId} (${this.endpoint}) failed: ${(err as Error).message}`);
         await this.sleep(CONNECTION_BACKOFF_MS);
@@ -163,46 +190,80 @@ class FetchLane {
     });
   }
 
+  private resetSession(): void {
+    this.session = { id: 0, epoch: INITIAL_EPOCH, sent: new Map(), round: 0 };
+  }
+
+  /**
+   * One fetch of the ready partitions: all of them when no session is open (asking the leader
+   * for one), else those whose fetch offset, leader epoch, last fetched epoch or log start moved,
+   * forgetting the ones not ready any more.
+   */
   private async fetchOnce(ready: Followed[]): Promise<void> {
-    const byTopic = new Map<string, Followed[]>();
+    const session = this.session;
+    const incremental = session.id !== 0;
+    const round = ++session.round;
+    const byTopic = new Map<string, Array<Record<string, unknown>>>();
     for (const f of ready) {
-      const list = byTopic.get(f.partition.topic) ?? [];
-      list.push(f);
-      byTopic.set(f.partition.topic, list);
+      const p = f.partition;
+      const fetchOffset = p.log.logEndOffset;
+      const lastFetchedEpoch = p.log.latestEpoch;
+      const logStartOffset = p.log.logStartOffset;
+      const known = session.sent.get(p);
+      if (known) known.round = round;
+      if (incremental && known && known.fetchOffset === fetchOffset && known.leaderEpoch === p.leaderEpoch
+        && known.lastFetchedEpoch === lastFetchedEpoch && known.logStartOffset === logStartOffset) continue;
+      session.sent.set(p, { fetchOffset, leaderEpoch: p.leaderEpoch, lastFetchedEpoch, logStartOffset, round });
+      let list = byTopic.get(p.topic);
+      if (!list) byTopic.set(p.topic, list = []);
+      list.push({
+        partition: p.index, currentLeaderEpoch: p.leaderEpoch, fetchOffset,
+        lastFetchedEpoch, logStartOffset, partitionMaxBytes: this.opts.maxBytes,
+      });
     }
-    const sent = new Map<string, { f: Followed; fetchOffset: bigint; epoch: number }>();
-    const topics = [...byTopic].map(([topic, list]) => ({
-      topic,
-      partitions: list.map((f) => {
-        const p = f.partition;
-        sent.set(`${topic}\u0000${p.index}`, { f, fetchOffset: p.log.logEndOffset, epoch: p.leaderEpoch });
-        return {
-          partition: p.index, currentLeaderEpoch: p.leaderEpoch, fetchOffset: p.log.logEndOffset,
-          lastFetchedEpoch: p.log.latestEpoch, logStartOffset: p.log.logStartOffset, partitionMaxBytes: this.opts.maxBytes,
-        };
-      }),
-    }));
+    const forgotten = new Map<string, number[]>();
+    for (const [p, sent] of session.sent) {
+      if (sent.round === round) continue;
+      session.sent.delete(p);
+      if (!incremental) continue;
+      let list = forgotten.get(p.topic);
+      if (!list) forgotten.set(p.topic, list = []);
+      list.push(p.index);
+    }
     const response = await this.conn.send(FETCH, FETCH_VERSION, {
       replicaId: this.opts.nodeId, maxWaitMs: this.opts.maxWaitMs, minBytes: 1, maxBytes: Math.max(this.opts.maxBytes, RESPONSE_MAX_BYTES),
-      isolationLevel: 0, sessionId: 0, sessionEpoch: -1, topics, forgottenTopicsData: [], rackId: '',
+      isolationLevel: 0, sessionId: session.id, sessionEpoch: session.epoch,
+      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
+      forgottenTopicsData: [...forgotten].map(([topic, partitions]) => ({ topic, partitions })), rackId: '',
     });
+    if (SESSION_ERRORS.has(response.errorCode)) {
+      this.opts.logger.debug(`fetch session ${session.id} with leader ${this.leaderId} refused (${response.errorCode}); starting a new one`);
+      this.resetSession();
+      return;
+    }
     if (response.errorCode !== ErrorCode.NONE) throw KafkaError.fromCode(response.errorCode, `fetch from leader ${this.leaderId}`);
+    if (incremental) session.epoch = session.epoch === 0x7fffffff ? 1 : session.epoch + 1;
+    else if (response.sessionId !== 0) Object.assign(session, { id: response.sessionId, epoch: 1 });
     for (const t of response.responses) {
       for (const r of t.partitions) {
-        const s = sent.get(`${t.topic}\u0000${r.partitionIndex}`);
-        if (!s || !this.followed.has(s.f.partition)) continue;
-        const p = s.f.partition;
+        const f = this.byName.get(nameOf(t.topic, r.partitionIndex));
+        const p = f?.partition;
+        const sent = p && session.sent.get(p);
+        if (!f || !p || !this.followed.has(p)) continue;
         // The partition may have changed role or epoch while the fetch was out.
-        if (p.isLeader || p.leaderEpoch !== s.epoch || p.log.logEndOffset !== s.fetchOffset) continue;
+        if (!sent || p.isLeader || p.leaderEpoch !== sent.leaderEpoch || p.log.logEndOffset !== sent.fetchOffset) continue;
         if (r.records && this.isThrottled(p)) this.opts.quota?.record(r.records.length);
         try {
-          await this.handlePartition(s.f, r);
+          await this.handlePartition(f, r);
         } catch (err) {
-          s.f.backoffUntil = this.opts.clock() + PARTITION_BACKOFF_MS;
+          f.backoffUntil = this.opts.clock() + PARTITION_BACKOFF_MS;
           this.opts.logger.warn(`replicating ${p.name} from leader ${this.leaderId} failed: ${(err as Error).message}`);
         }
       }
     }
+    // a leader that keeps no session (sessions off, or a Brook from before them) answers id 0: the
+    // next fetch is a full one again
+    if (!incremental && response.sessionId === 0) session.sent.clear();
   }
 
   private async handlePartition(f: Followed, r: {
@@ -257,4 +318,8 @@ class FetchLane {
       p.truncateTo(leaderEnd);
     }
   }
+}
+
+function nameOf(topic: string, index: number): string {
+  return `${topic}\u0000${index}`;
 }
