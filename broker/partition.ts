@@ -345,6 +345,11 @@ export class Partition {
     return () => { this.appendListeners.delete(listener); };
   }
 
+  /** onAppend without the unsubscribe closure, for a waiter on thousands of partitions (a parked fetch). */
+  addAppendListener(listener: () => void): void { this.appendListeners.add(listener); }
+
+  removeAppendListener(listener: () => void): void { this.appendListeners.delete(listener); }
+
   /** Calls `listener` whenever the high watermark advances; returns the unsubscribe function. */
   onHighWatermark(listener: () => void): () => void {
     this.hwListeners.add(listener);

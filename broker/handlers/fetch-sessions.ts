@@ -16,6 +16,7 @@
  * session beyond that takes the place of the one used longest ago.
  */
 import type { Request } from './index.ts';
+import type { Target } from './fetch.ts';
 
 export type FetchPartitionRequest = Request<1>['topics'][number]['partitions'][number];
 
@@ -34,6 +35,8 @@ export interface SessionPartition {
   sentHighWatermark: bigint;
   sentLastStableOffset: bigint;
   sentLogStartOffset: bigint;
+  /** The fetch handler's target for the partition, kept for the session's next fetch. */
+  target?: Target;
 }
 
 export class FetchSession {

@@ -32,17 +32,17 @@ type FetchPartitionResponse = NonNullable<NonNullable<Response<1>['responses']>[
 
 
 
-interface Target {
+export interface Target {
   /** Groups the response: the topic's name, or its id (v13+). */
-  key: string;
+  readonly key: string;
   name: string | null;
   /** The topic's id as the request named it (v13+), else the zero uuid. */
-  topicId: string;
+  readonly topicId: string;
   request: FetchPartitionRequest;
   partition: Partition | null;
   error: number;
   /** The session's entry for this partition, when the fetch is in a session. */
-  cached?: SessionPartition;
+  readonly cached?: SessionPartition;
 }
 
 /** One partition a fetch reads, before its topic is resolved. */
@@ -74,21 +74,28 @@ export const fetchHandler: ApiHandler<1> = {
         topic = { name, denied: !followerAllowed || (replicaId < 0 && name !== null && !allowed(ctx, AclOperation.READ, ResourceType.TOPIC, name)) };
         topics.set(key, topic);
       }
-      targets.push(topic.denied
-        ? { key, name: topic.name, topicId: w.topicId, request: w.request, partition: null, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, cached: w.cached }
-        : resolve(broker, key, topic.name, w, byId));
+      // a session partition keeps its target from one fetch to the next (resolved again each time)
+      const cached = incremental ? w as SessionPartition : w.cached;
+      const target = cached?.target ?? { key, name: null, topicId: w.topicId, request: w.request, partition: null, error: ErrorCode.NONE, cached };
+      if (cached) cached.target = target;
+      target.name = topic.name;
+      target.request = w.request;
+      if (topic.denied) Object.assign(target, { partition: null, error: ErrorCode.TOPIC_AUTHORIZATION_FAILED });
+      else resolve(broker, target, byId);
+      targets.push(target);
     }
     const deadline = broker.clock() + Math.max(0, req.maxWaitMs);
     const brokerMax = broker.settings.int('fetch.max.bytes');
     const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, brokerMax) : brokerMax;
     if (replicaId >= 0) recordFollowerFetches(broker, replicaId, targets);
     for (;;) {
-      const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId, req.isolationLevel !== READ_UNCOMMITTED);
+      const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId, req.isolationLevel !== READ_UNCOMMITTED, incremental);
       const remaining = deadline - broker.clock();
       if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
         return respond(broker, req, byId, results, session?.id ?? 0, incremental);
       }
-      const live = targets.flatMap((t) => (t.partition ? [t.partition] : []));
+      const live: Partition[] = [];
+      for (const t of targets) if (t.partition) live.push(t.partition);
       if (live.length === 0) return respond(broker, req, byId, results, session?.id ?? 0, incremental);
       releaseReads(results);
       await broker.delayedFetches.wait(live, remaining);
@@ -102,7 +109,7 @@ export const fetchHandler: ApiHandler<1> = {
  * and forgets what it names, then reads every partition of its session. A number: the error.
  */
 function openSession(broker: BrokerServices, req: FetchRequest, byId: boolean):
-  { session: FetchSession | null; wanted: Wanted[]; incremental: boolean } | number {
+  { session: FetchSession | null; wanted: Iterable<Wanted>; incremental: boolean } | number {
   const named = (t: FetchRequest['topics'][number]) => ({ topic: byId ? '' : t.topic, topicId: byId ? t.topicId : ZERO_UUID });
   if (req.sessionEpoch === FINAL_EPOCH || req.sessionEpoch === INITIAL_EPOCH) {
     if (req.sessionId !== 0) broker.fetchSessions.remove(req.sessionId);
@@ -125,20 +132,19 @@ function openSession(broker: BrokerServices, req: FetchRequest, byId: boolean):
   for (const f of req.forgottenTopicsData) {
     for (const index of f.partitions) session.forget(byId ? '' : f.topic, byId ? f.topicId : ZERO_UUID, index);
   }
-  const wanted: Wanted[] = [];
-  for (const cached of session.partitions.values()) wanted.push({ topic: cached.topic, topicId: cached.topicId, request: cached.request, cached });
-  return { session, wanted, incremental: true };
+  return { session, wanted: session.partitions.values(), incremental: true };
 }
 
-function resolve(broker: BrokerServices, key: string, name: string | null, w: Wanted, byId: boolean): Target {
-  const { request, topicId, cached } = w;
-  if (name === null) return { key, name, topicId, request, cached, partition: null, error: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-  const partition = broker.partition(name, request.partition);
-  if (!partition) {
+/** Sets the target's partition, or the error that names why there is none here. */
+function resolve(broker: BrokerServices, target: Target, byId: boolean): void {
+  const { name, request } = target;
+  target.partition = name === null ? null : broker.partition(name, request.partition) ?? null;
+  if (target.partition) target.error = ErrorCode.NONE;
+  else if (name === null) target.error = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+  else {
     const known = broker.topic(name) && request.partition < broker.topic(name)!.partitions.length;
-    return { key, name, topicId, request, cached, partition: null, error: known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    target.error = known ? ErrorCode.NOT_LEADER_OR_FOLLOWER : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   }
-  return { key, name, topicId, request, cached, partition, error: ErrorCode.NONE };
 }
 
 interface PartitionResult {
@@ -174,7 +180,12 @@ function divergence(p: Partition, q: FetchPartitionRequest): { epoch: number; en
   return null;
 }
 
-async function readAll(broker: BrokerServices, targets: Target[], maxBytes: number, replicaId: number, readCommitted: boolean) {
+/**
+ * Reads every target. For an incremental fetch, a partition with nothing to read and offsets the
+ * session already sent gets no result at all (it would be left out of the response): an idle
+ * follower's fetch over thousands of partitions allocates nothing per partition.
+ */
+async function readAll(broker: BrokerServices, targets: Target[], maxBytes: number, replicaId: number, readCommitted: boolean, incremental: boolean) {
   let bytes = 0;
   let errors = false;
   const results: PartitionResult[] = [];
@@ -214,6 +225,7 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
       // consumers read below the high watermark (read_committed: below the last stable offset);
       // followers read everything the leader has
       const upTo = replicaId >= 0 ? p.log.logEndOffset : readCommitted ? p.lastStableOffset : p.highWatermark;
+      if (incremental && offset >= upTo && target.cached && unchanged(target.cached, p)) continue;
       let aborted: PartitionResult['aborted'];
       if (offset < upTo && (budget > 0 || bytes === 0)) {
         const read = await p.log.readParts(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0, pool: fetchReadBuffers });
@@ -250,8 +262,7 @@ function respond(broker: BrokerServices, req: FetchRequest, byId: boolean, resul
     const size = r.records ? sizeOf(r.records) : 0;
     const c = target.cached;
     if (c) {
-      if (incremental && size === 0 && r.errorCode === ErrorCode.NONE && !r.divergingEpoch
-        && c.sentHighWatermark === hw && c.sentLastStableOffset === lso && c.sentLogStartOffset === logStart) {
+      if (incremental && size === 0 && r.errorCode === ErrorCode.NONE && !r.divergingEpoch && p && unchanged(c, p)) {
         for (const part of r.records ?? []) fetchReadBuffers.release(part);
         continue;
       }
@@ -282,6 +293,12 @@ function respond(broker: BrokerServices, req: FetchRequest, byId: boolean, resul
     });
   }
   return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId, responses: [...responses.values()] };
+}
+
+/** Whether the session last sent the partition's current high watermark, last stable offset and log start. */
+function unchanged(c: SessionPartition, p: Partition): boolean {
+  const hw = p.highWatermark;
+  return c.sentHighWatermark === hw && c.sentLastStableOffset === (hw >= 0n ? p.lastStableOffset : -1n) && c.sentLogStartOffset === p.log.logStartOffset;
 }
 
 function sizeOf(parts: readonly Buffer[]): number {
