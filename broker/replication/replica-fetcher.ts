@@ -156,7 +156,8 @@ class FetchLane {
   private async run(): Promise<void> {
     while (this.running) {
       const now = this.opts.clock();
-      const ready = [...this.followed.values()].filter((f) => f.backoffUntil <= now && !f.partition.isLeader && !this.heldBack(f.partition));
+      const ready: Followed[] = [];
+      this.followed.forEach((f) => { if (f.backoffUntil <= now && !f.partition.isLeader && !this.heldBack(f.partition)) ready.push(f); });
       if (ready.length === 0) {
         await this.sleep(this.followed.size === 0 ? 60_000 : 100);
         continue;
@@ -222,14 +223,14 @@ class FetchLane {
       });
     }
     const forgotten = new Map<string, number[]>();
-    for (const [p, sent] of session.sent) {
-      if (sent.round === round) continue;
+    session.sent.forEach((sent, p) => {
+      if (sent.round === round) return;
       session.sent.delete(p);
-      if (!incremental) continue;
+      if (!incremental) return;
       let list = forgotten.get(p.topic);
       if (!list) forgotten.set(p.topic, list = []);
       list.push(p.index);
-    }
+    });
     const response = await this.conn.send(FETCH, FETCH_VERSION, {
       replicaId: this.opts.nodeId, maxWaitMs: this.opts.maxWaitMs, minBytes: 1, maxBytes: Math.max(this.opts.maxBytes, RESPONSE_MAX_BYTES),
       isolationLevel: 0, sessionId: session.id, sessionEpoch: session.epoch,
