@@ -1,15 +1,15 @@
 /**
  * Followers fetch in incremental fetch sessions (KIP-227): on three real brokers (one process, a
  * MemoryStore), once a topic is in sync and idle, every follower fetch the leaders get is an
- * incremental one naming no partition; a write names just the partitions it moved, and the
- * followers still get every record; a session the leader dropped is replaced by a new one
- * without losing replication.
+ * incremental one and every answer carries no partition; after a write the answers carry just
+ * the partition written, and the followers get every record; a session the leader dropped is
+ * replaced by a new one without losing replication.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { fetchHandler } from '../handlers/fetch.ts';
 import { createTopic, kafkaClient, startTestFleet, waitFor, type TestFleet } from './fleet-testing.ts';
 
-type Seen = { replicaId: number; sessionId: number; sessionEpoch: number; partitions: string[] };
+type Seen = { replicaId: number; sessionId: number; sessionEpoch: number; partitions: string[]; answered: string[] };
 
 let t: TestFleet | null = null;
 const original = fetchHandler.handle;
@@ -23,13 +23,15 @@ afterEach(async () => {
 
 /** Records every follower fetch any broker of the process gets (they share the handler). */
 function recordFollowerFetches(): void {
-  fetchHandler.handle = (req, ctx) => {
+  fetchHandler.handle = async (req, ctx) => {
     const replicaId = ctx.apiVersion >= 15 ? req.replicaState?.replicaId ?? -1 : req.replicaId;
-    if (replicaId >= 0) {
+    const res = await original.call(fetchHandler, req, ctx);
+    if (replicaId >= 0 && res) {
       seen.push({ replicaId, sessionId: req.sessionId, sessionEpoch: req.sessionEpoch,
-        partitions: req.topics.flatMap((x) => x.partitions.map((p) => `${x.topic}-${p.partition}`)) });
+        partitions: req.topics.flatMap((x) => x.partitions.map((p) => `${x.topic}-${p.partition}`)),
+        answered: (res.responses ?? []).flatMap((x) => (x.partitions ?? []).map((p) => `${x.topic}-${p.partitionIndex}`)) });
     }
-    return original.call(fetchHandler, req, ctx);
+    return res;
   };
 }
 
@@ -38,7 +40,7 @@ const inSync = (f: TestFleet['fleet'], n: bigint) => f.brokers.every((b) =>
   Array.from({ length: 12 }, (_, i) => b.partition(TOPIC, i)).every((p) => !p || p.log.logEndOffset === (p.index === 5 ? n : 0n)));
 
 describe('follower fetch sessions', () => {
-  test('idle followers send incremental fetches naming nothing; a write names only its partition, and is replicated', async () => {
+  test('idle followers fetch in sessions and get answers with no partition; after a write only its partition is answered, and replicated', async () => {
     t = await startTestFleet();
     const f = t.fleet;
     await createTopic(f, TOPIC, 12);
@@ -51,7 +53,7 @@ describe('follower fetch sessions', () => {
     for (const s of idle) {
       expect(s.sessionId).not.toBe(0);
       expect(s.sessionEpoch).toBeGreaterThan(0);
-      expect(s.partitions.filter((p) => p.startsWith(`${TOPIC}-`))).toEqual([]);
+      expect(s.answered).toEqual([]);
     }
 
     seen = [];
@@ -60,8 +62,8 @@ describe('follower fetch sessions', () => {
     await producer.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ partition: 5, value: `v${i}` })) });
     await producer.disconnect();
     await waitFor(() => inSync(f, 10n), 'both followers of partition 5 at offset 10, the others still empty');
-    const named = new Set(seen.flatMap((s) => s.partitions).filter((p) => p.startsWith(`${TOPIC}-`)));
-    expect([...named]).toEqual([`${TOPIC}-5`]);
+    const answered = new Set(seen.flatMap((s) => s.answered).filter((p) => p.startsWith(`${TOPIC}-`)));
+    expect([...answered]).toEqual([`${TOPIC}-5`]);
   }, 60_000);
 
   test('a session the leader dropped is replaced by a new one, and replication goes on', async () => {
