@@ -1,9 +1,9 @@
 /**
  * Followers fetch in incremental fetch sessions (KIP-227): on three real brokers (one process, a
  * MemoryStore), once a topic is in sync and idle, every follower fetch the leaders get is an
- * incremental one and every answer carries no partition; after a write the answers carry just
- * the partition written, and the followers get every record; a session the leader dropped is
- * replaced by a new one without losing replication.
+ * incremental one naming no partition, and every answer carries none; after a write the answers
+ * carry just the partition written, and the followers get every record; a session the leader
+ * dropped is replaced by a new one without losing replication.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { fetchHandler } from '../handlers/fetch.ts';
@@ -40,7 +40,7 @@ const inSync = (f: TestFleet['fleet'], n: bigint) => f.brokers.every((b) =>
   Array.from({ length: 12 }, (_, i) => b.partition(TOPIC, i)).every((p) => !p || p.log.logEndOffset === (p.index === 5 ? n : 0n)));
 
 describe('follower fetch sessions', () => {
-  test('idle followers fetch in sessions and get answers with no partition; after a write only its partition is answered, and replicated', async () => {
+  test('idle followers send session fetches naming no partition and get answers with none; after a write only its partition is answered, and replicated', async () => {
     t = await startTestFleet();
     const f = t.fleet;
     await createTopic(f, TOPIC, 12);
@@ -53,6 +53,7 @@ describe('follower fetch sessions', () => {
     for (const s of idle) {
       expect(s.sessionId).not.toBe(0);
       expect(s.sessionEpoch).toBeGreaterThan(0);
+      expect(s.partitions).toEqual([]);
       expect(s.answered).toEqual([]);
     }
 

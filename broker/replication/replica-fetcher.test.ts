@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { createServer, type Socket } from 'node:net';
 import { createLogger } from '../logger.ts';
 import type { Partition } from '../partition.ts';
-import { decodeRequest, parseRequestHeader } from '../protocol/index.ts';
+import { decodeRequest, encodeResponse, parseRequestHeader } from '../protocol/index.ts';
 import { ReplicaFetcher } from './replica-fetcher.ts';
 
 /**
@@ -67,5 +67,63 @@ describe('ReplicaFetcher lanes', () => {
     expect(new Set([...one!, ...two!])).toEqual(new Set(all.map((p) => `${p.topic}-${p.index}`)));
     expect(new Set(fetcher.partitions)).toEqual(new Set(all));
     await fetcher.stop();
+  });
+});
+
+/**
+ * A fake leader that keeps fetch sessions as Kafka's does (a session opened at epoch 0, then the
+ * named partitions upserted and the forgotten ones removed) and answers every fetch, 100 ms
+ * later, with no partition: what it holds is what the lane's incremental fetches must keep right.
+ */
+describe('ReplicaFetcher fetch sessions', () => {
+  test('a replica re-created under the same topic and index stays in the leader\'s session (never named and forgotten in one fetch)', async () => {
+    const requests: Array<{ epoch: number; named: string[]; forgotten: string[] }> = [];
+    const session = new Set<string>();
+    const leader = createServer((s) => {
+      let buf = Buffer.alloc(0);
+      s.on('data', (chunk) => {
+        buf = Buffer.concat([buf, chunk]);
+        while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+          const frame = buf.subarray(4, 4 + buf.readInt32BE(0));
+          buf = buf.subarray(4 + frame.length);
+          const h = parseRequestHeader(frame);
+          if (h.apiKey !== 1) continue;
+          const req = decodeRequest(1, h.apiVersion, frame, h.bodyOffset);
+          const named = req.topics.flatMap((t) => t.partitions.map((p) => `${t.topic}-${p.partition}`));
+          const forgotten = req.forgottenTopicsData.flatMap((t) => t.partitions.map((p) => `${t.topic}-${p}`));
+          requests.push({ epoch: req.sessionEpoch, named, forgotten });
+          if (req.sessionEpoch === 0) session.clear();
+          for (const n of named) session.add(n);
+          for (const n of forgotten) session.delete(n);
+          setTimeout(() => {
+            if (!s.destroyed) s.write(Buffer.concat(encodeResponse(1, h.apiVersion, h.correlationId, { throttleTimeMs: 0, errorCode: 0, sessionId: 7, responses: [] })));
+          }, 100);
+        }
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => leader.listen(0, '127.0.0.1', r));
+    const fetcher = new ReplicaFetcher({
+      nodeId: 1, leaderId: 0, host: '127.0.0.1', port: (leader.address() as { port: number }).port, maxWaitMs: 100, maxBytes: 1 << 20,
+      logger: createLogger('test', 'error'), clock: () => Date.now(), lanes: 1,
+    });
+    try {
+      const before = fakePartition('t', 0);
+      fetcher.add(before);
+      fetcher.add(fakePartition('t', 1));
+      for (let i = 0; i < 200 && (session.size < 2 || requests.length < 4); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(requests[0]!.epoch).toBe(0);
+      expect(requests.at(-1)).toMatchObject({ named: [], forgotten: [] });
+      // the replica of t-0 is re-created (a new Partition object) between two fetches
+      const seen = requests.length;
+      fetcher.remove(before);
+      fetcher.add(fakePartition('t', 0));
+      for (let i = 0; i < 200 && requests.length < seen + 3; i++) await new Promise((r) => setTimeout(r, 10));
+      for (const r of requests) expect(r.named.filter((n) => r.forgotten.includes(n))).toEqual([]);
+      expect([...session].sort()).toEqual(['t-0', 't-1']);
+    } finally {
+      await fetcher.stop();
+      leader.close();
+    }
   });
 });

@@ -3,10 +3,10 @@
  * leader up to date by sending Fetch requests with this broker's replica id over the ordinary
  * Kafka protocol (v12: LastFetchedEpoch in, DivergingEpoch out), appending what comes back
  * with the leader's offsets and epochs. Each lane keeps an incremental fetch session (KIP-227)
- * with the leader, so the leader answers only the partitions with something new: a broker
- * following thousands of idle partitions gets empty answers from their leaders. (Its fetches
- * still name every partition; see fetchOnce.) A refused session (FETCH_SESSION_ID_NOT_FOUND,
- * INVALID_FETCH_SESSION_EPOCH) or a failed fetch starts a new one.
+ * with the leader: after the first, full fetch, a fetch names only the partitions whose fetch
+ * state moved, and the leader answers only those with something new, so a broker following
+ * thousands of idle partitions exchanges empty fetches with their leaders. A refused session
+ * (FETCH_SESSION_ID_NOT_FOUND, INVALID_FETCH_SESSION_EPOCH) or a failed fetch starts a new one.
  *
  * Divergence (this replica wrote past where the new leader's log agrees, e.g. as a cut-off
  * leader): the leader answers with the epoch and end offset where the logs part, and the
@@ -66,8 +66,8 @@ export interface FetcherOptions {
 
 interface Followed { partition: Partition; backoffUntil: number }
 
-/** The fetch state this lane last sent the leader for a partition. */
-interface Sent { fetchOffset: bigint; leaderEpoch: number; lastFetchedEpoch: number; logStartOffset: bigint; round: number }
+/** What the leader's fetch session holds for a partition: the fetch state this lane last sent it. */
+interface Sent { topic: string; index: number; fetchOffset: bigint; leaderEpoch: number; lastFetchedEpoch: number; logStartOffset: bigint; round: number }
 
 const INITIAL_EPOCH = 0;
 const SESSION_ERRORS = new Set([ErrorCode.FETCH_SESSION_ID_NOT_FOUND, ErrorCode.INVALID_FETCH_SESSION_EPOCH]);
@@ -110,10 +110,11 @@ class FetchLane {
   /** The followed partitions by topic and index (fetch responses name them so). */
   private readonly byName = new Map<string, Followed>();
   /**
-   * The lane's incremental fetch session with the leader (KIP-227; id 0: none yet), and the fetch
-   * state last sent for each partition in it.
+   * The lane's incremental fetch session with the leader (KIP-227; id 0: none yet): once it is
+   * open, a fetch names only the partitions whose fetch state moved since `sent`, and forgets the
+   * ones no longer fetched, so an idle lane sends and gets empty fetches.
    */
-  private session = { id: 0, epoch: INITIAL_EPOCH, sent: new Map<Partition, Sent>(), round: 0 };
+  private session = { id: 0, epoch: INITIAL_EPOCH, sent: new Map<string, Sent>(), round: 0 };
   private running = false;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
@@ -195,8 +196,9 @@ class FetchLane {
   }
 
   /**
-   * One fetch of the ready partitions, asking the leader for a session when none is open, and
-   * forgetting in it the partitions not ready any more.
+   * One fetch of the ready partitions: all of them when no session is open (asking the leader
+   * for one), else those whose fetch offset, leader epoch, last fetched epoch or log start moved,
+   * forgetting the ones not ready any more.
    */
   private async fetchOnce(ready: Followed[]): Promise<void> {
     const session = this.session;
@@ -208,10 +210,12 @@ class FetchLane {
       const fetchOffset = p.log.logEndOffset;
       const lastFetchedEpoch = p.log.latestEpoch;
       const logStartOffset = p.log.logStartOffset;
-      // Every ready partition is named, changed or not: leaving out the unchanged ones (as Kafka's
-      // follower does) made test/operator/rebalance.test.ts's drain stall on one partition's ISR,
-      // for a reason not yet found. The leader's answers still leave out what did not change.
-      session.sent.set(p, { fetchOffset, leaderEpoch: p.leaderEpoch, lastFetchedEpoch, logStartOffset, round });
+      const name = nameOf(p.topic, p.index);
+      const known = session.sent.get(name);
+      if (known) known.round = round;
+      if (incremental && known && known.fetchOffset === fetchOffset && known.leaderEpoch === p.leaderEpoch
+        && known.lastFetchedEpoch === lastFetchedEpoch && known.logStartOffset === logStartOffset) continue;
+      session.sent.set(name, { topic: p.topic, index: p.index, fetchOffset, leaderEpoch: p.leaderEpoch, lastFetchedEpoch, logStartOffset, round });
       let list = byTopic.get(p.topic);
       if (!list) byTopic.set(p.topic, list = []);
       list.push({
@@ -219,14 +223,18 @@ class FetchLane {
         lastFetchedEpoch, logStartOffset, partitionMaxBytes: this.opts.maxBytes,
       });
     }
+    // Keyed by topic and index, not by Partition object: a replica re-created here (deleted and
+    // made again by a reassignment or a topic re-created) is the same entry of the leader's
+    // session, so it is never both named and forgotten in one fetch (which left the leader's
+    // session without it while this lane thought it was there).
     const forgotten = new Map<string, number[]>();
-    session.sent.forEach((sent, p) => {
+    session.sent.forEach((sent, name) => {
       if (sent.round === round) return;
-      session.sent.delete(p);
+      session.sent.delete(name);
       if (!incremental) return;
-      let list = forgotten.get(p.topic);
-      if (!list) forgotten.set(p.topic, list = []);
-      list.push(p.index);
+      let list = forgotten.get(sent.topic);
+      if (!list) forgotten.set(sent.topic, list = []);
+      list.push(sent.index);
     });
     const response = await this.conn.send(FETCH, FETCH_VERSION, {
       replicaId: this.opts.nodeId, maxWaitMs: this.opts.maxWaitMs, minBytes: 1, maxBytes: Math.max(this.opts.maxBytes, RESPONSE_MAX_BYTES),
@@ -246,7 +254,7 @@ class FetchLane {
       for (const r of t.partitions) {
         const f = this.byName.get(nameOf(t.topic, r.partitionIndex));
         const p = f?.partition;
-        const sent = p && session.sent.get(p);
+        const sent = session.sent.get(nameOf(t.topic, r.partitionIndex));
         if (!f || !p || !this.followed.has(p)) continue;
         // The partition may have changed role or epoch while the fetch was out.
         if (!sent || p.isLeader || p.leaderEpoch !== sent.leaderEpoch || p.log.logEndOffset !== sent.fetchOffset) continue;
