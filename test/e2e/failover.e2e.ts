@@ -14,12 +14,11 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { repoRoot } from '../harness/paths.ts';
 import { AckedLoad, missingAcks } from './acked-load.ts';
 import {
   brokerPods, createNamespace, deleteBrookObjects, deleteNamespace, externalListener, getJson, helm, images, kubeconfig, kubectl, ok, podReady,
-  topicPartitions, uniqueName, waitClusterReady, waitFor, type Pod,
+  topicPartitions, uniqueName, waitClusterReady, waitFor, watchBrokerPods, type Pod,
 } from './kube.ts';
 
 const CHART = join(repoRoot, 'charts', 'brook-operator');
@@ -154,10 +153,8 @@ describe('Brook under failure on Kubernetes (KUBECONFIG)', () => {
     let maxUnavailable = 0;
     const unavailableLog: string[] = [];
     let watchError: unknown;
-    const kc = new KubeConfig();
-    kc.loadFromFile(kubeconfig());
-    const watch = await new Watch(kc).watch(`/api/v1/namespaces/${ns}/pods`, { labelSelector: `app.kubernetes.io/instance=${CLUSTER},app.kubernetes.io/component=broker` },
-      (type: string, pod: Pod & { metadata: { deletionTimestamp?: string } }) => {
+    const watch = await watchBrokerPods(ns, CLUSTER,
+      (type, pod) => {
         if (type === 'DELETED') state.delete(pod.metadata.name);
         else state.set(pod.metadata.name, podReady(pod) && !pod.metadata.deletionTimestamp);
         const available = [...state.values()].filter(Boolean).length;
@@ -168,7 +165,7 @@ describe('Brook under failure on Kubernetes (KUBECONFIG)', () => {
           if (unavailable > 0) unavailableLog.push(`${new Date().toISOString()} ${type} ${pod.metadata.name}: ${unavailable} unavailable`);
         }
       },
-      (err: unknown) => { if (err && (err as Error).name !== 'AbortError') watchError = err; });
+      (err) => { watchError = err; });
 
     const runId = uniqueName('roll');
     const load = new AckedLoad({ bootstrap: external.bootstrap, topic: TOPIC, partitions: [0, 1, 2], runId });
@@ -197,7 +194,7 @@ describe('Brook under failure on Kubernetes (KUBECONFIG)', () => {
       });
     } finally {
       await load.stop();
-      watch.abort();
+      watch.stop();
     }
     report('max brokers unavailable during the roll', String(maxUnavailable));
     report('producer errors by type during the roll', JSON.stringify(Object.fromEntries(load.errors)));

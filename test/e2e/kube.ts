@@ -209,6 +209,37 @@ export async function topicPartitions(ns: string, topic: string): Promise<TopicP
 // Helpers of the rebalancing scenarios (branch rebalance-e2e: rebalance.e2e.ts).
 
 /**
+ * Watches the broker pods of `cluster` in `ns`, calling `onEvent` for each change, until `stop()`.
+ * client-node's Watch gives up after 30 s without an event (TimeoutError) and ends when the API
+ * server closes the stream; either way this watches again from the last resourceVersion seen,
+ * so a quiet stretch before a roll does not lose the roll's events. Other errors go to `onError`.
+ */
+export async function watchBrokerPods(ns: string, cluster: string,
+  onEvent: (type: string, pod: Pod & { metadata: { deletionTimestamp?: string; resourceVersion?: string } }) => void,
+  onError: (err: unknown) => void): Promise<{ stop(): void }> {
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfig());
+  let stopped = false;
+  let resourceVersion: string | undefined;
+  let current: AbortController | undefined;
+  const start = async (): Promise<void> => {
+    current = await new Watch(kc).watch(`/api/v1/namespaces/${ns}/pods`,
+      { labelSelector: `app.kubernetes.io/instance=${cluster},app.kubernetes.io/component=broker`, ...(resourceVersion ? { resourceVersion } : {}) },
+      (type: string, pod: Pod & { metadata: { deletionTimestamp?: string; resourceVersion?: string } }) => {
+        resourceVersion = pod.metadata.resourceVersion ?? resourceVersion;
+        onEvent(type, pod);
+      },
+      (err: unknown) => {
+        if (stopped) return;
+        if (!err || (err as Error).name === 'TimeoutError') start().catch(onError);
+        else if ((err as Error).name !== 'AbortError') onError(err);
+      });
+  };
+  await start();
+  return { stop: () => { stopped = true; current?.abort(); } };
+}
+
+/**
  * Watches the broker pods of Cluster `cluster` (a pod is unavailable when not Ready, terminating or
  * missing) from the moment all `brokers` are available (`armed`), and keeps the most that were
  * unavailable at once, with a line per event that left any unavailable.
@@ -221,10 +252,8 @@ export async function watchBrokerAvailability(ns: string, cluster: string, broke
   let max = 0;
   const lines: string[] = [];
   let failure: unknown;
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig());
-  const req = await new Watch(kc).watch(`/api/v1/namespaces/${ns}/pods`, { labelSelector: `app.kubernetes.io/instance=${cluster},app.kubernetes.io/component=broker` },
-    (type: string, pod: Pod & { metadata: { deletionTimestamp?: string } }) => {
+  const req = await watchBrokerPods(ns, cluster,
+    (type, pod) => {
       if (!pod.metadata.labels?.['statefulset.kubernetes.io/pod-name']) return;
       if (type === 'DELETED') state.delete(pod.metadata.name);
       else state.set(pod.metadata.name, podReady(pod) && !pod.metadata.deletionTimestamp);
@@ -235,12 +264,12 @@ export async function watchBrokerAvailability(ns: string, cluster: string, broke
       max = Math.max(max, unavailable);
       if (unavailable > 0) lines.push(`${new Date().toISOString()} ${type} ${pod.metadata.name}: ${unavailable} unavailable`);
     },
-    (err: unknown) => { if (err && (err as Error).name !== 'AbortError') failure = err; });
+    (err) => { failure = err; });
   return {
     armed: () => armed,
     maxUnavailable: () => max,
     log: () => [...lines],
-    stop: () => req.abort(),
+    stop: () => req.stop(),
     check: () => { if (failure) throw new Error(`the pod watch failed: ${String(failure)}`); },
   };
 }
