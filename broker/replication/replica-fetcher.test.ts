@@ -14,25 +14,29 @@ import { ReplicaFetcher } from './replica-fetcher.ts';
  */
 const sockets: Socket[] = [];
 const asked = new Map<string, Set<string>>();
-const server = createServer((s) => {
-  sockets.push(s);
+/** Calls `onFetch` with each Fetch request the socket carries (other APIs are not answered). */
+function onFetchRequests(s: Socket, onFetch: (req: ReturnType<typeof decodeRequest<1>>, h: ReturnType<typeof parseRequestHeader>) => void): void {
   let buf = Buffer.alloc(0);
   s.on('data', (chunk) => {
     buf = Buffer.concat([buf, chunk]);
-    while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
+    while (!s.destroyed && buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
       const frame = buf.subarray(4, 4 + buf.readInt32BE(0));
       buf = buf.subarray(4 + frame.length);
       const h = parseRequestHeader(frame);
-      if (h.apiKey !== 1) continue;
-      const req = decodeRequest(1, h.apiVersion, frame, h.bodyOffset);
-      const lane = h.clientId ?? '';
-      if (!asked.has(lane)) asked.set(lane, new Set());
-      for (const t of req.topics) for (const p of t.partitions) asked.get(lane)!.add(`${t.topic}-${p.partition}`);
-      s.destroy();
-      return;
+      if (h.apiKey === 1) onFetch(decodeRequest(1, h.apiVersion, frame, h.bodyOffset), h);
     }
   });
   s.on('error', () => {});
+}
+
+const server = createServer((s) => {
+  sockets.push(s);
+  onFetchRequests(s, (req, h) => {
+    const lane = h.clientId ?? '';
+    if (!asked.has(lane)) asked.set(lane, new Set());
+    for (const t of req.topics) for (const p of t.partitions) asked.get(lane)!.add(`${t.topic}-${p.partition}`);
+    s.destroy();
+  });
 });
 
 function fakePartition(topic: string, index: number): Partition {
@@ -79,29 +83,17 @@ describe('ReplicaFetcher fetch sessions', () => {
   test('a replica re-created under the same topic and index stays in the leader\'s session (never named and forgotten in one fetch)', async () => {
     const requests: Array<{ epoch: number; named: string[]; forgotten: string[] }> = [];
     const session = new Set<string>();
-    const leader = createServer((s) => {
-      let buf = Buffer.alloc(0);
-      s.on('data', (chunk) => {
-        buf = Buffer.concat([buf, chunk]);
-        while (buf.length >= 4 && buf.length >= 4 + buf.readInt32BE(0)) {
-          const frame = buf.subarray(4, 4 + buf.readInt32BE(0));
-          buf = buf.subarray(4 + frame.length);
-          const h = parseRequestHeader(frame);
-          if (h.apiKey !== 1) continue;
-          const req = decodeRequest(1, h.apiVersion, frame, h.bodyOffset);
-          const named = req.topics.flatMap((t) => t.partitions.map((p) => `${t.topic}-${p.partition}`));
-          const forgotten = req.forgottenTopicsData.flatMap((t) => t.partitions.map((p) => `${t.topic}-${p}`));
-          requests.push({ epoch: req.sessionEpoch, named, forgotten });
-          if (req.sessionEpoch === 0) session.clear();
-          for (const n of named) session.add(n);
-          for (const n of forgotten) session.delete(n);
-          setTimeout(() => {
-            if (!s.destroyed) s.write(Buffer.concat(encodeResponse(1, h.apiVersion, h.correlationId, { throttleTimeMs: 0, errorCode: 0, sessionId: 7, responses: [] })));
-          }, 100);
-        }
-      });
-      s.on('error', () => {});
-    });
+    const leader = createServer((s) => onFetchRequests(s, (req, h) => {
+      const named = req.topics.flatMap((t) => t.partitions.map((p) => `${t.topic}-${p.partition}`));
+      const forgotten = req.forgottenTopicsData.flatMap((t) => t.partitions.map((p) => `${t.topic}-${p}`));
+      requests.push({ epoch: req.sessionEpoch, named, forgotten });
+      if (req.sessionEpoch === 0) session.clear();
+      for (const n of named) session.add(n);
+      for (const n of forgotten) session.delete(n);
+      setTimeout(() => {
+        if (!s.destroyed) s.write(Buffer.concat(encodeResponse(1, h.apiVersion, h.correlationId, { throttleTimeMs: 0, errorCode: 0, sessionId: 7, responses: [] })));
+      }, 100);
+    }));
     await new Promise<void>((r) => leader.listen(0, '127.0.0.1', r));
     const fetcher = new ReplicaFetcher({
       nodeId: 1, leaderId: 0, host: '127.0.0.1', port: (leader.address() as { port: number }).port, maxWaitMs: 100, maxBytes: 1 << 20,
