@@ -44,7 +44,7 @@ Flags:
   --warmup-records N      unmeasured produce run first, to warm JIT and page cache (default: 200000; 0 = none)
   --latency-rate R        records/s of the fixed-rate latency run (default: 10000)
   --latency-records N     records in the fixed-rate latency run (default: 150000; 0 = skip it)
-  --repeat N              runs of each measured produce case (default: 2)
+  --repeat N              runs of each measured produce and consume case (default: 2)
   --startup-runs N        times each broker is started (and stopped again) to time start-up;
                           the last start gets the load (default: 3)
   --aggregate HOW         which of the repeats the table shows: best (highest throughput, lowest

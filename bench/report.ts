@@ -3,7 +3,7 @@
  * the Brook/Kafka ratio and the target from the issue, rendered as a Markdown table (printed
  * and pasted into docs/benchmarks.md) and kept in the results JSON.
  */
-import type { LoadResult, ProduceRun } from './scenarios.ts';
+import type { ConsumeRun, LoadResult, ProduceRun } from './scenarios.ts';
 import type { Acks, BenchOptions } from './options.ts';
 
 const MIB = 1024 ** 2;
@@ -52,16 +52,23 @@ function median(values: number[]): number | undefined {
 type Better = 'higher' | 'lower';
 type ProduceCase = { pick: (f: (r: ProduceRun) => number, better: Better) => number | undefined };
 
-function produceCase(report: BrokerReport | undefined, acks: Acks, mode: ProduceRun['mode'], aggregate: BenchOptions['aggregate']): ProduceCase {
-  const runs = report?.load?.produce.filter((r) => r.acks === acks && r.mode === mode) ?? [];
-  return {
-    pick: (f, better) => {
-      const values = runs.map(f);
-      if (values.length === 0) return undefined;
-      if (aggregate === 'median') return median(values);
-      return better === 'higher' ? Math.max(...values) : Math.min(...values);
-    },
+function pickOf<R>(runs: R[], aggregate: BenchOptions['aggregate']) {
+  return (f: (r: R) => number, better: Better): number | undefined => {
+    const values = runs.map(f);
+    if (values.length === 0) return undefined;
+    if (aggregate === 'median') return median(values);
+    return better === 'higher' ? Math.max(...values) : Math.min(...values);
   };
+}
+
+function produceCase(report: BrokerReport | undefined, acks: Acks, mode: ProduceRun['mode'], aggregate: BenchOptions['aggregate']): ProduceCase {
+  return { pick: pickOf(report?.load?.produce.filter((r) => r.acks === acks && r.mode === mode) ?? [], aggregate) };
+}
+
+/** The consume repetitions, picked as produceCase picks (a results file of before session 10 holds one run, not a list). */
+function consumeCase(report: BrokerReport | undefined, aggregate: BenchOptions['aggregate']) {
+  const consume = report?.load?.consume as ConsumeRun[] | ConsumeRun | undefined;
+  return pickOf(Array.isArray(consume) ? consume : consume ? [consume] : [], aggregate);
 }
 
 function row(metric: string, unit: string, kafka: number | undefined, brook: number | undefined, target?: Target): ComparisonRow {
@@ -97,12 +104,12 @@ export function compare(options: BenchOptions, kafka: BrokerReport | undefined, 
     );
   }
   if (options.consumer !== 'none') {
-    const kc = kafka?.load?.consume;
-    const bc = brook?.load?.consume;
+    const kc = consumeCase(kafka, options.aggregate);
+    const bc = consumeCase(brook, options.aggregate);
     rows.push(
-      row('consume throughput (fetch phase)', 'records/s', kc?.summary.fetchRecordsPerSec, bc?.summary.fetchRecordsPerSec),
-      row('consume throughput (fetch phase)', 'MiB/s', kc?.summary.fetchMibPerSec, bc?.summary.fetchMibPerSec),
-      row('broker CPU per GiB consumed', 'CPU s/GiB', kc?.cpuSecondsPerGiB, bc?.cpuSecondsPerGiB),
+      row('consume throughput (fetch phase)', 'records/s', kc((r) => r.summary.fetchRecordsPerSec, 'higher'), bc((r) => r.summary.fetchRecordsPerSec, 'higher')),
+      row('consume throughput (fetch phase)', 'MiB/s', kc((r) => r.summary.fetchMibPerSec, 'higher'), bc((r) => r.summary.fetchMibPerSec, 'higher')),
+      row('broker CPU per GiB consumed', 'CPU s/GiB', kc((r) => r.cpuSecondsPerGiB, 'lower'), bc((r) => r.cpuSecondsPerGiB, 'lower')),
     );
   }
   const mib = (b: number | undefined): number | undefined => (b === undefined ? undefined : b / MIB);

@@ -43,14 +43,19 @@ export type ProduceRun = RunCost & {
   summary: ProducerSummary;
 };
 
-export type ConsumeRun = RunCost & { summary: ConsumerSummary };
+export type ConsumeRun = RunCost & {
+  /** 1-based repetition number (--repeat). */
+  round: number;
+  summary: ConsumerSummary;
+};
 
 export type RunFailure = { stage: string; message: string; brokerAlive: boolean; brokerOutput: string };
 
 export type LoadResult = {
   topicCreateSeconds: number | undefined;
   produce: ProduceRun[];
-  consume: ConsumeRun | undefined;
+  /** One per --repeat; results written before session 10 hold a single run here, not a list. */
+  consume: ConsumeRun[];
   failures: RunFailure[];
 };
 
@@ -65,7 +70,7 @@ function sleep(ms: number): Promise<void> {
 
 export async function runLoad(broker: RunningBroker, options: BenchOptions, consume: boolean,
   log: (line: string) => void): Promise<LoadResult> {
-  const result: LoadResult = { topicCreateSeconds: undefined, produce: [], consume: undefined, failures: [] };
+  const result: LoadResult = { topicCreateSeconds: undefined, produce: [], consume: [], failures: [] };
   const tag = `[${broker.name}]`;
 
   /** Runs a stage; on error records it and reports false. */
@@ -157,18 +162,20 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
     }
   }
 
-  if (consume) {
-    const acks = options.acks.includes('1') ? '1' : options.acks[0];
-    await stage(`consume ${topicName(acks)}`, async () => {
+  const acks = options.acks.includes('1') ? '1' : options.acks[0];
+  for (let round = 1; consume && round <= options.repeat; round++) {
+    const of = options.repeat > 1 ? ` (${round}/${options.repeat})` : '';
+    await stage(`consume ${topicName(acks)}${of}`, async () => {
       const m = await measured(options.records * options.recordSize, async () => {
+        // a new group each round: every round reads the topic from its start
         const run = await runToolOrThrow(toolClasses.consumerPerf, ['--bootstrap-server', broker.bootstrap,
           '--topic', topicName(acks), '--messages', String(options.records), '--group', `bench-consumer-${Date.now()}`,
-          '--timeout', '30000'], (line) => log(`${tag} consume: ${line}`), Math.max(180_000, (options.records / 5000) * 10_000));
+          '--timeout', '30000'], (line) => log(`${tag} consume${of}: ${line}`), Math.max(180_000, (options.records / 5000) * 10_000));
         return { value: parseConsumerSummary(run.stdout), toolCpuSeconds: run.cpuSeconds };
       });
       if (m.value.records < options.records) throw new Error(`consumed ${m.value.records} of ${options.records} records`);
-      result.consume = { summary: m.value, ...costOf(m) };
-      log(`${tag} consume: ${fmt(m.value.fetchRecordsPerSec)} rec/s (fetch phase), broker CPU ${m.cpuSeconds.toFixed(1)} s`);
+      result.consume.push({ round, summary: m.value, ...costOf(m) });
+      log(`${tag} consume${of}: ${fmt(m.value.fetchRecordsPerSec)} rec/s (fetch phase), broker CPU ${m.cpuSeconds.toFixed(1)} s`);
     });
   }
   return result;
