@@ -59,8 +59,8 @@ export interface LoadedLog {
 }
 
 /** The log of a directory created empty just now: one empty segment at offset 0, nothing read. */
-export function newLog(dir: string, now: number): LoadedLog {
-  return { segments: [LogSegment.create(dir, 0n, now)], startOffset: 0n, recoveryPoint: 0n, firstDirty: 0n };
+export async function newLog(dir: string, now: number): Promise<LoadedLog> {
+  return { segments: [await LogSegment.createInNewDir(dir, 0n, now)], startOffset: 0n, recoveryPoint: 0n, firstDirty: 0n };
 }
 
 /** Recovers `dir` (see the top of this file), filling `producers` and `epochs`. Closes what it opened if it fails. */

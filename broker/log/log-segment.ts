@@ -26,6 +26,7 @@
  * recovery rebuild all of them.
  */
 import fs from 'node:fs';
+import { promisify } from 'node:util';
 import { KafkaError } from '../errors.ts';
 import {
   type BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD, LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, readBatchHeader, lastOffsetOf,
@@ -58,6 +59,8 @@ export interface ReadSlice {
   /** Offset after the last batch returned (== firstOffset when empty). */
   readonly nextOffset: bigint;
 }
+
+const openFile = promisify(fs.open);
 
 export class LogSegment {
   readonly dir: string;
@@ -110,6 +113,16 @@ export class LogSegment {
     const fd = fs.openSync(file, 'w+');
     for (const f of [offsetIndexFile(dir, baseOffset), timeIndexFile(dir, baseOffset)]) fs.rmSync(f, { force: true });
     return new LogSegment(dir, baseOffset, fd, now, TransactionIndex.create(txnIndexFile(dir, baseOffset)));
+  }
+
+  /**
+   * A new, empty segment in a directory made empty just now (no stale index to remove), its file
+   * created on libuv's pool: creating an inode costs 0.1-1 ms of kernel time on ext4 here (more
+   * right after many deletions), which the event loop does not wait for when many topics are created.
+   */
+  static async createInNewDir(dir: string, baseOffset: bigint, now: number): Promise<LogSegment> {
+    const fd = await openFile(logFile(dir, baseOffset), 'w+');
+    return new LogSegment(dir, baseOffset, fd, now, TransactionIndex.absent(txnIndexFile(dir, baseOffset)));
   }
 
   /** A new, empty segment written to `<base>.log.cleaned` (the log cleaner's output). */

@@ -82,7 +82,7 @@ export class PartitionLog {
     try {
       let loaded: LoadedLog;
       if (opts.fresh) {
-        loaded = newLog(dir, log.clock());
+        loaded = await newLog(dir, log.clock());
       } else {
         await fs.promises.mkdir(dir, { recursive: true });
         loaded = loadLog(dir, config, log.clock(), log.producers, log.epochs);

@@ -57,8 +57,11 @@ export class TransactionIndex {
   /** A new, empty index of a new segment (any stale file of that name is removed). */
   static create(file: string): TransactionIndex {
     fs.rmSync(file, { force: true });
-    return new TransactionIndex(file, true);
+    return TransactionIndex.absent(file);
   }
+
+  /** A new, empty index whose file is known not to exist (its segment's directory was just made). */
+  static absent(file: string): TransactionIndex { return new TransactionIndex(file, true); }
 
   /** An index kept in memory until writeAtomically() (a cleaned segment's). */
   static inMemory(file: string): TransactionIndex { return new TransactionIndex(file, false); }
