@@ -8,12 +8,18 @@
  * (utime + stime from /proc) the broker, kube-apiserver and Kafka spent while the topics were
  * created: steadier than wall time on a machine other jobs load.
  *
- *   npm run bench:topics [-- --topics 1000] [--systems brook,kafka] [--brook-cpu-prof DIR]
+ *   npm run bench:topics [-- --topics 1000] [--systems brook,kafka] [--wait-s S] [--brook-cpu-prof DIR]
  *
  * --brook-cpu-prof DIR runs the Brook broker under `node --cpu-prof` (profile written to DIR on
  * exit; `node bench/cpu-profile-summary.ts DIR/*.cpuprofile`). The broker's pid is printed so
  * that `strace -c -f -p PID` can be attached during the run. --apiserver-pprof FILE writes a
  * 10 s CPU profile of kube-apiserver taken while the topics are created (`go tool pprof -top FILE`).
+ *
+ * Both systems' data directories are removed at the very end, not between the two runs: on the
+ * ext4 disks here, creating a file within a minute or so of many deletions costs up to ~1 ms of
+ * kernel CPU (ext4's inode allocator skips recently deleted inodes, `recently_deleted` in a
+ * profile) against ~0.1 ms otherwise, so a run right after a removal pays for it. For the same
+ * reason, leave a minute after other runs before a measured one (`--wait-s`, default 0).
  */
 import { spawn } from 'node:child_process';
 import https from 'node:https';
@@ -27,12 +33,15 @@ import { startApiServer, kubectl } from '../test/k8s/envtest.ts';
 import { KAFKA_HEAP_OPTS, startKafka } from './brokers.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
-const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' }, 'apiserver-pprof': { type: 'string' } } });
+const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' }, 'apiserver-pprof': { type: 'string' }, 'wait-s': { type: 'string' } } });
 const N = Number(values.topics ?? 1000);
 const systems = new Set((values.systems ?? 'brook,kafka').split(','));
 const cpuProfDir = values['brook-cpu-prof'];
 const apiserverPprof = values['apiserver-pprof'];
 const BATCH = 100;
+const waitS = Number(values['wait-s'] ?? 0);
+/** Data directories, removed once both systems have run (see the top). */
+const removeAtEnd: string[] = [];
 const root = join(import.meta.dirname, '..');
 
 async function createTopics(bootstrap: string, prefix: string): Promise<number> {
@@ -114,15 +123,24 @@ async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; reque
     }
   } finally {
     await api.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    removeAtEnd.push(dataDir);
   }
 }
+
+async function settle(): Promise<void> {
+  if (waitS <= 0) return;
+  process.stderr.write(`[topics] waiting ${waitS} s (--wait-s)\n`);
+  await new Promise((r) => setTimeout(r, waitS * 1000));
+}
+
+await settle();
 const brook = systems.has('brook') ? await benchBrook() : null;
 
 // ---- Apache Kafka
 let kafkaMs = 0;
 let kafkaCpuS = 0;
 if (systems.has('kafka')) {
+  if (brook) await settle();
   process.stderr.write('[topics] starting Kafka\n');
   const kafka = await startKafka({ heapOpts: KAFKA_HEAP_OPTS });
   try {
@@ -131,8 +149,10 @@ if (systems.has('kafka')) {
     kafkaCpuS = cpuSeconds(kafka.pid) - cpu0;
   } finally {
     await kafka.stop();
+    removeAtEnd.push(kafka.workDir);
   }
 }
+for (const dir of removeAtEnd) rmSync(dir, { recursive: true, force: true });
 
 process.stdout.write(`create ${N} topics (1 partition, RF 1) through the Kafka admin API, batches of ${BATCH}:\n`);
 if (brook) process.stdout.write(`  Brook on the Kubernetes store: ${(brook.ms / 1000).toFixed(1)} s (${(N / (brook.ms / 1000)).toFixed(0)} topics/s), ${brook.writesPerTopic.toFixed(2)} API server writes per topic, ${brook.requestsPerTopic.toFixed(2)} requests of any verb; CPU: broker ${brook.brokerCpuS.toFixed(2)} s, kube-apiserver ${brook.apiserverCpuS.toFixed(2)} s\n`);
