@@ -15,11 +15,13 @@
  * that `strace -c -f -p PID` can be attached during the run. --apiserver-pprof FILE writes a
  * 10 s CPU profile of kube-apiserver taken while the topics are created (`go tool pprof -top FILE`).
  *
- * Both systems' data directories are removed at the very end, not between the two runs: on the
- * ext4 disks here, creating a file within a minute or so of many deletions costs up to ~1 ms of
- * kernel CPU (ext4's inode allocator skips recently deleted inodes, `recently_deleted` in a
- * profile) against ~0.1 ms otherwise, so a run right after a removal pays for it. For the same
- * reason, leave a minute after other runs before a measured one (`--wait-s`, default 0).
+ * Both systems' data directories are removed at the very end, not between the two runs. The
+ * disks here are ext4 without a journal, whose inode allocator avoids reusing inodes deleted in
+ * the last minute (up to five while their inode table block is not yet written back), and scans
+ * past them (`recently_deleted` in a kernel profile): creating a file soon after many deletions
+ * cost up to ~1 ms of kernel CPU, against ~0.1 ms otherwise, so a run right after a removal pays for it.
+ * `--wait-s S` (default 0) waits S seconds once each system has started, before its topics are
+ * created: that also lets kube-apiserver and the broker finish their start-up work.
  */
 import { spawn } from 'node:child_process';
 import https from 'node:https';
@@ -104,6 +106,7 @@ async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; reque
     });
     process.stderr.write(`[topics] brook broker pid ${broker.pid}\n`);
     try {
+      await settle({ broker: broker.pid!, 'kube-apiserver': api.apiserverPid });
       const before = await topicRequests(api.server, api.token, api.caData);
       const cpu0 = cpuSeconds(broker.pid!);
       const apiCpu0 = cpuSeconds(api.apiserverPid);
@@ -127,23 +130,26 @@ async function benchBrook(): Promise<{ ms: number; writesPerTopic: number; reque
   }
 }
 
-async function settle(): Promise<void> {
+/** Waits --wait-s with the system started, printing the CPU seconds its processes used meanwhile. */
+async function settle(pids: Record<string, number>): Promise<void> {
   if (waitS <= 0) return;
   process.stderr.write(`[topics] waiting ${waitS} s (--wait-s)\n`);
+  const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
   await new Promise((r) => setTimeout(r, waitS * 1000));
+  const used = Object.entries(pids).map(([name, pid]) => `${name} ${(cpuSeconds(pid) - before[name]!).toFixed(2)} s`);
+  process.stderr.write(`[topics] CPU while waiting: ${used.join(', ')}\n`);
 }
 
-await settle();
 const brook = systems.has('brook') ? await benchBrook() : null;
 
 // ---- Apache Kafka
 let kafkaMs = 0;
 let kafkaCpuS = 0;
 if (systems.has('kafka')) {
-  if (brook) await settle();
   process.stderr.write('[topics] starting Kafka\n');
   const kafka = await startKafka({ heapOpts: KAFKA_HEAP_OPTS });
   try {
+    await settle({ kafka: kafka.pid });
     const cpu0 = cpuSeconds(kafka.pid);
     kafkaMs = await createTopics(kafka.bootstrap, 'kafka');
     kafkaCpuS = cpuSeconds(kafka.pid) - cpu0;
