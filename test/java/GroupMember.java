@@ -29,6 +29,9 @@ import org.apache.kafka.common.serialization.StringDeserializer;
  * usage: GroupMember bootstrap topic group protocol clientId [extra consumer props key=value ...]
  */
 public class GroupMember {
+  /** Set once stdin has ended: the member leaves. */
+  private static volatile boolean stopping = false;
+
   private static synchronized void say(String line) {
     System.out.println(line);
     System.out.flush();
@@ -60,6 +63,7 @@ public class GroupMember {
       try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in))) {
         while (in.readLine() != null) { /* wait for the end */ }
       } catch (Exception e) { /* treat as the end */ }
+      stopping = true;
       consumer.wakeup();
     });
     stdin.setDaemon(true);
@@ -82,7 +86,9 @@ public class GroupMember {
           if (!lost.isEmpty()) say("lost " + partitions(lost));
         }
       });
-      while (true) {
+      // The wakeup may land in a commitSync (the loop's or the revocation callback's) instead of
+      // in poll; the flag still ends the loop then.
+      while (!stopping) {
         ConsumerRecords<String, String> records = consumer.poll(Duration.ofMillis(200));
         if (records.isEmpty()) continue;
         StringBuilder out = new StringBuilder();
@@ -93,6 +99,8 @@ public class GroupMember {
         System.out.flush();
         try {
           consumer.commitSync();
+        } catch (WakeupException e) {
+          throw e;
         } catch (Exception e) {
           say("commit-failed " + e);
         }
@@ -100,6 +108,19 @@ public class GroupMember {
     } catch (WakeupException e) {
       // stdin closed: leave the group
     } finally {
+      // what was consumed is committed before leaving, also when the wakeup cut the last commit short
+      // (a commitSync meeting a wakeup still pending throws it; the second one commits)
+      for (int attempt = 0; stopping && attempt < 2; attempt++) {
+        try {
+          consumer.commitSync();
+          break;
+        } catch (WakeupException e) {
+          // the pending wakeup, consumed: once more
+        } catch (Exception e) {
+          say("commit-failed " + e);
+          break;
+        }
+      }
       consumer.close();
       say("closed");
     }
