@@ -17,8 +17,8 @@ import { join } from 'node:path';
 import { repoRoot } from '../harness/paths.ts';
 import { AckedLoad, missingAcks } from './acked-load.ts';
 import {
-  brokerPods, createNamespace, deleteBrookObjects, deleteNamespace, externalListener, getJson, helm, images, kubeconfig, kubectl, ok, podReady,
-  topicPartitions, uniqueName, waitClusterReady, waitFor, watchBrokerPods, type Pod,
+  brokerPods, createNamespace, deleteBrookObjects, deleteNamespace, externalListener, getJson, helm, images, kubectl, ok, podReady,
+  topicPartitions, uniqueName, waitClusterReady, waitFor, watchBrokerAvailability, type Pod,
 } from './kube.ts';
 
 const CHART = join(repoRoot, 'charts', 'brook-operator');
@@ -148,31 +148,14 @@ describe('Brook under failure on Kubernetes (KUBECONFIG)', () => {
     const uids = new Map(initial.map((p) => [p.metadata.name, (p.metadata as { uid?: string }).uid]));
 
     // Watch the broker pods: unavailable = not Ready, terminating, or missing.
-    const state = new Map<string, boolean>();
-    let armed = false;
-    let maxUnavailable = 0;
-    const unavailableLog: string[] = [];
-    let watchError: unknown;
-    const watch = await watchBrokerPods(ns, CLUSTER,
-      (type, pod) => {
-        if (type === 'DELETED') state.delete(pod.metadata.name);
-        else state.set(pod.metadata.name, podReady(pod) && !pod.metadata.deletionTimestamp);
-        const available = [...state.values()].filter(Boolean).length;
-        if (!armed && available === BROKERS) armed = true;
-        if (armed) {
-          const unavailable = BROKERS - available;
-          if (unavailable > maxUnavailable) maxUnavailable = unavailable;
-          if (unavailable > 0) unavailableLog.push(`${new Date().toISOString()} ${type} ${pod.metadata.name}: ${unavailable} unavailable`);
-        }
-      },
-      (err) => { watchError = err; });
+    const availability = await watchBrokerAvailability(ns, CLUSTER, BROKERS);
 
     const runId = uniqueName('roll');
     const load = new AckedLoad({ bootstrap: external.bootstrap, topic: TOPIC, partitions: [0, 1, 2], runId });
     await load.start();
     let rolledMs = 0;
     try {
-      await waitFor('the pod watch synced and acks on every partition', ns, 60_000, async () => (armed && [0, 1, 2].every((p) => load.acked(p).length >= 10) ? true : undefined));
+      await waitFor('the pod watch synced and acks on every partition', ns, 60_000, async () => (availability.armed() && [0, 1, 2].every((p) => load.acked(p).length >= 10) ? true : undefined));
       const started = Date.now();
       ok(await kubectl(['patch', `clusters.brook.dev/${CLUSTER}`, '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { config: { 'log.retention.ms': '259200000' } } })]));
       // Every broker pod replaced (new uid), Ready, and the StatefulSet's pods all at its update revision.
@@ -194,14 +177,14 @@ describe('Brook under failure on Kubernetes (KUBECONFIG)', () => {
       });
     } finally {
       await load.stop();
-      watch.stop();
+      availability.stop();
     }
-    report('max brokers unavailable during the roll', String(maxUnavailable));
+    report('max brokers unavailable during the roll', String(availability.maxUnavailable()));
     report('producer errors by type during the roll', JSON.stringify(Object.fromEntries(load.errors)));
-    if (watchError) throw new Error(`the pod watch failed: ${String(watchError)}`);
+    availability.check();
     // Each broker went down (it was rolled) and never two at once.
-    expect(maxUnavailable).toBe(1);
-    expect(unavailableLog.filter((l) => / 2 unavailable| 3 unavailable/.test(l))).toEqual([]);
+    expect(availability.maxUnavailable()).toBe(1);
+    expect(availability.log().filter((l) => / 2 unavailable| 3 unavailable/.test(l))).toEqual([]);
     expect(load.errors.get('NOT_ENOUGH_REPLICAS') ?? 0).toBe(0);
     expect(load.errors.get('NOT_ENOUGH_REPLICAS_AFTER_APPEND') ?? 0).toBe(0);
     expect(load.acks.length).toBeGreaterThan(60);

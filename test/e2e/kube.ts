@@ -214,7 +214,7 @@ export async function topicPartitions(ns: string, topic: string): Promise<TopicP
  * server closes the stream; either way this watches again from the last resourceVersion seen,
  * so a quiet stretch before a roll does not lose the roll's events. Other errors go to `onError`.
  */
-export async function watchBrokerPods(ns: string, cluster: string,
+async function watchBrokerPods(ns: string, cluster: string,
   onEvent: (type: string, pod: Pod & { metadata: { deletionTimestamp?: string; resourceVersion?: string } }) => void,
   onError: (err: unknown) => void): Promise<{ stop(): void }> {
   const kc = new KubeConfig();
