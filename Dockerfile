@@ -1,6 +1,14 @@
 # Brook: one image, two entrypoints: `brook broker` (the default) and `brook operator`. Node 24 runs the TypeScript sources
-# directly (type stripping), so there is no build stage beyond installing production packages.
+# directly (type stripping); the one thing built is the native add-on (sendfile for Fetch: broker/native/), with the C
+# compiler of the full node image.
 ARG BASE_IMAGE=node:24-slim
+ARG BUILD_IMAGE=node:24
+
+FROM ${BUILD_IMAGE} AS native
+WORKDIR /app
+COPY scripts/build-native.mjs ./scripts/
+COPY broker/native/brook_native.c ./broker/native/
+RUN node scripts/build-native.mjs --require
 
 FROM ${BASE_IMAGE} AS deps
 WORKDIR /app
@@ -16,6 +24,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY bin ./bin
 COPY broker ./broker
+COPY --from=native /app/broker/native/build ./broker/native/build
 COPY operator ./operator
 RUN useradd --system --uid 10001 --home-dir /var/lib/brook brook \
  && mkdir -p /var/lib/brook && chown brook /var/lib/brook

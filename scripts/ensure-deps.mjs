@@ -3,7 +3,8 @@
 // Runs on whatever Node the machine has (it is plain JavaScript); npm scripts after it run on the
 // Node 24 that the `node` devDependency puts in node_modules/.bin.
 //
-//   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed)
+//   node scripts/ensure-deps.mjs          npm packages (npm ci when the lock changed), and Brook's native
+//                                         add-on (scripts/build-native.mjs; skipped with a warning without a C compiler)
 //   node scripts/ensure-deps.mjs --test   also kcat (Debian), the Apache Kafka jars and Kafka Connect's (Maven Central), and
 //                                         kube-apiserver + etcd built with Go (test/k8s/build.mjs),
 //                                         helm built with Go (test/helm/build.mjs), promtool (Debian prometheus),
@@ -21,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureCertManager, ensureClusterBinaries, ensureK8sBinaries } from '../test/k8s/build.mjs';
 import { ensureHelm } from '../test/helm/build.mjs';
 import { cacheDir } from './cache-dir.mjs';
+import { buildNative } from './build-native.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wantTest = process.argv.includes('--test');
@@ -125,6 +127,9 @@ function ensureClusterPackages() {
 
 try {
   ensureNpm();
+  // the tests cover the zero-copy Fetch path, so they need the add-on (and a C compiler for it)
+  if (wantTest && !has('cc') && !has('gcc')) aptInstall(['gcc', 'libc6-dev']);
+  buildNative({ required: wantTest });
   if (wantTest) {
     ensureKcat();
     ensureKafkaJars();

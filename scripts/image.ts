@@ -28,6 +28,7 @@ import {
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache-dir.mjs';
+import { buildNative } from './build-native.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const thisFile = fileURLToPath(import.meta.url);
@@ -259,6 +260,8 @@ export const BROOK_CMD = ['broker', '--listen', '0.0.0.0:9092', '--data-dir', '/
 
 export function buildBrookImage(): BuiltImage {
   const started = Date.now();
+  // the add-on is a project file of the image, built on this host as the Dockerfile's native stage builds it
+  buildNative({ required: true });
   const files = appFiles();
   const node = projectNode();
   const nodeVersion = sh(node, ['--version'], { quiet: true }).trim();

@@ -1,0 +1,37 @@
+/**
+ * Brook's native add-on (brook_native.c, built into build/brook_native.node by
+ * scripts/build-native.mjs, which `npm start`, `npm test` and the image run): sendfile(2) from a
+ * log segment to a client's socket, off the event loop. Without the add-on (no C compiler where
+ * Brook was installed) `sendFileBinding` is null and Fetch responses are read into memory and
+ * written, as on a TLS listener; `nativeUnavailableReason` says why.
+ */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+/** code: 0 sent; -1 the file ended before `length` bytes; else an errno (ECANCELED when cancelled). */
+export type SendFileCallback = (code: number, bytesSent: number) => void;
+
+export interface SendFileBinding {
+  /** Sends `length` bytes of `fileFd` from `position` to `socketFd`; the callback runs once. */
+  sendFile(socketFd: number, fileFd: number, position: number, length: number, callback: SendFileCallback): SendFileHandle;
+  /** Ends the transfer early; its callback then gets ECANCELED (unless it had already ended). */
+  cancel(handle: SendFileHandle): void;
+}
+
+export type SendFileHandle = { readonly __brookSendFile: unique symbol };
+
+/** The file's end came before the region's (it was truncated under the transfer). */
+export const SEND_FILE_SHORT = -1;
+
+export const NATIVE_ADDON_PATH = join(import.meta.dirname, 'build', 'brook_native.node');
+
+let binding: SendFileBinding | null = null;
+let reason: string | null = null;
+try {
+  binding = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as SendFileBinding;
+} catch (err) {
+  reason = `${NATIVE_ADDON_PATH} could not be loaded (${(err as Error).message.split('\n')[0]}); run node scripts/build-native.mjs`;
+}
+
+export const sendFileBinding: SendFileBinding | null = binding;
+export const nativeUnavailableReason: string | null = reason;
