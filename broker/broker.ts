@@ -43,6 +43,7 @@ import type { ScramCredential, ScramCredentials, ScramMechanism } from './securi
 import type { Endpoint, ListenerPlan } from './listeners.ts';
 import type { ListenerEndpoint } from './metadata/index.ts';
 import type { BrokerEndpoint, BrokerServices } from './handlers/services.ts';
+import { nativeUnavailableReason } from './native/index.ts';
 
 export type { Endpoint } from './listeners.ts';
 
@@ -131,6 +132,9 @@ export class Broker implements BrokerServices {
     this.batchCrc = new BatchCrcPool(crcThreadsFor(this.settings.int('brook.worker.threads')));
     this.store = opts.store;
     this.log = opts.logger ?? createLogger(`broker-${opts.nodeId}`);
+    if (this.settings.bool('brook.fetch.sendfile') && nativeUnavailableReason !== null) {
+      this.log.warn(`brook.fetch.sendfile: fetched records are read into memory, not sent from the page cache: ${nativeUnavailableReason}`);
+    }
     this.clock = opts.clock ?? Date.now;
     this.logs = new LogManager({ dataDir: opts.dataDir, logger: this.log, clock: this.clock });
     const plan = opts.listeners ?? resolveListeners({

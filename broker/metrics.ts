@@ -66,6 +66,7 @@ export class BrokerMetrics {
   readonly registry = new Registry();
   readonly bytesIn: Counter<'topic'>;
   readonly bytesOut: Counter<'topic'>;
+  readonly fetchBytesSent: Counter<'path'>;
   readonly recordsIn: Counter<'topic'>;
   readonly produceErrors: Counter<'topic' | 'error'>;
   readonly requests: Counter<'api'>;
@@ -91,6 +92,7 @@ export class BrokerMetrics {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 10 });
     this.bytesIn = new Counter({ name: 'brook_topic_bytes_in_total', help: 'Record-batch bytes appended by producers, per topic.', labelNames: ['topic'], registers: [r] });
     this.bytesOut = new Counter({ name: 'brook_topic_bytes_out_total', help: 'Record-batch bytes returned to fetchers, per topic.', labelNames: ['topic'], registers: [r] });
+    this.fetchBytesSent = new Counter({ name: 'brook_fetch_record_bytes_total', help: 'Record-batch bytes put in Fetch responses, by how: sendfile (from the page cache, brook.fetch.sendfile) or read (into memory, then written).', labelNames: ['path'], registers: [r] });
     this.recordsIn = new Counter({ name: 'brook_topic_records_in_total', help: 'Records appended by producers, per topic.', labelNames: ['topic'], registers: [r] });
     this.produceErrors = new Counter({ name: 'brook_produce_errors_total', help: 'Partitions rejected in produce requests, by Kafka error name.', labelNames: ['topic', 'error'], registers: [r] });
     this.requests = new Counter({ name: 'brook_requests_total', help: 'Requests handled, per API.', labelNames: ['api'], registers: [r] });

@@ -14,7 +14,7 @@
  */
 import { Reader, Writer, compileStruct } from '../protocol/codec.ts';
 import type { CompiledStruct } from '../protocol/codec.ts';
-import type { FieldSpec } from '../protocol/index.ts';
+import { buffersOnly, type FieldSpec } from '../protocol/index.ts';
 
 /** The int16 version a record key or value starts with. */
 export function recordVersion(record: Buffer): number { return record.readInt16BE(0); }
@@ -39,7 +39,7 @@ export class RecordSchema<T> {
     w.buf.writeInt16BE(version, w.pos);
     w.pos += 2;
     this.struct(schemaVersion).encode(w, value);
-    return Buffer.concat(w.finish());
+    return Buffer.concat(buffersOnly(w.finish(), `${this.name} record`));
   }
 
   /** A record of this schema, its fields read at `schemaVersion` (default: the record's version). */

@@ -17,11 +17,16 @@
  * the response's chunks with one writev), and the connection gives the buffers back to the pool
  * once the socket has taken them. A read this handler throws away (the minBytes wait reads
  * again) is given back here.
+ *
+ * On a connection that sends files (plain TCP with the native add-on, `brook.fetch.sendfile`),
+ * consumers' and followers' records are not read at all where their bounds are known without
+ * reading (LogSegment.locate): the response carries FileRegions of the segment files, which the
+ * connection sends from the page cache with sendfile(2), and releases (their segments) once sent.
  */
 import { ErrorCode, KafkaError, errorCodeOf } from '../errors.ts';
 import type { Partition } from '../partition.ts';
 import { fetchReadBuffers } from '../log/index.ts';
-import { ZERO_UUID } from '../protocol/index.ts';
+import { FileRegion, ZERO_UUID, type Chunk } from '../protocol/index.ts';
 import { isThrottledReplica } from '../replication/index.ts';
 import { AclOperation, allowed, clusterAllowed, ResourceType } from './authz.ts';
 import { FINAL_EPOCH, INITIAL_EPOCH, type FetchPartitionRequest, type FetchSession, type SessionPartition } from './fetch-sessions.ts';
@@ -49,7 +54,7 @@ export interface Target {
 interface Wanted { topic: string; topicId: string; request: FetchPartitionRequest; cached?: SessionPartition }
 
 const READ_UNCOMMITTED = 0;
-const EMPTY: Buffer[] = [];
+const EMPTY: Chunk[] = [];
 
 export const fetchHandler: ApiHandler<1> = {
   apiKey: 1,
@@ -89,7 +94,7 @@ export const fetchHandler: ApiHandler<1> = {
     const maxBytes = req.maxBytes > 0 ? Math.min(req.maxBytes, brokerMax) : brokerMax;
     if (replicaId >= 0) recordFollowerFetches(broker, replicaId, targets);
     for (;;) {
-      const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId, req.isolationLevel !== READ_UNCOMMITTED, incremental);
+      const { results, bytes, errors } = await readAll(broker, targets, maxBytes, replicaId, req.isolationLevel !== READ_UNCOMMITTED, incremental, ctx.sendsFiles === true);
       const remaining = deadline - broker.clock();
       if (bytes >= req.minBytes || errors || remaining <= 0 || req.maxWaitMs <= 0) {
         return respond(broker, req, byId, results, session?.id ?? 0, incremental);
@@ -150,8 +155,8 @@ function resolve(broker: BrokerServices, target: Target, byId: boolean): void {
 interface PartitionResult {
   target: Target;
   errorCode: number;
-  /** The record bytes read, one part per segment touched (leased from fetchReadBuffers). */
-  records: Buffer[] | null;
+  /** The record bytes read, one part per segment touched (leased from fetchReadBuffers), or file regions of them. */
+  records: Chunk[] | null;
   /** read_committed: the aborted transactions within what was read (null otherwise). */
   aborted?: Array<{ producerId: bigint; firstOffset: bigint }>;
   divergingEpoch?: { epoch: number; endOffset: bigint };
@@ -185,7 +190,7 @@ function divergence(p: Partition, q: FetchPartitionRequest): { epoch: number; en
  * session already sent gets no result at all (it would be left out of the response): an idle
  * follower's fetch over thousands of partitions allocates nothing per partition.
  */
-async function readAll(broker: BrokerServices, targets: Target[], maxBytes: number, replicaId: number, readCommitted: boolean, incremental: boolean) {
+async function readAll(broker: BrokerServices, targets: Target[], maxBytes: number, replicaId: number, readCommitted: boolean, incremental: boolean, files: boolean) {
   let bytes = 0;
   let errors = false;
   const results: PartitionResult[] = [];
@@ -214,7 +219,7 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
           `${p.name}: fetch offset ${offset} outside [${p.log.logStartOffset}, ${p.log.logEndOffset}]`);
       }
       const budget = Math.min(target.request.partitionMaxBytes, maxBytes - bytes);
-      let records: Buffer[] | null = null;
+      let records: Chunk[] | null = null;
       // a throttled follower out of the ISR gets nothing while the leader's quota is used up
       const throttled = replicaId >= 0 && !p.state.isr.includes(replicaId)
         && isThrottledReplica(broker.topic(p.topic)?.spec.configs['leader.replication.throttled.replicas'], p.index, broker.nodeId);
@@ -228,8 +233,8 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
       if (incremental && offset >= upTo && target.cached && unchanged(target.cached, p)) continue;
       let aborted: PartitionResult['aborted'];
       if (offset < upTo && (budget > 0 || bytes === 0)) {
-        const read = await p.log.readParts(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0, pool: fetchReadBuffers });
-        records = read.parts;
+        const read = await p.log.readParts(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0, pool: fetchReadBuffers, files });
+        records = read.parts.map((part) => Buffer.isBuffer(part) ? part : new FileRegion(part.fd, part.position, part.length, part.release));
         bytes += read.size;
         if (throttled) broker.leaderQuota.record(read.size);
         if (readCommitted && replicaId < 0 && read.size > 0) {
@@ -263,7 +268,7 @@ function respond(broker: BrokerServices, req: FetchRequest, byId: boolean, resul
     const c = target.cached;
     if (c) {
       if (incremental && size === 0 && r.errorCode === ErrorCode.NONE && !r.divergingEpoch && p && unchanged(c, p)) {
-        for (const part of r.records ?? []) fetchReadBuffers.release(part);
+        releaseParts(r.records);
         continue;
       }
       c.sentHighWatermark = hw;
@@ -279,7 +284,13 @@ function respond(broker: BrokerServices, req: FetchRequest, byId: boolean, resul
       };
       responses.set(target.key, topic);
     }
-    if (r.records && p) broker.metrics.bytesOut.inc({ topic: p.topic }, size);
+    if (r.records && p) {
+      broker.metrics.bytesOut.inc({ topic: p.topic }, size);
+      let sent = 0;
+      for (const part of r.records) if (part instanceof FileRegion) sent += part.length;
+      if (sent > 0) broker.metrics.fetchBytesSent.inc({ path: 'sendfile' }, sent);
+      if (size > sent) broker.metrics.fetchBytesSent.inc({ path: 'read' }, size - sent);
+    }
     topic.partitions.push({
       partitionIndex: target.request.partition,
       errorCode: r.errorCode,
@@ -301,15 +312,22 @@ function unchanged(c: SessionPartition, p: Partition): boolean {
   return c.sentHighWatermark === hw && c.sentLastStableOffset === (hw >= 0n ? p.lastStableOffset : -1n) && c.sentLogStartOffset === p.log.logStartOffset;
 }
 
-function sizeOf(parts: readonly Buffer[]): number {
+function sizeOf(parts: readonly Chunk[]): number {
   let n = 0;
   for (const part of parts) n += part.length;
   return n;
 }
 
-/** Gives the buffers of reads that will not be sent back to the pool. */
+/** Gives the buffers of reads that will not be sent back to the pool, and file regions their segments. */
 function releaseReads(results: readonly PartitionResult[]): void {
-  for (const r of results) for (const part of r.records ?? []) fetchReadBuffers.release(part);
+  for (const r of results) releaseParts(r.records);
+}
+
+function releaseParts(parts: readonly Chunk[] | null): void {
+  for (const part of parts ?? []) {
+    if (part instanceof FileRegion) part.release();
+    else fetchReadBuffers.release(part);
+  }
 }
 
 function topLevelError(errorCode: number, req: FetchRequest) {

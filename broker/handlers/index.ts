@@ -46,6 +46,8 @@ export interface RequestContext {
    * certificate's subject (broker/security/principal.ts). What the authorizer checks.
    */
   readonly principal: KafkaPrincipal;
+  /** The connection sends files (broker/server/connection.ts): Fetch may answer with FileRegions. Absent: it does not. */
+  readonly sendsFiles?: boolean;
 }
 
 /** An implemented API key. */

@@ -30,7 +30,7 @@ import type { ScramCredential, ScramCredentials, ScramMechanism } from '../secur
 export interface BrokerEndpoint { nodeId: number; host: string; port: number; rack: string | null }
 
 /** The counters the request path bumps. */
-export type RequestMetrics = Pick<BrokerMetrics, 'bytesIn' | 'bytesOut' | 'recordsIn' | 'produceErrors'>;
+export type RequestMetrics = Pick<BrokerMetrics, 'bytesIn' | 'bytesOut' | 'fetchBytesSent' | 'recordsIn' | 'produceErrors'>;
 
 export interface BrokerServices {
   readonly nodeId: number;

@@ -23,7 +23,7 @@ import { KafkaError } from '../errors.ts';
 import { fsyncDir, fsyncDirAsync } from './checkpoint-file.ts';
 import { storageFailure } from './errors.ts';
 import { SWAP_SUFFIX } from './log-files.ts';
-import { LogSegment } from './log-segment.ts';
+import { LogSegment, type FileRange } from './log-segment.ts';
 import type { ReadBufferPool } from './read-buffer-pool.ts';
 import { firstRecordAtOrAfter, lastOffsetOf } from './record-batch.ts';
 import type { AbortedTxn } from './txn-index.ts';
@@ -38,6 +38,12 @@ export interface ReadOptions {
    * (after the socket write that carried it, or at once when it throws the read away).
    */
   readonly pool?: ReadBufferPool;
+  /**
+   * readParts only: leave the batches in the page cache, each segment's as a FileRange (sent with
+   * sendfile) found by LogSegment.locate without reading the records; a range holds its segment
+   * open until released. The caller releases every part either way.
+   */
+  readonly files?: boolean;
 }
 
 export interface ReadResult {
@@ -51,14 +57,16 @@ export interface ReadResult {
 
 /** A read as the segments hold it: one part per segment touched, never copied together. */
 export interface ReadPartsResult {
-  /** Whole record batches, byte-identical to what was stored, in order; no empty parts. */
-  readonly parts: Buffer[];
+  /** Whole record batches, byte-identical to what was stored, in order; no empty parts. FileRanges only with `files`. */
+  readonly parts: Array<Buffer | FileRange>;
   /** Total bytes of `parts`. */
   readonly size: number;
   readonly nextOffset: bigint;
   readonly logStartOffset: bigint;
   readonly logEndOffset: bigint;
 }
+
+const NO_RECORDS = Buffer.alloc(0);
 
 /** Runs `fn` after `ms`; returns a cancel. */
 export type Schedule = (fn: () => void, ms: number) => () => void;
@@ -134,7 +142,8 @@ export class LocalLog {
    */
   async read(offset: bigint, maxBytes: number, opts: ReadOptions, startOffset: () => bigint): Promise<ReadResult> {
     const r = await this.readParts(offset, maxBytes, { maxOffset: opts.maxOffset, minOneBatch: opts.minOneBatch }, startOffset);
-    const records = r.parts.length === 1 ? r.parts[0]! : Buffer.concat(r.parts, r.size);
+    const parts = r.parts as Buffer[]; // no `files`: every part is bytes
+    const records = parts.length === 1 ? parts[0]! : Buffer.concat(parts, r.size);
     return { records, nextOffset: r.nextOffset, logStartOffset: r.logStartOffset, logEndOffset: r.logEndOffset };
   }
 
@@ -148,7 +157,7 @@ export class LocalLog {
     const minOneBatch = opts.minOneBatch ?? true;
     let segments = this.segments.slice();
     let i = segmentIndexFor(segments, offset);
-    const parts: Buffer[] = [];
+    const parts: Array<Buffer | FileRange> = [];
     let size = 0;
     let cur = offset;
     try {
@@ -161,9 +170,20 @@ export class LocalLog {
           i = segmentIndexFor(segments, cur);
           continue;
         }
-        let slice;
+        let slice: { records: Buffer | FileRange; nextOffset: bigint } | null;
         try {
-          slice = await seg.read(cur, maxBytes - size, maxOffset, minOneBatch && parts.length === 0, opts.pool);
+          const located = opts.files ? await seg.locate(cur, maxBytes - size, maxOffset, minOneBatch && parts.length === 0, opts.pool) : undefined;
+          if (located === undefined) {
+            slice = await seg.read(cur, maxBytes - size, maxOffset, minOneBatch && parts.length === 0, opts.pool);
+          } else if (located === null || located.length === 0) {
+            slice = located === null ? null : { records: NO_RECORDS, nextOffset: located.nextOffset };
+          } else if (located.bytes) {
+            slice = { records: located.bytes, nextOffset: located.nextOffset };
+          } else {
+            const range = seg.range(located.position, located.length);
+            if (range === null) throw new Error(`segment ${seg.baseOffset} deleted while retained`);
+            slice = { records: range, nextOffset: located.nextOffset };
+          }
         } catch (err) {
           throw this.storageError('read', err);
         } finally {
@@ -178,7 +198,10 @@ export class LocalLog {
         i++;
       }
     } catch (err) {
-      if (opts.pool) for (const part of parts) opts.pool.release(part);
+      for (const part of parts) {
+        if (Buffer.isBuffer(part)) opts.pool?.release(part);
+        else part.release();
+      }
       throw err;
     }
     return { parts, size, nextOffset: cur, logStartOffset: startOffset(), logEndOffset: this.logEndOffset };

@@ -42,6 +42,17 @@ import {
 } from './segment-io.ts';
 import type { ReadBufferPool } from './read-buffer-pool.ts';
 
+/** How much locate() reads to find the first batch: the index puts it within index.interval.bytes (4 KiB by default). */
+const LOCATE_CHUNK = 16 * 1024;
+
+/** A byte range of a segment file, left in the page cache for sendfile (ReadOptions.files); `release()` once, when done. */
+export interface FileRange {
+  readonly fd: number;
+  readonly position: number;
+  readonly length: number;
+  release(): void;
+}
+
 export { scanBatchesSync, type ScanResult } from './segment-io.ts';
 
 export interface SegmentLoadOptions {
@@ -389,6 +400,108 @@ export class LogSegment {
     }
     const nextOffset = buf.readBigInt64BE(lastStart) + BigInt(buf.readInt32BE(lastStart + LAST_OFFSET_DELTA_OFFSET)) + 1n;
     return { records: buf.subarray(0, end), firstOffset: header.baseOffset, nextOffset };
+  }
+
+  /**
+   * As read(), without reading the records: where in this segment's file lie the whole batches
+   * read() would return, for a transfer straight from the page cache (sendfile); null when nothing
+   * here is at or after `offset`. Only batch headers are read: one chunk to find the first batch,
+   * and, unless the rest of the segment fits, one (usually) to find the end: from the last offset
+   * index entry within reach (a batch start, and below `maxOffset`) batch headers are walked
+   * forward while whole batches fit in `maxBytes` and end below `maxOffset`. When all of it lies
+   * in the first chunk (a small fetch) that chunk's view is returned as `bytes` (leased from
+   * `pool`, as read()'s records), and no transfer from the file is needed.
+   */
+  async locate(offset: bigint, maxBytes: number, maxOffset: bigint, minOneBatch: boolean, pool?: ReadBufferPool):
+    Promise<{ position: number; length: number; nextOffset: bigint; bytes?: Buffer } | null> {
+    const sizeLimit = this.sizeBytes;
+    const start = this.offsetIdx.lookup(offset).position;
+    if (start >= sizeLimit) return null;
+    const chunk = await readFully(this.fd, start, Math.min(sizeLimit - start, LOCATE_CHUNK), pool);
+    let kept = false;
+    try {
+      const found = findInChunk(chunk, start, offset, this.logPath) ?? await this.findBatch(offset, sizeLimit, start + scannedLength(chunk));
+      if (!found) return null;
+      const located = await this.locateEnd(found.position, found.header, maxBytes, maxOffset, minOneBatch, pool);
+      // what lies within the chunk already read is sent from it: a small fetch costs no sendfile
+      const at = located.position - start;
+      if (located.length > 0 && at >= 0 && at + located.length <= chunk.length) {
+        kept = true;
+        return { ...located, bytes: chunk.subarray(at, at + located.length) };
+      }
+      return located;
+    } finally {
+      if (!kept) pool?.release(chunk);
+    }
+  }
+
+  /** locate(): the end of what is returned from the batch at `position`. */
+  private async locateEnd(position: number, header: BatchHeader, maxBytes: number, maxOffset: bigint, minOneBatch: boolean, pool?: ReadBufferPool):
+    Promise<{ position: number; length: number; nextOffset: bigint }> {
+    const sizeLimit = this.sizeBytes;
+    const want = Math.min(sizeLimit - position, Math.max(maxBytes, minOneBatch ? header.size : 0));
+    const checkOffsets = maxOffset < this.next;
+    if (want < header.size || lastOffsetOf(header) >= maxOffset) return { position, length: 0, nextOffset: header.baseOffset };
+    if (!checkOffsets && position + want === sizeLimit) return { position, length: want, nextOffset: this.next };
+    const limit = position + want;
+    let end = position + header.size;
+    let nextOffset = lastOffsetOf(header) + 1n;
+    let jump = this.offsetIdx.floorByPosition(limit);
+    if (checkOffsets) {
+      // batches before an entry at or below maxOffset all end below it
+      const below = this.offsetIdx.lookup(maxOffset);
+      if (jump === null || below.position < jump.position) jump = below;
+    }
+    if (jump !== null && jump.position > end) {
+      end = jump.position;
+      nextOffset = jump.offset;
+    }
+    while (end + BATCH_HEADER_SIZE <= limit) {
+      const from = end;
+      const walked = await this.withChunk(from, limit, pool, (chunk) => {
+        let p = 0;
+        let next = nextOffset;
+        while (p + BATCH_HEADER_SIZE <= chunk.length) {
+          const h = readBatchHeader(chunk, p);
+          if (h.size < BATCH_HEADER_SIZE) throw new KafkaError('CORRUPT_MESSAGE', `bad batch size ${h.size} at ${from + p} in ${this.logPath}`);
+          if (from + p + h.size > limit || lastOffsetOf(h) >= maxOffset) return { p, next, done: true };
+          p += h.size;
+          next = lastOffsetOf(h) + 1n;
+        }
+        return { p, next, done: false };
+      });
+      end = from + walked.p;
+      nextOffset = walked.next;
+      if (walked.done || walked.p === 0) break;
+    }
+    return { position, length: end - position, nextOffset };
+  }
+
+  /** Runs `fn` on up to LOCATE_CHUNK bytes of the file from `position` (not past `limit`), then gives the chunk back. */
+  private async withChunk<T>(position: number, limit: number, pool: ReadBufferPool | undefined, fn: (chunk: Buffer) => T | Promise<T>): Promise<T> {
+    const chunk = await readFully(this.fd, position, Math.min(limit - position, LOCATE_CHUNK), pool);
+    try {
+      return await fn(chunk);
+    } finally {
+      pool?.release(chunk);
+    }
+  }
+
+  /**
+   * `length` bytes of this segment's file from `position`, holding a reader reference until
+   * `release()` (called once); null if the segment is already deleted.
+   */
+  range(position: number, length: number): FileRange | null {
+    if (!this.retain()) return null;
+    let released = false;
+    return {
+      fd: this.fd, position, length,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.release();
+      },
+    };
   }
 
   /** First record/batch at or after `timestamp` in this segment (batch granularity header). */

@@ -56,6 +56,18 @@ export class OffsetIndex extends IndexEntries {
     return { offset: this.baseOffset + BigInt(this.relativeOffsetAt(lo)), position: this.positionAt(lo) };
   }
 
+  /** The last entry with position <= `position`, or null when there is none. */
+  floorByPosition(position: number): { offset: bigint; position: number } | null {
+    if (this.count === 0 || this.positionAt(0) > position) return null;
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.positionAt(mid) <= position) lo = mid; else hi = mid - 1;
+    }
+    return { offset: this.baseOffset + BigInt(this.relativeOffsetAt(lo)), position: this.positionAt(lo) };
+  }
+
   /** Removes entries with offset >= `offset`, or with position >= `position`. */
   truncate(offset: bigint, position: number): void {
     while (this.count > 0) {

@@ -33,10 +33,12 @@ import {
   writeNullableString16, Writer,
 } from './codec.ts';
 import { ProtocolDecodeError, ProtocolEncodeError } from './errors.ts';
+import { buffersOnly, type Chunk } from './file-region.ts';
 import type { ApiSpec, RequestInput, RequestOf, ResponseInput, ResponseOf, VersionRange } from './schema.ts';
 import { inRange, parseVersions } from './schema.ts';
 
 export { ProtocolDecodeError, ProtocolEncodeError } from './errors.ts';
+export { FileRegion, buffersOnly, type Chunk } from './file-region.ts';
 export type { ProtocolDecodeErrorCode } from './errors.ts';
 export { ZERO_UUID } from './schema.ts';
 export type { ApiSpec, FieldSpec, Decoded, Encodable, RequestOf, ResponseOf, RequestInput, ResponseInput } from './schema.ts';
@@ -222,7 +224,7 @@ export function decodeRequest<K extends number>(apiKey: K, version: number, fram
   }
 }
 
-function wrapEncode(fn: () => Buffer[], what: string): Buffer[] {
+function wrapEncode(fn: () => Chunk[], what: string): Chunk[] {
   try {
     return fn();
   } catch (err) {
@@ -231,11 +233,12 @@ function wrapEncode(fn: () => Buffer[], what: string): Buffer[] {
   }
 }
 
-function finishFrame(w: Writer): Buffer[] {
+function finishFrame(w: Writer): Chunk[] {
   const chunks = w.finish();
   let total = 0;
   for (const c of chunks) total += c.length;
-  chunks[0]!.writeInt32BE(total - 4, 0);
+  // the size prefix was written before any pass-through chunk, so the first chunk holds it
+  (chunks[0] as Buffer).writeInt32BE(total - 4, 0);
   return chunks;
 }
 
@@ -249,6 +252,14 @@ function encodeEntry(apiKey: number, version: number): ApiEntry {
 
 /** Encode a response: size prefix + response header + body, as chunks for writev. */
 export function encodeResponse<K extends number>(apiKey: K, version: number, correlationId: number, payload: ResIn<K>): Buffer[] {
+  return buffersOnly(encodeResponseChunks(apiKey, version, correlationId, payload), 'encodeResponse');
+}
+
+/**
+ * As encodeResponse, for a connection that sends files: the records of a Fetch response may be
+ * FileRegions (./file-region.ts), passed through as they are.
+ */
+export function encodeResponseChunks<K extends number>(apiKey: K, version: number, correlationId: number, payload: ResIn<K>): Chunk[] {
   const e = encodeEntry(apiKey, version);
   const s = body(e, version, 'response');
   return wrapEncode(() => {
@@ -265,7 +276,7 @@ export function encodeResponse<K extends number>(apiKey: K, version: number, cor
 export function encodeRequest<K extends number>(apiKey: K, version: number, correlationId: number, clientId: string | null, payload: ReqIn<K>): Buffer[] {
   const e = encodeEntry(apiKey, version);
   const s = body(e, version, 'request');
-  return wrapEncode(() => {
+  return buffersOnly(wrapEncode(() => {
     const w = new Writer(true);
     writeInt32(w, 0);
     writeInt16(w, apiKey);
@@ -275,7 +286,7 @@ export function encodeRequest<K extends number>(apiKey: K, version: number, corr
     if (e.isFlexible(version)) writeTagBufferEmpty(w);
     s.encode(w, payload);
     return finishFrame(w);
-  }, `${e.name} v${version} request`);
+  }, `${e.name} v${version} request`), 'encodeRequest');
 }
 
 /**

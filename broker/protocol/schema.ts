@@ -11,6 +11,7 @@
  * 8-4-4-4-12 hex string (ZERO_UUID means "none"); bytes and records decode to a Buffer that
  * is a slice of the frame (no copy).
  */
+import type { Chunk } from './file-region.ts';
 
 export type Primitive =
   | 'bool' | 'int8' | 'int16' | 'int32' | 'int64' | 'uint16' | 'uint32' | 'float64'
@@ -83,7 +84,7 @@ export type Decoded<S extends readonly FieldSpec[]> = {
 type EncodableValue<F> =
   F extends { readonly fields: infer S extends readonly FieldSpec[]; readonly type: infer T }
     ? Nullable<F, T extends `[]${string}` ? Encodable<S>[] : Encodable<S>>
-    : F extends { readonly type: 'records' } ? Buffer | readonly Buffer[] | null
+    : F extends { readonly type: 'records' } ? Buffer | readonly Chunk[] | null
     : F extends { readonly type: `[]${infer E extends keyof PrimitiveTypes}` } ? Nullable<F, readonly PrimitiveTypes[E][]>
     : F extends { readonly type: infer P extends keyof PrimitiveTypes } ? Nullable<F, PrimitiveTypes[P]>
     : unknown;

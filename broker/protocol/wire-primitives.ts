@@ -8,9 +8,11 @@
  * Reading checks the bytes remaining before anything is allocated and throws
  * ProtocolDecodeError('BROOK_ERR_MALFORMED_FRAME'); bytes and records read are slices of the
  * input. Writing goes into one shared slab (the codec is synchronous: one encode at a time);
- * `records` chunks pass through untouched, so a message is a Buffer[] for writev.
+ * `records` chunks pass through untouched, so a message is a Buffer[] for writev (or, on the
+ * Fetch path of a connection that sends files, Buffers and FileRegions: ./file-region.ts).
  */
 import { ZERO_UUID } from './schema.ts';
+import { FileRegion, type Chunk } from './file-region.ts';
 import { ProtocolDecodeError, ProtocolEncodeError } from './errors.ts';
 
 // ---------------------------------------------------------------- reading
@@ -144,7 +146,7 @@ export class Writer {
   pos: number;
   /** Start of the not-yet-flushed region of buf. */
   start: number;
-  chunks: Buffer[];
+  chunks: Chunk[];
   readonly onSlab: boolean;
   constructor(onSlab: boolean) {
     this.onSlab = onSlab;
@@ -175,7 +177,7 @@ export class Writer {
   }
 
   /** Flush what was written so far as a chunk, then append caller-owned buffers uncopied. */
-  passThrough(bufs: readonly Buffer[] | Buffer): void {
+  passThrough(bufs: readonly Chunk[] | Buffer): void {
     if (this.pos > this.start) this.chunks.push(this.buf.subarray(this.start, this.pos));
     this.start = this.pos;
     if (Array.isArray(bufs)) {
@@ -185,7 +187,7 @@ export class Writer {
     }
   }
 
-  finish(): Buffer[] {
+  finish(): Chunk[] {
     if (this.pos > this.start || this.chunks.length === 0) this.chunks.push(this.buf.subarray(this.start, this.pos));
     if (this.onSlab && this.buf === slab) slabUsed = (this.pos + 7) & ~7;
     return this.chunks;
@@ -311,7 +313,7 @@ export function bytesWriter(flexible: boolean, nullable: boolean, name: string) 
 }
 
 export function recordsWriter(flexible: boolean, name: string) {
-  return (w: Writer, v: Buffer | readonly Buffer[] | null): void => {
+  return (w: Writer, v: Buffer | readonly Chunk[] | null): void => {
     if (v === null) {
       writeLen(w, flexible, true, -1);
       return;
@@ -320,7 +322,7 @@ export function recordsWriter(flexible: boolean, name: string) {
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         const b = v[i];
-        if (!(b instanceof Uint8Array)) throw new ProtocolEncodeError(`${name}: expected Buffer | Buffer[] | null`);
+        if (!(b instanceof Uint8Array) && !(b instanceof FileRegion)) throw new ProtocolEncodeError(`${name}: expected Buffer | Buffer[] | null`);
         len += b.length;
       }
     } else if (v instanceof Uint8Array) len = v.length;

@@ -5,8 +5,19 @@
  * ready. A frame with a negative or oversized length, or a header that cannot be parsed, closes
  * this connection only (and is counted); nothing else is affected. Reading pauses while too many
  * responses are outstanding or the socket's write buffer is full (backpressure).
+ *
+ * A connection that `sendsFiles` (plain TCP, the native add-on loaded: broker/native/) may be
+ * given responses holding FileRegions (Fetch records left in the page cache). Their bytes go
+ * through the socket in order with everything else: the Buffers before a region are written, and
+ * once the socket has taken all of them the region is sent with sendfile(2) on libuv's pool; what
+ * follows waits for it. A region cut short (the file truncated under it) or a send that fails
+ * closes the connection: a response frame is never sent short.
  */
 import type { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { TLSSocket } from 'node:tls';
+import { FileRegion, type Chunk } from '../protocol/file-region.ts';
+import { SEND_FILE_SHORT, sendFileBinding, type SendFileHandle } from '../native/index.ts';
 
 const MAX_IN_FLIGHT = 256;
 
@@ -15,7 +26,7 @@ export interface FrameSink {
    * Handles one frame (without its size prefix). Returns the response chunks, or null when the
    * request gets no response (acks=0 produce). Throwing closes the connection.
    */
-  handleFrame(frame: Buffer, conn: Connection): Promise<Buffer[] | null> | Buffer[] | null;
+  handleFrame(frame: Buffer, conn: Connection): Promise<Chunk[] | null> | Chunk[] | null;
   /** Called when a frame is rejected before dispatch; reason is a short metric label. */
   malformed(conn: Connection, reason: string, detail: string): void;
   failed(conn: Connection, err: unknown): void;
@@ -25,10 +36,29 @@ export interface FrameSink {
    * connection), so that buffers they view may be reused. Never called for a response that was
    * not handed to the socket.
    */
-  written?(response: Buffer[]): void;
+  written?(response: Chunk[]): void;
 }
 
-interface Slot { done: boolean; response: Buffer[] | null }
+interface Slot { done: boolean; response: Chunk[] | null }
+
+/** A chunk waiting behind a file region; `endOf` is set on the last chunk of its response. */
+interface Queued { chunk: Chunk; endOf: Chunk[] | null }
+
+/** The socket's descriptor when sendfile can write to it: plain TCP (not TLS) with the add-on loaded. */
+function fileSendingFd(socket: Socket): number | null {
+  if (!sendFileBinding || socket instanceof TLSSocket) return null;
+  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
+
+function errnoName(code: number): string {
+  return Object.entries(osConstants.errno).find(([, n]) => n === code)?.[0] ?? `errno ${code}`;
+}
+
+export interface ConnectionOptions {
+  /** Let responses carry FileRegions where the socket allows it (default true). */
+  sendFiles?: boolean;
+}
 
 export class Connection {
   readonly socket: Socket;
@@ -43,11 +73,22 @@ export class Connection {
   private readonly slots: Slot[] = [];
   private closing = false;
   private drainWaiters: Array<() => void> = [];
+  /** Whether responses may hold FileRegions (see the top). */
+  readonly sendsFiles: boolean;
+  /** Chunks behind a file region, in order; empty while no region is pending. */
+  private queue: Queued[] = [];
+  /** Responses with a chunk in `queue` (they count toward MAX_IN_FLIGHT). */
+  private queuedResponses = 0;
+  /** Corked writes issued by pump() whose callback has not run yet. */
+  private writesInFlight = 0;
+  /** The region being sent, and the response it ends (if it is the last chunk). */
+  private sending: { handle: SendFileHandle; item: Queued } | null = null;
 
-  constructor(socket: Socket, sink: FrameSink, maxFrameBytes: number) {
+  constructor(socket: Socket, sink: FrameSink, maxFrameBytes: number, opts: ConnectionOptions = {}) {
     this.socket = socket;
     this.sink = sink;
     this.maxFrameBytes = maxFrameBytes;
+    this.sendsFiles = (opts.sendFiles ?? true) && fileSendingFd(socket) !== null;
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -55,12 +96,13 @@ export class Connection {
     socket.on('error', () => { /* reset by peer etc.: 'close' follows */ });
     socket.on('close', () => {
       this.closing = true;
+      this.dropQueue();
       this.sink.closed(this);
       this.notifyDrained();
     });
   }
 
-  get inFlight(): number { return this.slots.length; }
+  get inFlight(): number { return this.slots.length + this.queuedResponses; }
 
   private onData(chunk: Buffer): void {
     if (this.closing || this.ending) return;
@@ -76,7 +118,7 @@ export class Connection {
       const frame = this.take(size + 4).subarray(4);
       this.dispatch(frame);
     }
-    if (this.slots.length >= MAX_IN_FLIGHT) this.socket.pause();
+    if (this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
   }
 
   private peekInt32(): number {
@@ -124,7 +166,7 @@ export class Connection {
   private dispatch(frame: Buffer): void {
     const slot: Slot = { done: false, response: null };
     this.slots.push(slot);
-    let result: Promise<Buffer[] | null> | Buffer[] | null;
+    let result: Promise<Chunk[] | null> | Chunk[] | null;
     try {
       result = this.sink.handleFrame(frame, this);
     } catch (err) {
@@ -138,7 +180,7 @@ export class Connection {
     }
   }
 
-  private complete(slot: Slot, response: Buffer[] | null): void {
+  private complete(slot: Slot, response: Chunk[] | null): void {
     slot.done = true;
     slot.response = response;
     this.flush();
@@ -146,35 +188,138 @@ export class Connection {
 
   private flush(): void {
     if (this.closing) return;
-    let written: Buffer[][] | null = null;
+    let written: Chunk[][] | null = null;
+    let regions = false;
     while (this.slots.length > 0 && this.slots[0]!.done) {
       const { response } = this.slots.shift()!;
-      if (response && response.length > 0) (written ??= []).push(response);
+      if (response && response.length > 0) {
+        (written ??= []).push(response);
+        if (!regions) regions = response.some((c) => c instanceof FileRegion);
+      }
     }
     if (written !== null) {
-      const sink = this.sink;
-      const done = written;
-      this.socket.cork();
-      for (let i = 0; i < done.length; i++) {
-        const response = done[i]!;
-        const last = i === done.length - 1 ? response.length - 1 : -1;
-        for (let j = 0; j < response.length; j++) {
-          // One callback for the whole writev, on its last chunk: it runs when the socket no
-          // longer needs any of them (written, or the connection failed).
-          if (j === last && sink.written) this.socket.write(response[j]!, () => { for (const r of done) sink.written!(r); });
-          else this.socket.write(response[j]!);
+      if (regions || this.queue.length > 0 || this.sending !== null) {
+        for (const response of written) {
+          for (let j = 0; j < response.length; j++) this.queue.push({ chunk: response[j]!, endOf: j === response.length - 1 ? response : null });
         }
+        this.queuedResponses += written.length;
+        this.pump();
+      } else {
+        this.writeCorked(written as Buffer[][]);
       }
-      this.socket.uncork();
     }
+    this.afterWrites();
+  }
+
+  /**
+   * Writes responses of Buffers in one corked writev. One callback for the whole writev, on its
+   * last chunk: it runs when the socket no longer needs any of them (written, or the connection
+   * failed), and gives each response to `sink.written`.
+   */
+  private writeCorked(responses: Buffer[][]): void {
+    const sink = this.sink;
+    this.writeChunks(responses.length === 1 ? responses[0]! : responses.flat(), sink.written ? () => { for (const r of responses) sink.written!(r); } : null);
+  }
+
+  /** Writes `chunks` corked; `done` runs once the socket no longer needs any of them. */
+  private writeChunks(chunks: Buffer[], done: (() => void) | null): void {
+    this.socket.cork();
+    const last = chunks.length - 1;
+    for (let j = 0; j < chunks.length; j++) {
+      if (j === last && done) this.socket.write(chunks[j]!, done);
+      else this.socket.write(chunks[j]!);
+    }
+    this.socket.uncork();
+  }
+
+  /** Backpressure, and the end of an ending connection, once nothing is left to write. */
+  private afterWrites(): void {
+    if (this.closing) return;
     if (this.socket.writableLength >= 4 * 1024 * 1024) this.socket.pause();
     else this.maybeResume();
-    if (this.slots.length === 0) {
+    if (this.slots.length === 0 && this.queue.length === 0 && this.sending === null) {
       if (this.ending) {
         this.closing = true;
         this.socket.end();
       }
       this.notifyDrained();
+    }
+  }
+
+  /**
+   * Moves `queue` to the socket: the Buffers up to the next region in one corked write, then the
+   * region, once every write before it has completed, with sendfile.
+   */
+  private pump(): void {
+    while (!this.closing && this.sending === null && this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (!(head.chunk instanceof FileRegion)) {
+        const bytes: Buffer[] = [];
+        const ended: Chunk[][] = [];
+        while (this.queue.length > 0 && !(this.queue[0]!.chunk instanceof FileRegion)) {
+          const item = this.queue.shift()!;
+          bytes.push(item.chunk as Buffer);
+          if (item.endOf) ended.push(item.endOf);
+        }
+        this.queuedResponses -= ended.length;
+        this.writesInFlight++;
+        this.writeChunks(bytes, () => {
+          this.writesInFlight--;
+          if (this.sink.written) for (const r of ended) this.sink.written(r);
+          this.pump();
+          this.afterWrites();
+        });
+        continue;
+      }
+      if (this.writesInFlight > 0) return; // the last write's callback pumps again
+      const fd = fileSendingFd(this.socket);
+      if (fd === null) {
+        this.fail(new Error('the socket can no longer send files'));
+        return;
+      }
+      const item = this.queue[0]!;
+      const region = item.chunk as FileRegion;
+      let handle: SendFileHandle;
+      try {
+        handle = sendFileBinding!.sendFile(fd, region.fd, region.position, region.length, (code, sent) => this.regionSent(item, code, sent));
+      } catch (err) {
+        // nothing was sent (no descriptor left to duplicate, ...): the connection cannot go on
+        this.fail(err);
+        return;
+      }
+      this.queue.shift();
+      this.sending = { handle, item };
+    }
+  }
+
+  private regionSent(item: Queued, code: number, sent: number): void {
+    this.sending = null;
+    if (item.endOf) {
+      this.queuedResponses--;
+      this.sink.written?.(item.endOf);
+    }
+    if (code !== 0) {
+      if (!this.closing) {
+        const { length } = item.chunk;
+        const why = code === SEND_FILE_SHORT ? `the file ended after ${sent} of ${length} bytes (truncated while being sent)` : errnoName(code);
+        this.fail(new Error(`sending ${length} bytes of a file to ${this.remote} failed after ${sent}: ${why}`));
+      }
+      return;
+    }
+    this.pump();
+    this.afterWrites();
+  }
+
+  /** The connection is gone: what is queued will not be sent; its responses are released. */
+  private dropQueue(): void {
+    if (this.sending) sendFileBinding!.cancel(this.sending.handle); // its callback releases its response
+    const queued = this.queue;
+    this.queue = [];
+    for (const item of queued) {
+      if (item.endOf) {
+        this.queuedResponses--;
+        this.sink.written?.(item.endOf);
+      }
     }
   }
 
@@ -190,7 +335,7 @@ export class Connection {
 
   private maybeResume(): void {
     if (this.closing) return;
-    if (this.slots.length < MAX_IN_FLIGHT && this.socket.writableLength < 4 * 1024 * 1024 && this.socket.isPaused()) {
+    if (this.inFlight < MAX_IN_FLIGHT && this.socket.writableLength < 4 * 1024 * 1024 && this.socket.isPaused()) {
       this.socket.resume();
     }
   }
@@ -211,6 +356,7 @@ export class Connection {
     this.closing = true;
     this.chunks = [];
     this.buffered = 0;
+    this.dropQueue();
     this.socket.destroy();
     this.notifyDrained();
   }

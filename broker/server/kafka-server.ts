@@ -24,7 +24,7 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { TLSSocket } from 'node:tls';
 import { ErrorCode } from '../errors.ts';
 import { fetchReadBuffers } from '../log/index.ts';
-import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, parseRequestHeader, ProtocolDecodeError } from '../protocol/index.ts';
+import { apiSchema, decodeRequest, encodeApiVersionsError, encodeResponse, encodeResponseChunks, FileRegion, parseRequestHeader, ProtocolDecodeError, type Chunk } from '../protocol/index.ts';
 import { handlerFor } from '../handlers/index.ts';
 import type { BrokerServices, RequestContext } from '../handlers/index.ts';
 import type { BrokerMetrics } from '../metrics.ts';
@@ -114,7 +114,8 @@ export class KafkaServer implements FrameSink {
       }
     }
     const sasl = this.security.sasl;
-    const conn = new Connection(socket, this, sasl ? Math.min(sasl.maxReceiveBytes, this.maxFrameBytes) : this.maxFrameBytes);
+    const conn = new Connection(socket, this, sasl ? Math.min(sasl.maxReceiveBytes, this.maxFrameBytes) : this.maxFrameBytes,
+      { sendFiles: this.broker.settings.bool('brook.fetch.sendfile') });
     this.connections.add(conn);
     this.sessions.set(conn, {
       transportPrincipal,
@@ -151,7 +152,7 @@ export class KafkaServer implements FrameSink {
     await closed;
   }
 
-  handleFrame(frame: Buffer, conn: Connection): Promise<Buffer[] | null> | Buffer[] | null {
+  handleFrame(frame: Buffer, conn: Connection): Promise<Chunk[] | null> | Chunk[] | null {
     const header = parseRequestHeader(frame);
     const { apiKey, apiVersion, correlationId } = header;
     const session = this.sessions.get(conn);
@@ -176,12 +177,12 @@ export class KafkaServer implements FrameSink {
     const request = decodeRequest(apiKey, apiVersion, frame, header.bodyOffset);
     const started = process.hrtime.bigint();
     const principal = sasl?.principal ?? session?.transportPrincipal ?? ANONYMOUS;
-    const ctx: RequestContext = { broker: this.broker, apiVersion, clientId: header.clientId, correlationId, remote: conn.remote, listener: this.listener, principal };
-    const finish = (body: unknown): Buffer[] | null => {
+    const ctx: RequestContext = { broker: this.broker, apiVersion, clientId: header.clientId, correlationId, remote: conn.remote, listener: this.listener, principal, sendsFiles: conn.sendsFiles };
+    const finish = (body: unknown): Chunk[] | null => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.requests.inc({ api: schema.name });
       this.metrics.requestSeconds.observe({ api: schema.name }, seconds);
-      return body === null ? null : encodeResponse(apiKey, apiVersion, correlationId, body);
+      return body === null ? null : encodeResponseChunks(apiKey, apiVersion, correlationId, body);
     };
     const result = handler.handle(request, ctx);
     return result instanceof Promise ? result.then(finish) : finish(result);
@@ -226,9 +227,12 @@ export class KafkaServer implements FrameSink {
     this.broker.log.error(`closing ${conn.remote} after a failed request: ${(err as Error)?.stack ?? String(err)}`);
   }
 
-  /** A written Fetch response gives its record buffers back to the read pool (see handlers/fetch.ts). */
-  written(response: Buffer[]): void {
-    for (const chunk of response) fetchReadBuffers.release(chunk);
+  /** A written Fetch response gives its record buffers back to the read pool, and its file regions their segments (see handlers/fetch.ts). */
+  written(response: Chunk[]): void {
+    for (const chunk of response) {
+      if (chunk instanceof FileRegion) chunk.release();
+      else fetchReadBuffers.release(chunk);
+    }
   }
 
   closed(conn: Connection): void {

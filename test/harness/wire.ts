@@ -176,9 +176,9 @@ export interface FetchedPartition {
   records: Buffer;
 }
 
-/** Builds a Fetch v4 request for one partition (replica id -1, read_uncommitted). */
+/** Builds a Fetch v4 request for one partition (replica id -1, read_uncommitted unless `isolationLevel` 1). */
 export function fetchV4Request(topic: string, partition: number, offset: bigint, correlationId: number,
-  opts: { maxWaitMs?: number; maxBytes?: number } = {}): Buffer {
+  opts: { maxWaitMs?: number; maxBytes?: number; isolationLevel?: 0 | 1 } = {}): Buffer {
   const name = Buffer.from(topic);
   const body = Buffer.alloc(4 + 4 + 4 + 4 + 1 + 4 + 2 + name.length + 4 + 4 + 8 + 4);
   let pos = 0;
@@ -186,7 +186,7 @@ export function fetchV4Request(topic: string, partition: number, offset: bigint,
   pos = body.writeInt32BE(opts.maxWaitMs ?? 0, pos);
   pos = body.writeInt32BE(0, pos); // min bytes
   pos = body.writeInt32BE(opts.maxBytes ?? 50 * 1024 * 1024, pos);
-  pos = body.writeInt8(0, pos); // isolation level
+  pos = body.writeInt8(opts.isolationLevel ?? 0, pos);
   pos = body.writeInt32BE(1, pos);
   pos = body.writeInt16BE(name.length, pos);
   pos += name.copy(body, pos);
