@@ -364,7 +364,7 @@ export class Connection {
   /** Stops reading new requests and resolves once every dispatched request has been answered. */
   drain(): Promise<void> {
     this.socket.pause();
-    if (this.slots.length === 0 || this.closing) return Promise.resolve();
+    if ((this.slots.length === 0 && this.queue.length === 0 && this.sending === null) || this.closing) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
