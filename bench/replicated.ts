@@ -6,7 +6,7 @@
  *                            [--systems brook,kafka] [--out bench/results/replicated.json]
  *                            [--steps produce,e2e,failover,catch-up[,many]]
  *                            [--many-partitions 1000] [--many-records 1000000] [--metadata-requests 50]
- *                            [--kafka-heap 512M] [--many-idle-s 30]
+ *                            [--kafka-heap 512M] [--many-idle-s 30] [--brook-set KEY=VALUE ...]
  *
  * Per system: ProducerPerformance acks=all (idempotence on) on an 8-partition topic, 1 KiB
  * records, max throughput, counting ISR shrinks of that topic meanwhile; EndToEndLatency (acks=all, 1 KiB) on a 1-partition topic; failover:
@@ -57,8 +57,11 @@ const { values: args } = parseArgs({
     'metadata-requests': { type: 'string', default: '50' },
     'kafka-heap': { type: 'string', default: '512M' },
     'many-idle-s': { type: 'string', default: '30' },
+    /** Passed to every Brook broker as --set KEY=VALUE (e.g. brook.fetch.sendfile=false for an A/B). */
+    'brook-set': { type: 'string', multiple: true, default: [] },
   },
 });
+const BROOK_SETTINGS = (args['brook-set'] ?? []).flatMap((kv) => ['--set', kv]);
 const STEPS = new Set((args.steps ?? '').split(',').filter((s) => s !== ''));
 const RECORDS = Number(args.records);
 const E2E_MESSAGES = Number(args['e2e-messages']);
@@ -229,7 +232,7 @@ async function startBrookCluster(): Promise<System> {
       start: () => spawnNode(node, brook.command, ['broker',
         '--id', String(id), '--store', 'kubernetes', '--cluster', 'demo', '--namespace', ns,
         '--kubeconfig', api.kubeconfigPath, '--listen', `${HOST}:${port}`, '--data-dir', join(dir, 'data'),
-        '--metrics-port', 'none', '--set', 'group.initial.rebalance.delay.ms=0'], join(dir, 'broker.log'), /listening on/, brook.env),
+        '--metrics-port', 'none', '--set', 'group.initial.rebalance.delay.ms=0', ...BROOK_SETTINGS], join(dir, 'broker.log'), /listening on/, brook.env),
     };
     nodes.push(node);
   }
@@ -645,6 +648,6 @@ process.stdout.write(`\n${table}\n\n`);
 for (const [name, r] of Object.entries(results)) for (const e of r.errors) process.stdout.write(`${name}: ${e.slice(0, 3000)}\n`);
 const out = resolve(repoRoot, args.out ?? 'bench/results/replicated.json');
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: ['node bench/replicated.ts', ...process.argv.slice(2)].join(' '), settings: { RECORDS, E2E_MESSAGES, CATCHUP_MIB, RECORD_SIZE, MANY_PARTITIONS, MANY_RECORDS, MANY_IDLE_S, METADATA_REQUESTS, KAFKA_HEAP }, table, results }, null, 2)}\n`);
+writeFileSync(out, `${JSON.stringify({ generatedAt: new Date().toISOString(), command: ['node bench/replicated.ts', ...process.argv.slice(2)].join(' '), settings: { RECORDS, E2E_MESSAGES, CATCHUP_MIB, RECORD_SIZE, MANY_PARTITIONS, MANY_RECORDS, MANY_IDLE_S, METADATA_REQUESTS, KAFKA_HEAP, brookSettings: args["brook-set"] }, table, results }, null, 2)}\n`);
 log(`results written to ${out}`);
 process.exit(Object.values(results).some((r) => r.errors.length > 0) ? 1 : 0);
