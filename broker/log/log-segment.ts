@@ -446,11 +446,12 @@ export class LogSegment {
     const limit = position + want;
     let end = position + header.size;
     let nextOffset = lastOffsetOf(header) + 1n;
+    // the last index entry within maxBytes and, when the bound falls in this segment, at or below
+    // maxOffset (the batches before such an entry all end below it)
     let jump = this.offsetIdx.floorByPosition(limit);
-    if (checkOffsets) {
-      // batches before an entry at or below maxOffset all end below it
+    if (jump !== null && checkOffsets) {
       const below = this.offsetIdx.lookup(maxOffset);
-      if (jump === null || below.position < jump.position) jump = below;
+      if (below.position < jump.position) jump = below;
     }
     if (jump !== null && jump.position > end) {
       end = jump.position;

@@ -45,27 +45,30 @@ export class OffsetIndex extends IndexEntries {
   /** The last entry with offset <= target, or (baseOffset, 0) when there is none. */
   lookup(target: bigint): { offset: bigint; position: number } {
     const rel = target - this.baseOffset;
-    if (this.count === 0 || rel < BigInt(this.relativeOffsetAt(0))) return { offset: this.baseOffset, position: 0 };
-    const r = rel > 0x7fffffffn ? 0x7fffffff : Number(rel);
-    let lo = 0;
-    let hi = this.count - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.relativeOffsetAt(mid) <= r) lo = mid; else hi = mid - 1;
-    }
-    return { offset: this.baseOffset + BigInt(this.relativeOffsetAt(lo)), position: this.positionAt(lo) };
+    const i = this.lastAtOrBelow((j) => this.relativeOffsetAt(j), rel > 0x7fffffffn ? 0x7fffffff : rel < -1n ? -1 : Number(rel));
+    return i < 0 ? { offset: this.baseOffset, position: 0 } : this.entryAt(i);
   }
 
   /** The last entry with position <= `position`, or null when there is none. */
   floorByPosition(position: number): { offset: bigint; position: number } | null {
-    if (this.count === 0 || this.positionAt(0) > position) return null;
+    const i = this.lastAtOrBelow((j) => this.positionAt(j), position);
+    return i < 0 ? null : this.entryAt(i);
+  }
+
+  private entryAt(i: number): { offset: bigint; position: number } {
+    return { offset: this.baseOffset + BigInt(this.relativeOffsetAt(i)), position: this.positionAt(i) };
+  }
+
+  /** Index of the last entry whose `valueAt` (increasing with the index) is <= target; -1 if none. */
+  private lastAtOrBelow(valueAt: (i: number) => number, target: number): number {
+    if (this.count === 0 || valueAt(0) > target) return -1;
     let lo = 0;
     let hi = this.count - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (this.positionAt(mid) <= position) lo = mid; else hi = mid - 1;
+      if (valueAt(mid) <= target) lo = mid; else hi = mid - 1;
     }
-    return { offset: this.baseOffset + BigInt(this.relativeOffsetAt(lo)), position: this.positionAt(lo) };
+    return lo;
   }
 
   /** Removes entries with offset >= `offset`, or with position >= `position`. */
