@@ -35,7 +35,19 @@ import { startApiServer, kubectl } from '../test/k8s/envtest.ts';
 import { KAFKA_HEAP_OPTS, startKafka } from './brokers.ts';
 import { cpuSeconds } from './proc-stats.ts';
 
-const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' }, 'apiserver-pprof': { type: 'string' }, 'wait-s': { type: 'string' } } });
+const { values } = parseArgs({ options: { topics: { type: 'string' }, systems: { type: 'string' }, 'brook-cpu-prof': { type: 'string' }, 'apiserver-pprof': { type: 'string' }, 'wait-s': { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  process.stdout.write(`Usage: npm run bench:topics -- [--topics N] [--systems brook,kafka] [--wait-s S] [--brook-cpu-prof DIR] [--apiserver-pprof FILE]
+
+Creates N topics (default 1000; 1 partition, RF 1) through the Kafka admin API in batches of 100,
+on Brook with the Kubernetes store (a real kube-apiserver + etcd) and then on Apache Kafka (KRaft),
+and prints the wall time of each, Brook's API server requests per topic, and the CPU seconds the
+broker, kube-apiserver and Kafka spent. --wait-s waits S seconds with each system started first;
+--brook-cpu-prof writes a CPU profile of the Brook broker; --apiserver-pprof a 10 s pprof of
+kube-apiserver taken during the creation. See the top of bench/topics.ts.
+`);
+  process.exit(0);
+}
 const N = Number(values.topics ?? 1000);
 const systems = new Set((values.systems ?? 'brook,kafka').split(','));
 const cpuProfDir = values['brook-cpu-prof'];
