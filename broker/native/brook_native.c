@@ -107,6 +107,7 @@ static void step(uv_work_t* req) {
       t->position += k;
       t->remaining -= k;
       t->sent += k;
+      t->poll_error = 0; /* the socket took bytes: whatever uv_poll reported did not stop it */
     } else if (k == 0) {
       t->code = CODE_SHORT_FILE;
       return;
