@@ -83,6 +83,19 @@ test('SIGKILL of the broker creating a batch of topics leaves only whole topics,
       await victimAdmin.disconnect();
     }
 
+    // A broker places a topic's 3 replicas only on brokers it sees live: until the restarted one is
+    // back in every broker's view (its membership lease), a retry may be refused with
+    // INVALID_REPLICATION_FACTOR, as Kafka refuses one with fewer live brokers than the factor.
+    for (const node of fleet.nodes) {
+      const one = new Kafka({ brokers: [`127.0.0.1:${node.port}`], logLevel: logLevel.NOTHING }).admin();
+      await one.connect();
+      try {
+        await waitFor(async () => (await one.describeCluster()).brokers.length === fleet.nodes.length, `broker ${node.id} to see every broker`, 60_000);
+      } finally {
+        await one.disconnect();
+      }
+    }
+
     // The client's retry of the whole request finishes the batch.
     const retry = new Kafka({ brokers: fleet.bootstrap(), logLevel: logLevel.NOTHING }).admin();
     await retry.connect();
