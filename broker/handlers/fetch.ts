@@ -234,7 +234,8 @@ async function readAll(broker: BrokerServices, targets: Target[], maxBytes: numb
       let aborted: PartitionResult['aborted'];
       if (offset < upTo && (budget > 0 || bytes === 0)) {
         const read = await p.log.readParts(offset, Math.max(0, budget), { maxOffset: upTo, minOneBatch: bytes === 0, pool: fetchReadBuffers, files });
-        records = read.parts.map((part) => Buffer.isBuffer(part) ? part : new FileRegion(part.fd, part.position, part.length, part.release));
+        // without `files` every part is bytes: no per-read copy of the list on that path
+        records = files ? read.parts.map((part) => Buffer.isBuffer(part) ? part : new FileRegion(part.fd, part.position, part.length, part.release)) : read.parts as Buffer[];
         bytes += read.size;
         if (throttled) broker.leaderQuota.record(read.size);
         if (readCommitted && replicaId < 0 && read.size > 0) {

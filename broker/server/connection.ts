@@ -218,16 +218,19 @@ export class Connection {
    */
   private writeCorked(responses: Buffer[][]): void {
     const sink = this.sink;
-    this.writeChunks(responses.length === 1 ? responses[0]! : responses.flat(), sink.written ? () => { for (const r of responses) sink.written!(r); } : null);
+    this.writeChunks(responses, sink.written ? () => { for (const r of responses) sink.written!(r); } : null);
   }
 
-  /** Writes `chunks` corked; `done` runs once the socket no longer needs any of them. */
-  private writeChunks(chunks: Buffer[], done: (() => void) | null): void {
+  /** Writes the chunks of `groups` corked, in order; `done` runs once the socket no longer needs any of them. */
+  private writeChunks(groups: Buffer[][], done: (() => void) | null): void {
     this.socket.cork();
-    const last = chunks.length - 1;
-    for (let j = 0; j < chunks.length; j++) {
-      if (j === last && done) this.socket.write(chunks[j]!, done);
-      else this.socket.write(chunks[j]!);
+    for (let i = 0; i < groups.length; i++) {
+      const chunks = groups[i]!;
+      const last = i === groups.length - 1 ? chunks.length - 1 : -1;
+      for (let j = 0; j < chunks.length; j++) {
+        if (j === last && done) this.socket.write(chunks[j]!, done);
+        else this.socket.write(chunks[j]!);
+      }
     }
     this.socket.uncork();
   }
@@ -263,7 +266,7 @@ export class Connection {
         }
         this.queuedResponses -= ended.length;
         this.writesInFlight++;
-        this.writeChunks(bytes, () => {
+        this.writeChunks([bytes], () => {
           this.writesInFlight--;
           if (this.sink.written) for (const r of ended) this.sink.written(r);
           this.pump();
