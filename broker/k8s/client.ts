@@ -1,17 +1,23 @@
 /**
  * Kube: Brook's one REST client for the Kubernetes API, over @kubernetes/client-node's KubeConfig
- * (auth, TLS, impersonation) and its fetch transport. The operator and the broker's
- * KubernetesStore both use it. Objects stay plain JSON (./objects.ts). Every request is counted by
- * verb and resource (`onRequest`) for the request-rate measurements; every request (not watches,
- * which are ./collection-watch.ts's) gives up after `requestTimeoutMs` when one is set, so a
- * request sent into a network partition cannot hold up the ones that follow it.
+ * (auth, TLS, impersonation) and undici's `request` on one connection pool. The operator and the
+ * broker's KubernetesStore both use it. Objects stay plain JSON (./objects.ts). Every request is
+ * counted by verb and resource (`onRequest`) for the request-rate measurements; every request (not
+ * watches) gives up after `requestTimeoutMs` when one is set, so a request sent into a network
+ * partition cannot hold up the ones that follow it. `watch` streams a watch's events (the caller,
+ * ./collection-watch.ts, decides when a silent one is given up).
+ *
+ * Not fetch: undici's fetch (what client-node's own transport uses) builds WHATWG Request,
+ * Response, Headers and stream objects for every call and cost ~0.3 ms of CPU more per request
+ * than `request` here, which is most of what a broker spends per topic it creates
+ * (docs/benchmarks.md, "Topic creation on the Kubernetes store").
  *
  * Errors: every failure is a KubeError (./errors.ts) with a stable code mapped from the HTTP
  * status and the Status reason; a request that got no answer is BROOK_ERR_KUBE_UNREACHABLE.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
-import { IsomorphicFetchHttpLibrary } from '@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js';
+import { getGlobalDispatcher, request as sendRequest, type Dispatcher } from 'undici';
 import { KubeError, KubeErrorCode, isNotFound, toKubeError, type Status } from './errors.ts';
 import { collectionPath, objectPath, resourceOfPath, type KubeList, type KubeObject, type Resource } from './objects.ts';
 
@@ -33,11 +39,10 @@ export interface KubeOptions {
 export class Kube {
   readonly kc: KubeConfig;
   readonly fieldManager: string;
-  private readonly http = new IsomorphicFetchHttpLibrary();
   private readonly onRequest: (verb: string, resource: string) => void;
   private readonly requestTimeoutMs: number | undefined;
-  /** One connection pool for every request (KubeConfig makes a new TLS agent per request otherwise). */
-  private dispatcher: unknown;
+  /** One connection pool for every request and watch (KubeConfig makes a new TLS agent per request otherwise). */
+  private dispatcher: Dispatcher | undefined;
 
   constructor(kc: KubeConfig, opts: KubeOptions = {}) {
     this.kc = kc;
@@ -47,36 +52,63 @@ export class Kube {
   }
 
   async request<T>(method: keyof typeof HttpMethod, path: string, opts: RequestOptions = {}): Promise<T> {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new KubeError(KubeErrorCode.KUBECONFIG, 'no current cluster in the kubeconfig');
-    const url = new URL(cluster.server.replace(/\/$/, '') + path);
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
-    const ctx = new RequestContext(url.toString(), HttpMethod[method]);
-    await this.kc.applySecurityAuthentication(ctx);
-    this.dispatcher ??= ctx.getDispatcher();
-    ctx.setDispatcher(this.dispatcher as NonNullable<ReturnType<RequestContext['getDispatcher']>>);
+    const { url, headers } = await this.prepare(path, opts.query);
     const signals = [opts.signal, this.requestTimeoutMs === undefined ? undefined : AbortSignal.timeout(this.requestTimeoutMs)].filter((s) => s !== undefined);
-    if (signals.length) ctx.setSignal(signals.length === 1 ? signals[0]! : AbortSignal.any(signals));
-    ctx.setHeaderParam('Accept', 'application/json');
+    let body: string | undefined;
     if (opts.body !== undefined) {
-      ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
-      ctx.setBody(JSON.stringify(opts.body));
+      headers['content-type'] = opts.contentType ?? 'application/json';
+      body = JSON.stringify(opts.body);
     }
     this.onRequest(method, resourceOfPath(path));
-    let res;
+    let status: number;
     let text: string;
     try {
-      res = await this.http.send(ctx).toPromise();
+      const res = await sendRequest(url, {
+        method, headers, body, dispatcher: this.dispatcher,
+        signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+      });
+      status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
       throw toKubeError(err, `${method} ${path}`);
     }
-    if (res.httpStatusCode >= 400) {
-      let status: Status;
-      try { status = JSON.parse(text) as Status; } catch { status = { message: text }; }
-      throw KubeError.fromStatus(`${method} ${path}`, res.httpStatusCode, status);
-    }
+    if (status >= 400) throw failure(`${method} ${path}`, status, text);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * Watches `path` (a collection) from the query's resourceVersion: every event line is handed to
+   * `onEvent` as it arrives. Resolves when the server ends the watch (its timeoutSeconds); rejects
+   * with a KubeError when it is refused (410 Gone among them) or the connection fails, with an
+   * AbortError when `signal` aborts it, or with what `onEvent` threw.
+   */
+  async watch(path: string, query: Record<string, string | number | boolean | undefined>, onEvent: (type: string, object: unknown) => void, signal: AbortSignal): Promise<void> {
+    const what = `watch ${path}`;
+    const { url, headers } = await this.prepare(path, { ...query, watch: true });
+    let body: AsyncIterable<Buffer>;
+    try {
+      const res = await sendRequest(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal });
+      if (res.statusCode !== 200) throw failure(what, res.statusCode, await res.body.text());
+      body = res.body;
+    } catch (err) {
+      throw isAbortError(err) ? err : toKubeError(err, what);
+    }
+    for await (const event of watchEvents(body, what, signal)) onEvent(event.type, event.object);
+  }
+
+  /** The URL and headers of a request (auth applied now: tokens may rotate), and the shared pool. */
+  private async prepare(path: string, query: RequestOptions['query']): Promise<{ url: string; headers: Record<string, string> }> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!cluster) throw new KubeError(KubeErrorCode.KUBECONFIG, 'no current cluster in the kubeconfig');
+    const url = new URL(cluster.server.replace(/\/$/, '') + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const ctx = new RequestContext(url.toString(), HttpMethod.GET);
+    await this.kc.applySecurityAuthentication(ctx);
+    // TLS material is read once, with the first request: the pool keeps its connections.
+    this.dispatcher ??= (ctx.getDispatcher() as Dispatcher | undefined) ?? getGlobalDispatcher();
+    const headers: Record<string, string> = { accept: 'application/json' };
+    for (const [k, v] of Object.entries(ctx.getHeaders())) headers[k.toLowerCase()] = v;
+    return { url: ctx.getUrl(), headers };
   }
 
   get<T extends KubeObject>(r: Resource, namespace: string | undefined, name: string): Promise<T> {
@@ -141,5 +173,42 @@ export class Kube {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+}
+
+/** The KubeError of an answer with an error status (its body a Status when the API server sent one). */
+function failure(what: string, httpStatus: number, text: string): KubeError {
+  let status: Status;
+  try { status = JSON.parse(text) as Status; } catch { status = { message: text }; }
+  return KubeError.fromStatus(what, httpStatus, status);
+}
+
+function isAbortError(err: unknown): boolean {
+  return (err as { name?: string } | null)?.name === 'AbortError';
+}
+
+/**
+ * The events of a watch's body: one JSON object per line, a chunk ending inside a line or holding
+ * many. A broken connection is a KubeError (UNREACHABLE), an abort the signal's reason.
+ */
+async function* watchEvents(body: AsyncIterable<Buffer>, what: string, signal: AbortSignal): AsyncGenerator<{ type: string; object: unknown }> {
+  let rest: Buffer | undefined;
+  try {
+    for await (const chunk of body) {
+      const buf = rest ? Buffer.concat([rest, chunk]) : chunk;
+      let start = 0;
+      for (let nl = buf.indexOf(10); nl !== -1; nl = buf.indexOf(10, start)) {
+        const line = buf.toString('utf8', start, nl);
+        start = nl + 1;
+        if (line.trim() === '') continue;
+        let event: { type?: unknown; object?: unknown };
+        try { event = JSON.parse(line) as typeof event; } catch { throw new KubeError(KubeErrorCode.UNREACHABLE, `${what}: the server sent a line that is not JSON: ${line.slice(0, 200)}`); }
+        yield { type: String(event.type), object: event.object };
+      }
+      rest = start < buf.length ? buf.subarray(start) : undefined;
+    }
+  } catch (err) {
+    if (err instanceof KubeError || isAbortError(err)) throw err;
+    throw signal.aborted ? signal.reason : toKubeError(err, what);
   }
 }

@@ -23,7 +23,6 @@
  * - `waitUntil` resolves once a predicate holds on the cache (read-your-writes for the store).
  * One event loop; not shared between stores.
  */
-import { Watch } from '@kubernetes/client-node/dist/watch.js';
 import { Backoff, sleep } from '../metadata/backoff.ts';
 import type { Kube } from './client.ts';
 import { KubeError, KubeErrorCode, isGone, toKubeError, type Status } from './errors.ts';
@@ -262,7 +261,7 @@ export class CollectionWatch<T extends KubeObject> {
       const startedAt = this.clock();
       this.stats.watchStarts++;
       // A watch silent for idleWatchMs is started again (resumed from lastRv): a connection a
-      // network partition left half-open would otherwise hang on for client-node's 30 s.
+      // network partition left half-open would otherwise hang on until TCP gave up on it.
       let lastNews = Date.now();
       let idle = false;
       const idleTimer = setInterval(() => {
@@ -272,13 +271,12 @@ export class CollectionWatch<T extends KubeObject> {
       }, Math.min(1_000, this.idleWatchMs));
       idleTimer.unref();
       const timeoutSeconds = this.opts.watchTimeoutSeconds === undefined ? 25 : this.opts.watchTimeoutSeconds ?? undefined;
-      await new Promise<void>((resolve) => {
-        const watch = new Watch(this.opts.kube.kc);
-        // client-node's own inactivity timeout (30 s, private) would cut a longer idle allowance short.
-        const inactivity = watch as unknown as { requestTimeoutMs: number };
-        inactivity.requestTimeoutMs = Math.max(inactivity.requestTimeoutMs, this.idleWatchMs + 2_000);
-        watch.watch(this.path, { labelSelector: this.opts.labelSelector || undefined, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds },
-          (phase: string, obj: T) => {
+      const abort = new AbortController();
+      this.abort = abort;
+      try {
+        await this.opts.kube.watch(this.path, { labelSelector: this.opts.labelSelector || undefined, resourceVersion: this.lastRv, allowWatchBookmarks: true, timeoutSeconds },
+          (phase, object) => {
+            const obj = object as T;
             if (phase === 'ERROR') { if (isGone(KubeError.fromStatus(`watch ${this.path}`, 0, obj as Status))) gone = true; return; }
             delivered = true;
             lastNews = Date.now();
@@ -287,10 +285,10 @@ export class CollectionWatch<T extends KubeObject> {
             if (phase !== 'BOOKMARK') this.apply(phase as WatchEventType, obj);
             this.markFresh(this.clock());
             this.notify();
-          },
-          (err: unknown) => { if (err) failed = err; resolve(); },
-        ).then((ac) => { this.abort = ac; if (this.closed) ac.abort(); }, (err: unknown) => { failed = err; resolve(); });
-      });
+          }, abort.signal);
+      } catch (err) {
+        failed = err;
+      }
       clearInterval(idleTimer);
       if (this.closed) break;
       if (failed !== null && !isAbort(failed) && isGone(toKubeError(failed))) { gone = true; failed = null; }

@@ -63,6 +63,14 @@ describe('KubeError: API failures by HTTP status and Status reason, never by mes
     expect(err.retriable).toBe(true);
   });
 
+  test('a timed-out or aborted request (a DOMException, whose numeric code is not an HTTP status) is UNREACHABLE', () => {
+    const timedOut = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
+    expect(timedOut.code).toBe(23);
+    const err = toKubeError(timedOut, 'GET /api');
+    expect(err).toMatchObject({ code: KubeErrorCode.UNREACHABLE, status: 0 });
+    expect(err.message).toBe('GET /api: The operation was aborted due to timeout');
+  });
+
   test('a watch ERROR event\'s Status (no HTTP status of its own) maps by its code and reason', () => {
     expect(isGone(KubeError.fromStatus('watch', 0, { kind: 'Status', code: 410, reason: 'Expired', message: 'too old resource version' }))).toBe(true);
   });

@@ -136,7 +136,9 @@ export class KubeError extends BrookError<KubeErrorCode> {
 export function toKubeError(err: unknown, what = 'Kubernetes request'): KubeError {
   if (err instanceof KubeError) return err;
   const e = err as { statusCode?: unknown; code?: unknown; body?: unknown; message?: string; cause?: { message?: string } } | null;
-  const status = typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.code === 'number' ? e.code : undefined;
+  // A numeric `code` is an HTTP status on client-node's ApiException; on a DOMException (an
+  // aborted or timed-out request: TimeoutError's is 23) it is not.
+  const status = typeof e?.statusCode === 'number' ? e.statusCode : typeof e?.code === 'number' && !(err instanceof DOMException) ? e.code : undefined;
   if (status !== undefined) {
     let body: Status | undefined;
     if (typeof e?.body === 'string') { try { body = JSON.parse(e.body) as Status; } catch { body = undefined; } } else if (e?.body && typeof e.body === 'object') body = e.body as Status;

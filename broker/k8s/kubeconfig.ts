@@ -3,8 +3,8 @@
  *
  * Brook talks to the API server through its own REST client (./client.ts) and list+watch
  * (./collection-watch.ts); of client-node it uses KubeConfig (kubeconfig files, in-cluster
- * service accounts, client certificates, tokens, exec and OIDC auth), RequestContext and the fetch
- * transport, and Watch. Its package index, and its config.js for `makeApiClient`, load the whole
+ * service accounts, client certificates, tokens, exec and OIDC auth) and RequestContext. Its
+ * package index, and its config.js for `makeApiClient`, load the whole
  * generated OpenAPI client (thousands of model classes): ~50 MiB of a broker's resident memory
  * that Brook never uses (docs/benchmarks.md, "RF 3 on three brokers"). A broker process
  * therefore resolves config.js's import of the generated index to ./generated-clients-absent.ts, which
