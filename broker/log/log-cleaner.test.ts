@@ -394,6 +394,31 @@ describe('LogCleaner: compaction', () => {
     expect(loop.filthiestLog()).toBeNull(); // clean now: ratio 0
     await log.close();
   });
+
+  test('registering delete-only logs does not wake the loop to scan every log; a compacted one does', async () => {
+    const clock = new Clock();
+    const cleaner = new LogCleaner({ clock: clock.fn, backoffMs: 60_000 });
+    let scans = 0;
+    const scan = cleaner.filthiestLog.bind(cleaner);
+    cleaner.filthiestLog = () => { scans++; return scan(); };
+    cleaner.start();
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+    await settle();
+    expect(scans).toBe(1); // the first pass, then asleep for backoffMs
+    const logs: PartitionLog[] = [];
+    for (let i = 0; i < 50; i++) {
+      logs.push(await PartitionLog.open(tmpDir() + `-delete-${i}`, { ...defaultLogConfig, cleanupPolicy: 'delete' }, { clock: clock.fn }));
+      cleaner.register(logs.at(-1)!);
+    }
+    await settle();
+    expect(scans).toBe(1);
+    logs.push(await PartitionLog.open(tmpDir() + '-compact', compactConfig(), { clock: clock.fn }));
+    cleaner.register(logs.at(-1)!);
+    await settle();
+    expect(scans).toBe(2);
+    await cleaner.stop();
+    for (const log of logs) await log.close();
+  });
 });
 
 // ---------------------------------------------------------------- helpers

@@ -154,11 +154,16 @@ export class LogCleaner {
     this.onClean = opts.onClean;
   }
 
-  /** Starts cleaning `log` when it needs it (only compacted logs are ever cleaned). */
+  /**
+   * Starts cleaning `log` when it needs it (only compacted logs are ever cleaned). A compacted log
+   * wakes the loop; a delete-only one does not (each wake scans every registered log, so waking
+   * for each of N new topics cost O(N²)); it is looked at on the loop's next pass, which is when a
+   * log whose cleanup.policy changes to compact is seen too.
+   */
   register(log: PartitionLog, opts: RegisterOptions = {}): void {
     if (this.logs.has(log)) return;
     this.logs.set(log, { log, opts, running: Promise.resolve(), stopping: false, failed: false });
-    this.wake?.();
+    if (log.currentConfig.cleanupPolicy !== 'delete') this.wake?.();
   }
 
   /** Stops cleaning `log`; resolves once a clean of it in progress has stopped (await before closing the log). */
