@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { BrokerSettings, ConfigError, settingsReference, topicSettings, validateTopicConfigs } from './config.ts';
 import { ErrorCode } from './errors.ts';
+import { topicLogConfig } from './log/index.ts';
 
 describe('BrokerSettings', () => {
   test('defaults, explicit values and hour aliases', () => {
@@ -18,6 +19,26 @@ describe('BrokerSettings', () => {
     expect(c['segment.bytes']).toBe('1048576');
     expect(c['retention.ms']).toBe('1000');
     expect(c['cleanup.policy']).toBe('delete');
+  });
+
+  test('a topic\'s LogConfig is computed once per set of overrides, and again once dynamic broker configs change the defaults', () => {
+    const s = new BrokerSettings({ 'log.segment.bytes': '1048576' });
+    const a = topicLogConfig(s, {});
+    expect(topicLogConfig(s, {})).toBe(a);
+    expect(a.logConfig.segmentBytes).toBe(1048576);
+    expect(a.logConfig.retentionMs).toBe(604_800_000);
+    const own = topicLogConfig(s, { 'retention.ms': '1000' });
+    expect(own.logConfig.retentionMs).toBe(1000);
+    expect(own.effective['segment.bytes']).toBe('1048576');
+    expect(() => topicLogConfig(s, { 'retention.ms': 'soon' })).toThrow(/retention.ms=soon/);
+    expect(() => topicLogConfig(s, { 'retention.ms': 'soon' })).toThrow(/retention.ms=soon/); // a failure is not remembered as a value
+    s.setDynamic({ 'log.retention.ms': '5000' }, {});
+    const after = topicLogConfig(s, {});
+    expect(after).not.toBe(a);
+    expect(after.logConfig.retentionMs).toBe(5000);
+    expect(s.topicConfigs({})['retention.ms']).toBe('5000');
+    expect(topicLogConfig(s, { 'retention.ms': '1000' }).logConfig.retentionMs).toBe(1000);
+    expect(Object.isFrozen(after.effective)).toBe(true);
   });
 
   test('unknown names and bad values are clear errors', () => {

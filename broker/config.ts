@@ -343,10 +343,15 @@ function topicValueProblem(setting: TopicSetting, value: string): string | { sho
 /** Resolved broker settings; `get` returns the effective value (explicit or default). */
 export type BrokerConfigSource = 'DYNAMIC_BROKER_CONFIG' | 'DYNAMIC_DEFAULT_BROKER_CONFIG' | 'STATIC_BROKER_CONFIG' | 'DEFAULT_CONFIG';
 
+/** Derived values kept at most (distinct topic override sets, mostly): more and they start over. */
+const MAX_DERIVED = 256;
+
 export class BrokerSettings {
   private readonly values = new Map<string, string>();
   private dynamicForBroker: Record<string, string> = {};
   private dynamicDefault: Record<string, string> = {};
+  /** Values derived from the settings (see `derive`); emptied whenever setDynamic changes them. */
+  private readonly derived = new Map<string, unknown>();
 
   constructor(explicit: Record<string, string> = {}) {
     for (const [rawName, value] of Object.entries(explicit)) {
@@ -405,6 +410,22 @@ export class BrokerSettings {
       .map(([k, v]) => [brokerByName.get(k)?.dynamic ? k : dynamicListenerKey(k), v] as const).filter(([k]) => k !== null));
     this.dynamicForBroker = keep(forBroker);
     this.dynamicDefault = keep(clusterDefault);
+    this.derived.clear();
+  }
+
+  /**
+   * `make()`, computed once per `key` for as long as the settings stay as they are (a dynamic
+   * config change forgets every derived value). What `make` throws is not remembered. For values
+   * every topic needs (its effective configs, its LogConfig, its described configs), which are
+   * the same for every topic without overrides: creating 1,000 topics computed them 3,000 times.
+   * The value is shared: it must not be modified.
+   */
+  derive<T>(key: string, make: () => T): T {
+    if (this.derived.has(key)) return this.derived.get(key) as T;
+    const value = make();
+    if (this.derived.size >= MAX_DERIVED) this.derived.clear();
+    this.derived.set(key, value);
+    return value;
   }
 
   isExplicit(name: string): boolean { return this.values.has(name); }
@@ -427,8 +448,16 @@ export class BrokerSettings {
 
   /** A topic's effective configs: its overrides over these broker defaults. */
   topicConfigs(overrides: Readonly<Record<string, string>>): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const s of topicSettings) out[s.name] = overrides[s.name] ?? (s.brokerSynonym ? this.get(s.brokerSynonym) : s.default) ?? '';
+    const defaults = this.derive('topic-defaults', () => {
+      const out: Record<string, string> = {};
+      for (const s of topicSettings) out[s.name] = (s.brokerSynonym ? this.get(s.brokerSynonym) : s.default) ?? '';
+      return out;
+    });
+    const out = { ...defaults };
+    for (const s of topicSettings) {
+      const own = overrides[s.name];
+      if (own !== undefined) out[s.name] = own;
+    }
     return out;
   }
 }

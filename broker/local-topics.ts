@@ -9,7 +9,7 @@
  * coordinator __transaction_state): they are told when this broker becomes or stops being one.
  */
 import type { BrokerSettings } from './config.ts';
-import { logConfigFromTopicConfigs } from './log/index.ts';
+import { topicLogConfig } from './log/index.ts';
 import type { LogCleaner, LogConfig } from './log/index.ts';
 import type { LogManager } from './log-manager.ts';
 import type { Logger } from './logger.ts';
@@ -67,11 +67,10 @@ export class LocalTopics {
    */
   reapplyConfigs(): void {
     for (const [name, topic] of this.topics) {
-      let effective: Record<string, string>;
+      let effective: Readonly<Record<string, string>>;
       let logConfig: LogConfig;
       try {
-        effective = this.opts.settings.topicConfigs(topic.spec.configs);
-        logConfig = logConfigFromTopicConfigs(effective);
+        ({ effective, logConfig } = topicLogConfig(this.opts.settings, topic.spec.configs));
       } catch (err) {
         this.opts.log.warn(`topic ${name}: dynamic broker configs not applied: ${(err as Error).message}`);
         continue;
@@ -127,8 +126,7 @@ export class LocalTopics {
     }
     this.topics.set(name, topic);
     this.namesById.set(topic.topicId, name);
-    const effective = settings.topicConfigs(topic.spec.configs);
-    const logConfig = logConfigFromTopicConfigs(effective);
+    const { effective, logConfig } = topicLogConfig(settings, topic.spec.configs);
     const minIsr = Number(effective['min.insync.replicas']);
     for (const state of topic.partitions) {
       const existing = this.hosted.get(key(name, state.partition));

@@ -8,7 +8,7 @@ import { randomInt } from 'node:crypto';
 import { KafkaError } from './errors.ts';
 import { validateTopicConfigs } from './config.ts';
 import type { BrokerSettings } from './config.ts';
-import { logConfigFromTopicConfigs } from './log/index.ts';
+import { topicLogConfig } from './log/index.ts';
 import { StaleVersionError, placeReplicas, validateTopicName } from './metadata/index.ts';
 import type { BrokerInfo, MetadataStore, PartitionState, TopicRecord, TopicSpec } from './metadata/index.ts';
 
@@ -50,7 +50,7 @@ export class TopicAdmin {
   plan(req: CreateTopicRequest): TopicPlan {
     validateTopicName(req.name);
     validateTopicConfigs(req.configs);
-    logConfigFromTopicConfigs(this.settings.topicConfigs(req.configs));
+    topicLogConfig(this.settings, req.configs);
     let replicaLists: number[][];
     if (req.assignments.length > 0) {
       if (req.numPartitions !== -1 || req.replicationFactor !== -1) {
@@ -116,7 +116,7 @@ export class TopicAdmin {
     await this.casTopic(name, (topic) => {
       const configs = edit(topic.spec.configs);
       validateTopicConfigs(configs);
-      logConfigFromTopicConfigs(this.settings.topicConfigs(configs));
+      topicLogConfig(this.settings, configs);
       return validateOnly ? null : { spec: { ...topic.spec, configs } };
     });
   }

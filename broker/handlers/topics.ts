@@ -54,9 +54,11 @@ export const createTopicsHandler: ApiHandler<19> = {
         return {
           ...base, topicId, errorCode: ErrorCode.NONE, errorMessage: null,
           numPartitions: plan.spec.partitions, replicationFactor: plan.spec.replicationFactor,
-          configs: describeTopicConfigs(broker, plan.spec.configs, null, false, false).map((c) => ({
-            name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.configSource, isSensitive: c.isSensitive,
-          })),
+          // (the same for every topic with the same overrides: described once, shared read-only by the answers)
+          configs: broker.settings.derive(`created-topic-configs:${JSON.stringify(plan.spec.configs)}`, () =>
+            describeTopicConfigs(broker, plan.spec.configs, null, false, false).map((c) => ({
+              name: c.name, value: c.value, readOnly: c.readOnly, configSource: c.configSource, isSensitive: c.isSensitive,
+            }))),
         };
       } catch (err) {
         return { ...base, errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err) };

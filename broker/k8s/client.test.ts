@@ -43,6 +43,12 @@ beforeAll(async () => {
 });
 afterAll(async () => { server.closeAllConnections(); await new Promise((r) => server.close(r)); });
 
+/** What `p` rejected with; a test fails when it resolves. */
+async function failureOf<E = KubeError>(p: Promise<unknown>): Promise<E> {
+  try { await p; } catch (err) { return err as E; }
+  throw new Error('expected a failure, but it succeeded');
+}
+
 function json(res: ServerResponse, status: number, obj: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(obj));
@@ -73,12 +79,12 @@ describe('Kube requests', () => {
 
   test('an error status becomes a KubeError with the Status reason; a body that is not a Status keeps its text', async () => {
     handle = (_req, _body, res) => json(res, 409, { kind: 'Status', status: 'Failure', reason: 'AlreadyExists', message: 'topics "orders" already exists', code: 409 });
-    const exists = await kube.create(topics, { metadata: { name: 'orders', namespace: 'ns' } } as never).catch((e: unknown) => e as KubeError);
+    const exists = await failureOf(kube.create(topics, { metadata: { name: 'orders', namespace: 'ns' } } as never));
     expect(exists).toMatchObject({ code: KubeErrorCode.ALREADY_EXISTS, status: 409 });
     expect(exists.message).toContain('already exists');
 
     handle = (_req, _body, res) => { res.writeHead(503); res.end('overloaded, try later'); };
-    const down = await kube.get(topics, 'ns', 'orders').catch((e: unknown) => e as KubeError);
+    const down = await failureOf(kube.get(topics, 'ns', 'orders'));
     expect(down.status).toBe(503);
     expect(down.message).toContain('overloaded, try later');
   });
@@ -88,7 +94,7 @@ describe('Kube requests', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((r) => probe.close(r));
-    const err = await kubeOf(port).get(topics, 'ns', 'orders').catch((e: unknown) => e as KubeError);
+    const err = await failureOf(kubeOf(port).get(topics, 'ns', 'orders'));
     expect(err.code).toBe(KubeErrorCode.UNREACHABLE);
     expect(err.message).toContain('GET /apis/brook.dev/v1alpha1/namespaces/ns/topics/orders');
   });
@@ -98,7 +104,7 @@ describe('Kube requests', () => {
     const kc = kube.kc;
     const quick = new Kube(kc, { requestTimeoutMs: 200 });
     const started = Date.now();
-    const err = await quick.get(topics, 'ns', 'slow').catch((e: unknown) => e as KubeError);
+    const err = await failureOf(quick.get(topics, 'ns', 'slow'));
     expect(err.code).toBe(KubeErrorCode.UNREACHABLE);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
@@ -130,7 +136,7 @@ describe('Kube watch streams', () => {
 
   test('a refused watch (410 Gone) is a KubeError with code GONE', async () => {
     handle = (_req, _body, res) => json(res, 410, { kind: 'Status', status: 'Failure', reason: 'Expired', message: 'too old resource version: 1 (500)', code: 410 });
-    const err = await kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', { resourceVersion: '1' }, () => {}, new AbortController().signal).catch((e: unknown) => e as KubeError);
+    const err = await failureOf(kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', { resourceVersion: '1' }, () => {}, new AbortController().signal));
     expect(err.code).toBe(KubeErrorCode.GONE);
   });
 
@@ -140,7 +146,7 @@ describe('Kube watch streams', () => {
       res.end(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a' } } }) + '\n<html>proxy error</html>\n');
     };
     const got: string[] = [];
-    const err = await kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', {}, (type) => got.push(type), new AbortController().signal).catch((e: unknown) => e as KubeError);
+    const err = await failureOf(kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', {}, (type) => got.push(type), new AbortController().signal));
     expect(got).toEqual(['ADDED']);
     expect(err.code).toBe(KubeErrorCode.UNREACHABLE);
     expect(err.message).toContain('<html>proxy error</html>');
@@ -152,12 +158,12 @@ describe('Kube watch streams', () => {
       res.write(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a' } } }) + '\n{"type":"MOD');
       setTimeout(() => req.socket.destroy(), 50);
     };
-    const cut = await kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', {}, () => {}, new AbortController().signal).catch((e: unknown) => e as KubeError);
+    const cut = await failureOf(kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', {}, () => {}, new AbortController().signal));
     expect(cut.code).toBe(KubeErrorCode.UNREACHABLE);
 
     handle = (_req, _body, res) => { res.writeHead(200); res.write(JSON.stringify({ type: 'ADDED', object: { metadata: { name: 'a' } } }) + '\n'); };
     const abort = new AbortController();
-    const aborted = await kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', {}, () => abort.abort(), abort.signal).catch((e: unknown) => e as Error);
+    const aborted = await failureOf<Error>(kube.watch('/apis/brook.dev/v1alpha1/namespaces/ns/topics', {}, () => abort.abort(), abort.signal));
     expect(aborted.name).toBe('AbortError');
   });
 

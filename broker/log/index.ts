@@ -4,8 +4,8 @@ export type {
   AppendOptions, AppendResult, ReadOptions, ReadPartsResult, ReadResult, RetentionResult, PartitionLogOptions,
 } from './partition-log.ts';
 export { ReadBufferPool, fetchReadBuffers } from './read-buffer-pool.ts';
-export { defaultLogConfig, logConfigFromTopicConfigs } from './log-config.ts';
-export type { LogConfig, TimestampType, CleanupPolicy } from './log-config.ts';
+export { defaultLogConfig, logConfigFromTopicConfigs, topicLogConfig } from './log-config.ts';
+export type { LogConfig, TimestampType, CleanupPolicy, TopicConfigSource } from './log-config.ts';
 export {
   readBatchHeader, validateClientBatches, lastOffsetOf, BATCH_HEADER_SIZE, LOG_OVERHEAD,
 } from './record-batch.ts';

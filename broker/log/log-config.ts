@@ -163,3 +163,21 @@ export function logConfigFromTopicConfigs(map: Readonly<Record<string, string>>,
   }
   return Object.freeze(c);
 }
+
+/** What topicLogConfig needs of the broker's settings (BrokerSettings). */
+export interface TopicConfigSource {
+  topicConfigs(overrides: Readonly<Record<string, string>>): Record<string, string>;
+  derive<T>(key: string, make: () => T): T;
+}
+
+/**
+ * A topic's effective configs (its overrides over the broker's topic defaults) and the LogConfig
+ * they make, computed once per distinct set of overrides until the broker's settings change. Both
+ * are shared between topics: read them, never modify them. Throws as logConfigFromTopicConfigs.
+ */
+export function topicLogConfig(settings: TopicConfigSource, overrides: Readonly<Record<string, string>>): { effective: Readonly<Record<string, string>>; logConfig: LogConfig } {
+  return settings.derive(`topic-log-config:${JSON.stringify(overrides)}`, () => {
+    const effective = Object.freeze(settings.topicConfigs(overrides));
+    return { effective, logConfig: logConfigFromTopicConfigs(effective) };
+  });
+}
