@@ -8,9 +8,9 @@
  * ./collection-watch.ts, decides when a silent one is given up).
  *
  * Not fetch: undici's fetch (what client-node's own transport uses) builds WHATWG Request,
- * Response, Headers and stream objects for every call and cost ~0.3 ms of CPU more per request
- * than `request` here, which is most of what a broker spends per topic it creates
- * (docs/benchmarks.md, "Topic creation on the Kubernetes store").
+ * Response, Headers and stream objects for every call and cost ~0.45 ms of CPU more per request
+ * than `request` here: about a fifth of what a broker spent per topic it created
+ * (docs/benchmarks.md, "Session 12" under "Topic creation on the Kubernetes store").
  *
  * Errors: every failure is a KubeError (./errors.ts) with a stable code mapped from the HTTP
  * status and the Status reason; a request that got no answer is BROOK_ERR_KUBE_UNREACHABLE.
