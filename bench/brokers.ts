@@ -14,11 +14,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { brookLauncher } from '../test/harness/paths.ts';
+import { freePort } from '../test/harness/ports.ts';
 import { kafkaLibs, repoRoot, runToolOrThrow, toolClasses } from './kafka-tools.ts';
 import { probeBroker } from './wire-probe.ts';
 
@@ -56,18 +56,6 @@ export type RunningBroker = {
   /** Starts the broker again on the same data (after stop or kill); its start-up is timed as the first was. */
   restart(): Promise<RunningBroker>;
 };
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('could not get a free port');
-  return address.port;
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

@@ -19,10 +19,10 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBackground, type BackgroundProcess } from '../harness/background.ts';
+import { freePort } from '../harness/ports.ts';
 import { getJson } from './kube.ts';
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS ?? '/usr/bin/prometheus';
@@ -96,17 +96,6 @@ async function startDiscovery(namespace: string): Promise<{ url: string; server:
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/targets`, server };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function api<T>(url: string): Promise<T> {

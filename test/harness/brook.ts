@@ -15,7 +15,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startKafkaReference } from './kafka-reference.ts';
+import { startKafkaReference } from './kafka-reference.ts';
+import { freePort } from './ports.ts';
 import { repoRoot } from './paths.ts';
 
 export interface StartBrokerOptions {

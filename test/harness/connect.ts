@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { cacheDir } from '../../scripts/cache-dir.mjs';
 import { startBackground } from './background.ts';
 import type { BackgroundProcess } from './background.ts';
-import { freePort } from './kafka-reference.ts';
+import { freePort } from './ports.ts';
 import { ensureDepsCommand, repoRoot } from './paths.ts';
 import { requireJava } from './tools.ts';
 

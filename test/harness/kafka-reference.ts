@@ -11,19 +11,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import type { BrokerHandle, StartBrokerOptions } from './brook.ts';
 import { repoRoot } from './paths.ts';
+import { freePort } from './ports.ts';
 import { requireJava } from './tools.ts';
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves true once something accepts connections on `port`, false after `timeoutMs` or once `exited()`. */
 export function waitForPort(port: number, timeoutMs: number, exited: () => boolean): Promise<boolean> {

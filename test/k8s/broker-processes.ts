@@ -11,7 +11,8 @@ import type { Topic } from '../../broker/k8s/crds.ts';
 import { topicPlacement } from '../../broker/k8s/topic-placement.ts';
 import { brookLauncher, repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
-import { freePort, kubectl, type ApiServer } from './envtest.ts';
+import { freePort } from '../harness/ports.ts';
+import { kubectl, type ApiServer } from './envtest.ts';
 
 export interface BrokerNode { id: number; dataDir: string; child: ChildProcess | null; log: string }
 

@@ -14,10 +14,10 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureK8sBinaries, k8sVersions } from './build.mjs';
+import { freePort } from '../harness/ports.ts';
 import { run, type RunResult } from '../harness/tools.ts';
 
 export interface ApiServer {
@@ -46,19 +46,6 @@ export interface StartOptions {
   apiserverArgs?: string[];
   /** Milliseconds to wait for readiness (default 120 s: the first start on 2 busy cores is slow). */
   timeoutMs?: number;
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released; the tiny race is accepted in tests). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

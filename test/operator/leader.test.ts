@@ -7,7 +7,7 @@ import { describe, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { repoRoot } from '../harness/paths.ts';
-import { freePort } from '../k8s/envtest.ts';
+import { freePort } from '../harness/ports.ts';
 import { adminKube, createNamespace, eventually, resources } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject } from '../../broker/k8s/index.ts';

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Watch } from '@kubernetes/client-node';
 import { repoRoot } from '../harness/paths.ts';
-import { freePort, startApiServer } from '../k8s/envtest.ts';
+import { freePort } from '../harness/ports.ts';
+import { startApiServer } from '../k8s/envtest.ts';
 import { adminKube, createNamespace, installCrds, resources } from './harness.ts';
 import type { KubeObject } from '../../broker/k8s/index.ts';
 

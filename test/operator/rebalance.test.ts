@@ -27,7 +27,8 @@ import { checkAcknowledged, replicaFromDirectory, waitForReplicas, type AckedRec
 import { repoRoot } from '../harness/paths.ts';
 import { expectSuccess } from '../harness/tools.ts';
 import { startBrokerProcess, type BrokerNode } from '../k8s/broker-processes.ts';
-import { freePort, kubectl } from '../k8s/envtest.ts';
+import { freePort } from '../harness/ports.ts';
+import { kubectl } from '../k8s/envtest.ts';
 import { adminKube, createNamespace, eventually, loadExample, resources, sleep } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
 import { topicPlacement, type Cluster, type ClusterRebalanceStatus, type Kube, type KubeObject, type Topic } from '../../broker/k8s/index.ts';

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { repoRoot } from '../harness/paths.ts';
-import { freePort } from '../k8s/envtest.ts';
+import { freePort } from '../harness/ports.ts';
 import { adminKube, createNamespace, eventually, resources, startOperator } from './harness.ts';
 import { useOperatorApiServer } from './jest.ts';
 import type { Kube, KubeObject, User } from '../../broker/k8s/index.ts';
