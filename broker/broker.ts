@@ -229,12 +229,13 @@ export class Broker implements BrokerServices {
     this.local = new LocalTopics({
       nodeId: this.nodeId, settings: this.settings, store: this.store, logs: this.logs, cleaner: this.cleaner, clock: this.clock, log: this.log,
       leaderDuties: new Map<string, PartitionLeaderDuties>([[OFFSETS_TOPIC, this.groups], [TRANSACTION_STATE_TOPIC, this.transactions]]),
-      applied: (topic) => {
+      applied: (topic, hosted) => {
         if (this.stopping) return;
-        this.replicas.sync();
+        this.replicas.follow(hosted);
         // a reassignment in flight moves on when its ISR changes: the controller checks it
         if (this.membership.isController && topic.partitions.some(isReassigning)) void this.controller.reconcile(false);
       },
+      dropped: (p) => this.replicas.unfollow(p),
     });
     this.dynamicConfig = new DynamicBrokerConfig({
       nodeId: this.nodeId, settings: this.settings, store: this.store, clock: this.clock,

@@ -32,8 +32,13 @@ export interface LocalTopicsOptions {
   log: Logger;
   /** Who follows the leadership of an internal topic's partitions, by topic name. */
   leaderDuties: ReadonlyMap<string, PartitionLeaderDuties>;
-  /** Called after a created or updated topic's event has been applied (not after a deletion). */
-  applied(topic: TopicRecord): void;
+  /**
+   * Called after a created or updated topic's event has been applied (not after a deletion), with
+   * the topic's partitions hosted here.
+   */
+  applied(topic: TopicRecord, hosted: readonly Partition[]): void;
+  /** Called once a partition replica hosted here is dropped (its log deleted). */
+  dropped(p: Partition): void;
 }
 
 export class LocalTopics {
@@ -128,6 +133,7 @@ export class LocalTopics {
     this.namesById.set(topic.topicId, name);
     const { effective, logConfig } = topicLogConfig(settings, topic.spec.configs);
     const minIsr = Number(effective['min.insync.replicas']);
+    const applied: Partition[] = [];
     for (const state of topic.partitions) {
       const existing = this.hosted.get(key(name, state.partition));
       const hosted = state.replicas.includes(nodeId);
@@ -138,6 +144,7 @@ export class LocalTopics {
         existing.updateState(state, minIsr);
         existing.updateConfig(logConfig, minIsr);
         if (wasLeader !== existing.isLeader) this.leadershipChanged(existing);
+        applied.push(existing);
       } else if (hosted) {
         const log = await logs.open(name, state.partition, topic.topicId, logConfig);
         const partition = new Partition({
@@ -148,9 +155,10 @@ export class LocalTopics {
         // compaction stops at the last stable offset (at most the high watermark), as Kafka's: data of open transactions stays as written
         cleaner?.register(log, { uncleanableFrom: () => partition.lastStableOffset });
         if (partition.isLeader) this.leadershipChanged(partition);
+        applied.push(partition);
       }
     }
-    this.opts.applied(topic);
+    this.opts.applied(topic, applied);
   }
 
   private leadershipChanged(p: Partition): void {
@@ -163,6 +171,7 @@ export class LocalTopics {
   private async drop(p: Partition): Promise<void> {
     if (p.isLeader) this.opts.leaderDuties.get(p.topic)?.resigned(p.index);
     this.hosted.delete(key(p.topic, p.index));
+    this.opts.dropped(p);
     await this.opts.cleaner?.unregister(p.log);
     await p.log.delete();
     this.opts.log.info(`deleted partition ${p.name}`);

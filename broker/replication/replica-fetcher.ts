@@ -85,9 +85,12 @@ export class ReplicaFetcher {
 
   get endpoint(): string { return `${this.opts.host}:${this.opts.port}`; }
   get partitions(): Partition[] { return this.lanes.flatMap((l) => l.partitions); }
+  /** How many partitions it follows. */
+  get size(): number { return this.lanes.reduce((n, l) => n + l.size, 0); }
 
   add(p: Partition): void { this.laneOf(p).add(p); }
-  remove(p: Partition): void { this.laneOf(p).remove(p); }
+  /** Stops following `p`; false if it was not followed here. */
+  remove(p: Partition): boolean { return this.laneOf(p).remove(p); }
 
   async stop(): Promise<void> {
     await Promise.all(this.lanes.map((l) => l.stop()));
@@ -127,6 +130,7 @@ class FetchLane {
 
   private get endpoint(): string { return `${this.opts.host}:${this.opts.port}`; }
   get partitions(): Partition[] { return [...this.followed.keys()]; }
+  get size(): number { return this.followed.size; }
 
   add(p: Partition): void {
     if (!this.followed.has(p)) {
@@ -141,9 +145,10 @@ class FetchLane {
     }
   }
 
-  remove(p: Partition): void {
-    this.followed.delete(p);
+  remove(p: Partition): boolean {
+    if (!this.followed.delete(p)) return false;
     if (this.byName.get(nameOf(p.topic, p.index))?.partition === p) this.byName.delete(nameOf(p.topic, p.index));
+    return true;
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * ReplicaManager: the replication duties of one broker.
  * - As follower: one ReplicaFetcher per leader broker, holding the partitions it follows there;
- *   `sync()` moves partitions between fetchers whenever leadership or the live brokers change.
+ *   `follow()` moves a topic's partitions between fetchers when it is applied (leadership may
+ *   have changed), `sync()` all of them when the live brokers change.
  * - As leader: ISR changes. A follower that caught up is proposed into the ISR; every half of
  *   replica.lag.time.max.ms the ISR is checked for followers that fell behind, which are
  *   proposed out. Proposals are written as compare-and-swaps of the topic in the metadata store
@@ -20,6 +21,8 @@ import type { Partition } from '../partition.ts';
 import { ReplicaFetcher } from './replica-fetcher.ts';
 import type { ReplicationQuota } from './replication-quota.ts';
 import type { ClientSecurity } from '../security/listener-security.ts';
+
+function endpointKey(endpoint: { host: string; port: number }): string { return `${endpoint.host}:${endpoint.port}`; }
 
 export interface ReplicaManagerOptions {
   nodeId: number;
@@ -60,7 +63,7 @@ export class ReplicaManager {
     this.timer.unref();
   }
 
-  /** Puts every followed partition in the fetcher of its current leader. */
+  /** Puts every followed partition in the fetcher of its current leader (after a change of the live brokers). */
   sync(): void {
     const wanted = new Map<number, Set<Partition>>();
     for (const p of this.opts.partitions()) {
@@ -71,30 +74,69 @@ export class ReplicaManager {
     }
     for (const [leaderId, fetcher] of this.fetchers) {
       const endpoint = this.opts.endpointOf(leaderId);
-      const moved = !endpoint || `${endpoint.host}:${endpoint.port}` !== fetcher.endpoint;
-      if (moved || !wanted.has(leaderId)) {
-        void fetcher.stop();
-        this.fetchers.delete(leaderId);
-      }
+      if (!endpoint || endpointKey(endpoint) !== fetcher.endpoint || !wanted.has(leaderId)) this.stopFetcher(leaderId);
     }
     for (const [leaderId, partitions] of wanted) {
-      const endpoint = this.opts.endpointOf(leaderId);
-      if (!endpoint) continue;
-      let fetcher = this.fetchers.get(leaderId);
-      if (!fetcher) {
-        fetcher = new ReplicaFetcher({
-          nodeId: this.opts.nodeId, leaderId, host: endpoint.host, port: endpoint.port,
-          maxWaitMs: this.opts.fetchWaitMs, maxBytes: this.opts.fetchMaxBytes, logger: this.opts.logger, clock: this.opts.clock,
-          quota: this.opts.followerQuota, throttled: this.opts.followerThrottled, security: this.opts.security,
-        });
-        this.fetchers.set(leaderId, fetcher);
-      }
-      for (const p of partitions) fetcher.add(p);
+      const fetcher = this.fetcherOf(leaderId);
+      if (fetcher) for (const p of partitions) fetcher.add(p);
     }
     for (const [leaderId, fetcher] of this.fetchers) {
       const keep = wanted.get(leaderId);
       for (const p of fetcher.partitions) if (!keep?.has(p)) fetcher.remove(p);
     }
+  }
+
+  /**
+   * What sync() does, for `partitions` only (a topic's, just applied): each goes to the fetcher of
+   * its current leader and leaves any other, and a fetcher left with nothing stops. Applying N
+   * topics so costs O(N), where a sync() per topic cost O(N²). A leader that moved to another
+   * address since its fetcher started is sync()'s to handle.
+   */
+  follow(partitions: Iterable<Partition>): void {
+    const emptied = new Set<number>();
+    for (const p of partitions) {
+      const leader = p.isLeader ? -1 : p.state.leader;
+      for (const [leaderId, fetcher] of this.fetchers) {
+        if (leaderId !== leader && fetcher.remove(p) && fetcher.size === 0) emptied.add(leaderId);
+      }
+      if (leader < 0) continue;
+      const endpoint = this.opts.endpointOf(leader);
+      const fetcher = this.fetchers.get(leader);
+      if (fetcher && endpoint && endpointKey(endpoint) !== fetcher.endpoint) {
+        this.sync();
+        return;
+      }
+      this.fetcherOf(leader)?.add(p);
+      emptied.delete(leader);
+    }
+    for (const leaderId of emptied) this.stopFetcher(leaderId);
+  }
+
+  /** Stops following `p` (its replica was deleted here). */
+  unfollow(p: Partition): void {
+    for (const [leaderId, fetcher] of this.fetchers) {
+      if (fetcher.remove(p) && fetcher.size === 0) this.stopFetcher(leaderId);
+    }
+  }
+
+  /** The fetcher from `leaderId`, started if there is none; undefined while the leader's address is unknown. */
+  private fetcherOf(leaderId: number): ReplicaFetcher | undefined {
+    const existing = this.fetchers.get(leaderId);
+    if (existing) return existing;
+    const endpoint = this.opts.endpointOf(leaderId);
+    if (!endpoint) return undefined;
+    const fetcher = new ReplicaFetcher({
+      nodeId: this.opts.nodeId, leaderId, host: endpoint.host, port: endpoint.port,
+      maxWaitMs: this.opts.fetchWaitMs, maxBytes: this.opts.fetchMaxBytes, logger: this.opts.logger, clock: this.opts.clock,
+      quota: this.opts.followerQuota, throttled: this.opts.followerThrottled, security: this.opts.security,
+    });
+    this.fetchers.set(leaderId, fetcher);
+    return fetcher;
+  }
+
+  private stopFetcher(leaderId: number): void {
+    void this.fetchers.get(leaderId)?.stop();
+    this.fetchers.delete(leaderId);
   }
 
   /**
