@@ -10,7 +10,7 @@
  */
 import type { BrokerSettings } from './config.ts';
 import { topicLogConfig } from './log/index.ts';
-import type { LogCleaner, LogConfig } from './log/index.ts';
+import type { LogCleaner, LogConfig, PartitionLog } from './log/index.ts';
 import type { LogManager } from './log-manager.ts';
 import type { Logger } from './logger.ts';
 import type { MetadataStore, TopicEvent, TopicRecord } from './metadata/index.ts';
@@ -47,6 +47,10 @@ export class LocalTopics {
   private readonly namesById = new Map<string, string>();
   private readonly hosted = new Map<string, Partition>();
   private applying: Promise<void> = Promise.resolve();
+  /** Events queued or being applied, by topic name. */
+  private readonly queued = new Map<string, number>();
+  /** Logs being opened ahead of their event's turn (see enqueue). */
+  private opening = 0;
   private unwatch: (() => void) | null = null;
 
   constructor(opts: LocalTopicsOptions) { this.opts = opts; }
@@ -107,13 +111,63 @@ export class LocalTopics {
     this.hosted.clear();
   }
 
+  /**
+   * Queues the event on the apply chain. A topic new to this broker, with nothing else queued for
+   * its name, has its local logs opened (directories and files created) right away, while earlier
+   * events are applied: creating many topics then waits for the file system's round trips once,
+   * not once per topic in turn. Its apply takes those logs in its turn; nothing else reads them
+   * before.
+   */
   private enqueue(event: TopicEvent): void {
-    this.applying = this.applying.then(() => this.apply(event)).catch((err: Error) => {
+    const name = event.topic.spec.name;
+    const early = this.openEarly(event);
+    this.queued.set(name, (this.queued.get(name) ?? 0) + 1);
+    this.applying = this.applying.then(() => this.apply(event, early)).catch((err: Error) => {
       this.opts.log.error(`applying ${event.type} of topic ${event.topic.spec.name} failed: ${err.stack ?? err.message}`);
+    }).finally(() => {
+      const left = this.queued.get(name)! - 1;
+      if (left === 0) this.queued.delete(name);
+      else this.queued.set(name, left);
+      if (early) void this.releaseUnused(early);
     });
   }
 
-  private async apply(event: TopicEvent): Promise<void> {
+  /**
+   * The logs of a new topic's partitions hosted here, opening now (at most MAX_OPENING at a time):
+   * only when no event for the name is queued and no topic of that name is known, so no other
+   * event can touch those directories before this one is applied. Null: the apply opens them.
+   */
+  private openEarly(event: TopicEvent): Map<number, Promise<PartitionLog>> | null {
+    const topic = event.topic;
+    const name = topic.spec.name;
+    if (event.type !== 'put' || this.queued.has(name) || this.topics.has(name)) return null;
+    const hosted = topic.partitions.filter((s) => s.replicas.includes(this.opts.nodeId));
+    if (hosted.length === 0 || this.opening + hosted.length > MAX_OPENING) return null;
+    let logConfig: LogConfig;
+    try {
+      ({ logConfig } = topicLogConfig(this.opts.settings, topic.spec.configs));
+    } catch {
+      return null; // the apply reports it
+    }
+    const early = new Map<number, Promise<PartitionLog>>();
+    for (const state of hosted) {
+      this.opening++;
+      const opened = this.opts.logs.open(name, state.partition, topic.topicId, logConfig).finally(() => { this.opening--; });
+      opened.catch(() => undefined); // the apply awaits it and reports a failure
+      early.set(state.partition, opened);
+    }
+    return early;
+  }
+
+  /** Closes the logs opened early that the apply did not take (it failed before it got to them). */
+  private async releaseUnused(early: Map<number, Promise<PartitionLog>>): Promise<void> {
+    for (const opened of early.values()) {
+      const log = await opened.catch(() => null);
+      await log?.close().catch(() => undefined);
+    }
+  }
+
+  private async apply(event: TopicEvent, early: Map<number, Promise<PartitionLog>> | null = null): Promise<void> {
     const { nodeId, settings, logs, cleaner, clock } = this.opts;
     const topic = event.topic;
     const name = topic.spec.name;
@@ -146,7 +200,11 @@ export class LocalTopics {
         if (wasLeader !== existing.isLeader) this.leadershipChanged(existing);
         applied.push(existing);
       } else if (hosted) {
-        const log = await logs.open(name, state.partition, topic.topicId, logConfig);
+        const opening = early?.get(state.partition);
+        early?.delete(state.partition);
+        const log = await (opening ?? logs.open(name, state.partition, topic.topicId, logConfig));
+        // (opened early with the configs of then: dynamic broker configs may have changed them since)
+        if (log.currentConfig !== logConfig) log.updateConfig(logConfig);
         const partition = new Partition({
           topic: name, index: state.partition, topicId: topic.topicId, log, nodeId, state, minInsyncReplicas: minIsr, clock,
           checkpointedHighWatermark: logs.checkpointedHighWatermark(name, state.partition),
@@ -177,5 +235,8 @@ export class LocalTopics {
     this.opts.log.info(`deleted partition ${p.name}`);
   }
 }
+
+/** The most logs opened ahead of their apply at once (a burst of new topics; a start-up's thousands of existing ones). */
+const MAX_OPENING = 256;
 
 function key(topic: string, index: number): string { return `${topic}\u0000${index}`; }

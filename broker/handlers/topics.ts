@@ -33,6 +33,8 @@ export const createTopicsHandler: ApiHandler<19> = {
     const dup = duplicates(req.topics.map((t) => t.name));
     // CREATE on the cluster allows any topic; else CREATE on the topic (Kafka's check)
     const mayCreateAny = clusterAllowed(ctx, AclOperation.CREATE);
+    /** Names of the topics created, by partition count and replication factor. */
+    const created = new Map<string, string[]>();
     const createOne = async (t: Request<19>['topics'][number]) => {
       const base = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null as CreatedTopicConfig[] | null };
       try {
@@ -49,7 +51,10 @@ export const createTopicsHandler: ApiHandler<19> = {
         let topicId = ZERO_UUID;
         if (!req.validateOnly) {
           topicId = (await broker.admin.create(request, plan)).topicId;
-          broker.log.info(`created topic ${t.name} (${plan.spec.partitions} partitions, RF ${plan.spec.replicationFactor})`);
+          const shape = `${plan.spec.partitions} partitions, RF ${plan.spec.replicationFactor}`;
+          const names = created.get(shape);
+          if (names) names.push(t.name);
+          else created.set(shape, [t.name]);
         }
         return {
           ...base, topicId, errorCode: ErrorCode.NONE, errorMessage: null,
@@ -71,6 +76,10 @@ export const createTopicsHandler: ApiHandler<19> = {
       topics.push(...await Promise.all(req.topics.slice(i, i + CREATE_CONCURRENCY).map(createOne)));
     }
     await broker.settled();
+    // one log line per shape, not per topic: a line is a write to stderr, dear next to a create
+    for (const [shape, names] of created) {
+      broker.log.info(names.length === 1 ? `created topic ${names[0]} (${shape})` : `created ${names.length} topics (${shape} each): ${names.join(', ')}`);
+    }
     return { throttleTimeMs: 0, topics };
   },
 };
