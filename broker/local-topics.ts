@@ -46,6 +46,8 @@ export class LocalTopics {
   private readonly topics = new Map<string, TopicRecord>();
   private readonly namesById = new Map<string, string>();
   private readonly hosted = new Map<string, Partition>();
+  /** The hosted partitions by topic and index: the produce and fetch paths look one up per partition of a request. */
+  private readonly hostedByTopic = new Map<string, Map<number, Partition>>();
   private applying: Promise<void> = Promise.resolve();
   /** Events queued or being applied, by topic name. */
   private readonly queued = new Map<string, number>();
@@ -67,7 +69,7 @@ export class LocalTopics {
   topicNameById(id: string): string | undefined { return this.namesById.get(id); }
   all(): IterableIterator<TopicRecord> { return this.topics.values(); }
   names(): IterableIterator<string> { return this.topics.keys(); }
-  partition(topic: string, index: number): Partition | undefined { return this.hosted.get(key(topic, index)); }
+  partition(topic: string, index: number): Partition | undefined { return this.hostedByTopic.get(topic)?.get(index); }
   partitions(): IterableIterator<Partition> { return this.hosted.values(); }
 
   /**
@@ -85,7 +87,7 @@ export class LocalTopics {
         continue;
       }
       const minIsr = Number(effective['min.insync.replicas']);
-      for (const state of topic.partitions) this.hosted.get(key(name, state.partition))?.updateConfig(logConfig, minIsr);
+      for (const state of topic.partitions) this.partition(name, state.partition)?.updateConfig(logConfig, minIsr);
     }
   }
 
@@ -109,6 +111,7 @@ export class LocalTopics {
       }
     }
     this.hosted.clear();
+    this.hostedByTopic.clear();
   }
 
   /**
@@ -175,7 +178,7 @@ export class LocalTopics {
     if (event.type === 'deleted' || (previous && previous.topicId !== topic.topicId)) {
       this.topics.delete(name);
       if (previous) this.namesById.delete(previous.topicId);
-      for (const p of [...this.hosted.values()]) if (p.topic === name) await this.drop(p);
+      for (const p of [...this.hostedByTopic.get(name)?.values() ?? []]) await this.drop(p);
       if (event.type === 'deleted') {
         this.opts.store.acknowledgeTopicDataRemoved(name, topic.topicId, nodeId).catch((err: Error) => {
           this.opts.log.warn(`could not record that the data of deleted topic ${name} is gone: ${err.message}`);
@@ -189,7 +192,7 @@ export class LocalTopics {
     const minIsr = Number(effective['min.insync.replicas']);
     const applied: Partition[] = [];
     for (const state of topic.partitions) {
-      const existing = this.hosted.get(key(name, state.partition));
+      const existing = this.partition(name, state.partition);
       const hosted = state.replicas.includes(nodeId);
       if (existing && !hosted) {
         await this.drop(existing);
@@ -210,6 +213,9 @@ export class LocalTopics {
           checkpointedHighWatermark: logs.checkpointedHighWatermark(name, state.partition),
         });
         this.hosted.set(key(name, state.partition), partition);
+        let ofTopic = this.hostedByTopic.get(name);
+        if (!ofTopic) this.hostedByTopic.set(name, ofTopic = new Map());
+        ofTopic.set(state.partition, partition);
         // compaction stops at the last stable offset (at most the high watermark), as Kafka's: data of open transactions stays as written
         cleaner?.register(log, { uncleanableFrom: () => partition.lastStableOffset });
         if (partition.isLeader) this.leadershipChanged(partition);
@@ -229,6 +235,9 @@ export class LocalTopics {
   private async drop(p: Partition): Promise<void> {
     if (p.isLeader) this.opts.leaderDuties.get(p.topic)?.resigned(p.index);
     this.hosted.delete(key(p.topic, p.index));
+    const ofTopic = this.hostedByTopic.get(p.topic);
+    ofTopic?.delete(p.index);
+    if (ofTopic?.size === 0) this.hostedByTopic.delete(p.topic);
     this.opts.dropped(p);
     await this.opts.cleaner?.unregister(p.log);
     await p.log.delete();

@@ -64,10 +64,10 @@ export interface BrokerStateView {
 
 export class BrokerMetrics {
   readonly registry = new Registry();
-  readonly bytesIn: Counter<'topic'>;
-  readonly bytesOut: Counter<'topic'>;
+  readonly bytesIn: TopicCounter;
+  readonly bytesOut: TopicCounter;
   readonly fetchBytesSent: Counter<'path'>;
-  readonly recordsIn: Counter<'topic'>;
+  readonly recordsIn: TopicCounter;
   readonly produceErrors: Counter<'topic' | 'error'>;
   readonly requests: Counter<'api'>;
   readonly requestErrors: Counter<'api' | 'error'>;
@@ -90,10 +90,10 @@ export class BrokerMetrics {
     const r = this.registry;
     r.setDefaultLabels({ broker: String(nodeId) });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 10 });
-    this.bytesIn = new Counter({ name: 'brook_topic_bytes_in_total', help: 'Record-batch bytes appended by producers, per topic.', labelNames: ['topic'], registers: [r] });
-    this.bytesOut = new Counter({ name: 'brook_topic_bytes_out_total', help: 'Record-batch bytes returned to fetchers, per topic.', labelNames: ['topic'], registers: [r] });
+    this.bytesIn = new TopicCounter(r, 'brook_topic_bytes_in_total', 'Record-batch bytes appended by producers, per topic.');
+    this.bytesOut = new TopicCounter(r, 'brook_topic_bytes_out_total', 'Record-batch bytes returned to fetchers, per topic.');
     this.fetchBytesSent = new Counter({ name: 'brook_fetch_record_bytes_total', help: 'Record-batch bytes put in Fetch responses, by how: sendfile (from the page cache, brook.fetch.sendfile) or read (into memory, then written).', labelNames: ['path'], registers: [r] });
-    this.recordsIn = new Counter({ name: 'brook_topic_records_in_total', help: 'Records appended by producers, per topic.', labelNames: ['topic'], registers: [r] });
+    this.recordsIn = new TopicCounter(r, 'brook_topic_records_in_total', 'Records appended by producers, per topic.');
     this.produceErrors = new Counter({ name: 'brook_produce_errors_total', help: 'Partitions rejected in produce requests, by Kafka error name.', labelNames: ['topic', 'error'], registers: [r] });
     this.requests = new Counter({ name: 'brook_requests_total', help: 'Requests handled, per API.', labelNames: ['api'], registers: [r] });
     this.requestErrors = new Counter({ name: 'brook_request_errors_total', help: 'Requests that failed as a whole, per API and error.', labelNames: ['api', 'error'], registers: [r] });
@@ -207,4 +207,27 @@ export class BrokerMetrics {
 function lagOf(o: GroupOffsetView): number {
   const lag = o.highWatermark! - o.committed;
   return lag > 0n ? Number(lag) : 0;
+}
+
+/**
+ * A per-topic counter for the produce and fetch paths, which count once per partition of every
+ * request: an increment adds to a plain map, taken into the Prometheus counter when it is
+ * collected (a scrape, or `get()`), as prom-client hashes the labels of every `inc`.
+ */
+export class TopicCounter {
+  readonly counter: Counter<'topic'>;
+  private readonly pending = new Map<string, number>();
+
+  constructor(registry: Registry, name: string, help: string) {
+    const pending = this.pending;
+    this.counter = new Counter({
+      name, help, labelNames: ['topic'], registers: [registry],
+      collect() {
+        for (const [topic, n] of pending) this.inc({ topic }, n);
+        pending.clear();
+      },
+    });
+  }
+
+  inc(topic: string, n: number): void { this.pending.set(topic, (this.pending.get(topic) ?? 0) + n); }
 }

@@ -286,7 +286,7 @@ function respond(broker: BrokerServices, req: FetchRequest, byId: boolean, resul
       responses.set(target.key, topic);
     }
     if (r.records && p) {
-      broker.metrics.bytesOut.inc({ topic: p.topic }, size);
+      broker.metrics.bytesOut.inc(p.topic, size);
       let sent = 0;
       for (const part of r.records) if (part instanceof FileRegion) sent += part.length;
       if (sent > 0) broker.metrics.fetchBytesSent.inc({ path: 'sendfile' }, sent);

@@ -2,7 +2,7 @@
 import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import { AclOperation, allowed, allowedOnSome, clusterAllowed, ResourceType } from './authz.ts';
 import type { ErrorName } from '../errors.ts';
-import { BATCH_HEADER_SIZE, isControl, isTransactional, readBatchHeader } from '../log/record-batch.ts';
+import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CONTROL_MASK, MAGIC_OFFSET, TRANSACTIONAL_MASK, readBatchHeader } from '../log/record-batch.ts';
 import type { Partition } from '../partition.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 import { joinTransaction } from './txn-join.ts';
@@ -176,8 +176,8 @@ function appendNow(broker: BrokerServices, partition: Partition, topic: string, 
   response: PartitionResponse): Array<Promise<void>> {
   const result = partition.appendAsLeader(records, acks);
   if (!result.duplicate) {
-    broker.metrics.bytesIn.inc({ topic }, records.length);
-    broker.metrics.recordsIn.inc({ topic }, result.recordCount);
+    broker.metrics.bytesIn.inc(topic, records.length);
+    broker.metrics.recordsIn.inc(topic, result.recordCount);
   }
   response.baseOffset = result.baseOffset;
   response.logAppendTimeMs = result.logAppendTime;
@@ -204,9 +204,12 @@ interface TxnProducer { producerId: bigint; producerEpoch: number }
 
 /** The producer of a transactional data batch (the first batch's header speaks for the request), or null. */
 function transactionalProducer(records: Buffer): TxnProducer | null {
-  if (records.length < BATCH_HEADER_SIZE) return null;
+  if (records.length < BATCH_HEADER_SIZE || records[MAGIC_OFFSET] !== 2) return null;
+  // (the attributes first: most batches are not transactional, and the whole header costs BigInts)
+  const attributes = records.readInt16BE(ATTRIBUTES_OFFSET);
+  if ((attributes & TRANSACTIONAL_MASK) === 0 || (attributes & CONTROL_MASK) !== 0) return null;
   const h = readBatchHeader(records, 0);
-  if (h.magic !== 2 || !isTransactional(h) || isControl(h) || h.producerId < 0n) return null;
+  if (h.producerId < 0n) return null;
   return { producerId: h.producerId, producerEpoch: h.producerEpoch };
 }
 
