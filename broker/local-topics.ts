@@ -3,10 +3,11 @@
  * the partition replicas it hosts among them (Kafka's metadata cache and the replica side of
  * ReplicaManager.applyDelta). Each store event is applied in full before the next, in order,
  * through one promise chain: a topic's partitions assigned here get their log opened (recovered;
- * a new topic's logs are opened as its event arrives, see enqueue) and a Partition; those no longer assigned here, or of a deleted or re-created topic, have their
- * log deleted; the others take the new state and configs. The leaders of an internal topic's
- * partitions have duties (the group coordinator follows __consumer_offsets, the transaction
- * coordinator __transaction_state): they are told when this broker becomes or stops being one.
+ * a new topic's logs are opened as its event arrives, see enqueue) and a Partition; those no
+ * longer assigned here, or of a deleted or re-created topic, have their log deleted; the others
+ * take the new state and configs. The leaders of an internal topic's partitions have duties (the
+ * group coordinator follows __consumer_offsets, the transaction coordinator __transaction_state):
+ * they are told when this broker becomes or stops being one.
  */
 import type { BrokerSettings } from './config.ts';
 import { topicLogConfig } from './log/index.ts';
