@@ -46,9 +46,8 @@ export class LocalTopics {
   private readonly opts: LocalTopicsOptions;
   private readonly topics = new Map<string, TopicRecord>();
   private readonly namesById = new Map<string, string>();
-  private readonly hosted = new Map<string, Partition>();
   /** The hosted partitions by topic and index: the produce and fetch paths look one up per partition of a request. */
-  private readonly hostedByTopic = new Map<string, Map<number, Partition>>();
+  private readonly hosted = new Map<string, Map<number, Partition>>();
   private applying: Promise<void> = Promise.resolve();
   /** Events queued or being applied, by topic name. */
   private readonly queued = new Map<string, number>();
@@ -70,8 +69,8 @@ export class LocalTopics {
   topicNameById(id: string): string | undefined { return this.namesById.get(id); }
   all(): IterableIterator<TopicRecord> { return this.topics.values(); }
   names(): IterableIterator<string> { return this.topics.keys(); }
-  partition(topic: string, index: number): Partition | undefined { return this.hostedByTopic.get(topic)?.get(index); }
-  partitions(): IterableIterator<Partition> { return this.hosted.values(); }
+  partition(topic: string, index: number): Partition | undefined { return this.hosted.get(topic)?.get(index); }
+  *partitions(): IterableIterator<Partition> { for (const ofTopic of this.hosted.values()) yield* ofTopic.values(); }
 
   /**
    * Re-applies every topic's effective configs (the broker's topic defaults changed: dynamic
@@ -99,8 +98,8 @@ export class LocalTopics {
    * test/harness/power-loss.ts also drops what was never fsynced, as a power failure would.
    */
   async close(controlled: boolean): Promise<void> {
-    if (controlled) await this.opts.logs.checkpointHighWatermarks(this.hosted.values());
-    for (const p of this.hosted.values()) {
+    if (controlled) await this.opts.logs.checkpointHighWatermarks(this.partitions());
+    for (const p of this.partitions()) {
       if (!controlled) {
         await p.log.abandon();
         continue;
@@ -112,7 +111,6 @@ export class LocalTopics {
       }
     }
     this.hosted.clear();
-    this.hostedByTopic.clear();
   }
 
   /**
@@ -179,7 +177,7 @@ export class LocalTopics {
     if (event.type === 'deleted' || (previous && previous.topicId !== topic.topicId)) {
       this.topics.delete(name);
       if (previous) this.namesById.delete(previous.topicId);
-      for (const p of [...this.hostedByTopic.get(name)?.values() ?? []]) await this.drop(p);
+      for (const p of [...this.hosted.get(name)?.values() ?? []]) await this.drop(p);
       if (event.type === 'deleted') {
         this.opts.store.acknowledgeTopicDataRemoved(name, topic.topicId, nodeId).catch((err: Error) => {
           this.opts.log.warn(`could not record that the data of deleted topic ${name} is gone: ${err.message}`);
@@ -213,9 +211,8 @@ export class LocalTopics {
           topic: name, index: state.partition, topicId: topic.topicId, log, nodeId, state, minInsyncReplicas: minIsr, clock,
           checkpointedHighWatermark: logs.checkpointedHighWatermark(name, state.partition),
         });
-        this.hosted.set(key(name, state.partition), partition);
-        let ofTopic = this.hostedByTopic.get(name);
-        if (!ofTopic) this.hostedByTopic.set(name, ofTopic = new Map());
+        let ofTopic = this.hosted.get(name);
+        if (!ofTopic) this.hosted.set(name, ofTopic = new Map());
         ofTopic.set(state.partition, partition);
         // compaction stops at the last stable offset (at most the high watermark), as Kafka's: data of open transactions stays as written
         cleaner?.register(log, { uncleanableFrom: () => partition.lastStableOffset });
@@ -235,10 +232,9 @@ export class LocalTopics {
 
   private async drop(p: Partition): Promise<void> {
     if (p.isLeader) this.opts.leaderDuties.get(p.topic)?.resigned(p.index);
-    this.hosted.delete(key(p.topic, p.index));
-    const ofTopic = this.hostedByTopic.get(p.topic);
+    const ofTopic = this.hosted.get(p.topic);
     ofTopic?.delete(p.index);
-    if (ofTopic?.size === 0) this.hostedByTopic.delete(p.topic);
+    if (ofTopic?.size === 0) this.hosted.delete(p.topic);
     this.opts.dropped(p);
     await this.opts.cleaner?.unregister(p.log);
     await p.log.delete();
@@ -248,5 +244,3 @@ export class LocalTopics {
 
 /** The most logs opened ahead of their apply at once (a burst of new topics; a start-up's thousands of existing ones). */
 const MAX_OPENING = 256;
-
-function key(topic: string, index: number): string { return `${topic}\u0000${index}`; }
