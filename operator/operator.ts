@@ -133,6 +133,7 @@ export class Operator {
     await this.elector?.stop();
     await Promise.all([this.clusters.stop(), this.topics.stop(), this.users.stop()]);
     await this.world.stop();
+    this.kube.close();
     this.metrics.leader.set(0);
     this.running = false;
   }

@@ -7,10 +7,14 @@
  * partition cannot hold up the ones that follow it. `watch` streams a watch's events (the caller,
  * ./collection-watch.ts, decides when a silent one is given up).
  *
- * Not fetch: undici's fetch (what client-node's own transport uses) builds WHATWG Request,
- * Response, Headers and stream objects for every call and cost ~0.45 ms of CPU more per request
- * than `request` here: about a fifth of what a broker spent per topic it created
- * (docs/benchmarks.md, "Session 12" under "Topic creation on the Kubernetes store").
+ * The transport: node's own HTTP/2 client on one TLS session (./h2-session.ts) when the API server
+ * is https without a proxy and agrees to h2, which every kube-apiserver does; otherwise (plain
+ * http, a proxy in the kubeconfig, a server that offers only HTTP/1.1) undici's `request` on one
+ * pooled dispatcher. Per request, undici's HTTP/2 client cost ~0.2 ms of CPU more than node's
+ * (5 × 100 concurrent Topic creates against a real kube-apiserver: 135–233 ms against 75–127 ms
+ * of client CPU per 500), and undici's `fetch` (what client-node's own transport uses) ~0.45 ms
+ * more than that: together about a third of what a broker spent per topic it created
+ * (docs/benchmarks.md, "Session 12" and "Session 14" under "Topic creation on the Kubernetes store").
  *
  * Errors: every failure is a KubeError (./errors.ts) with a stable code mapped from the HTTP
  * status and the Status reason; a request that got no answer is BROOK_ERR_KUBE_UNREACHABLE.
@@ -19,6 +23,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { getGlobalDispatcher, request as sendRequest, type Dispatcher } from 'undici';
 import { KubeError, KubeErrorCode, isNotFound, toKubeError, type Status } from './errors.ts';
+import { H2Session, untilAborted, type H2Answer } from './h2-session.ts';
 import { collectionPath, objectPath, resourceOfPath, type KubeList, type KubeObject, type Resource } from './objects.ts';
 
 export interface RequestOptions {
@@ -43,6 +48,9 @@ export class Kube {
   private readonly requestTimeoutMs: number | undefined;
   /** One connection pool for every request and watch (KubeConfig makes a new TLS agent per request otherwise). */
   private dispatcher: Dispatcher | undefined;
+  /** The HTTP/2 session, once the server agreed to h2; null when it is not to be used (see the header). */
+  private h2: H2Session | null | undefined;
+  private h2Deciding: Promise<H2Session | null> | undefined;
 
   constructor(kc: KubeConfig, opts: KubeOptions = {}) {
     this.kc = kc;
@@ -60,15 +68,11 @@ export class Kube {
       body = JSON.stringify(opts.body);
     }
     this.onRequest(method, resourceOfPath(path));
+    const signal = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
     let status: number;
     let text: string;
     try {
-      const res = await sendRequest(url, {
-        method, headers, body, dispatcher: this.dispatcher,
-        signal: signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals),
-      });
-      status = res.statusCode;
-      text = await res.body.text();
+      ({ status, text } = await this.send(method, url, headers, body, signal));
     } catch (err) {
       throw toKubeError(err, `${method} ${path}`);
     }
@@ -87,13 +91,57 @@ export class Kube {
     const { url, headers } = await this.prepare(path, { ...query, watch: true });
     let body: AsyncIterable<Buffer>;
     try {
-      const res = await sendRequest(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal });
-      if (res.statusCode !== 200) throw failure(what, res.statusCode, await res.body.text());
+      const res = await this.open(url, headers, signal);
+      if (res.status !== 200) throw failure(what, res.status, await res.text());
       body = res.body;
     } catch (err) {
       throw isAbortError(err) ? err : toKubeError(err, what);
     }
     for await (const event of watchEvents(body, what, signal)) onEvent(event.type, event.object);
+  }
+
+  /** Sends one request on the HTTP/2 session or through undici (see the header); resolves with the whole answer. */
+  private async send(method: string, url: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal | undefined): Promise<{ status: number; text: string }> {
+    const h2 = await this.transport(url, signal);
+    if (h2) return await h2.request(method, url, headers, body, signal);
+    const res = await sendRequest(url, { method: method as keyof typeof HttpMethod, headers, body, dispatcher: this.dispatcher, signal });
+    return { status: res.statusCode, text: await res.body.text() };
+  }
+
+  /** A GET whose answer is read as it arrives (a watch). */
+  private async open(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<H2Answer> {
+    const h2 = await this.transport(url, signal);
+    if (h2) return await h2.open(url, headers, signal);
+    const res = await sendRequest(url, { method: 'GET', headers, dispatcher: this.dispatcher, signal });
+    return { status: res.statusCode, body: res.body, text: () => res.body.text() };
+  }
+
+  private async transport(url: string, signal: AbortSignal | undefined): Promise<H2Session | null> {
+    if (this.h2 !== undefined) return this.h2;
+    return await untilAborted(this.h2Deciding ??= this.decideTransport(url).finally(() => { this.h2Deciding = undefined; }), signal);
+  }
+
+  /**
+   * HTTP/2 when the server is https, no proxy is configured and the server agrees to h2 in the TLS
+   * handshake; decided once, on the first request. A first connection that fails decides nothing:
+   * the request fails with it and the next one asks again.
+   */
+  private async decideTransport(url: string): Promise<H2Session | null> {
+    const cluster = this.kc.getCurrentCluster();
+    if (!url.startsWith('https:') || cluster?.proxyUrl) return (this.h2 = null);
+    const tls: Record<string, unknown> = {};
+    await this.kc.applyToHTTPSOptions(tls);
+    const session = new H2Session(new URL(url).origin, {
+      ca: tls.ca, cert: tls.cert, key: tls.key, pfx: tls.pfx, passphrase: tls.passphrase,
+      ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
+      ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
+    } as import('node:tls').ConnectionOptions);
+    return (this.h2 = (await session.offersH2()) ? session : null);
+  }
+
+  /** Closes the HTTP/2 session (requests after this open a new one). */
+  close(): void {
+    this.h2?.close();
   }
 
   /** The URL and headers of a request (auth applied now: tokens may rotate), and the shared pool. */

@@ -120,6 +120,7 @@ export class KubernetesStore implements MetadataStore {
   private readonly creating = new Set<string>();
   private readonly metadata: MetadataConfigMap;
   private readonly scram: ScramSecret;
+  private readonly watchKube: Kube;
   private id = '';
   private closed = false;
 
@@ -136,7 +137,7 @@ export class KubernetesStore implements MetadataStore {
       kube: this.kube, namespace: opts.namespace, cluster: opts.cluster, labels: { [clusterLabel]: opts.cluster }, pollMs: opts.brokerConfigsPollMs ?? 2_000,
     });
     // Watches bound their own lists and connections; requestTimeoutMs is for the other requests.
-    const watchKube = new Kube(opts.kubeConfig, { fieldManager: this.fieldManager });
+    const watchKube = this.watchKube = new Kube(opts.kubeConfig, { fieldManager: this.fieldManager });
     // Topics applied with kubectl carry no label of ours: watch them all, keep spec.cluster's.
     this.topicWatch = new CollectionWatch<TopicObject>({
       kube: watchKube, namespace: opts.namespace, clock: this.clock, random: opts.random, resource: resources.Topic, labelSelector: '',
@@ -493,6 +494,8 @@ export class KubernetesStore implements MetadataStore {
     this.pendingListeners.clear();
     this.metadata.close();
     this.scram.close();
+    this.kube.close();
+    this.watchKube.close();
   }
 
   private checkOpen(): void {
