@@ -26,8 +26,9 @@ export interface H2Answer {
 
 /** A TLS handshake that has not finished after this long fails (the request's own signal may end it sooner). */
 const CONNECT_TIMEOUT_MS = 30_000;
-/** Flow-control window per stream: a LIST of thousands of objects is not paced by 64 KiB updates. */
+/** Flow-control windows, per stream and for the connection: a LIST of thousands of objects is not paced by 64 KiB updates. */
 const STREAM_WINDOW = 4 << 20;
+const SESSION_WINDOW = 16 << 20;
 
 interface Live {
   session: ClientHttp2Session;
@@ -148,6 +149,7 @@ export class H2Session {
     const live: Live = { session, open: 0 };
     // a failed session fails its streams, which their requests report; it is then replaced
     session.on('error', () => {});
+    session.once('connect', () => session.setLocalWindowSize(SESSION_WINDOW));
     session.once('close', () => this.drop(live));
     session.once('goaway', () => this.drop(live));
     session.unref();
