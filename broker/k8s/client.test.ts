@@ -78,7 +78,7 @@ async function serve(transport: Transport): Promise<{ port: number; sessions: Se
   };
 }
 
-function kubeOf(transport: Transport, port: number, opts: ConstructorParameters<typeof Kube>[1] = { fieldManager: 'test' }): Kube {
+function kubeOf(transport: Transport, port: number): Kube {
   const kc = new KubeConfig();
   const tls = transport !== 'http/1.1';
   kc.loadFromOptions({
@@ -89,7 +89,7 @@ function kubeOf(transport: Transport, port: number, opts: ConstructorParameters<
     contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
     currentContext: 'x',
   });
-  return new Kube(kc, opts);
+  return new Kube(kc, { fieldManager: 'test' });
 }
 
 /** What `p` rejected with; a test fails when it resolves. */

@@ -1,6 +1,6 @@
 /**
  * Kube: Brook's one REST client for the Kubernetes API, over @kubernetes/client-node's KubeConfig
- * (auth, TLS, impersonation) and undici's `request` on one connection pool. The operator and the
+ * (auth, TLS, impersonation) and one connection to the API server (the transport, below). The operator and the
  * broker's KubernetesStore both use it. Objects stay plain JSON (./objects.ts). Every request is
  * counted by verb and resource (`onRequest`) for the request-rate measurements; every request (not
  * watches) gives up after `requestTimeoutMs` when one is set, so a request sent into a network
@@ -10,11 +10,10 @@
  * The transport: node's own HTTP/2 client on one TLS session (./h2-session.ts) when the API server
  * is https without a proxy and agrees to h2, which every kube-apiserver does; otherwise (plain
  * http, a proxy in the kubeconfig, a server that offers only HTTP/1.1) undici's `request` on one
- * pooled dispatcher. Per request, undici's HTTP/2 client cost ~0.2 ms of CPU more than node's
- * (5 × 100 concurrent Topic creates against a real kube-apiserver: 135–233 ms against 75–127 ms
- * of client CPU per 500), and undici's `fetch` (what client-node's own transport uses) ~0.45 ms
- * more than that: together about a third of what a broker spent per topic it created
- * (docs/benchmarks.md, "Session 12" and "Session 14" under "Topic creation on the Kubernetes store").
+ * pooled dispatcher. Per Topic create against a real kube-apiserver, undici's HTTP/2 client cost
+ * ~0.07 ms of CPU more than node's, and undici's `fetch` (what client-node's own transport uses)
+ * ~0.45 ms more than that (docs/benchmarks.md, "Session 12" and "Session 14" under "Topic creation
+ * on the Kubernetes store").
  *
  * Errors: every failure is a KubeError (./errors.ts) with a stable code mapped from the HTTP
  * status and the Status reason; a request that got no answer is BROOK_ERR_KUBE_UNREACHABLE.

@@ -73,7 +73,7 @@ export class H2Session {
       stream.on('data', (chunk: Buffer) => parts.push(chunk));
       stream.once('response', (h) => { status = Number(h[':status']); });
       stream.once('end', () => {
-        const cut = cutShort(stream);
+        const cut = cutShort(stream) ?? (status === 0 ? new Error('the answer ended without a status') : undefined);
         if (cut) reject(cut); else resolve({ status, text: Buffer.concat(parts).toString('utf8') });
       });
       stream.once('error', (err) => reject(signal?.aborted ? signal.reason : err));
