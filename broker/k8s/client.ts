@@ -19,6 +19,7 @@
  * status and the Status reason; a request that got no answer is BROOK_ERR_KUBE_UNREACHABLE.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { ConnectionOptions } from 'node:tls';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { getGlobalDispatcher, request as sendRequest, type Dispatcher } from 'undici';
 import { KubeError, KubeErrorCode, isNotFound, toKubeError, type Status } from './errors.ts';
@@ -134,7 +135,7 @@ export class Kube {
       ca: tls.ca, cert: tls.cert, key: tls.key, pfx: tls.pfx, passphrase: tls.passphrase,
       ...(tls.rejectUnauthorized !== undefined ? { rejectUnauthorized: tls.rejectUnauthorized } : {}),
       ...(tls.servername !== undefined ? { servername: tls.servername } : {}),
-    } as import('node:tls').ConnectionOptions);
+    } as ConnectionOptions);
     return (this.h2 = (await session.offersH2()) ? session : null);
   }
 

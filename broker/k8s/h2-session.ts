@@ -102,7 +102,9 @@ export class H2Session {
   }
 
   private async start(method: string, url: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal | undefined): Promise<ClientHttp2Stream> {
-    const path = url.startsWith(this.origin) ? url.slice(this.origin.length) || '/' : pathOf(url);
+    // every URL is the kubeconfig's server + a path; another origin would go to the wrong server
+    if (!url.startsWith(this.origin)) throw new Error(`${url} is not on ${this.origin}, the API server this session connects to`);
+    const path = url.slice(this.origin.length) || '/';
     const h: OutgoingHttpHeaders = { ...headers, ':method': method, ':path': path };
     let live = await untilAborted(this.get(), signal);
     let stream: ClientHttp2Stream;
@@ -187,11 +189,6 @@ export class H2Session {
 function cutShort(stream: ClientHttp2Stream): Error | undefined {
   if (!stream.rstCode) return undefined;
   return Object.assign(new Error(`the connection closed before the answer was complete (HTTP/2 stream reset, code ${stream.rstCode})`), { code: 'ECONNRESET' });
-}
-
-function pathOf(url: string): string {
-  const u = new URL(url);
-  return u.pathname + u.search;
 }
 
 async function readText(stream: AsyncIterable<Buffer>): Promise<string> {
