@@ -2,7 +2,8 @@
  * LocalTopics against a MemoryStore's topic watch and a real LogManager on a temp directory:
  * the logs of new topics are opened ahead of their turn (concurrently, not one topic after the
  * other), every event is still applied in order, and a name deleted and created again while
- * events are queued gets a fresh log, not the old one's data.
+ * events are queued gets a fresh log, not the old one's data. A partition reassigned away ends
+ * every wait on it at once.
  */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import fs from 'node:fs';
@@ -10,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrokerSettings } from './config.ts';
+import { DelayedFetchQueue } from './delayed-operations.ts';
+import type { KafkaError } from './errors.ts';
 import { LocalTopics } from './local-topics.ts';
 import { LogManager } from './log-manager.ts';
 import { sizedBatch } from './log/testing/record-batch-builder.ts';
@@ -103,5 +106,37 @@ describe('LocalTopics', () => {
     expect(now.log.logEndOffset).toBe(0n);
     expect(fs.readFileSync(path.join(dataDir, 'again-0', 'partition.metadata'), 'utf8')).toContain(second.topicId);
     expect(local.partition('other', 0)?.topicId).toBe(other.topicId);
+  });
+
+  test('a partition reassigned away from this broker ends the waits on it at once: a pending acks=all produce gets NOT_LEADER_OR_FOLLOWER and a parked fetch wakes (both waited out their timeouts before)', async () => {
+    const store = new MemoryStore();
+    const logs = new LogManager({ dataDir, logger: createLogger('local-topics-test', 'error'), clock: Date.now });
+    await logs.start();
+    const { local } = await start(store, logs);
+    // led here, with a follower (1) that never fetches: nothing appended can be acknowledged at acks=all
+    const created = await store.createTopic({ name: 'moving', partitions: 1, replicationFactor: 2, configs: {} },
+      [{ partition: 0, replicas: [NODE, 1], leader: NODE, isr: [NODE, 1], leaderEpoch: 0, partitionEpoch: 0 }]);
+    await local.settled();
+    const p = local.partition('moving', 0)!;
+    expect(p.isLeader).toBe(true);
+    const appended = p.log.append(sizedBatch(0, 5, 100), { leaderEpoch: 0 });
+    const started = Date.now();
+    const outcome = (wait: Promise<unknown>) => wait.then(() => 'done', (err: KafkaError) => err.errorName ?? String(err));
+    const produce = outcome(p.replicated(appended.lastOffset + 1n, 30_000)).then((o) => ({ o, ms: Date.now() - started }));
+    const fetch = new DelayedFetchQueue().wait([p], 30_000).then(() => Date.now() - started);
+    const settledYet = await Promise.race([produce.then(() => true), fetch.then(() => true), sleep(200).then(() => false)]);
+    expect(settledYet).toBe(false);
+
+    // the reassignment completes without this broker: the state this replica last had still names it leader
+    await store.updateTopic('moving', created.version, { partitions: [{ partition: 0, replicas: [1], leader: 1, isr: [1], leaderEpoch: 1, partitionEpoch: 1 }] });
+    await local.settled();
+    expect(local.partition('moving', 0)).toBeUndefined();
+    const answered = await produce;
+    expect(answered.o).toBe('NOT_LEADER_OR_FOLLOWER');
+    expect(answered.ms).toBeLessThan(5_000);
+    expect(await fetch).toBeLessThan(5_000);
+    // whoever still holds the object sees a non-leader, and a new wait fails at once
+    expect(p.isLeader).toBe(false);
+    await expect(outcome(p.replicated(appended.lastOffset + 1n, 30_000))).resolves.toBe('NOT_LEADER_OR_FOLLOWER');
   });
 });

@@ -232,6 +232,7 @@ export class LocalTopics {
 
   private async drop(p: Partition): Promise<void> {
     if (p.isLeader) this.opts.leaderDuties.get(p.topic)?.resigned(p.index);
+    p.removed();
     const ofTopic = this.hosted.get(p.topic);
     ofTopic?.delete(p.index);
     if (ofTopic?.size === 0) this.hosted.delete(p.topic);

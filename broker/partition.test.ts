@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DelayedFetchQueue } from './delayed-operations.ts';
 import { Partition } from './partition.ts';
 import { PartitionLog, defaultLogConfig } from './log/index.ts';
 import { encodeRecordBatch } from './log/records.ts';
@@ -108,5 +109,28 @@ describe('Partition: a follower proposed into the ISR (pending expansion)', () =
     p.recordFollowerFetch(1, 3n);
     p.dropLaggingJoiners(500);
     expect(p.highWatermark).toBe(3n);
+  });
+});
+
+describe('Partition: leadership moves', () => {
+  test('a fetch parked on a partition wakes at once when its leadership moves to another broker, not after its max wait', async () => {
+    const p = await leaderPartition(Date.now);
+    const started = Date.now();
+    const woke = new DelayedFetchQueue().wait([p], 30_000).then(() => Date.now() - started);
+    const earlyWake = await Promise.race([woke.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 100))]);
+    expect(earlyWake).toBe(false);
+    p.updateState({ partition: 0, replicas: [0, 1, 2], leader: 1, isr: [0, 1, 2], leaderEpoch: 2, partitionEpoch: 2 }, 1);
+    expect(p.isLeader).toBe(false);
+    expect(await woke).toBeLessThan(5_000);
+  });
+
+  test('an ISR change that keeps the leader and its epoch does not wake a parked fetch', async () => {
+    const p = await leaderPartition(Date.now);
+    let woke = false;
+    const wait = new DelayedFetchQueue().wait([p], 300).then(() => { woke = true; });
+    p.updateState({ partition: 0, replicas: [0, 1, 2], leader: 0, isr: [0, 1], leaderEpoch: 1, partitionEpoch: 2 }, 1);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(woke).toBe(false);
+    await wait;
   });
 });

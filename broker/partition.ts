@@ -59,6 +59,8 @@ export class Partition {
 
   /** The log end offset when this replica became leader at its current epoch (Kafka's leaderEpochStartOffset). */
   private epochStartOffsetValue = -1n;
+  /** Set by removed(): this broker no longer hosts the partition. */
+  private gone = false;
 
   constructor(opts: { topic: string; index: number; topicId: string; log: PartitionLog; nodeId: number;
     state: PartitionState; minInsyncReplicas: number; clock?: () => number;
@@ -86,7 +88,7 @@ export class Partition {
   get name(): string { return `${this.topic}-${this.index}`; }
   get state(): PartitionState { return this.stateValue; }
   get leaderEpoch(): number { return this.stateValue.leaderEpoch; }
-  get isLeader(): boolean { return this.stateValue.leader === this.nodeId; }
+  get isLeader(): boolean { return !this.gone && this.stateValue.leader === this.nodeId; }
   get highWatermark(): bigint { return this.hw; }
   /** The last stable offset: below it every transaction is decided (read_committed reads up to it). */
   get lastStableOffset(): bigint {
@@ -113,6 +115,9 @@ export class Partition {
     for (const r of this.joining) if (!this.isLeader || state.isr.includes(r) || !state.replicas.includes(r)) this.joining.delete(r);
     if (this.isLeader) this.maybeAdvanceHighWatermark();
     for (const l of [...this.roleListeners]) l();
+    // parked fetches re-read now and answer NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, as
+    // Kafka completes its delayed fetches on a leader change, instead of waiting out their max wait
+    if (newEpoch || wasLeader !== this.isLeader) for (const l of [...this.appendListeners]) l();
     return wasLeader !== this.isLeader;
   }
 
@@ -326,6 +331,23 @@ export class Partition {
     if (hw > this.hw) this.hw = hw;
   }
 
+  /**
+   * This broker no longer hosts the partition (reassigned away, or its topic deleted), and the
+   * state it last had may still name it leader. From now on it is no one's leader, and every wait
+   * on it ends at once, as Kafka completes its delayed operations when it stops a replica: acks=all
+   * produces, offset commits and DeleteRecords with NOT_LEADER_OR_FOLLOWER, and parked fetches
+   * re-read it, get NOT_LEADER_OR_FOLLOWER and answer. Before, they waited out their timeouts
+   * (30 s for a kafkajs produce) on a partition that could no longer answer them.
+   */
+  removed(): void {
+    if (this.gone) return;
+    this.gone = true;
+    this.followers.clear();
+    this.joining.clear();
+    for (const l of [...this.roleListeners]) l();
+    for (const l of [...this.appendListeners]) l();
+  }
+
   /** Cuts the log back to `offset` (divergence from the leader); the high watermark follows. */
   truncateTo(offset: bigint): void {
     this.log.truncateTo(offset);
@@ -371,6 +393,7 @@ export class Partition {
    */
   private waitUntil(done: () => boolean, timeoutMs: number, listeners: Array<Set<() => void>>, what: string): Promise<void> {
     if (done()) return Promise.resolve();
+    if (!this.isLeader) return Promise.reject(new KafkaError('NOT_LEADER_OR_FOLLOWER', `${this.name}: not the leader here (${what})`));
     return new Promise((resolve, reject) => {
       const epoch = this.leaderEpoch;
       const check = (): void => {
