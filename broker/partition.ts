@@ -14,7 +14,9 @@
  *
  * Everything runs on the event loop; appends are synchronous. Listeners are told when data
  * arrives (parked fetches), when the high watermark moves (parked acks=all produces and offset
- * commits) and when a follower reports a new log start (parked DeleteRecords).
+ * commits) and when a follower reports a new log start (parked DeleteRecords). A change of
+ * leader or leader epoch, or the replica leaving this broker (removed()), ends every one of those
+ * waits at once, as Kafka completes its delayed operations.
  */
 import { KafkaError } from './errors.ts';
 import type { PartitionState } from './metadata/index.ts';
