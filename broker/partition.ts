@@ -119,8 +119,9 @@ export class Partition {
     for (const l of [...this.roleListeners]) l();
     // parked fetches re-read now and answer NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, as
     // Kafka completes its delayed fetches on a leader change, instead of waiting out their max wait
-    if (newEpoch || wasLeader !== this.isLeader) for (const l of [...this.appendListeners]) l();
-    return wasLeader !== this.isLeader;
+    const roleChanged = wasLeader !== this.isLeader;
+    if (newEpoch || roleChanged) for (const l of [...this.appendListeners]) l();
+    return roleChanged;
   }
 
   /**
@@ -338,8 +339,7 @@ export class Partition {
    * state it last had may still name it leader. From now on it is no one's leader, and every wait
    * on it ends at once, as Kafka completes its delayed operations when it stops a replica: acks=all
    * produces, offset commits and DeleteRecords with NOT_LEADER_OR_FOLLOWER, and parked fetches
-   * re-read it, get NOT_LEADER_OR_FOLLOWER and answer. Before, they waited out their timeouts
-   * (30 s for a kafkajs produce) on a partition that could no longer answer them.
+   * re-read it, get NOT_LEADER_OR_FOLLOWER and answer.
    */
   removed(): void {
     if (this.gone) return;
