@@ -1,19 +1,27 @@
 /**
  * Brook's native add-on (brook_native.c, built into build/brook_native.node by
- * scripts/build-native.mjs, which `npm start`, `npm test` and the image run): sendfile(2) from a
- * log segment to a client's socket, off the event loop. Without the add-on (no C compiler where
- * Brook was installed) `sendFileBinding` is null and Fetch responses are read into memory and
- * written, as on a TLS listener; `nativeUnavailableReason` says why.
+ * scripts/build-native.mjs, which `npm start`, `npm test` and the image run): a response's bytes
+ * and log segment ranges sent to a client's socket with sendmsg(2) and sendfile(2), off the event
+ * loop. Without the add-on (no C compiler where Brook was installed) `sendFileBinding` is null and
+ * Fetch responses are read into memory and written, as on a TLS listener;
+ * `nativeUnavailableReason` says why.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-/** code: 0 sent; -1 the file ended before `length` bytes; else an errno (ECANCELED when cancelled). */
+/** code: 0 sent; -1 a file ended before its range did; else an errno (ECANCELED when cancelled). */
 export type SendFileCallback = (code: number, bytesSent: number) => void;
 
+/** A byte range of an open file (a FileRegion is one). */
+export interface FilePart { readonly fd: number; readonly position: number; readonly length: number }
+
 export interface SendFileBinding {
-  /** Sends `length` bytes of `fileFd` from `position` to `socketFd`; the callback runs once. */
-  sendFile(socketFd: number, fileFd: number, position: number, length: number, callback: SendFileCallback): SendFileHandle;
+  /**
+   * Sends `parts` to `socketFd` in order: Buffers as they are, file ranges with sendfile(2). The
+   * callback runs once, never inside this call. The socket's descriptor is duplicated; each file
+   * descriptor must stay open, and each Buffer unchanged, until the callback.
+   */
+  send(socketFd: number, parts: ReadonlyArray<Buffer | FilePart>, callback: SendFileCallback): SendFileHandle;
   /** Ends the transfer early; its callback then gets ECANCELED (unless it had already ended). */
   cancel(handle: SendFileHandle): void;
 }

@@ -46,11 +46,20 @@ async function pair(): Promise<{ server: Socket; client: Socket; listener: Serve
   return { server, client, listener, received: () => Buffer.concat(chunks), ended };
 }
 
-function send(server: Socket, position: number, length: number, fileFd = fd): Promise<{ code: number; sent: number }> {
-  return new Promise((resolve) => native().sendFile(fdOf(server), fileFd, position, length, (code, sent) => resolve({ code, sent })));
+type Part = Buffer | { fd: number; position: number; length: number };
+
+function sendParts(server: Socket, parts: Part[]): Promise<{ code: number; sent: number }> {
+  return new Promise((resolve) => native().send(fdOf(server), parts, (code, sent) => resolve({ code, sent })));
 }
 
-describe('native sendFile: a file range to a socket with sendfile(2), off the event loop', () => {
+function send(server: Socket, position: number, length: number, fileFd = fd): Promise<{ code: number; sent: number }> {
+  return sendParts(server, [{ fd: fileFd, position, length }]);
+}
+
+const bytesOf = (parts: Part[]): Buffer =>
+  Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : content.subarray(p.position, p.position + p.length))));
+
+describe('native send: Buffers and file ranges to a socket with sendmsg(2) and sendfile(2), off the event loop', () => {
   test.each([
     ['nothing', 0, 0],
     ['one byte', 5, 1],
@@ -124,9 +133,9 @@ describe('native sendFile: a file range to a socket with sendfile(2), off the ev
     const { server, client, listener, ended } = await pair();
     try {
       client.pause();
-      let handle: ReturnType<SendFileBinding['sendFile']> | null = null;
+      let handle: ReturnType<SendFileBinding['send']> | null = null;
       const transfer = new Promise<{ code: number; sent: number }>((resolve) => {
-        handle = native().sendFile(fdOf(server), fd, 0, content.length, (code, sent) => resolve({ code, sent }));
+        handle = native().send(fdOf(server), [{ fd, position: 0, length: content.length }], (code, sent) => resolve({ code, sent }));
       });
       await sleep(100);
       server.destroy(); // Node closes its descriptor; the transfer's duplicate keeps the socket open until cancelled
@@ -141,27 +150,76 @@ describe('native sendFile: a file range to a socket with sendfile(2), off the ev
     }
   });
 
-  test('the file descriptor may be closed once the transfer started: it holds its own', async () => {
+  test('Buffers and file ranges mixed, as a Fetch response with many partitions, arrive in order byte for byte', async () => {
     const { server, client, listener, received, ended } = await pair();
     try {
-      const own = fs.openSync(file, 'r');
-      client.pause();
-      const transfer = send(server, 1, 8 * 1024 * 1024, own);
-      fs.closeSync(own);
+      const parts: Part[] = [];
+      let position = 3;
+      for (let i = 0; i < 40; i++) {
+        parts.push(randomBytes(i % 7 === 0 ? 0 : 20 + i)); // a partition's header (some empty)
+        const length = i % 5 === 0 ? 0 : (i * 37_411) % (2 << 20); // its records, up to 2 MiB (some empty)
+        parts.push({ fd, position, length });
+        position = (position + length + 1) % (content.length - (2 << 20));
+      }
+      parts.push(randomBytes(9)); // a tail
+      client.pause(); // the socket fills: the transfer waits for it, more than once
+      const transfer = sendParts(server, parts);
+      await sleep(100);
       client.resume();
-      expect(await transfer).toEqual({ code: 0, sent: 8 * 1024 * 1024 });
+      const expected = bytesOf(parts);
+      expect(await transfer).toEqual({ code: 0, sent: expected.length });
       server.end();
       await ended;
-      expect(received().equals(content.subarray(1, 1 + 8 * 1024 * 1024))).toBe(true);
+      expect(received().equals(expected)).toBe(true);
     } finally {
       client.destroy();
       listener.close();
     }
   });
 
+  test('a transfer of Buffers only, and an empty one: the callback runs after send() returns, never inside it', async () => {
+    const { server, client, listener, received, ended } = await pair();
+    try {
+      let returned = false;
+      const empty = new Promise<{ code: number; sent: number; after: boolean }>((resolve) => {
+        native().send(fdOf(server), [], (code, sent) => resolve({ code, sent, after: returned }));
+        returned = true;
+      });
+      expect(await empty).toEqual({ code: 0, sent: 0, after: true });
+      const parts = [Buffer.from('abc'), Buffer.alloc(0), randomBytes(3 * 1024 * 1024), Buffer.from('xyz')];
+      expect(await sendParts(server, parts)).toEqual({ code: 0, sent: 6 + 3 * 1024 * 1024 });
+      server.end();
+      await ended;
+      expect(received().equals(Buffer.concat(parts))).toBe(true);
+    } finally {
+      client.destroy();
+      listener.close();
+    }
+  });
+
+  test('a file range past the end stops the transfer there: what follows it is not sent', async () => {
+    const { server, client, listener, received } = await pair();
+    try {
+      const r = await sendParts(server, [Buffer.from('head'), { fd, position: content.length - 10, length: 100 }, Buffer.from('never')]);
+      expect(r).toEqual({ code: SEND_FILE_SHORT, sent: 14 });
+      await sleep(50);
+      expect(received().equals(Buffer.concat([Buffer.from('head'), content.subarray(content.length - 10)]))).toBe(true);
+    } finally {
+      client.destroy();
+      server.destroy();
+      listener.close();
+    }
+  });
+
   test('bad arguments are errors, not crashes', () => {
-    expect(() => native().sendFile(-1, fd, 0, 1, () => {})).toThrow(/socketFd/);
-    expect(() => native().sendFile(0, fd, -1, 1, () => {})).toThrow(/position/);
-    expect(() => (native().sendFile as (...a: unknown[]) => unknown)(0, fd, 0, 1)).toThrow(/sendFile\(/);
+    const send = native().send as (...a: unknown[]) => unknown;
+    expect(() => send(-1, [{ fd, position: 0, length: 1 }], () => {})).toThrow(/socketFd/);
+    expect(() => send(0, [{ fd, position: -1, length: 1 }], () => {})).toThrow(/position/);
+    expect(() => send(0, [{ fd: -2, position: 0, length: 1 }], () => {})).toThrow(/fd must be a descriptor/);
+    expect(() => send(0, [{ fd, position: 0 }], () => {})).toThrow(/a Buffer or \{ fd, position, length \}/);
+    expect(() => send(0, ['text'], () => {})).toThrow(/a Buffer or/);
+    expect(() => send(0, Buffer.alloc(1), () => {})).toThrow(/parts must be an array/);
+    expect(() => send(0, [], 'callback')).toThrow(/callback must be a function/);
+    expect(() => send(0, [])).toThrow(/send\(socketFd, parts, callback\)/);
   });
 });

@@ -7,11 +7,11 @@
  * responses are outstanding or the socket's write buffer is full (backpressure).
  *
  * A connection that `sendsFiles` (plain TCP, the native add-on loaded: broker/native/) may be
- * given responses holding FileRegions (Fetch records left in the page cache). Their bytes go
- * through the socket in order with everything else: the Buffers before a region are written, and
- * once the socket has taken all of them the region is sent with sendfile(2) on libuv's pool; what
- * follows waits for it. A region cut short (the file truncated under it) or a send that fails
- * closes the connection: a response frame is never sent short.
+ * given responses holding FileRegions (Fetch records left in the page cache). Once the socket has
+ * taken every write before them, such responses (and any queued behind them) go to the native
+ * add-on whole, as one transfer on libuv's pool: their Buffers with sendmsg(2), their regions with
+ * sendfile(2), in order; what follows waits for it. A region cut short (the file truncated under
+ * it) or a send that fails closes the connection: a response frame is never sent short.
  */
 import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
@@ -40,9 +40,6 @@ export interface FrameSink {
 }
 
 interface Slot { done: boolean; response: Chunk[] | null }
-
-/** A chunk waiting behind a file region; `endOf` is set on the last chunk of its response. */
-interface Queued { chunk: Chunk; endOf: Chunk[] | null }
 
 /** The socket's descriptor when sendfile can write to it: plain TCP (not TLS) with the add-on loaded. */
 function fileSendingFd(socket: Socket): number | null {
@@ -75,14 +72,14 @@ export class Connection {
   private drainWaiters: Array<() => void> = [];
   /** Whether responses may hold FileRegions (see the top). */
   readonly sendsFiles: boolean;
-  /** Chunks behind a file region, in order; empty while no region is pending. */
-  private queue: Queued[] = [];
-  /** Responses with a chunk in `queue` (they count toward MAX_IN_FLIGHT). */
+  /** Whole responses waiting for the native add-on (see the top), in order; empty while none holds a region. */
+  private queue: Chunk[][] = [];
+  /** Responses in `queue` or `sending` (they count toward MAX_IN_FLIGHT). */
   private queuedResponses = 0;
-  /** Corked writes issued by pump() whose callback has not run yet. */
+  /** Corked socket writes whose callback has not run yet. */
   private writesInFlight = 0;
-  /** The region being sent, and the response it ends (if it is the last chunk). */
-  private sending: { handle: SendFileHandle; item: Queued } | null = null;
+  /** The native transfer under way, and the responses it holds. */
+  private sending: { handle: SendFileHandle; responses: Chunk[][] } | null = null;
 
   constructor(socket: Socket, sink: FrameSink, maxFrameBytes: number, opts: ConnectionOptions = {}) {
     this.socket = socket;
@@ -199,9 +196,7 @@ export class Connection {
     }
     if (written !== null) {
       if (regions || this.queue.length > 0 || this.sending !== null) {
-        for (const response of written) {
-          for (let j = 0; j < response.length; j++) this.queue.push({ chunk: response[j]!, endOf: j === response.length - 1 ? response : null });
-        }
+        for (const response of written) this.queue.push(response);
         this.queuedResponses += written.length;
         this.pump();
       } else {
@@ -214,21 +209,28 @@ export class Connection {
   /**
    * Writes responses of Buffers in one corked writev. One callback for the whole writev, on its
    * last chunk: it runs when the socket no longer needs any of them (written, or the connection
-   * failed), and gives each response to `sink.written`.
+   * failed), gives each response to `sink.written`, and starts what waited for the socket.
    */
   private writeCorked(responses: Buffer[][]): void {
-    const sink = this.sink;
-    this.writeChunks(responses, sink.written ? () => { for (const r of responses) sink.written!(r); } : null);
+    this.writesInFlight++;
+    this.writeChunks(responses, () => {
+      this.writesInFlight--;
+      if (this.sink.written) for (const r of responses) this.sink.written(r);
+      if (this.queue.length > 0) {
+        this.pump();
+        this.afterWrites();
+      }
+    });
   }
 
   /** Writes the chunks of `groups` corked, in order; `done` runs once the socket no longer needs any of them. */
-  private writeChunks(groups: Buffer[][], done: (() => void) | null): void {
+  private writeChunks(groups: Buffer[][], done: () => void): void {
     this.socket.cork();
     for (let i = 0; i < groups.length; i++) {
       const chunks = groups[i]!;
       const last = i === groups.length - 1 ? chunks.length - 1 : -1;
       for (let j = 0; j < chunks.length; j++) {
-        if (j === last && done) this.socket.write(chunks[j]!, done);
+        if (j === last) this.socket.write(chunks[j]!, done);
         else this.socket.write(chunks[j]!);
       }
     }
@@ -250,62 +252,48 @@ export class Connection {
   }
 
   /**
-   * Moves `queue` to the socket: the Buffers up to the next region in one corked write, then the
-   * region, once every write before it has completed, with sendfile.
+   * Hands every queued response to the native add-on as one transfer, once the socket has taken
+   * every write before them (the transfer writes to the socket's descriptor itself).
    */
   private pump(): void {
-    while (!this.closing && this.sending === null && this.queue.length > 0) {
-      const head = this.queue[0]!;
-      if (!(head.chunk instanceof FileRegion)) {
-        const bytes: Buffer[] = [];
-        const ended: Chunk[][] = [];
-        while (this.queue.length > 0 && !(this.queue[0]!.chunk instanceof FileRegion)) {
-          const item = this.queue.shift()!;
-          bytes.push(item.chunk as Buffer);
-          if (item.endOf) ended.push(item.endOf);
-        }
-        this.queuedResponses -= ended.length;
-        this.writesInFlight++;
-        this.writeChunks([bytes], () => {
-          this.writesInFlight--;
-          if (this.sink.written) for (const r of ended) this.sink.written(r);
-          this.pump();
-          this.afterWrites();
-        });
-        continue;
-      }
-      if (this.writesInFlight > 0) return; // the last write's callback pumps again
-      const fd = fileSendingFd(this.socket);
-      if (fd === null) {
-        this.fail(new Error('the socket can no longer send files'));
-        return;
-      }
-      const item = this.queue[0]!;
-      const region = item.chunk as FileRegion;
-      let handle: SendFileHandle;
-      try {
-        handle = sendFileBinding!.sendFile(fd, region.fd, region.position, region.length, (code, sent) => this.regionSent(item, code, sent));
-      } catch (err) {
-        // nothing was sent (no descriptor left to duplicate, ...): the connection cannot go on
-        this.fail(err);
-        return;
-      }
-      this.queue.shift();
-      this.sending = { handle, item };
+    if (this.closing || this.sending !== null || this.queue.length === 0) return;
+    if (this.writesInFlight > 0) return; // the last write's callback pumps again
+    const fd = fileSendingFd(this.socket);
+    if (fd === null) {
+      this.fail(new Error('the socket can no longer send files'));
+      return;
     }
+    const responses = this.queue;
+    const parts = responses.length === 1 ? responses[0]! : responses.flat();
+    let handle: SendFileHandle;
+    try {
+      handle = sendFileBinding!.send(fd, parts, (code, sent) => this.transferred(responses, parts, code, sent));
+    } catch (err) {
+      // nothing was sent (no descriptor left to duplicate, ...): the connection cannot go on
+      this.fail(err);
+      return;
+    }
+    this.queue = [];
+    this.sending = { handle, responses };
   }
 
-  private regionSent(item: Queued, code: number, sent: number): void {
+  private transferred(responses: Chunk[][], parts: Chunk[], code: number, sent: number): void {
     this.sending = null;
-    if (item.endOf) {
-      this.queuedResponses--;
-      this.sink.written?.(item.endOf);
-    }
+    this.queuedResponses -= responses.length;
+    if (this.sink.written) for (const r of responses) this.sink.written(r);
     if (code !== 0) {
       if (!this.closing) {
-        const { length } = item.chunk;
-        const why = code === SEND_FILE_SHORT ? `the file ended after ${sent} of ${length} bytes (truncated while being sent)` : errnoName(code);
-        this.fail(new Error(`sending ${length} bytes of a file to ${this.remote} failed after ${sent}: ${why}`));
+        let total = 0;
+        let stoppedIn: Chunk | null = null;
+        let before = 0;
+        for (const c of parts) {
+          if (stoppedIn === null && total + c.length > sent) { stoppedIn = c; before = total; }
+          total += c.length;
+        }
+        const why = code === SEND_FILE_SHORT && stoppedIn !== null
+          ? `the file ended after ${sent - before} of ${stoppedIn.length} bytes of a region (truncated while being sent)`
+          : errnoName(code);
+        this.fail(new Error(`sending ${responses.length} response(s) of ${total} bytes to ${this.remote} failed after ${sent}: ${why}`));
       }
       return;
     }
@@ -315,15 +303,11 @@ export class Connection {
 
   /** The connection is gone: what is queued will not be sent; its responses are released. */
   private dropQueue(): void {
-    if (this.sending) sendFileBinding!.cancel(this.sending.handle); // its callback releases its response
+    if (this.sending) sendFileBinding!.cancel(this.sending.handle); // its callback releases its responses
     const queued = this.queue;
     this.queue = [];
-    for (const item of queued) {
-      if (item.endOf) {
-        this.queuedResponses--;
-        this.sink.written?.(item.endOf);
-      }
-    }
+    this.queuedResponses -= queued.length;
+    if (this.sink.written) for (const r of queued) this.sink.written(r);
   }
 
   /**
