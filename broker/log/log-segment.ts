@@ -44,6 +44,8 @@ import type { ReadBufferPool } from './read-buffer-pool.ts';
 
 /** How much locate() reads to find the first batch: the index puts it within index.interval.bytes (4 KiB by default). */
 const LOCATE_CHUNK = 16 * 1024;
+/** Batch starts locate() remembers where its walks ended (see `nextStarts`). */
+const NEXT_STARTS_KEPT = 64;
 
 /** A byte range of a segment file, left in the page cache for sendfile (ReadOptions.files); `release()` once, when done. */
 export interface FileRange {
@@ -89,6 +91,12 @@ export class LogSegment {
   private bytesSinceLastIndexEntry = 0;
   private firstBatchMaxTimestamp: bigint | null = null;
   private refs = 1;
+  /**
+   * The batches at which locate()'s walks stopped (the first one that did not fit), by base
+   * offset: where the next fetch of the same consumer or follower starts, so that locate() finds
+   * it without reading. Bounded (oldest dropped first); emptied when the segment is truncated.
+   */
+  private readonly nextStarts = new Map<bigint, { position: number; header: BatchHeader }>();
   private deletedFile: string | null = null;
   /** '' for a live segment; CLEANED_SUFFIX / SWAP_SUFFIX while the cleaner is replacing segments. */
   private fileSuffix = '';
@@ -415,6 +423,11 @@ export class LogSegment {
   async locate(offset: bigint, maxBytes: number, maxOffset: bigint, minOneBatch: boolean, pool?: ReadBufferPool):
     Promise<{ position: number; length: number; nextOffset: bigint; bytes?: Buffer } | null> {
     const sizeLimit = this.sizeBytes;
+    // a big fetch where an earlier one stopped: no read to find its first batch
+    const known = maxBytes > LOCATE_CHUNK ? this.nextStarts.get(offset) : undefined;
+    if (known !== undefined && known.position + known.header.size <= sizeLimit) {
+      return this.locateEnd(known.position, known.header, maxBytes, maxOffset, minOneBatch, pool);
+    }
     const start = this.offsetIdx.lookup(offset).position;
     if (start >= sizeLimit) return null;
     const chunk = await readFully(this.fd, start, Math.min(sizeLimit - start, LOCATE_CHUNK), pool);
@@ -465,7 +478,10 @@ export class LogSegment {
         while (p + BATCH_HEADER_SIZE <= chunk.length) {
           const h = readBatchHeader(chunk, p);
           if (h.size < BATCH_HEADER_SIZE) throw new KafkaError('CORRUPT_MESSAGE', `bad batch size ${h.size} at ${from + p} in ${this.logPath}`);
-          if (from + p + h.size > limit || lastOffsetOf(h) >= maxOffset) return { p, next, done: true };
+          if (from + p + h.size > limit || lastOffsetOf(h) >= maxOffset) {
+            this.rememberNextStart(from + p, h);
+            return { p, next, done: true };
+          }
           p += h.size;
           next = lastOffsetOf(h) + 1n;
         }
@@ -476,6 +492,11 @@ export class LogSegment {
       if (walked.done || walked.p === 0) break;
     }
     return { position, length: end - position, nextOffset };
+  }
+
+  private rememberNextStart(position: number, header: BatchHeader): void {
+    if (this.nextStarts.size >= NEXT_STARTS_KEPT) this.nextStarts.delete(this.nextStarts.keys().next().value!);
+    this.nextStarts.set(header.baseOffset, { position, header });
   }
 
   /** Runs `fn` on up to LOCATE_CHUNK bytes of the file from `position` (not past `limit`), then gives the chunk back. */
@@ -556,6 +577,7 @@ export class LogSegment {
       if (!found && lastOffsetOf(h) >= offset) { cut = pos; found = true; }
     });
     const before = this.sizeBytes;
+    this.nextStarts.clear(); // batches at or past the cut may be appended again, elsewhere or other
     fs.ftruncateSync(this.fd, cut);
     this.rebuild(cut, false, indexIntervalBytes);
     this.txnIdx.truncateTo(this.next);

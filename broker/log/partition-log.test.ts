@@ -294,6 +294,56 @@ describe('segments, indexes, retention', () => {
     await log.close();
   });
 
+  test('readParts with files, each fetch from where the last ended (a consumer), names the bytes reads do, also after truncation re-appends other batches at the same offsets', async () => {
+    const log = await PartitionLog.open(tmpDir(), config({ segmentBytes: 4 * 1024 * 1024, indexIntervalBytes: 4096 }));
+    let seed = 0;
+    /** Batches `from` to `to` - 1: batch i holds 1 + i % 5 records, so every batch's base offset depends on i alone. */
+    const appendSome = (from: number, to: number, sizes: number[]): void => {
+      for (let i = from; i < to; i++) log.append(sizedBatch(seed++, 1 + (i % 5), sizes[i % sizes.length]!), { leaderEpoch: 0 });
+    };
+    let ranges = 0;
+    /** One fetch from `offset` with and without files: the same bytes; returns where it ended. */
+    const fetchBoth = async (offset: bigint, maxBytes: number): Promise<bigint> => {
+      const plain = await log.readParts(offset, maxBytes, {});
+      const files = await log.readParts(offset, maxBytes, { files: true });
+      const sent = Buffer.concat(files.parts.map((part) => {
+        if (Buffer.isBuffer(part)) return part;
+        ranges++;
+        const b = Buffer.alloc(part.length);
+        expect(fs.readSync(part.fd, b, 0, part.length, part.position)).toBe(part.length);
+        part.release();
+        return b;
+      }));
+      expect(sent.equals(Buffer.concat(plain.parts as Buffer[]))).toBe(true);
+      expect(files.nextOffset).toBe(plain.nextOffset);
+      expect(files.nextOffset).toBeGreaterThan(offset);
+      return files.nextOffset;
+    };
+    /** Fetches the whole log in sequence, as a consumer; returns the offsets it fetched from. */
+    const sequentialPass = async (maxBytes: number): Promise<bigint[]> => {
+      const from: bigint[] = [];
+      for (let offset = 0n; offset < log.logEndOffset; offset = await fetchBoth(offset, maxBytes)) from.push(offset);
+      return from;
+    };
+    appendSome(0, 300, [700, 3000, 9000, 150]);
+    expect(log.segmentCount).toBe(1);
+    const fetchedFrom = await sequentialPass(60_000);
+    expect(ranges).toBeGreaterThan(20);
+    // the log is cut at batch 100 and batches of other sizes take the same offsets again: where the
+    // fetches above started now lies elsewhere in the file
+    let cut = 0n;
+    for (let i = 0; i < 100; i++) cut += BigInt(1 + (i % 5));
+    log.truncateTo(cut);
+    appendSome(100, 300, [5000, 90, 12_000]);
+    const again = fetchedFrom.filter((o) => o >= cut);
+    expect(again.length).toBeGreaterThan(5);
+    for (const offset of again) await fetchBoth(offset, 60_000);
+    ranges = 0;
+    await sequentialPass(45_000);
+    expect(ranges).toBeGreaterThan(20);
+    await log.close();
+  });
+
   test('offsetForTimestamp: first record at or after, across segments and after reopen', async () => {
     const dir = tmpDir();
     let log = await PartitionLog.open(dir, config({ segmentBytes: 4000, indexIntervalBytes: 100 }));
