@@ -49,6 +49,30 @@ async function expectKafkaRejection(p: Promise<unknown>, name: string): Promise<
   await expect(p).rejects.toMatchObject({ errorName: name });
 }
 
+/**
+ * Reads `maxBytes` from `offset` twice, into memory and as file ranges (each read back from its
+ * descriptor, then released): both name the same bytes, size and next offset. Returns where the
+ * read ended and how many file ranges it had.
+ */
+async function expectFilesNameTheReadBytes(log: PartitionLog, offset: bigint, maxBytes: number, opts: { maxOffset?: bigint; minOneBatch?: boolean } = {}):
+  Promise<{ nextOffset: bigint; ranges: number }> {
+  const plain = await log.readParts(offset, maxBytes, opts);
+  const files = await log.readParts(offset, maxBytes, { ...opts, files: true });
+  let ranges = 0;
+  const sent = Buffer.concat(files.parts.map((part) => {
+    if (Buffer.isBuffer(part)) return part;
+    ranges++;
+    const b = Buffer.alloc(part.length);
+    expect(fs.readSync(part.fd, b, 0, part.length, part.position)).toBe(part.length);
+    part.release();
+    return b;
+  }));
+  expect(sent.equals(Buffer.concat(plain.parts as Buffer[]))).toBe(true);
+  expect(files.size).toBe(plain.size);
+  expect(files.nextOffset).toBe(plain.nextOffset);
+  return { nextOffset: files.nextOffset, ranges };
+}
+
 async function readAll(log: PartitionLog, from = log.logStartOffset): Promise<Buffer[]> {
   const out: Buffer[] = [];
   let offset = from;
@@ -274,21 +298,7 @@ describe('segments, indexes, retention', () => {
     await fc.assert(fc.asyncProperty(
       fc.bigInt({ min: 0n, max: end }), fc.integer({ min: 0, max: 200_000 }), fc.bigInt({ min: 0n, max: end }), fc.boolean(),
       async (offset, maxBytes, maxOffset, minOneBatch) => {
-        const opts = { maxOffset, minOneBatch };
-        const plain = await log.readParts(offset, maxBytes, opts);
-        const files = await log.readParts(offset, maxBytes, { ...opts, files: true });
-        const bytes = Buffer.concat(plain.parts as Buffer[]);
-        const sent = Buffer.concat(files.parts.map((part) => {
-          if (Buffer.isBuffer(part)) return part;
-          ranges++;
-          const b = Buffer.alloc(part.length);
-          expect(fs.readSync(part.fd, b, 0, part.length, part.position)).toBe(part.length);
-          part.release();
-          return b;
-        }));
-        expect(sent.equals(bytes)).toBe(true);
-        expect(files.size).toBe(plain.size);
-        expect(files.nextOffset).toBe(plain.nextOffset);
+        ranges += (await expectFilesNameTheReadBytes(log, offset, maxBytes, { maxOffset, minOneBatch })).ranges;
       }), { numRuns: 300 });
     expect(ranges).toBeGreaterThan(50); // the file ranges were exercised, not only in-chunk bytes
     await log.close();
@@ -304,20 +314,10 @@ describe('segments, indexes, retention', () => {
     let ranges = 0;
     /** One fetch from `offset` with and without files: the same bytes; returns where it ended. */
     const fetchBoth = async (offset: bigint, maxBytes: number): Promise<bigint> => {
-      const plain = await log.readParts(offset, maxBytes, {});
-      const files = await log.readParts(offset, maxBytes, { files: true });
-      const sent = Buffer.concat(files.parts.map((part) => {
-        if (Buffer.isBuffer(part)) return part;
-        ranges++;
-        const b = Buffer.alloc(part.length);
-        expect(fs.readSync(part.fd, b, 0, part.length, part.position)).toBe(part.length);
-        part.release();
-        return b;
-      }));
-      expect(sent.equals(Buffer.concat(plain.parts as Buffer[]))).toBe(true);
-      expect(files.nextOffset).toBe(plain.nextOffset);
-      expect(files.nextOffset).toBeGreaterThan(offset);
-      return files.nextOffset;
+      const r = await expectFilesNameTheReadBytes(log, offset, maxBytes);
+      ranges += r.ranges;
+      expect(r.nextOffset).toBeGreaterThan(offset);
+      return r.nextOffset;
     };
     /** Fetches the whole log in sequence, as a consumer; returns the offsets it fetched from. */
     const sequentialPass = async (maxBytes: number): Promise<bigint[]> => {

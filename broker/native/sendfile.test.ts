@@ -31,8 +31,11 @@ afterAll(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** A loopback pair: `server` is the accepted side (what Brook sends on), `client` reads. */
-async function pair(): Promise<{ server: Socket; client: Socket; listener: Server; received: () => Buffer; ended: Promise<void> }> {
+/**
+ * A loopback pair: `server` is the accepted side (what Brook sends on), `client` reads.
+ * `endAndReceive()` ends the server side and resolves with everything the client got.
+ */
+async function pair(): Promise<{ server: Socket; client: Socket; listener: Server; received: () => Buffer; ended: Promise<void>; endAndReceive: () => Promise<Buffer> }> {
   const listener = createServer();
   await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
   const accepted = new Promise<Socket>((r) => listener.once('connection', r));
@@ -43,7 +46,13 @@ async function pair(): Promise<{ server: Socket; client: Socket; listener: Serve
   const ended = new Promise<void>((r) => client.once('close', () => r()));
   const server = await accepted;
   server.on('error', () => {});
-  return { server, client, listener, received: () => Buffer.concat(chunks), ended };
+  const received = (): Buffer => Buffer.concat(chunks);
+  const endAndReceive = async (): Promise<Buffer> => {
+    server.end();
+    await ended;
+    return received();
+  };
+  return { server, client, listener, received, ended, endAndReceive };
 }
 
 type Part = Buffer | { fd: number; position: number; length: number };
@@ -66,13 +75,11 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
     ['1 MiB from an odd position', 12_345, 1 << 20],
     ['24 MiB, more than the socket buffer holds', 17, 24 * 1024 * 1024],
   ])('%s arrives byte for byte', async (_what, position, length) => {
-    const { server, client, listener, received, ended } = await pair();
+    const { server, client, listener, endAndReceive } = await pair();
     try {
       const r = await send(server, position, length);
       expect(r).toEqual({ code: 0, sent: length });
-      server.end();
-      await ended;
-      expect(received().equals(content.subarray(position, position + length))).toBe(true);
+      expect((await endAndReceive()).equals(content.subarray(position, position + length))).toBe(true);
     } finally {
       client.destroy();
       listener.close();
@@ -80,7 +87,7 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
   });
 
   test('a reader that stops for a while (the socket fills: the transfer waits for it to drain, on the event loop) still gets every byte', async () => {
-    const { server, client, listener, received, ended } = await pair();
+    const { server, client, listener, endAndReceive } = await pair();
     try {
       client.pause();
       const transfer = send(server, 0, content.length);
@@ -92,9 +99,7 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
       client.resume();
       expect(await transfer).toEqual({ code: 0, sent: content.length });
       clearInterval(timer);
-      server.end();
-      await ended;
-      expect(received().equals(content)).toBe(true);
+      expect((await endAndReceive()).equals(content)).toBe(true);
     } finally {
       client.destroy();
       listener.close();
@@ -151,7 +156,7 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
   });
 
   test('Buffers and file ranges mixed, as a Fetch response with many partitions, arrive in order byte for byte', async () => {
-    const { server, client, listener, received, ended } = await pair();
+    const { server, client, listener, endAndReceive } = await pair();
     try {
       const parts: Part[] = [];
       let position = 3;
@@ -168,9 +173,7 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
       client.resume();
       const expected = bytesOf(parts);
       expect(await transfer).toEqual({ code: 0, sent: expected.length });
-      server.end();
-      await ended;
-      expect(received().equals(expected)).toBe(true);
+      expect((await endAndReceive()).equals(expected)).toBe(true);
     } finally {
       client.destroy();
       listener.close();
@@ -178,7 +181,7 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
   });
 
   test('a transfer of Buffers only, and an empty one: the callback runs after send() returns, never inside it', async () => {
-    const { server, client, listener, received, ended } = await pair();
+    const { server, client, listener, endAndReceive } = await pair();
     try {
       let returned = false;
       const empty = new Promise<{ code: number; sent: number; after: boolean }>((resolve) => {
@@ -188,9 +191,7 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
       expect(await empty).toEqual({ code: 0, sent: 0, after: true });
       const parts = [Buffer.from('abc'), Buffer.alloc(0), randomBytes(3 * 1024 * 1024), Buffer.from('xyz')];
       expect(await sendParts(server, parts)).toEqual({ code: 0, sent: 6 + 3 * 1024 * 1024 });
-      server.end();
-      await ended;
-      expect(received().equals(Buffer.concat(parts))).toBe(true);
+      expect((await endAndReceive()).equals(Buffer.concat(parts))).toBe(true);
     } finally {
       client.destroy();
       listener.close();
