@@ -63,7 +63,6 @@ typedef struct {
   int64_t sent;
   int code;          /* 0 while running, else the result */
   volatile int cancelled; /* read by the pool step */
-  int working;       /* a pool step is queued or running */
   int polling;       /* waiting for the socket to be writable */
   int poll_open;     /* uv_poll_init succeeded: the handle must be closed */
   int finished;      /* the callback has been called */
@@ -188,7 +187,6 @@ static void on_writable(uv_poll_t* handle, int status, int events);
 
 static void after_step(uv_work_t* req, int status) {
   transfer_t* t = (transfer_t*)req->data;
-  t->working = 0;
   if (t->code == 0 && (t->cancelled || status == UV_ECANCELED)) t->code = ECANCELED;
   if (t->code != 0 || t->index == t->count) {
     finish(t);
@@ -226,7 +224,6 @@ static void queue_step(transfer_t* t) {
     finish(t);
     return;
   }
-  t->working = 1;
 }
 
 static void on_writable(uv_poll_t* handle, int status, int events) {
