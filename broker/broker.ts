@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import { BrokerSettings } from './config.ts';
 import { DelayedFetchQueue, DelayedProduces } from './delayed-operations.ts';
 import { FetchSessionCache } from './handlers/fetch-sessions.ts';
-import { BatchCrcPool, crcThreadsFor } from './log/batch-crc-pool.ts';
+import { BatchWorkerPool, workerThreadsFor } from './log/batch-pool.ts';
 import { DynamicBrokerConfig } from './dynamic-broker-config.ts';
 import { createLogger } from './logger.ts';
 import type { Logger } from './logger.ts';
@@ -90,7 +90,7 @@ export class Broker implements BrokerServices {
   readonly delayedFetches = new DelayedFetchQueue();
   readonly fetchSessions: FetchSessionCache;
   readonly delayedProduces = new DelayedProduces();
-  readonly batchCrc: BatchCrcPool;
+  readonly batchWorkers: BatchWorkerPool;
   readonly producerIds: ProducerIdAllocator;
   readonly groups: GroupCoordinator;
   readonly transactions: TransactionCoordinator;
@@ -129,7 +129,7 @@ export class Broker implements BrokerServices {
     this.opts = opts;
     this.nodeId = opts.nodeId;
     this.settings = opts.settings ?? new BrokerSettings();
-    this.batchCrc = new BatchCrcPool(crcThreadsFor(this.settings.int('brook.worker.threads')));
+    this.batchWorkers = new BatchWorkerPool(workerThreadsFor(this.settings.int('brook.worker.threads')), (done) => this.metrics.workerBytes(done));
     this.store = opts.store;
     this.log = opts.logger ?? createLogger(`broker-${opts.nodeId}`);
     if (this.settings.bool('brook.fetch.sendfile') && nativeUnavailableReason !== null) {
@@ -442,7 +442,7 @@ export class Broker implements BrokerServices {
     this.authorizer?.close();
     this.markers.close();
     await this.listeners.close(controlled ? undefined : 0);
-    await this.batchCrc.close();
+    await this.batchWorkers.close();
     await this.local.settled();
     await this.cleaner?.stop();
     await periodicTasksStopped; // a checkpoint write it started, which must not race the next one (or a restart's)

@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CleanResult } from './log/index.ts';
+import type { WorkDone } from './log/batch-pool.ts';
 import { aclOperationName, resourceTypeName } from './security/acls.ts';
 import type { AuthorizerDecision } from './security/authorizer.ts';
 import type { Partition } from './partition.ts';
@@ -80,6 +81,7 @@ export class BrokerMetrics {
   readonly isrShrinks: Counter;
   readonly isrExpands: Counter;
   readonly replicationThrottledBytes: Counter;
+  private readonly workerRecordBytes: Counter<'work'>;
   private readonly cleanerRuns: Counter<'result'>;
   private readonly cleanerBytesRead: Counter;
   private readonly cleanerBytesWritten: Counter;
@@ -111,6 +113,10 @@ export class BrokerMetrics {
     this.replicationThrottledBytes = new Counter({ name: 'brook_replication_throttled_bytes_total',
       help: 'Bytes of throttled replicas (leader/follower.replication.throttled.replicas) sent as leader or fetched as follower, counted against the replication throttle.',
       labelNames: ['side'], registers: [r] });
+
+    this.workerRecordBytes = new Counter({ name: 'brook_worker_record_bytes_total',
+      help: 'Produced record bytes whose byte work worker threads did (brook.worker.threads), by work: crc (batches found whole and CRC-valid) or recompress (batches re-compressed to the topic\'s compression.type; bytes as received).',
+      labelNames: ['work'], registers: [r] });
 
     this.cleanerRuns = new Counter({ name: 'brook_log_cleaner_runs_total', help: 'Compactions of a log, by result.', labelNames: ['result'], registers: [r] });
     this.cleanerBytesRead = new Counter({ name: 'brook_log_cleaner_read_bytes_total', help: 'Bytes of log read by the cleaner.', registers: [r] });
@@ -195,6 +201,12 @@ export class BrokerMetrics {
   }
 
   /** Records one run of the log cleaner. */
+  /** What a batch worker's answer did (batch-pool.ts). */
+  workerBytes(done: WorkDone): void {
+    if (done.verifiedBytes > 0) this.workerRecordBytes.inc({ work: 'crc' }, done.verifiedBytes);
+    if (done.convertedBytes > 0) this.workerRecordBytes.inc({ work: 'recompress' }, done.convertedBytes);
+  }
+
   cleaned(r: CleanResult): void {
     this.cleanerRuns.inc({ result: r.aborted ? 'aborted' : r.cleaned ? 'cleaned' : 'nothing' });
     this.cleanerBytesRead.inc(r.bytesRead + r.mapBytesRead);

@@ -3,6 +3,7 @@ import { ErrorCode, KafkaError, errorCodeOf, errorInfo } from '../errors.ts';
 import { AclOperation, allowed, allowedOnSome, clusterAllowed, ResourceType } from './authz.ts';
 import type { ErrorName } from '../errors.ts';
 import { ATTRIBUTES_OFFSET, BATCH_HEADER_SIZE, CONTROL_MASK, MAGIC_OFFSET, TRANSACTIONAL_MASK, readBatchHeader } from '../log/record-batch.ts';
+import { recompressionOf, type CompressionSettings } from '../log/batch-conversion.ts';
 import type { Partition } from '../partition.ts';
 import type { ApiHandler, BrokerServices, Request, Response } from './index.ts';
 import { joinTransaction } from './txn-join.ts';
@@ -107,43 +108,47 @@ function append(broker: BrokerServices, topic: string, p: Request<0>['topicData'
   }
 }
 
-// ------------------------------------------------------------ CRC-32C on worker threads (brook.worker.threads)
+// ------------------------------------------------------------ byte work on worker threads (brook.worker.threads)
 
 /**
- * With a BatchCrcPool, a produce request's record sets go to a worker for their CRC first, and
- * its appends run once that answer is in and every earlier request's appends have run: appends
- * keep the order in which requests arrived (so each partition's, and each producer's sequence,
- * order), whatever order the workers answer in. Returns the request's turn, or null (no pool:
- * append now, as always).
+ * With a BatchWorkerPool, a produce request's record sets go to a worker first (their CRC-32C,
+ * and their re-compression where the topic's compression.type asks for it), and its appends run
+ * once that answer is in and every earlier request's appends have run: appends keep the order in
+ * which requests arrived (so each partition's, and each producer's sequence, order), whatever
+ * order the workers answer in. Returns the request's turn, or null (no pool: append now, as always).
  */
 function appendTurn(broker: BrokerServices, topics: Request<0>['topicData'], refusals: ReadonlyArray<unknown>): Promise<void> | null {
-  const pool = broker.batchCrc;
-  let verified: Promise<void> | undefined;
+  const pool = broker.batchWorkers;
+  let prepared: Promise<void> | undefined;
   if (pool?.enabled) {
     const sets: Buffer[] = [];
+    const convert: Array<CompressionSettings | null> = [];
     let bytes = 0;
     topics.forEach((topic, t) => {
       if (refusals[t]) return;
       for (const p of topic.partitionData) {
         if (p.records && p.records.length > 0) {
           sets.push(p.records);
+          const config = broker.partition(topic.name, p.index)?.log.currentConfig;
+          convert.push(config ? recompressionOf(config) : null);
           bytes += p.records.length;
         }
       }
     });
-    // a few KiB are verified faster here than a message to a worker and back; such a request still waits its turn
-    if (bytes >= MIN_WORKER_BYTES) verified = pool.verify(sets);
+    // a few KiB are verified faster here than a message to a worker and back (such a request
+    // still waits its turn); re-compressing is worth a worker at any size
+    if (bytes >= MIN_WORKER_BYTES || convert.some((c) => c !== null)) prepared = pool.prepare(sets, convert);
   }
   // an earlier turn still pending (also after the pool closed, at shutdown) keeps this request behind it
   const previous = appendTurns.get(broker);
-  if (previous === undefined && verified === undefined) return null;
-  const turn = Promise.all([previous, verified]).then(() => undefined);
+  if (previous === undefined && prepared === undefined) return null;
+  const turn = Promise.all([previous, prepared]).then(() => undefined);
   appendTurns.set(broker, turn);
   void turn.then(() => { if (appendTurns.get(broker) === turn) appendTurns.delete(broker); });
   return turn;
 }
 
-/** Record bytes of a request below which the event loop checks CRCs itself. */
+/** Record bytes of a request below which the event loop checks CRCs itself (unless a topic re-compresses). */
 const MIN_WORKER_BYTES = 8 * 1024;
 
 /** Per broker: the turn of the last produce request whose appends wait for a worker. */

@@ -11,7 +11,7 @@
  *   (ElectLeaders, AlterPartitionReassignments).
  */
 import type { FetchSessionCache } from './fetch-sessions.ts';
-import type { BatchCrcPool } from '../log/batch-crc-pool.ts';
+import type { BatchWorkerPool } from '../log/batch-pool.ts';
 import type { Authorizer } from '../security/authorizer.ts';
 import type { BrokerSettings } from '../config.ts';
 import type { DelayedFetchQueue, DelayedProduces } from '../delayed-operations.ts';
@@ -67,8 +67,8 @@ export interface BrokerServices {
   /** Incremental fetch sessions (KIP-227) of consumers and followers. */
   readonly fetchSessions: FetchSessionCache;
   readonly delayedProduces: DelayedProduces;
-  /** Verifies produced batches' CRC-32C on worker threads (brook.worker.threads); absent or disabled: the event loop does. */
-  readonly batchCrc?: BatchCrcPool;
+  /** Verifies produced batches' CRC-32C and re-compresses them on worker threads (brook.worker.threads); absent or disabled: the event loop does. */
+  readonly batchWorkers?: BatchWorkerPool;
   readonly metrics: RequestMetrics;
   readonly store: Pick<MetadataStore, 'getTopic' | 'updateTopic' | 'listTopics' | 'setBrokerConfigs' | 'alterScramCredentials' | 'updateAcls'>;
   /** The authorizer (authorizer.class.name), or null: every request allowed. */

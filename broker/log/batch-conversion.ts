@@ -12,7 +12,9 @@
  *   maxTimestamp (covered by the CRC) bounds every record and no record is decoded.
  *
  * Pure functions of the bytes, the config and the clock; a new buffer is returned when a batch
- * changes, the input is never modified.
+ * changes, the input is never modified. The re-compression may also be done ahead, on a worker
+ * thread (batch-pool.ts): the worker runs the same function on a copy of the bytes and the event
+ * loop then takes its result (markConverted) instead of compressing again.
  */
 import { KafkaError } from '../errors.ts';
 import type { CompressionType, LogConfig } from './log-config.ts';
@@ -31,14 +33,43 @@ export function targetCodec(type: CompressionType): number | null {
   return type === 'producer' ? null : CODEC_OF[type];
 }
 
+/** What the re-compression of a topic's batches depends on: its compression.type and levels. */
+export type CompressionSettings = Pick<LogConfig, 'compressionType' | 'gzipLevel' | 'zstdLevel'>;
+
+/** The settings `config` re-compresses with, or null when it keeps the producer's codec. */
+export function recompressionOf(config: CompressionSettings): CompressionSettings | null {
+  if (config.compressionType === 'producer') return null;
+  return { compressionType: config.compressionType, gzipLevel: config.gzipLevel, zstdLevel: config.zstdLevel };
+}
+
+const sameSettings = (a: CompressionSettings, b: CompressionSettings): boolean =>
+  a.compressionType === b.compressionType && a.gzipLevel === b.gzipLevel && a.zstdLevel === b.zstdLevel;
+
+/** Record sets of produce requests a worker already converted, with the settings it used. */
+const preConverted = new WeakMap<Buffer, { settings: CompressionSettings; records: Buffer }>();
+
+/**
+ * Records `converted` as convertCompression's result for `received` (the very Buffer later given
+ * to it) under `settings`: computed by a worker thread from a copy of the same bytes. Used only
+ * while the topic's settings are still these.
+ */
+export function markConverted(received: Buffer, settings: CompressionSettings, converted: Buffer): void {
+  preConverted.set(received, { settings, records: converted });
+}
+
+/** Where convertCompression's result came from: nothing to change, computed here, or a worker's. */
+export type ConvertedBy = 'unchanged' | 'event-loop' | 'worker';
+
 /**
  * The batches as the topic stores them: re-compressed where the topic's compression.type asks for
  * another codec. Returns the input (same buffer, same headers) when nothing changes.
  */
-export function convertCompression(records: Buffer, headers: readonly BatchHeader[], config: LogConfig): { records: Buffer; headers: BatchHeader[] } {
+export function convertCompression(records: Buffer, headers: readonly BatchHeader[], config: CompressionSettings): { records: Buffer; headers: BatchHeader[]; by: ConvertedBy } {
   const codec = targetCodec(config.compressionType);
   const needs = (h: BatchHeader) => codec !== null && (h.attributes & CONTROL_MASK) === 0 && (h.attributes & COMPRESSION_CODEC_MASK) !== codec;
-  if (!headers.some(needs)) return { records, headers: [...headers] };
+  if (!headers.some(needs)) return { records, headers: [...headers], by: 'unchanged' };
+  const ahead = preConverted.get(records);
+  if (ahead !== undefined && sameSettings(ahead.settings, config)) return { records: ahead.records, headers: headersOf(ahead.records), by: 'worker' };
   const parts = headers.map((h) => {
     const batch = records.subarray(h.position, h.position + h.size);
     if (!needs(h)) return batch;
@@ -53,13 +84,18 @@ export function convertCompression(records: Buffer, headers: readonly BatchHeade
     return out;
   });
   const converted = Buffer.concat(parts);
+  return { records: converted, headers: headersOf(converted), by: 'event-loop' };
+}
+
+/** The headers of whole batches that tile `records`. */
+function headersOf(records: Buffer): BatchHeader[] {
   const out: BatchHeader[] = [];
-  for (let position = 0; position < converted.length;) {
-    const h = readBatchHeader(converted, position);
+  for (let position = 0; position < records.length;) {
+    const h = readBatchHeader(records, position);
     out.push(h);
     position += h.size;
   }
-  return { records: converted, headers: out };
+  return out;
 }
 
 /**

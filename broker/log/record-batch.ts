@@ -133,12 +133,12 @@ export function storedBatchProblem(buf: Buffer, position: number, available: num
   return null;
 }
 
-/** Record sets of produce requests whose every batch a worker found whole and CRC-valid (batch-crc-pool.ts). */
+/** Record sets of produce requests whose every batch a worker found whole and CRC-valid (batch-pool.ts). */
 const crcVerified = new WeakSet<Buffer>();
 
 /**
  * Marks `records` (the very Buffer later given to validateClientBatches) as verified by a
- * BatchCrcPool worker: validateClientBatches then skips recomputing its batches' CRCs.
+ * BatchWorkerPool worker: validateClientBatches then skips recomputing its batches' CRCs.
  */
 export function markCrcVerified(records: Buffer): void {
   crcVerified.add(records);
