@@ -41,6 +41,8 @@ requests replayed); prints throughput, broker CPU s/GiB and the 1 -> 2 core scal
   --batch-records N       1 KiB records per batch (default: 16)
   --acks 1|all            (default: 1)
   --compression C         none, lz4, zstd (default: none)
+  --topic-config K=V      a config of the benchmark's topic, on both brokers, e.g.
+                          compression.type=zstd (repeatable)
   --brook-set KEY=VALUE   (repeatable)
   --brook-cpu-prof DIR    run Brook under node --cpu-prof (profiles in DIR/<cpu set>/)
   --quiet-cores C         wait before each run until other processes use at most C cores (default: 0.3)
@@ -72,7 +74,8 @@ function parse(argv: string[]) {
       'loadgen-cpus': { type: 'string' }, seconds: { type: 'string', default: '20' }, 'warmup-seconds': { type: 'string', default: '8' },
       repeat: { type: 'string', default: '1' }, partitions: { type: 'string', default: '8' }, connections: { type: 'string', default: '4' },
       'in-flight': { type: 'string', default: '4' }, 'batch-records': { type: 'string', default: '16' }, acks: { type: 'string', default: '1' },
-      compression: { type: 'string', default: 'none' }, 'brook-set': { type: 'string', multiple: true, default: [] },
+      compression: { type: 'string', default: 'none' },
+      'topic-config': { type: 'string', multiple: true, default: [] }, 'brook-set': { type: 'string', multiple: true, default: [] },
       'brook-cpu-prof': { type: 'string' }, 'quiet-cores': { type: 'string', default: '0.3' }, 'quiet-wait': { type: 'string', default: '60' },
       out: { type: 'string', default: 'bench/results/cores.json' }, help: { type: 'boolean', short: 'h', default: false },
     },
@@ -159,7 +162,8 @@ async function main(): Promise<number> {
   const uptime = readFileSync('/proc/loadavg', 'utf8').trim();
   log(`machine: ${all.length} CPUs, load average ${uptime}`);
   const loadgenArgs = ['--create-topic', '--topic', 'cores', '--partitions', o.partitions, '--connections', o.connections, '--in-flight', o['in-flight'],
-    '--batch-records', o['batch-records'], '--acks', o.acks, '--compression', o.compression, '--seconds', o.seconds, '--warmup-seconds', o['warmup-seconds']];
+    '--batch-records', o['batch-records'], '--acks', o.acks, '--compression', o.compression, '--seconds', o.seconds, '--warmup-seconds', o['warmup-seconds'],
+    ...o['topic-config'].flatMap((kv) => ['--topic-config', kv])];
   const cases: Case[] = [];
   for (const name of o.brokers) {
     for (const cpuSet of o.cpuSets) {

@@ -34,6 +34,8 @@ export type LoadgenOptions = {
   topic: string;
   partitions: number;
   createTopic: boolean;
+  /** Configs of the topic --create-topic creates (e.g. compression.type). */
+  topicConfigs: Array<{ name: string; value: string }>;
   recordSize: number;
   /** Records per batch (one batch per partition per request). */
   batchRecords: number;
@@ -205,7 +207,7 @@ async function ensureTopic(options: LoadgenOptions): Promise<void> {
   try {
     if (options.createTopic) {
       const created = await admin.send(19, 5, {
-        topics: [{ name: options.topic, numPartitions: options.partitions, replicationFactor: 1, assignments: [], configs: [] }],
+        topics: [{ name: options.topic, numPartitions: options.partitions, replicationFactor: 1, assignments: [], configs: options.topicConfigs }],
         timeoutMs: 30_000, validateOnly: false,
       }) as { topics: Array<{ errorCode: number; errorMessage: string | null }> };
       const code = created.topics[0]?.errorCode ?? -1;
@@ -292,6 +294,8 @@ connections with a fixed number in flight; prints one JSON line per phase.
   --topic NAME            (default: loadgen)
   --partitions N          partitions of the topic, one batch each per request (default: 8)
   --create-topic          create the topic first (replication factor 1; existing is fine)
+  --topic-config K=V      a config of the topic --create-topic creates, e.g. compression.type=zstd
+                          to have the broker re-compress what is sent (repeatable)
   --record-size BYTES     record value size (default: 1024)
   --batch-records N       records per batch (default: 16: a 16 KiB batch, as batch.size=16384)
   --connections N         (default: 4)
@@ -309,7 +313,7 @@ export function parseLoadgenOptions(argv: string[]): LoadgenOptions | 'help' {
     options: {
       bootstrap: { type: 'string' }, topic: { type: 'string', default: 'loadgen' },
       partitions: { type: 'string', default: '8' }, 'create-topic': { type: 'boolean', default: false },
-      'record-size': { type: 'string', default: '1024' }, 'batch-records': { type: 'string', default: '16' },
+      'topic-config': { type: 'string', multiple: true, default: [] }, 'record-size': { type: 'string', default: '1024' }, 'batch-records': { type: 'string', default: '16' },
       connections: { type: 'string', default: '4' }, 'in-flight': { type: 'string', default: '4' },
       acks: { type: 'string', default: '1' }, compression: { type: 'string', default: 'none' },
       'warmup-seconds': { type: 'string', default: '5' }, seconds: { type: 'string', default: '20' },
@@ -329,12 +333,18 @@ export function parseLoadgenOptions(argv: string[]): LoadgenOptions | 'help' {
   if (acks === 0) throw new Error('--acks 0 gets no responses, so nothing could be counted as acknowledged: use 1 or all');
   const compression = values.compression;
   if (compression !== 'none' && compression !== 'lz4' && compression !== 'zstd') throw new Error(`--compression wants none, lz4 or zstd, got ${compression}`);
+  const topicConfigs = values['topic-config'].map((kv) => {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw new Error(`--topic-config wants KEY=VALUE, got ${kv}`);
+    return { name: kv.slice(0, eq), value: kv.slice(eq + 1) };
+  });
+  if (topicConfigs.length > 0 && !values['create-topic']) throw new Error('--topic-config applies to the topic --create-topic creates');
   const seconds = Number(values.seconds);
   const warmupSeconds = Number(values['warmup-seconds']);
   if (!(seconds > 0) || !(warmupSeconds >= 0)) throw new Error('--seconds wants a positive number, --warmup-seconds a non-negative one');
   return {
     host: host!, port: int('bootstrap port', portText ?? ''), topic: values.topic, partitions: int('partitions', values.partitions),
-    createTopic: values['create-topic'], recordSize: int('record-size', values['record-size'], 0), batchRecords: int('batch-records', values['batch-records']),
+    createTopic: values['create-topic'], topicConfigs, recordSize: int('record-size', values['record-size'], 0), batchRecords: int('batch-records', values['batch-records']),
     connections: int('connections', values.connections), inFlight: int('in-flight', values['in-flight']), acks, compression,
     warmupSeconds, seconds, brokerPid: values['broker-pid'] === undefined ? undefined : int('broker-pid', values['broker-pid']),
   };
