@@ -88,7 +88,7 @@ export function convertCompression(records: Buffer, headers: readonly BatchHeade
 }
 
 /** The headers of whole batches that tile `records`. */
-function headersOf(records: Buffer): BatchHeader[] {
+export function headersOf(records: Buffer): BatchHeader[] {
   const out: BatchHeader[] = [];
   for (let position = 0; position < records.length;) {
     const h = readBatchHeader(records, position);

@@ -19,8 +19,8 @@
  *              work itself and reports the exact error, so this worker never decides an error code.
  */
 import { parentPort } from 'node:worker_threads';
-import { convertCompression, type CompressionSettings } from './batch-conversion.ts';
-import { readBatchHeader, storedBatchProblem, LENGTH_OFFSET, LOG_OVERHEAD, type BatchHeader } from './record-batch.ts';
+import { convertCompression, headersOf, type CompressionSettings } from './batch-conversion.ts';
+import { storedBatchProblem, LENGTH_OFFSET, LOG_OVERHEAD } from './record-batch.ts';
 
 export type BatchRequest = { id: number; bytes: ArrayBuffer; ranges: number[]; convert: Array<CompressionSettings | null> };
 export type BatchAnswer = { id: number; whole: boolean[]; converted: { bytes: ArrayBuffer; ranges: number[] } | null };
@@ -39,14 +39,8 @@ export function rangeIsValid(buf: Buffer, start: number, length: number): boolea
 
 /** `set` (whole batches) as a topic with `settings` stores it, or null when nothing changes or it cannot be converted. */
 export function convertedSet(set: Buffer, settings: CompressionSettings): Buffer | null {
-  const headers: BatchHeader[] = [];
-  for (let position = 0; position < set.length;) {
-    const h = readBatchHeader(set, position);
-    headers.push(h);
-    position += h.size;
-  }
   try {
-    const out = convertCompression(set, headers, settings);
+    const out = convertCompression(set, headersOf(set), settings);
     return out.by === 'unchanged' ? null : out.records;
   } catch {
     return null;
