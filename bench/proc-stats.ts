@@ -57,14 +57,23 @@ export function openFds(rootPid: number): number {
   }, 0);
 }
 
-/** utime + stime of the process tree, in seconds. */
-export function cpuSeconds(rootPid: number): number {
-  let ticks = 0;
+/** utime and stime of the process tree, in seconds: user space and the kernel on its behalf (syscalls, and softirqs it ran). */
+export function cpuTimes(rootPid: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
   for (const pid of processTree(rootPid)) {
     const fields = statFields(pid);
-    if (fields !== undefined) ticks += Number(fields[11]) + Number(fields[12]); // fields 14, 15
+    if (fields === undefined) continue;
+    user += Number(fields[11]); // field 14
+    system += Number(fields[12]); // field 15
   }
-  return ticks / clockTicksPerSecond;
+  return { user: user / clockTicksPerSecond, system: system / clockTicksPerSecond };
+}
+
+/** utime + stime of the process tree, in seconds. */
+export function cpuSeconds(rootPid: number): number {
+  const { user, system } = cpuTimes(rootPid);
+  return user + system;
 }
 
 /**

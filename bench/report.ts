@@ -3,6 +3,7 @@
  * the Brook/Kafka ratio and the target from the issue, rendered as a Markdown table (printed
  * and pasted into docs/benchmarks.md) and kept in the results JSON.
  */
+import { kernelPerGiB } from './scenarios.ts';
 import type { ConsumeRun, LoadResult, ProduceRun } from './scenarios.ts';
 import type { Acks, BenchOptions } from './options.ts';
 
@@ -111,6 +112,13 @@ export function compare(options: BenchOptions, kafka: BrokerReport | undefined, 
       row('consume throughput (fetch phase)', 'MiB/s', kc((r) => r.summary.fetchMibPerSec, 'higher'), bc((r) => r.summary.fetchMibPerSec, 'higher')),
       row('broker CPU per GiB consumed', 'CPU s/GiB', kc((r) => r.cpuSecondsPerGiB, 'lower'), bc((r) => r.cpuSecondsPerGiB, 'lower')),
     );
+    // the kernel's share (sendfile, TCP over loopback): the floor a broker's own code cannot cut
+    const kernel = (r: ConsumeRun) => kernelPerGiB(r) ?? Number.NaN;
+    const kk = kc(kernel, 'lower');
+    const bk = bc(kernel, 'lower');
+    if (Number.isFinite(kk) || Number.isFinite(bk)) {
+      rows.push(row('of which kernel (stime) per GiB consumed', 'CPU s/GiB', Number.isFinite(kk) ? kk : undefined, Number.isFinite(bk) ? bk : undefined));
+    }
   }
   const mib = (b: number | undefined): number | undefined => (b === undefined ? undefined : b / MIB);
   rows.push(

@@ -14,7 +14,7 @@ import {
 } from './kafka-tools.ts';
 import type { Acks, BenchOptions } from './options.ts';
 import { spawnSync } from 'node:child_process';
-import { cpuSeconds, machineBusyCores, machineCpu } from './proc-stats.ts';
+import { cpuTimes, machineBusyCores, machineCpu } from './proc-stats.ts';
 
 const GIB = 1024 ** 3;
 
@@ -25,6 +25,12 @@ export type RunCost = {
   /** Record payload moved: records x record size. */
   payloadBytes: number;
   cpuSecondsPerGiB: number;
+  /**
+   * The part of cpuSeconds spent in the kernel (stime): syscalls, and on loopback the TCP
+   * processing of the receiving side, which the kernel runs in the sender's softirq. Absent in
+   * results written before session 18.
+   */
+  systemCpuSeconds?: number;
   /** CPU seconds of the load tool's JVM (ProducerPerformance / ConsumerPerformance). */
   toolCpuSeconds: number | undefined;
   /** CPU seconds used by everything else on the machine meanwhile: neither broker nor load tool. */
@@ -99,15 +105,17 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
   const measured = async <T>(payloadBytes: number, run: () => Promise<{ value: T; toolCpuSeconds: number | undefined }>): Promise<RunCost & { value: T }> => {
     spawnSync('sync');
     const busyCoresBefore = await waitQuiet(options, (line) => log(`${tag} ${line}`));
-    const cpu0 = cpuSeconds(broker.pid);
+    const cpu0 = cpuTimes(broker.pid);
     const machine0 = machineCpu().busySeconds;
     const t0 = performance.now();
     const { value, toolCpuSeconds } = await run();
     const wallSeconds = (performance.now() - t0) / 1000;
-    const cpu = cpuSeconds(broker.pid) - cpu0;
+    const cpu1 = cpuTimes(broker.pid);
+    const systemCpuSeconds = cpu1.system - cpu0.system;
+    const cpu = cpu1.user - cpu0.user + systemCpuSeconds;
     const otherCpuSeconds = Math.max(0, machineCpu().busySeconds - machine0 - cpu - (toolCpuSeconds ?? 0));
     return {
-      value, cpuSeconds: cpu, wallSeconds, payloadBytes, cpuSecondsPerGiB: cpu / (payloadBytes / GIB),
+      value, cpuSeconds: cpu, wallSeconds, payloadBytes, cpuSecondsPerGiB: cpu / (payloadBytes / GIB), systemCpuSeconds,
       toolCpuSeconds, otherCpuSeconds, busyCoresBefore,
     };
   };
@@ -175,16 +183,22 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
       });
       if (m.value.records < options.records) throw new Error(`consumed ${m.value.records} of ${options.records} records`);
       result.consume.push({ round, summary: m.value, ...costOf(m) });
-      log(`${tag} consume${of}: ${fmt(m.value.fetchRecordsPerSec)} rec/s (fetch phase), broker CPU ${m.cpuSeconds.toFixed(1)} s`);
+      log(`${tag} consume${of}: ${fmt(m.value.fetchRecordsPerSec)} rec/s (fetch phase), broker CPU ${m.cpuSeconds.toFixed(1)} s ` +
+        `(${m.cpuSecondsPerGiB.toFixed(2)} s/GiB, of which kernel ${kernelPerGiB(m)?.toFixed(2) ?? '?'})`);
     });
   }
   return result;
 }
 
+/** The kernel's (stime's) CPU seconds per GiB of a run; undefined in results written before session 18. */
+export function kernelPerGiB(r: RunCost): number | undefined {
+  return r.systemCpuSeconds === undefined ? undefined : r.systemCpuSeconds / (r.payloadBytes / GIB);
+}
+
 function costOf(m: RunCost): RunCost {
   return {
     cpuSeconds: m.cpuSeconds, wallSeconds: m.wallSeconds, payloadBytes: m.payloadBytes,
-    cpuSecondsPerGiB: m.cpuSecondsPerGiB, toolCpuSeconds: m.toolCpuSeconds, otherCpuSeconds: m.otherCpuSeconds,
+    cpuSecondsPerGiB: m.cpuSecondsPerGiB, systemCpuSeconds: m.systemCpuSeconds, toolCpuSeconds: m.toolCpuSeconds, otherCpuSeconds: m.otherCpuSeconds,
     busyCoresBefore: m.busyCoresBefore,
   };
 }
