@@ -112,7 +112,7 @@ export function compare(options: BenchOptions, kafka: BrokerReport | undefined, 
       row('consume throughput (fetch phase)', 'MiB/s', kc((r) => r.summary.fetchMibPerSec, 'higher'), bc((r) => r.summary.fetchMibPerSec, 'higher')),
       row('broker CPU per GiB consumed', 'CPU s/GiB', kc((r) => r.cpuSecondsPerGiB, 'lower'), bc((r) => r.cpuSecondsPerGiB, 'lower')),
     );
-    // the kernel's share (sendfile, TCP over loopback): the floor a broker's own code cannot cut
+    // the kernel's share: sendfile, and over loopback part of the consumer's TCP receive work (docs/benchmarks.md)
     const kernel = (r: ConsumeRun) => kernelPerGiB(r) ?? Number.NaN;
     const kk = kc(kernel, 'lower');
     const bk = bc(kernel, 'lower');

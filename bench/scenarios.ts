@@ -26,9 +26,9 @@ export type RunCost = {
   payloadBytes: number;
   cpuSecondsPerGiB: number;
   /**
-   * The part of cpuSeconds spent in the kernel (stime): syscalls, and on loopback the TCP
-   * processing of the receiving side, which the kernel runs in the sender's softirq. Absent in
-   * results written before session 18.
+   * The part of cpuSeconds spent in the kernel (stime): its system calls and, over loopback, the
+   * receiving side's TCP processing whenever the kernel runs it in the sender's soft interrupt.
+   * Absent in results written before session 18.
    */
   systemCpuSeconds?: number;
   /** CPU seconds of the load tool's JVM (ProducerPerformance / ConsumerPerformance). */
