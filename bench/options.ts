@@ -15,6 +15,8 @@ export type BenchOptions = {
   latencyRate: number;
   latencyRecords: number;
   consumer: ConsumerMode;
+  /** warm: read the consumed topic's segments into the page cache before each consume run; as-is: do not. */
+  consumeCache: 'warm' | 'as-is';
   repeat: number;
   startupRuns: number;
   aggregate: 'best' | 'median';
@@ -55,6 +57,11 @@ Flags:
   --quiet-wait SECONDS    ... for at most this long, then measure anyway with a warning (default: 120)
   --consumer MODE         ConsumerPerformance on: kafka (default, from before Brook had consumer
                           groups; Brook's column shows n/a), both, none
+  --consume-cache HOW     warm (default): before each consume run, read the topic's segment files
+                          through so that the run reads from the page cache, as a consumer of recent
+                          data does (the VMs here page out memory unused for a minute: see
+                          bench/page-cache.ts); as-is: leave the page cache as the produce runs left it.
+                          Either way the log says how much of the topic was cached.
   --kafka-heap OPTS       Kafka JVM heap flags (default: "-Xmx1G -Xms1G", as kafka-server-start.sh)
   --brook-set KEY=VALUE   passed to the Brook broker as --set KEY=VALUE (repeatable)
   --brook-cpu-prof DIR    run Brook under node --cpu-prof, profiles written to DIR on shutdown
@@ -101,6 +108,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
       'latency-rate': { type: 'string', default: '10000' },
       'latency-records': { type: 'string', default: '150000' },
       consumer: { type: 'string', default: 'kafka' },
+      'consume-cache': { type: 'string', default: 'warm' },
       repeat: { type: 'string', default: '2' },
       aggregate: { type: 'string', default: 'best' },
       'startup-runs': { type: 'string', default: '3' },
@@ -123,6 +131,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
   for (const a of acks) if (a !== '1' && a !== 'all') throw new Error(`--acks: want 1 and/or all, got ${a}`);
   const consumer = values.consumer;
   if (consumer !== 'kafka' && consumer !== 'both' && consumer !== 'none') throw new Error(`--consumer: want kafka, both or none, got ${consumer}`);
+  const consumeCache = values['consume-cache'];
+  if (consumeCache !== 'warm' && consumeCache !== 'as-is') throw new Error(`--consume-cache: want warm or as-is, got ${consumeCache}`);
   for (const s of values['brook-set']) if (!s.includes('=')) throw new Error(`--brook-set wants KEY=VALUE, got ${s}`);
 
   return {
@@ -135,6 +145,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
     latencyRate: positiveInt('latency-rate', values['latency-rate']),
     latencyRecords: positiveInt('latency-records', values['latency-records'], true),
     consumer,
+    consumeCache,
     repeat: positiveInt('repeat', values.repeat),
     aggregate: aggregateOf(values.aggregate),
     startupRuns: positiveInt('startup-runs', values['startup-runs']),

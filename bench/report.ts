@@ -119,6 +119,16 @@ export function compare(options: BenchOptions, kafka: BrokerReport | undefined, 
     if (Number.isFinite(kk) || Number.isFinite(bk)) {
       rows.push(row('of which kernel (stime) per GiB consumed', 'CPU s/GiB', Number.isFinite(kk) ? kk : undefined, Number.isFinite(bk) ? bk : undefined));
     }
+    // how much of the topic the run found in the page cache (bench/page-cache.ts: the VM pages out idle memory)
+    const cached = (r: ConsumeRun) => {
+      const start = r.pageCache?.start;
+      return start === undefined || start.totalBytes === 0 ? Number.NaN : (100 * start.residentBytes) / start.totalBytes;
+    };
+    const kp = kc(cached, 'lower'); // under --aggregate best: the least-cached run
+    const bp = bc(cached, 'lower');
+    if (Number.isFinite(kp) || Number.isFinite(bp)) {
+      rows.push(row('consumed topic in page cache at run start', '%', Number.isFinite(kp) ? kp : undefined, Number.isFinite(bp) ? bp : undefined));
+    }
   }
   const mib = (b: number | undefined): number | undefined => (b === undefined ? undefined : b / MIB);
   rows.push(

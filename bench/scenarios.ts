@@ -1,7 +1,8 @@
 /**
  * The load one broker gets, identical for every broker: create the topics with TopicCommand,
  * an unmeasured warm-up produce, then per acks setting a max-throughput produce run and a
- * fixed-rate latency run, then (optionally) a ConsumerPerformance run over the acks=1 topic.
+ * fixed-rate latency run, then (optionally) a ConsumerPerformance run over the acks=1 topic,
+ * whose segment files the bench reads into the page cache first (--consume-cache, bench/page-cache.ts).
  *
  * Every measured run is bracketed by reads of the broker's CPU time, so each result carries
  * the broker CPU seconds it cost. A run that fails is recorded with the tool's and the broker's
@@ -14,6 +15,8 @@ import {
 } from './kafka-tools.ts';
 import type { Acks, BenchOptions } from './options.ts';
 import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describeResidency, readThrough, residency, topicSegmentFiles, type Residency } from './page-cache.ts';
 import { cpuTimes, machineBusyCores, machineCpu } from './proc-stats.ts';
 
 const GIB = 1024 ** 3;
@@ -53,6 +56,12 @@ export type ConsumeRun = RunCost & {
   /** 1-based repetition number (--repeat). */
   round: number;
   summary: ConsumerSummary;
+  /**
+   * The consumed topic's segment bytes in the page cache (bench/page-cache.ts): `before` the
+   * bench read them through (--consume-cache warm) or did not (as-is), and at the run's `start`.
+   * Absent in results written before session 19, or where fincore is missing.
+   */
+  pageCache?: { before: Residency | undefined; start: Residency | undefined };
 };
 
 export type RunFailure = { stage: string; message: string; brokerAlive: boolean; brokerOutput: string };
@@ -102,9 +111,12 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
    * run's dirty pages are not written back during this one) and a wait until the machine is
    * quiet (other work on a 2-core machine skews every number).
    */
-  const measured = async <T>(payloadBytes: number, run: () => Promise<{ value: T; toolCpuSeconds: number | undefined }>): Promise<RunCost & { value: T }> => {
+  const measured = async <T>(payloadBytes: number, run: () => Promise<{ value: T; toolCpuSeconds: number | undefined }>,
+    hooks: { beforeQuietWait?: () => void; atStart?: () => void } = {}): Promise<RunCost & { value: T }> => {
     spawnSync('sync');
+    hooks.beforeQuietWait?.();
     const busyCoresBefore = await waitQuiet(options, (line) => log(`${tag} ${line}`));
+    hooks.atStart?.();
     const cpu0 = cpuTimes(broker.pid);
     const machine0 = machineCpu().busySeconds;
     const t0 = performance.now();
@@ -174,15 +186,28 @@ export async function runLoad(broker: RunningBroker, options: BenchOptions, cons
   for (let round = 1; consume && round <= options.repeat; round++) {
     const of = options.repeat > 1 ? ` (${round}/${options.repeat})` : '';
     await stage(`consume ${topicName(acks)}${of}`, async () => {
+      const segments = topicSegmentFiles(join(broker.workDir, 'data'), topicName(acks));
+      const pageCache: NonNullable<ConsumeRun['pageCache']> = { before: undefined, start: undefined };
+      const cacheHooks = {
+        beforeQuietWait: () => {
+          pageCache.before = residency(segments);
+          if (options.consumeCache === 'warm') readThrough(segments);
+        },
+        atStart: () => {
+          pageCache.start = residency(segments);
+          log(`${tag} consume${of}: ${topicName(acks)} in the page cache: ${describeResidency(pageCache.before)}` +
+            (options.consumeCache === 'warm' ? `, read through: ${describeResidency(pageCache.start)} at the start` : ''));
+        },
+      };
       const m = await measured(options.records * options.recordSize, async () => {
         // a new group each round: every round reads the topic from its start
         const run = await runToolOrThrow(toolClasses.consumerPerf, ['--bootstrap-server', broker.bootstrap,
           '--topic', topicName(acks), '--messages', String(options.records), '--group', `bench-consumer-${Date.now()}`,
           '--timeout', '30000'], (line) => log(`${tag} consume${of}: ${line}`), Math.max(180_000, (options.records / 5000) * 10_000));
         return { value: parseConsumerSummary(run.stdout), toolCpuSeconds: run.cpuSeconds };
-      });
+      }, cacheHooks);
       if (m.value.records < options.records) throw new Error(`consumed ${m.value.records} of ${options.records} records`);
-      result.consume.push({ round, summary: m.value, ...costOf(m) });
+      result.consume.push({ round, summary: m.value, ...costOf(m), pageCache });
       log(`${tag} consume${of}: ${fmt(m.value.fetchRecordsPerSec)} rec/s (fetch phase), broker CPU ${m.cpuSeconds.toFixed(1)} s ` +
         `(${m.cpuSecondsPerGiB.toFixed(2)} s/GiB, of which kernel ${kernelPerGiB(m)?.toFixed(2) ?? '?'})`);
     });
