@@ -95,6 +95,7 @@ export const brokerSettings: readonly BrokerSetting[] = [
   { name: 'min.insync.replicas', type: 'int', default: '1', dynamic: true, doc: 'Replicas that must be in sync for acks=all writes (topic: min.insync.replicas).' },
   { name: 'unclean.leader.election.enable', type: 'boolean', default: 'false', dynamic: true, doc: 'Allow an out-of-sync replica to become leader, losing data (topic: unclean.leader.election.enable).' },
   { name: 'compression.type', type: 'string', default: 'producer', dynamic: true, doc: 'Codec of stored batches: producer keeps the producer\'s; uncompressed, gzip, snappy, lz4 or zstd makes the broker re-compress batches with another codec (topic: compression.type).' },
+  { name: 'socket.send.buffer.bytes', type: 'int', default: '-1', doc: 'SO_SNDBUF of every accepted connection, clients\' and followers\' (-1: the operating system\'s default, which Linux autotunes up to net.ipv4.tcp_wmem\'s maximum; Kafka\'s default is 102400). Set through the native add-on; without it the setting is logged and not applied.' },
   { name: 'socket.request.max.bytes', type: 'int', default: '104857600', doc: 'Largest request frame; larger frames close the connection.' },
   { name: 'fetch.max.bytes', type: 'int', default: '57671680', doc: 'Upper bound on the bytes one Fetch response returns.' },
   { name: 'max.incremental.fetch.session.cache.slots', type: 'int', default: '1000', doc: 'Incremental fetch sessions (KIP-227) kept; a new one beyond this replaces the one used longest ago; 0 turns sessions off (every fetch is a full one).' },

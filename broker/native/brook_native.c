@@ -4,6 +4,9 @@
  *
  *   send(socketFd, parts, callback(code, bytesSent)) -> handle
  *   cancel(handle)
+ *   setSendBuffer(socketFd, bytes) -> the send buffer's size now (SO_SNDBUF, which Node's net
+ *     cannot set: Kafka's socket.send.buffer.bytes; Linux doubles the value for its bookkeeping
+ *     and stops autotuning that socket's buffer)
  *
  * `parts` is one or more whole responses in order: Buffers (sent with sendmsg) and file ranges
  * ({ fd, position, length }: sent with sendfile), so a Fetch response with many partitions is one
@@ -249,6 +252,17 @@ static napi_value throw_error(napi_env env, const char* message) {
   return NULL;
 }
 
+/* An Error with `errno` set. */
+static napi_value throw_errno(napi_env env, const char* message, int err) {
+  napi_value e, code_value, msg;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &e);
+  napi_create_int32(env, err, &code_value);
+  napi_set_named_property(env, e, "errno", code_value);
+  napi_throw(env, e);
+  return NULL;
+}
+
 static int get_int64(napi_env env, napi_value obj, const char* name, int64_t* out) {
   napi_value v;
   if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0;
@@ -324,13 +338,7 @@ static napi_value send_parts(napi_env env, napi_callback_info info) {
     int err = errno;
     free(t->parts);
     free(t);
-    napi_value e, code_value, msg;
-    napi_create_string_utf8(env, "send: dup failed", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &e);
-    napi_create_int32(env, err, &code_value);
-    napi_set_named_property(env, e, "errno", code_value);
-    napi_throw(env, e);
-    return NULL;
+    return throw_errno(env, "send: dup failed", err);
   }
   napi_value resource_name, handle;
   napi_create_string_utf8(env, "BrookSend", NAPI_AUTO_LENGTH, &resource_name);
@@ -363,12 +371,29 @@ static napi_value cancel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value set_send_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t sock, bytes;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || sock < 0) return throw_error(env, "setSendBuffer: socketFd must be a descriptor");
+  if (napi_get_value_int32(env, argv[1], &bytes) != napi_ok || bytes <= 0) return throw_error(env, "setSendBuffer: bytes must be a positive int32");
+  if (setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes) != 0) return throw_errno(env, "setSendBuffer: setsockopt(SO_SNDBUF) failed", errno);
+  int now = 0;
+  socklen_t len = sizeof now;
+  if (getsockopt(sock, SOL_SOCKET, SO_SNDBUF, &now, &len) != 0) return throw_errno(env, "setSendBuffer: getsockopt(SO_SNDBUF) failed", errno);
+  napi_value result;
+  napi_create_int32(env, now, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "send", NULL, send_parts, NULL, NULL, NULL, napi_default, NULL },
     { "cancel", NULL, cancel, NULL, NULL, NULL, napi_default, NULL },
+    { "setSendBuffer", NULL, set_send_buffer, NULL, NULL, NULL, napi_default, NULL },
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, 3, props);
   return exports;
 }
 

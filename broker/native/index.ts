@@ -2,7 +2,7 @@
  * Brook's native add-on (brook_native.c, built into build/brook_native.node by
  * scripts/build-native.mjs, which `npm start`, `npm test` and the image run): a response's bytes
  * and log segment ranges sent to a client's socket with sendmsg(2) and sendfile(2), off the event
- * loop. Without the add-on (no C compiler where Brook was installed) `sendFileBinding` is null and
+ * loop; and a socket's send buffer size (socket.send.buffer.bytes), which Node's net cannot set. Without the add-on (no C compiler where Brook was installed) `sendFileBinding` is null and
  * Fetch responses are read into memory and written, as on a TLS listener;
  * `nativeUnavailableReason` says why.
  */
@@ -24,6 +24,12 @@ export interface SendFileBinding {
   send(socketFd: number, parts: ReadonlyArray<Buffer | FilePart>, callback: SendFileCallback): SendFileHandle;
   /** Ends the transfer early; its callback then gets ECANCELED (unless it had already ended). */
   cancel(handle: SendFileHandle): void;
+  /**
+   * Sets the socket's send buffer (SO_SNDBUF) to `bytes` and returns its size as the kernel now
+   * reports it (Linux doubles the value, and no longer autotunes that socket). Throws with
+   * `errno` when the kernel refuses.
+   */
+  setSendBuffer(socketFd: number, bytes: number): number;
 }
 
 export type SendFileHandle = { readonly __brookSendFile: unique symbol };

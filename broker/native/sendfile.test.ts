@@ -224,3 +224,34 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
     expect(() => send(0, [])).toThrow(/send\(socketFd, parts, callback\)/);
   });
 });
+
+describe('native setSendBuffer: SO_SNDBUF, which Node cannot set on a TCP socket', () => {
+  test('sets the accepted socket\'s send buffer and returns what the kernel now holds (Linux doubles it); a full socket sends every byte through it', async () => {
+    const p = await pair();
+    expect(native().setSendBuffer(fdOf(p.server), 32768)).toBe(65536);
+    expect(native().setSendBuffer(fdOf(p.server), 100000)).toBe(200000);
+    p.client.pause();
+    const sending = send(p.server, 0, 4 * 1024 * 1024);
+    await sleep(100);
+    p.client.resume();
+    expect(await sending).toEqual({ code: 0, sent: 4 * 1024 * 1024 });
+    expect((await p.endAndReceive()).equals(content.subarray(0, 4 * 1024 * 1024))).toBe(true);
+    p.listener.close();
+  });
+
+  test('a descriptor that is not a socket is an error with its errno; bad arguments are errors', () => {
+    let thrown: (Error & { errno?: number }) | undefined;
+    try {
+      native().setSendBuffer(fd, 65536); // the segment file
+    } catch (err) {
+      thrown = err as Error & { errno?: number };
+    }
+    expect(thrown?.message).toMatch(/setsockopt\(SO_SNDBUF\) failed/);
+    expect(thrown?.errno).toBe(constants.errno.ENOTSOCK);
+    const set = native().setSendBuffer as (...a: unknown[]) => unknown;
+    expect(() => set(-1, 65536)).toThrow(/socketFd must be a descriptor/);
+    expect(() => set(0, 0)).toThrow(/bytes must be a positive int32/);
+    expect(() => set(0, 'big')).toThrow(/bytes must be a positive int32/);
+    expect(() => set(0)).toThrow(/socketFd|bytes/);
+  });
+});

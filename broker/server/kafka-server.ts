@@ -17,6 +17,9 @@
  * a SaslAuthenticator that gates every request until the client authenticated (see
  * sasl-authenticator.ts) and, until then, frames above sasl.server.max.receive.size close it.
  * Every request carries its connection's principal (RequestContext.principal).
+ *
+ * socket.send.buffer.bytes (Kafka's setting, -1 by default here: the OS's autotuned buffer) sets
+ * SO_SNDBUF on every accepted TCP connection, before TLS if any, through the native add-on.
  */
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
@@ -29,6 +32,7 @@ import { handlerFor } from '../handlers/index.ts';
 import type { BrokerServices, RequestContext } from '../handlers/index.ts';
 import type { BrokerMetrics } from '../metrics.ts';
 import { Connection } from './connection.ts';
+import { sendFileBinding } from '../native/index.ts';
 import type { FrameSink } from './connection.ts';
 import { ANONYMOUS, certificatePrincipal } from '../security/principal.ts';
 import type { KafkaPrincipal } from '../security/principal.ts';
@@ -55,6 +59,20 @@ const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** The counters the server itself keeps (per connection and per request). */
 export type ServerMetrics = Pick<BrokerMetrics, 'connectionsOpened' | 'connectionsClosedMalformed' | 'requests' | 'requestErrors' | 'requestSeconds' | 'authentications'>;
 
+/** socket.send.buffer.bytes: null for -1 (the OS default); the bytes; an error for anything else. */
+function sendBufferSetting(broker: BrokerServices): number | null {
+  const bytes = broker.settings.int('socket.send.buffer.bytes');
+  if (bytes === -1) return null;
+  if (!Number.isInteger(bytes) || bytes <= 0) {
+    throw new Error(`socket.send.buffer.bytes must be -1 (the operating system's default) or a positive number of bytes, got ${bytes}`);
+  }
+  if (sendFileBinding === null) {
+    broker.log.warn(`socket.send.buffer.bytes=${bytes} is not applied: the native add-on is not loaded (node scripts/build-native.mjs)`);
+    return null;
+  }
+  return bytes;
+}
+
 const PLAINTEXT_SECURITY: ListenerSecurity = { listener: 'PLAINTEXT', protocol: 'PLAINTEXT', ssl: null, sasl: null };
 
 export class KafkaServer implements FrameSink {
@@ -67,6 +85,8 @@ export class KafkaServer implements FrameSink {
   private readonly sessions = new Map<Connection, Session>();
   private readonly maxFrameBytes: number;
   private readonly security: ListenerSecurity;
+  /** SO_SNDBUF for accepted sockets, or null to leave the OS's default (see the top). */
+  private readonly sendBufferBytes: number | null;
   private boundPort = 0;
 
   constructor(broker: BrokerServices, metrics: ServerMetrics, listener: string, security: ListenerSecurity = { ...PLAINTEXT_SECURITY, listener }) {
@@ -91,6 +111,22 @@ export class KafkaServer implements FrameSink {
       this.server = tlsServer;
     } else {
       this.server = createServer((socket) => this.accept(socket));
+    }
+    this.sendBufferBytes = sendBufferSetting(broker);
+    if (this.sendBufferBytes !== null) {
+      const bytes = this.sendBufferBytes;
+      // the raw TCP socket of every connection, TLS or not, before anything is written to it
+      this.server.prependListener('connection', (socket: Socket) => this.sizeSendBuffer(socket, bytes));
+    }
+  }
+
+  private sizeSendBuffer(socket: Socket, bytes: number): void {
+    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+    if (sendFileBinding === null || typeof fd !== 'number' || fd < 0) return;
+    try {
+      sendFileBinding.setSendBuffer(fd, bytes);
+    } catch (err) {
+      this.broker.log.warn(`${this.listener}: socket.send.buffer.bytes=${bytes} not applied to ${socket.remoteAddress}:${socket.remotePort}: ${(err as Error).message}`);
     }
   }
 
