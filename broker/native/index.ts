@@ -2,9 +2,10 @@
  * Brook's native add-on (brook_native.c, built into build/brook_native.node by
  * scripts/build-native.mjs, which `npm start`, `npm test` and the image run): a response's bytes
  * and log segment ranges sent to a client's socket with sendmsg(2) and sendfile(2), off the event
- * loop; and a socket's send buffer size (socket.send.buffer.bytes), which Node's net cannot set. Without the add-on (no C compiler where Brook was installed) `sendFileBinding` is null and
- * Fetch responses are read into memory and written, as on a TLS listener;
- * `nativeUnavailableReason` says why.
+ * loop; and a socket's send buffer size (socket.send.buffer.bytes), which Node's net cannot set.
+ * Without the add-on (no C compiler where Brook was installed) `sendFileBinding` is null, Fetch
+ * responses are read into memory and written, as on a TLS listener, and socket.send.buffer.bytes
+ * is not applied; `nativeUnavailableReason` says why.
  */
 import { createRequire } from 'node:module';
 import { join } from 'node:path';

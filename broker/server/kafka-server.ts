@@ -85,8 +85,6 @@ export class KafkaServer implements FrameSink {
   private readonly sessions = new Map<Connection, Session>();
   private readonly maxFrameBytes: number;
   private readonly security: ListenerSecurity;
-  /** SO_SNDBUF for accepted sockets, or null to leave the OS's default (see the top). */
-  private readonly sendBufferBytes: number | null;
   private boundPort = 0;
 
   constructor(broker: BrokerServices, metrics: ServerMetrics, listener: string, security: ListenerSecurity = { ...PLAINTEXT_SECURITY, listener }) {
@@ -112,11 +110,10 @@ export class KafkaServer implements FrameSink {
     } else {
       this.server = createServer((socket) => this.accept(socket));
     }
-    this.sendBufferBytes = sendBufferSetting(broker);
-    if (this.sendBufferBytes !== null) {
-      const bytes = this.sendBufferBytes;
+    const sendBufferBytes = sendBufferSetting(broker);
+    if (sendBufferBytes !== null) {
       // the raw TCP socket of every connection, TLS or not, before anything is written to it
-      this.server.prependListener('connection', (socket: Socket) => this.sizeSendBuffer(socket, bytes));
+      this.server.prependListener('connection', (socket: Socket) => this.sizeSendBuffer(socket, sendBufferBytes));
     }
   }
 
