@@ -106,6 +106,26 @@ describe('native send: Buffers and file ranges to a socket with sendmsg(2) and s
     }
   });
 
+  test('12 connections at once (more than the 4 threads of libuv\'s pool), each with its reader paused a while: every transfer completes, each byte for byte', async () => {
+    const pairs = await Promise.all(Array.from({ length: 12 }, () => pair()));
+    try {
+      const parts = pairs.map((_, i): Part[] => [Buffer.from(`conn-${i}:`), { fd, position: i * 1_000_003, length: 2 * 1024 * 1024 + i }, Buffer.from(':end')]);
+      for (const p of pairs) p.client.pause();
+      const transfers = pairs.map((p, i) => sendParts(p.server, parts[i]!));
+      await sleep(100);
+      for (const p of pairs) p.client.resume();
+      const results = await Promise.all(transfers);
+      for (const [i, r] of results.entries()) expect(r).toEqual({ code: 0, sent: bytesOf(parts[i]!).length });
+      const received = await Promise.all(pairs.map((p) => p.endAndReceive()));
+      for (const [i, bytes] of received.entries()) expect(bytes.equals(bytesOf(parts[i]!))).toBe(true);
+    } finally {
+      for (const p of pairs) {
+        p.client.destroy();
+        p.listener.close();
+      }
+    }
+  });
+
   test('a range past the end of the file stops at the end with SEND_FILE_SHORT and what was sent', async () => {
     const { server, client, listener } = await pair();
     try {
