@@ -79,6 +79,15 @@ function row(metric: string, unit: string, kafka: number | undefined, brook: num
   return { metric, unit, kafka, brook, ratio, target, met };
 }
 
+/** A row for a figure older results files lack (NaN): left out when neither broker has it. */
+function optionalRow(rows: ComparisonRow[], metric: string, unit: string, kc: ReturnType<typeof consumeCase>, bc: ReturnType<typeof consumeCase>,
+  f: (r: ConsumeRun) => number, better: Better): void {
+  const finite = (v: number | undefined): number | undefined => (v !== undefined && Number.isFinite(v) ? v : undefined);
+  const k = finite(kc(f, better));
+  const b = finite(bc(f, better));
+  if (k !== undefined || b !== undefined) rows.push(row(metric, unit, k, b));
+}
+
 export function compare(options: BenchOptions, kafka: BrokerReport | undefined, brook: BrokerReport | undefined): ComparisonRow[] {
   const rows: ComparisonRow[] = [];
   for (const acks of options.acks) {
@@ -113,22 +122,14 @@ export function compare(options: BenchOptions, kafka: BrokerReport | undefined, 
       row('broker CPU per GiB consumed', 'CPU s/GiB', kc((r) => r.cpuSecondsPerGiB, 'lower'), bc((r) => r.cpuSecondsPerGiB, 'lower')),
     );
     // the kernel's share: sendfile, and over loopback part of the consumer's TCP receive work (docs/benchmarks.md)
-    const kernel = (r: ConsumeRun) => kernelPerGiB(r) ?? Number.NaN;
-    const kk = kc(kernel, 'lower');
-    const bk = bc(kernel, 'lower');
-    if (Number.isFinite(kk) || Number.isFinite(bk)) {
-      rows.push(row('of which kernel (stime) per GiB consumed', 'CPU s/GiB', Number.isFinite(kk) ? kk : undefined, Number.isFinite(bk) ? bk : undefined));
-    }
+    optionalRow(rows, 'of which kernel (stime) per GiB consumed', 'CPU s/GiB', kc, bc, (r) => kernelPerGiB(r) ?? Number.NaN, 'lower');
     // how much of the topic the run found in the page cache (bench/page-cache.ts: the VM pages out idle memory)
     const cached = (r: ConsumeRun) => {
       const start = r.pageCache?.start;
       return start === undefined || start.totalBytes === 0 ? Number.NaN : (100 * start.residentBytes) / start.totalBytes;
     };
-    const kp = kc(cached, 'lower'); // under --aggregate best: the least-cached run
-    const bp = bc(cached, 'lower');
-    if (Number.isFinite(kp) || Number.isFinite(bp)) {
-      rows.push(row('consumed topic in page cache at run start', '%', Number.isFinite(kp) ? kp : undefined, Number.isFinite(bp) ? bp : undefined));
-    }
+    // 'lower': under --aggregate best, the least-cached run
+    optionalRow(rows, 'consumed topic in page cache at run start', '%', kc, bc, cached, 'lower');
   }
   const mib = (b: number | undefined): number | undefined => (b === undefined ? undefined : b / MIB);
   rows.push(

@@ -49,4 +49,10 @@ try {
 }
 
 export const sendFileBinding: SendFileBinding | null = binding;
+
+/** The OS descriptor of a plain TCP socket (Node keeps it on the internal handle), or null (TLS, closed). */
+export function socketFd(socket: unknown): number | null {
+  const fd = (socket as { _handle?: { fd?: number } })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
 export const nativeUnavailableReason: string | null = reason;

@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { TLSSocket } from 'node:tls';
 import { FileRegion, type Chunk } from '../protocol/file-region.ts';
-import { SEND_FILE_SHORT, sendFileBinding, type SendFileHandle } from '../native/index.ts';
+import { SEND_FILE_SHORT, sendFileBinding, socketFd, type SendFileHandle } from '../native/index.ts';
 
 const MAX_IN_FLIGHT = 256;
 
@@ -44,8 +44,7 @@ interface Slot { done: boolean; response: Chunk[] | null }
 /** The socket's descriptor when sendfile can write to it: plain TCP (not TLS) with the add-on loaded. */
 function fileSendingFd(socket: Socket): number | null {
   if (!sendFileBinding || socket instanceof TLSSocket) return null;
-  const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : null;
+  return socketFd(socket);
 }
 
 function errnoName(code: number): string {

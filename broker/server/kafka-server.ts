@@ -32,7 +32,7 @@ import { handlerFor } from '../handlers/index.ts';
 import type { BrokerServices, RequestContext } from '../handlers/index.ts';
 import type { BrokerMetrics } from '../metrics.ts';
 import { Connection } from './connection.ts';
-import { sendFileBinding } from '../native/index.ts';
+import { sendFileBinding, socketFd } from '../native/index.ts';
 import type { FrameSink } from './connection.ts';
 import { ANONYMOUS, certificatePrincipal } from '../security/principal.ts';
 import type { KafkaPrincipal } from '../security/principal.ts';
@@ -118,8 +118,8 @@ export class KafkaServer implements FrameSink {
   }
 
   private sizeSendBuffer(socket: Socket, bytes: number): void {
-    const fd = (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
-    if (sendFileBinding === null || typeof fd !== 'number' || fd < 0) return;
+    const fd = socketFd(socket);
+    if (sendFileBinding === null || fd === null) return;
     try {
       sendFileBinding.setSendBuffer(fd, bytes);
     } catch (err) {
